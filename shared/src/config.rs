@@ -1,0 +1,384 @@
+//! The one configuration every binary reads, from environment variables (what SAM passes).
+//! Each is validated at start, and an error names the variable at fault.
+
+use crate::mask;
+use crate::rechat::RechatConfig;
+use std::fmt;
+use std::time::Duration;
+
+/// Every variable Inlet reads, with what it means. `inlet check` prints this table.
+pub const VARIABLES: &[(&str, &str)] = &[
+    (
+        "INLET_RECHAT_URL",
+        "Rechat API base URL (default https://api.rechat.com)",
+    ),
+    (
+        "INLET_RECHAT_CONNECT_TIMEOUT_MS",
+        "connect timeout to Rechat, ms (default 3000)",
+    ),
+    (
+        "INLET_RECHAT_TIMEOUT_MS",
+        "total timeout of one Rechat call, ms (default 10000)",
+    ),
+    (
+        "INLET_QUEUE_URL",
+        "SQS FIFO queue URL the intake functions send to",
+    ),
+    ("INLET_DLQ_URL", "SQS FIFO dead-letter queue URL"),
+    (
+        "INLET_LEDGER_TABLE",
+        "DynamoDB table of the delivery ledger",
+    ),
+    (
+        "INLET_LEDGER_TTL_DAYS",
+        "days a ledger record is kept (default 90)",
+    ),
+    (
+        "INLET_DELIVER_CONCURRENCY",
+        "lead groups delivered at once per batch (default 10)",
+    ),
+    (
+        "INLET_DEDUPE_WINDOW_SECS",
+        "window in which identical content is one submission (default 3600)",
+    ),
+    (
+        "INLET_PHONE_REGION",
+        "region of phone numbers without a country code (default US)",
+    ),
+    (
+        "INLET_CHANNELS",
+        "comma-separated lead channels intake accepts",
+    ),
+];
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{var}={value:?} is not valid: {reason}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub value: String,
+    pub reason: String,
+}
+
+/// The effective configuration.
+#[derive(Clone, PartialEq)]
+pub struct Config {
+    pub rechat: RechatConfig,
+    pub queue_url: Option<String>,
+    pub dead_letter_queue_url: Option<String>,
+    pub ledger_table: Option<String>,
+    pub ledger_ttl: Duration,
+    pub deliver_concurrency: usize,
+    pub dedupe_window: Duration,
+    pub phone_region: phonenumber::country::Id,
+    /// Lead channels intake accepts; empty means none was configured.
+    pub channels: Vec<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            rechat: RechatConfig::default(),
+            queue_url: None,
+            dead_letter_queue_url: None,
+            ledger_table: None,
+            ledger_ttl: Duration::from_secs(90 * 86_400),
+            deliver_concurrency: 10,
+            dedupe_window: Duration::from_secs(3600),
+            phone_region: phonenumber::country::Id::US,
+            channels: Vec::new(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads variables through `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let mut config = Config::default();
+        if let Some(url) = get("INLET_RECHAT_URL") {
+            config.rechat.base_url = http_url("INLET_RECHAT_URL", &url)?;
+        }
+        if let Some(v) = get("INLET_RECHAT_CONNECT_TIMEOUT_MS") {
+            config.rechat.connect_timeout = millis("INLET_RECHAT_CONNECT_TIMEOUT_MS", &v)?;
+        }
+        if let Some(v) = get("INLET_RECHAT_TIMEOUT_MS") {
+            config.rechat.total_timeout = millis("INLET_RECHAT_TIMEOUT_MS", &v)?;
+        }
+        if config.rechat.connect_timeout > config.rechat.total_timeout {
+            return Err(ConfigError {
+                var: "INLET_RECHAT_CONNECT_TIMEOUT_MS",
+                value: config.rechat.connect_timeout.as_millis().to_string(),
+                reason: "longer than INLET_RECHAT_TIMEOUT_MS".into(),
+            });
+        }
+        if let Some(url) = get("INLET_QUEUE_URL") {
+            config.queue_url = Some(fifo_queue_url("INLET_QUEUE_URL", &url)?);
+        }
+        if let Some(url) = get("INLET_DLQ_URL") {
+            config.dead_letter_queue_url = Some(fifo_queue_url("INLET_DLQ_URL", &url)?);
+        }
+        config.ledger_table = get("INLET_LEDGER_TABLE");
+        if let Some(v) = get("INLET_LEDGER_TTL_DAYS") {
+            let days = number("INLET_LEDGER_TTL_DAYS", &v, 1, 3650)?;
+            config.ledger_ttl = Duration::from_secs(days * 86_400);
+        }
+        if let Some(v) = get("INLET_DELIVER_CONCURRENCY") {
+            config.deliver_concurrency = number("INLET_DELIVER_CONCURRENCY", &v, 1, 1000)? as usize;
+        }
+        if let Some(v) = get("INLET_DEDUPE_WINDOW_SECS") {
+            config.dedupe_window =
+                Duration::from_secs(number("INLET_DEDUPE_WINDOW_SECS", &v, 0, 30 * 86_400)?);
+        }
+        if let Some(v) = get("INLET_PHONE_REGION") {
+            config.phone_region = v.to_uppercase().parse().map_err(|_| ConfigError {
+                var: "INLET_PHONE_REGION",
+                value: v.clone(),
+                reason: "not an ISO 3166 region code such as US or GB".into(),
+            })?;
+        }
+        if let Some(v) = get("INLET_CHANNELS") {
+            config.channels = channel_list("INLET_CHANNELS", &v)?;
+        }
+        Ok(config)
+    }
+
+    /// What the deliver function needs beyond the defaults.
+    pub fn require_deliver(&self) -> Result<(&str, &str), ConfigError> {
+        let dlq = self
+            .dead_letter_queue_url
+            .as_deref()
+            .ok_or_else(|| missing("INLET_DLQ_URL"))?;
+        let table = self
+            .ledger_table
+            .as_deref()
+            .ok_or_else(|| missing("INLET_LEDGER_TABLE"))?;
+        Ok((dlq, table))
+    }
+
+    /// The effective configuration as `NAME=value` lines, secrets masked.
+    pub fn describe(&self) -> Vec<(String, String)> {
+        let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "(not set)".into());
+        let channels = if self.channels.is_empty() {
+            "(none: any channel)".to_owned()
+        } else {
+            self.channels
+                .iter()
+                .map(|c| mask::id(c))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        vec![
+            ("INLET_RECHAT_URL".into(), self.rechat.base_url.clone()),
+            (
+                "INLET_RECHAT_CONNECT_TIMEOUT_MS".into(),
+                self.rechat.connect_timeout.as_millis().to_string(),
+            ),
+            (
+                "INLET_RECHAT_TIMEOUT_MS".into(),
+                self.rechat.total_timeout.as_millis().to_string(),
+            ),
+            ("INLET_QUEUE_URL".into(), opt(&self.queue_url)),
+            ("INLET_DLQ_URL".into(), opt(&self.dead_letter_queue_url)),
+            ("INLET_LEDGER_TABLE".into(), opt(&self.ledger_table)),
+            (
+                "INLET_LEDGER_TTL_DAYS".into(),
+                (self.ledger_ttl.as_secs() / 86_400).to_string(),
+            ),
+            (
+                "INLET_DELIVER_CONCURRENCY".into(),
+                self.deliver_concurrency.to_string(),
+            ),
+            (
+                "INLET_DEDUPE_WINDOW_SECS".into(),
+                self.dedupe_window.as_secs().to_string(),
+            ),
+            (
+                "INLET_PHONE_REGION".into(),
+                format!("{:?}", self.phone_region),
+            ),
+            ("INLET_CHANNELS".into(), channels),
+        ]
+    }
+}
+
+impl fmt::Debug for Config {
+    // Channels are secrets: Debug must not print them whole.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Config");
+        for (name, value) in self.describe() {
+            d.field(&name, &value);
+        }
+        d.finish()
+    }
+}
+
+fn missing(var: &'static str) -> ConfigError {
+    ConfigError {
+        var,
+        value: String::new(),
+        reason: "must be set".into(),
+    }
+}
+
+fn http_url(var: &'static str, value: &str) -> Result<String, ConfigError> {
+    let ok = (value.starts_with("https://") || value.starts_with("http://"))
+        && value.len() > "https://".len()
+        && !value.contains(char::is_whitespace);
+    if !ok {
+        return Err(ConfigError {
+            var,
+            value: value.into(),
+            reason: "must be an http:// or https:// URL".into(),
+        });
+    }
+    Ok(value.trim_end_matches('/').to_owned())
+}
+
+fn fifo_queue_url(var: &'static str, value: &str) -> Result<String, ConfigError> {
+    let url = http_url(var, value)?;
+    if !url.ends_with(".fifo") {
+        return Err(ConfigError {
+            var,
+            value: value.into(),
+            reason: "must be a FIFO queue (its URL ends in .fifo): per-lead order depends on it"
+                .into(),
+        });
+    }
+    Ok(url)
+}
+
+fn number(var: &'static str, value: &str, min: u64, max: u64) -> Result<u64, ConfigError> {
+    match value.parse::<u64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(ConfigError {
+            var,
+            value: value.into(),
+            reason: format!("must be a whole number from {min} to {max}"),
+        }),
+    }
+}
+
+fn millis(var: &'static str, value: &str) -> Result<Duration, ConfigError> {
+    number(var, value, 1, 600_000).map(Duration::from_millis)
+}
+
+fn channel_list(var: &'static str, value: &str) -> Result<Vec<String>, ConfigError> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(|c| {
+            uuid::Uuid::parse_str(c)
+                .map(|u| u.hyphenated().to_string())
+                .map_err(|_| ConfigError {
+                    var,
+                    value: mask::id(c),
+                    reason: "every lead channel must be a UUID".into(),
+                })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn from(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_match_the_contract() {
+        let c = from(&[]).unwrap();
+        assert_eq!(c.rechat.base_url, "https://api.rechat.com");
+        assert_eq!(c.rechat.connect_timeout, Duration::from_secs(3));
+        assert_eq!(c.rechat.total_timeout, Duration::from_secs(10));
+        assert_eq!(c.deliver_concurrency, 10);
+        assert_eq!(c.phone_region, phonenumber::country::Id::US);
+    }
+
+    #[test]
+    fn every_value_is_read() {
+        let c = from(&[
+            ("INLET_RECHAT_URL", "http://127.0.0.1:9999/"),
+            ("INLET_RECHAT_CONNECT_TIMEOUT_MS", "250"),
+            ("INLET_RECHAT_TIMEOUT_MS", "1500"),
+            (
+                "INLET_QUEUE_URL",
+                "http://127.0.0.1:5000/123456789012/leads.fifo",
+            ),
+            (
+                "INLET_DLQ_URL",
+                "http://127.0.0.1:5000/123456789012/leads-dlq.fifo",
+            ),
+            ("INLET_LEDGER_TABLE", "inlet-ledger"),
+            ("INLET_LEDGER_TTL_DAYS", "7"),
+            ("INLET_DELIVER_CONCURRENCY", "4"),
+            ("INLET_DEDUPE_WINDOW_SECS", "60"),
+            ("INLET_PHONE_REGION", "gb"),
+            ("INLET_CHANNELS", "55F5D0B8-3F4E-4B8E-9D6A-0C1B2A3D745F, "),
+        ])
+        .unwrap();
+        assert_eq!(c.rechat.base_url, "http://127.0.0.1:9999");
+        assert_eq!(c.rechat.total_timeout, Duration::from_millis(1500));
+        assert_eq!(c.ledger_ttl, Duration::from_secs(7 * 86_400));
+        assert_eq!(c.deliver_concurrency, 4);
+        assert_eq!(c.phone_region, phonenumber::country::Id::GB);
+        assert_eq!(
+            c.channels,
+            vec!["55f5d0b8-3f4e-4b8e-9d6a-0c1b2a3d745f".to_string()]
+        );
+        assert_eq!(c.require_deliver().unwrap().1, "inlet-ledger");
+    }
+
+    #[test]
+    fn errors_name_the_variable_at_fault() {
+        for (var, value) in [
+            ("INLET_RECHAT_URL", "api.rechat.com"),
+            ("INLET_RECHAT_TIMEOUT_MS", "ten"),
+            (
+                "INLET_QUEUE_URL",
+                "http://127.0.0.1:5000/123456789012/leads",
+            ),
+            ("INLET_DELIVER_CONCURRENCY", "0"),
+            ("INLET_PHONE_REGION", "XX"),
+            ("INLET_CHANNELS", "not-a-uuid"),
+        ] {
+            let e = from(&[(var, value)]).unwrap_err();
+            assert_eq!(e.var, var);
+            assert!(e.to_string().starts_with(var), "{e}");
+        }
+        let e = from(&[
+            ("INLET_RECHAT_CONNECT_TIMEOUT_MS", "5000"),
+            ("INLET_RECHAT_TIMEOUT_MS", "1000"),
+        ])
+        .unwrap_err();
+        assert_eq!(e.var, "INLET_RECHAT_CONNECT_TIMEOUT_MS");
+        assert_eq!(
+            from(&[]).unwrap().require_deliver().unwrap_err().var,
+            "INLET_DLQ_URL"
+        );
+    }
+
+    #[test]
+    fn secrets_are_masked_when_shown() {
+        let c = from(&[("INLET_CHANNELS", "55f5d0b8-3f4e-4b8e-9d6a-0c1b2a3d745f")]).unwrap();
+        let shown = format!("{c:?} {:?}", c.describe());
+        assert!(!shown.contains("55f5d0b8-3f4e"), "{shown}");
+        assert!(shown.contains("55f5…745f"));
+    }
+}

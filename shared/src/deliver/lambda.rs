@@ -1,0 +1,47 @@
+//! The `deliver` function's adapter: an SQS event in, a partial batch response out.
+
+use super::{BatchReport, Delivery};
+use crate::queue::QueueMessage;
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+
+/// The records of an SQS event as queue messages, in the event's order.
+pub fn messages(event: SqsEvent) -> Vec<QueueMessage> {
+    event
+        .records
+        .into_iter()
+        .map(|r| QueueMessage {
+            // A record without an id is reported with an empty one, which fails the whole
+            // batch: safe, since nothing is lost.
+            message_id: r.message_id.unwrap_or_default(),
+            receipt_handle: r.receipt_handle,
+            body: r.body.unwrap_or_default(),
+            group_id: r.attributes.get("MessageGroupId").cloned(),
+            receive_count: r
+                .attributes
+                .get("ApproximateReceiveCount")
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(1),
+        })
+        .collect()
+}
+
+/// The partial batch response: every message that stays on the queue.
+pub fn batch_response(report: &BatchReport) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    response.batch_item_failures = report
+        .failed()
+        .into_iter()
+        .map(|id| {
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id.to_owned();
+            failure
+        })
+        .collect();
+    response
+}
+
+/// The whole handler: deliver the event's messages, report what stays queued.
+pub async fn handle(delivery: &Delivery<'_>, event: SqsEvent) -> SqsBatchResponse {
+    let report = delivery.deliver_batch(messages(event)).await;
+    batch_response(&report)
+}

@@ -1,0 +1,623 @@
+//! Delivery: envelopes off the queue, to Rechat, in order per lead, losing nothing and
+//! repeating nothing Inlet knows it has done. "What happens when Rechat answers 429" is
+//! answered in this file.
+//!
+//! - Each message is read on its own: an unreadable one is dead-lettered with the reason
+//!   and never fails the batch.
+//! - Groups (leads) run concurrently, bounded; one group runs in order. A transient failure
+//!   leaves the message for retry, and every later message of its group in the batch with
+//!   it, all visible again together so the group keeps its order. A 429's `Retry-After`
+//!   sets when.
+//! - A permanent failure is dead-lettered at once, with the reason; the batch goes on.
+//! - The ledger records each step as it completes: a capture already made is never made
+//!   again, whatever fails after it; a retry resumes after the last finished step.
+//! - A capture whose answer was lost (timeout, reset) may have created the lead: the retry
+//!   may duplicate it. That cannot be told apart from a failure, so the ledger counts it.
+
+pub mod lambda;
+
+use crate::envelope::{Envelope, IdSource, LeadRef, Step};
+use crate::ledger::{
+    Ledger, LedgerError, LedgerRecord, RecordStatus, SenderLink, StepState, sender_link_key,
+};
+use crate::mask;
+use crate::queue::{DeadLetter, Queue, QueueMessage};
+use crate::rechat::{CaptureOutcome, RechatApi, RechatError, TransientKind};
+use futures::StreamExt;
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// How delivery behaves.
+#[derive(Debug, Clone, Copy)]
+pub struct DeliveryOptions {
+    /// Lead groups delivered at once.
+    pub concurrency: usize,
+    /// Content-identical envelopes received within this window are one submission.
+    pub dedupe_window: Duration,
+    /// First retry delay when Rechat gave none; doubles per receive, up to `retry_cap`.
+    pub retry_base: Duration,
+    pub retry_cap: Duration,
+}
+
+impl Default for DeliveryOptions {
+    fn default() -> Self {
+        DeliveryOptions {
+            concurrency: 10,
+            dedupe_window: Duration::from_secs(3600),
+            retry_base: Duration::from_secs(2),
+            retry_cap: Duration::from_secs(300),
+        }
+    }
+}
+
+impl DeliveryOptions {
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        DeliveryOptions {
+            concurrency: config.deliver_concurrency,
+            dedupe_window: config.dedupe_window,
+            ..DeliveryOptions::default()
+        }
+    }
+
+    /// The delay before the `receive_count`-th retry: base × 2^(n−1), capped.
+    pub fn backoff(&self, receive_count: u32) -> Duration {
+        let exp = receive_count.saturating_sub(1).min(20);
+        self.retry_base
+            .saturating_mul(1u32 << exp)
+            .min(self.retry_cap)
+    }
+}
+
+/// What became of one message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Delivered,
+    /// Already delivered, or a repeat of an event already taken: nothing was sent.
+    Duplicate,
+    DeadLettered {
+        reason: String,
+    },
+    /// Left on the queue; visible again after `retry_in`.
+    Retry {
+        error: String,
+        retry_in: Duration,
+    },
+    /// Not attempted: an earlier message of its group failed in this batch.
+    Blocked,
+}
+
+impl Outcome {
+    /// Whether the message stays on the queue (reported as a batch item failure).
+    pub fn stays_queued(&self) -> bool {
+        matches!(self, Outcome::Retry { .. } | Outcome::Blocked)
+    }
+
+    fn label(&self) -> &'static str {
+        match self {
+            Outcome::Delivered => "delivered",
+            Outcome::Duplicate => "duplicate",
+            Outcome::DeadLettered { .. } => "dead_lettered",
+            Outcome::Retry { .. } => "retry",
+            Outcome::Blocked => "blocked",
+        }
+    }
+}
+
+/// The outcome of each message of a batch, in the batch's order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchReport {
+    pub outcomes: Vec<(String, Outcome)>,
+}
+
+impl BatchReport {
+    /// Ids of the messages that stay on the queue.
+    pub fn failed(&self) -> Vec<&str> {
+        self.outcomes
+            .iter()
+            .filter(|(_, o)| o.stays_queued())
+            .map(|(id, _)| id.as_str())
+            .collect()
+    }
+}
+
+/// What delivery needs: Rechat, the ledger and the queue, each behind its narrow trait.
+pub struct Delivery<'a> {
+    pub rechat: &'a dyn RechatApi,
+    pub ledger: &'a dyn Ledger,
+    pub queue: &'a dyn Queue,
+    pub options: DeliveryOptions,
+}
+
+enum Opened {
+    Record(LedgerRecord),
+    Duplicate,
+}
+
+enum StepDone {
+    Done,
+    Skipped(String),
+}
+
+enum StepError {
+    Transient {
+        error: String,
+        retry_after: Option<Duration>,
+    },
+    Permanent {
+        error: String,
+        status: Option<u16>,
+    },
+}
+
+impl From<LedgerError> for StepError {
+    fn from(e: LedgerError) -> Self {
+        StepError::Transient {
+            error: e.to_string(),
+            retry_after: None,
+        }
+    }
+}
+
+impl From<RechatError> for StepError {
+    fn from(e: RechatError) -> Self {
+        match &e {
+            RechatError::Transient { retry_after, .. } => StepError::Transient {
+                error: e.to_string(),
+                retry_after: *retry_after,
+            },
+            RechatError::Permanent { status, .. } => StepError::Permanent {
+                error: e.to_string(),
+                status: Some(*status),
+            },
+        }
+    }
+}
+
+enum Resolved {
+    Lead(String),
+    Skip(String),
+}
+
+impl Delivery<'_> {
+    /// Delivers one batch and says what became of each message.
+    pub async fn deliver_batch(&self, messages: Vec<QueueMessage>) -> BatchReport {
+        let ids: Vec<String> = messages.iter().map(|m| m.message_id.clone()).collect();
+        let mut groups: Vec<Vec<(usize, QueueMessage)>> = Vec::new();
+        let mut group_of: HashMap<String, usize> = HashMap::new();
+        for (i, m) in messages.into_iter().enumerate() {
+            let group = group_id(&m);
+            let slot = *group_of.entry(group).or_insert_with(|| {
+                groups.push(Vec::new());
+                groups.len() - 1
+            });
+            groups[slot].push((i, m));
+        }
+        let mut outcomes: Vec<Option<Outcome>> = vec![None; ids.len()];
+        let results: Vec<Vec<(usize, Outcome)>> = futures::stream::iter(groups)
+            .map(|group| self.deliver_group(group))
+            .buffer_unordered(self.options.concurrency.max(1))
+            .collect()
+            .await;
+        for (i, outcome) in results.into_iter().flatten() {
+            outcomes[i] = Some(outcome);
+        }
+        BatchReport {
+            outcomes: ids
+                .into_iter()
+                .zip(outcomes)
+                .map(|(id, o)| (id, o.unwrap_or(Outcome::Blocked)))
+                .collect(),
+        }
+    }
+
+    async fn deliver_group(&self, messages: Vec<(usize, QueueMessage)>) -> Vec<(usize, Outcome)> {
+        let mut out = Vec::with_capacity(messages.len());
+        let mut hold: Option<Duration> = None;
+        for (i, message) in messages {
+            let outcome = match hold {
+                Some(_) => Outcome::Blocked,
+                None => self.deliver_message(&message).await,
+            };
+            if let Outcome::Retry { retry_in, .. } = &outcome {
+                hold = Some(*retry_in);
+            }
+            // The failed message and the ones behind it come back together, in order.
+            if let (Some(delay), Some(receipt)) = (hold, message.receipt_handle.as_deref()) {
+                let secs = delay.as_secs().min(43_200) as u32;
+                if let Err(e) = self.queue.change_visibility(receipt, secs).await {
+                    tracing::warn!(message_id = %message.message_id, error = %e, "could not set the retry delay");
+                }
+            }
+            out.push((i, outcome));
+        }
+        out
+    }
+
+    /// Delivers one message.
+    pub async fn deliver_message(&self, message: &QueueMessage) -> Outcome {
+        let envelope = match Envelope::from_json(&message.body) {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::error!(message_id = %message.message_id, error = %e, "unreadable envelope, dead-lettered");
+                let peek: Option<serde_json::Value> = serde_json::from_str(&message.body).ok();
+                let envelope_id = peek
+                    .as_ref()
+                    .and_then(|v| v.get("id"))
+                    .and_then(|v| v.as_str())
+                    .map(str::to_owned);
+                let dead = DeadLetter {
+                    reason: format!("unreadable envelope: {e}"),
+                    envelope_id,
+                    group_id: group_id(message),
+                    failed_step: None,
+                    status: None,
+                };
+                return self.dead_letter(message, dead).await;
+            }
+        };
+        let outcome = self.deliver_envelope(&envelope, message).await;
+        let channel = mask::id(&envelope.channel);
+        match &outcome {
+            Outcome::Retry { error, retry_in } => tracing::warn!(
+                envelope = %envelope.id, sender = %envelope.origin.sender, channel = %channel,
+                receive_count = message.receive_count, retry_in_secs = retry_in.as_secs(), error = %error,
+                outcome = outcome.label(), "delivery will be retried"
+            ),
+            Outcome::DeadLettered { reason } => tracing::error!(
+                envelope = %envelope.id, sender = %envelope.origin.sender, channel = %channel,
+                reason = %reason, outcome = outcome.label(), "dead-lettered"
+            ),
+            _ => tracing::info!(
+                envelope = %envelope.id, sender = %envelope.origin.sender, channel = %channel,
+                steps = envelope.steps.len(), outcome = outcome.label(), "lead processed"
+            ),
+        }
+        outcome
+    }
+
+    async fn deliver_envelope(&self, envelope: &Envelope, message: &QueueMessage) -> Outcome {
+        let mut record = match self.open_record(envelope).await {
+            Ok(Opened::Record(r)) => r,
+            Ok(Opened::Duplicate) => return Outcome::Duplicate,
+            Err(e) => return self.retry(message, format!("ledger: {e}"), None),
+        };
+        if record.status == RecordStatus::Delivered {
+            return Outcome::Duplicate;
+        }
+        if record.steps.len() != envelope.steps.len() {
+            let reason = format!(
+                "the ledger holds {} steps for this envelope, which has {}",
+                record.steps.len(),
+                envelope.steps.len()
+            );
+            return self
+                .dead_letter(message, dead_letter_of(envelope, reason, None, None))
+                .await;
+        }
+        record.status = RecordStatus::InProgress;
+        record.attempts += 1;
+
+        for (i, step) in envelope.steps.iter().enumerate() {
+            if record.steps[i].is_finished() {
+                continue;
+            }
+            let result = self.run_step(envelope, &mut record, step).await;
+            match result {
+                Ok(StepDone::Done) => record.steps[i] = StepState::Done,
+                Ok(StepDone::Skipped(reason)) => {
+                    tracing::warn!(envelope = %envelope.id, step = step.kind(), reason = %reason, "step skipped");
+                    record.steps[i] = StepState::Skipped { reason };
+                }
+                Err(StepError::Transient { error, retry_after }) => {
+                    record.steps[i] = StepState::Failed {
+                        error: error.clone(),
+                    };
+                    record.last_error = Some(format!("{}: {error}", step.kind()));
+                    // Best effort: the retry resumes from the ledger either way.
+                    let _ = self.save(&mut record).await;
+                    return self.retry(message, format!("{}: {error}", step.kind()), retry_after);
+                }
+                Err(StepError::Permanent { error, status }) => {
+                    record.steps[i] = StepState::Failed {
+                        error: error.clone(),
+                    };
+                    record.last_error = Some(format!("{}: {error}", step.kind()));
+                    record.status = RecordStatus::DeadLettered;
+                    let outcome = self
+                        .dead_letter(
+                            message,
+                            dead_letter_of(envelope, error, Some(step.kind()), status),
+                        )
+                        .await;
+                    if outcome.stays_queued() {
+                        record.status = RecordStatus::InProgress;
+                    }
+                    let _ = self.save(&mut record).await;
+                    return outcome;
+                }
+            }
+            if let Err(e) = self.save(&mut record).await {
+                return self.retry(message, format!("ledger: {e}"), None);
+            }
+        }
+        record.status = RecordStatus::Delivered;
+        record.last_error = None;
+        if let Err(e) = self.save(&mut record).await {
+            // Every step is recorded as done already: the retry will find nothing to do.
+            return self.retry(message, format!("ledger: {e}"), None);
+        }
+        Outcome::Delivered
+    }
+
+    /// The ledger record for this envelope: new, resumed, or a duplicate's.
+    async fn open_record(&self, envelope: &Envelope) -> Result<Opened, LedgerError> {
+        let mut key = envelope.id.clone();
+        if let Some(existing) = self.ledger.get(&key).await? {
+            if existing.received_at == envelope.received_at {
+                return Ok(Opened::Record(existing));
+            }
+            let apart = (envelope.received_at - existing.received_at)
+                .abs()
+                .to_std()
+                .unwrap_or_default();
+            if envelope.id_source == IdSource::Sender || apart < self.options.dedupe_window {
+                tracing::info!(envelope = %envelope.id, first_received = %existing.received_at, "repeat of an envelope already taken");
+                return Ok(Opened::Duplicate);
+            }
+            // The same content, sent again long after: a new submission with its own record.
+            key = format!(
+                "{}@{}",
+                envelope.id,
+                envelope.received_at.timestamp_millis()
+            );
+            if let Some(existing) = self.ledger.get(&key).await? {
+                return Ok(Opened::Record(existing));
+            }
+        }
+        let fresh = LedgerRecord::new(key, envelope);
+        match self.ledger.create(&fresh).await? {
+            None => Ok(Opened::Record(fresh)),
+            Some(existing) if existing.received_at == envelope.received_at => {
+                Ok(Opened::Record(existing))
+            }
+            Some(_) => Ok(Opened::Duplicate),
+        }
+    }
+
+    /// Writes the record's next version, retrying a ledger that is briefly unavailable.
+    async fn save(&self, record: &mut LedgerRecord) -> Result<(), LedgerError> {
+        record.version += 1;
+        record.updated_at = chrono::Utc::now();
+        let mut last = None;
+        for pause_ms in [0u64, 50, 250] {
+            if pause_ms > 0 {
+                tokio::time::sleep(Duration::from_millis(pause_ms)).await;
+            }
+            match self.ledger.update(record).await {
+                Ok(()) => return Ok(()),
+                Err(e @ LedgerError::Conflict { .. }) => {
+                    last = Some(e);
+                    break;
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        record.version -= 1;
+        Err(last.expect("at least one attempt"))
+    }
+
+    async fn run_step(
+        &self,
+        envelope: &Envelope,
+        record: &mut LedgerRecord,
+        step: &Step,
+    ) -> Result<StepDone, StepError> {
+        match step {
+            Step::Capture {
+                lead,
+                sender_lead_id,
+            } => {
+                // Recorded before the call: if the answer is lost, the ledger knows a lead
+                // may exist.
+                record.capture_calls += 1;
+                self.save(record).await?;
+                let outcome = match self.rechat.capture(&envelope.channel, lead).await {
+                    Ok(o) => o,
+                    Err(e) => {
+                        if let RechatError::Transient {
+                            kind: TransientKind::Timeout | TransientKind::Connection,
+                            ..
+                        } = &e
+                        {
+                            record.uncertain_captures += 1;
+                        }
+                        return Err(e.into());
+                    }
+                };
+                let lead_id = match outcome {
+                    CaptureOutcome::Created { lead_id } => Some(lead_id),
+                    CaptureOutcome::AcceptedWithoutId { reason } => {
+                        tracing::warn!(envelope = %envelope.id, reason = %reason, "captured without a lead id");
+                        None
+                    }
+                };
+                if record.capture_calls > 1 && record.uncertain_captures > 0 {
+                    tracing::warn!(
+                        envelope = %envelope.id, capture_calls = record.capture_calls,
+                        uncertain = record.uncertain_captures,
+                        "captured after an attempt whose answer was lost: Rechat may hold a duplicate"
+                    );
+                }
+                record.rechat_lead_id = lead_id.clone();
+                if let Some(sender_id) = sender_lead_id {
+                    let key =
+                        sender_link_key(&envelope.channel, &envelope.origin.sender, sender_id);
+                    let link = SenderLink {
+                        envelope_id: envelope.id.clone(),
+                        rechat_lead_id: lead_id,
+                    };
+                    if let Err(e) = self.ledger.link_sender_lead(&key, &link).await {
+                        // The capture is done and recorded below; a later event from this
+                        // sender will not find the lead, so say so loudly.
+                        tracing::error!(envelope = %envelope.id, error = %e, "could not record the sender's lead id");
+                    }
+                }
+                Ok(StepDone::Done)
+            }
+            Step::Activity { target, activity } => {
+                match self.resolve(envelope, record, target).await? {
+                    Resolved::Lead(id) => {
+                        self.rechat.timeline(&id, activity).await?;
+                        Ok(StepDone::Done)
+                    }
+                    Resolved::Skip(reason) => Ok(StepDone::Skipped(reason)),
+                }
+            }
+            Step::Assign { target, assignees } => {
+                match self.resolve(envelope, record, target).await? {
+                    Resolved::Lead(id) => {
+                        self.rechat.assign(&id, assignees).await?;
+                        Ok(StepDone::Done)
+                    }
+                    Resolved::Skip(reason) => Ok(StepDone::Skipped(reason)),
+                }
+            }
+        }
+    }
+
+    /// The Rechat lead id a step acts on.
+    async fn resolve(
+        &self,
+        envelope: &Envelope,
+        record: &LedgerRecord,
+        target: &LeadRef,
+    ) -> Result<Resolved, StepError> {
+        let no_id =
+            |what: &str| Resolved::Skip(format!("{what} was accepted by Rechat without a lead id"));
+        match target {
+            LeadRef::Rechat { id } => Ok(Resolved::Lead(id.clone())),
+            LeadRef::Captured => {
+                let capture = envelope
+                    .steps
+                    .iter()
+                    .position(|s| matches!(s, Step::Capture { .. }));
+                match capture.map(|i| &record.steps[i]) {
+                    None => Err(StepError::Permanent {
+                        error: "the step refers to this envelope's capture, but it has none".into(),
+                        status: None,
+                    }),
+                    Some(StepState::Done) => Ok(match &record.rechat_lead_id {
+                        Some(id) => Resolved::Lead(id.clone()),
+                        None => no_id("the capture"),
+                    }),
+                    Some(_) => Err(StepError::Permanent {
+                        error: "the step comes before this envelope's capture".into(),
+                        status: None,
+                    }),
+                }
+            }
+            LeadRef::Envelope { id } => match self.ledger.get(id).await? {
+                Some(r) if r.rechat_lead_id.is_some() => {
+                    Ok(Resolved::Lead(r.rechat_lead_id.unwrap_or_default()))
+                }
+                Some(r) if r.status == RecordStatus::Delivered => Ok(no_id("the lead's capture")),
+                Some(r) if r.status == RecordStatus::DeadLettered => Err(StepError::Permanent {
+                    error: format!(
+                        "the lead's capture (envelope {id}) was dead-lettered; replay it first"
+                    ),
+                    status: None,
+                }),
+                Some(_) => Err(StepError::Transient {
+                    error: format!("the lead's capture (envelope {id}) is not delivered yet"),
+                    retry_after: None,
+                }),
+                None => Err(StepError::Permanent {
+                    error: format!("no envelope {id} is known to the ledger"),
+                    status: None,
+                }),
+            },
+            LeadRef::Sender { sender, id } => {
+                let key = sender_link_key(&envelope.channel, sender, id);
+                match self.ledger.sender_lead(&key).await? {
+                    Some(SenderLink {
+                        rechat_lead_id: Some(lead),
+                        ..
+                    }) => Ok(Resolved::Lead(lead)),
+                    Some(_) => Ok(no_id("the sender's lead")),
+                    None => Err(StepError::Permanent {
+                        error: format!("no lead is known for {sender} lead id {id}"),
+                        status: None,
+                    }),
+                }
+            }
+        }
+    }
+
+    fn retry(
+        &self,
+        message: &QueueMessage,
+        error: String,
+        retry_after: Option<Duration>,
+    ) -> Outcome {
+        Outcome::Retry {
+            error,
+            retry_in: retry_after.unwrap_or_else(|| self.options.backoff(message.receive_count)),
+        }
+    }
+
+    async fn dead_letter(&self, message: &QueueMessage, dead: DeadLetter) -> Outcome {
+        match self.queue.dead_letter(&message.body, &dead).await {
+            Ok(()) => Outcome::DeadLettered {
+                reason: dead.reason,
+            },
+            // Never drop it: it stays on the queue until the dead-letter queue takes it.
+            Err(e) => self.retry(message, format!("dead-letter queue: {e}"), None),
+        }
+    }
+}
+
+fn dead_letter_of(
+    envelope: &Envelope,
+    reason: String,
+    step: Option<&str>,
+    status: Option<u16>,
+) -> DeadLetter {
+    DeadLetter {
+        reason,
+        envelope_id: Some(envelope.id.clone()),
+        group_id: envelope.lead_key.clone(),
+        failed_step: step.map(str::to_owned),
+        status,
+    }
+}
+
+/// The message's FIFO group: SQS's own, else the envelope's `lead_key`, else the message
+/// alone (an unreadable body blocks nothing but itself).
+fn group_id(message: &QueueMessage) -> String {
+    if let Some(g) = &message.group_id {
+        return g.clone();
+    }
+    serde_json::from_str::<serde_json::Value>(&message.body)
+        .ok()
+        .and_then(|v| {
+            v.get("lead_key")
+                .and_then(|k| k.as_str())
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| format!("message-{}", message.message_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        let o = DeliveryOptions::default();
+        assert_eq!(o.backoff(1), Duration::from_secs(2));
+        assert_eq!(o.backoff(2), Duration::from_secs(4));
+        assert_eq!(o.backoff(4), Duration::from_secs(16));
+        assert_eq!(o.backoff(40), Duration::from_secs(300));
+        assert_eq!(o.backoff(0), Duration::from_secs(2));
+    }
+}

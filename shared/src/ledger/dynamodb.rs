@@ -1,0 +1,256 @@
+//! The ledger on DynamoDB: one item per envelope (`env#<key>`) and per sender lead id
+//! (`snd#<key>`), conditional writes for create and optimistic updates, a TTL attribute,
+//! and a `lead_key` index for "what happened to lead X".
+
+use super::{Ledger, LedgerError, LedgerRecord, SenderLink};
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+};
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// The index that finds a lead's records by `lead_key`.
+pub const LEAD_INDEX: &str = "lead_key-index";
+
+#[derive(Debug, Clone)]
+pub struct DynamoLedger {
+    client: Client,
+    table: String,
+    ttl: Duration,
+}
+
+fn unavailable<E: std::error::Error>(e: E) -> LedgerError {
+    LedgerError::Unavailable(DisplayErrorContext(e).to_string())
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+impl DynamoLedger {
+    pub fn new(client: Client, table: impl Into<String>, ttl: Duration) -> Self {
+        DynamoLedger {
+            client,
+            table: table.into(),
+            ttl,
+        }
+    }
+
+    /// Creates the table as template.yaml declares it (used by tests and local set-ups).
+    pub async fn create_table(client: &Client, table: &str) -> Result<(), LedgerError> {
+        let attr = |name: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("a complete attribute definition")
+        };
+        let key = |name: &str, kind: KeyType| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(kind)
+                .build()
+                .expect("a complete key schema")
+        };
+        let index = GlobalSecondaryIndex::builder()
+            .index_name(LEAD_INDEX)
+            .key_schema(key("lead_key", KeyType::Hash))
+            .key_schema(key("received_at", KeyType::Range))
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::All)
+                    .build(),
+            )
+            .build()
+            .expect("a complete index");
+        client
+            .create_table()
+            .table_name(table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(attr("pk"))
+            .attribute_definitions(attr("lead_key"))
+            .attribute_definitions(attr("received_at"))
+            .key_schema(key("pk", KeyType::Hash))
+            .global_secondary_indexes(index)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        client
+            .update_time_to_live()
+            .table_name(table)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .attribute_name("expires_at")
+                    .enabled(true)
+                    .build()
+                    .expect("a complete TTL specification"),
+            )
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    fn expires_at(&self) -> i64 {
+        chrono::Utc::now().timestamp() + self.ttl.as_secs() as i64
+    }
+
+    fn record_item(&self, record: &LedgerRecord) -> HashMap<String, AttributeValue> {
+        let doc = serde_json::to_string(record).expect("a ledger record always serializes");
+        HashMap::from([
+            ("pk".into(), s(format!("env#{}", record.key))),
+            ("doc".into(), s(doc)),
+            ("version".into(), n(record.version)),
+            ("lead_key".into(), s(record.lead_key.clone())),
+            ("received_at".into(), s(record.received_at.to_rfc3339())),
+            ("status".into(), s(format!("{:?}", record.status))),
+            ("expires_at".into(), n(self.expires_at())),
+        ])
+    }
+
+    async fn get_doc(&self, pk: String) -> Result<Option<String>, LedgerError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(out
+            .item
+            .and_then(|mut item| item.remove("doc"))
+            .and_then(|doc| doc.as_s().ok().cloned()))
+    }
+}
+
+fn parse_record(key: &str, doc: &str) -> Result<LedgerRecord, LedgerError> {
+    serde_json::from_str(doc).map_err(|e| LedgerError::Corrupt {
+        key: key.to_owned(),
+        reason: e.to_string(),
+    })
+}
+
+#[async_trait]
+impl Ledger for DynamoLedger {
+    async fn get(&self, key: &str) -> Result<Option<LedgerRecord>, LedgerError> {
+        match self.get_doc(format!("env#{key}")).await? {
+            Some(doc) => parse_record(key, &doc).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    async fn create(&self, record: &LedgerRecord) -> Result<Option<LedgerRecord>, LedgerError> {
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(self.record_item(record)))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(None),
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") => {
+                self.get(&record.key).await?.map(Some).ok_or_else(|| {
+                    LedgerError::Unavailable(format!(
+                        "ledger record {} exists but cannot be read back",
+                        record.key
+                    ))
+                })
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn update(&self, record: &LedgerRecord) -> Result<(), LedgerError> {
+        let expected = record.version.wrapping_sub(1);
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(self.record_item(record)))
+            .condition_expression("version = :expected")
+            .expression_attribute_values(":expected", n(expected))
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") => {
+                Err(LedgerError::Conflict {
+                    key: record.key.clone(),
+                    expected,
+                })
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn link_sender_lead(&self, key: &str, link: &SenderLink) -> Result<(), LedgerError> {
+        let doc = serde_json::to_string(link).expect("a sender link always serializes");
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(format!("snd#{key}")))
+            .item("doc", s(doc))
+            .item("expires_at", n(self.expires_at()))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn sender_lead(&self, key: &str) -> Result<Option<SenderLink>, LedgerError> {
+        match self.get_doc(format!("snd#{key}")).await? {
+            Some(doc) => serde_json::from_str(&doc)
+                .map(Some)
+                .map_err(|e| LedgerError::Corrupt {
+                    key: key.to_owned(),
+                    reason: e.to_string(),
+                }),
+            None => Ok(None),
+        }
+    }
+
+    async fn records_for_lead(&self, lead_key: &str) -> Result<Vec<LedgerRecord>, LedgerError> {
+        let mut records = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(LEAD_INDEX)
+                .key_condition_expression("lead_key = :k")
+                .expression_attribute_values(":k", s(lead_key))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            for item in out.items() {
+                let key = item
+                    .get("pk")
+                    .and_then(|v| v.as_s().ok())
+                    .cloned()
+                    .unwrap_or_default();
+                if let Some(doc) = item.get("doc").and_then(|v| v.as_s().ok()) {
+                    records.push(parse_record(&key, doc)?);
+                }
+            }
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => break,
+            }
+        }
+        Ok(records)
+    }
+}

@@ -1,0 +1,73 @@
+//! A ledger in memory, for tests and dry runs. Same rules as the durable ones.
+
+use super::{Ledger, LedgerError, LedgerRecord, SenderLink};
+use async_trait::async_trait;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+#[derive(Debug, Default)]
+pub struct MemoryLedger {
+    records: Mutex<HashMap<String, LedgerRecord>>,
+    links: Mutex<HashMap<String, SenderLink>>,
+}
+
+impl MemoryLedger {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn all(&self) -> Vec<LedgerRecord> {
+        let mut all: Vec<_> = self.records.lock().unwrap().values().cloned().collect();
+        all.sort_by_key(|r| r.received_at);
+        all
+    }
+}
+
+#[async_trait]
+impl Ledger for MemoryLedger {
+    async fn get(&self, key: &str) -> Result<Option<LedgerRecord>, LedgerError> {
+        Ok(self.records.lock().unwrap().get(key).cloned())
+    }
+
+    async fn create(&self, record: &LedgerRecord) -> Result<Option<LedgerRecord>, LedgerError> {
+        let mut records = self.records.lock().unwrap();
+        if let Some(existing) = records.get(&record.key) {
+            return Ok(Some(existing.clone()));
+        }
+        records.insert(record.key.clone(), record.clone());
+        Ok(None)
+    }
+
+    async fn update(&self, record: &LedgerRecord) -> Result<(), LedgerError> {
+        let mut records = self.records.lock().unwrap();
+        let stored = records.get(&record.key).map(|r| r.version);
+        if stored != Some(record.version.wrapping_sub(1)) {
+            return Err(LedgerError::Conflict {
+                key: record.key.clone(),
+                expected: record.version.wrapping_sub(1),
+            });
+        }
+        records.insert(record.key.clone(), record.clone());
+        Ok(())
+    }
+
+    async fn link_sender_lead(&self, key: &str, link: &SenderLink) -> Result<(), LedgerError> {
+        self.links
+            .lock()
+            .unwrap()
+            .insert(key.to_owned(), link.clone());
+        Ok(())
+    }
+
+    async fn sender_lead(&self, key: &str) -> Result<Option<SenderLink>, LedgerError> {
+        Ok(self.links.lock().unwrap().get(key).cloned())
+    }
+
+    async fn records_for_lead(&self, lead_key: &str) -> Result<Vec<LedgerRecord>, LedgerError> {
+        Ok(self
+            .all()
+            .into_iter()
+            .filter(|r| r.lead_key == lead_key)
+            .collect())
+    }
+}

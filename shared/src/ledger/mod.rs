@@ -1,0 +1,139 @@
+//! The ledger: what happened to each envelope and its steps, keyed by envelope id.
+//!
+//! It makes delivery idempotent beyond SQS's 5-minute dedupe window, lets a later event find
+//! the Rechat lead id for a sender's lead id, and answers "what happened to lead X".
+
+pub mod dynamodb;
+pub mod memory;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Where an envelope stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordStatus {
+    InProgress,
+    Delivered,
+    DeadLettered,
+}
+
+/// Where one step stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum StepState {
+    Pending,
+    Done,
+    /// Not run, and never will be, for the reason given (a 204 capture left no lead id).
+    Skipped {
+        reason: String,
+    },
+    /// The last attempt failed; it is retried (transient) or the envelope is dead-lettered.
+    Failed {
+        error: String,
+    },
+}
+
+impl StepState {
+    pub fn is_finished(&self) -> bool {
+        matches!(self, StepState::Done | StepState::Skipped { .. })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LedgerRecord {
+    /// The ledger key: the envelope id, or `id@millis` for a content-identical envelope
+    /// received again after the dedupe window.
+    pub key: String,
+    pub envelope_id: String,
+    pub received_at: DateTime<Utc>,
+    pub lead_key: String,
+    pub sender: String,
+    pub status: RecordStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rechat_lead_id: Option<String>,
+    pub steps: Vec<StepState>,
+    /// Delivery attempts of this envelope.
+    pub attempts: u32,
+    /// Capture calls made for it.
+    pub capture_calls: u32,
+    /// Capture calls whose answer was lost (timeout, broken connection): each may have
+    /// created a lead in Rechat, so a later capture may be a duplicate.
+    pub uncertain_captures: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    pub updated_at: DateTime<Utc>,
+    /// Bumped on every write; a write expects the version it read (optimistic locking).
+    pub version: u64,
+}
+
+impl LedgerRecord {
+    pub fn new(key: String, envelope: &crate::envelope::Envelope) -> Self {
+        LedgerRecord {
+            key,
+            envelope_id: envelope.id.clone(),
+            received_at: envelope.received_at,
+            lead_key: envelope.lead_key.clone(),
+            sender: envelope.origin.sender.clone(),
+            status: RecordStatus::InProgress,
+            rechat_lead_id: None,
+            steps: vec![StepState::Pending; envelope.steps.len()],
+            attempts: 0,
+            capture_calls: 0,
+            uncertain_captures: 0,
+            last_error: None,
+            updated_at: Utc::now(),
+            version: 0,
+        }
+    }
+}
+
+/// What a sender's lead id maps to: the Rechat lead, when its id is known.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SenderLink {
+    pub envelope_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rechat_lead_id: Option<String>,
+}
+
+/// The key of a sender's lead id in the ledger (a digest: no sender data in keys).
+pub fn sender_link_key(channel: &str, sender: &str, sender_lead_id: &str) -> String {
+    format!(
+        "s-{}",
+        crate::envelope::digest(&[
+            channel.as_bytes(),
+            sender.as_bytes(),
+            sender_lead_id.as_bytes()
+        ])
+    )
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// Another writer changed the record since it was read.
+    #[error("ledger record {key} changed under us (expected version {expected})")]
+    Conflict { key: String, expected: u64 },
+    #[error("ledger unavailable: {0}")]
+    Unavailable(String),
+    #[error("ledger record {key} is unreadable: {reason}")]
+    Corrupt { key: String, reason: String },
+}
+
+#[async_trait]
+pub trait Ledger: Send + Sync {
+    async fn get(&self, key: &str) -> Result<Option<LedgerRecord>, LedgerError>;
+
+    /// Stores a new record unless one with its key exists; returns the existing one then.
+    async fn create(&self, record: &LedgerRecord) -> Result<Option<LedgerRecord>, LedgerError>;
+
+    /// Stores `record`, whose `version` must be one more than the stored one.
+    async fn update(&self, record: &LedgerRecord) -> Result<(), LedgerError>;
+
+    async fn link_sender_lead(&self, key: &str, link: &SenderLink) -> Result<(), LedgerError>;
+
+    async fn sender_lead(&self, key: &str) -> Result<Option<SenderLink>, LedgerError>;
+
+    /// Every record of one lead (by `lead_key`), oldest first.
+    async fn records_for_lead(&self, lead_key: &str) -> Result<Vec<LedgerRecord>, LedgerError>;
+}

@@ -1,0 +1,16 @@
+//! Inlet's library: everything that decides something lives here, as plain functions over
+//! plain data, with adapters (SQS, DynamoDB, Rechat over HTTP) behind narrow traits.
+
+pub mod config;
+pub mod deliver;
+pub mod envelope;
+pub mod lead;
+pub mod ledger;
+pub mod mask;
+pub mod normalize;
+pub mod queue;
+pub mod rechat;
+pub mod telemetry;
+
+/// This build's version, as `inlet/<version>` reports it.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,558 @@
+//! Normalization, the one place every source goes through before a lead is queued:
+//! names, email, phone, tags, and the rule that a lead needs someone to reach.
+
+use crate::lead::{Assignee, IsEmpty, Lead, Listing};
+use phonenumber::country::Id as Region;
+use phonenumber::{Mode, PhoneNumber};
+
+/// What a source read, before normalization. Every source fills this; only
+/// [`normalize`] turns it into a [`Lead`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RawLead {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    /// A full name, split only when the first and last names are not given.
+    pub full_name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub tags: Vec<String>,
+    pub lead_source: Option<String>,
+    pub note: Option<String>,
+    pub referer_url: Option<String>,
+    pub source_type: Option<String>,
+    pub listing: Option<Listing>,
+    pub assignees: Vec<Assignee>,
+}
+
+/// Settings normalization depends on.
+#[derive(Debug, Clone, Copy)]
+pub struct NormalizeOptions {
+    /// The region a phone number without a country code belongs to.
+    pub phone_region: Region,
+}
+
+impl Default for NormalizeOptions {
+    fn default() -> Self {
+        NormalizeOptions {
+            phone_region: Region::US,
+        }
+    }
+}
+
+/// Something normalization changed or left out, kept so that nobody has to guess why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Notice {
+    /// The email was not sent to Rechat: it is not a deliverable address.
+    InvalidEmail { reason: String },
+    /// The phone could not be read as a number; its text is in the note.
+    UnparsedPhone,
+}
+
+/// The lead, and what normalization had to say about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Normalized {
+    pub lead: Lead,
+    pub notices: Vec<Notice>,
+}
+
+/// Why an intake is not a lead.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a lead: {reason}")]
+pub struct NotALead {
+    pub reason: String,
+}
+
+/// Normalizes what a source read into the lead Rechat will receive.
+pub fn normalize(raw: RawLead, options: &NormalizeOptions) -> Result<Normalized, NotALead> {
+    let mut notices = Vec::new();
+    let mut note_lines = Vec::new();
+
+    let (first_name, last_name) = names(
+        raw.first_name.as_deref(),
+        raw.last_name.as_deref(),
+        raw.full_name.as_deref(),
+    );
+
+    let email = match raw
+        .email
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        None => None,
+        Some(given) => match email(given) {
+            Ok(e) => Some(e),
+            Err(reason) => {
+                note_lines.push(format!("Email as given: {given}"));
+                notices.push(Notice::InvalidEmail { reason });
+                None
+            }
+        },
+    };
+
+    let phone_number = match raw
+        .phone
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        None => None,
+        Some(given) => match phone(given, options.phone_region) {
+            Some(p) => Some(p),
+            None => {
+                note_lines.push(format!("Phone as given: {given}"));
+                notices.push(Notice::UnparsedPhone);
+                None
+            }
+        },
+    };
+
+    if email.is_none() && phone_number.is_none() && first_name.is_none() && last_name.is_none() {
+        let mut reason = String::from("no email, phone or name");
+        let unusable: Vec<&str> = notices
+            .iter()
+            .map(|n| match n {
+                Notice::InvalidEmail { .. } => "the email is not a valid address",
+                Notice::UnparsedPhone => "the phone is not a number",
+            })
+            .collect();
+        if !unusable.is_empty() {
+            reason.push_str(&format!(" ({})", unusable.join("; ")));
+        }
+        return Err(NotALead { reason });
+    }
+
+    let note = join_note(raw.note.as_deref(), &note_lines);
+    let assignees = raw
+        .assignees
+        .into_iter()
+        .map(|a| assignee(a, options))
+        .filter(|a| !a.is_empty())
+        .collect();
+
+    Ok(Normalized {
+        lead: Lead {
+            first_name,
+            last_name,
+            email,
+            phone_number,
+            tag: tags(raw.tags),
+            lead_source: text(raw.lead_source.as_deref()),
+            note,
+            referer_url: text(raw.referer_url.as_deref()),
+            listing: raw.listing.filter(|l| !l.is_empty()),
+            assignees,
+            source_type: text(raw.source_type.as_deref()),
+            ..Lead::default()
+        },
+        notices,
+    })
+}
+
+/// An assignee as Rechat should match it: lowercased email, E.164 phone, tidy names.
+/// A field that does not read as what it claims is left out rather than sent wrong.
+pub fn assignee(raw: Assignee, options: &NormalizeOptions) -> Assignee {
+    let (first_name, last_name) = names(raw.first_name.as_deref(), raw.last_name.as_deref(), None);
+    Assignee {
+        email: raw.email.as_deref().and_then(|e| email(e).ok()),
+        phone_number: raw
+            .phone_number
+            .as_deref()
+            .and_then(|p| phone(p, options.phone_region)),
+        first_name,
+        last_name,
+        mls: text(raw.mls.as_deref()),
+        mls_id: text(raw.mls_id.as_deref()),
+    }
+}
+
+fn text(value: Option<&str>) -> Option<String> {
+    value
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+fn join_note(note: Option<&str>, extra: &[String]) -> Option<String> {
+    let mut parts: Vec<String> = note
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .into_iter()
+        .collect();
+    parts.extend(extra.iter().cloned());
+    (!parts.is_empty()).then(|| parts.join("\n"))
+}
+
+/// Trimmed, lowercased and checked. A domain without a dot (`a@localhost`) is refused: no
+/// prospect writes from one.
+pub fn email(given: &str) -> Result<String, String> {
+    let trimmed = given.trim();
+    let candidate = trimmed
+        .strip_prefix("mailto:")
+        .or_else(|| trimmed.strip_prefix("MAILTO:"))
+        .unwrap_or(trimmed)
+        .trim_matches(|c| c == '<' || c == '>')
+        .trim()
+        .to_lowercase();
+    if let Err(e) = candidate.parse::<email_address::EmailAddress>() {
+        return Err(format!("not a valid email address ({e})"));
+    }
+    let domain = candidate.rsplit('@').next().unwrap_or_default();
+    if !domain.contains('.') || domain.starts_with('.') || domain.ends_with('.') {
+        return Err("the email's domain is not a public domain".into());
+    }
+    Ok(candidate)
+}
+
+/// E.164, or `None` when the text is not a valid number for `region` or with its own
+/// country code.
+pub fn phone(given: &str, region: Region) -> Option<String> {
+    let cleaned = given.trim().trim_start_matches("tel:").trim();
+    if cleaned.chars().filter(char::is_ascii_digit).count() < 7 {
+        return None;
+    }
+    let parsed: PhoneNumber = phonenumber::parse(Some(region), cleaned).ok()?;
+    if !phonenumber::is_valid(&parsed) {
+        return None;
+    }
+    Some(parsed.format().mode(Mode::E164).to_string())
+}
+
+/// Tags trimmed, empty ones dropped, duplicates (ignoring case) removed, order kept.
+pub fn tags(given: Vec<String>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    given
+        .into_iter()
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty() && seen.insert(t.to_lowercase()))
+        .collect()
+}
+
+const HONORIFICS: &[&str] = &[
+    "mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sr", "sra", "srta",
+];
+const SUFFIXES: &[&str] = &["jr", "sr", "ii", "iii", "iv", "phd", "md", "esq"];
+
+/// First and last name from separate fields, or from a full name split on its last space
+/// (`Last, First` is read as such).
+pub fn names(
+    first: Option<&str>,
+    last: Option<&str>,
+    full: Option<&str>,
+) -> (Option<String>, Option<String>) {
+    let first = first.and_then(name_part);
+    let last = last.and_then(name_part);
+    if first.is_some() || last.is_some() {
+        return (first, last);
+    }
+    match full.and_then(name_part) {
+        Some(full) => split_full_name(&full),
+        None => (None, None),
+    }
+}
+
+fn split_full_name(full: &str) -> (Option<String>, Option<String>) {
+    if let Some((last, first)) = full.split_once(',') {
+        let (first, last) = (first.trim(), last.trim());
+        if !first.is_empty() && !last.is_empty() && !first.contains(',') {
+            let suffix = SUFFIXES.contains(&first.trim_end_matches('.').to_lowercase().as_str());
+            if !suffix {
+                return (Some(first.to_owned()), Some(last.to_owned()));
+            }
+        }
+    }
+    let tokens: Vec<&str> = full.split_whitespace().collect();
+    match tokens.len() {
+        0 => (None, None),
+        1 => (Some(tokens[0].to_owned()), None),
+        n => {
+            // "Ana de Souza Jr." keeps its suffix with the surname.
+            let mut cut = n - 1;
+            let is_suffix = |t: &str| {
+                SUFFIXES.contains(&t.trim_end_matches(['.', ',']).to_lowercase().as_str())
+            };
+            if n > 2 && is_suffix(tokens[n - 1]) {
+                cut = n - 2;
+            }
+            let first = tokens[..cut].join(" ").trim_end_matches(',').to_owned();
+            let last = tokens[cut..].join(" ");
+            (Some(first), Some(last))
+        }
+    }
+}
+
+/// One name field: trimmed, honorifics removed, title-cased only when written all in one
+/// case. Text that is an email or a phone number is not a name.
+fn name_part(given: &str) -> Option<String> {
+    let mut tokens: Vec<&str> = given.split_whitespace().collect();
+    while tokens.len() > 1 {
+        let bare = tokens[0].trim_end_matches('.').to_lowercase();
+        if HONORIFICS.contains(&bare.as_str()) {
+            tokens.remove(0);
+        } else {
+            break;
+        }
+    }
+    let joined = tokens.join(" ");
+    let joined = joined.trim_matches(|c: char| c == ',' || c == ';' || c.is_whitespace());
+    if joined.is_empty() || joined.contains('@') || !joined.chars().any(char::is_alphabetic) {
+        return None;
+    }
+    if HONORIFICS.contains(&joined.trim_end_matches('.').to_lowercase().as_str()) {
+        return None;
+    }
+    Some(title_case_if_one_case(joined))
+}
+
+fn title_case_if_one_case(name: &str) -> String {
+    let letters = || name.chars().filter(|c| c.is_alphabetic());
+    let all_upper = letters().all(char::is_uppercase);
+    let all_lower = letters().all(char::is_lowercase);
+    // A lone initial ("J") is fine as it is.
+    if !(all_upper || all_lower) || letters().count() < 2 {
+        return name.to_owned();
+    }
+    let mut out = String::with_capacity(name.len());
+    let mut start = true;
+    for c in name.chars() {
+        if start {
+            out.extend(c.to_uppercase());
+        } else {
+            out.extend(c.to_lowercase());
+        }
+        start = matches!(c, ' ' | '-' | '\'' | '’' | '.');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts() -> NormalizeOptions {
+        NormalizeOptions::default()
+    }
+
+    #[test]
+    fn names_are_trimmed_stripped_and_title_cased_only_when_one_case() {
+        assert_eq!(
+            names(Some("  JANE "), Some("DOE"), None),
+            (Some("Jane".into()), Some("Doe".into()))
+        );
+        assert_eq!(
+            names(Some("mary-ann"), Some("o'neil"), None),
+            (Some("Mary-Ann".into()), Some("O'Neil".into()))
+        );
+        assert_eq!(
+            names(Some("McKenzie"), Some("deLuca"), None),
+            (Some("McKenzie".into()), Some("deLuca".into()))
+        );
+        assert_eq!(
+            names(None, None, Some("Mr. John Smith")),
+            (Some("John".into()), Some("Smith".into()))
+        );
+        assert_eq!(
+            names(None, None, Some("Dr Ana Maria Silva")),
+            (Some("Ana Maria".into()), Some("Silva".into()))
+        );
+        assert_eq!(
+            names(None, None, Some("Kyra G. Cobb")),
+            (Some("Kyra G.".into()), Some("Cobb".into()))
+        );
+        assert_eq!(
+            names(None, None, Some("Cobb, Kyra")),
+            (Some("Kyra".into()), Some("Cobb".into()))
+        );
+        assert_eq!(
+            names(None, None, Some("John Smith Jr.")),
+            (Some("John".into()), Some("Smith Jr.".into()))
+        );
+        assert_eq!(names(None, None, Some("Cher")), (Some("Cher".into()), None));
+        assert_eq!(names(None, None, Some("Ms.")), (None, None));
+        assert_eq!(names(None, None, Some("ana@example.com")), (None, None));
+        assert_eq!(names(None, None, Some("  ")), (None, None));
+        // Separate fields win over a full name.
+        assert_eq!(
+            names(Some("Ana"), None, Some("Other Person")),
+            (Some("Ana".into()), None)
+        );
+    }
+
+    #[test]
+    fn email_is_trimmed_lowercased_and_validated() {
+        assert_eq!(
+            email("  Ana.Silva@Example.COM "),
+            Ok("ana.silva@example.com".into())
+        );
+        assert_eq!(
+            email("mailto:ana@example.com"),
+            Ok("ana@example.com".into())
+        );
+        assert_eq!(email("<ana@example.com>"), Ok("ana@example.com".into()));
+        assert!(email("ana@").is_err());
+        assert!(email("ana at example.com").is_err());
+        assert!(email("ana@localhost").is_err());
+        assert!(email("ana@@example.com").is_err());
+    }
+
+    #[test]
+    fn phone_becomes_e164_with_the_default_region() {
+        for given in [
+            "(214) 555-0123",
+            "214.555.0123",
+            "1-214-555-0123",
+            "+1 214 555 0123",
+            "tel:+12145550123",
+            "2145550123",
+        ] {
+            assert_eq!(
+                phone(given, Region::US),
+                Some("+12145550123".into()),
+                "{given}"
+            );
+        }
+        assert_eq!(
+            phone("+44 20 7946 0958", Region::US),
+            Some("+442079460958".into())
+        );
+        assert_eq!(
+            phone("020 7946 0958", Region::GB),
+            Some("+442079460958".into())
+        );
+        assert_eq!(phone("555-1234", Region::US), None);
+        assert_eq!(phone("call me", Region::US), None);
+        assert_eq!(phone("123 456 7890", Region::US), None);
+    }
+
+    #[test]
+    fn tags_are_trimmed_deduped_and_kept_in_order() {
+        let given = vec![
+            " Buyer".into(),
+            "zillow".into(),
+            "".into(),
+            "buyer".into(),
+            "Zillow ".into(),
+            "Hot".into(),
+        ];
+        assert_eq!(
+            tags(given),
+            vec!["Buyer".to_string(), "zillow".into(), "Hot".into()]
+        );
+    }
+
+    #[test]
+    fn an_intake_with_nobody_to_reach_is_not_a_lead() {
+        let err = normalize(
+            RawLead {
+                note: Some("hello".into()),
+                ..RawLead::default()
+            },
+            &opts(),
+        )
+        .unwrap_err();
+        assert_eq!(err.reason, "no email, phone or name");
+        let err = normalize(
+            RawLead {
+                email: Some("nobody@".into()),
+                phone: Some("12".into()),
+                ..RawLead::default()
+            },
+            &opts(),
+        )
+        .unwrap_err();
+        assert!(
+            err.reason.contains("email is not a valid address"),
+            "{}",
+            err.reason
+        );
+        assert!(
+            err.reason.contains("phone is not a number"),
+            "{}",
+            err.reason
+        );
+        assert!(
+            normalize(
+                RawLead {
+                    phone: Some("214 555 0123".into()),
+                    ..RawLead::default()
+                },
+                &opts()
+            )
+            .is_ok()
+        );
+        assert!(
+            normalize(
+                RawLead {
+                    full_name: Some("Ana".into()),
+                    ..RawLead::default()
+                },
+                &opts()
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn unusable_contact_fields_are_kept_in_the_note_with_a_reason() {
+        let n = normalize(
+            RawLead {
+                full_name: Some("ANA SILVA".into()),
+                email: Some("ana@example".into()),
+                phone: Some("ext 12".into()),
+                note: Some("  Is it still available?  ".into()),
+                ..RawLead::default()
+            },
+            &opts(),
+        )
+        .unwrap();
+        assert_eq!(n.lead.first_name.as_deref(), Some("Ana"));
+        assert_eq!(n.lead.last_name.as_deref(), Some("Silva"));
+        assert_eq!(n.lead.email, None);
+        assert_eq!(n.lead.phone_number, None);
+        assert_eq!(
+            n.lead.note.as_deref(),
+            Some("Is it still available?\nEmail as given: ana@example\nPhone as given: ext 12")
+        );
+        assert!(matches!(n.notices[0], Notice::InvalidEmail { .. }));
+        assert_eq!(n.notices[1], Notice::UnparsedPhone);
+    }
+
+    #[test]
+    fn assignees_are_normalized_and_empty_ones_dropped() {
+        let n = normalize(
+            RawLead {
+                email: Some("a@example.com".into()),
+                assignees: vec![
+                    Assignee {
+                        email: Some(" Agent@Example.com ".into()),
+                        phone_number: Some("214-555-0199".into()),
+                        ..Assignee::default()
+                    },
+                    Assignee {
+                        email: Some("not-an-email".into()),
+                        ..Assignee::default()
+                    },
+                    Assignee {
+                        mls_id: Some(" 123 ".into()),
+                        ..Assignee::default()
+                    },
+                ],
+                ..RawLead::default()
+            },
+            &opts(),
+        )
+        .unwrap();
+        assert_eq!(n.lead.assignees.len(), 2);
+        assert_eq!(
+            n.lead.assignees[0].email.as_deref(),
+            Some("agent@example.com")
+        );
+        assert_eq!(
+            n.lead.assignees[0].phone_number.as_deref(),
+            Some("+12145550199")
+        );
+        assert_eq!(n.lead.assignees[1].mls_id.as_deref(), Some("123"));
+    }
+}

@@ -1,0 +1,55 @@
+//! A queue that records what was done to it, for tests of the delivery logic.
+
+use super::{DeadLetter, Queue, QueueError};
+use crate::envelope::Envelope;
+use async_trait::async_trait;
+use std::sync::Mutex;
+
+#[derive(Debug, Default)]
+pub struct RecordingQueue {
+    pub sent: Mutex<Vec<Envelope>>,
+    pub dead_letters: Mutex<Vec<(String, DeadLetter)>>,
+    pub visibility: Mutex<Vec<(String, u32)>>,
+    /// When set, every call fails as if the queue were down.
+    pub down: std::sync::atomic::AtomicBool,
+}
+
+impl RecordingQueue {
+    fn check(&self) -> Result<(), QueueError> {
+        if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(QueueError::Unavailable("the test queue is down".into()));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Queue for RecordingQueue {
+    async fn send(&self, envelope: &Envelope) -> Result<(), QueueError> {
+        self.check()?;
+        self.sent.lock().unwrap().push(envelope.clone());
+        Ok(())
+    }
+
+    async fn dead_letter(&self, body: &str, dead_letter: &DeadLetter) -> Result<(), QueueError> {
+        self.check()?;
+        self.dead_letters
+            .lock()
+            .unwrap()
+            .push((body.to_owned(), dead_letter.clone()));
+        Ok(())
+    }
+
+    async fn change_visibility(
+        &self,
+        receipt_handle: &str,
+        seconds: u32,
+    ) -> Result<(), QueueError> {
+        self.check()?;
+        self.visibility
+            .lock()
+            .unwrap()
+            .push((receipt_handle.to_owned(), seconds));
+        Ok(())
+    }
+}

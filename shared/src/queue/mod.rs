@@ -1,0 +1,57 @@
+//! The queue between intake and delivery: a FIFO queue where a lead's envelopes keep their
+//! order (group = `lead_key`) and a repeated envelope is dropped (dedupe id = envelope id),
+//! with a dead-letter queue beside it.
+
+pub mod memory;
+pub mod sqs;
+
+use crate::envelope::Envelope;
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+/// One message as a consumer receives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueMessage {
+    pub message_id: String,
+    /// The handle that changes this receipt's visibility (absent in some test events).
+    pub receipt_handle: Option<String>,
+    pub body: String,
+    /// The FIFO group; when absent the envelope's own `lead_key` is used.
+    pub group_id: Option<String>,
+    pub receive_count: u32,
+}
+
+/// Why a message went to the dead-letter queue: sent along as message attributes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub envelope_id: Option<String>,
+    /// The FIFO group it came from, kept so that a replay lands in the same group.
+    pub group_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_step: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("queue unavailable: {0}")]
+    Unavailable(String),
+    #[error("queue refused the message: {0}")]
+    Refused(String),
+}
+
+#[async_trait]
+pub trait Queue: Send + Sync {
+    /// Queues an envelope durably: once this returns, the envelope is not lost.
+    async fn send(&self, envelope: &Envelope) -> Result<(), QueueError>;
+
+    /// Puts a message that cannot be delivered on the dead-letter queue, with the reason.
+    async fn dead_letter(&self, body: &str, dead_letter: &DeadLetter) -> Result<(), QueueError>;
+
+    /// Makes a received message visible again after `seconds`.
+    async fn change_visibility(&self, receipt_handle: &str, seconds: u32)
+    -> Result<(), QueueError>;
+}

@@ -1,0 +1,262 @@
+//! The queue on SQS FIFO: group = `lead_key`, dedupe id = envelope id, a FIFO dead-letter
+//! queue whose messages carry the reason as message attributes.
+
+use super::{DeadLetter, Queue, QueueError, QueueMessage};
+use crate::envelope::Envelope;
+use async_trait::async_trait;
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::error::DisplayErrorContext;
+use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeName, QueueAttributeName};
+use std::collections::HashMap;
+
+#[derive(Debug, Clone)]
+pub struct SqsQueue {
+    client: Client,
+    queue_url: String,
+    dead_letter_url: String,
+}
+
+fn unavailable<E: std::error::Error>(e: E) -> QueueError {
+    QueueError::Unavailable(DisplayErrorContext(e).to_string())
+}
+
+fn attribute(value: &str) -> MessageAttributeValue {
+    MessageAttributeValue::builder()
+        .data_type("String")
+        .string_value(value)
+        .build()
+        .expect("a string attribute is complete")
+}
+
+/// SQS limits a message attribute's value: the reason is cut, never the message refused.
+fn short(text: &str) -> String {
+    text.chars().take(1000).collect()
+}
+
+impl SqsQueue {
+    pub fn new(
+        client: Client,
+        queue_url: impl Into<String>,
+        dead_letter_url: impl Into<String>,
+    ) -> Self {
+        SqsQueue {
+            client,
+            queue_url: queue_url.into(),
+            dead_letter_url: dead_letter_url.into(),
+        }
+    }
+
+    pub fn queue_url(&self) -> &str {
+        &self.queue_url
+    }
+
+    pub fn dead_letter_url(&self) -> &str {
+        &self.dead_letter_url
+    }
+
+    /// Creates a FIFO queue and its FIFO dead-letter queue, redriving after `max_receives`
+    /// (what template.yaml declares; used by tests and local set-ups). Returns their URLs.
+    pub async fn create_fifo_pair(
+        client: &Client,
+        name: &str,
+        max_receives: u32,
+        visibility_secs: u32,
+    ) -> Result<(String, String), QueueError> {
+        let dlq_url = client
+            .create_queue()
+            .queue_name(format!("{name}-dlq.fifo"))
+            .attributes(QueueAttributeName::FifoQueue, "true")
+            .attributes(QueueAttributeName::MessageRetentionPeriod, "1209600")
+            .send()
+            .await
+            .map_err(unavailable)?
+            .queue_url
+            .unwrap_or_default();
+        let dlq_arn = client
+            .get_queue_attributes()
+            .queue_url(&dlq_url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .map_err(unavailable)?
+            .attributes
+            .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
+            .unwrap_or_default();
+        let redrive =
+            serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receives})
+                .to_string();
+        let url = client
+            .create_queue()
+            .queue_name(format!("{name}.fifo"))
+            .attributes(QueueAttributeName::FifoQueue, "true")
+            .attributes(
+                QueueAttributeName::VisibilityTimeout,
+                visibility_secs.to_string(),
+            )
+            .attributes(QueueAttributeName::RedrivePolicy, redrive)
+            .send()
+            .await
+            .map_err(unavailable)?
+            .queue_url
+            .unwrap_or_default();
+        Ok((url, dlq_url))
+    }
+
+    /// Sends a raw body to the main queue (a replay): a fresh dedupe id, so SQS's window for
+    /// the original does not swallow it; the ledger still prevents a second delivery.
+    pub async fn send_raw(&self, body: &str, group_id: &str) -> Result<(), QueueError> {
+        self.client
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(body)
+            .message_group_id(group_id)
+            .message_deduplication_id(uuid::Uuid::new_v4().simple().to_string())
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    /// Receives up to `max` (≤ 10) messages from the main queue or the dead-letter queue,
+    /// with their message attributes.
+    pub async fn receive(
+        &self,
+        dead_letters: bool,
+        max: i32,
+        wait_secs: i32,
+    ) -> Result<Vec<(QueueMessage, HashMap<String, String>)>, QueueError> {
+        let url = if dead_letters {
+            &self.dead_letter_url
+        } else {
+            &self.queue_url
+        };
+        let out = self
+            .client
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(max.clamp(1, 10))
+            .wait_time_seconds(wait_secs)
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .message_attribute_names("All")
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(out
+            .messages
+            .unwrap_or_default()
+            .into_iter()
+            .map(|m| {
+                let system = m.attributes.clone().unwrap_or_default();
+                let attrs = m
+                    .message_attributes
+                    .clone()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|(k, v)| v.string_value.map(|s| (k, s)))
+                    .collect();
+                let message = QueueMessage {
+                    message_id: m.message_id.unwrap_or_default(),
+                    receipt_handle: m.receipt_handle,
+                    body: m.body.unwrap_or_default(),
+                    group_id: system
+                        .get(&MessageSystemAttributeName::MessageGroupId)
+                        .cloned(),
+                    receive_count: system
+                        .get(&MessageSystemAttributeName::ApproximateReceiveCount)
+                        .and_then(|c| c.parse().ok())
+                        .unwrap_or(1),
+                };
+                (message, attrs)
+            })
+            .collect())
+    }
+
+    pub async fn delete(&self, dead_letters: bool, receipt_handle: &str) -> Result<(), QueueError> {
+        let url = if dead_letters {
+            &self.dead_letter_url
+        } else {
+            &self.queue_url
+        };
+        self.client
+            .delete_message()
+            .queue_url(url)
+            .receipt_handle(receipt_handle)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    /// Reads a dead letter's reason back from its attributes.
+    pub fn dead_letter_of(attributes: &HashMap<String, String>) -> DeadLetter {
+        DeadLetter {
+            reason: attributes
+                .get("reason")
+                .cloned()
+                .unwrap_or_else(|| "(no reason recorded)".into()),
+            envelope_id: attributes.get("envelope_id").cloned(),
+            group_id: attributes
+                .get("group_id")
+                .cloned()
+                .unwrap_or_else(|| "replayed".into()),
+            failed_step: attributes.get("failed_step").cloned(),
+            status: attributes.get("status").and_then(|s| s.parse().ok()),
+        }
+    }
+}
+
+#[async_trait]
+impl Queue for SqsQueue {
+    async fn send(&self, envelope: &Envelope) -> Result<(), QueueError> {
+        self.client
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(envelope.to_json())
+            .message_group_id(&envelope.lead_key)
+            .message_deduplication_id(&envelope.id)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn dead_letter(&self, body: &str, dead_letter: &DeadLetter) -> Result<(), QueueError> {
+        let mut send = self
+            .client
+            .send_message()
+            .queue_url(&self.dead_letter_url)
+            .message_body(body)
+            .message_group_id(&dead_letter.group_id)
+            // A message dead-lettered again after a replay must not be swallowed as a repeat.
+            .message_deduplication_id(uuid::Uuid::new_v4().simple().to_string())
+            .message_attributes("reason", attribute(&short(&dead_letter.reason)))
+            .message_attributes("group_id", attribute(&dead_letter.group_id));
+        if let Some(id) = &dead_letter.envelope_id {
+            send = send.message_attributes("envelope_id", attribute(id));
+        }
+        if let Some(step) = &dead_letter.failed_step {
+            send = send.message_attributes("failed_step", attribute(step));
+        }
+        if let Some(status) = dead_letter.status {
+            send = send.message_attributes("status", attribute(&status.to_string()));
+        }
+        send.send().await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn change_visibility(
+        &self,
+        receipt_handle: &str,
+        seconds: u32,
+    ) -> Result<(), QueueError> {
+        self.client
+            .change_message_visibility()
+            .queue_url(&self.queue_url)
+            .receipt_handle(receipt_handle)
+            .visibility_timeout(seconds.min(43_200) as i32)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+}

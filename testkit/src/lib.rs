@@ -1,0 +1,8 @@
+//! Test support shared by the workspace's tests: a faithful Rechat test double and a moto
+//! server harness. Nothing here depends on Inlet itself, so any crate's tests can use it.
+
+pub mod moto;
+pub mod rechat_double;
+
+pub use moto::Moto;
+pub use rechat_double::{Fault, FaultRates, RechatDouble, Recorded, Route};
