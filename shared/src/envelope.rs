@@ -171,14 +171,19 @@ pub fn raw_digest(raw: &[u8]) -> String {
     hex::encode(Sha256::digest(raw))
 }
 
-/// The lead's identity for ordering: channel plus email, else phone, else the sender's
-/// lead id, else the given fallback (the envelope id).
+/// The lead's identity for ordering: the sender's lead id when there is one (a later event
+/// from that sender knows only that id, and must land in the same group so it cannot
+/// overtake the capture), else channel plus email, else phone, else the given fallback
+/// (the envelope id).
 pub fn lead_key(
     channel: &str,
     lead: Option<&Lead>,
     sender_lead: Option<(&str, &str)>,
     fallback: &str,
 ) -> String {
+    if let Some((sender, id)) = sender_lead {
+        return sender_lead_key(channel, sender, id);
+    }
     if let Some(email) = lead.and_then(|l| l.email.as_deref()) {
         return format!(
             "l-{}",
@@ -190,9 +195,6 @@ pub fn lead_key(
             "l-{}",
             digest(&[channel.as_bytes(), b"phone", phone.as_bytes()])
         );
-    }
-    if let Some((sender, id)) = sender_lead {
-        return sender_lead_key(channel, sender, id);
     }
     format!(
         "l-{}",
@@ -417,7 +419,7 @@ mod tests {
     }
 
     #[test]
-    fn the_lead_key_is_email_else_phone_else_sender_id_else_envelope_and_holds_no_pii() {
+    fn the_lead_key_is_sender_id_else_email_else_phone_else_envelope_and_holds_no_pii() {
         let by_email = EnvelopeBuilder::new(OriginKind::Webhook, "x", CHANNEL, b"")
             .step(capture(lead(Some("a@example.com"), Some("+12145550123"))))
             .build();
@@ -440,6 +442,13 @@ mod tests {
         assert_ne!(by_email.lead_key, by_phone.lead_key);
         assert_eq!(by_sender.lead_key, sender_lead_key(CHANNEL, "x", "42"));
         assert_ne!(by_envelope.lead_key, by_sender.lead_key);
+        let sender_and_email = EnvelopeBuilder::new(OriginKind::Webhook, "x", CHANNEL, b"")
+            .step(Step::Capture {
+                lead: lead(Some("a@example.com"), None),
+                sender_lead_id: Some("42".into()),
+            })
+            .build();
+        assert_eq!(sender_and_email.lead_key, by_sender.lead_key);
         // A later activity from the same sender lands in the capture's group.
         let later = EnvelopeBuilder::new(OriginKind::Webhook, "x", CHANNEL, b"")
             .step(Step::Activity {

@@ -104,6 +104,8 @@ struct State {
     rng: Option<fastrand::Rng>,
     latency: Duration,
     allowed_channels: Option<HashSet<String>>,
+    in_flight: usize,
+    max_in_flight: usize,
 }
 
 impl State {
@@ -244,6 +246,11 @@ impl RechatDouble {
         self.state.lock().unwrap().leads.get(id).cloned()
     }
 
+    /// The most requests the double was handling at once.
+    pub fn max_in_flight(&self) -> usize {
+        self.state.lock().unwrap().max_in_flight
+    }
+
     /// Forgets everything: leads, requests, faults.
     pub fn reset(&self) {
         let mut s = self.state.lock().unwrap();
@@ -297,6 +304,8 @@ async fn handle(
     };
     let (index, fault, latency) = {
         let mut s = state.lock().unwrap();
+        s.in_flight += 1;
+        s.max_in_flight = s.max_in_flight.max(s.in_flight);
         let fault = route.and_then(|r| s.next_fault(r));
         s.requests.push(Recorded {
             method: method.to_string(),
@@ -347,12 +356,29 @@ async fn handle(
             // so it is open; SO_LINGER 0 makes hyper's close send RST instead of FIN.
             let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
             let _ = socket2::SockRef::from(&borrowed).set_linger(Some(Duration::ZERO));
+            {
+                let mut s = state.lock().unwrap();
+                s.in_flight = s.in_flight.saturating_sub(1);
+            }
             return Err(std::io::Error::new(
                 std::io::ErrorKind::ConnectionReset,
                 "injected reset",
             ));
         }
-        Some(Fault::Slow(hold)) => tokio::time::sleep(hold).await,
+        Some(Fault::Slow(hold)) => {
+            tokio::time::sleep(hold).await;
+            if client_gone(fd) {
+                // Like a server that notices the hang-up before doing the work.
+                {
+                    let mut s = state.lock().unwrap();
+                    s.in_flight = s.in_flight.saturating_sub(1);
+                }
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::BrokenPipe,
+                    "client gave up",
+                ));
+            }
+        }
         _ => {}
     }
     let (lead_id, mut response) = {
@@ -385,12 +411,22 @@ async fn handle(
 
 fn finish(state: &Mutex<State>, index: usize, lead_id: Option<String>, response: Answer) -> Answer {
     let mut s = state.lock().unwrap();
+    s.in_flight = s.in_flight.saturating_sub(1);
     let r = &mut s.requests[index];
     r.status = Some(response.status().as_u16());
     if lead_id.is_some() {
         r.lead_id = lead_id;
     }
     response
+}
+
+/// Whether the client has closed its end (a read would return end-of-file).
+fn client_gone(fd: RawFd) -> bool {
+    // SAFETY: called while serving this connection, so the fd is open.
+    let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+    let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 1];
+    // The socket is non-blocking (tokio's): WouldBlock means alive and quiet.
+    matches!(socket2::SockRef::from(&borrowed).peek(&mut buf), Ok(0))
 }
 
 fn parse_uuid(s: &str) -> Option<String> {

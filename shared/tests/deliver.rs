@@ -1,0 +1,609 @@
+//! Delivery semantics (issue item 9), each point against the Rechat double's faults, with
+//! the in-memory ledger and a recording queue. The same logic runs against SQS and
+//! DynamoDB (moto) in `tests/tests/sqs_deliver.rs`.
+
+use chrono::Utc;
+use inlet::deliver::{Delivery, DeliveryOptions, Outcome};
+use inlet::envelope::{Envelope, EnvelopeBuilder, LeadRef, OriginKind, Step};
+use inlet::lead::{Action, Activity, ActivityListing, Assignee, Lead};
+use inlet::ledger::memory::MemoryLedger;
+use inlet::ledger::{Ledger, RecordStatus, StepState};
+use inlet::queue::QueueMessage;
+use inlet::queue::memory::RecordingQueue;
+use inlet::rechat::{RechatClient, RechatConfig};
+use inlet_testkit::{Fault, RechatDouble, Route};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+const CHANNEL: &str = "55f5d0b8-3f4e-4b8e-9d6a-0c1b2a3d745f";
+
+struct World {
+    double: RechatDouble,
+    client: RechatClient,
+    ledger: MemoryLedger,
+    queue: RecordingQueue,
+    options: DeliveryOptions,
+}
+
+impl World {
+    async fn new() -> World {
+        let double = RechatDouble::start().await;
+        let client = RechatClient::new(&RechatConfig {
+            base_url: double.url().to_owned(),
+            connect_timeout: Duration::from_millis(500),
+            total_timeout: Duration::from_millis(800),
+        })
+        .unwrap();
+        World {
+            double,
+            client,
+            ledger: MemoryLedger::new(),
+            queue: RecordingQueue::default(),
+            options: DeliveryOptions::default(),
+        }
+    }
+
+    fn delivery(&self) -> Delivery<'_> {
+        Delivery {
+            rechat: &self.client,
+            ledger: &self.ledger,
+            queue: &self.queue,
+            options: self.options,
+        }
+    }
+
+    async fn deliver(&self, messages: &[QueueMessage]) -> Vec<Outcome> {
+        let report = self.delivery().deliver_batch(messages.to_vec()).await;
+        report.outcomes.into_iter().map(|(_, o)| o).collect()
+    }
+
+    fn paths(&self) -> Vec<String> {
+        self.double.requests().into_iter().map(|r| r.path).collect()
+    }
+}
+
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+fn message(envelope: &Envelope) -> QueueMessage {
+    let n = NEXT.fetch_add(1, Ordering::SeqCst);
+    QueueMessage {
+        message_id: format!("m-{n}"),
+        receipt_handle: Some(format!("rh-{n}")),
+        body: envelope.to_json(),
+        group_id: Some(envelope.lead_key.clone()),
+        receive_count: 1,
+    }
+}
+
+fn lead(email: &str) -> Lead {
+    Lead {
+        first_name: Some("Ana".into()),
+        email: Some(email.into()),
+        ..Lead::default()
+    }
+}
+
+fn viewed(url: &str) -> Activity {
+    Activity::new(
+        Action::ContactViewedListing,
+        Some(ActivityListing {
+            url: Some(url.into()),
+            ..ActivityListing::default()
+        }),
+        None,
+        None,
+    )
+    .unwrap()
+}
+
+fn agent() -> Vec<Assignee> {
+    vec![Assignee {
+        email: Some("agent@example.com".into()),
+        ..Assignee::default()
+    }]
+}
+
+/// capture → activity → assign, for one person.
+fn full(email: &str) -> Envelope {
+    EnvelopeBuilder::new(OriginKind::Webhook, "test", CHANNEL, email.as_bytes())
+        .step(Step::Capture {
+            lead: lead(email),
+            sender_lead_id: None,
+        })
+        .step(Step::Activity {
+            target: LeadRef::Captured,
+            activity: viewed("https://example.com/l/1"),
+        })
+        .step(Step::Assign {
+            target: LeadRef::Captured,
+            assignees: agent(),
+        })
+        .build()
+}
+
+fn capture_only(email: &str) -> Envelope {
+    EnvelopeBuilder::new(OriginKind::Webhook, "test", CHANNEL, email.as_bytes())
+        .step(Step::Capture {
+            lead: lead(email),
+            sender_lead_id: None,
+        })
+        .build()
+}
+
+#[tokio::test]
+async fn steps_reach_rechat_in_order_and_the_ledger_records_them() {
+    let w = World::new().await;
+    let env = full("a@example.com");
+    assert_eq!(w.deliver(&[message(&env)]).await, vec![Outcome::Delivered]);
+    let leads = w.double.leads();
+    assert_eq!(leads.len(), 1);
+    let id = &leads[0].id;
+    assert_eq!(
+        w.paths(),
+        vec![
+            format!("/leads/channels/{CHANNEL}/webhook"),
+            format!("/leads/{id}/timeline"),
+            format!("/leads/{id}/assignees"),
+        ]
+    );
+    let record = w.ledger.get(&env.id).await.unwrap().unwrap();
+    assert_eq!(record.status, RecordStatus::Delivered);
+    assert_eq!(record.rechat_lead_id.as_deref(), Some(id.as_str()));
+    assert_eq!(record.steps, vec![StepState::Done; 3]);
+    assert_eq!(record.capture_calls, 1);
+}
+
+#[tokio::test]
+async fn an_unreadable_body_is_dead_lettered_alone_and_never_fails_the_batch() {
+    let w = World::new().await;
+    let good = capture_only("a@example.com");
+    let bad = QueueMessage {
+        message_id: "bad".into(),
+        receipt_handle: Some("rh-bad".into()),
+        body: "{\"v\": 1, \"id\": \"x\", trunc".into(),
+        group_id: Some(good.lead_key.clone()),
+        receive_count: 1,
+    };
+    let mut newer: serde_json::Value = serde_json::from_str(&good.to_json()).unwrap();
+    newer["v"] = 2.into();
+    let newer = QueueMessage {
+        body: newer.to_string(),
+        ..message(&capture_only("b@example.com"))
+    };
+    let outcomes = w.deliver(&[bad, message(&good), newer]).await;
+    assert!(
+        matches!(&outcomes[0], Outcome::DeadLettered { reason } if reason.contains("unreadable envelope"))
+    );
+    assert_eq!(outcomes[1], Outcome::Delivered, "the same group goes on");
+    assert!(
+        matches!(&outcomes[2], Outcome::DeadLettered { reason } if reason.contains("version 2"))
+    );
+    let dead = w.queue.dead_letters.lock().unwrap().clone();
+    assert_eq!(dead.len(), 2);
+    assert!(dead[0].0.contains("trunc"), "the body is kept as it came");
+    assert_eq!(dead[0].1.group_id, good.lead_key);
+}
+
+#[tokio::test]
+async fn a_transient_failure_fails_the_rest_of_its_group_but_not_other_groups() {
+    let w = World::new().await;
+    w.double.fail_next(Some(Route::Capture), Fault::Status(503));
+    let first = capture_only("a@example.com");
+    let same_lead_later = EnvelopeBuilder::new(OriginKind::Webhook, "test", CHANNEL, b"later")
+        .step(Step::Capture {
+            lead: Lead {
+                note: Some("second inquiry".into()),
+                ..lead("a@example.com")
+            },
+            sender_lead_id: None,
+        })
+        .build();
+    let other = capture_only("b@example.com");
+    assert_eq!(first.lead_key, same_lead_later.lead_key);
+    let (m1, m2, m3) = (message(&first), message(&same_lead_later), message(&other));
+    let report = w
+        .delivery()
+        .deliver_batch(vec![m1.clone(), m2.clone(), m3.clone()])
+        .await;
+    let outcomes: Vec<_> = report.outcomes.iter().map(|(_, o)| o.clone()).collect();
+    assert!(
+        matches!(&outcomes[0], Outcome::Retry { error, .. } if error.contains("503")),
+        "{outcomes:?}"
+    );
+    assert_eq!(outcomes[1], Outcome::Blocked);
+    assert_eq!(outcomes[2], Outcome::Delivered);
+    assert_eq!(
+        report.failed(),
+        vec![m1.message_id.as_str(), m2.message_id.as_str()]
+    );
+    // Both come back together after the backoff, so the group keeps its order.
+    let vis = w.queue.visibility.lock().unwrap().clone();
+    assert_eq!(
+        vis,
+        vec![
+            (m1.receipt_handle.unwrap(), 2),
+            (m2.receipt_handle.unwrap(), 2)
+        ]
+    );
+    // Only one request for that group reached Rechat.
+    assert_eq!(w.double.leads().len(), 1);
+}
+
+#[tokio::test]
+async fn retry_after_from_a_429_becomes_the_message_visibility() {
+    let w = World::new().await;
+    w.double.fail_next(
+        None,
+        Fault::TooManyRequests {
+            retry_after_secs: 37,
+        },
+    );
+    let m = message(&capture_only("a@example.com"));
+    let outcomes = w.deliver(std::slice::from_ref(&m)).await;
+    assert!(
+        matches!(outcomes[0], Outcome::Retry { retry_in, .. } if retry_in == Duration::from_secs(37))
+    );
+    assert_eq!(
+        *w.queue.visibility.lock().unwrap(),
+        vec![(m.receipt_handle.unwrap(), 37)]
+    );
+}
+
+#[tokio::test]
+async fn a_permanent_failure_is_dead_lettered_at_once_with_the_reason() {
+    let w = World::new().await;
+    w.double
+        .only_channels(&["00000000-0000-4000-8000-000000000000"]);
+    let unknown_channel = capture_only("a@example.com");
+    let m = message(&unknown_channel);
+    let outcomes = w.deliver(std::slice::from_ref(&m)).await;
+    assert!(
+        matches!(&outcomes[0], Outcome::DeadLettered { reason } if reason.contains("404")),
+        "{outcomes:?}"
+    );
+    let dead = w.queue.dead_letters.lock().unwrap().clone();
+    assert_eq!(dead[0].1.status, Some(404));
+    assert_eq!(dead[0].1.failed_step.as_deref(), Some("capture"));
+    assert_eq!(
+        dead[0].1.envelope_id.as_deref(),
+        Some(unknown_channel.id.as_str())
+    );
+    let record = w.ledger.get(&unknown_channel.id).await.unwrap().unwrap();
+    assert_eq!(record.status, RecordStatus::DeadLettered);
+    assert!(
+        record
+            .last_error
+            .unwrap()
+            .contains("Lead channel not found")
+    );
+    assert!(
+        w.queue.visibility.lock().unwrap().is_empty(),
+        "nothing stays queued"
+    );
+}
+
+#[tokio::test]
+async fn a_dead_letter_queue_that_is_down_leaves_the_message_queued() {
+    let w = World::new().await;
+    w.queue.down.store(true, Ordering::SeqCst);
+    let bad = QueueMessage {
+        body: "garbage".into(),
+        ..message(&capture_only("a@example.com"))
+    };
+    let outcomes = w.deliver(&[bad]).await;
+    assert!(matches!(&outcomes[0], Outcome::Retry { error, .. } if error.contains("dead-letter")));
+}
+
+#[tokio::test]
+async fn a_later_step_failing_never_repeats_the_capture() {
+    let w = World::new().await;
+    w.double
+        .fail_next(Some(Route::Timeline), Fault::Status(500));
+    let env = full("a@example.com");
+    let m = message(&env);
+    let first = w.deliver(std::slice::from_ref(&m)).await;
+    assert!(matches!(first[0], Outcome::Retry { .. }));
+    let record = w.ledger.get(&env.id).await.unwrap().unwrap();
+    assert_eq!(record.steps[0], StepState::Done);
+    assert!(matches!(record.steps[1], StepState::Failed { .. }));
+    assert!(
+        record.rechat_lead_id.is_some(),
+        "the lead id is kept for the retry"
+    );
+
+    let again = QueueMessage {
+        receive_count: 2,
+        ..m
+    };
+    assert_eq!(w.deliver(&[again]).await, vec![Outcome::Delivered]);
+    let captures = w
+        .double
+        .requests()
+        .iter()
+        .filter(|r| r.route == Some(Route::Capture))
+        .count();
+    assert_eq!(captures, 1, "the capture was made once");
+    let lead = &w.double.leads()[0];
+    assert_eq!(lead.timeline.len(), 1);
+    assert_eq!(lead.assignees[0]["email"], "agent@example.com");
+}
+
+#[tokio::test]
+async fn a_message_seen_again_after_delivery_is_a_duplicate() {
+    let w = World::new().await;
+    let env = full("a@example.com");
+    let m = message(&env);
+    assert_eq!(
+        w.deliver(std::slice::from_ref(&m)).await,
+        vec![Outcome::Delivered]
+    );
+    let requests = w.double.requests().len();
+    // The same message (a crash before the delete), and the same sender event resent.
+    let resent = EnvelopeBuilder::new(OriginKind::Webhook, "zapier", CHANNEL, b"x")
+        .event_id(Some("evt-9"))
+        .received_at(Utc::now() - chrono::Duration::days(2))
+        .step(Step::Capture {
+            lead: lead("b@example.com"),
+            sender_lead_id: None,
+        })
+        .build();
+    assert_eq!(
+        w.deliver(&[message(&resent)]).await,
+        vec![Outcome::Delivered]
+    );
+    let resent_later = Envelope {
+        received_at: Utc::now(),
+        ..resent
+    };
+    assert_eq!(
+        w.deliver(&[m, message(&resent_later)]).await,
+        vec![Outcome::Duplicate, Outcome::Duplicate]
+    );
+    assert_eq!(w.double.requests().len(), requests + 1);
+}
+
+#[tokio::test]
+async fn identical_content_is_one_submission_within_the_window_and_a_new_one_after() {
+    let w = World::new().await;
+    let now = Utc::now();
+    let first = capture_only("a@example.com");
+    let first = Envelope {
+        received_at: now - chrono::Duration::hours(3),
+        ..first
+    };
+    let soon_after = Envelope {
+        received_at: first.received_at + chrono::Duration::minutes(5),
+        ..first.clone()
+    };
+    let much_later = Envelope {
+        received_at: now,
+        ..first.clone()
+    };
+    assert_eq!(first.id, much_later.id, "same content, same id");
+    let outcomes = w
+        .deliver(&[message(&first), message(&soon_after), message(&much_later)])
+        .await;
+    assert_eq!(
+        outcomes,
+        vec![Outcome::Delivered, Outcome::Duplicate, Outcome::Delivered]
+    );
+    assert_eq!(w.double.leads().len(), 2);
+}
+
+#[tokio::test]
+async fn groups_run_concurrently_up_to_the_bound_and_each_group_in_order() {
+    let mut w = World::new().await;
+    w.double.set_latency(Duration::from_millis(150));
+    w.options.concurrency = 4;
+    let mut batch = Vec::new();
+    for i in 0..5 {
+        let email = format!("p{i}@example.com");
+        batch.push(message(&capture_only(&email)));
+        let follow = EnvelopeBuilder::new(OriginKind::Webhook, "test", CHANNEL, b"f")
+            .step(Step::Capture {
+                lead: Lead {
+                    note: Some(format!("follow-up {i}")),
+                    ..lead(&email)
+                },
+                sender_lead_id: None,
+            })
+            .build();
+        batch.push(message(&follow));
+    }
+    let outcomes = w.deliver(&batch).await;
+    assert!(
+        outcomes.iter().all(|o| *o == Outcome::Delivered),
+        "{outcomes:?}"
+    );
+    assert_eq!(
+        w.double.max_in_flight(),
+        4,
+        "bounded at the configured concurrency"
+    );
+    // Within each person's group the first envelope reached Rechat first.
+    let leads = w.double.leads();
+    for i in 0..5 {
+        let email = format!("p{i}@example.com");
+        let mine: Vec<_> = leads
+            .iter()
+            .filter(|l| l.payload["email"] == email.as_str())
+            .collect();
+        assert_eq!(mine.len(), 2);
+        assert!(mine[0].payload.get("note").is_none());
+        assert_eq!(mine[1].payload["note"], format!("follow-up {i}"));
+        assert!(mine[0].request_index < mine[1].request_index);
+    }
+
+    let mut one_at_a_time = World::new().await;
+    one_at_a_time.options.concurrency = 1;
+    one_at_a_time.double.set_latency(Duration::from_millis(20));
+    one_at_a_time.deliver(&batch).await;
+    assert_eq!(one_at_a_time.double.max_in_flight(), 1);
+}
+
+#[tokio::test]
+async fn a_204_capture_skips_the_steps_that_need_its_id_with_the_reason() {
+    let w = World::new().await;
+    w.double.fail_next(Some(Route::Capture), Fault::NoContent);
+    let env = full("a@example.com");
+    assert_eq!(w.deliver(&[message(&env)]).await, vec![Outcome::Delivered]);
+    let record = w.ledger.get(&env.id).await.unwrap().unwrap();
+    assert_eq!(record.steps[0], StepState::Done);
+    for step in &record.steps[1..] {
+        assert!(
+            matches!(step, StepState::Skipped { reason } if reason.contains("without a lead id")),
+            "{step:?}"
+        );
+    }
+    assert_eq!(w.double.requests().len(), 1, "nothing else was tried");
+}
+
+#[tokio::test]
+async fn a_lost_success_costs_exactly_one_extra_capture_and_the_ledger_reports_it() {
+    let w = World::new().await;
+    w.double.fail_next(
+        Some(Route::Capture),
+        Fault::LostSuccess(Duration::from_millis(1200)),
+    );
+    let env = full("a@example.com");
+    let m = message(&env);
+    assert!(matches!(
+        w.deliver(std::slice::from_ref(&m)).await[0],
+        Outcome::Retry { .. }
+    ));
+    let again = QueueMessage {
+        receive_count: 2,
+        ..m.clone()
+    };
+    assert_eq!(w.deliver(&[again]).await, vec![Outcome::Delivered]);
+    assert_eq!(
+        w.double.leads().len(),
+        2,
+        "Rechat holds the lost one and the retry"
+    );
+    let record = w.ledger.get(&env.id).await.unwrap().unwrap();
+    assert_eq!(record.capture_calls, 2);
+    assert_eq!(record.uncertain_captures, 1);
+    // Further deliveries of the same message change nothing.
+    assert_eq!(w.deliver(&[m]).await, vec![Outcome::Duplicate]);
+    assert_eq!(w.double.leads().len(), 2);
+}
+
+#[tokio::test]
+async fn a_slow_answer_and_a_reset_are_retried_without_a_duplicate() {
+    let w = World::new().await;
+    w.double.fail_next(
+        Some(Route::Capture),
+        Fault::Slow(Duration::from_millis(1200)),
+    );
+    w.double.fail_next(Some(Route::Capture), Fault::Reset);
+    let env = capture_only("a@example.com");
+    let m = message(&env);
+    for attempt in 1..=2 {
+        let again = QueueMessage {
+            receive_count: attempt,
+            ..m.clone()
+        };
+        assert!(matches!(
+            w.deliver(&[again]).await[0],
+            Outcome::Retry { .. }
+        ));
+    }
+    assert_eq!(w.deliver(&[m]).await, vec![Outcome::Delivered]);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(w.double.leads().len(), 1);
+    let record = w.ledger.get(&env.id).await.unwrap().unwrap();
+    assert_eq!(record.capture_calls, 3);
+    assert_eq!(
+        record.uncertain_captures, 2,
+        "both answers were lost, so both are reported"
+    );
+}
+
+#[tokio::test]
+async fn later_events_find_the_lead_by_the_senders_id_or_by_inlets_envelope_id() {
+    let w = World::new().await;
+    let capture = EnvelopeBuilder::new(OriginKind::Webhook, "fivestreet", CHANNEL, b"c")
+        .event_id(Some("create-1"))
+        .step(Step::Capture {
+            lead: lead("a@example.com"),
+            sender_lead_id: Some("fs-77".into()),
+        })
+        .build();
+    let refer = EnvelopeBuilder::new(OriginKind::Webhook, "fivestreet", CHANNEL, b"r")
+        .event_id(Some("refer-1"))
+        .step(Step::Assign {
+            target: LeadRef::Sender {
+                sender: "fivestreet".into(),
+                id: "fs-77".into(),
+            },
+            assignees: agent(),
+        })
+        .build();
+    let activity = EnvelopeBuilder::new(OriginKind::Webhook, "rechat-api", CHANNEL, b"a")
+        .lead_key(capture.lead_key.clone())
+        .step(Step::Activity {
+            target: LeadRef::Envelope {
+                id: capture.id.clone(),
+            },
+            activity: viewed("https://example.com/l/2"),
+        })
+        .build();
+    let unknown = EnvelopeBuilder::new(OriginKind::Webhook, "fivestreet", CHANNEL, b"u")
+        .event_id(Some("refer-2"))
+        .step(Step::Assign {
+            target: LeadRef::Sender {
+                sender: "fivestreet".into(),
+                id: "fs-404".into(),
+            },
+            assignees: agent(),
+        })
+        .build();
+    let outcomes = w
+        .deliver(&[
+            message(&capture),
+            message(&refer),
+            message(&activity),
+            message(&unknown),
+        ])
+        .await;
+    assert_eq!(
+        &outcomes[..3],
+        &[Outcome::Delivered, Outcome::Delivered, Outcome::Delivered]
+    );
+    assert!(matches!(&outcomes[3], Outcome::DeadLettered { reason } if reason.contains("fs-404")));
+    let lead = &w.double.leads()[0];
+    assert_eq!(lead.assignees[0]["email"], "agent@example.com");
+    assert_eq!(
+        lead.timeline[0]["listing"]["url"],
+        "https://example.com/l/2"
+    );
+}
+
+#[tokio::test]
+async fn a_dead_lettered_envelope_replayed_resumes_where_it_stopped() {
+    let w = World::new().await;
+    let env = full("a@example.com");
+    // The assignees call is refused once (a bad agent list fixed later, say).
+    w.double
+        .fail_next(Some(Route::Assignees), Fault::Status(400));
+    let m = message(&env);
+    assert!(matches!(
+        w.deliver(std::slice::from_ref(&m)).await[0],
+        Outcome::DeadLettered { .. }
+    ));
+    assert_eq!(w.deliver(&[m]).await, vec![Outcome::Delivered]);
+    let captures = w
+        .double
+        .requests()
+        .iter()
+        .filter(|r| r.route == Some(Route::Capture))
+        .count();
+    let timelines = w
+        .double
+        .requests()
+        .iter()
+        .filter(|r| r.route == Some(Route::Timeline))
+        .count();
+    assert_eq!((captures, timelines), (1, 1));
+}
