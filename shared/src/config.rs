@@ -52,11 +52,19 @@ pub const VARIABLES: &[(&str, &str)] = &[
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{var}={value:?} is not valid: {reason}")]
+#[error("{var}{} {reason}", if value.is_empty() { String::new() } else { format!("={value:?} is not valid:") })]
 pub struct ConfigError {
     pub var: &'static str,
     pub value: String,
     pub reason: String,
+}
+
+/// The settings the deliver function cannot run without.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeliverSettings<'a> {
+    pub queue_url: &'a str,
+    pub dead_letter_url: &'a str,
+    pub ledger_table: &'a str,
 }
 
 /// The effective configuration.
@@ -151,17 +159,23 @@ impl Config {
         Ok(config)
     }
 
-    /// What the deliver function needs beyond the defaults.
-    pub fn require_deliver(&self) -> Result<(&str, &str), ConfigError> {
-        let dlq = self
-            .dead_letter_queue_url
-            .as_deref()
-            .ok_or_else(|| missing("INLET_DLQ_URL"))?;
-        let table = self
-            .ledger_table
-            .as_deref()
-            .ok_or_else(|| missing("INLET_LEDGER_TABLE"))?;
-        Ok((dlq, table))
+    /// What the deliver function needs beyond the defaults: the queue (to set a retry's
+    /// visibility), the dead-letter queue and the ledger table.
+    pub fn require_deliver(&self) -> Result<DeliverSettings<'_>, ConfigError> {
+        Ok(DeliverSettings {
+            queue_url: self
+                .queue_url
+                .as_deref()
+                .ok_or_else(|| missing("INLET_QUEUE_URL"))?,
+            dead_letter_url: self
+                .dead_letter_queue_url
+                .as_deref()
+                .ok_or_else(|| missing("INLET_DLQ_URL"))?,
+            ledger_table: self
+                .ledger_table
+                .as_deref()
+                .ok_or_else(|| missing("INLET_LEDGER_TABLE"))?,
+        })
     }
 
     /// The effective configuration as `NAME=value` lines, secrets masked.
@@ -342,7 +356,7 @@ mod tests {
             c.channels,
             vec!["55f5d0b8-3f4e-4b8e-9d6a-0c1b2a3d745f".to_string()]
         );
-        assert_eq!(c.require_deliver().unwrap().1, "inlet-ledger");
+        assert_eq!(c.require_deliver().unwrap().ledger_table, "inlet-ledger");
     }
 
     #[test]

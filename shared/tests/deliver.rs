@@ -216,13 +216,14 @@ async fn a_transient_failure_fails_the_rest_of_its_group_but_not_other_groups() 
         report.failed(),
         vec![m1.message_id.as_str(), m2.message_id.as_str()]
     );
-    // Both come back together after the backoff, so the group keeps its order.
+    // The failed one comes back after the backoff; the one behind it is released at once
+    // and waits behind it (FIFO holds a group whose head is in flight).
     let vis = w.queue.visibility.lock().unwrap().clone();
     assert_eq!(
         vis,
         vec![
             (m1.receipt_handle.unwrap(), 2),
-            (m2.receipt_handle.unwrap(), 2)
+            (m2.receipt_handle.unwrap(), 0)
         ]
     );
     // Only one request for that group reached Rechat.

@@ -6,8 +6,7 @@
 //!   and never fails the batch.
 //! - Groups (leads) run concurrently, bounded; one group runs in order. A transient failure
 //!   leaves the message for retry, and every later message of its group in the batch with
-//!   it, all visible again together so the group keeps its order. A 429's `Retry-After`
-//!   sets when.
+//!   it, so the group keeps its order. A 429's `Retry-After` sets when it comes back.
 //! - A permanent failure is dead-lettered at once, with the reason; the batch goes on.
 //! - The ledger records each step as it completes: a capture already made is never made
 //!   again, whatever fails after it; a retry resumes after the last finished step.
@@ -212,22 +211,28 @@ impl Delivery<'_> {
 
     async fn deliver_group(&self, messages: Vec<(usize, QueueMessage)>) -> Vec<(usize, Outcome)> {
         let mut out = Vec::with_capacity(messages.len());
-        let mut hold: Option<Duration> = None;
+        let mut failed = false;
         for (i, message) in messages {
-            let outcome = match hold {
-                Some(_) => Outcome::Blocked,
-                None => self.deliver_message(&message).await,
+            let outcome = if failed {
+                Outcome::Blocked
+            } else {
+                self.deliver_message(&message).await
             };
-            if let Outcome::Retry { retry_in, .. } = &outcome {
-                hold = Some(*retry_in);
-            }
-            // The failed message and the ones behind it come back together, in order.
-            if let (Some(delay), Some(receipt)) = (hold, message.receipt_handle.as_deref()) {
+            // The failed message comes back after its delay. The ones behind it are made
+            // visible at once: FIFO yields nothing of a group whose head is in flight, so
+            // they wait behind it, in order, without counting as in flight themselves.
+            let delay = match &outcome {
+                Outcome::Retry { retry_in, .. } => Some(*retry_in),
+                Outcome::Blocked => Some(Duration::ZERO),
+                _ => None,
+            };
+            if let (Some(delay), Some(receipt)) = (delay, message.receipt_handle.as_deref()) {
                 let secs = delay.as_secs().min(43_200) as u32;
                 if let Err(e) = self.queue.change_visibility(receipt, secs).await {
                     tracing::warn!(message_id = %message.message_id, error = %e, "could not set the retry delay");
                 }
             }
+            failed |= outcome.stays_queued();
             out.push((i, outcome));
         }
         out

@@ -46,6 +46,10 @@ impl SqsQueue {
         }
     }
 
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
     pub fn queue_url(&self) -> &str {
         &self.queue_url
     }
