@@ -384,7 +384,16 @@ mod tests {
         assert_eq!(e.var, "INLET_RECHAT_CONNECT_TIMEOUT_MS");
         assert_eq!(
             from(&[]).unwrap().require_deliver().unwrap_err().var,
-            "INLET_DLQ_URL"
+            "INLET_QUEUE_URL"
+        );
+        let only_queue = from(&[(
+            "INLET_QUEUE_URL",
+            "http://127.0.0.1:5000/123456789012/leads.fifo",
+        )])
+        .unwrap();
+        assert_eq!(
+            only_queue.require_deliver().unwrap_err().to_string(),
+            "INLET_DLQ_URL must be set"
         );
     }
 

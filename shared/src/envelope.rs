@@ -61,6 +61,8 @@ pub enum OriginKind {
 }
 
 /// One thing to do at Rechat, in order.
+// Most envelopes hold a capture; boxing it would only add an allocation to each.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Step {

@@ -544,10 +544,8 @@ const PLAIN_ACTIONS: &[&str] = &["ContactSignedUp", "ContactLoggedIn"];
 fn validate_capture(v: &Value) -> Result<(), String> {
     let obj = v.as_object().ok_or("The payload must be an object")?;
     for f in STRING_FIELDS {
-        if let Some(x) = obj.get(*f) {
-            if !x.is_string() {
-                return Err(format!("{f} must be a string"));
-            }
+        if obj.get(*f).is_some_and(|x| !x.is_string()) {
+            return Err(format!("{f} must be a string"));
         }
     }
     for f in ["tag", "tags"] {
@@ -609,19 +607,19 @@ fn validate_assignees(v: &Value) -> Result<(), String> {
     Ok(())
 }
 
-fn known_lead<'a>(s: &'a mut State, lead: &str) -> Result<&'a mut CreatedLead, Answer> {
+fn known_lead<'a>(s: &'a mut State, lead: &str) -> Result<&'a mut CreatedLead, Box<Answer>> {
     let Some(id) = parse_uuid(lead) else {
-        return Err(error(400, "Validation", "lead_id must be a UUID"));
+        return Err(Box::new(error(400, "Validation", "lead_id must be a UUID")));
     };
     s.leads
         .get_mut(&id)
-        .ok_or_else(|| error(404, "ResourceNotFound", "Lead not found"))
+        .ok_or_else(|| Box::new(error(404, "ResourceNotFound", "Lead not found")))
 }
 
 fn timeline(s: &mut State, lead: &str, body: &str) -> (Option<String>, Answer) {
     let lead = match known_lead(s, lead) {
         Ok(l) => l,
-        Err(a) => return (None, a),
+        Err(a) => return (None, *a),
     };
     let v: Value = match serde_json::from_str(body) {
         Ok(v) => v,
@@ -649,13 +647,13 @@ fn timeline(s: &mut State, lead: &str, body: &str) -> (Option<String>, Answer) {
             ),
         );
     };
-    if let Some(object) = needs {
-        if !v.get(object).is_some_and(Value::is_object) {
-            return (
-                None,
-                error(400, "Validation", &format!("{action} requires {object}")),
-            );
-        }
+    if let Some(object) = needs
+        && !v.get(object).is_some_and(Value::is_object)
+    {
+        return (
+            None,
+            error(400, "Validation", &format!("{action} requires {object}")),
+        );
     }
     if v.get("notes").is_some_and(|n| !n.is_string()) {
         return (None, error(400, "Validation", "notes must be a string"));
@@ -667,7 +665,7 @@ fn timeline(s: &mut State, lead: &str, body: &str) -> (Option<String>, Answer) {
 fn assignees(s: &mut State, lead: &str, body: &str) -> (Option<String>, Answer) {
     let lead = match known_lead(s, lead) {
         Ok(l) => l,
-        Err(a) => return (None, a),
+        Err(a) => return (None, *a),
     };
     let v: Value = match serde_json::from_str(body) {
         Ok(v) => v,

@@ -127,8 +127,15 @@ pub struct Delivery<'a> {
     pub options: DeliveryOptions,
 }
 
+// A short-lived return value: boxing the record would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 enum Opened {
-    Record(LedgerRecord),
+    /// The record to work on; `capture_recorded` when its creation already counted the
+    /// capture call about to be made (one ledger write instead of two).
+    Record {
+        record: LedgerRecord,
+        capture_recorded: bool,
+    },
     Duplicate,
 }
 
@@ -281,8 +288,11 @@ impl Delivery<'_> {
     }
 
     async fn deliver_envelope(&self, envelope: &Envelope, message: &QueueMessage) -> Outcome {
-        let mut record = match self.open_record(envelope).await {
-            Ok(Opened::Record(r)) => r,
+        let (mut record, mut capture_recorded) = match self.open_record(envelope).await {
+            Ok(Opened::Record {
+                record,
+                capture_recorded,
+            }) => (record, capture_recorded),
             Ok(Opened::Duplicate) => return Outcome::Duplicate,
             Err(e) => return self.retry(message, format!("ledger: {e}"), None),
         };
@@ -306,7 +316,9 @@ impl Delivery<'_> {
             if record.steps[i].is_finished() {
                 continue;
             }
-            let result = self.run_step(envelope, &mut record, step).await;
+            let result = self
+                .run_step(envelope, &mut record, step, &mut capture_recorded)
+                .await;
             match result {
                 Ok(StepDone::Done) => record.steps[i] = StepState::Done,
                 Ok(StepDone::Skipped(reason)) => {
@@ -341,7 +353,13 @@ impl Delivery<'_> {
                     return outcome;
                 }
             }
-            if let Err(e) = self.save(&mut record).await {
+            // A capture must never be repeated: its result is written before any later
+            // step runs. Other steps are written with the next save.
+            let more = i + 1 < envelope.steps.len();
+            if more
+                && matches!(step, Step::Capture { .. })
+                && let Err(e) = self.save(&mut record).await
+            {
                 return self.retry(message, format!("ledger: {e}"), None);
             }
         }
@@ -354,39 +372,54 @@ impl Delivery<'_> {
         Outcome::Delivered
     }
 
-    /// The ledger record for this envelope: new, resumed, or a duplicate's.
+    /// The ledger record for this envelope: new, resumed, or a duplicate's. Creating comes
+    /// first: the conditional write finds an existing record anyway, and a new envelope,
+    /// the common case, then costs one call.
     async fn open_record(&self, envelope: &Envelope) -> Result<Opened, LedgerError> {
-        let mut key = envelope.id.clone();
-        if let Some(existing) = self.ledger.get(&key).await? {
-            if existing.received_at == envelope.received_at {
-                return Ok(Opened::Record(existing));
-            }
-            let apart = (envelope.received_at - existing.received_at)
-                .abs()
-                .to_std()
-                .unwrap_or_default();
-            if envelope.id_source == IdSource::Sender || apart < self.options.dedupe_window {
-                tracing::info!(envelope = %envelope.id, first_received = %existing.received_at, "repeat of an envelope already taken");
-                return Ok(Opened::Duplicate);
-            }
-            // The same content, sent again long after: a new submission with its own record.
-            key = format!(
-                "{}@{}",
-                envelope.id,
-                envelope.received_at.timestamp_millis()
-            );
-            if let Some(existing) = self.ledger.get(&key).await? {
-                return Ok(Opened::Record(existing));
-            }
+        let starts_with_capture = matches!(envelope.steps.first(), Some(Step::Capture { .. }));
+        let mut fresh = LedgerRecord::new(envelope.id.clone(), envelope);
+        if starts_with_capture {
+            fresh.capture_calls = 1;
         }
-        let fresh = LedgerRecord::new(key, envelope);
-        match self.ledger.create(&fresh).await? {
-            None => Ok(Opened::Record(fresh)),
-            Some(existing) if existing.received_at == envelope.received_at => {
-                Ok(Opened::Record(existing))
+        let existing = match self.ledger.create(&fresh).await? {
+            None => {
+                return Ok(Opened::Record {
+                    record: fresh,
+                    capture_recorded: starts_with_capture,
+                });
             }
-            Some(_) => Ok(Opened::Duplicate),
+            Some(existing) => existing,
+        };
+        if existing.received_at == envelope.received_at {
+            return Ok(Opened::Record {
+                record: existing,
+                capture_recorded: false,
+            });
         }
+        let apart = (envelope.received_at - existing.received_at)
+            .abs()
+            .to_std()
+            .unwrap_or_default();
+        if envelope.id_source == IdSource::Sender || apart < self.options.dedupe_window {
+            tracing::info!(envelope = %envelope.id, first_received = %existing.received_at, "repeat of an envelope already taken");
+            return Ok(Opened::Duplicate);
+        }
+        // The same content, sent again long after: a new submission with its own record.
+        fresh.key = format!(
+            "{}@{}",
+            envelope.id,
+            envelope.received_at.timestamp_millis()
+        );
+        Ok(match self.ledger.create(&fresh).await? {
+            None => Opened::Record {
+                record: fresh,
+                capture_recorded: starts_with_capture,
+            },
+            Some(existing) => Opened::Record {
+                record: existing,
+                capture_recorded: false,
+            },
+        })
     }
 
     /// Writes the record's next version, retrying a ledger that is briefly unavailable.
@@ -416,6 +449,7 @@ impl Delivery<'_> {
         envelope: &Envelope,
         record: &mut LedgerRecord,
         step: &Step,
+        capture_recorded: &mut bool,
     ) -> Result<StepDone, StepError> {
         match step {
             Step::Capture {
@@ -423,9 +457,11 @@ impl Delivery<'_> {
                 sender_lead_id,
             } => {
                 // Recorded before the call: if the answer is lost, the ledger knows a lead
-                // may exist.
-                record.capture_calls += 1;
-                self.save(record).await?;
+                // may exist. (A fresh record already counted it when it was created.)
+                if !std::mem::take(capture_recorded) {
+                    record.capture_calls += 1;
+                    self.save(record).await?;
+                }
                 let outcome = match self.rechat.capture(&envelope.channel, lead).await {
                     Ok(o) => o,
                     Err(e) => {

@@ -56,7 +56,7 @@ pub struct LedgerRecord {
     pub steps: Vec<StepState>,
     /// Delivery attempts of this envelope.
     pub attempts: u32,
-    /// Capture calls made for it.
+    /// Capture calls begun for it (counted before each call is made).
     pub capture_calls: u32,
     /// Capture calls whose answer was lost (timeout, broken connection): each may have
     /// created a lead in Rechat, so a later capture may be a duplicate.

@@ -1,0 +1,30 @@
+# Inlet's tasks. `make test` installs what the tests need (moto into target/venv) and runs
+# every test; `make lint` is what CI checks of the code's form; `make bench` the figures.
+
+VENV    := target/venv
+MOTO    := $(VENV)/bin/moto_server
+CARGO   ?= cargo
+export INLET_MOTO_SERVER := $(abspath $(MOTO))
+
+.PHONY: test lint bench tools clean-tools
+
+test: tools
+	$(CARGO) test --workspace --no-fail-fast
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+bench: tools
+	$(CARGO) bench -p inlet-shared --bench envelope
+	$(CARGO) bench -p inlet-tests --bench deliver_sqs
+
+tools: $(MOTO)
+
+# moto 5.1.17 is the first release whose SQS JSON protocol the Rust SDK reads cleanly.
+$(MOTO):
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'moto[server]>=5.1.17'
+
+clean-tools:
+	rm -rf $(VENV)
