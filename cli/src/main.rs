@@ -1,7 +1,10 @@
 //! The `inlet` command. Wiring only: every decision is in the `inlet` library.
 
+mod ops;
+mod serve;
+
 use clap::{Parser, Subcommand};
-use inlet::config::{Config, VARIABLES};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -14,36 +17,38 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Validate the configuration and print it, secrets masked.
-    Check,
+    Check {
+        /// A TOML configuration file (environment variables take precedence).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Run intake and delivery in one process, on an embedded queue.
+    Serve(serve::ServeArgs),
+    /// Post a test lead to a running Inlet.
+    Send(ops::SendArgs),
+    /// The dead-letter queue of the embedded store.
+    Dlq {
+        #[command(subcommand)]
+        action: ops::DlqAction,
+        #[arg(long, default_value = "inlet-data", global = true)]
+        data_dir: PathBuf,
+    },
+    /// What the ledger knows: recent envelopes, or one lead's.
+    Leads(ops::LeadsArgs),
 }
 
 fn main() -> ExitCode {
     inlet::telemetry::init();
     let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
     match cli.command {
-        Command::Check => check(),
+        Command::Check { config } => ops::check(config.as_deref()),
+        Command::Serve(args) => runtime.block_on(serve::run(args)),
+        Command::Send(args) => runtime.block_on(ops::send(args)),
+        Command::Dlq { action, data_dir } => runtime.block_on(ops::dlq(action, &data_dir)),
+        Command::Leads(args) => runtime.block_on(ops::leads(args)),
     }
-}
-
-fn check() -> ExitCode {
-    let config = match Config::from_env() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("inlet check: {e}");
-            if let Some((_, meaning)) = VARIABLES.iter().find(|(name, _)| *name == e.var) {
-                eprintln!("  {}: {meaning}", e.var);
-            }
-            return ExitCode::from(2);
-        }
-    };
-    println!("Effective configuration (secrets masked):");
-    for (name, value) in config.describe() {
-        println!("  {name:<34} {value}");
-    }
-    println!();
-    match config.require_deliver() {
-        Ok(_) => println!("deliver function: ready"),
-        Err(e) => println!("deliver function: not ready ({e})"),
-    }
-    ExitCode::SUCCESS
 }

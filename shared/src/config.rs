@@ -80,6 +80,7 @@ pub struct Config {
     pub phone_region: phonenumber::country::Id,
     /// Lead channels intake accepts; empty means none was configured.
     pub channels: Vec<String>,
+    pub body_limit: usize,
 }
 
 impl Default for Config {
@@ -94,6 +95,7 @@ impl Default for Config {
             dedupe_window: Duration::from_secs(3600),
             phone_region: phonenumber::country::Id::US,
             channels: Vec::new(),
+            body_limit: 1024 * 1024,
         }
     }
 }
@@ -102,6 +104,22 @@ impl Config {
     /// Reads the process environment.
     pub fn from_env() -> Result<Config, ConfigError> {
         Config::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads a TOML file whose top-level keys are the variables' names without `INLET_`,
+    /// in lower case (`rechat_url = "…"`, `channels = ["…"]`), with the environment
+    /// taking precedence over the file.
+    pub fn load(file: Option<&std::path::Path>) -> Result<Config, ConfigError> {
+        let table = match file {
+            None => toml::Table::new(),
+            Some(path) => read_table(path)?,
+        };
+        let from_file = file_values(&table)?;
+        Config::from_lookup(|name| {
+            std::env::var(name)
+                .ok()
+                .or_else(|| from_file.get(name).cloned())
+        })
     }
 
     /// Reads variables through `lookup` (the environment, or a map in tests).
@@ -153,6 +171,10 @@ impl Config {
                 reason: "not an ISO 3166 region code such as US or GB".into(),
             })?;
         }
+        if let Some(v) = get("INLET_BODY_LIMIT_BYTES") {
+            config.body_limit =
+                number("INLET_BODY_LIMIT_BYTES", &v, 1024, 6 * 1024 * 1024)? as usize;
+        }
         if let Some(v) = get("INLET_CHANNELS") {
             config.channels = channel_list("INLET_CHANNELS", &v)?;
         }
@@ -176,6 +198,27 @@ impl Config {
                 .as_deref()
                 .ok_or_else(|| missing("INLET_LEDGER_TABLE"))?,
         })
+    }
+
+    /// What the deployed webhook function needs: the queue, the ledger, and an explicit
+    /// channel allowlist (a deployed endpoint never accepts any channel at all).
+    pub fn require_webhook(&self) -> Result<(&str, &str), ConfigError> {
+        let queue = self
+            .queue_url
+            .as_deref()
+            .ok_or_else(|| missing("INLET_QUEUE_URL"))?;
+        let table = self
+            .ledger_table
+            .as_deref()
+            .ok_or_else(|| missing("INLET_LEDGER_TABLE"))?;
+        if self.channels.is_empty() {
+            return Err(ConfigError {
+                var: "INLET_CHANNELS",
+                value: String::new(),
+                reason: "must list the lead channels the deployed function accepts".into(),
+            });
+        }
+        Ok((queue, table))
     }
 
     /// The effective configuration as `NAME=value` lines, secrets masked.
@@ -220,6 +263,7 @@ impl Config {
                 format!("{:?}", self.phone_region),
             ),
             ("INLET_CHANNELS".into(), channels),
+            ("INLET_BODY_LIMIT_BYTES".into(), self.body_limit.to_string()),
         ]
     }
 }
@@ -233,6 +277,57 @@ impl fmt::Debug for Config {
         }
         d.finish()
     }
+}
+
+fn read_table(path: &std::path::Path) -> Result<toml::Table, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        var: "--config",
+        value: path.display().to_string(),
+        reason: format!("cannot be read: {e}"),
+    })?;
+    text.parse::<toml::Table>().map_err(|e| ConfigError {
+        var: "--config",
+        value: path.display().to_string(),
+        reason: format!("is not valid TOML: {e}"),
+    })
+}
+
+/// The file's settings as variable values; an unknown key is refused (a typo must not
+/// silently fall back to a default).
+fn file_values(
+    table: &toml::Table,
+) -> Result<std::collections::HashMap<String, String>, ConfigError> {
+    let mut values = std::collections::HashMap::new();
+    for (key, value) in table {
+        // Tables are sections read by other parts (routing).
+        if value.is_table() {
+            continue;
+        }
+        let var = format!("INLET_{}", key.to_uppercase());
+        let Some((name, _)) = VARIABLES.iter().find(|(name, _)| *name == var) else {
+            return Err(ConfigError {
+                var: "--config",
+                value: key.clone(),
+                reason: "is not a known setting".into(),
+            });
+        };
+        let text = match value {
+            toml::Value::String(s) => s.clone(),
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Array(items) => items
+                .iter()
+                .map(|i| {
+                    i.as_str()
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| i.to_string())
+                })
+                .collect::<Vec<_>>()
+                .join(","),
+            other => other.to_string(),
+        };
+        values.insert((*name).to_owned(), text);
+    }
+    Ok(values)
 }
 
 fn missing(var: &'static str) -> ConfigError {
@@ -394,6 +489,32 @@ mod tests {
         assert_eq!(
             only_queue.require_deliver().unwrap_err().to_string(),
             "INLET_DLQ_URL must be set"
+        );
+    }
+
+    #[test]
+    fn a_toml_file_is_read_and_the_environment_wins() {
+        let dir = std::env::temp_dir().join(format!("inlet-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("inlet.toml");
+        std::fs::write(
+            &path,
+            "rechat_url = \"http://127.0.0.1:1\"\nchannels = [\"55f5d0b8-3f4e-4b8e-9d6a-0c1b2a3d745f\"]\ndeliver_concurrency = 3\n[routing]\nx = 1\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&path)).unwrap();
+        assert_eq!(c.rechat.base_url, "http://127.0.0.1:1");
+        assert_eq!(c.channels.len(), 1);
+        assert_eq!(c.deliver_concurrency, 3);
+        std::fs::write(&path, "rechat_ulr = \"http://x\"\n").unwrap();
+        let e = Config::load(Some(&path)).unwrap_err();
+        assert_eq!(e.value, "rechat_ulr");
+        std::fs::write(&path, "rechat_url = ").unwrap();
+        assert!(
+            Config::load(Some(&path))
+                .unwrap_err()
+                .reason
+                .contains("not valid TOML")
         );
     }
 

@@ -3,13 +3,16 @@
 
 pub mod config;
 pub mod deliver;
+pub mod embedded;
 pub mod envelope;
+pub mod intake;
 pub mod lead;
 pub mod ledger;
 pub mod mask;
 pub mod normalize;
 pub mod queue;
 pub mod rechat;
+pub mod serve;
 pub mod telemetry;
 
 /// This build's version, as `inlet/<version>` reports it.

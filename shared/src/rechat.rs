@@ -158,6 +158,46 @@ impl RechatApi for RechatClient {
     }
 }
 
+/// Rechat as `inlet serve --dry-run` sees it: every call is logged and succeeds, and a
+/// capture gets a made-up lead id, so everything downstream runs as it would.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DryRun;
+
+fn present_fields(value: &impl serde::Serialize) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::Object(map)) => map.keys().cloned().collect::<Vec<_>>().join(","),
+        _ => String::new(),
+    }
+}
+
+#[async_trait]
+impl RechatApi for DryRun {
+    async fn capture(&self, channel: &str, lead: &Lead) -> Result<CaptureOutcome, RechatError> {
+        let lead_id = uuid::Uuid::new_v4().to_string();
+        tracing::info!(
+            dry_run = true, call = "POST /leads/channels/{channel}/webhook", channel = %mask::id(channel),
+            fields = %present_fields(lead), lead_id = %lead_id, "would capture a lead"
+        );
+        Ok(CaptureOutcome::Created { lead_id })
+    }
+
+    async fn timeline(&self, lead_id: &str, activity: &Activity) -> Result<(), RechatError> {
+        tracing::info!(
+            dry_run = true, call = "POST /leads/{lead_id}/timeline", lead_id = %mask::id(lead_id),
+            action = activity.action.name(), "would post an activity"
+        );
+        Ok(())
+    }
+
+    async fn assign(&self, lead_id: &str, assignees: &[Assignee]) -> Result<(), RechatError> {
+        tracing::info!(
+            dry_run = true, call = "PUT /leads/{lead_id}/assignees", lead_id = %mask::id(lead_id),
+            assignees = assignees.len(), "would reassign a lead"
+        );
+        Ok(())
+    }
+}
+
 /// 200 with `data.id` is a created lead; anything else that succeeded is a lead without a
 /// known id.
 pub fn capture_outcome(status: u16, body: &str) -> CaptureOutcome {

@@ -390,7 +390,9 @@ impl Delivery<'_> {
             }
             Some(existing) => existing,
         };
-        if existing.received_at == envelope.received_at {
+        // Intake's own record of this envelope (possibly from an earlier attempt of the same
+        // request, with another time), or this very envelope seen again.
+        if existing.status == RecordStatus::Queued || existing.received_at == envelope.received_at {
             return Ok(Opened::Record {
                 record: existing,
                 capture_recorded: false,

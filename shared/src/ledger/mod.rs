@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RecordStatus {
+    /// Recorded by intake before queueing; delivery has not started.
+    Queued,
     InProgress,
     Delivered,
     DeadLettered,
@@ -85,6 +87,16 @@ impl LedgerRecord {
             last_error: None,
             updated_at: Utc::now(),
             version: 0,
+        }
+    }
+}
+
+impl LedgerRecord {
+    /// The record intake writes before queueing an envelope.
+    pub fn queued(envelope: &crate::envelope::Envelope) -> Self {
+        LedgerRecord {
+            status: RecordStatus::Queued,
+            ..LedgerRecord::new(envelope.id.clone(), envelope)
         }
     }
 }

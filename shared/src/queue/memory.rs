@@ -52,4 +52,8 @@ impl Queue for RecordingQueue {
             .push((receipt_handle.to_owned(), seconds));
         Ok(())
     }
+
+    async fn health(&self) -> Result<(), QueueError> {
+        self.check()
+    }
 }

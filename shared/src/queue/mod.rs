@@ -28,6 +28,7 @@ pub struct DeadLetter {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub envelope_id: Option<String>,
     /// The FIFO group it came from, kept so that a replay lands in the same group.
+    #[serde(default)]
     pub group_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed_step: Option<String>,
@@ -54,4 +55,7 @@ pub trait Queue: Send + Sync {
     /// Makes a received message visible again after `seconds`.
     async fn change_visibility(&self, receipt_handle: &str, seconds: u32)
     -> Result<(), QueueError>;
+
+    /// Whether the queue answers (for `/health`).
+    async fn health(&self) -> Result<(), QueueError>;
 }

@@ -263,4 +263,15 @@ impl Queue for SqsQueue {
             .map_err(unavailable)?;
         Ok(())
     }
+
+    async fn health(&self) -> Result<(), QueueError> {
+        self.client
+            .get_queue_attributes()
+            .queue_url(&self.queue_url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
 }

@@ -1,0 +1,285 @@
+//! Operations: `check`, `send`, `dlq`, `leads`.
+
+use clap::{Args, Subcommand};
+use inlet::config::{Config, VARIABLES};
+use inlet::embedded::{EmbeddedStore, QueueSettings};
+use inlet::envelope::lead_key;
+use inlet::lead::Lead;
+use inlet::ledger::{Ledger, LedgerRecord, StepState};
+use inlet::normalize;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+fn fail(command: &str, message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("inlet {command}: {message}");
+    ExitCode::from(2)
+}
+
+pub fn check(file: Option<&Path>) -> ExitCode {
+    let config = match Config::load(file) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("inlet check: {e}");
+            if let Some((_, meaning)) = VARIABLES.iter().find(|(name, _)| *name == e.var) {
+                eprintln!("  {}: {meaning}", e.var);
+            }
+            return ExitCode::from(2);
+        }
+    };
+    println!("Effective configuration (secrets masked):");
+    for (name, value) in config.describe() {
+        println!("  {name:<34} {value}");
+    }
+    println!();
+    match config.require_deliver() {
+        Ok(_) => println!("deliver function: ready"),
+        Err(e) => println!("deliver function: not ready ({e})"),
+    }
+    ExitCode::SUCCESS
+}
+
+#[derive(Args)]
+pub struct SendArgs {
+    /// The lead channel (UUID) to post to.
+    #[arg(long)]
+    channel: String,
+    #[arg(long)]
+    email: Option<String>,
+    #[arg(long)]
+    first_name: Option<String>,
+    #[arg(long)]
+    last_name: Option<String>,
+    #[arg(long)]
+    phone: Option<String>,
+    #[arg(long)]
+    note: Option<String>,
+    /// The running Inlet.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    url: String,
+}
+
+pub async fn send(args: SendArgs) -> ExitCode {
+    let mut body = serde_json::Map::new();
+    for (key, value) in [
+        ("email", &args.email),
+        ("first_name", &args.first_name),
+        ("last_name", &args.last_name),
+        ("phone_number", &args.phone),
+        ("note", &args.note),
+    ] {
+        if let Some(v) = value {
+            body.insert(key.into(), v.clone().into());
+        }
+    }
+    body.insert("lead_source".into(), "inlet send".into());
+    let url = format!(
+        "{}/leads/channels/{}/webhook",
+        args.url.trim_end_matches('/'),
+        args.channel
+    );
+    let response = match reqwest::Client::new().post(&url).json(&body).send().await {
+        Ok(r) => r,
+        Err(e) => return fail("send", format!("cannot reach {}: {e}", args.url)),
+    };
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    println!("{} {text}", status.as_u16());
+    if status.is_success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+#[derive(Subcommand)]
+pub enum DlqAction {
+    /// List dead letters with their reasons.
+    List {
+        /// Print JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put dead letters back on the queue (all, or one by message or envelope id).
+    Replay {
+        #[arg(long)]
+        id: Option<String>,
+    },
+}
+
+fn open(data_dir: &Path) -> Result<EmbeddedStore, String> {
+    let db = data_dir.join("inlet.db");
+    if !db.exists() {
+        return Err(format!(
+            "{} does not exist (is --data-dir the one `inlet serve` uses?)",
+            db.display()
+        ));
+    }
+    EmbeddedStore::open(data_dir, QueueSettings::default()).map_err(|e| e.to_string())
+}
+
+pub async fn dlq(action: DlqAction, data_dir: &Path) -> ExitCode {
+    let store = match open(data_dir) {
+        Ok(s) => s,
+        Err(e) => return fail("dlq", e),
+    };
+    match action {
+        DlqAction::List { json } => {
+            let dead = match store.dead_letters().await {
+                Ok(d) => d,
+                Err(e) => return fail("dlq", e),
+            };
+            if json {
+                for d in &dead {
+                    let line = serde_json::json!({
+                        "message_id": d.message_id, "sent_at": d.sent_at, "dead_letter": d.dead_letter, "body": d.body,
+                    });
+                    println!("{line}");
+                }
+            } else if dead.is_empty() {
+                println!("The dead-letter queue is empty.");
+            } else {
+                for d in &dead {
+                    println!("{}  {}", d.sent_at.to_rfc3339(), d.message_id);
+                    println!(
+                        "    envelope  {}",
+                        d.dead_letter
+                            .envelope_id
+                            .as_deref()
+                            .unwrap_or("(unreadable)")
+                    );
+                    if let Some(step) = &d.dead_letter.failed_step {
+                        println!(
+                            "    step      {step}{}",
+                            d.dead_letter
+                                .status
+                                .map(|s| format!(" (Rechat answered {s})"))
+                                .unwrap_or_default()
+                        );
+                    }
+                    println!("    reason    {}", d.dead_letter.reason);
+                }
+                println!(
+                    "{} dead letter(s). Replay with: inlet dlq replay [--id ID]",
+                    dead.len()
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        DlqAction::Replay { id } => match store.replay(id.clone()).await {
+            Ok(0) if id.is_some() => fail("dlq", "no dead letter has that message or envelope id"),
+            Ok(n) => {
+                println!("{n} dead letter(s) put back on the queue.");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail("dlq", e),
+        },
+    }
+}
+
+#[derive(Args)]
+pub struct LeadsArgs {
+    /// Only this person's envelopes (with --channel).
+    #[arg(long)]
+    email: Option<String>,
+    /// Only this person's envelopes, by phone (with --channel).
+    #[arg(long)]
+    phone: Option<String>,
+    /// The lead channel the person came in on.
+    #[arg(long)]
+    channel: Option<String>,
+    #[arg(long, default_value_t = 20)]
+    limit: usize,
+    #[arg(long, default_value = "inlet-data")]
+    data_dir: PathBuf,
+    /// Print JSON lines instead of a summary.
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn leads(args: LeadsArgs) -> ExitCode {
+    let store = match open(&args.data_dir) {
+        Ok(s) => s,
+        Err(e) => return fail("leads", e),
+    };
+    let records = if args.email.is_some() || args.phone.is_some() {
+        let Some(channel) = args
+            .channel
+            .as_deref()
+            .and_then(|c| uuid::Uuid::parse_str(c).ok())
+        else {
+            return fail(
+                "leads",
+                "--email and --phone need --channel (the lead channel UUID they came in on)",
+            );
+        };
+        let channel = channel.hyphenated().to_string();
+        let lead = Lead {
+            email: match args.email.as_deref().map(normalize::email) {
+                Some(Ok(e)) => Some(e),
+                Some(Err(e)) => return fail("leads", e),
+                None => None,
+            },
+            phone_number: args
+                .phone
+                .as_deref()
+                .and_then(|p| normalize::phone(p, phonenumber::country::Id::US)),
+            ..Lead::default()
+        };
+        store
+            .records_for_lead(&lead_key(&channel, Some(&lead), None, ""))
+            .await
+            .map_err(|e| e.to_string())
+    } else {
+        store
+            .recent_records(args.limit)
+            .await
+            .map_err(|e| e.to_string())
+    };
+    let records = match records {
+        Ok(r) => r,
+        Err(e) => return fail("leads", e),
+    };
+    if records.is_empty() {
+        println!("The ledger has no such envelopes.");
+    }
+    for r in &records {
+        if args.json {
+            println!("{}", serde_json::to_string(r).unwrap_or_default());
+        } else {
+            print_record(r);
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn print_record(r: &LedgerRecord) {
+    let steps: Vec<String> = r
+        .steps
+        .iter()
+        .map(|s| match s {
+            StepState::Pending => "pending".to_owned(),
+            StepState::Done => "done".to_owned(),
+            StepState::Skipped { reason } => format!("skipped ({reason})"),
+            StepState::Failed { error } => format!("failed ({error})"),
+        })
+        .collect();
+    println!(
+        "{}  {}  from {}  {:?}",
+        r.received_at.to_rfc3339(),
+        r.key,
+        r.sender,
+        r.status
+    );
+    println!(
+        "    Rechat lead  {}",
+        r.rechat_lead_id.as_deref().unwrap_or("(none yet)")
+    );
+    println!("    steps        {}", steps.join(", "));
+    println!(
+        "    attempts     {} (capture calls {}, uncertain {})",
+        r.attempts, r.capture_calls, r.uncertain_captures
+    );
+    if let Some(e) = &r.last_error {
+        println!("    last error   {e}");
+    }
+}

@@ -1,0 +1,161 @@
+//! `inlet serve`: the intake router and delivery loops in one process, on the embedded
+//! queue and ledger.
+
+use clap::Args;
+use inlet::config::Config;
+use inlet::deliver::DeliveryOptions;
+use inlet::embedded::{EmbeddedStore, QueueSettings};
+use inlet::intake::{ChannelPolicy, Intake, IntakeSettings};
+use inlet::rechat::{DryRun, RechatApi, RechatClient};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// Where the embedded queue and ledger live (inlet.db).
+    #[arg(long, default_value = "inlet-data")]
+    data_dir: PathBuf,
+    /// Rechat API base URL (overrides INLET_RECHAT_URL and the config file).
+    #[arg(long)]
+    rechat_url: Option<String>,
+    /// A TOML configuration file.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Log the Rechat requests instead of making them, and mark them delivered.
+    #[arg(long)]
+    dry_run: bool,
+    /// Delivery loops running at once (each delivers a batch of up to 10 leads).
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
+    /// Seconds a received message stays invisible before it is retried.
+    #[arg(long, default_value_t = 60)]
+    visibility_secs: u64,
+    /// Receives after which a message goes to the dead-letter queue.
+    #[arg(long, default_value_t = 10)]
+    max_receives: u32,
+}
+
+fn fail(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("inlet serve: {message}");
+    ExitCode::from(2)
+}
+
+pub async fn run(args: ServeArgs) -> ExitCode {
+    let mut config = match Config::load(args.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    if let Some(url) = &args.rechat_url {
+        match Config::from_lookup(|name| (name == "INLET_RECHAT_URL").then(|| url.clone())) {
+            Ok(c) => config.rechat.base_url = c.rechat.base_url,
+            Err(e) => return fail(format!("--rechat-url: {}", e.reason)),
+        }
+    }
+    let store = match EmbeddedStore::open(
+        &args.data_dir,
+        QueueSettings {
+            visibility: Duration::from_secs(args.visibility_secs.max(1)),
+            max_receives: args.max_receives.max(1),
+            ledger_ttl: config.ledger_ttl,
+        },
+    ) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let rechat: Arc<dyn RechatApi> = if args.dry_run {
+        Arc::new(DryRun)
+    } else {
+        match RechatClient::new(&config.rechat) {
+            Ok(c) => Arc::new(c),
+            Err(e) => return fail(e),
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind(&args.listen).await {
+        Ok(l) => l,
+        Err(e) => return fail(format!("cannot listen on {}: {e}", args.listen)),
+    };
+    let address = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or(args.listen.clone());
+    let settings = IntakeSettings::from_config(&config);
+    let policy = match &settings.channels {
+        ChannelPolicy::AnyUuid => {
+            tracing::warn!("no lead channels configured: any channel UUID is accepted");
+            "any lead channel UUID (set INLET_CHANNELS or `channels` in --config to restrict)"
+                .to_owned()
+        }
+        ChannelPolicy::Only(set) => format!("{} configured channel(s) only", set.len()),
+    };
+    println!("inlet serve {}", inlet::VERSION);
+    println!("  listening on  http://{address}");
+    println!(
+        "  data dir      {}",
+        args.data_dir.join("inlet.db").display()
+    );
+    println!(
+        "  Rechat        {}{}",
+        config.rechat.base_url,
+        if args.dry_run {
+            "  (dry run: nothing is sent)"
+        } else {
+            ""
+        }
+    );
+    println!("  channels      {policy}");
+    println!("  health        curl http://{address}/health");
+
+    let intake = Arc::new(Intake {
+        queue: Arc::new(store.clone()),
+        ledger: Arc::new(store.clone()),
+        settings,
+    });
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let http = tokio::spawn(inlet::serve::serve_http(listener, intake, stopped.clone()));
+    let options = DeliveryOptions::from_config(&config);
+    let workers: Vec<_> = (0..args.workers.max(1))
+        .map(|_| {
+            tokio::spawn(inlet::serve::deliver_loop(
+                store.clone(),
+                rechat.clone(),
+                options,
+                stopped.clone(),
+            ))
+        })
+        .collect();
+
+    shutdown_signal().await;
+    println!("inlet serve: stopping; finishing requests and deliveries in flight");
+    let _ = stop.send(true);
+    let _ = http.await;
+    for w in workers {
+        let _ = w.await;
+    }
+    match store.depth().await {
+        Ok((waiting, dead)) => {
+            println!("inlet serve: stopped ({waiting} waiting, {dead} dead-lettered)")
+        }
+        Err(_) => println!("inlet serve: stopped"),
+    }
+    ExitCode::SUCCESS
+}
+
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate => {}
+    }
+}

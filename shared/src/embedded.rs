@@ -1,0 +1,626 @@
+//! The embedded queue and ledger of `inlet serve`: one SQLite file (WAL), with the SQS FIFO
+//! semantics the delivery logic relies on: a 5-minute dedupe window, per-group order, a
+//! visibility timeout, receive counts, a dead-letter queue after N receives, and changing a
+//! message's visibility.
+//!
+//! One thread owns the connection. Callers hand it jobs; it runs every job waiting in one
+//! transaction and answers them only after the commit, so an acknowledged write is on disk
+//! and many requests share one fsync (group commit).
+
+use crate::envelope::Envelope;
+use crate::ledger::{Ledger, LedgerError, LedgerRecord, SenderLink};
+use crate::queue::{DeadLetter, Queue, QueueError, QueueMessage};
+use async_trait::async_trait;
+use rusqlite::{Connection, OptionalExtension, params};
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::Duration;
+use tokio::sync::{Notify, oneshot};
+
+/// SQS's deduplication interval.
+const DEDUPE_WINDOW_MS: i64 = 5 * 60 * 1000;
+const MAIN: &str = "main";
+const DEAD: &str = "dead";
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    #[error("embedded store: {0}")]
+    Sql(String),
+    #[error("the embedded store has stopped")]
+    Closed,
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Sql(e.to_string())
+    }
+}
+
+type Reply = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+type Job = Box<dyn FnOnce(&Connection) -> (bool, Reply) + Send>;
+
+/// How the embedded queue behaves.
+#[derive(Debug, Clone, Copy)]
+pub struct QueueSettings {
+    /// How long a received message stays invisible unless deleted or changed.
+    pub visibility: Duration,
+    /// Receives after which a message goes to the dead-letter queue.
+    pub max_receives: u32,
+    /// How long ledger records are kept.
+    pub ledger_ttl: Duration,
+}
+
+impl Default for QueueSettings {
+    fn default() -> Self {
+        QueueSettings {
+            visibility: Duration::from_secs(60),
+            max_receives: 10,
+            ledger_ttl: Duration::from_secs(90 * 86_400),
+        }
+    }
+}
+
+/// A message on the dead-letter queue, with why it is there.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeadMessage {
+    pub message_id: String,
+    pub body: String,
+    pub dead_letter: DeadLetter,
+    pub sent_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A handle on the store; clones share the one connection thread.
+#[derive(Clone)]
+pub struct EmbeddedStore {
+    jobs: mpsc::Sender<Job>,
+    arrived: Arc<Notify>,
+    settings: QueueSettings,
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS messages (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    queue TEXT NOT NULL,
+    message_id TEXT NOT NULL UNIQUE,
+    group_id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    attributes TEXT NOT NULL DEFAULT '{}',
+    sent_at INTEGER NOT NULL,
+    visible_at INTEGER NOT NULL,
+    receive_count INTEGER NOT NULL DEFAULT 0,
+    receipt TEXT
+);
+CREATE INDEX IF NOT EXISTS messages_by_queue ON messages(queue, seq);
+CREATE INDEX IF NOT EXISTS messages_by_receipt ON messages(receipt);
+CREATE TABLE IF NOT EXISTS dedupe (id TEXT PRIMARY KEY, sent_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS ledger (
+    key TEXT PRIMARY KEY,
+    doc TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    lead_key TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ledger_by_lead ON ledger(lead_key, received_at);
+CREATE TABLE IF NOT EXISTS sender_links (key TEXT PRIMARY KEY, doc TEXT NOT NULL, expires_at INTEGER NOT NULL);
+";
+
+impl EmbeddedStore {
+    /// Opens (creating if needed) `inlet.db` in `dir`.
+    pub fn open(dir: &Path, settings: QueueSettings) -> Result<EmbeddedStore, StoreError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Sql(format!("cannot create {}: {e}", dir.display())))?;
+        let conn = Connection::open(dir.join("inlet.db"))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // FULL: a commit is on disk before it is acknowledged, power loss included.
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        conn.execute_batch(SCHEMA)?;
+        let (jobs, inbox) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("inlet-store".into())
+            .spawn(move || run(conn, inbox))
+            .map_err(|e| StoreError::Sql(e.to_string()))?;
+        Ok(EmbeddedStore {
+            jobs,
+            arrived: Arc::new(Notify::new()),
+            settings,
+        })
+    }
+
+    /// Runs `f` on the store's connection, inside the next group transaction, and answers
+    /// once that transaction is committed.
+    async fn call<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let result = f(conn);
+            let ok = result.is_ok();
+            let reply: Reply = Box::new(move |commit| {
+                let _ = tx.send(commit.and(result));
+            });
+            (ok, reply)
+        });
+        self.jobs.send(job).map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Waits until a message may have arrived, or `timeout` passes.
+    pub async fn wait_for_messages(&self, timeout: Duration) {
+        let _ = tokio::time::timeout(timeout, self.arrived.notified()).await;
+    }
+
+    pub fn settings(&self) -> QueueSettings {
+        self.settings
+    }
+
+    /// Receives up to `max` messages in FIFO order: a group yields nothing while one of its
+    /// messages is in flight, and within a group only in order. A message received more than
+    /// `max_receives` times moves to the dead-letter queue instead.
+    pub async fn receive(&self, max: usize) -> Result<Vec<QueueMessage>, StoreError> {
+        let settings = self.settings;
+        self.call(move |conn| {
+            let now = now_ms();
+            let mut in_flight: HashSet<String> = HashSet::new();
+            let mut stmt = conn.prepare_cached(
+                "SELECT group_id FROM messages WHERE queue = ?1 AND receipt IS NOT NULL AND visible_at > ?2",
+            )?;
+            for g in stmt.query_map(params![MAIN, now], |r| r.get::<_, String>(0))? {
+                in_flight.insert(g?);
+            }
+            let mut stmt = conn.prepare_cached(
+                "SELECT seq, message_id, group_id, body, visible_at, receive_count FROM messages
+                 WHERE queue = ?1 ORDER BY seq",
+            )?;
+            let mut rows = stmt.query(params![MAIN])?;
+            let mut taken: Vec<(i64, QueueMessage)> = Vec::new();
+            let mut to_dead: Vec<(i64, u32)> = Vec::new();
+            while let Some(row) = rows.next()? {
+                if taken.len() >= max {
+                    break;
+                }
+                let group: String = row.get(2)?;
+                let visible_at: i64 = row.get(4)?;
+                if in_flight.contains(&group) {
+                    continue;
+                }
+                if visible_at > now {
+                    // Not yet visible: everything behind it in its group waits too.
+                    in_flight.insert(group);
+                    continue;
+                }
+                let count: u32 = row.get(5)?;
+                if count >= settings.max_receives {
+                    to_dead.push((row.get(0)?, count));
+                    continue;
+                }
+                let message = QueueMessage {
+                    message_id: row.get(1)?,
+                    receipt_handle: Some(uuid::Uuid::new_v4().simple().to_string()),
+                    body: row.get(3)?,
+                    group_id: Some(group),
+                    receive_count: count + 1,
+                };
+                taken.push((row.get(0)?, message));
+            }
+            drop(rows);
+            let visible_at = now + settings.visibility.as_millis() as i64;
+            for (seq, m) in &taken {
+                conn.execute(
+                    "UPDATE messages SET receive_count = receive_count + 1, receipt = ?1, visible_at = ?2 WHERE seq = ?3",
+                    params![m.receipt_handle, visible_at, seq],
+                )?;
+            }
+            for (seq, count) in to_dead {
+                let reason = format!("received {count} times without being delivered (max receives {})", settings.max_receives);
+                conn.execute(
+                    "UPDATE messages SET queue = ?1, receipt = NULL, visible_at = ?2,
+                     attributes = json_set(attributes, '$.reason', ?3) WHERE seq = ?4",
+                    params![DEAD, now, reason, seq],
+                )?;
+            }
+            Ok(taken.into_iter().map(|(_, m)| m).collect())
+        })
+        .await
+    }
+
+    /// Deletes received messages by receipt (the ones delivered), in one commit.
+    pub async fn delete(&self, receipts: Vec<String>) -> Result<(), StoreError> {
+        if receipts.is_empty() {
+            return Ok(());
+        }
+        self.call(move |conn| {
+            let mut stmt = conn.prepare_cached("DELETE FROM messages WHERE receipt = ?1")?;
+            for r in &receipts {
+                stmt.execute(params![r])?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Messages waiting on the main queue, and on the dead-letter queue.
+    pub async fn depth(&self) -> Result<(u64, u64), StoreError> {
+        self.call(|conn| {
+            let count = |q: &str| {
+                conn.query_row(
+                    "SELECT COUNT(*) FROM messages WHERE queue = ?1",
+                    params![q],
+                    |r| r.get::<_, i64>(0).map(|n| n as u64),
+                )
+            };
+            Ok((count(MAIN)?, count(DEAD)?))
+        })
+        .await
+    }
+
+    pub async fn dead_letters(&self) -> Result<Vec<DeadMessage>, StoreError> {
+        self.call(|conn| {
+            let mut stmt = conn.prepare(
+                "SELECT message_id, body, attributes, group_id, sent_at FROM messages WHERE queue = ?1 ORDER BY seq",
+            )?;
+            let rows = stmt.query_map(params![DEAD], |r| {
+                let attributes: String = r.get(2)?;
+                let group: String = r.get(3)?;
+                let sent_at: i64 = r.get(4)?;
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, attributes, group, sent_at))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (message_id, body, attributes, group, sent_at) = row?;
+                let mut dead_letter: DeadLetter = serde_json::from_str(&attributes).unwrap_or(DeadLetter {
+                    reason: "(no reason recorded)".into(),
+                    envelope_id: None,
+                    group_id: group.clone(),
+                    failed_step: None,
+                    status: None,
+                });
+                dead_letter.group_id = group;
+                out.push(DeadMessage {
+                    message_id,
+                    body,
+                    dead_letter,
+                    sent_at: chrono::DateTime::from_timestamp_millis(sent_at).unwrap_or_default(),
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Moves dead letters (all, or the one with this message or envelope id) back to the
+    /// main queue, at the end of their group. Returns how many moved.
+    pub async fn replay(&self, id: Option<String>) -> Result<usize, StoreError> {
+        let moved = self
+            .call(move |conn| {
+                let mut stmt = conn.prepare(
+                    "SELECT seq, message_id, attributes FROM messages WHERE queue = ?1 ORDER BY seq",
+                )?;
+                let rows: Vec<(i64, String, String)> = stmt
+                    .query_map(params![DEAD], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                    .collect::<Result<_, _>>()?;
+                let mut moved = 0;
+                for (seq, message_id, attributes) in rows {
+                    let envelope_id = serde_json::from_str::<serde_json::Value>(&attributes)
+                        .ok()
+                        .and_then(|a| a.get("envelope_id").and_then(|v| v.as_str()).map(str::to_owned));
+                    let wanted = id.as_deref().is_none_or(|want| want == message_id || Some(want) == envelope_id.as_deref());
+                    if !wanted {
+                        continue;
+                    }
+                    // Re-sent: a new sequence number puts it behind what its group has now.
+                    conn.execute(
+                        "INSERT INTO messages (queue, message_id, group_id, body, attributes, sent_at, visible_at)
+                         SELECT ?1, ?2, group_id, body, '{}', ?3, ?3 FROM messages WHERE seq = ?4",
+                        params![MAIN, uuid::Uuid::new_v4().to_string(), now_ms(), seq],
+                    )?;
+                    conn.execute("DELETE FROM messages WHERE seq = ?1", params![seq])?;
+                    moved += 1;
+                }
+                Ok(moved)
+            })
+            .await?;
+        self.arrived.notify_waiters();
+        Ok(moved)
+    }
+
+    /// Every ledger record, newest first (at most `limit`).
+    pub async fn recent_records(&self, limit: usize) -> Result<Vec<LedgerRecord>, StoreError> {
+        self.call(move |conn| {
+            let mut stmt =
+                conn.prepare("SELECT key, doc FROM ledger ORDER BY received_at DESC LIMIT ?1")?;
+            let rows = stmt.query_map(params![limit as i64], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (key, doc) = row?;
+                out.push(parse_record(&key, &doc).map_err(|e| StoreError::Sql(e.to_string()))?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Forgets expired dedupe ids and ledger records.
+    pub async fn sweep(&self) -> Result<(), StoreError> {
+        self.call(|conn| {
+            let now = now_ms();
+            conn.execute(
+                "DELETE FROM dedupe WHERE sent_at < ?1",
+                params![now - DEDUPE_WINDOW_MS],
+            )?;
+            conn.execute(
+                "DELETE FROM ledger WHERE expires_at < ?1",
+                params![now / 1000],
+            )?;
+            conn.execute(
+                "DELETE FROM sender_links WHERE expires_at < ?1",
+                params![now / 1000],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    fn expires_at(&self) -> i64 {
+        chrono::Utc::now().timestamp() + self.settings.ledger_ttl.as_secs() as i64
+    }
+}
+
+/// The connection thread: each round takes every job waiting, runs them in one transaction
+/// (each in a savepoint, so one failing job does not undo the others), commits once, and
+/// only then answers.
+fn run(conn: Connection, inbox: mpsc::Receiver<Job>) {
+    while let Ok(first) = inbox.recv() {
+        let mut jobs = vec![first];
+        while jobs.len() < 512 {
+            match inbox.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        let mut replies = Vec::with_capacity(jobs.len());
+        let began = conn.execute_batch("BEGIN IMMEDIATE");
+        for job in jobs {
+            let _ = conn.execute_batch("SAVEPOINT job");
+            let (ok, reply) = job(&conn);
+            let end = if ok {
+                "RELEASE job"
+            } else {
+                "ROLLBACK TO job; RELEASE job"
+            };
+            let _ = conn.execute_batch(end);
+            replies.push(reply);
+        }
+        let committed = began
+            .and_then(|_| conn.execute_batch("COMMIT"))
+            .map_err(|e| {
+                let _ = conn.execute_batch("ROLLBACK");
+                StoreError::Sql(format!("commit failed: {e}"))
+            });
+        for reply in replies {
+            reply(committed.clone());
+        }
+    }
+}
+
+fn parse_record(key: &str, doc: &str) -> Result<LedgerRecord, LedgerError> {
+    serde_json::from_str(doc).map_err(|e| LedgerError::Corrupt {
+        key: key.to_owned(),
+        reason: e.to_string(),
+    })
+}
+
+fn queue_error(e: StoreError) -> QueueError {
+    QueueError::Unavailable(e.to_string())
+}
+
+fn ledger_error(e: StoreError) -> LedgerError {
+    LedgerError::Unavailable(e.to_string())
+}
+
+#[async_trait]
+impl Queue for EmbeddedStore {
+    async fn send(&self, envelope: &Envelope) -> Result<(), QueueError> {
+        let (id, group, body) = (
+            envelope.id.clone(),
+            envelope.lead_key.clone(),
+            envelope.to_json(),
+        );
+        let fresh = self
+            .call(move |conn| {
+                let now = now_ms();
+                let seen: Option<i64> = conn
+                    .query_row("SELECT sent_at FROM dedupe WHERE id = ?1", params![id], |r| r.get(0))
+                    .optional()?;
+                if seen.is_some_and(|at| now - at < DEDUPE_WINDOW_MS) {
+                    return Ok(false);
+                }
+                conn.execute("INSERT OR REPLACE INTO dedupe (id, sent_at) VALUES (?1, ?2)", params![id, now])?;
+                conn.execute(
+                    "INSERT INTO messages (queue, message_id, group_id, body, sent_at, visible_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+                    params![MAIN, uuid::Uuid::new_v4().to_string(), group, body, now],
+                )?;
+                Ok(true)
+            })
+            .await
+            .map_err(queue_error)?;
+        if fresh {
+            self.arrived.notify_waiters();
+        }
+        Ok(())
+    }
+
+    async fn dead_letter(&self, body: &str, dead_letter: &DeadLetter) -> Result<(), QueueError> {
+        let (body, group) = (body.to_owned(), dead_letter.group_id.clone());
+        let attributes =
+            serde_json::to_string(dead_letter).expect("a dead letter always serializes");
+        self.call(move |conn| {
+            let now = now_ms();
+            conn.execute(
+                "INSERT INTO messages (queue, message_id, group_id, body, attributes, sent_at, visible_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+                params![DEAD, uuid::Uuid::new_v4().to_string(), group, body, attributes, now],
+            )?;
+            Ok(())
+        })
+        .await
+        .map_err(queue_error)
+    }
+
+    async fn change_visibility(
+        &self,
+        receipt_handle: &str,
+        seconds: u32,
+    ) -> Result<(), QueueError> {
+        let receipt = receipt_handle.to_owned();
+        self.call(move |conn| {
+            conn.execute(
+                "UPDATE messages SET visible_at = ?1 WHERE receipt = ?2",
+                params![now_ms() + i64::from(seconds) * 1000, receipt],
+            )?;
+            Ok(())
+        })
+        .await
+        .map_err(queue_error)
+    }
+
+    async fn health(&self) -> Result<(), QueueError> {
+        self.call(|conn| Ok(conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
+            .await
+            .map(|_| ())
+            .map_err(queue_error)
+    }
+}
+
+#[async_trait]
+impl Ledger for EmbeddedStore {
+    async fn get(&self, key: &str) -> Result<Option<LedgerRecord>, LedgerError> {
+        let key = key.to_owned();
+        let doc = self
+            .call({
+                let key = key.clone();
+                move |conn| {
+                    Ok(conn
+                        .query_row("SELECT doc FROM ledger WHERE key = ?1", params![key], |r| {
+                            r.get::<_, String>(0)
+                        })
+                        .optional()?)
+                }
+            })
+            .await
+            .map_err(ledger_error)?;
+        doc.map(|d| parse_record(&key, &d)).transpose()
+    }
+
+    async fn create(&self, record: &LedgerRecord) -> Result<Option<LedgerRecord>, LedgerError> {
+        let record = record.clone();
+        let expires_at = self.expires_at();
+        let existing = self
+            .call(move |conn| {
+                let doc = serde_json::to_string(&record).expect("a ledger record always serializes");
+                let inserted = conn.execute(
+                    "INSERT OR IGNORE INTO ledger (key, doc, version, lead_key, received_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![record.key, doc, record.version as i64, record.lead_key, record.received_at.to_rfc3339(), expires_at],
+                )?;
+                if inserted == 1 {
+                    return Ok(None);
+                }
+                Ok(Some(conn.query_row("SELECT key, doc FROM ledger WHERE key = ?1", params![record.key], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                })?))
+            })
+            .await
+            .map_err(ledger_error)?;
+        existing.map(|(k, d)| parse_record(&k, &d)).transpose()
+    }
+
+    async fn update(&self, record: &LedgerRecord) -> Result<(), LedgerError> {
+        let record = record.clone();
+        let expires_at = self.expires_at();
+        let key = record.key.clone();
+        let expected = record.version.wrapping_sub(1);
+        let changed = self
+            .call(move |conn| {
+                let doc = serde_json::to_string(&record).expect("a ledger record always serializes");
+                Ok(conn.execute(
+                    "UPDATE ledger SET doc = ?1, version = ?2, expires_at = ?3 WHERE key = ?4 AND version = ?5",
+                    params![doc, record.version as i64, expires_at, record.key, expected as i64],
+                )?)
+            })
+            .await
+            .map_err(ledger_error)?;
+        if changed == 1 {
+            Ok(())
+        } else {
+            Err(LedgerError::Conflict { key, expected })
+        }
+    }
+
+    async fn link_sender_lead(&self, key: &str, link: &SenderLink) -> Result<(), LedgerError> {
+        let (key, doc) = (
+            key.to_owned(),
+            serde_json::to_string(link).expect("a link always serializes"),
+        );
+        let expires_at = self.expires_at();
+        self.call(move |conn| {
+            conn.execute(
+                "INSERT OR REPLACE INTO sender_links (key, doc, expires_at) VALUES (?1, ?2, ?3)",
+                params![key, doc, expires_at],
+            )?;
+            Ok(())
+        })
+        .await
+        .map_err(ledger_error)
+    }
+
+    async fn sender_lead(&self, key: &str) -> Result<Option<SenderLink>, LedgerError> {
+        let k = key.to_owned();
+        let doc = self
+            .call(move |conn| {
+                Ok(conn
+                    .query_row(
+                        "SELECT doc FROM sender_links WHERE key = ?1",
+                        params![k],
+                        |r| r.get::<_, String>(0),
+                    )
+                    .optional()?)
+            })
+            .await
+            .map_err(ledger_error)?;
+        doc.map(|d| {
+            serde_json::from_str(&d).map_err(|e| LedgerError::Corrupt {
+                key: key.to_owned(),
+                reason: e.to_string(),
+            })
+        })
+        .transpose()
+    }
+
+    async fn records_for_lead(&self, lead_key: &str) -> Result<Vec<LedgerRecord>, LedgerError> {
+        let lead_key = lead_key.to_owned();
+        let rows = self
+            .call(move |conn| {
+                let mut stmt = conn.prepare(
+                    "SELECT key, doc FROM ledger WHERE lead_key = ?1 ORDER BY received_at",
+                )?;
+                let rows = stmt
+                    .query_map(params![lead_key], |r| {
+                        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                    })?
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(rows)
+            })
+            .await
+            .map_err(ledger_error)?;
+        rows.iter().map(|(k, d)| parse_record(k, d)).collect()
+    }
+}

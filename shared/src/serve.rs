@@ -1,0 +1,154 @@
+//! `inlet serve`'s two halves: the intake router on an HTTP listener (the same router the
+//! `webhook` Lambda function serves), and delivery loops over the embedded queue (the same
+//! delivery logic the `deliver` function runs).
+
+use crate::deliver::{Delivery, DeliveryOptions};
+use crate::embedded::EmbeddedStore;
+use crate::intake::{Intake, IntakeError};
+use crate::rechat::RechatApi;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// How long a client may take to send its headers, and then its body.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+const BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long shutdown waits for requests in flight.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Reads a request's body within the intake's limit and time, and hands it to the router.
+async fn answer(
+    intake: Arc<Intake>,
+    req: hyper::Request<Incoming>,
+) -> Result<hyper::Response<Full<Bytes>>, std::convert::Infallible> {
+    let (parts, body) = req.into_parts();
+    let limit = intake.settings.body_limit;
+    let declared_too_large = parts
+        .headers
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .is_some_and(|n| n > limit);
+    let response = if declared_too_large {
+        IntakeError::too_large(limit).response()
+    } else {
+        match tokio::time::timeout(BODY_TIMEOUT, Limited::new(body, limit).collect()).await {
+            Err(_) => timeout_response(),
+            Ok(Err(e))
+                if e.downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some() =>
+            {
+                IntakeError::too_large(limit).response()
+            }
+            Ok(Err(e)) => {
+                IntakeError::malformed(format!("the body could not be read: {e}")).response()
+            }
+            Ok(Ok(collected)) => {
+                let req = http::Request::from_parts(parts, collected.to_bytes());
+                intake.handle(req).await
+            }
+        }
+    };
+    Ok(response.map(Full::new))
+}
+
+fn timeout_response() -> http::Response<Bytes> {
+    let mut e = IntakeError::malformed("the body did not arrive in time".into());
+    e.status = 408;
+    e.code = "request_timeout";
+    e.response()
+}
+
+/// Serves the router on `listener` until `stop` turns true, then drains requests in flight.
+pub async fn serve_http(
+    listener: TcpListener,
+    intake: Arc<Intake>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let intake = intake.clone();
+                let service = service_fn(move |req| answer(intake.clone(), req));
+                let conn = http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(HEADER_TIMEOUT)
+                    .serve_connection(TokioIo::new(stream), service);
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+            }
+            _ = stop.changed() => break,
+        }
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await;
+}
+
+/// Delivers from the embedded queue until `stop` turns true; the batch in hand is finished
+/// first. What was delivered (or dead-lettered) is deleted; what stays queued keeps the
+/// visibility delivery gave it.
+pub async fn deliver_loop(
+    store: EmbeddedStore,
+    rechat: Arc<dyn RechatApi>,
+    options: DeliveryOptions,
+    stop: watch::Receiver<bool>,
+) {
+    let delivery = Delivery {
+        rechat: rechat.as_ref(),
+        ledger: &store,
+        queue: &store,
+        options,
+    };
+    let mut last_sweep = std::time::Instant::now();
+    while !*stop.borrow() {
+        if last_sweep.elapsed() > Duration::from_secs(60) {
+            if let Err(e) = store.sweep().await {
+                tracing::warn!(error = %e, "sweeping the embedded store failed");
+            }
+            last_sweep = std::time::Instant::now();
+        }
+        let batch = match store.receive(10).await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the embedded queue");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if batch.is_empty() {
+            let mut stop = stop.clone();
+            tokio::select! {
+                _ = store.wait_for_messages(Duration::from_millis(500)) => {}
+                _ = stop.changed() => {}
+            }
+            continue;
+        }
+        let receipts: Vec<(String, Option<String>)> = batch
+            .iter()
+            .map(|m| (m.message_id.clone(), m.receipt_handle.clone()))
+            .collect();
+        let report = delivery.deliver_batch(batch).await;
+        let done: Vec<String> = report
+            .outcomes
+            .iter()
+            .zip(receipts)
+            .filter(|((_, outcome), _)| !outcome.stays_queued())
+            .filter_map(|(_, (_, receipt))| receipt)
+            .collect();
+        if let Err(e) = store.delete(done).await {
+            // The ledger keeps these from being delivered twice when they come back.
+            tracing::error!(error = %e, "could not delete delivered messages");
+        }
+    }
+}

@@ -1,0 +1,303 @@
+//! The embedded queue and ledger (`inlet serve`): the SQS FIFO semantics delivery relies on,
+//! durability across a reopen, and the ledger rules the DynamoDB ledger follows.
+
+use inlet::deliver::DeliveryOptions;
+use inlet::embedded::{EmbeddedStore, QueueSettings};
+use inlet::envelope::{Envelope, EnvelopeBuilder, OriginKind, Step};
+use inlet::lead::Lead;
+use inlet::ledger::{Ledger, LedgerError, LedgerRecord, SenderLink};
+use inlet::queue::{DeadLetter, Queue};
+use inlet::rechat::{RechatClient, RechatConfig};
+use inlet_testkit::{Fault, RechatDouble, Route};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+const CHANNEL: &str = "55f5d0b8-3f4e-4b8e-9d6a-0c1b2a3d745f";
+
+fn dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("inlet-embedded-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn store(name: &str, settings: QueueSettings) -> (EmbeddedStore, PathBuf) {
+    let d = dir(name);
+    (EmbeddedStore::open(&d, settings).unwrap(), d)
+}
+
+fn envelope(email: &str, note: &str) -> Envelope {
+    EnvelopeBuilder::new(OriginKind::Webhook, "test", CHANNEL, note.as_bytes())
+        .step(Step::Capture {
+            lead: Lead {
+                email: Some(email.into()),
+                note: Some(note.into()),
+                ..Lead::default()
+            },
+            sender_lead_id: None,
+        })
+        .build()
+}
+
+fn note(body: &str) -> String {
+    Envelope::from_json(body)
+        .unwrap()
+        .captured_lead()
+        .unwrap()
+        .note
+        .clone()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn fifo_order_per_group_with_groups_interleaved() {
+    let (s, _) = store("fifo", QueueSettings::default());
+    for (email, n) in [
+        ("a", "a1"),
+        ("b", "b1"),
+        ("a", "a2"),
+        ("b", "b2"),
+        ("a", "a3"),
+    ] {
+        s.send(&envelope(&format!("{email}@example.com"), n))
+            .await
+            .unwrap();
+    }
+    let batch = s.receive(10).await.unwrap();
+    let notes: Vec<_> = batch.iter().map(|m| note(&m.body)).collect();
+    assert_eq!(notes, vec!["a1", "b1", "a2", "b2", "a3"]);
+    assert!(
+        batch
+            .iter()
+            .all(|m| m.receive_count == 1 && m.group_id.is_some())
+    );
+    assert!(s.receive(10).await.unwrap().is_empty(), "all in flight");
+    s.delete(
+        batch
+            .iter()
+            .filter_map(|m| m.receipt_handle.clone())
+            .collect(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.depth().await.unwrap(), (0, 0));
+}
+
+#[tokio::test]
+async fn a_group_with_a_message_in_flight_yields_nothing_until_it_is_done() {
+    let (s, _) = store("inflight", QueueSettings::default());
+    s.send(&envelope("a@example.com", "a1")).await.unwrap();
+    let first = s.receive(1).await.unwrap();
+    s.send(&envelope("a@example.com", "a2")).await.unwrap();
+    s.send(&envelope("b@example.com", "b1")).await.unwrap();
+    let next: Vec<_> = s
+        .receive(10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| note(&m.body))
+        .collect();
+    assert_eq!(next, vec!["b1"], "a2 waits behind a1");
+    // a1 fails and comes back now: it is received again before a2, with its count.
+    s.change_visibility(first[0].receipt_handle.as_deref().unwrap(), 0)
+        .await
+        .unwrap();
+    let again = s.receive(10).await.unwrap();
+    let notes: Vec<_> = again.iter().map(|m| note(&m.body)).collect();
+    assert_eq!(notes, vec!["a1", "a2"]);
+    assert_eq!(again[0].receive_count, 2);
+}
+
+#[tokio::test]
+async fn the_visibility_timeout_returns_an_unfinished_message() {
+    let (s, _) = store(
+        "visibility",
+        QueueSettings {
+            visibility: Duration::from_secs(1),
+            ..QueueSettings::default()
+        },
+    );
+    s.send(&envelope("a@example.com", "a1")).await.unwrap();
+    assert_eq!(s.receive(10).await.unwrap().len(), 1);
+    assert!(s.receive(10).await.unwrap().is_empty());
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let back = s.receive(10).await.unwrap();
+    assert_eq!(back.len(), 1);
+    assert_eq!(back[0].receive_count, 2);
+}
+
+#[tokio::test]
+async fn a_repeat_within_the_dedupe_window_is_dropped() {
+    let (s, _) = store("dedupe", QueueSettings::default());
+    let e = envelope("a@example.com", "a1");
+    s.send(&e).await.unwrap();
+    s.send(&e).await.unwrap();
+    assert_eq!(s.depth().await.unwrap(), (1, 0));
+}
+
+#[tokio::test]
+async fn after_max_receives_a_message_moves_to_the_dead_letter_queue() {
+    let (s, _) = store(
+        "redrive",
+        QueueSettings {
+            max_receives: 2,
+            ..QueueSettings::default()
+        },
+    );
+    let e = envelope("a@example.com", "a1");
+    s.send(&e).await.unwrap();
+    for _ in 0..2 {
+        let m = s.receive(10).await.unwrap();
+        assert_eq!(m.len(), 1);
+        s.change_visibility(m[0].receipt_handle.as_deref().unwrap(), 0)
+            .await
+            .unwrap();
+    }
+    assert!(s.receive(10).await.unwrap().is_empty());
+    let dead = s.dead_letters().await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert!(
+        dead[0].dead_letter.reason.contains("received 2 times"),
+        "{:?}",
+        dead[0]
+    );
+    assert_eq!(dead[0].dead_letter.group_id, e.lead_key);
+    assert_eq!(s.replay(None).await.unwrap(), 1);
+    let back = s.receive(10).await.unwrap();
+    assert_eq!(back[0].receive_count, 1, "a replay starts a fresh count");
+    assert_eq!(back[0].group_id.as_deref(), Some(e.lead_key.as_str()));
+}
+
+#[tokio::test]
+async fn dead_letters_keep_their_reason_and_replay_by_envelope_id() {
+    let (s, _) = store("dead", QueueSettings::default());
+    let (a, b) = (
+        envelope("a@example.com", "a1"),
+        envelope("b@example.com", "b1"),
+    );
+    for e in [&a, &b] {
+        let reason = DeadLetter {
+            reason: format!("refused {}", e.id),
+            envelope_id: Some(e.id.clone()),
+            group_id: e.lead_key.clone(),
+            failed_step: Some("capture".into()),
+            status: Some(400),
+        };
+        s.dead_letter(&e.to_json(), &reason).await.unwrap();
+    }
+    let dead = s.dead_letters().await.unwrap();
+    assert_eq!(dead[1].dead_letter.reason, format!("refused {}", b.id));
+    assert_eq!(dead[1].dead_letter.status, Some(400));
+    assert_eq!(s.replay(Some(b.id.clone())).await.unwrap(), 1);
+    assert_eq!(s.replay(Some("nothing".into())).await.unwrap(), 0);
+    assert_eq!(s.depth().await.unwrap(), (1, 1));
+    assert_eq!(note(&s.receive(10).await.unwrap()[0].body), "b1");
+}
+
+#[tokio::test]
+async fn what_was_acknowledged_survives_a_reopen() {
+    let d = dir("durable");
+    {
+        let s = EmbeddedStore::open(&d, QueueSettings::default()).unwrap();
+        let sends: Vec<_> = (0..200)
+            .map(|i| {
+                let s = s.clone();
+                tokio::spawn(
+                    async move { s.send(&envelope(&format!("p{i}@example.com"), "n")).await },
+                )
+            })
+            .collect();
+        for t in sends {
+            t.await.unwrap().unwrap();
+        }
+        let e = envelope("a@example.com", "a1");
+        s.create(&LedgerRecord::queued(&e)).await.unwrap();
+    }
+    let s = EmbeddedStore::open(&d, QueueSettings::default()).unwrap();
+    assert_eq!(s.depth().await.unwrap(), (200, 0));
+    assert_eq!(s.recent_records(10).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn the_ledger_follows_the_same_rules_as_dynamodb() {
+    let (s, _) = store("ledger", QueueSettings::default());
+    let e = envelope("a@example.com", "a1");
+    let record = LedgerRecord::new(e.id.clone(), &e);
+    assert!(s.create(&record).await.unwrap().is_none());
+    assert_eq!(s.create(&record).await.unwrap(), Some(record.clone()));
+    let mut next = record.clone();
+    next.version = 1;
+    next.rechat_lead_id = Some("lead-1".into());
+    s.update(&next).await.unwrap();
+    assert!(matches!(
+        s.update(&next).await,
+        Err(LedgerError::Conflict { .. })
+    ));
+    assert_eq!(
+        s.get(&e.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .rechat_lead_id
+            .as_deref(),
+        Some("lead-1")
+    );
+    assert_eq!(s.records_for_lead(&e.lead_key).await.unwrap().len(), 1);
+    let link = SenderLink {
+        envelope_id: e.id.clone(),
+        rechat_lead_id: Some("lead-1".into()),
+    };
+    s.link_sender_lead("s-1", &link).await.unwrap();
+    assert_eq!(s.sender_lead("s-1").await.unwrap(), Some(link));
+    assert_eq!(s.sender_lead("s-2").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn the_delivery_loop_delivers_retries_and_stops_when_asked() {
+    let (s, _) = store("loop", QueueSettings::default());
+    let double = RechatDouble::start().await;
+    double.fail_next(Some(Route::Capture), Fault::Status(503));
+    let client = RechatClient::new(&RechatConfig {
+        base_url: double.url().into(),
+        ..RechatConfig::default()
+    })
+    .unwrap();
+    let options = DeliveryOptions {
+        retry_base: Duration::from_millis(1000),
+        ..DeliveryOptions::default()
+    };
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(inlet::serve::deliver_loop(
+        s.clone(),
+        Arc::new(client),
+        options,
+        stopped,
+    ));
+    for i in 0..3 {
+        s.send(&envelope("a@example.com", &format!("a{i}")))
+            .await
+            .unwrap();
+    }
+    for _ in 0..100 {
+        if double.leads().len() == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let notes: Vec<_> = double
+        .leads()
+        .iter()
+        .map(|l| l.payload["note"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(notes, vec!["a0", "a1", "a2"], "in order, after the retry");
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), worker)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        s.depth().await.unwrap(),
+        (0, 0),
+        "delivered messages are deleted"
+    );
+}

@@ -1,0 +1,464 @@
+//! The intake router: every route and every answer, from the API Gateway v2 events in
+//! `events/` (as the `webhook` function receives them) and from plain requests (as
+//! `inlet serve` does).
+
+use bytes::Bytes;
+use inlet::envelope::{LeadRef, Step, rechat_lead_key};
+use inlet::intake::{ChannelPolicy, Intake, IntakeSettings, lambda};
+use inlet::ledger::memory::MemoryLedger;
+use inlet::ledger::{Ledger, RecordStatus};
+use inlet::queue::memory::RecordingQueue;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+const CHANNEL: &str = "00000000-0000-4000-8000-000000000001";
+
+struct Fixture {
+    intake: Intake,
+    queue: Arc<RecordingQueue>,
+    ledger: Arc<MemoryLedger>,
+}
+
+fn fixture(settings: IntakeSettings) -> Fixture {
+    let queue = Arc::new(RecordingQueue::default());
+    let ledger = Arc::new(MemoryLedger::new());
+    Fixture {
+        intake: Intake {
+            queue: queue.clone(),
+            ledger: ledger.clone(),
+            settings,
+        },
+        queue,
+        ledger,
+    }
+}
+
+fn default() -> Fixture {
+    fixture(IntakeSettings::default())
+}
+
+fn request(
+    method: &str,
+    path: &str,
+    content_type: Option<&str>,
+    body: &str,
+) -> http::Request<Bytes> {
+    let mut b = http::Request::builder().method(method).uri(path);
+    if let Some(ct) = content_type {
+        b = b.header("content-type", ct);
+    }
+    b.body(Bytes::from(body.to_owned())).unwrap()
+}
+
+async fn call(f: &Fixture, req: http::Request<Bytes>) -> (u16, http::HeaderMap, Value) {
+    let response = f.intake.handle(req).await;
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = serde_json::from_slice(response.body()).unwrap_or(Value::Null);
+    assert!(!(300..400).contains(&status), "never a redirect");
+    (status, headers, body)
+}
+
+async fn call_event(f: &Fixture, name: &str) -> (u16, Value) {
+    let path = format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR"));
+    let req = lambda_http::request::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let response = lambda::handle(&f.intake, req).await;
+    let status = response.status().as_u16();
+    let body = match response.body() {
+        lambda_http::Body::Text(t) => serde_json::from_str(t).unwrap(),
+        other => panic!("expected a JSON text body, got {other:?}"),
+    };
+    (status, body)
+}
+
+fn capture_path() -> String {
+    format!("/leads/channels/{CHANNEL}/webhook")
+}
+
+fn sent(f: &Fixture) -> Vec<inlet::envelope::Envelope> {
+    f.queue.sent.lock().unwrap().clone()
+}
+
+#[tokio::test]
+async fn the_json_capture_event_is_queued_normalized_and_recorded() {
+    let f = default();
+    let (status, body) = call_event(&f, "apigw-capture.json").await;
+    assert_eq!(status, 202);
+    assert_eq!(body["code"], "ACCEPTED");
+    let envelopes = sent(&f);
+    assert_eq!(envelopes.len(), 1);
+    let env = &envelopes[0];
+    assert_eq!(body["data"]["id"], env.id.as_str());
+    assert_eq!(env.channel, CHANNEL);
+    assert_eq!(env.origin.sender, "rechat-api");
+    assert_eq!(
+        env.origin.event_id.as_deref(),
+        Some("website-form-0001"),
+        "Idempotency-Key is the event id"
+    );
+    let lead = env.captured_lead().unwrap();
+    assert_eq!(lead.phone_number.as_deref(), Some("+12145550123"));
+    assert_eq!(lead.assignees[0].mls_id.as_deref(), Some("12345678"));
+    assert_eq!(lead.listing.as_ref().unwrap().price, Some(450000.0));
+    let record = f.ledger.get(&env.id).await.unwrap().unwrap();
+    assert_eq!(record.status, RecordStatus::Queued);
+}
+
+#[tokio::test]
+async fn the_base64_form_event_is_read_like_rechat_reads_forms() {
+    let f = default();
+    let (status, _) = call_event(&f, "apigw-capture-form.json").await;
+    assert_eq!(status, 202);
+    let env = &sent(&f)[0];
+    let lead = env.captured_lead().unwrap();
+    assert_eq!(lead.email.as_deref(), Some("ben@example.com"));
+    assert_eq!(lead.tag, vec!["Seller", "Hot"]);
+    let listing = lead.listing.as_ref().unwrap();
+    assert_eq!(listing.mls_number.as_deref(), Some("MLS-2002"));
+    let address = listing.property.as_ref().unwrap().address.as_ref().unwrap();
+    assert_eq!(
+        address.full_address.as_deref(),
+        Some("7 Oak Ave, Austin TX")
+    );
+    assert_eq!(lead.assignees[0].mls_id.as_deref(), Some("A-77"));
+    assert_eq!(lead.note.as_deref(), Some("Please call after 5"));
+}
+
+#[tokio::test]
+async fn timeline_and_assignees_events_queue_in_the_leads_group() {
+    let f = default();
+    let (status, _) = call_event(&f, "apigw-timeline.json").await;
+    assert_eq!(status, 202);
+    let (status, _) = call_event(&f, "apigw-assignees.json").await;
+    assert_eq!(status, 202);
+    let envelopes = sent(&f);
+    let lead = "0e17f1d9-aaaa-4bbb-8ccc-000000000001";
+    for env in &envelopes {
+        assert_eq!(env.lead_key, rechat_lead_key("", lead));
+        assert_eq!(
+            env.steps[0].target(),
+            Some(&LeadRef::Rechat { id: lead.into() })
+        );
+    }
+    assert!(
+        matches!(&envelopes[0].steps[0], Step::Activity { activity, .. } if activity.notes.as_deref() == Some("Saved from the listing page"))
+    );
+    assert!(
+        matches!(&envelopes[1].steps[0], Step::Assign { assignees, .. } if assignees[0].first_name.as_deref() == Some("Dana"))
+    );
+}
+
+#[tokio::test]
+async fn health_reports_the_version_and_the_queue() {
+    let f = default();
+    let (status, body) = call_event(&f, "apigw-health.json").await;
+    assert_eq!(status, 200);
+    assert_eq!(body["version"], inlet::VERSION);
+    assert_eq!(body["queue"]["reachable"], true);
+    f.queue.down.store(true, Ordering::SeqCst);
+    let (status, _, body) = call(&f, request("GET", "/health", None, "")).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["queue"]["reachable"], false);
+}
+
+#[tokio::test]
+async fn an_activity_posted_with_inlets_id_joins_the_captures_group() {
+    let f = default();
+    let capture = r#"{"first_name":"Ana","email":"ana@example.com"}"#;
+    let (_, _, body) = call(
+        &f,
+        request("POST", &capture_path(), Some("application/json"), capture),
+    )
+    .await;
+    let inlet_id = body["data"]["id"].as_str().unwrap().to_owned();
+    let activity =
+        r#"{"action":"ContactViewedListing","listing":{"url":"https://example.com/l/1"}}"#;
+    let path = format!("/leads/{inlet_id}/timeline");
+    let (status, _, _) = call(
+        &f,
+        request("POST", &path, Some("application/json"), activity),
+    )
+    .await;
+    assert_eq!(status, 202);
+    let envelopes = sent(&f);
+    assert_eq!(
+        envelopes[1].lead_key, envelopes[0].lead_key,
+        "same group as the capture"
+    );
+    assert_eq!(
+        envelopes[1].steps[0].target(),
+        Some(&LeadRef::Envelope {
+            id: inlet_id.clone()
+        })
+    );
+
+    // Once the capture is delivered, the ledger knows the Rechat id and the step names it.
+    let mut record = f.ledger.get(&inlet_id).await.unwrap().unwrap();
+    record.rechat_lead_id = Some("0e17f1d9-aaaa-4bbb-8ccc-000000000009".into());
+    record.version += 1;
+    f.ledger.update(&record).await.unwrap();
+    let reassign = r#"[{"email":"agent@example.com"}]"#;
+    let (status, _, _) = call(
+        &f,
+        request(
+            "PUT",
+            &format!("/leads/{inlet_id}/assignees"),
+            Some("application/json"),
+            reassign,
+        ),
+    )
+    .await;
+    assert_eq!(status, 202);
+    assert_eq!(
+        sent(&f)[2].steps[0].target(),
+        Some(&LeadRef::Rechat {
+            id: "0e17f1d9-aaaa-4bbb-8ccc-000000000009".into()
+        })
+    );
+    assert_eq!(sent(&f)[2].lead_key, envelopes[0].lead_key);
+}
+
+#[tokio::test]
+async fn unknown_routes_leads_and_channels_are_404_without_revealing_the_allowlist() {
+    let allowed = "55f5d0b8-3f4e-4b8e-9d6a-0c1b2a3d745f".to_owned();
+    let f = fixture(IntakeSettings {
+        channels: ChannelPolicy::from_list(std::slice::from_ref(&allowed)),
+        ..IntakeSettings::default()
+    });
+    let body = r#"{"email":"a@example.com"}"#;
+    let (status, _, unknown_route) = call(&f, request("POST", "/nope", None, body)).await;
+    assert_eq!(status, 404);
+    assert_eq!(unknown_route["error"]["code"], "not_found");
+    let (s1, _, not_allowed) = call(
+        &f,
+        request("POST", &capture_path(), Some("application/json"), body),
+    )
+    .await;
+    let (s2, _, malformed) = call(
+        &f,
+        request(
+            "POST",
+            "/leads/channels/not-a-uuid/webhook",
+            Some("application/json"),
+            body,
+        ),
+    )
+    .await;
+    assert_eq!((s1, s2), (404, 404));
+    assert_eq!(
+        not_allowed, malformed,
+        "an unknown and a disallowed channel look alike"
+    );
+    let ok_path = format!("/leads/channels/{}/webhook", allowed.to_uppercase());
+    assert_eq!(
+        call(
+            &f,
+            request("POST", &ok_path, Some("application/json"), body)
+        )
+        .await
+        .0,
+        202
+    );
+    let unknown_lead = "/leads/c-00000000000000000000000000000000/timeline";
+    let activity = r#"{"action":"ContactSignedUp"}"#;
+    assert_eq!(
+        call(
+            &f,
+            request("POST", unknown_lead, Some("application/json"), activity)
+        )
+        .await
+        .0,
+        404
+    );
+    assert_eq!(
+        call(
+            &f,
+            request(
+                "POST",
+                "/leads/12345/timeline",
+                Some("application/json"),
+                activity
+            )
+        )
+        .await
+        .0,
+        404
+    );
+    assert_eq!(sent(&f).len(), 1);
+}
+
+#[tokio::test]
+async fn wrong_methods_are_405_with_allow_and_preflights_are_answered() {
+    let f = default();
+    let (status, headers, body) = call(&f, request("GET", &capture_path(), None, "")).await;
+    assert_eq!(status, 405);
+    assert_eq!(headers["allow"], "POST, OPTIONS");
+    assert_eq!(body["error"]["code"], "method_not_allowed");
+    let lead = "0e17f1d9-aaaa-4bbb-8ccc-000000000001";
+    assert_eq!(
+        call(
+            &f,
+            request("POST", &format!("/leads/{lead}/assignees"), None, "[]")
+        )
+        .await
+        .0,
+        405
+    );
+    assert_eq!(call(&f, request("POST", "/health", None, "")).await.0, 405);
+
+    let mut preflight = request("OPTIONS", &capture_path(), None, "");
+    preflight.headers_mut().insert(
+        "access-control-request-headers",
+        "content-type".parse().unwrap(),
+    );
+    let (status, headers, _) = call(&f, preflight).await;
+    assert_eq!(status, 204);
+    assert_eq!(headers["access-control-allow-origin"], "*");
+    assert_eq!(headers["access-control-allow-methods"], "POST, OPTIONS");
+    assert_eq!(headers["access-control-allow-headers"], "content-type");
+}
+
+#[tokio::test]
+async fn bodies_over_the_limit_are_413_and_unknown_types_415() {
+    let f = fixture(IntakeSettings {
+        body_limit: 64,
+        ..IntakeSettings::default()
+    });
+    let big = format!(
+        r#"{{"email":"a@example.com","note":"{}"}}"#,
+        "x".repeat(100)
+    );
+    assert_eq!(
+        call(
+            &f,
+            request("POST", &capture_path(), Some("application/json"), &big)
+        )
+        .await
+        .0,
+        413
+    );
+    let (status, _, body) = call(
+        &f,
+        request("POST", &capture_path(), Some("application/xml"), "<Lead/>"),
+    )
+    .await;
+    assert_eq!(status, 415);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("application/xml")
+    );
+    assert!(sent(&f).is_empty());
+}
+
+#[tokio::test]
+async fn malformed_bodies_are_400_with_the_position() {
+    let f = default();
+    let (status, _, body) = call(
+        &f,
+        request(
+            "POST",
+            &capture_path(),
+            Some("application/json"),
+            "{\"email\": \"a@example.com\",\n oops}",
+        ),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["code"], "malformed_body");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("line 2, column 2"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn well_formed_bodies_that_are_not_leads_are_422_naming_the_field() {
+    let f = default();
+    let lead = "0e17f1d9-aaaa-4bbb-8ccc-000000000001";
+    let cases: Vec<(&str, String, &str, Value)> = vec![
+        ("POST", capture_path(), r#"{"note": "hi"}"#, Value::Null),
+        (
+            "POST",
+            capture_path(),
+            r#"{"email": ["a@example.com"]}"#,
+            json!("email"),
+        ),
+        (
+            "POST",
+            capture_path(),
+            r#"{"email": "a@example.com", "assignees": [{}]}"#,
+            json!("assignees[0]"),
+        ),
+        (
+            "POST",
+            format!("/leads/{lead}/timeline"),
+            r#"{"action": "ContactDanced"}"#,
+            json!("action"),
+        ),
+        (
+            "POST",
+            format!("/leads/{lead}/timeline"),
+            r#"{"action": "ContactViewedListing"}"#,
+            json!("listing"),
+        ),
+        (
+            "PUT",
+            format!("/leads/{lead}/assignees"),
+            r#"{"email": "a@example.com"}"#,
+            Value::Null,
+        ),
+        (
+            "PUT",
+            format!("/leads/{lead}/assignees"),
+            r#"[{"mls": "NTREIS"}]"#,
+            json!("assignees[0]"),
+        ),
+    ];
+    for (method, path, body, field) in cases {
+        let (status, _, answer) =
+            call(&f, request(method, &path, Some("application/json"), body)).await;
+        assert_eq!(status, 422, "{body}: {answer}");
+        assert_eq!(answer["error"]["field"], field, "{body}: {answer}");
+        assert!(!answer["error"]["message"].as_str().unwrap().is_empty());
+    }
+    assert!(sent(&f).is_empty(), "nothing queued");
+}
+
+#[tokio::test]
+async fn a_queue_that_cannot_take_the_lead_is_503_with_retry_after_never_a_fake_success() {
+    let f = default();
+    f.queue.down.store(true, Ordering::SeqCst);
+    let (status, headers, body) = call(
+        &f,
+        request(
+            "POST",
+            &capture_path(),
+            Some("application/json"),
+            r#"{"email":"a@example.com"}"#,
+        ),
+    )
+    .await;
+    assert_eq!(status, 503);
+    assert_eq!(headers["retry-after"], "5");
+    assert_eq!(body["error"]["code"], "queue_unavailable");
+    f.queue.down.store(false, Ordering::SeqCst);
+    // The sender's retry goes through, and the ledger record from the first try is reused.
+    let (status, _, _) = call(
+        &f,
+        request(
+            "POST",
+            &capture_path(),
+            Some("application/json"),
+            r#"{"email":"a@example.com"}"#,
+        ),
+    )
+    .await;
+    assert_eq!(status, 202);
+    assert_eq!(sent(&f).len(), 1);
+}
