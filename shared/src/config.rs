@@ -81,6 +81,8 @@ pub struct Config {
     /// Lead channels intake accepts; empty means none was configured.
     pub channels: Vec<String>,
     pub body_limit: usize,
+    pub retry_base: Duration,
+    pub retry_cap: Duration,
 }
 
 impl Default for Config {
@@ -96,6 +98,8 @@ impl Default for Config {
             phone_region: phonenumber::country::Id::US,
             channels: Vec::new(),
             body_limit: 1024 * 1024,
+            retry_base: Duration::from_secs(2),
+            retry_cap: Duration::from_secs(300),
         }
     }
 }
@@ -174,6 +178,13 @@ impl Config {
         if let Some(v) = get("INLET_BODY_LIMIT_BYTES") {
             config.body_limit =
                 number("INLET_BODY_LIMIT_BYTES", &v, 1024, 6 * 1024 * 1024)? as usize;
+        }
+        if let Some(v) = get("INLET_RETRY_BASE_MS") {
+            config.retry_base =
+                Duration::from_millis(number("INLET_RETRY_BASE_MS", &v, 10, 600_000)?);
+        }
+        if let Some(v) = get("INLET_RETRY_CAP_SECS") {
+            config.retry_cap = Duration::from_secs(number("INLET_RETRY_CAP_SECS", &v, 1, 43_200)?);
         }
         if let Some(v) = get("INLET_CHANNELS") {
             config.channels = channel_list("INLET_CHANNELS", &v)?;
@@ -264,6 +275,14 @@ impl Config {
             ),
             ("INLET_CHANNELS".into(), channels),
             ("INLET_BODY_LIMIT_BYTES".into(), self.body_limit.to_string()),
+            (
+                "INLET_RETRY_BASE_MS".into(),
+                self.retry_base.as_millis().to_string(),
+            ),
+            (
+                "INLET_RETRY_CAP_SECS".into(),
+                self.retry_cap.as_secs().to_string(),
+            ),
         ]
     }
 }

@@ -213,11 +213,11 @@ impl EmbeddedStore {
             }
             drop(rows);
             let visible_at = now + settings.visibility.as_millis() as i64;
+            let mut mark = conn.prepare_cached(
+                "UPDATE messages SET receive_count = receive_count + 1, receipt = ?1, visible_at = ?2 WHERE seq = ?3",
+            )?;
             for (seq, m) in &taken {
-                conn.execute(
-                    "UPDATE messages SET receive_count = receive_count + 1, receipt = ?1, visible_at = ?2 WHERE seq = ?3",
-                    params![m.receipt_handle, visible_at, seq],
-                )?;
+                mark.execute(params![m.receipt_handle, visible_at, seq])?;
             }
             for (seq, count) in to_dead {
                 let reason = format!("received {count} times without being delivered (max receives {})", settings.max_receives);
@@ -440,16 +440,18 @@ impl Queue for EmbeddedStore {
             .call(move |conn| {
                 let now = now_ms();
                 let seen: Option<i64> = conn
-                    .query_row("SELECT sent_at FROM dedupe WHERE id = ?1", params![id], |r| r.get(0))
+                    .prepare_cached("SELECT sent_at FROM dedupe WHERE id = ?1")?
+                    .query_row(params![id], |r| r.get(0))
                     .optional()?;
                 if seen.is_some_and(|at| now - at < DEDUPE_WINDOW_MS) {
                     return Ok(false);
                 }
-                conn.execute("INSERT OR REPLACE INTO dedupe (id, sent_at) VALUES (?1, ?2)", params![id, now])?;
-                conn.execute(
+                conn.prepare_cached("INSERT OR REPLACE INTO dedupe (id, sent_at) VALUES (?1, ?2)")?
+                    .execute(params![id, now])?;
+                conn.prepare_cached(
                     "INSERT INTO messages (queue, message_id, group_id, body, sent_at, visible_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-                    params![MAIN, uuid::Uuid::new_v4().to_string(), group, body, now],
-                )?;
+                )?
+                .execute(params![MAIN, uuid::Uuid::new_v4().to_string(), group, body, now])?;
                 Ok(true)
             })
             .await
@@ -527,8 +529,9 @@ impl Ledger for EmbeddedStore {
         let existing = self
             .call(move |conn| {
                 let doc = serde_json::to_string(&record).expect("a ledger record always serializes");
-                let inserted = conn.execute(
+                let inserted = conn.prepare_cached(
                     "INSERT OR IGNORE INTO ledger (key, doc, version, lead_key, received_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?.execute(
                     params![record.key, doc, record.version as i64, record.lead_key, record.received_at.to_rfc3339(), expires_at],
                 )?;
                 if inserted == 1 {
@@ -551,8 +554,9 @@ impl Ledger for EmbeddedStore {
         let changed = self
             .call(move |conn| {
                 let doc = serde_json::to_string(&record).expect("a ledger record always serializes");
-                Ok(conn.execute(
+                Ok(conn.prepare_cached(
                     "UPDATE ledger SET doc = ?1, version = ?2, expires_at = ?3 WHERE key = ?4 AND version = ?5",
+                )?.execute(
                     params![doc, record.version as i64, expires_at, record.key, expected as i64],
                 )?)
             })

@@ -54,7 +54,8 @@ impl DeliveryOptions {
         DeliveryOptions {
             concurrency: config.deliver_concurrency,
             dedupe_window: config.dedupe_window,
-            ..DeliveryOptions::default()
+            retry_base: config.retry_base,
+            retry_cap: config.retry_cap,
         }
     }
 
@@ -461,6 +462,16 @@ impl Delivery<'_> {
                 // Recorded before the call: if the answer is lost, the ledger knows a lead
                 // may exist. (A fresh record already counted it when it was created.)
                 if !std::mem::take(capture_recorded) {
+                    // A call was begun before and no outcome recorded: the process stopped
+                    // mid-call, so Rechat may have created the lead.
+                    let capture = envelope
+                        .steps
+                        .iter()
+                        .position(|s| matches!(s, Step::Capture { .. }));
+                    let unrecorded = capture.is_some_and(|i| record.steps[i] == StepState::Pending);
+                    if unrecorded && record.capture_calls > 0 {
+                        record.uncertain_captures += 1;
+                    }
                     record.capture_calls += 1;
                     self.save(record).await?;
                 }

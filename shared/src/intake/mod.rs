@@ -370,16 +370,17 @@ impl Intake {
             })
             .notices(normalized.notices)
             .build();
-        // Recorded before it is queued, so that an activity posted with the id answered
-        // here finds the lead's group, and an unknown id can be told from a pending one.
-        self.ledger
-            .create(&LedgerRecord::queued(&envelope))
-            .await
-            .map_err(|e| {
-                tracing::error!(envelope = %envelope.id, error = %e, "ledger unavailable, answered 503");
-                IntakeError::unavailable(self.settings.retry_after_secs)
-            })?;
-        self.enqueue(&envelope).await?;
+        // Recorded in the ledger as well as queued, so that an activity posted with the id
+        // answered here finds the lead's group, and an unknown id can be told from a pending
+        // one. The two writes go together (with the embedded store, into one commit); either
+        // failing answers 503, and the sender's retry finds what the other one wrote.
+        let record = LedgerRecord::queued(&envelope);
+        let (recorded, queued) = tokio::join!(self.ledger.create(&record), self.enqueue(&envelope));
+        if let Err(e) = recorded {
+            tracing::error!(envelope = %envelope.id, error = %e, "ledger unavailable, answered 503");
+            return Err(IntakeError::unavailable(self.settings.retry_after_secs));
+        }
+        queued?;
         Ok(accepted(&envelope))
     }
 

@@ -1,0 +1,119 @@
+//! Running `inlet serve` as a process for end-to-end tests.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const CHANNEL: &str = "55f5d0b8-3f4e-4b8e-9d6a-0c1b2a3d745f";
+
+pub struct Serve {
+    pub child: Child,
+    pub url: String,
+    pub log: PathBuf,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn data_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("inlet-e2e-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+impl Serve {
+    /// Starts `inlet serve` against `rechat_url`, listening on `listen`, and waits until it
+    /// says where it listens.
+    pub fn start(rechat_url: &str, data: &Path, listen: &str, extra_env: &[(&str, &str)]) -> Serve {
+        let log = data.join(format!(
+            "serve-{}.log",
+            Instant::now().elapsed().as_nanos() ^ rand_suffix()
+        ));
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_inlet"));
+        cmd.args(["serve", "--listen", listen, "--data-dir"])
+            .arg(data)
+            .args(["--rechat-url", rechat_url, "--visibility-secs", "5"])
+            .env("INLET_RECHAT_CONNECT_TIMEOUT_MS", "500")
+            .env("INLET_RECHAT_TIMEOUT_MS", "1000")
+            .env("INLET_RETRY_BASE_MS", "200")
+            .env("INLET_RETRY_CAP_SECS", "2")
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap());
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("start inlet serve");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let mut url = None;
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            if let Some(rest) = line.trim().strip_prefix("listening on") {
+                url = Some(rest.trim().to_owned());
+                break;
+            }
+        }
+        // Keep reading stdout so the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Serve {
+            child,
+            url: url.expect("inlet serve printed where it listens"),
+            log,
+        }
+    }
+
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-INT", &pid]).status().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "inlet serve did not stop");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits until `done` holds, up to `limit`.
+pub async fn wait_for(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    done()
+}
