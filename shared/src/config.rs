@@ -538,6 +538,31 @@ mod tests {
     }
 
     #[test]
+    fn the_deployed_webhook_needs_an_explicit_channel_allowlist() {
+        let queue = (
+            "INLET_QUEUE_URL",
+            "http://127.0.0.1:5000/123456789012/leads.fifo",
+        );
+        let table = ("INLET_LEDGER_TABLE", "inlet-ledger");
+        let e = from(&[queue, table])
+            .unwrap()
+            .require_webhook()
+            .unwrap_err();
+        assert_eq!(e.var, "INLET_CHANNELS");
+        let c = from(&[
+            queue,
+            table,
+            ("INLET_CHANNELS", "55f5d0b8-3f4e-4b8e-9d6a-0c1b2a3d745f"),
+        ])
+        .unwrap();
+        assert_eq!(c.require_webhook().unwrap().1, "inlet-ledger");
+        assert_eq!(
+            from(&[table]).unwrap().require_webhook().unwrap_err().var,
+            "INLET_QUEUE_URL"
+        );
+    }
+
+    #[test]
     fn secrets_are_masked_when_shown() {
         let c = from(&[("INLET_CHANNELS", "55f5d0b8-3f4e-4b8e-9d6a-0c1b2a3d745f")]).unwrap();
         let shown = format!("{c:?} {:?}", c.describe());

@@ -1,20 +1,18 @@
 //! The `deliver` handler on the sample events in `events/` (the same files
 //! `cargo lambda invoke` sends).
 
-use aws_lambda_events::event::sqs::SqsEvent;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use inlet::deliver::{Delivery, DeliveryOptions, lambda};
 use inlet::ledger::memory::MemoryLedger;
 use inlet::queue::memory::RecordingQueue;
 use inlet::rechat::{RechatClient, RechatConfig};
 use inlet_testkit::{RechatDouble, Route};
 
-fn event(name: &str) -> SqsEvent {
+/// Runs the handler on `events/<name>` against a fresh double: the double, the queue (its
+/// dead letters) and the handler's answer.
+async fn deliver(name: &str) -> (RechatDouble, RecordingQueue, SqsBatchResponse) {
     let path = format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
-}
-
-#[tokio::test]
-async fn the_sample_batch_is_delivered_with_no_failures() {
+    let event: SqsEvent = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     let double = RechatDouble::start().await;
     let client = RechatClient::new(&RechatConfig {
         base_url: double.url().into(),
@@ -28,23 +26,22 @@ async fn the_sample_batch_is_delivered_with_no_failures() {
         queue: &queue,
         options: DeliveryOptions::default(),
     };
-    let response = lambda::handle(&delivery, event("sqs-deliver.json")).await;
+    let response = lambda::handle(&delivery, event).await;
+    (double, queue, response)
+}
+
+#[tokio::test]
+async fn the_sample_batch_is_delivered_with_no_failures() {
+    let (double, _, response) = deliver("sqs-deliver.json").await;
     assert!(response.batch_item_failures.is_empty());
-    let routes: Vec<_> = double.requests().iter().map(|r| r.route).collect();
-    assert_eq!(
-        routes
+    let count = |route| {
+        double
+            .requests()
             .iter()
-            .filter(|r| **r == Some(Route::Capture))
-            .count(),
-        2
-    );
-    assert_eq!(
-        routes
-            .iter()
-            .filter(|r| **r == Some(Route::Timeline))
-            .count(),
-        1
-    );
+            .filter(|r| r.route == Some(route))
+            .count()
+    };
+    assert_eq!((count(Route::Capture), count(Route::Timeline)), (2, 1));
     let leads = double.leads();
     let ana = leads
         .iter()
@@ -60,20 +57,7 @@ async fn the_sample_batch_is_delivered_with_no_failures() {
 
 #[tokio::test]
 async fn poison_messages_are_dead_lettered_and_fail_nothing() {
-    let double = RechatDouble::start().await;
-    let client = RechatClient::new(&RechatConfig {
-        base_url: double.url().into(),
-        ..RechatConfig::default()
-    })
-    .unwrap();
-    let (ledger, queue) = (MemoryLedger::new(), RecordingQueue::default());
-    let delivery = Delivery {
-        rechat: &client,
-        ledger: &ledger,
-        queue: &queue,
-        options: DeliveryOptions::default(),
-    };
-    let response = lambda::handle(&delivery, event("sqs-poison.json")).await;
+    let (double, queue, response) = deliver("sqs-poison.json").await;
     assert!(response.batch_item_failures.is_empty());
     let dead = queue.dead_letters.lock().unwrap().clone();
     assert_eq!(dead.len(), 2);

@@ -417,13 +417,8 @@ impl Intake {
     ) -> Result<Response<Bytes>, IntakeError> {
         let (target, lead_key) = self.target(lead).await?;
         let activity = rechat_api::activity(&self.body(req)?)?;
-        let envelope = EnvelopeBuilder::new(OriginKind::Webhook, RECHAT_API, "", req.body())
-            .event_id(header_str(req, "idempotency-key"))
-            .lead_key(lead_key)
-            .step(Step::Activity { target, activity })
-            .build();
-        self.enqueue(&envelope).await?;
-        Ok(accepted(&envelope))
+        self.follow_up(req, lead_key, Step::Activity { target, activity })
+            .await
     }
 
     async fn assignees(
@@ -433,10 +428,21 @@ impl Intake {
     ) -> Result<Response<Bytes>, IntakeError> {
         let (target, lead_key) = self.target(lead).await?;
         let assignees = rechat_api::reassignment(&self.body(req)?, &self.settings.normalize)?;
+        self.follow_up(req, lead_key, Step::Assign { target, assignees })
+            .await
+    }
+
+    /// Queues a step for a lead captured before, in that lead's group.
+    async fn follow_up(
+        &self,
+        req: &Request<Bytes>,
+        lead_key: String,
+        step: Step,
+    ) -> Result<Response<Bytes>, IntakeError> {
         let envelope = EnvelopeBuilder::new(OriginKind::Webhook, RECHAT_API, "", req.body())
             .event_id(header_str(req, "idempotency-key"))
             .lead_key(lead_key)
-            .step(Step::Assign { target, assignees })
+            .step(step)
             .build();
         self.enqueue(&envelope).await?;
         Ok(accepted(&envelope))
