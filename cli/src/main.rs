@@ -1,6 +1,7 @@
 //! The `inlet` command. Wiring only: every decision is in the `inlet` library.
 
 mod ops;
+mod parse;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -35,6 +36,11 @@ enum Command {
     },
     /// What the ledger knows: recent envelopes, or one lead's.
     Leads(ops::LeadsArgs),
+    /// Show what a body would become, without queueing it.
+    Parse {
+        #[command(subcommand)]
+        what: parse::ParseWhat,
+    },
 }
 
 fn main() -> ExitCode {
@@ -50,5 +56,6 @@ fn main() -> ExitCode {
         Command::Send(args) => runtime.block_on(ops::send(args)),
         Command::Dlq { action, data_dir } => runtime.block_on(ops::dlq(action, &data_dir)),
         Command::Leads(args) => runtime.block_on(ops::leads(args)),
+        Command::Parse { what } => runtime.block_on(parse::run(what)),
     }
 }

@@ -83,7 +83,10 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or(args.listen.clone());
-    let settings = IntakeSettings::from_config(&config);
+    let settings = match IntakeSettings::from_config(&config) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
     let policy = match &settings.channels {
         ChannelPolicy::AnyUuid => {
             tracing::warn!("no lead channels configured: any channel UUID is accepted");
@@ -118,11 +121,15 @@ pub async fn run(args: ServeArgs) -> ExitCode {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let http = tokio::spawn(inlet::serve::serve_http(listener, intake, stopped.clone()));
     let options = DeliveryOptions::from_config(&config);
+    let meta: Option<Arc<dyn inlet::meta_graph::MetaLeads>> = config
+        .meta_client()
+        .map(|c| Arc::new(c) as Arc<dyn inlet::meta_graph::MetaLeads>);
     let workers: Vec<_> = (0..args.workers.max(1))
         .map(|_| {
             tokio::spawn(inlet::serve::deliver_loop(
                 store.clone(),
                 rechat.clone(),
+                meta.clone(),
                 options,
                 stopped.clone(),
             ))

@@ -83,6 +83,11 @@ pub struct Config {
     pub body_limit: usize,
     pub retry_base: Duration,
     pub retry_cap: Duration,
+    pub meta_page_token: Option<String>,
+    pub meta_graph_url: String,
+    /// The routing file's tables (`[senders.*]`, …): the config file's own, or
+    /// `INLET_ROUTING_FILE`'s.
+    pub routing: toml::Table,
 }
 
 impl Default for Config {
@@ -100,11 +105,21 @@ impl Default for Config {
             body_limit: 1024 * 1024,
             retry_base: Duration::from_secs(2),
             retry_cap: Duration::from_secs(300),
+            meta_page_token: None,
+            meta_graph_url: "https://graph.facebook.com/v21.0".into(),
+            routing: toml::Table::new(),
         }
     }
 }
 
 impl Config {
+    /// The Graph API client, when a page token is configured.
+    pub fn meta_client(&self) -> Option<crate::meta_graph::GraphClient> {
+        let token = self.meta_page_token.as_deref()?;
+        crate::meta_graph::GraphClient::new(&self.meta_graph_url, token, self.rechat.total_timeout)
+            .ok()
+    }
+
     /// Reads the process environment.
     pub fn from_env() -> Result<Config, ConfigError> {
         Config::from_lookup(|name| std::env::var(name).ok())
@@ -119,10 +134,30 @@ impl Config {
             Some(path) => read_table(path)?,
         };
         let from_file = file_values(&table)?;
-        Config::from_lookup(|name| {
+        let mut config = Config::from_lookup(|name| {
             std::env::var(name)
                 .ok()
                 .or_else(|| from_file.get(name).cloned())
+        })?;
+        config.routing = table.into_iter().filter(|(_, v)| v.is_table()).collect();
+        if config.routing.is_empty()
+            && let Some(path) = std::env::var_os("INLET_ROUTING_FILE")
+        {
+            config.routing = read_table(std::path::Path::new(&path))?
+                .into_iter()
+                .filter(|(_, v)| v.is_table())
+                .collect();
+        }
+        config.webhooks()?;
+        Ok(config)
+    }
+
+    /// Senders' settings from the routing tables, checked.
+    pub fn webhooks(&self) -> Result<crate::webhook::WebhookSettings, ConfigError> {
+        crate::webhook::WebhookSettings::from_toml(&self.routing).map_err(|reason| ConfigError {
+            var: "--config",
+            value: "[senders]".into(),
+            reason,
         })
     }
 
@@ -185,6 +220,10 @@ impl Config {
         }
         if let Some(v) = get("INLET_RETRY_CAP_SECS") {
             config.retry_cap = Duration::from_secs(number("INLET_RETRY_CAP_SECS", &v, 1, 43_200)?);
+        }
+        config.meta_page_token = get("INLET_META_PAGE_TOKEN");
+        if let Some(url) = get("INLET_META_GRAPH_URL") {
+            config.meta_graph_url = http_url("INLET_META_GRAPH_URL", &url)?;
         }
         if let Some(v) = get("INLET_CHANNELS") {
             config.channels = channel_list("INLET_CHANNELS", &v)?;

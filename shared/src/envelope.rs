@@ -81,6 +81,12 @@ pub enum Step {
         target: LeadRef,
         assignees: Vec<Assignee>,
     },
+    /// Fetch a Meta lead (known only by id) from the Graph API, then capture it.
+    FetchMetaLead {
+        leadgen_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        form_id: Option<String>,
+    },
 }
 
 impl Step {
@@ -89,12 +95,18 @@ impl Step {
             Step::Capture { .. } => "capture",
             Step::Activity { .. } => "activity",
             Step::Assign { .. } => "assign",
+            Step::FetchMetaLead { .. } => "fetch_meta_lead",
         }
+    }
+
+    /// Whether this step creates the lead (a capture, or a fetch that ends in one).
+    pub fn is_capture(&self) -> bool {
+        matches!(self, Step::Capture { .. } | Step::FetchMetaLead { .. })
     }
 
     pub fn target(&self) -> Option<&LeadRef> {
         match self {
-            Step::Capture { .. } => None,
+            Step::Capture { .. } | Step::FetchMetaLead { .. } => None,
             Step::Activity { target, .. } | Step::Assign { target, .. } => Some(target),
         }
     }
@@ -314,13 +326,14 @@ impl EnvelopeBuilder {
                 Step::Capture {
                     lead,
                     sender_lead_id,
-                } => Some((lead, sender_lead_id.as_deref())),
+                } => Some((Some(lead), sender_lead_id.as_deref())),
+                Step::FetchMetaLead { leadgen_id, .. } => Some((None, Some(leadgen_id.as_str()))),
                 _ => None,
             });
             match capture {
                 Some((lead, sender_lead)) => lead_key(
                     &self.channel,
-                    Some(lead),
+                    lead,
                     sender_lead.map(|id| (self.sender.as_str(), id)),
                     &id,
                 ),

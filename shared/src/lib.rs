@@ -9,11 +9,13 @@ pub mod intake;
 pub mod lead;
 pub mod ledger;
 pub mod mask;
+pub mod meta_graph;
 pub mod normalize;
 pub mod queue;
 pub mod rechat;
 pub mod serve;
 pub mod telemetry;
+pub mod webhook;
 
 /// This build's version, as `inlet/<version>` reports it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

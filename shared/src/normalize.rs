@@ -214,10 +214,27 @@ pub fn phone(given: &str, region: Region) -> Option<String> {
         return None;
     }
     let parsed: PhoneNumber = phonenumber::parse(Some(region), cleaned).ok()?;
-    if !phonenumber::is_valid(&parsed) {
-        return None;
+    if phonenumber::is_valid(&parsed) {
+        return Some(parsed.format().mode(Mode::E164).to_string());
     }
-    Some(parsed.format().mode(Mode::E164).to_string())
+    // Written in full with `+` and a country code, the sender says what it is, and the
+    // library's metadata lags newly opened ranges: keep it if its length is possible.
+    // The digits as written are authoritative then (the library may read a leading 1 of
+    // the national number as NANP's trunk prefix).
+    let explicit = cleaned.starts_with('+') || cleaned.starts_with("00");
+    let digits: String = cleaned.chars().filter(char::is_ascii_digit).collect();
+    let digits = if cleaned.starts_with("00") {
+        digits[2..].to_owned()
+    } else {
+        digits
+    };
+    let code = parsed.code().value().to_string();
+    let national = digits.strip_prefix(code.as_str())?.len();
+    let possible = match code.as_str() {
+        "1" => national == 10,
+        _ => (6..=13).contains(&national),
+    };
+    (explicit && possible).then(|| format!("+{digits}"))
 }
 
 /// Tags trimmed, empty ones dropped, duplicates (ignoring case) removed, order kept.
@@ -422,6 +439,13 @@ mod tests {
             Some("+442079460958".into())
         );
         assert_eq!(phone("555-1234", Region::US), None);
+        // Explicitly international and of a possible length: kept even where the metadata
+        // does not know the range; without the `+` the same digits are not trusted.
+        assert_eq!(
+            phone("+1 123 456 7890", Region::US),
+            Some("+11234567890".into())
+        );
+        assert_eq!(phone("+1 123 456 789", Region::US), None);
         assert_eq!(phone("call me", Region::US), None);
         assert_eq!(phone("123 456 7890", Region::US), None);
     }

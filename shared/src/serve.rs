@@ -101,10 +101,12 @@ pub async fn serve_http(
 pub async fn deliver_loop(
     store: EmbeddedStore,
     rechat: Arc<dyn RechatApi>,
+    meta: Option<Arc<dyn crate::meta_graph::MetaLeads>>,
     options: DeliveryOptions,
     stop: watch::Receiver<bool>,
 ) {
     let delivery = Delivery {
+        meta: meta.as_deref(),
         rechat: rechat.as_ref(),
         ledger: &store,
         queue: &store,

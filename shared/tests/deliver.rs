@@ -45,6 +45,7 @@ impl World {
 
     fn delivery(&self) -> Delivery<'_> {
         Delivery {
+            meta: None,
             rechat: &self.client,
             ledger: &self.ledger,
             queue: &self.queue,

@@ -21,6 +21,7 @@ async fn deliver(name: &str) -> (RechatDouble, RecordingQueue, SqsBatchResponse)
     .unwrap();
     let (ledger, queue) = (MemoryLedger::new(), RecordingQueue::default());
     let delivery = Delivery {
+        meta: None,
         rechat: &client,
         ledger: &ledger,
         queue: &queue,

@@ -270,6 +270,7 @@ async fn the_delivery_loop_delivers_retries_and_stops_when_asked() {
     let worker = tokio::spawn(inlet::serve::deliver_loop(
         s.clone(),
         Arc::new(client),
+        None,
         options,
         stopped,
     ));

@@ -63,6 +63,7 @@ async fn without_moto() {
     .unwrap();
     let (ledger, queue) = (MemoryLedger::new(), RecordingQueue::default());
     let delivery = Delivery {
+        meta: None,
         rechat: &client,
         ledger: &ledger,
         queue: &queue,
@@ -154,6 +155,7 @@ async fn run(on_dynamodb: bool) {
     }
 
     let delivery = Delivery {
+        meta: None,
         rechat: &client,
         ledger,
         queue: &queue,

@@ -62,6 +62,7 @@ async fn stack(max_receives: u32) -> Stack {
 impl Stack {
     fn delivery(&self) -> Delivery<'_> {
         Delivery {
+            meta: None,
             rechat: &self.client,
             ledger: &self.ledger,
             queue: &self.queue,

@@ -26,7 +26,11 @@ async fn main() -> Result<(), Error> {
         settings.queue_url,
         settings.dead_letter_url,
     );
+    let meta = config.meta_client();
     let delivery = Delivery {
+        meta: meta
+            .as_ref()
+            .map(|m| m as &dyn inlet::meta_graph::MetaLeads),
         rechat: &rechat,
         ledger: &ledger,
         queue: &queue,

@@ -11,7 +11,7 @@ use std::sync::Arc;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     inlet::telemetry::init();
-    let config = Config::from_env()?;
+    let config = Config::load(None)?;
     let (queue_url, table) = config.require_webhook()?;
     let aws = aws_config::load_from_env().await;
     let queue = SqsQueue::new(aws_sdk_sqs::Client::new(&aws), queue_url, "");
@@ -23,7 +23,7 @@ async fn main() -> Result<(), Error> {
     let intake = Intake {
         queue: Arc::new(queue),
         ledger: Arc::new(ledger),
-        settings: IntakeSettings::from_config(&config),
+        settings: IntakeSettings::from_config(&config)?,
     };
     let intake = &intake;
     lambda_http::run(service_fn(move |req: Request| async move {

@@ -36,6 +36,8 @@ pub struct DeliveryOptions {
     /// First retry delay when Rechat gave none; doubles per receive, up to `retry_cap`.
     pub retry_base: Duration,
     pub retry_cap: Duration,
+    /// For leads fetched at delivery (Meta).
+    pub normalize: crate::normalize::NormalizeOptions,
 }
 
 impl Default for DeliveryOptions {
@@ -45,6 +47,7 @@ impl Default for DeliveryOptions {
             dedupe_window: Duration::from_secs(3600),
             retry_base: Duration::from_secs(2),
             retry_cap: Duration::from_secs(300),
+            normalize: crate::normalize::NormalizeOptions::default(),
         }
     }
 }
@@ -56,6 +59,9 @@ impl DeliveryOptions {
             dedupe_window: config.dedupe_window,
             retry_base: config.retry_base,
             retry_cap: config.retry_cap,
+            normalize: crate::normalize::NormalizeOptions {
+                phone_region: config.phone_region,
+            },
         }
     }
 
@@ -126,6 +132,8 @@ pub struct Delivery<'a> {
     pub ledger: &'a dyn Ledger,
     pub queue: &'a dyn Queue,
     pub options: DeliveryOptions,
+    /// Meta's Graph API, for leads that arrive as ids only (none: such leads dead-letter).
+    pub meta: Option<&'a dyn crate::meta_graph::MetaLeads>,
 }
 
 // A short-lived return value: boxing the record would only add an allocation.
@@ -358,7 +366,7 @@ impl Delivery<'_> {
             // step runs. Other steps are written with the next save.
             let more = i + 1 < envelope.steps.len();
             if more
-                && matches!(step, Step::Capture { .. })
+                && step.is_capture()
                 && let Err(e) = self.save(&mut record).await
             {
                 return self.retry(message, format!("ledger: {e}"), None);
@@ -377,7 +385,7 @@ impl Delivery<'_> {
     /// first: the conditional write finds an existing record anyway, and a new envelope,
     /// the common case, then costs one call.
     async fn open_record(&self, envelope: &Envelope) -> Result<Opened, LedgerError> {
-        let starts_with_capture = matches!(envelope.steps.first(), Some(Step::Capture { .. }));
+        let starts_with_capture = envelope.steps.first().is_some_and(Step::is_capture);
         let mut fresh = LedgerRecord::new(envelope.id.clone(), envelope);
         if starts_with_capture {
             fresh.capture_calls = 1;
@@ -459,64 +467,33 @@ impl Delivery<'_> {
                 lead,
                 sender_lead_id,
             } => {
-                // Recorded before the call: if the answer is lost, the ledger knows a lead
-                // may exist. (A fresh record already counted it when it was created.)
-                if !std::mem::take(capture_recorded) {
-                    // A call was begun before and no outcome recorded: the process stopped
-                    // mid-call, so Rechat may have created the lead.
-                    let capture = envelope
-                        .steps
-                        .iter()
-                        .position(|s| matches!(s, Step::Capture { .. }));
-                    let unrecorded = capture.is_some_and(|i| record.steps[i] == StepState::Pending);
-                    if unrecorded && record.capture_calls > 0 {
-                        record.uncertain_captures += 1;
-                    }
-                    record.capture_calls += 1;
-                    self.save(record).await?;
-                }
-                let outcome = match self.rechat.capture(&envelope.channel, lead).await {
-                    Ok(o) => o,
-                    Err(e) => {
-                        if let RechatError::Transient {
-                            kind: TransientKind::Timeout | TransientKind::Connection,
-                            ..
-                        } = &e
-                        {
-                            record.uncertain_captures += 1;
-                        }
-                        return Err(e.into());
-                    }
+                self.capture(
+                    envelope,
+                    record,
+                    lead,
+                    sender_lead_id.as_deref(),
+                    capture_recorded,
+                )
+                .await
+            }
+            Step::FetchMetaLead { leadgen_id, .. } => {
+                let Some(meta) = self.meta else {
+                    return Err(StepError::Permanent {
+                        error: "Meta sends this lead as an id only, and no page token is configured to fetch it (INLET_META_PAGE_TOKEN)".into(),
+                        status: None,
+                    });
                 };
-                let lead_id = match outcome {
-                    CaptureOutcome::Created { lead_id } => Some(lead_id),
-                    CaptureOutcome::AcceptedWithoutId { reason } => {
-                        tracing::warn!(envelope = %envelope.id, reason = %reason, "captured without a lead id");
-                        None
-                    }
-                };
-                if record.capture_calls > 1 && record.uncertain_captures > 0 {
-                    tracing::warn!(
-                        envelope = %envelope.id, capture_calls = record.capture_calls,
-                        uncertain = record.uncertain_captures,
-                        "captured after an attempt whose answer was lost: Rechat may hold a duplicate"
-                    );
-                }
-                record.rechat_lead_id = lead_id.clone();
-                if let Some(sender_id) = sender_lead_id {
-                    let key =
-                        sender_link_key(&envelope.channel, &envelope.origin.sender, sender_id);
-                    let link = SenderLink {
-                        envelope_id: envelope.id.clone(),
-                        rechat_lead_id: lead_id,
-                    };
-                    if let Err(e) = self.ledger.link_sender_lead(&key, &link).await {
-                        // The capture is done and recorded below; a later event from this
-                        // sender will not find the lead, so say so loudly.
-                        tracing::error!(envelope = %envelope.id, error = %e, "could not record the sender's lead id");
-                    }
-                }
-                Ok(StepDone::Done)
+                let object = meta.lead(leadgen_id).await?;
+                let raw =
+                    crate::webhook::senders::meta::lead_from_object(&object, &Default::default());
+                let lead = crate::normalize::normalize(raw, &self.options.normalize)
+                    .map_err(|e| StepError::Permanent {
+                        error: format!("the lead Meta returned is {e}"),
+                        status: None,
+                    })?
+                    .lead;
+                self.capture(envelope, record, &lead, Some(leadgen_id), capture_recorded)
+                    .await
             }
             Step::Activity { target, activity } => {
                 match self.resolve(envelope, record, target).await? {
@@ -539,6 +516,71 @@ impl Delivery<'_> {
         }
     }
 
+    /// Captures a lead, recording the call first and its result after.
+    async fn capture(
+        &self,
+        envelope: &Envelope,
+        record: &mut LedgerRecord,
+        lead: &crate::lead::Lead,
+        sender_lead_id: Option<&str>,
+        capture_recorded: &mut bool,
+    ) -> Result<StepDone, StepError> {
+        // Recorded before the call: if the answer is lost, the ledger knows a lead
+        // may exist. (A fresh record already counted it when it was created.)
+        if !std::mem::take(capture_recorded) {
+            // A call was begun before and no outcome recorded: the process stopped
+            // mid-call, so Rechat may have created the lead.
+            let capture = envelope.steps.iter().position(Step::is_capture);
+            let unrecorded = capture.is_some_and(|i| record.steps[i] == StepState::Pending);
+            if unrecorded && record.capture_calls > 0 {
+                record.uncertain_captures += 1;
+            }
+            record.capture_calls += 1;
+            self.save(record).await?;
+        }
+        let outcome = match self.rechat.capture(&envelope.channel, lead).await {
+            Ok(o) => o,
+            Err(e) => {
+                if let RechatError::Transient {
+                    kind: TransientKind::Timeout | TransientKind::Connection,
+                    ..
+                } = &e
+                {
+                    record.uncertain_captures += 1;
+                }
+                return Err(e.into());
+            }
+        };
+        let lead_id = match outcome {
+            CaptureOutcome::Created { lead_id } => Some(lead_id),
+            CaptureOutcome::AcceptedWithoutId { reason } => {
+                tracing::warn!(envelope = %envelope.id, reason = %reason, "captured without a lead id");
+                None
+            }
+        };
+        if record.capture_calls > 1 && record.uncertain_captures > 0 {
+            tracing::warn!(
+                envelope = %envelope.id, capture_calls = record.capture_calls,
+                uncertain = record.uncertain_captures,
+                "captured after an attempt whose answer was lost: Rechat may hold a duplicate"
+            );
+        }
+        record.rechat_lead_id = lead_id.clone();
+        if let Some(sender_id) = sender_lead_id {
+            let key = sender_link_key(&envelope.channel, &envelope.origin.sender, sender_id);
+            let link = SenderLink {
+                envelope_id: envelope.id.clone(),
+                rechat_lead_id: lead_id,
+            };
+            if let Err(e) = self.ledger.link_sender_lead(&key, &link).await {
+                // The capture is done and recorded below; a later event from this
+                // sender will not find the lead, so say so loudly.
+                tracing::error!(envelope = %envelope.id, error = %e, "could not record the sender's lead id");
+            }
+        }
+        Ok(StepDone::Done)
+    }
+
     /// The Rechat lead id a step acts on.
     async fn resolve(
         &self,
@@ -551,10 +593,7 @@ impl Delivery<'_> {
         match target {
             LeadRef::Rechat { id } => Ok(Resolved::Lead(id.clone())),
             LeadRef::Captured => {
-                let capture = envelope
-                    .steps
-                    .iter()
-                    .position(|s| matches!(s, Step::Capture { .. }));
+                let capture = envelope.steps.iter().position(Step::is_capture);
                 match capture.map(|i| &record.steps[i]) {
                     None => Err(StepError::Permanent {
                         error: "the step refers to this envelope's capture, but it has none".into(),

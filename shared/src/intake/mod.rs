@@ -163,6 +163,8 @@ pub struct IntakeSettings {
     pub normalize: NormalizeOptions,
     /// What a 503 tells the sender to wait, in seconds.
     pub retry_after_secs: u32,
+    /// Senders' secrets and field rules (routing file).
+    pub webhooks: crate::webhook::WebhookSettings,
 }
 
 impl Default for IntakeSettings {
@@ -172,20 +174,22 @@ impl Default for IntakeSettings {
             body_limit: 1024 * 1024,
             normalize: NormalizeOptions::default(),
             retry_after_secs: 5,
+            webhooks: crate::webhook::WebhookSettings::default(),
         }
     }
 }
 
 impl IntakeSettings {
-    pub fn from_config(config: &crate::config::Config) -> Self {
-        IntakeSettings {
+    pub fn from_config(config: &crate::config::Config) -> Result<Self, crate::config::ConfigError> {
+        Ok(IntakeSettings {
             channels: ChannelPolicy::from_list(&config.channels),
             body_limit: config.body_limit,
             normalize: NormalizeOptions {
                 phone_region: config.phone_region,
             },
+            webhooks: config.webhooks()?,
             ..IntakeSettings::default()
-        }
+        })
     }
 }
 
@@ -199,9 +203,19 @@ pub struct Intake {
 /// The routes, for 404 and 405 decisions.
 enum Route<'a> {
     Health,
-    Capture { channel: &'a str },
-    Timeline { lead: &'a str },
-    Assignees { lead: &'a str },
+    Capture {
+        channel: &'a str,
+    },
+    Timeline {
+        lead: &'a str,
+    },
+    Assignees {
+        lead: &'a str,
+    },
+    Webhook {
+        channel: &'a str,
+        sender: Option<&'a str>,
+    },
 }
 
 impl Route<'_> {
@@ -210,6 +224,7 @@ impl Route<'_> {
             Route::Health => "GET, HEAD",
             Route::Capture { .. } | Route::Timeline { .. } => "POST, OPTIONS",
             Route::Assignees { .. } => "PUT, OPTIONS",
+            Route::Webhook { .. } => "GET, POST",
         }
     }
 
@@ -219,6 +234,7 @@ impl Route<'_> {
             Route::Capture { .. } => "capture",
             Route::Timeline { .. } => "timeline",
             Route::Assignees { .. } => "assignees",
+            Route::Webhook { .. } => "webhook",
         }
     }
 }
@@ -230,6 +246,14 @@ fn route(path: &str) -> Option<Route<'_>> {
         ["leads", "channels", channel, "webhook"] => Some(Route::Capture { channel }),
         ["leads", lead, "timeline"] => Some(Route::Timeline { lead }),
         ["leads", lead, "assignees"] => Some(Route::Assignees { lead }),
+        ["webhooks", channel] => Some(Route::Webhook {
+            channel,
+            sender: None,
+        }),
+        ["webhooks", channel, sender] => Some(Route::Webhook {
+            channel,
+            sender: Some(sender),
+        }),
         _ => None,
     }
 }
@@ -289,6 +313,11 @@ impl Intake {
         let result = match (&route, req.method()) {
             (Route::Health, &Method::GET | &Method::HEAD) => Ok(self.health().await),
             (Route::Health, _) => Err(IntakeError::method_not_allowed(route.allow())),
+            (Route::Webhook { channel, sender }, &Method::POST) => {
+                self.webhook(channel, *sender, &req).await
+            }
+            (Route::Webhook { .. }, &Method::GET) => self.handshake(&req),
+            (Route::Webhook { .. }, _) => Err(IntakeError::method_not_allowed(route.allow())),
             (_, &Method::OPTIONS) => return preflight(route.allow(), &req),
             (Route::Capture { channel }, &Method::POST) => self.capture(channel, &req).await,
             (Route::Timeline { lead }, &Method::POST) => self.timeline(lead, &req).await,
@@ -308,7 +337,7 @@ impl Intake {
                 e.response()
             }
         };
-        if matches!(route, Route::Health) {
+        if matches!(route, Route::Health | Route::Webhook { .. }) {
             response
         } else {
             with_cors(response)
@@ -408,6 +437,92 @@ impl Intake {
             },
         };
         Ok((target, record.lead_key))
+    }
+
+    /// A sender's webhook: recognized (or named), verified, parsed, every lead queued.
+    async fn webhook(
+        &self,
+        channel: &str,
+        sender: Option<&str>,
+        req: &Request<Bytes>,
+    ) -> Result<Response<Bytes>, IntakeError> {
+        let channel = self
+            .settings
+            .channels
+            .admit(channel)
+            .ok_or_else(|| IntakeError::not_found("no such lead channel"))?;
+        if req.body().len() > self.settings.body_limit {
+            return Err(IntakeError::too_large(self.settings.body_limit));
+        }
+        let request = crate::webhook::WebhookRequest {
+            channel: &channel,
+            sender,
+            content_type: header_str(req, "content-type"),
+            headers: req.headers(),
+            query: req.uri().query().unwrap_or(""),
+            body: req.body(),
+        };
+        let parsed = crate::webhook::process(
+            &request,
+            &self.settings.webhooks,
+            &self.settings.normalize,
+            chrono::Utc::now(),
+        )
+        .await?;
+        let sends = parsed.envelopes.iter().map(|e| self.enqueue(e));
+        for result in futures::future::join_all(sends).await {
+            result?;
+        }
+        let ids: Vec<&str> = parsed.envelopes.iter().map(|e| e.id.as_str()).collect();
+        Ok(json_response(
+            202,
+            &json!({"code": "ACCEPTED", "data": {"sender": parsed.sender, "ids": ids, "refused": parsed.refused, "dropped_test_leads": parsed.dropped}}),
+        ))
+    }
+
+    /// Meta's subscription check: echo `hub.challenge` when `hub.verify_token` matches.
+    fn handshake(&self, req: &Request<Bytes>) -> Result<Response<Bytes>, IntakeError> {
+        let query = req.uri().query().unwrap_or("");
+        let param = |name: &str| {
+            form_urlencoded::parse(query.as_bytes())
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.into_owned())
+        };
+        let (Some(mode), Some(challenge)) = (param("hub.mode"), param("hub.challenge")) else {
+            return Err(IntakeError::method_not_allowed("GET, POST"));
+        };
+        let expected = self.settings.webhooks.sender("meta").verify_token;
+        let Some(expected) = expected else {
+            let mut e = IntakeError::unprocessable(
+                "set senders.meta.verify_token in the routing file to answer Meta's check".into(),
+                None,
+            );
+            e.status = 403;
+            e.code = "forbidden";
+            return Err(e);
+        };
+        let token = param("hub.verify_token");
+        if mode != "subscribe"
+            || crate::webhook::signature::shared_secret(
+                token.as_deref(),
+                &expected,
+                "hub.verify_token",
+            )
+            .is_err()
+        {
+            let mut e = IntakeError::unprocessable(
+                "the verify token does not match".into(),
+                Some("hub.verify_token"),
+            );
+            e.status = 403;
+            e.code = "forbidden";
+            return Err(e);
+        }
+        Ok(Response::builder()
+            .status(200)
+            .header(header::CONTENT_TYPE, "text/plain")
+            .body(Bytes::from(challenge))
+            .expect("a valid response"))
     }
 
     async fn timeline(

@@ -1,0 +1,111 @@
+//! `inlet parse`: what a body would become, without queueing it.
+
+use clap::{Args, Subcommand};
+use inlet::config::Config;
+use inlet::intake::IntakeSettings;
+use serde_json::json;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Subcommand)]
+pub enum ParseWhat {
+    /// A sender's webhook body: prints the envelopes it would queue, or the error the
+    /// endpoint would answer (with a non-zero exit).
+    Webhook(WebhookArgs),
+}
+
+#[derive(Args)]
+pub struct WebhookArgs {
+    file: PathBuf,
+    #[arg(long)]
+    content_type: Option<String>,
+    /// A request header, `Name: value` (repeatable).
+    #[arg(long = "header")]
+    headers: Vec<String>,
+    /// Name the sender instead of detecting it (as `/webhooks/{channel}/{sender}` does).
+    #[arg(long)]
+    sender: Option<String>,
+    #[arg(long, default_value = "00000000-0000-4000-8000-000000000000")]
+    channel: String,
+    /// A routing file with senders' settings.
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+fn print_error(status: u16, code: &str, message: &str) -> ExitCode {
+    println!(
+        "{}",
+        json!({"error": {"status": status, "code": code, "message": message}})
+    );
+    ExitCode::from(1)
+}
+
+pub async fn run(what: ParseWhat) -> ExitCode {
+    match what {
+        ParseWhat::Webhook(args) => webhook(args).await,
+    }
+}
+
+async fn webhook(args: WebhookArgs) -> ExitCode {
+    let config = match Config::load(args.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => return print_error(2, "config", &e.to_string()),
+    };
+    let settings = match IntakeSettings::from_config(&config) {
+        Ok(s) => s,
+        Err(e) => return print_error(2, "config", &e.to_string()),
+    };
+    let body = match std::fs::read(&args.file) {
+        Ok(b) => b,
+        Err(e) => return print_error(2, "file", &format!("{}: {e}", args.file.display())),
+    };
+    let mut headers = http::HeaderMap::new();
+    for h in &args.headers {
+        let Some((name, value)) = h.split_once(':') else {
+            return print_error(2, "header", &format!("{h:?} is not `Name: value`"));
+        };
+        match (
+            http::HeaderName::from_bytes(name.trim().as_bytes()),
+            http::HeaderValue::from_str(value.trim()),
+        ) {
+            (Ok(n), Ok(v)) => {
+                headers.append(n, v);
+            }
+            _ => return print_error(2, "header", &format!("{h:?} is not a valid header")),
+        }
+    }
+    let content_type = args.content_type.clone().or_else(|| {
+        headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    });
+    let request = inlet::webhook::WebhookRequest {
+        channel: &args.channel,
+        sender: args.sender.as_deref(),
+        content_type: content_type.as_deref(),
+        headers: &headers,
+        query: "",
+        body: &body,
+    };
+    match inlet::webhook::process(
+        &request,
+        &settings.webhooks,
+        &settings.normalize,
+        chrono::Utc::now(),
+    )
+    .await
+    {
+        Ok(parsed) => {
+            let out = json!({
+                "sender": parsed.sender,
+                "envelopes": parsed.envelopes,
+                "refused": parsed.refused,
+                "dropped_test_leads": parsed.dropped,
+            });
+            println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+        Err(e) => print_error(e.status, e.code, &e.message),
+    }
+}

@@ -1,0 +1,303 @@
+//! Webhook bodies to JSON values. Senders label bodies loosely (Zapier "Raw", Make and n8n
+//! users pick any type), so a label is trusted only when the content agrees with it, and the
+//! content decides when that is unambiguous.
+//!
+//! Forms decode flat: each key as sent (labels with spaces, `data.json`, `q3_name`), a
+//! repeated key becomes an array. Multipart text parts likewise; file parts are left out and
+//! listed, since senders send upload URLs, not leads, in them.
+
+use crate::intake::IntakeError;
+use serde_json::{Map, Value};
+
+/// What a body was read as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Form,
+    Multipart,
+}
+
+/// A decoded body: its fields as JSON, and the names of file parts it carried.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decoded {
+    pub format: Format,
+    pub value: Value,
+    pub files: Vec<String>,
+}
+
+fn essence(content_type: Option<&str>) -> String {
+    content_type
+        .map(|ct| {
+            ct.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default()
+}
+
+fn looks_like_json(body: &[u8]) -> bool {
+    matches!(
+        body.iter().find(|b| !b.is_ascii_whitespace()),
+        Some(b'{') | Some(b'[')
+    )
+}
+
+fn looks_like_multipart(body: &[u8]) -> Option<String> {
+    let start = body.iter().position(|b| !b.is_ascii_whitespace())?;
+    let rest = &body[start..];
+    if !rest.starts_with(b"--") {
+        return None;
+    }
+    let line_end = rest.iter().position(|b| *b == b'\r' || *b == b'\n')?;
+    let boundary = std::str::from_utf8(&rest[2..line_end]).ok()?.trim();
+    (!boundary.is_empty() && boundary.len() <= 200).then(|| boundary.to_owned())
+}
+
+/// Reads a body by its label, or by its content when the label is missing, generic, or
+/// contradicted by unambiguous content.
+pub async fn decode(content_type: Option<&str>, body: &[u8]) -> Result<Decoded, IntakeError> {
+    let kind = essence(content_type);
+    match kind.as_str() {
+        "multipart/form-data" => {
+            let boundary = content_type
+                .and_then(|ct| multer::parse_boundary(ct).ok())
+                .or_else(|| looks_like_multipart(body))
+                .ok_or_else(|| {
+                    IntakeError::malformed("multipart body without a boundary".into())
+                })?;
+            multipart(body, &boundary).await
+        }
+        "application/json" | "text/json"
+            if !looks_like_json(body) && !body.iter().all(u8::is_ascii_whitespace) =>
+        {
+            // Labelled JSON but plainly a form (a mislabelled Zapier or n8n body).
+            if body.contains(&b'=') {
+                form(body)
+            } else {
+                json(body)
+            }
+        }
+        "application/json" | "text/json" => json(body),
+        e if e.starts_with("application/") && e.ends_with("+json") => json(body),
+        "application/x-www-form-urlencoded" if looks_like_json(body) => json(body),
+        "application/x-www-form-urlencoded" => form(body),
+        "" | "text/plain" | "application/octet-stream" => {
+            if looks_like_json(body) {
+                json(body)
+            } else if let Some(boundary) = looks_like_multipart(body) {
+                multipart(body, &boundary).await
+            } else {
+                form(body)
+            }
+        }
+        other => Err(IntakeError::unsupported_type(other)),
+    }
+}
+
+fn json(body: &[u8]) -> Result<Decoded, IntakeError> {
+    let value = crate::intake::body::decode(crate::intake::body::BodyKind::Json, body)?;
+    Ok(Decoded {
+        format: Format::Json,
+        value,
+        files: Vec::new(),
+    })
+}
+
+fn insert(map: &mut Map<String, Value>, key: String, value: Value) {
+    match map.get_mut(&key) {
+        None => {
+            map.insert(key, value);
+        }
+        Some(Value::Array(items)) => items.push(value),
+        Some(existing) => {
+            let first = existing.take();
+            *existing = Value::Array(vec![first, value]);
+        }
+    }
+}
+
+/// A URL-encoded body as a flat object (`+` is a space; repeated keys make arrays).
+pub fn form(body: &[u8]) -> Result<Decoded, IntakeError> {
+    if std::str::from_utf8(body).is_err() {
+        return Err(IntakeError::malformed("the form is not UTF-8 text".into()));
+    }
+    let mut map = Map::new();
+    for (k, v) in form_urlencoded::parse(body) {
+        let key = k.into_owned();
+        if key.is_empty() && v.is_empty() {
+            continue;
+        }
+        insert(&mut map, key, Value::String(v.into_owned()));
+    }
+    Ok(Decoded {
+        format: Format::Form,
+        value: Value::Object(map),
+        files: Vec::new(),
+    })
+}
+
+/// Most parts a multipart body may have; a sender's form has tens, not thousands.
+const MAX_PARTS: usize = 1000;
+
+async fn multipart(body: &[u8], boundary: &str) -> Result<Decoded, IntakeError> {
+    // Some senders' fixtures and proxies use bare LF; multipart requires CRLF.
+    let owned;
+    let body = if !body.windows(2).any(|w| w == b"\r\n") && body.contains(&b'\n') {
+        owned = crlf(body);
+        owned.as_slice()
+    } else {
+        body
+    };
+    let chunk = bytes::Bytes::copy_from_slice(body);
+    let stream = futures::stream::once(async move { Ok::<_, std::io::Error>(chunk) });
+    let constraints = multer::Constraints::new()
+        .size_limit(multer::SizeLimit::new().whole_stream(body.len() as u64 + 1));
+    let mut parts = multer::Multipart::with_constraints(stream, boundary, constraints);
+    let mut map = Map::new();
+    let mut files = Vec::new();
+    let mut count = 0;
+    loop {
+        let field = match parts.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => {
+                return Err(IntakeError::malformed(format!(
+                    "the multipart body cannot be read: {e}"
+                )));
+            }
+        };
+        count += 1;
+        if count > MAX_PARTS {
+            return Err(IntakeError::unprocessable(
+                format!("more than {MAX_PARTS} multipart parts"),
+                None,
+            ));
+        }
+        let name = field.name().unwrap_or("").to_owned();
+        if let Some(file) = field.file_name() {
+            files.push(format!("{name}: {file}"));
+            continue;
+        }
+        let text = field.text().await.map_err(|e| {
+            IntakeError::malformed(format!("multipart part {name:?} cannot be read: {e}"))
+        })?;
+        insert(&mut map, name, Value::String(text));
+    }
+    Ok(Decoded {
+        format: Format::Multipart,
+        value: Value::Object(map),
+        files,
+    })
+}
+
+fn crlf(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len() + body.len() / 20);
+    for &b in body {
+        if b == b'\n' {
+            out.push(b'\r');
+        }
+        out.push(b);
+    }
+    out
+}
+
+/// A string field that holds JSON (Unbounce `data.json`, Jotform `rawRequest`, Wufoo
+/// `FieldStructure`), read when it is a JSON object or array.
+pub fn nested_json(value: Option<&Value>) -> Option<Value> {
+    let text = value?.as_str()?;
+    if !looks_like_json(text.as_bytes()) {
+        return None;
+    }
+    serde_json::from_str(text).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn forms_keep_keys_as_sent_and_repeat_into_arrays() {
+        let d = decode(
+            Some("application/x-www-form-urlencoded"),
+            b"First+Name=Ana&Email+Address+=a%40example.com&tag=a&tag=b&data.json=%7B%7D",
+        )
+        .await
+        .unwrap();
+        assert_eq!(d.format, Format::Form);
+        assert_eq!(d.value["First Name"], "Ana");
+        assert_eq!(d.value["Email Address "], "a@example.com");
+        assert_eq!(d.value["tag"], json!(["a", "b"]));
+        assert_eq!(nested_json(d.value.get("data.json")), Some(json!({})));
+    }
+
+    #[tokio::test]
+    async fn a_mislabelled_body_is_read_by_its_content() {
+        assert_eq!(
+            decode(Some("application/x-www-form-urlencoded"), b"{\"a\":1}")
+                .await
+                .unwrap()
+                .format,
+            Format::Json
+        );
+        assert_eq!(
+            decode(Some("application/json"), b"a=1&b=2")
+                .await
+                .unwrap()
+                .format,
+            Format::Form
+        );
+        assert_eq!(
+            decode(Some("text/plain"), b"[1]").await.unwrap().format,
+            Format::Json
+        );
+        assert_eq!(decode(None, b"a=1").await.unwrap().format, Format::Form);
+        assert_eq!(
+            decode(Some("application/xml"), b"<a/>")
+                .await
+                .unwrap_err()
+                .status,
+            415
+        );
+        assert_eq!(
+            decode(Some("application/json"), b"{\"a\":")
+                .await
+                .unwrap_err()
+                .status,
+            400
+        );
+    }
+
+    #[tokio::test]
+    async fn multipart_with_crlf_or_bare_lf_and_files_listed() {
+        let lf = "--XyZ\nContent-Disposition: form-data; name=\"first\"\n\nAna\n--XyZ\nContent-Disposition: form-data; name=\"doc\"; filename=\"id.png\"\nContent-Type: image/png\n\nPNG\n--XyZ\nContent-Disposition: form-data; name=\"first\"\n\nBea\n--XyZ--\n";
+        for body in [lf.to_owned(), lf.replace('\n', "\r\n")] {
+            let d = decode(Some("multipart/form-data; boundary=XyZ"), body.as_bytes())
+                .await
+                .unwrap();
+            assert_eq!(d.value["first"], json!(["Ana", "Bea"]));
+            assert_eq!(d.files, vec!["doc: id.png"]);
+        }
+        let d = decode(None, lf.replace('\n', "\r\n").as_bytes())
+            .await
+            .unwrap();
+        assert_eq!(
+            d.format,
+            Format::Multipart,
+            "sniffed from its boundary line"
+        );
+        let truncated = "--XyZ\r\nContent-Disposition: form-data; name=\"first\"\r\n\r\nAna";
+        assert_eq!(
+            decode(
+                Some("multipart/form-data; boundary=XyZ"),
+                truncated.as_bytes()
+            )
+            .await
+            .unwrap_err()
+            .status,
+            400
+        );
+    }
+}

@@ -1,0 +1,459 @@
+//! Sender webhooks: decode the body, recognize who sent it (or take the sender named in the
+//! URL), verify its signature when a secret is configured, map it to leads, and build the
+//! envelopes. One module per sender under `senders/`, each with `recognize` and `parse`;
+//! flat forms of any origin go through the alias table in `fields`.
+
+pub mod decode;
+pub mod fields;
+pub mod senders;
+pub mod signature;
+
+use crate::envelope::{Envelope, EnvelopeBuilder, LeadRef, OriginKind, Step};
+use crate::intake::IntakeError;
+use crate::lead::{Activity, Assignee};
+use crate::normalize::{NormalizeOptions, RawLead, normalize};
+use decode::Decoded;
+use fields::FieldRules;
+use http::HeaderMap;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// A request as senders see it.
+pub struct Incoming<'a> {
+    pub headers: &'a HeaderMap,
+    /// The query string, without `?`.
+    pub query: &'a str,
+    /// The raw body bytes: what signatures are computed over.
+    pub raw: &'a [u8],
+    pub decoded: Decoded,
+}
+
+impl Incoming<'_> {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn object(&self) -> Option<&Map<String, Value>> {
+        self.decoded.value.as_object()
+    }
+
+    /// A top-level field as text.
+    pub fn text(&self, key: &str) -> Option<String> {
+        self.object()
+            .and_then(|m| m.get(key))
+            .and_then(fields::text_of)
+    }
+
+    pub fn query_param(&self, key: &str) -> Option<String> {
+        form_urlencoded::parse(self.query.as_bytes())
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.into_owned())
+    }
+}
+
+/// One thing a sender told us.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SenderEvent {
+    /// The sender's id for this event (the dedupe key).
+    pub event_id: Option<String>,
+    pub action: EventAction,
+}
+
+// Short-lived, one per lead in a request: boxing the capture would only add allocations.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq)]
+pub enum EventAction {
+    /// A new lead, with the sender's id for it and what it did.
+    Capture {
+        lead: RawLead,
+        sender_lead_id: Option<String>,
+        activities: Vec<Activity>,
+        test: bool,
+    },
+    /// New agents for a lead the sender sent before.
+    Reassign {
+        sender_lead_id: String,
+        assignees: Vec<Assignee>,
+    },
+    /// An activity of a lead the sender sent before.
+    Activity {
+        sender_lead_id: String,
+        activity: Activity,
+    },
+    /// A Meta lead known only by id: delivery fetches it from the Graph API.
+    FetchMetaLead {
+        leadgen_id: String,
+        form_id: Option<String>,
+    },
+}
+
+impl SenderEvent {
+    pub fn capture(event_id: Option<String>, lead: RawLead) -> Self {
+        SenderEvent {
+            event_id,
+            action: EventAction::Capture {
+                lead,
+                sender_lead_id: None,
+                activities: Vec::new(),
+                test: false,
+            },
+        }
+    }
+}
+
+/// Per-sender settings from the routing config (`[senders.<name>]`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SenderSettings {
+    /// The signing secret, shared key or token the sender must present.
+    pub secret: Option<String>,
+    pub rules: FieldRules,
+    pub tags: Vec<String>,
+    pub lead_source: Option<String>,
+    /// Agents for leads that name none.
+    pub assignees: Vec<Assignee>,
+    /// Drop test leads (Google's `is_test`) instead of tagging them `test`.
+    pub drop_test: bool,
+    /// Field rules per form id (Gravity Forms ids, Wufoo `FieldN`).
+    pub forms: BTreeMap<String, FieldRules>,
+    /// Meta's `hub.verify_token` for the subscription handshake.
+    pub verify_token: Option<String>,
+}
+
+/// All senders' settings.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WebhookSettings {
+    pub senders: BTreeMap<String, SenderSettings>,
+}
+
+impl WebhookSettings {
+    pub fn sender(&self, name: &str) -> SenderSettings {
+        self.senders.get(name).cloned().unwrap_or_default()
+    }
+
+    /// Reads the `[senders.<name>]` tables of a routing file. A secret may be written as
+    /// `env:NAME` to read it from the environment instead of the file.
+    pub fn from_toml(table: &toml::Table) -> Result<WebhookSettings, String> {
+        let mut settings = WebhookSettings::default();
+        let Some(senders) = table.get("senders") else {
+            return Ok(settings);
+        };
+        let senders = senders.as_table().ok_or("senders must be a table")?;
+        for (name, value) in senders {
+            let sender =
+                senders::by_name(name).ok_or_else(|| format!("senders.{name}: no such sender"))?;
+            let t = value
+                .as_table()
+                .ok_or_else(|| format!("senders.{name} must be a table"))?;
+            let mut s = SenderSettings::default();
+            for (key, v) in t {
+                let at = format!("senders.{name}.{key}");
+                let string = |v: &toml::Value| {
+                    v.as_str()
+                        .map(str::to_owned)
+                        .ok_or_else(|| format!("{at} must be a string"))
+                };
+                match key.as_str() {
+                    "secret" | "verify_token" => {
+                        let raw = string(v)?;
+                        let value = match raw.strip_prefix("env:") {
+                            Some(var) => std::env::var(var).map_err(|_| {
+                                format!("{at}: environment variable {var} is not set")
+                            })?,
+                            None => raw,
+                        };
+                        if key == "secret" {
+                            s.secret = Some(value)
+                        } else {
+                            s.verify_token = Some(value)
+                        }
+                    }
+                    "lead_source" => s.lead_source = Some(string(v)?),
+                    "drop_test" => {
+                        s.drop_test = v
+                            .as_bool()
+                            .ok_or_else(|| format!("{at} must be true or false"))?
+                    }
+                    "tags" => {
+                        s.tags = v
+                            .as_array()
+                            .ok_or_else(|| format!("{at} must be a list of strings"))?
+                            .iter()
+                            .map(|t| {
+                                t.as_str()
+                                    .map(str::to_owned)
+                                    .ok_or_else(|| format!("{at} must be a list of strings"))
+                            })
+                            .collect::<Result<_, _>>()?
+                    }
+                    "assignees" => {
+                        let json = serde_json::to_value(v).map_err(|e| format!("{at}: {e}"))?;
+                        s.assignees =
+                            serde_json::from_value(json).map_err(|e| format!("{at}: {e}"))?;
+                    }
+                    "fields" => s.rules = rules(v, &at)?,
+                    "forms" => {
+                        let forms = v
+                            .as_table()
+                            .ok_or_else(|| format!("{at} must be a table of forms"))?;
+                        for (form, fields) in forms {
+                            s.forms
+                                .insert(form.clone(), rules(fields, &format!("{at}.{form}"))?);
+                        }
+                    }
+                    other => return Err(format!("senders.{name}.{other} is not a known setting")),
+                }
+            }
+            settings.senders.insert(sender.name.to_owned(), s);
+        }
+        Ok(settings)
+    }
+}
+
+fn rules(v: &toml::Value, at: &str) -> Result<FieldRules, String> {
+    let t = v
+        .as_table()
+        .ok_or_else(|| format!("{at} must map field names to meanings"))?;
+    let mut rules = FieldRules::default();
+    for (field, meaning) in t {
+        let name = meaning
+            .as_str()
+            .ok_or_else(|| format!("{at}.{field} must be a meaning such as \"email\""))?;
+        let m = fields::Meaning::from_config(name)
+            .ok_or_else(|| format!("{at}.{field}: {name:?} is not a field Inlet knows"))?;
+        rules.rename.insert(field.trim().to_owned(), m);
+    }
+    Ok(rules)
+}
+
+/// A sender module.
+pub struct Sender {
+    pub name: &'static str,
+    /// Cheap: a few keys or headers.
+    pub recognize: fn(&Incoming) -> bool,
+    pub parse: fn(&Incoming, &SenderSettings) -> Result<Vec<SenderEvent>, IntakeError>,
+    /// Checks the request against the configured secret.
+    pub verify: fn(&Incoming, &str, i64) -> Result<(), signature::SignatureError>,
+}
+
+/// The default check for senders that sign nothing: Standard Webhooks headers when present,
+/// else a token in `?token=`, `X-Inlet-Token` or `Authorization: Bearer`.
+pub fn verify_token(
+    incoming: &Incoming,
+    secret: &str,
+    now: i64,
+) -> Result<(), signature::SignatureError> {
+    if incoming.header("webhook-signature").is_some() || incoming.header("svix-signature").is_some()
+    {
+        let h = |a: &str, b: &str| incoming.header(a).or_else(|| incoming.header(b));
+        return signature::standard_webhooks(
+            h("webhook-id", "svix-id"),
+            h("webhook-timestamp", "svix-timestamp"),
+            h("webhook-signature", "svix-signature"),
+            secret,
+            incoming.raw,
+            now,
+        );
+    }
+    let given = incoming
+        .query_param("token")
+        .or_else(|| incoming.header("x-inlet-token").map(str::to_owned))
+        .or_else(|| {
+            incoming
+                .header("authorization")
+                .and_then(|a| a.strip_prefix("Bearer "))
+                .map(str::to_owned)
+        });
+    signature::shared_secret(given.as_deref(), secret, "token")
+}
+
+/// What a webhook became.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parsed {
+    pub sender: &'static str,
+    pub envelopes: Vec<Envelope>,
+    /// Events that were not leads, with why (the request is refused if nothing else is left).
+    pub refused: Vec<String>,
+    /// Test events dropped by config.
+    pub dropped: usize,
+}
+
+/// Request details the pipeline needs beyond the body.
+pub struct WebhookRequest<'a> {
+    pub channel: &'a str,
+    pub sender: Option<&'a str>,
+    pub content_type: Option<&'a str>,
+    pub headers: &'a HeaderMap,
+    pub query: &'a str,
+    pub body: &'a [u8],
+}
+
+fn unauthorized(e: signature::SignatureError) -> IntakeError {
+    IntakeError {
+        status: 401,
+        code: "unauthorized",
+        message: format!("the request is not signed by the configured sender: {e}"),
+        field: None,
+        retry_after: None,
+        allow: None,
+    }
+}
+
+/// Decodes, recognizes, verifies and parses one webhook, and builds its envelopes.
+pub async fn process(
+    req: &WebhookRequest<'_>,
+    settings: &WebhookSettings,
+    normalize_options: &NormalizeOptions,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Parsed, IntakeError> {
+    let decoded = decode::decode(req.content_type, req.body).await?;
+    let incoming = Incoming {
+        headers: req.headers,
+        query: req.query,
+        raw: req.body,
+        decoded,
+    };
+    let sender = match req.sender {
+        Some(name) => {
+            senders::by_name(name).ok_or_else(|| IntakeError::not_found("no such sender"))?
+        }
+        None => senders::recognize(&incoming),
+    };
+    let sender_settings = settings.sender(sender.name);
+    if let Some(secret) = &sender_settings.secret {
+        (sender.verify)(&incoming, secret, now.timestamp()).map_err(unauthorized)?;
+    }
+    let events = (sender.parse)(&incoming, &sender_settings)?;
+    build(
+        sender.name,
+        req.channel,
+        req.body,
+        events,
+        &sender_settings,
+        normalize_options,
+        now,
+    )
+}
+
+/// Events to envelopes: the sender's defaults applied, each lead normalized.
+pub fn build(
+    sender: &'static str,
+    channel: &str,
+    raw: &[u8],
+    events: Vec<SenderEvent>,
+    settings: &SenderSettings,
+    normalize_options: &NormalizeOptions,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Parsed, IntakeError> {
+    let mut parsed = Parsed {
+        sender,
+        envelopes: Vec::new(),
+        refused: Vec::new(),
+        dropped: 0,
+    };
+    let total = events.len();
+    for event in events {
+        let builder = EnvelopeBuilder::new(OriginKind::Webhook, sender, channel, raw)
+            .received_at(now)
+            .event_id(event.event_id.as_deref());
+        let by_sender = |id: String| LeadRef::Sender {
+            sender: sender.to_owned(),
+            id,
+        };
+        let envelope = match event.action {
+            EventAction::Capture {
+                mut lead,
+                sender_lead_id,
+                activities,
+                test,
+            } => {
+                if test && settings.drop_test {
+                    parsed.dropped += 1;
+                    continue;
+                }
+                if test {
+                    lead.tags.push("test".into());
+                }
+                lead.tags.extend(settings.tags.iter().cloned());
+                if lead.lead_source.is_none() {
+                    lead.lead_source = settings.lead_source.clone();
+                }
+                if lead.assignees.is_empty() {
+                    lead.assignees = settings.assignees.clone();
+                }
+                let normalized = match normalize(lead, normalize_options) {
+                    Ok(n) => n,
+                    Err(e) => {
+                        parsed.refused.push(e.reason);
+                        continue;
+                    }
+                };
+                let mut b = builder
+                    .step(Step::Capture {
+                        lead: normalized.lead,
+                        sender_lead_id,
+                    })
+                    .notices(normalized.notices);
+                for activity in activities {
+                    b = b.step(Step::Activity {
+                        target: LeadRef::Captured,
+                        activity,
+                    });
+                }
+                b.build()
+            }
+            EventAction::Reassign {
+                sender_lead_id,
+                assignees,
+            } => {
+                let assignees: Vec<Assignee> = assignees
+                    .into_iter()
+                    .map(|a| crate::normalize::assignee(a, normalize_options))
+                    .filter(|a| !crate::lead::IsEmpty::is_empty(a))
+                    .collect();
+                if assignees.is_empty() {
+                    parsed
+                        .refused
+                        .push("a reassignment with no agent to assign".into());
+                    continue;
+                }
+                builder
+                    .step(Step::Assign {
+                        target: by_sender(sender_lead_id),
+                        assignees,
+                    })
+                    .build()
+            }
+            EventAction::Activity {
+                sender_lead_id,
+                activity,
+            } => builder
+                .step(Step::Activity {
+                    target: by_sender(sender_lead_id),
+                    activity,
+                })
+                .build(),
+            EventAction::FetchMetaLead {
+                leadgen_id,
+                form_id,
+            } => builder
+                .step(Step::FetchMetaLead {
+                    leadgen_id,
+                    form_id,
+                })
+                .build(),
+        };
+        parsed.envelopes.push(envelope);
+    }
+    if parsed.envelopes.is_empty() && parsed.dropped == 0 {
+        let reason = if total == 0 {
+            "the payload holds no lead".to_owned()
+        } else {
+            parsed.refused.join("; ")
+        };
+        return Err(IntakeError::unprocessable(
+            format!("not a lead: {reason}"),
+            None,
+        ));
+    }
+    Ok(parsed)
+}
