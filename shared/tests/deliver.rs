@@ -609,3 +609,60 @@ async fn a_dead_lettered_envelope_replayed_resumes_where_it_stopped() {
         .count();
     assert_eq!((captures, timelines), (1, 1));
 }
+
+#[tokio::test]
+async fn a_meta_lead_known_by_id_is_fetched_then_captured_once() {
+    use inlet::meta_graph::{GraphClient, MetaLeads};
+    let w = World::new().await;
+    let graph = inlet_testkit::GraphDouble::start("page-token").await;
+    graph.add_lead(
+        "700000000000000001",
+        serde_json::json!({"id": "700000000000000001", "field_data": [
+            {"name": "full_name", "values": ["Marta Souza"]},
+            {"name": "email", "values": ["marta.souza@example.com"]},
+            {"name": "phone_number", "values": ["+15125550163"]}
+        ]}),
+    );
+    let client = GraphClient::new(graph.url(), "page-token", Duration::from_secs(2)).unwrap();
+    let env = EnvelopeBuilder::new(OriginKind::Webhook, "meta", CHANNEL, b"n")
+        .event_id(Some("leadgen:700000000000000001"))
+        .step(Step::FetchMetaLead {
+            leadgen_id: "700000000000000001".into(),
+            form_id: None,
+        })
+        .build();
+    let unknown = EnvelopeBuilder::new(OriginKind::Webhook, "meta", CHANNEL, b"u")
+        .step(Step::FetchMetaLead {
+            leadgen_id: "700000000000000009".into(),
+            form_id: None,
+        })
+        .build();
+    let delivery = Delivery {
+        meta: Some(&client as &dyn MetaLeads),
+        ..w.delivery()
+    };
+    let report = delivery
+        .deliver_batch(vec![message(&env), message(&unknown)])
+        .await;
+    assert_eq!(report.outcomes[0].1, Outcome::Delivered);
+    assert!(
+        matches!(&report.outcomes[1].1, Outcome::DeadLettered { reason } if reason.contains("404"))
+    );
+    let leads = w.double.leads();
+    assert_eq!(leads.len(), 1);
+    assert_eq!(leads[0].payload["first_name"], "Marta");
+    assert_eq!(leads[0].payload["phone_number"], "+15125550163");
+    assert_eq!(leads[0].payload["lead_source"], "Facebook Lead Ads");
+    // Delivered again (Meta retries for 36 hours): nothing fetched or captured twice.
+    let again = delivery.deliver_batch(vec![message(&env)]).await;
+    assert_eq!(again.outcomes[0].1, Outcome::Duplicate);
+    assert_eq!(
+        graph.calls(),
+        vec!["700000000000000001", "700000000000000009"]
+    );
+    // Without a page token such a lead cannot be fetched: it is dead-lettered, saying why.
+    let no_token = w.delivery().deliver_batch(vec![message(&unknown)]).await;
+    assert!(
+        matches!(&no_token.outcomes[0].1, Outcome::DeadLettered { reason } if reason.contains("INLET_META_PAGE_TOKEN"))
+    );
+}

@@ -462,3 +462,130 @@ async fn a_queue_that_cannot_take_the_lead_is_503_with_retry_after_never_a_fake_
     assert_eq!(status, 202);
     assert_eq!(sent(&f).len(), 1);
 }
+
+#[tokio::test]
+async fn sender_webhooks_are_queued_one_envelope_per_lead() {
+    let f = default();
+    let body = r#"[{"name": "Ana Silva", "email": "ana@example.com", "id": "z-1"}, {"name": "Bo Li", "phone": "512-555-0100"}]"#;
+    let (status, headers, answer) = call(
+        &f,
+        request(
+            "POST",
+            &format!("/webhooks/{CHANNEL}"),
+            Some("application/json"),
+            body,
+        ),
+    )
+    .await;
+    assert_eq!(status, 202);
+    assert!(
+        headers.get("access-control-allow-origin").is_none(),
+        "no CORS grant for server-to-server routes"
+    );
+    assert_eq!(answer["data"]["sender"], "generic");
+    assert_eq!(answer["data"]["ids"].as_array().unwrap().len(), 2);
+    assert_eq!(sent(&f).len(), 2);
+    let named = call(
+        &f,
+        request(
+            "POST",
+            &format!("/webhooks/{CHANNEL}/zapier"),
+            Some("application/x-www-form-urlencoded"),
+            "first_name=Cy&email=cy%40example.com",
+        ),
+    )
+    .await;
+    assert_eq!(named.0, 202);
+    assert_eq!(
+        call(
+            &f,
+            request(
+                "POST",
+                &format!("/webhooks/{CHANNEL}/nobody"),
+                Some("application/json"),
+                "{}"
+            )
+        )
+        .await
+        .0,
+        404
+    );
+    assert_eq!(
+        call(
+            &f,
+            request(
+                "POST",
+                "/webhooks/not-a-channel",
+                Some("application/json"),
+                body
+            )
+        )
+        .await
+        .0,
+        404
+    );
+    assert_eq!(
+        call(
+            &f,
+            request(
+                "PUT",
+                &format!("/webhooks/{CHANNEL}"),
+                Some("application/json"),
+                body
+            )
+        )
+        .await
+        .0,
+        405
+    );
+}
+
+#[tokio::test]
+async fn a_sender_with_a_secret_must_sign_and_nothing_unsigned_is_queued() {
+    let mut settings = IntakeSettings::default();
+    let table: toml::Table = "[senders.meta]\nsecret = \"app-secret\"\nverify_token = \"vt-1\"\n"
+        .parse()
+        .unwrap();
+    settings.webhooks = inlet::webhook::WebhookSettings::from_toml(&table).unwrap();
+    let f = fixture(settings);
+    let body = r#"{"object":"page","entry":[{"changes":[{"field":"leadgen","value":{"leadgen_id":"1"}}]}]}"#;
+    let path = format!("/webhooks/{CHANNEL}/meta");
+    let (status, _, answer) =
+        call(&f, request("POST", &path, Some("application/json"), body)).await;
+    assert_eq!(status, 401);
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("X-Hub-Signature-256")
+    );
+    let mut signed = request("POST", &path, Some("application/json"), body);
+    let sig = format!(
+        "sha256={}",
+        hex::encode(inlet::webhook::signature::sign(
+            b"app-secret",
+            &[body.as_bytes()]
+        ))
+    );
+    signed
+        .headers_mut()
+        .insert("x-hub-signature-256", sig.parse().unwrap());
+    assert_eq!(call(&f, signed).await.0, 202);
+    assert_eq!(sent(&f).len(), 1);
+
+    // Meta's subscription check.
+    let check = |token: &str| {
+        request(
+            "GET",
+            &format!("{path}?hub.mode=subscribe&hub.verify_token={token}&hub.challenge=12345"),
+            None,
+            "",
+        )
+    };
+    let response = f.intake.handle(check("vt-1")).await;
+    assert_eq!(
+        (response.status().as_u16(), response.body().as_ref()),
+        (200, b"12345".as_ref())
+    );
+    assert_eq!(f.intake.handle(check("wrong")).await.status().as_u16(), 403);
+}

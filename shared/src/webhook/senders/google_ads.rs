@@ -10,12 +10,8 @@ use serde_json::Value;
 
 pub const SENDER: Sender = Sender {
     name: "google-ads",
-    recognize: |i| {
-        i.decoded
-            .value
-            .get("user_column_data")
-            .is_some_and(Value::is_array)
-    },
+    // Any `user_column_data` is Google's, so that a wrong one is reported as such.
+    recognize: |i| i.decoded.value.get("user_column_data").is_some(),
     parse,
     verify,
 };

@@ -1,0 +1,833 @@
+//! Every sender module on fixtures written for it (invented people, shaped after the
+//! published formats), its signatures, and its malformed variants.
+
+use base64::Engine;
+use inlet::envelope::{Envelope, LeadRef, Step};
+use inlet::intake::IntakeError;
+use inlet::lead::{Action, Lead};
+use inlet::normalize::NormalizeOptions;
+use inlet::webhook::fields::{FieldRules, Meaning};
+use inlet::webhook::signature::sign;
+use inlet::webhook::{Parsed, SenderSettings, WebhookRequest, WebhookSettings, process};
+
+const CHANNEL: &str = "55f5d0b8-3f4e-4b8e-9d6a-0c1b2a3d745f";
+const FORM: &str = "application/x-www-form-urlencoded";
+const JSON: &str = "application/json";
+const MULTIPART: &str = "multipart/form-data; boundary=----InletBoundary7MA4YWxk";
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/tests/fixtures/webhooks/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+async fn run_body(
+    body: &[u8],
+    content_type: &str,
+    headers: &[(&str, &str)],
+    sender: Option<&str>,
+    settings: &WebhookSettings,
+) -> Result<Parsed, IntakeError> {
+    let mut map = http::HeaderMap::new();
+    for (k, v) in headers {
+        map.insert(
+            http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            v.parse().unwrap(),
+        );
+    }
+    let req = WebhookRequest {
+        channel: CHANNEL,
+        sender,
+        content_type: Some(content_type),
+        headers: &map,
+        query: "",
+        body,
+    };
+    process(
+        &req,
+        settings,
+        &NormalizeOptions::default(),
+        chrono::Utc::now(),
+    )
+    .await
+}
+
+async fn run(name: &str, content_type: &str) -> Parsed {
+    run_body(
+        &fixture(name),
+        content_type,
+        &[],
+        None,
+        &WebhookSettings::default(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{name}: {e:?}"))
+}
+
+fn lead(envelope: &Envelope) -> &Lead {
+    envelope.captured_lead().expect("a capture")
+}
+
+fn only(p: &Parsed) -> &Lead {
+    assert_eq!(p.envelopes.len(), 1);
+    lead(&p.envelopes[0])
+}
+
+fn with_secret(sender: &str, secret: &str) -> WebhookSettings {
+    let mut s = WebhookSettings::default();
+    s.senders.insert(
+        sender.into(),
+        SenderSettings {
+            secret: Some(secret.into()),
+            ..SenderSettings::default()
+        },
+    );
+    s
+}
+
+#[tokio::test]
+async fn zapier_style_forms_are_read_in_any_spelling() {
+    let p = run("generic-zapier.form", FORM).await;
+    assert_eq!(p.sender, "generic");
+    let l = only(&p);
+    assert_eq!(
+        (l.first_name.as_deref(), l.last_name.as_deref()),
+        (Some("Dana"), Some("Reyes"))
+    );
+    assert_eq!(l.email.as_deref(), Some("dana.reyes@example.com"));
+    assert_eq!(l.phone_number.as_deref(), Some("+15125550142"));
+    assert_eq!(l.tag, vec!["Buyer", "Hot", "utm_source:facebook"]);
+    assert_eq!(
+        l.listing.as_ref().unwrap().mls_number.as_deref(),
+        Some("MLS-7001")
+    );
+    assert!(
+        l.note
+            .as_deref()
+            .unwrap()
+            .starts_with("Looking for a 3 bedroom")
+    );
+}
+
+#[tokio::test]
+async fn a_json_array_is_several_leads_with_their_own_ids() {
+    let p = run("generic-n8n.json", JSON).await;
+    assert_eq!(p.envelopes.len(), 2);
+    assert_eq!(p.envelopes[0].origin.event_id.as_deref(), Some("n8n-1"));
+    assert_eq!(lead(&p.envelopes[1]).last_name.as_deref(), Some("Chen"));
+    assert_ne!(p.envelopes[0].id, p.envelopes[1].id);
+}
+
+#[tokio::test]
+async fn meta_leadgen_notifications_become_fetch_steps_one_per_lead() {
+    let p = run("meta-leadgen.json", JSON).await;
+    assert_eq!(p.sender, "meta");
+    assert_eq!(p.envelopes.len(), 2);
+    let ids: Vec<_> = p
+        .envelopes
+        .iter()
+        .map(|e| match &e.steps[0] {
+            Step::FetchMetaLead { leadgen_id, .. } => leadgen_id.clone(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    // Ids arrive as strings and as numbers; both are kept whole as strings.
+    assert_eq!(ids, vec!["700000000000000001", "700000000000000002"]);
+    assert_eq!(
+        p.envelopes[0].origin.event_id.as_deref(),
+        Some("leadgen:700000000000000001")
+    );
+}
+
+#[tokio::test]
+async fn meta_lead_objects_relayed_by_tools_are_read_from_field_data() {
+    let l_parsed = run("meta-lead.json", JSON).await;
+    let l = only(&l_parsed);
+    assert_eq!(
+        (l.first_name.as_deref(), l.last_name.as_deref()),
+        (Some("Marta"), Some("Souza"))
+    );
+    assert_eq!(l.lead_source.as_deref(), Some("Instagram Lead Ads"));
+    assert!(
+        l.note
+            .as_deref()
+            .unwrap()
+            .contains("when_are_you_looking_to_buy?: 3-6 months")
+    );
+}
+
+#[tokio::test]
+async fn google_ads_columns_are_read_by_id_and_the_key_is_checked() {
+    let p = run("google-ads.json", JSON).await;
+    let l = only(&p);
+    assert_eq!(
+        (l.first_name.as_deref(), l.email.as_deref()),
+        (Some("Ken"), Some("ken.sato@example.com"))
+    );
+    assert!(
+        l.note
+            .as_deref()
+            .unwrap()
+            .contains("What is your budget?: $600k")
+    );
+    assert!(
+        p.envelopes[0]
+            .origin
+            .event_id
+            .as_deref()
+            .unwrap()
+            .starts_with("TeSter-123")
+    );
+    let body = fixture("google-ads.json");
+    assert!(
+        run_body(
+            &body,
+            JSON,
+            &[],
+            None,
+            &with_secret("google-ads", "test-google-key")
+        )
+        .await
+        .is_ok()
+    );
+    let e = run_body(
+        &body,
+        JSON,
+        &[],
+        None,
+        &with_secret("google-ads", "another-key"),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.status, 401);
+}
+
+#[tokio::test]
+async fn google_test_leads_are_tagged_or_dropped_by_config() {
+    let mut v: serde_json::Value = serde_json::from_slice(&fixture("google-ads.json")).unwrap();
+    v["is_test"] = true.into();
+    let body = v.to_string();
+    let p = run_body(
+        body.as_bytes(),
+        JSON,
+        &[],
+        None,
+        &WebhookSettings::default(),
+    )
+    .await
+    .unwrap();
+    assert!(only(&p).tag.contains(&"test".to_owned()));
+    let mut settings = WebhookSettings::default();
+    settings.senders.insert(
+        "google-ads".into(),
+        SenderSettings {
+            drop_test: true,
+            ..SenderSettings::default()
+        },
+    );
+    let p = run_body(body.as_bytes(), JSON, &[], None, &settings)
+        .await
+        .unwrap();
+    assert_eq!((p.envelopes.len(), p.dropped), (0, 1));
+}
+
+#[tokio::test]
+async fn typeform_answers_are_read_by_type_title_and_hidden_fields() {
+    let p = run("typeform.json", JSON).await;
+    assert_eq!(p.sender, "typeform");
+    let l = only(&p);
+    assert_eq!(
+        (l.first_name.as_deref(), l.last_name.as_deref()),
+        (Some("Ravi"), Some("Patel"))
+    );
+    assert_eq!(l.phone_number.as_deref(), Some("+15125550188"));
+    assert!(l.tag.contains(&"utm_source:newsletter".to_owned()));
+    let note = l.note.as_deref().unwrap();
+    assert!(
+        note.contains("We have two dogs") && note.contains("Buying or selling?: Buying"),
+        "{note}"
+    );
+    assert_eq!(
+        p.envelopes[0].origin.event_id.as_deref(),
+        Some("01TESTEVENT0000000000000001")
+    );
+    let body = fixture("typeform.json");
+    let sig = format!(
+        "sha256={}",
+        base64::engine::general_purpose::STANDARD.encode(sign(b"tf-secret", &[&body]))
+    );
+    assert!(
+        run_body(
+            &body,
+            JSON,
+            &[("typeform-signature", &sig)],
+            None,
+            &with_secret("typeform", "tf-secret")
+        )
+        .await
+        .is_ok()
+    );
+    for bad in ["sha256=", "sha256=AAAA", "nonsense"] {
+        let e = run_body(
+            &body,
+            JSON,
+            &[("typeform-signature", bad)],
+            None,
+            &with_secret("typeform", "tf-secret"),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e.status, 401, "{bad}");
+    }
+}
+
+#[tokio::test]
+async fn jotform_raw_request_with_compound_values() {
+    let p = run("jotform.multipart", MULTIPART).await;
+    assert_eq!(p.sender, "jotform");
+    let l = only(&p);
+    assert_eq!(
+        (l.first_name.as_deref(), l.last_name.as_deref()),
+        (Some("Noor"), Some("Aziz"))
+    );
+    assert_eq!(l.phone_number.as_deref(), Some("+15125550199"));
+    assert_eq!(l.note.as_deref(), Some("Is the condo still available?"));
+    assert_eq!(
+        p.envelopes[0].origin.event_id.as_deref(),
+        Some("5900000000000000001")
+    );
+    // The same body with bare LF line endings reads the same.
+    let lf = String::from_utf8(fixture("jotform.multipart"))
+        .unwrap()
+        .replace("\r\n", "\n");
+    let again = run_body(
+        lf.as_bytes(),
+        MULTIPART,
+        &[],
+        None,
+        &WebhookSettings::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(again.envelopes[0].id, p.envelopes[0].id);
+}
+
+#[tokio::test]
+async fn unbounce_data_json_and_page_url() {
+    let p = run("unbounce.form", FORM).await;
+    assert_eq!(p.sender, "unbounce");
+    let l = only(&p);
+    assert_eq!(l.email.as_deref(), Some("eva.novak@example.com"));
+    assert_eq!(
+        l.referer_url.as_deref(),
+        Some("https://example.com/landing/open-house")
+    );
+    assert!(!l.note.as_deref().unwrap_or("").contains("203.0.113.9"));
+}
+
+#[tokio::test]
+async fn webflow_v2_labels_and_a_numeric_phone_with_its_signature() {
+    let body = fixture("webflow-v2.json");
+    let p = run("webflow-v2.json", JSON).await;
+    assert_eq!(p.sender, "webflow");
+    let l = only(&p);
+    assert_eq!(l.phone_number.as_deref(), Some("+15125550123"));
+    assert_eq!(
+        p.envelopes[0].origin.event_id.as_deref(),
+        Some("6700000000000000000000a1")
+    );
+    let ts = (chrono::Utc::now().timestamp_millis()).to_string();
+    let sig = hex::encode(sign(b"wf-secret", &[ts.as_bytes(), b":", &body]));
+    let headers = [
+        ("x-webflow-timestamp", ts.as_str()),
+        ("x-webflow-signature", sig.as_str()),
+    ];
+    assert!(
+        run_body(
+            &body,
+            JSON,
+            &headers,
+            None,
+            &with_secret("webflow", "wf-secret")
+        )
+        .await
+        .is_ok()
+    );
+    let old = (chrono::Utc::now().timestamp_millis() - 600_000).to_string();
+    let stale_sig = hex::encode(sign(b"wf-secret", &[old.as_bytes(), b":", &body]));
+    let stale = [
+        ("x-webflow-timestamp", old.as_str()),
+        ("x-webflow-signature", stale_sig.as_str()),
+    ];
+    assert_eq!(
+        run_body(
+            &body,
+            JSON,
+            &stale,
+            None,
+            &with_secret("webflow", "wf-secret")
+        )
+        .await
+        .unwrap_err()
+        .status,
+        401
+    );
+}
+
+#[tokio::test]
+async fn real_geeks_created_updated_and_activity_added() {
+    let body = fixture("real-geeks-created.json");
+    let created = [("x-lead-router-action", "created")];
+    let p = run_body(&body, JSON, &created, None, &WebhookSettings::default())
+        .await
+        .unwrap();
+    assert_eq!(p.sender, "real-geeks");
+    let env = &p.envelopes[0];
+    let l = lead(env);
+    assert_eq!(
+        l.assignees[0].email.as_deref(),
+        Some("dana.agent@example.com")
+    );
+    assert_eq!(l.tag, vec!["Buyer"]);
+    // The property view becomes a timeline step after the capture; a page visit has no
+    // Rechat equivalent and is not sent.
+    assert_eq!(env.steps.len(), 2);
+    assert!(
+        matches!(&env.steps[1], Step::Activity { target: LeadRef::Captured, activity } if activity.action == Action::ContactViewedListing)
+    );
+    assert!(
+        matches!(&env.steps[0], Step::Capture { sender_lead_id: Some(id), .. } if id.starts_with("3f1a9d2e"))
+    );
+
+    let updated = run_body(
+        &body,
+        JSON,
+        &[("x-lead-router-action", "updated")],
+        None,
+        &WebhookSettings::default(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(&updated.envelopes[0].steps[0], Step::Assign { target: LeadRef::Sender { sender, .. }, .. } if sender == "real-geeks")
+    );
+    let activity = run_body(
+        &body,
+        JSON,
+        &[("x-lead-router-action", "activity_added")],
+        None,
+        &WebhookSettings::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        activity.envelopes[0].lead_key, env.lead_key,
+        "the activity waits behind its lead's capture"
+    );
+
+    let sig = hex::encode(sign(b"rg-secret", &[&body]));
+    let signed = [
+        ("x-lead-router-action", "created"),
+        ("x-lead-router-signature", sig.as_str()),
+    ];
+    assert!(
+        run_body(
+            &body,
+            JSON,
+            &signed,
+            None,
+            &with_secret("real-geeks", "rg-secret")
+        )
+        .await
+        .is_ok()
+    );
+    let empty = [
+        ("x-lead-router-action", "created"),
+        ("x-lead-router-signature", ""),
+    ];
+    assert_eq!(
+        run_body(
+            &body,
+            JSON,
+            &empty,
+            None,
+            &with_secret("real-geeks", "rg-secret")
+        )
+        .await
+        .unwrap_err()
+        .status,
+        401
+    );
+    assert_eq!(
+        run_body(
+            &body,
+            JSON,
+            &created,
+            None,
+            &with_secret("real-geeks", "rg-secret")
+        )
+        .await
+        .unwrap_err()
+        .status,
+        401
+    );
+}
+
+#[tokio::test]
+async fn fivestreet_create_then_claim_reassigns_the_same_lead() {
+    let p = run("fivestreet-create.json", JSON).await;
+    assert_eq!(p.sender, "fivestreet");
+    let create = &p.envelopes[0];
+    let l = lead(create);
+    assert_eq!(
+        l.assignees[0].email.as_deref(),
+        Some("carl.claimer@example.com"),
+        "the claiming agent"
+    );
+    assert_eq!(l.listing.as_ref().unwrap().price, Some(350000.0));
+    let claim = run("fivestreet-claim.json", JSON).await;
+    let env = &claim.envelopes[0];
+    assert_eq!(env.lead_key, create.lead_key, "same group as the capture");
+    assert!(
+        matches!(&env.steps[0], Step::Assign { target: LeadRef::Sender { id, .. }, assignees } if id == "41001" && assignees[0].email.as_deref() == Some("nina.new@example.com"))
+    );
+}
+
+#[tokio::test]
+async fn hotpads_listing_inquiries_with_renter_details_in_the_note() {
+    let p = run("hotpads.form", FORM).await;
+    assert_eq!(p.sender, "hotpads");
+    let l = only(&p);
+    let note = l.note.as_deref().unwrap();
+    assert!(
+        note.contains("Move-in: 2026-12-15") && note.contains("Bedrooms: studio"),
+        "{note}"
+    );
+    let address = l
+        .listing
+        .as_ref()
+        .unwrap()
+        .property
+        .as_ref()
+        .unwrap()
+        .address
+        .as_ref()
+        .unwrap();
+    assert_eq!(
+        (
+            address.street_address.as_deref(),
+            address.unit_number.as_deref()
+        ),
+        (Some("40 Pine St"), Some("3B"))
+    );
+    assert_eq!(
+        l.assignees[0].email.as_deref(),
+        Some("landlord@example.com")
+    );
+}
+
+#[tokio::test]
+async fn wufoo_fields_named_by_their_structure_and_the_handshake_key() {
+    let p = run("wufoo.form", FORM).await;
+    assert_eq!(p.sender, "wufoo");
+    let l = only(&p);
+    assert_eq!(
+        (l.first_name.as_deref(), l.last_name.as_deref()),
+        (Some("Tom"), Some("Berg"))
+    );
+    assert_eq!(l.phone_number.as_deref(), Some("+15125550133"));
+    assert_eq!(
+        l.note.as_deref(),
+        Some("Looking to sell in spring"),
+        "Comments is the message"
+    );
+    let body = fixture("wufoo.form");
+    assert!(
+        run_body(&body, FORM, &[], None, &with_secret("wufoo", "wufoo-key"))
+            .await
+            .is_ok()
+    );
+    assert_eq!(
+        run_body(&body, FORM, &[], None, &with_secret("wufoo", "other"))
+            .await
+            .unwrap_err()
+            .status,
+        401
+    );
+}
+
+#[tokio::test]
+async fn netlify_formstack_gravity_and_elementor() {
+    let p = run("netlify.json", JSON).await;
+    assert_eq!(
+        (p.sender, only(&p).referer_url.as_deref()),
+        ("netlify", Some("https://example.com/listings/5"))
+    );
+    let p = run("formstack.form", FORM).await;
+    assert_eq!(p.sender, "formstack");
+    assert_eq!(
+        (
+            only(&p).first_name.as_deref(),
+            only(&p).last_name.as_deref()
+        ),
+        (Some("Leo"), Some("Ruiz"))
+    );
+    let p = run("gravity-forms.json", JSON).await;
+    assert_eq!(p.sender, "gravity-forms");
+    let l = only(&p);
+    assert_eq!(
+        (l.first_name.as_deref(), l.email.as_deref()),
+        (Some("Ana"), Some("ana.silva@example.com"))
+    );
+    assert!(l.tag.contains(&"utm_source:google".to_owned()));
+    let p = run("elementor.form", FORM).await;
+    assert_eq!(p.sender, "elementor");
+    let l = only(&p);
+    assert_eq!(
+        (l.email.as_deref(), l.referer_url.as_deref()),
+        (
+            Some("kim.lee@example.com"),
+            Some("https://example.com/lake-house")
+        )
+    );
+    assert!(!l.note.as_deref().unwrap().contains("Mozilla"));
+}
+
+#[tokio::test]
+async fn gravity_forms_ids_are_mapped_per_form_from_the_routing_config() {
+    let mut rules = FieldRules::default();
+    rules.rename.insert("3".into(), Meaning::Phone);
+    let mut s = SenderSettings::default();
+    s.forms.insert("3".into(), rules);
+    let mut settings = WebhookSettings::default();
+    settings.senders.insert("gravity-forms".into(), s);
+    let body = fixture("gravity-forms.json");
+    let mut v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    v["3"] = "512-555-0122".into();
+    let p = run_body(v.to_string().as_bytes(), JSON, &[], None, &settings)
+        .await
+        .unwrap();
+    assert_eq!(only(&p).phone_number.as_deref(), Some("+15125550122"));
+}
+
+#[tokio::test]
+async fn routing_config_adds_tags_source_and_default_agents() {
+    let table: toml::Table = r#"
+        [senders.zapier]
+        tags = ["From Zapier"]
+        lead_source = "Zapier"
+        assignees = [{ email = "desk@example.com" }]
+        [senders.zapier.fields]
+        "Tags" = "ignore"
+    "#
+    .parse()
+    .unwrap();
+    let settings = WebhookSettings::from_toml(&table).unwrap();
+    let p = run_body(&fixture("generic-zapier.form"), FORM, &[], None, &settings)
+        .await
+        .unwrap();
+    let l = only(&p);
+    assert_eq!(l.tag, vec!["utm_source:facebook", "From Zapier"]);
+    assert_eq!(l.lead_source.as_deref(), Some("Zapier"));
+    assert_eq!(l.assignees[0].email.as_deref(), Some("desk@example.com"));
+    for bad in [
+        "[senders.nobody]\nx=1",
+        "[senders.zapier]\nsecrett = \"x\"",
+        "[senders.zapier.fields]\n\"a\" = \"favourite colour\"",
+    ] {
+        let t: toml::Table = bad.parse().unwrap();
+        assert!(WebhookSettings::from_toml(&t).is_err(), "{bad}");
+    }
+}
+
+#[tokio::test]
+async fn standard_webhooks_and_tokens_for_senders_that_sign_nothing() {
+    let body = fixture("generic-zapier.form");
+    let key = b"0123456789abcdef0123456789abcdef";
+    let secret = format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(key)
+    );
+    let ts = chrono::Utc::now().timestamp().to_string();
+    let sig = format!(
+        "v1,{}",
+        base64::engine::general_purpose::STANDARD
+            .encode(sign(key, &[b"msg_9", b".", ts.as_bytes(), b".", &body]))
+    );
+    let headers = [
+        ("webhook-id", "msg_9"),
+        ("webhook-timestamp", ts.as_str()),
+        ("webhook-signature", sig.as_str()),
+    ];
+    let settings = with_secret("generic", &secret);
+    assert!(
+        run_body(&body, FORM, &headers, Some("zapier"), &settings)
+            .await
+            .is_ok()
+    );
+    let empty = [
+        ("webhook-id", "msg_9"),
+        ("webhook-timestamp", ts.as_str()),
+        ("webhook-signature", "v1,"),
+    ];
+    assert_eq!(
+        run_body(&body, FORM, &empty, Some("zapier"), &settings)
+            .await
+            .unwrap_err()
+            .status,
+        401
+    );
+    let token = with_secret("generic", "tok-123");
+    assert!(
+        run_body(&body, FORM, &[("x-inlet-token", "tok-123")], None, &token)
+            .await
+            .is_ok()
+    );
+    assert_eq!(
+        run_body(&body, FORM, &[], None, &token)
+            .await
+            .unwrap_err()
+            .status,
+        401
+    );
+}
+
+#[tokio::test]
+async fn a_retried_delivery_is_the_same_envelope() {
+    for (file, ct) in [
+        ("typeform.json", JSON),
+        ("google-ads.json", JSON),
+        ("fivestreet-create.json", JSON),
+        ("wufoo.form", FORM),
+    ] {
+        let a = run(file, ct).await;
+        let b = run(file, ct).await;
+        assert_eq!(a.envelopes[0].id, b.envelopes[0].id, "{file}");
+        assert!(
+            a.envelopes[0].origin.event_id.is_some(),
+            "{file} carries the sender's event id"
+        );
+    }
+}
+
+#[tokio::test]
+async fn malformed_variants_answer_4xx_naming_the_problem() {
+    let none = WebhookSettings::default();
+    let cases: Vec<(&str, Vec<u8>, &str, u16, &str)> = vec![
+        (
+            "truncated JSON",
+            b"{\"first_name\": \"Ana\", \"email\":".to_vec(),
+            JSON,
+            400,
+            "not valid JSON",
+        ),
+        (
+            "not a lead",
+            br#"{"favourite_colour": "blue"}"#.to_vec(),
+            JSON,
+            422,
+            "not a lead",
+        ),
+        ("a scalar", b"42".to_vec(), JSON, 422, "not a lead object"),
+        (
+            "google columns",
+            br#"{"user_column_data": {"EMAIL": "a@example.com"}, "lead_id": "1"}"#.to_vec(),
+            JSON,
+            422,
+            "user_column_data",
+        ),
+        (
+            "typeform response",
+            br#"{"event_type": "form_response", "form_response": []}"#.to_vec(),
+            JSON,
+            422,
+            "form_response",
+        ),
+        (
+            "fivestreet without id",
+            br#"{"meta": {"event_type": "create_lead"}, "lead": {"name": "A B"}}"#.to_vec(),
+            JSON,
+            422,
+            "lead.id",
+        ),
+        (
+            "fivestreet unknown event",
+            br#"{"meta": {"event_type": "delete_lead"}, "lead": {"id": 1}}"#.to_vec(),
+            JSON,
+            422,
+            "delete_lead",
+        ),
+        (
+            "meta leadgen without id",
+            br#"{"object": "page", "entry": [{"changes": [{"field": "leadgen", "value": {}}]}]}"#
+                .to_vec(),
+            JSON,
+            422,
+            "leadgen_id",
+        ),
+        (
+            "unbounce data.json",
+            b"page_id=1&page_url=x&variant=a&data.json=%7Bnope".to_vec(),
+            FORM,
+            422,
+            "data.json",
+        ),
+        (
+            "jotform rawRequest",
+            b"formID=1&submissionID=2&rawRequest=%7Bnope".to_vec(),
+            FORM,
+            400,
+            "rawRequest",
+        ),
+        (
+            "xml",
+            b"<lead/>".to_vec(),
+            "application/xml",
+            415,
+            "application/xml",
+        ),
+    ];
+    for (what, body, ct, status, says) in cases {
+        let e = run_body(&body, ct, &[], None, &none).await.unwrap_err();
+        assert_eq!(e.status, status, "{what}: {e:?}");
+        assert!(
+            e.message.contains(says) || e.field.as_deref().is_some_and(|f| f.contains(says)),
+            "{what}: {e:?}"
+        );
+    }
+    // Huge arrays: a hundred leads is the most one request may carry.
+    let many: Vec<serde_json::Value> = (0..101)
+        .map(|i| serde_json::json!({"email": format!("p{i}@example.com")}))
+        .collect();
+    let e = run_body(
+        serde_json::to_string(&many).unwrap().as_bytes(),
+        JSON,
+        &[],
+        None,
+        &none,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!((e.status, e.message.contains("more than 100")), (422, true));
+    let changes: Vec<serde_json::Value> = (0..101)
+        .map(|i| serde_json::json!({"field": "leadgen", "value": {"leadgen_id": i}}))
+        .collect();
+    let body = serde_json::json!({"object": "page", "entry": [{"changes": changes}]}).to_string();
+    assert_eq!(
+        run_body(body.as_bytes(), JSON, &[], None, &none)
+            .await
+            .unwrap_err()
+            .status,
+        422
+    );
+    // An unknown sender named in the URL.
+    assert_eq!(
+        run_body(b"{}", JSON, &[], Some("nobody"), &none)
+            .await
+            .unwrap_err()
+            .status,
+        404
+    );
+}
