@@ -6,7 +6,7 @@ MOTO    := $(VENV)/bin/moto_server
 CARGO   ?= cargo
 export INLET_MOTO_SERVER := $(abspath $(MOTO))
 
-.PHONY: test lint bench tools clean-tools
+.PHONY: test lint bench fuzz tools clean-tools
 
 test: tools
 	$(CARGO) test --workspace --no-fail-fast
@@ -17,8 +17,21 @@ lint:
 
 bench: tools
 	$(CARGO) bench -p inlet-shared --bench envelope
+	$(CARGO) bench -p inlet-shared --bench webhooks
 	$(CARGO) bench -p inlet-tests --bench deliver_sqs
 	$(CARGO) bench -p inlet-cli --bench serve_load
+
+# cargo-fuzz needs nightly features; RUSTC_BOOTSTRAP lets the one stable toolchain here
+# provide them. FUZZ_SECONDS per target (ten minutes by default).
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS := webhook
+fuzz:
+	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	for t in $(FUZZ_TARGETS); do \
+	  mkdir -p fuzz/corpus/$$t && \
+	  (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run $$t corpus/$$t seeds/$$t -- \
+	    -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -timeout=10) || exit 1; \
+	done
 
 tools: $(MOTO)
 

@@ -831,3 +831,43 @@ async fn malformed_variants_answer_4xx_naming_the_problem() {
         404
     );
 }
+
+#[tokio::test]
+async fn a_flat_payload_naming_an_activity_adds_it_after_the_capture() {
+    let body = br#"{"email": "ana@example.com", "action": "viewed_listing", "listing_url": "https://example.com/l/12", "mls_number": "M-12", "address": "12 Elm St"}"#;
+    let p = run_body(body, JSON, &[], Some("zapier"), &WebhookSettings::default())
+        .await
+        .unwrap();
+    let steps = &p.envelopes[0].steps;
+    assert_eq!(steps.len(), 2);
+    let Step::Activity {
+        target: LeadRef::Captured,
+        activity,
+    } = &steps[1]
+    else {
+        panic!("{steps:?}")
+    };
+    assert_eq!(activity.action, Action::ContactViewedListing);
+    let listing = activity.listing.as_ref().unwrap();
+    assert_eq!(
+        (listing.url.as_deref(), listing.mls_number.as_deref()),
+        (Some("https://example.com/l/12"), Some("M-12"))
+    );
+    let plain = br#"{"email": "ana@example.com", "action": "ContactSignedUp"}"#;
+    let p = run_body(plain, JSON, &[], None, &WebhookSettings::default())
+        .await
+        .unwrap();
+    assert!(
+        matches!(&p.envelopes[0].steps[1], Step::Activity { activity, .. } if activity.action == Action::ContactSignedUp)
+    );
+    let unknown = br#"{"email": "ana@example.com", "action": "danced"}"#;
+    assert_eq!(
+        run_body(unknown, JSON, &[], None, &WebhookSettings::default())
+            .await
+            .unwrap()
+            .envelopes[0]
+            .steps
+            .len(),
+        1
+    );
+}

@@ -2,8 +2,10 @@
 //! be one lead object, an array of them, or an object with a `data`/`lead`/`leads` field.
 
 use crate::intake::IntakeError;
+use crate::lead::{Action, Activity, ActivityListing, ActivityProperty, Search, StreetAddress};
+use crate::webhook::fields::Meaning;
 use crate::webhook::fields::read_object;
-use crate::webhook::{Incoming, Sender, SenderEvent, SenderSettings, verify_token};
+use crate::webhook::{EventAction, Incoming, Sender, SenderEvent, SenderSettings, verify_token};
 use serde_json::Value;
 
 pub const SENDER: Sender = Sender {
@@ -56,6 +58,81 @@ fn leads_in(value: &Value) -> Vec<&serde_json::Map<String, Value>> {
 /// Most leads one request may carry.
 pub const MAX_LEADS: usize = 100;
 
+/// A Rechat action from a flat payload's `action` / `activity` / `event` field: Rechat's
+/// own names, or the usual words for them.
+pub fn action_of(text: &str) -> Option<Action> {
+    if let Some(a) = Action::from_name(text.trim()) {
+        return Some(a);
+    }
+    let key = crate::webhook::fields::canonical(text);
+    Some(match key.as_str() {
+        "viewedlisting" | "propertyviewed" | "viewedproperty" | "listingviewed" | "view" => {
+            Action::ContactViewedListing
+        }
+        "sharedlisting" | "propertyshared" | "sharedproperty" | "share" => {
+            Action::ContactSharedListing
+        }
+        "favoritedlisting" | "savedlisting" | "propertysaved" | "savedproperty" | "favorite"
+        | "save" => Action::ContactFavoritedListing,
+        "unfavoritedlisting" | "removedfavorite" | "unsavedproperty" => {
+            Action::ContactRemovedFavoriteListing
+        }
+        "valuedlisting" | "homevaluation" | "valuation" => Action::ContactValuedListing,
+        "createdsearch" | "savedsearch" | "savedsearchadded" => Action::ContactCreatedSearch,
+        "removedsearch" | "savedsearchremoved" => Action::ContactRemovedSearch,
+        "searchedlistings" | "searchperformed" | "search" => Action::ContactSearchedListings,
+        "signedup" | "signup" | "registered" | "registration" => Action::ContactSignedUp,
+        "loggedin" | "login" => Action::ContactLoggedIn,
+        _ => return None,
+    })
+}
+
+/// The activity a flat payload describes, built from its listing or search fields.
+fn activity(
+    map: &serde_json::Map<String, Value>,
+    lead: &crate::normalize::RawLead,
+) -> Option<Activity> {
+    let named = ["action", "activity", "event", "event_type"]
+        .iter()
+        .find_map(|k| map.get(*k).and_then(crate::webhook::fields::text_of))?;
+    let action = action_of(&named)?;
+    let listing = lead.listing.as_ref();
+    let url = map
+        .iter()
+        .find(|(k, _)| {
+            matches!(
+                crate::webhook::fields::meaning_of(&crate::webhook::fields::canonical(k)),
+                Meaning::ListingUrl | Meaning::PageUrl
+            )
+        })
+        .and_then(|(_, v)| crate::webhook::fields::text_of(v));
+    let street = listing
+        .and_then(|l| l.property.as_ref())
+        .and_then(|p| p.address.as_ref())
+        .and_then(|a| a.street_address.clone().or(a.full_address.clone()));
+    let activity_listing = ActivityListing {
+        url: url.clone(),
+        mls_number: listing.and_then(|l| l.mls_number.clone()),
+        price: listing.and_then(|l| l.price),
+        cover_image_url: listing.and_then(|l| l.cover_image_url.clone()),
+        property: street.map(|s| ActivityProperty {
+            address: Some(StreetAddress {
+                street_address: Some(s),
+            }),
+        }),
+        ..ActivityListing::default()
+    };
+    let search = Search {
+        url,
+        title: map
+            .get("search")
+            .or_else(|| map.get("search_title"))
+            .and_then(crate::webhook::fields::text_of),
+        ..Search::default()
+    };
+    Activity::new(action, Some(activity_listing), Some(search), None).ok()
+}
+
 pub fn parse(
     incoming: &Incoming,
     settings: &SenderSettings,
@@ -84,7 +161,17 @@ pub fn parse(
                     &Value::String(incoming.decoded.files.join(", ")),
                 );
             }
-            SenderEvent::capture(event_id(map), reader.finish())
+            let lead = reader.finish();
+            let activities: Vec<Activity> = activity(map, &lead).into_iter().collect();
+            SenderEvent {
+                event_id: event_id(map),
+                action: EventAction::Capture {
+                    lead,
+                    sender_lead_id: None,
+                    activities,
+                    test: false,
+                },
+            }
         })
         .collect())
 }

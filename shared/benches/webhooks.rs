@@ -1,0 +1,80 @@
+//! Parse + normalize one webhook payload, per sender, on the senders' test fixtures: the
+//! whole of `webhook::process` (decode, recognize, parse, normalize, build envelopes).
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use inlet::normalize::NormalizeOptions;
+use inlet::webhook::{WebhookRequest, WebhookSettings, process};
+use std::hint::black_box;
+
+const FIXTURES: &[(&str, &str, &[(&str, &str)])] = &[
+    (
+        "generic-zapier.form",
+        "application/x-www-form-urlencoded",
+        &[],
+    ),
+    ("generic-n8n.json", "application/json", &[]),
+    ("meta-leadgen.json", "application/json", &[]),
+    ("meta-lead.json", "application/json", &[]),
+    ("google-ads.json", "application/json", &[]),
+    ("typeform.json", "application/json", &[]),
+    (
+        "jotform.multipart",
+        "multipart/form-data; boundary=----InletBoundary7MA4YWxk",
+        &[],
+    ),
+    ("unbounce.form", "application/x-www-form-urlencoded", &[]),
+    ("webflow-v2.json", "application/json", &[]),
+    (
+        "real-geeks-created.json",
+        "application/json",
+        &[("x-lead-router-action", "created")],
+    ),
+    ("fivestreet-create.json", "application/json", &[]),
+    ("hotpads.form", "application/x-www-form-urlencoded", &[]),
+    ("wufoo.form", "application/x-www-form-urlencoded", &[]),
+    ("netlify.json", "application/json", &[]),
+    ("formstack.form", "application/x-www-form-urlencoded", &[]),
+    ("gravity-forms.json", "application/json", &[]),
+    ("elementor.form", "application/x-www-form-urlencoded", &[]),
+];
+
+fn bench(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let settings = WebhookSettings::default();
+    let options = NormalizeOptions::default();
+    let mut group = c.benchmark_group("webhook parse + normalize");
+    for (file, content_type, header_pairs) in FIXTURES {
+        let body = std::fs::read(format!(
+            "{}/tests/fixtures/webhooks/{file}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        let mut headers = http::HeaderMap::new();
+        for (k, v) in *header_pairs {
+            headers.insert(*k, v.parse().unwrap());
+        }
+        group.bench_function(*file, |b| {
+            b.iter(|| {
+                let req = WebhookRequest {
+                    channel: "55f5d0b8-3f4e-4b8e-9d6a-0c1b2a3d745f",
+                    sender: None,
+                    content_type: Some(content_type),
+                    headers: &headers,
+                    query: "",
+                    body: &body,
+                };
+                black_box(
+                    runtime
+                        .block_on(process(&req, &settings, &options, chrono::Utc::now()))
+                        .unwrap(),
+                )
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
