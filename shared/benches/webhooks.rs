@@ -6,7 +6,14 @@ use inlet::normalize::NormalizeOptions;
 use inlet::webhook::{WebhookRequest, WebhookSettings, process};
 use std::hint::black_box;
 
-const FIXTURES: &[(&str, &str, &[(&str, &str)])] = &[
+/// File, content type, extra headers.
+type Fixture = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
+const FIXTURES: &[Fixture] = &[
     (
         "generic-zapier.form",
         "application/x-www-form-urlencoded",
