@@ -871,3 +871,41 @@ async fn a_flat_payload_naming_an_activity_adds_it_after_the_capture() {
         1
     );
 }
+
+#[tokio::test]
+async fn the_other_senders_malformed_variants() {
+    let none = WebhookSettings::default();
+    let rg = [("x-lead-router-action", "created")];
+    let cases: Vec<(&str, &[u8], &str, &[(&str, &str)], Option<&str>, u16, &str)> = vec![
+        ("webflow without data", br#"{"triggerType": "form_submission", "payload": {"id": "1"}}"#, JSON, &[], None, 422, "data"),
+        ("netlify data not an object", br#"{"form_name": "c", "site_url": "x", "human_fields": {}, "data": "x"}"#, JSON, &[], Some("netlify"), 422, "data"),
+        ("real geeks without id", br#"{"first_name": "A", "email": "a@example.com", "site_uuid": "s", "partner_id": "p"}"#, JSON, &rg, None, 422, "id"),
+        ("real geeks unknown action", br#"{"id": "1", "email": "a@example.com"}"#, JSON, &[("x-lead-router-action", "deleted")], None, 422, "deleted"),
+        ("real geeks update without agent", br#"{"id": "1", "email": "a@example.com"}"#, JSON, &[("x-lead-router-action", "updated")], None, 422, "agent"),
+        ("real geeks activities Rechat has no word for", br#"{"id": "1", "activities": [{"type": "visited"}]}"#, JSON, &[("x-lead-router-action", "activity_added")], None, 422, "activities"),
+        ("fivestreet claim without agent", br#"{"meta": {"event_type": "claim_lead"}, "lead": {"id": 1}}"#, JSON, &[], None, 422, "lead.agent"),
+        ("hotpads without anyone to reach", b"listingId=1&movingDate=20260101", FORM, &[], None, 422, "not a lead"),
+        ("wufoo without anyone to reach", b"EntryId=1&Field1=", FORM, &[], None, 422, "not a lead"),
+        ("elementor without anyone to reach", b"Powered+by=Elementor&Message=hi", FORM, &[], None, 422, "not a lead"),
+        ("gravity entry without a name", br#"{"id": "1", "form_id": "1", "date_created": "x", "2": "value"}"#, JSON, &[], None, 422, "not a lead"),
+        ("jotform truncated multipart", b"--XyZ\r\nContent-Disposition: form-data; name=\"formID\"\r\n\r\n1", "multipart/form-data; boundary=XyZ", &[], None, 400, "multipart"),
+        ("multipart without a boundary", b"no boundary here", "multipart/form-data", &[], None, 400, "boundary"),
+        ("form that is not UTF-8", b"name=\xff\xfe", FORM, &[], None, 400, "UTF-8"),
+        ("google key missing", br#"{"user_column_data": [], "lead_id": "1"}"#, JSON, &[], None, 401, "google_key"),
+    ];
+    for (what, body, ct, headers, sender, status, says) in cases {
+        let settings = if what == "google key missing" {
+            with_secret("google-ads", "k")
+        } else {
+            none.clone()
+        };
+        let e = run_body(body, ct, headers, sender, &settings)
+            .await
+            .unwrap_err();
+        assert_eq!(e.status, status, "{what}: {e:?}");
+        assert!(
+            e.message.contains(says) || e.field.as_deref().is_some_and(|f| f.contains(says)),
+            "{what}: {e:?}"
+        );
+    }
+}
