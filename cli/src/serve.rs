@@ -38,6 +38,28 @@ pub struct ServeArgs {
     /// Receives after which a message goes to the dead-letter queue.
     #[arg(long, default_value_t = 10)]
     max_receives: u32,
+    /// Do not serve the example lead form at /forms/demo.
+    #[arg(long)]
+    no_demo_form: bool,
+}
+
+/// The demo form's channel when none is configured (any UUID works against a dry run).
+const DEMO_CHANNEL: &str = "00000000-0000-4000-8000-00000000de70";
+
+/// The key that signs forms' timestamps, kept in the data dir so that a page loaded before
+/// a restart still submits.
+fn form_key(data_dir: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    let path = data_dir.join("form.key");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        return Ok(text.trim().as_bytes().to_vec());
+    }
+    let key = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    std::fs::write(&path, &key)?;
+    Ok(key.into_bytes())
 }
 
 fn fail(message: impl std::fmt::Display) -> ExitCode {
@@ -83,10 +105,30 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or(args.listen.clone());
-    let settings = match IntakeSettings::from_config(&config) {
+    let mut settings = match IntakeSettings::from_config(&config) {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
+    if settings.forms.secret.is_empty() {
+        settings.forms.secret = match form_key(&args.data_dir) {
+            Ok(k) => k,
+            Err(e) => {
+                return fail(format!(
+                    "cannot keep the form key in {}: {e}",
+                    args.data_dir.display()
+                ));
+            }
+        };
+    }
+    if !args.no_demo_form {
+        settings.forms.demo_channel = Some(
+            config
+                .channels
+                .first()
+                .cloned()
+                .unwrap_or_else(|| DEMO_CHANNEL.to_owned()),
+        );
+    }
     let policy = match &settings.channels {
         ChannelPolicy::AnyUuid => {
             tracing::warn!("no lead channels configured: any channel UUID is accepted");
@@ -112,11 +154,15 @@ pub async fn run(args: ServeArgs) -> ExitCode {
     );
     println!("  channels      {policy}");
     println!("  health        curl http://{address}/health");
+    if !args.no_demo_form {
+        println!("  demo form     http://{address}/forms/demo");
+    }
 
     let intake = Arc::new(Intake {
         queue: Arc::new(store.clone()),
         ledger: Arc::new(store.clone()),
         settings,
+        captcha: Arc::new(inlet::forms::spam::HttpCaptchaVerifier::new()),
     });
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let http = tokio::spawn(inlet::serve::serve_http(listener, intake, stopped.clone()));

@@ -85,6 +85,8 @@ pub struct Config {
     pub retry_cap: Duration,
     pub meta_page_token: Option<String>,
     pub meta_graph_url: String,
+    pub form_origins: Vec<String>,
+    pub form_secret: Option<String>,
     /// The routing file's tables (`[senders.*]`, …): the config file's own, or
     /// `INLET_ROUTING_FILE`'s.
     pub routing: toml::Table,
@@ -108,6 +110,8 @@ impl Default for Config {
             meta_page_token: None,
             meta_graph_url: "https://graph.facebook.com/v21.0".into(),
             routing: toml::Table::new(),
+            form_origins: Vec::new(),
+            form_secret: None,
         }
     }
 }
@@ -149,7 +153,24 @@ impl Config {
                 .collect();
         }
         config.webhooks()?;
+        config.forms()?;
         Ok(config)
+    }
+
+    /// Forms' settings from the routing tables, checked.
+    pub fn forms(&self) -> Result<crate::forms::FormsConfig, ConfigError> {
+        let forms = crate::forms::FormsConfig::from_toml(&self.routing, &self.form_origins)
+            .map_err(|reason| ConfigError {
+                var: "--config",
+                value: "[forms]".into(),
+                reason,
+            })?;
+        Ok(crate::forms::FormsConfig {
+            forms,
+            default_origins: self.form_origins.clone(),
+            secret: self.form_secret.clone().unwrap_or_default().into_bytes(),
+            ..crate::forms::FormsConfig::default()
+        })
     }
 
     /// Senders' settings from the routing tables, checked.
@@ -222,6 +243,25 @@ impl Config {
             config.retry_cap = Duration::from_secs(number("INLET_RETRY_CAP_SECS", &v, 1, 43_200)?);
         }
         config.meta_page_token = get("INLET_META_PAGE_TOKEN");
+        config.form_secret = get("INLET_FORM_SECRET");
+        if let Some(v) = get("INLET_FORM_ORIGINS") {
+            config.form_origins = v
+                .split(',')
+                .map(|o| o.trim().trim_end_matches('/').to_owned())
+                .filter(|o| !o.is_empty())
+                .map(|o| {
+                    if o.starts_with("https://") || o.starts_with("http://") {
+                        Ok(o)
+                    } else {
+                        Err(ConfigError {
+                            var: "INLET_FORM_ORIGINS",
+                            value: o.clone(),
+                            reason: "each origin is scheme://host[:port], such as https://www.example.com".into(),
+                        })
+                    }
+                })
+                .collect::<Result<_, _>>()?;
+        }
         if let Some(url) = get("INLET_META_GRAPH_URL") {
             config.meta_graph_url = http_url("INLET_META_GRAPH_URL", &url)?;
         }

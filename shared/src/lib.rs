@@ -5,6 +5,7 @@ pub mod config;
 pub mod deliver;
 pub mod embedded;
 pub mod envelope;
+pub mod forms;
 pub mod intake;
 pub mod lead;
 pub mod ledger;

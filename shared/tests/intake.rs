@@ -28,6 +28,7 @@ fn fixture(settings: IntakeSettings) -> Fixture {
             queue: queue.clone(),
             ledger: ledger.clone(),
             settings,
+            captcha: Arc::new(inlet::forms::spam::HttpCaptchaVerifier::new()),
         },
         queue,
         ledger,

@@ -1,10 +1,12 @@
 //! Test support shared by the workspace's tests: a faithful Rechat test double and a moto
 //! server harness. Nothing here depends on Inlet itself, so any crate's tests can use it.
 
+pub mod captcha_double;
 pub mod graph_double;
 pub mod moto;
 pub mod rechat_double;
 
+pub use captcha_double::CaptchaDouble;
 pub use graph_double::GraphDouble;
 pub use moto::Moto;
 pub use rechat_double::{Fault, FaultRates, RechatDouble, Recorded, Route};

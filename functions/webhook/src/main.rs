@@ -20,10 +20,19 @@ async fn main() -> Result<(), Error> {
         table,
         config.ledger_ttl,
     );
+    let mut settings = IntakeSettings::from_config(&config)?;
+    if settings.forms.secret.is_empty() {
+        // Timestamps then hold for this instance only; set INLET_FORM_SECRET to share one.
+        tracing::warn!(
+            "INLET_FORM_SECRET is not set: form timestamps are signed with a per-instance key"
+        );
+        settings.forms.secret = uuid::Uuid::new_v4().as_bytes().to_vec();
+    }
     let intake = Intake {
         queue: Arc::new(queue),
         ledger: Arc::new(ledger),
-        settings: IntakeSettings::from_config(&config)?,
+        settings,
+        captcha: Arc::new(inlet::forms::spam::HttpCaptchaVerifier::new()),
     };
     let intake = &intake;
     lambda_http::run(service_fn(move |req: Request| async move {

@@ -165,6 +165,7 @@ pub struct IntakeSettings {
     pub retry_after_secs: u32,
     /// Senders' secrets and field rules (routing file).
     pub webhooks: crate::webhook::WebhookSettings,
+    pub forms: crate::forms::FormsConfig,
 }
 
 impl Default for IntakeSettings {
@@ -175,6 +176,7 @@ impl Default for IntakeSettings {
             normalize: NormalizeOptions::default(),
             retry_after_secs: 5,
             webhooks: crate::webhook::WebhookSettings::default(),
+            forms: crate::forms::FormsConfig::default(),
         }
     }
 }
@@ -188,6 +190,7 @@ impl IntakeSettings {
                 phone_region: config.phone_region,
             },
             webhooks: config.webhooks()?,
+            forms: config.forms()?,
             ..IntakeSettings::default()
         })
     }
@@ -198,6 +201,8 @@ pub struct Intake {
     pub queue: Arc<dyn Queue>,
     pub ledger: Arc<dyn Ledger>,
     pub settings: IntakeSettings,
+    /// Checks forms' captcha answers with their providers.
+    pub captcha: Arc<dyn crate::forms::spam::CaptchaVerifier>,
 }
 
 /// The routes, for 404 and 405 decisions.
@@ -216,6 +221,15 @@ enum Route<'a> {
         channel: &'a str,
         sender: Option<&'a str>,
     },
+    Form {
+        target: &'a str,
+    },
+    FormToken {
+        target: &'a str,
+    },
+    FormDemo {
+        path: &'a str,
+    },
 }
 
 impl Route<'_> {
@@ -225,6 +239,9 @@ impl Route<'_> {
             Route::Capture { .. } | Route::Timeline { .. } => "POST, OPTIONS",
             Route::Assignees { .. } => "PUT, OPTIONS",
             Route::Webhook { .. } => "GET, POST",
+            Route::Form { .. } => "POST, OPTIONS",
+            Route::FormToken { .. } => "GET, OPTIONS",
+            Route::FormDemo { .. } => "GET",
         }
     }
 
@@ -235,6 +252,7 @@ impl Route<'_> {
             Route::Timeline { .. } => "timeline",
             Route::Assignees { .. } => "assignees",
             Route::Webhook { .. } => "webhook",
+            Route::Form { .. } | Route::FormToken { .. } | Route::FormDemo { .. } => "form",
         }
     }
 }
@@ -254,6 +272,11 @@ fn route(path: &str) -> Option<Route<'_>> {
             channel,
             sender: Some(sender),
         }),
+        ["forms", "demo", "inlet-form.js"] => Some(Route::FormDemo {
+            path: "/inlet-form.js",
+        }),
+        ["forms", target, "token"] => Some(Route::FormToken { target }),
+        ["forms", target] => Some(Route::Form { target }),
         _ => None,
     }
 }
@@ -310,6 +333,9 @@ impl Intake {
             return IntakeError::not_found("no such route").response();
         };
         let name = route.name();
+        if let Some(response) = self.form_route(&route, &req).await {
+            return response;
+        }
         let result = match (&route, req.method()) {
             (Route::Health, &Method::GET | &Method::HEAD) => Ok(self.health().await),
             (Route::Health, _) => Err(IntakeError::method_not_allowed(route.allow())),
@@ -342,6 +368,33 @@ impl Intake {
         } else {
             with_cors(response)
         }
+    }
+
+    /// Form routes answer for themselves: pages or JSON, and their own CORS.
+    async fn form_route(&self, route: &Route<'_>, req: &Request<Bytes>) -> Option<Response<Bytes>> {
+        let forms = crate::forms::FormContext {
+            config: &self.settings.forms,
+            normalize: &self.settings.normalize,
+            queue: self.queue.as_ref(),
+            captcha: self.captcha.as_ref(),
+            retry_after_secs: self.settings.retry_after_secs,
+        };
+        let demo = self.settings.forms.demo_channel.is_some();
+        Some(match (route, req.method()) {
+            (Route::FormDemo { path }, &Method::GET) if demo => crate::forms::pages::demo(path)?,
+            (Route::Form { target: "demo" }, &Method::GET) if demo => {
+                crate::forms::pages::demo("")?
+            }
+            (Route::Form { target } | Route::FormToken { target }, &Method::OPTIONS) => {
+                forms.preflight(target, req)
+            }
+            (Route::FormToken { target }, &Method::GET) => forms.token(target, req),
+            (Route::Form { target }, &Method::POST) => forms.submit(target, req).await,
+            (Route::Form { .. } | Route::FormToken { .. } | Route::FormDemo { .. }, _) => {
+                IntakeError::method_not_allowed(route.allow()).response()
+            }
+            _ => return None,
+        })
     }
 
     async fn health(&self) -> Response<Bytes> {
