@@ -61,7 +61,7 @@ pub fn check_timestamp(
     crate::webhook::signature::shared_secret(Some(token), &sign_timestamp(secret, shown), "ts")
         .map_err(|_| Spam::ForgedTimestamp)?;
     let age = now_ms - shown;
-    if age > 86_400_000 || age < -60_000 {
+    if !(-60_000..=86_400_000).contains(&age) {
         return Err(Spam::ForgedTimestamp);
     }
     if age < min_fill.as_millis() as i64 {
