@@ -876,7 +876,9 @@ async fn a_flat_payload_naming_an_activity_adds_it_after_the_capture() {
 async fn the_other_senders_malformed_variants() {
     let none = WebhookSettings::default();
     let rg = [("x-lead-router-action", "created")];
-    let cases: Vec<(&str, &[u8], &str, &[(&str, &str)], Option<&str>, u16, &str)> = vec![
+    // What, body, content type, headers, sender named, status, what the answer says.
+    type Case<'a> = (&'a str, &'a [u8], &'a str, &'a [(&'a str, &'a str)], Option<&'a str>, u16, &'a str);
+    let cases: Vec<Case> = vec![
         ("webflow without data", br#"{"triggerType": "form_submission", "payload": {"id": "1"}}"#, JSON, &[], None, 422, "data"),
         ("netlify data not an object", br#"{"form_name": "c", "site_url": "x", "human_fields": {}, "data": "x"}"#, JSON, &[], Some("netlify"), 422, "data"),
         ("real geeks without id", br#"{"first_name": "A", "email": "a@example.com", "site_uuid": "s", "partner_id": "p"}"#, JSON, &rg, None, 422, "id"),
