@@ -6,7 +6,7 @@ MOTO    := $(VENV)/bin/moto_server
 CARGO   ?= cargo
 export INLET_MOTO_SERVER := $(abspath $(MOTO))
 
-.PHONY: test lint bench fuzz tools clean-tools
+.PHONY: test lint bench fuzz tools browser-tools clean-tools
 
 test: tools
 	$(CARGO) test --workspace --no-fail-fast
@@ -33,7 +33,12 @@ fuzz:
 	    -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -timeout=10) || exit 1; \
 	done
 
-tools: $(MOTO)
+tools: $(MOTO) browser-tools
+
+# The browser test uses Debian's chromium (never a downloaded browser) and playwright-core.
+browser-tools:
+	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+	test -d tests/browser/node_modules/playwright-core || npm ci --prefix tests/browser --no-audit --no-fund
 
 # moto 5.1.17 is the first release whose SQS JSON protocol the Rust SDK reads cleanly.
 $(MOTO):

@@ -590,3 +590,20 @@ async fn a_sender_with_a_secret_must_sign_and_nothing_unsigned_is_queued() {
     );
     assert_eq!(f.intake.handle(check("wrong")).await.status().as_u16(), 403);
 }
+
+#[tokio::test]
+async fn the_form_event_is_a_plain_post_answered_with_a_page() {
+    let mut settings = IntakeSettings::default();
+    settings.forms.default_origins = vec!["https://www.example.com".into()];
+    let f = fixture(settings);
+    let path = format!("{}/../events/apigw-form.json", env!("CARGO_MANIFEST_DIR"));
+    let req = lambda_http::request::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let response = lambda::handle(&f.intake, req).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["access-control-allow-origin"], "https://www.example.com");
+    let lambda_http::Body::Text(html) = response.body() else { panic!("a page") };
+    assert!(html.contains("Thank you"));
+    let lead = sent(&f)[0].captured_lead().unwrap().clone();
+    assert_eq!(lead.tag, vec!["utm_source:google"]);
+    assert_eq!(lead.phone_number.as_deref(), Some("+15125550123"));
+}

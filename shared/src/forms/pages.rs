@@ -37,7 +37,7 @@ pub fn thank_you() -> Response<Bytes> {
     page(
         200,
         "Thank you",
-        "<h1 id=\"thank-you\">Thank you!</h1><p>We have your message and will be in touch soon.</p><p><a href=\"javascript:history.back()\">Back</a></p>",
+        "<h1 id=\"thank-you\">Thank you!</h1><p>We have your message and will be in touch soon.</p><p>You can close this page, or use your browser's Back button to return.</p>",
     )
 }
 
@@ -49,7 +49,7 @@ pub fn error(status: u16, message: &str, field: Option<&str>) -> Response<Bytes>
         status,
         "Please check the form",
         &format!(
-            "<h1>Please check the form</h1><p id=\"error\">{}</p>{field}<p><a href=\"javascript:history.back()\">Go back to the form</a></p>",
+            "<h1>Please check the form</h1><p id=\"error\">{}</p>{field}<p>Go back to the form (your browser's Back button) and try again.</p>",
             escape(message)
         ),
     )

@@ -28,3 +28,38 @@ pub fn response(resp: http::Response<Bytes>) -> Response<Body> {
 pub async fn handle(intake: &Intake, req: Request) -> Response<Body> {
     response(intake.handle(request(req)).await)
 }
+
+/// Starts the intake router on Lambda from the environment: the `webhook` and `form`
+/// functions are this one router, routed by API Gateway to different functions so each has
+/// its own concurrency, logs and alarms.
+pub async fn run() -> Result<(), lambda_http::Error> {
+    use crate::config::Config;
+    use crate::intake::IntakeSettings;
+    use crate::ledger::dynamodb::DynamoLedger;
+    use crate::queue::sqs::SqsQueue;
+    use std::sync::Arc;
+
+    crate::telemetry::init();
+    let config = Config::load(None)?;
+    let (queue_url, table) = config.require_webhook()?;
+    let aws = aws_config::load_from_env().await;
+    let queue = SqsQueue::new(aws_sdk_sqs::Client::new(&aws), queue_url, "");
+    let ledger = DynamoLedger::new(aws_sdk_dynamodb::Client::new(&aws), table, config.ledger_ttl);
+    let mut settings = IntakeSettings::from_config(&config)?;
+    if settings.forms.secret.is_empty() {
+        // Timestamps then hold for this instance only; set INLET_FORM_SECRET to share one.
+        tracing::warn!("INLET_FORM_SECRET is not set: form timestamps are signed with a per-instance key");
+        settings.forms.secret = uuid::Uuid::new_v4().as_bytes().to_vec();
+    }
+    let intake = Intake {
+        queue: Arc::new(queue),
+        ledger: Arc::new(ledger),
+        settings,
+        captcha: Arc::new(crate::forms::spam::HttpCaptchaVerifier::new()),
+    };
+    let intake = &intake;
+    lambda_http::run(lambda_http::service_fn(move |req: Request| async move {
+        Ok::<_, lambda_http::Error>(handle(intake, req).await)
+    }))
+    .await
+}

@@ -1,0 +1,7 @@
+//! The `form` Lambda function: website forms (`/forms/…`), queued to SQS. Wiring only; the
+//! router is `inlet::intake`, the same one `inlet serve` runs.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    inlet::intake::lambda::run().await
+}
