@@ -18,6 +18,7 @@ lint:
 bench: tools
 	$(CARGO) bench -p inlet-shared --bench envelope
 	$(CARGO) bench -p inlet-shared --bench webhooks
+	$(CARGO) bench -p inlet-shared --bench forms
 	$(CARGO) bench -p inlet-tests --bench deliver_sqs
 	$(CARGO) bench -p inlet-cli --bench serve_load
 

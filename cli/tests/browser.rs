@@ -27,7 +27,9 @@ async fn other_origin_site() -> String {
     </script></body></html>"#;
     tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
             tokio::spawn(async move {
                 let service = service_fn(move |_req| async move {
                     Ok::<_, std::convert::Infallible>(
@@ -69,26 +71,84 @@ async fn the_example_form_works_with_and_without_javascript_and_bots_reach_no_on
         String::from_utf8_lossy(&output.stderr)
     );
     let seen: Value = serde_json::from_slice(output.stdout.trim_ascii()).unwrap();
-    assert!(seen["js"]["thankYou"].as_str().unwrap().contains("Thank you"), "{seen}");
-    assert!(seen["nojs"]["thankYou"].as_str().unwrap().contains("Thank you"), "{seen}");
-    assert!(seen["nojs"]["url"].as_str().unwrap().ends_with("/forms/demo"), "the plain post landed on the thank-you page");
-    assert!(seen["honeypot"]["thankYou"].as_str().unwrap().contains("Thank you"));
-    assert_eq!(seen["crossOrigin"], "blocked", "the browser refused the cross-origin post");
+    assert!(
+        seen["js"]["thankYou"]
+            .as_str()
+            .unwrap()
+            .contains("Thank you"),
+        "{seen}"
+    );
+    assert!(
+        seen["nojs"]["thankYou"]
+            .as_str()
+            .unwrap()
+            .contains("Thank you"),
+        "{seen}"
+    );
+    assert!(
+        seen["nojs"]["url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/forms/demo"),
+        "the plain post landed on the thank-you page"
+    );
+    assert!(
+        seen["honeypot"]["thankYou"]
+            .as_str()
+            .unwrap()
+            .contains("Thank you")
+    );
+    assert_eq!(
+        seen["crossOrigin"], "blocked",
+        "the browser refused the cross-origin post"
+    );
 
     let email = |who: &str| format!("{who}-{run}@example.com");
-    let lead_of = |who: &str| double.leads().into_iter().find(|l| l.payload["email"] == email(who).as_str());
-    assert!(wait_for(Duration::from_secs(30), || lead_of("js").is_some() && lead_of("nojs").is_some()).await, "both leads reached Rechat");
+    let lead_of = |who: &str| {
+        double
+            .leads()
+            .into_iter()
+            .find(|l| l.payload["email"] == email(who).as_str())
+    };
+    assert!(
+        wait_for(Duration::from_secs(30), || lead_of("js").is_some()
+            && lead_of("nojs").is_some())
+        .await,
+        "both leads reached Rechat"
+    );
     let js = lead_of("js").unwrap();
-    assert!(js.payload["referer_url"].as_str().unwrap().contains("/forms/demo?utm_source=browser"));
-    let tags: Vec<&str> = js.payload["tag"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
-    assert!(tags.contains(&"utm_source:browser") && tags.contains(&"utm_campaign:js"), "{tags:?}");
+    assert!(
+        js.payload["referer_url"]
+            .as_str()
+            .unwrap()
+            .contains("/forms/demo?utm_source=browser")
+    );
+    let tags: Vec<&str> = js.payload["tag"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        tags.contains(&"utm_source:browser") && tags.contains(&"utm_campaign:js"),
+        "{tags:?}"
+    );
     assert_eq!(js.payload["listing"]["mls_number"], "MLS-1001");
     let nojs = lead_of("nojs").unwrap();
-    assert!(nojs.payload["referer_url"].as_str().unwrap().contains("utm_source=nojs"), "from the Referer header");
+    assert!(
+        nojs.payload["referer_url"]
+            .as_str()
+            .unwrap()
+            .contains("utm_source=nojs"),
+        "from the Referer header"
+    );
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(lead_of("honeypot").is_none(), "the bot reached no one");
     assert!(lead_of("crossorigin").is_none());
     serve.stop();
     assert!(std::path::Path::new(&format!("{artifacts}/thank-you-js.png")).exists());
-    println!("browser test wall time: {:.1} s", started.elapsed().as_secs_f64());
+    println!(
+        "browser test wall time: {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
 }

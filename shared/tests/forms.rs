@@ -213,7 +213,10 @@ async fn scripts_get_json_and_errors_name_the_field_plain_posts_get_a_readable_p
     assert_eq!(r.status(), 422);
     assert!(text(&r).contains("Please give an email, a phone number or a name"));
     assert!(text(&r).contains("Go back to the form"));
-    assert!(!text(&r).contains("javascript:"), "the page's own CSP would block it");
+    assert!(
+        !text(&r).contains("javascript:"),
+        "the page's own CSP would block it"
+    );
     assert_eq!(queued(&s).len(), 1);
     let r = send(
         &s,

@@ -600,8 +600,13 @@ async fn the_form_event_is_a_plain_post_answered_with_a_page() {
     let req = lambda_http::request::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let response = lambda::handle(&f.intake, req).await;
     assert_eq!(response.status(), 200);
-    assert_eq!(response.headers()["access-control-allow-origin"], "https://www.example.com");
-    let lambda_http::Body::Text(html) = response.body() else { panic!("a page") };
+    assert_eq!(
+        response.headers()["access-control-allow-origin"],
+        "https://www.example.com"
+    );
+    let lambda_http::Body::Text(html) = response.body() else {
+        panic!("a page")
+    };
     assert!(html.contains("Thank you"));
     let lead = sent(&f)[0].captured_lead().unwrap().clone();
     assert_eq!(lead.tag, vec!["utm_source:google"]);

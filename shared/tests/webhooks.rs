@@ -877,7 +877,15 @@ async fn the_other_senders_malformed_variants() {
     let none = WebhookSettings::default();
     let rg = [("x-lead-router-action", "created")];
     // What, body, content type, headers, sender named, status, what the answer says.
-    type Case<'a> = (&'a str, &'a [u8], &'a str, &'a [(&'a str, &'a str)], Option<&'a str>, u16, &'a str);
+    type Case<'a> = (
+        &'a str,
+        &'a [u8],
+        &'a str,
+        &'a [(&'a str, &'a str)],
+        Option<&'a str>,
+        u16,
+        &'a str,
+    );
     let cases: Vec<Case> = vec![
         ("webflow without data", br#"{"triggerType": "form_submission", "payload": {"id": "1"}}"#, JSON, &[], None, 422, "data"),
         ("netlify data not an object", br#"{"form_name": "c", "site_url": "x", "human_fields": {}, "data": "x"}"#, JSON, &[], Some("netlify"), 422, "data"),

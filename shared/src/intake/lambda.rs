@@ -44,11 +44,17 @@ pub async fn run() -> Result<(), lambda_http::Error> {
     let (queue_url, table) = config.require_webhook()?;
     let aws = aws_config::load_from_env().await;
     let queue = SqsQueue::new(aws_sdk_sqs::Client::new(&aws), queue_url, "");
-    let ledger = DynamoLedger::new(aws_sdk_dynamodb::Client::new(&aws), table, config.ledger_ttl);
+    let ledger = DynamoLedger::new(
+        aws_sdk_dynamodb::Client::new(&aws),
+        table,
+        config.ledger_ttl,
+    );
     let mut settings = IntakeSettings::from_config(&config)?;
     if settings.forms.secret.is_empty() {
         // Timestamps then hold for this instance only; set INLET_FORM_SECRET to share one.
-        tracing::warn!("INLET_FORM_SECRET is not set: form timestamps are signed with a per-instance key");
+        tracing::warn!(
+            "INLET_FORM_SECRET is not set: form timestamps are signed with a per-instance key"
+        );
         settings.forms.secret = uuid::Uuid::new_v4().as_bytes().to_vec();
     }
     let intake = Intake {

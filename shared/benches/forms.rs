@@ -1,0 +1,74 @@
+//! One website form submission: decode, honeypot and signed-timestamp checks, the alias
+//! table, normalization and the envelope (the queue discards it).
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use criterion::{Criterion, criterion_group, criterion_main};
+use inlet::envelope::Envelope;
+use inlet::forms::spam::{HttpCaptchaVerifier, sign_timestamp};
+use inlet::forms::{FormContext, FormsConfig};
+use inlet::normalize::NormalizeOptions;
+use inlet::queue::{DeadLetter, Queue, QueueError};
+use std::hint::black_box;
+
+struct Discard;
+
+#[async_trait]
+impl Queue for Discard {
+    async fn send(&self, _: &Envelope) -> Result<(), QueueError> {
+        Ok(())
+    }
+    async fn dead_letter(&self, _: &str, _: &DeadLetter) -> Result<(), QueueError> {
+        Ok(())
+    }
+    async fn change_visibility(&self, _: &str, _: u32) -> Result<(), QueueError> {
+        Ok(())
+    }
+    async fn health(&self) -> Result<(), QueueError> {
+        Ok(())
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let config = FormsConfig {
+        secret: b"bench".to_vec(),
+        ..FormsConfig::default()
+    };
+    let (normalize, queue, captcha) = (
+        NormalizeOptions::default(),
+        Discard,
+        HttpCaptchaVerifier::new(),
+    );
+    let forms = FormContext {
+        config: &config,
+        normalize: &normalize,
+        queue: &queue,
+        captcha: &captcha,
+        retry_after_secs: 5,
+    };
+    let ts = sign_timestamp(b"bench", chrono::Utc::now().timestamp_millis() - 10_000);
+    let body = format!(
+        "name=Ana+Silva&email=ana.silva%40example.com&phone=512-555-0123&message=Is+12+Elm+St+still+available%3F&property_address=12+Elm+St&mls_number=MLS-1001&page_url=https%3A%2F%2Fwww.example.com%2Fl%2F12%3Futm_source%3Dgoogle&_gotcha=&_inlet_ts={}",
+        form_urlencoded::byte_serialize(ts.as_bytes()).collect::<String>()
+    );
+    let request = http::Request::builder()
+        .method("POST")
+        .uri("/forms/55f5d0b8-3f4e-4b8e-9d6a-0c1b2a3d745f")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Bytes::from(body))
+        .unwrap();
+    c.bench_function("form parse + spam checks + envelope", |b| {
+        b.iter(|| {
+            let r = runtime.block_on(
+                forms.submit("55f5d0b8-3f4e-4b8e-9d6a-0c1b2a3d745f", black_box(&request)),
+            );
+            assert_eq!(r.status(), 200);
+        })
+    });
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
