@@ -408,6 +408,15 @@ impl Intake {
         )
     }
 
+    /// The channel in canonical form, if allowed. Unknown and disallowed channels look
+    /// alike: the allowlist is not revealed.
+    fn channel(&self, given: &str) -> Result<String, IntakeError> {
+        self.settings
+            .channels
+            .admit(given)
+            .ok_or_else(|| IntakeError::not_found("no such lead channel"))
+    }
+
     /// The body as a JSON value, within the size limit.
     fn body(&self, req: &Request<Bytes>) -> Result<Value, IntakeError> {
         if req.body().len() > self.settings.body_limit {
@@ -434,12 +443,7 @@ impl Intake {
         channel: &str,
         req: &Request<Bytes>,
     ) -> Result<Response<Bytes>, IntakeError> {
-        // Unknown and disallowed channels look alike: the allowlist is not revealed.
-        let channel = self
-            .settings
-            .channels
-            .admit(channel)
-            .ok_or_else(|| IntakeError::not_found("no such lead channel"))?;
+        let channel = self.channel(channel)?;
         let value = self.body(req)?;
         let raw = rechat_api::capture(&value, &self.settings.normalize)?;
         let normalized = normalize(raw, &self.settings.normalize)
@@ -499,11 +503,7 @@ impl Intake {
         sender: Option<&str>,
         req: &Request<Bytes>,
     ) -> Result<Response<Bytes>, IntakeError> {
-        let channel = self
-            .settings
-            .channels
-            .admit(channel)
-            .ok_or_else(|| IntakeError::not_found("no such lead channel"))?;
+        let channel = self.channel(channel)?;
         if req.body().len() > self.settings.body_limit {
             return Err(IntakeError::too_large(self.settings.body_limit));
         }

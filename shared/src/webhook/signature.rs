@@ -49,6 +49,24 @@ fn hex_decode(name: &'static str, s: &str) -> Result<Vec<u8>, SignatureError> {
     hex::decode(s.trim()).map_err(|_| SignatureError::Malformed(name))
 }
 
+/// A signature header `prefix<encoded HMAC(secret, body)>`, decoded by `decode`.
+fn body_signature(
+    header: &'static str,
+    value: Option<&str>,
+    prefix: &str,
+    secret: &[u8],
+    body: &[u8],
+    decode: fn(&str) -> Option<Vec<u8>>,
+) -> Result<(), SignatureError> {
+    let value = value.ok_or(SignatureError::Missing(header))?;
+    let encoded = value
+        .trim()
+        .strip_prefix(prefix)
+        .ok_or(SignatureError::Malformed(header))?;
+    let expected = decode(encoded.trim()).ok_or(SignatureError::Malformed(header))?;
+    verify(secret, &[body], &expected)
+}
+
 /// `prefix<hex>` of HMAC(secret, body): Meta (`sha256=`), Real Geeks (no prefix).
 pub fn hex_body(
     header: &'static str,
@@ -57,12 +75,7 @@ pub fn hex_body(
     secret: &[u8],
     body: &[u8],
 ) -> Result<(), SignatureError> {
-    let value = value.ok_or(SignatureError::Missing(header))?;
-    let hex = value
-        .trim()
-        .strip_prefix(prefix)
-        .ok_or(SignatureError::Malformed(header))?;
-    verify(secret, &[body], &hex_decode(header, hex)?)
+    body_signature(header, value, prefix, secret, body, |s| hex::decode(s).ok())
 }
 
 /// `prefix<base64>` of HMAC(secret, body): Typeform (`sha256=`).
@@ -73,15 +86,7 @@ pub fn base64_body(
     secret: &[u8],
     body: &[u8],
 ) -> Result<(), SignatureError> {
-    let value = value.ok_or(SignatureError::Missing(header))?;
-    let b64 = value
-        .trim()
-        .strip_prefix(prefix)
-        .ok_or(SignatureError::Malformed(header))?;
-    let expected = B64
-        .decode(b64.trim())
-        .map_err(|_| SignatureError::Malformed(header))?;
-    verify(secret, &[body], &expected)
+    body_signature(header, value, prefix, secret, body, |s| B64.decode(s).ok())
 }
 
 fn fresh(timestamp_secs: i64, now_secs: i64) -> Result<(), SignatureError> {
