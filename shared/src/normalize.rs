@@ -265,9 +265,25 @@ pub fn names(
         return (first, last);
     }
     match full.and_then(name_part) {
+        // "Ms. Gray": a title before a single name marks it as the surname.
+        Some(name)
+            if !name.contains(char::is_whitespace) && full.is_some_and(starts_with_honorific) =>
+        {
+            (None, Some(name))
+        }
         Some(full) => split_full_name(&full),
         None => (None, None),
     }
+}
+
+fn starts_with_honorific(text: &str) -> bool {
+    let mut tokens = text.split_whitespace();
+    let first = tokens
+        .next()
+        .unwrap_or("")
+        .trim_end_matches('.')
+        .to_lowercase();
+    HONORIFICS.contains(&first.as_str()) && tokens.next().is_some()
 }
 
 fn split_full_name(full: &str) -> (Option<String>, Option<String>) {
@@ -388,6 +404,14 @@ mod tests {
         );
         assert_eq!(names(None, None, Some("Cher")), (Some("Cher".into()), None));
         assert_eq!(names(None, None, Some("Ms.")), (None, None));
+        assert_eq!(
+            names(None, None, Some("Ms. Gray")),
+            (None, Some("Gray".into()))
+        );
+        assert_eq!(
+            names(None, None, Some("Dr Ana Silva")),
+            (Some("Ana".into()), Some("Silva".into()))
+        );
         assert_eq!(names(None, None, Some("ana@example.com")), (None, None));
         assert_eq!(names(None, None, Some("  ")), (None, None));
         // Separate fields win over a full name.
