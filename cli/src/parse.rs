@@ -12,6 +12,16 @@ pub enum ParseWhat {
     /// A sender's webhook body: prints the envelopes it would queue, or the error the
     /// endpoint would answer (with a non-zero exit).
     Webhook(WebhookArgs),
+    /// A raw message or a provider's payload: prints the envelope it would queue, or the
+    /// reason it queues none.
+    Email(EmailArgs),
+}
+
+#[derive(Args)]
+pub struct EmailArgs {
+    file: PathBuf,
+    #[arg(long, default_value = "00000000-0000-4000-8000-000000000000")]
+    channel: String,
 }
 
 #[derive(Args)]
@@ -43,6 +53,7 @@ fn print_error(status: u16, code: &str, message: &str) -> ExitCode {
 pub async fn run(what: ParseWhat) -> ExitCode {
     match what {
         ParseWhat::Webhook(args) => webhook(args).await,
+        ParseWhat::Email(args) => email(args),
     }
 }
 
@@ -108,4 +119,26 @@ async fn webhook(args: WebhookArgs) -> ExitCode {
         }
         Err(e) => print_error(e.status, e.code, &e.message),
     }
+}
+
+fn email(args: EmailArgs) -> ExitCode {
+    let raw = match std::fs::read(&args.file) {
+        Ok(b) => b,
+        Err(e) => return print_error(2, "file", &format!("{}: {e}", args.file.display())),
+    };
+    let message = match inlet::email::message_from_bytes(&raw) {
+        Ok(m) => m,
+        Err(e) => return print_error(422, "unreadable", &e.to_string()),
+    };
+    let options = inlet::normalize::NormalizeOptions::default();
+    match inlet::email::envelope(&raw, &message, &args.channel, &options) {
+        Ok(envelope) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json!({"envelopes": [envelope]})).unwrap_or_default()
+            );
+        }
+        Err(reason) => println!("{}", json!({"envelopes": [], "reason": reason})),
+    }
+    ExitCode::SUCCESS
 }

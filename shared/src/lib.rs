@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod deliver;
+pub mod email;
 pub mod embedded;
 pub mod envelope;
 pub mod forms;

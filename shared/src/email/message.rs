@@ -1,0 +1,227 @@
+//! Every way a message reaches Inlet, normalized to one `Message` before any parsing: raw
+//! MIME (mailparse: transfer encodings, charsets, RFC 2047 headers) and the CloudMailin JSON
+//! shape. Attached `message/rfc822` parts are kept as messages of their own.
+
+use serde_json::Value;
+
+/// A mailbox: display name and address (lowercased).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Mailbox {
+    pub name: Option<String>,
+    pub address: String,
+}
+
+/// A message, whatever it came in as.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Message {
+    pub from: Vec<Mailbox>,
+    pub reply_to: Vec<Mailbox>,
+    pub to: Vec<Mailbox>,
+    pub subject: String,
+    /// Header names lower-cased, values decoded, in order.
+    pub headers: Vec<(String, String)>,
+    pub text: Option<String>,
+    pub html: Option<String>,
+    /// Messages attached as `message/rfc822` (forwards as attachments).
+    pub attached: Vec<Message>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EmailError {
+    #[error("not a readable message: {0}")]
+    Unreadable(String),
+}
+
+/// Deepest MIME nesting read, and most parts: a hostile message ends in a clear outcome.
+const MAX_DEPTH: usize = 20;
+const MAX_PARTS: usize = 500;
+
+impl Message {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Reads a raw RFC 5322 message.
+    pub fn from_mime(raw: &[u8]) -> Result<Message, EmailError> {
+        let parsed =
+            mailparse::parse_mail(raw).map_err(|e| EmailError::Unreadable(e.to_string()))?;
+        let mut message = headers_of(&parsed.headers);
+        let mut parts = 0;
+        walk(&parsed, &mut message, 0, &mut parts);
+        Ok(message)
+    }
+
+    /// Reads CloudMailin's JSON (`headers`, `plain`, `html`, `envelope`).
+    pub fn from_cloudmailin(v: &Value) -> Option<Message> {
+        let headers = v.get("headers")?.as_object()?;
+        let mut pairs = Vec::new();
+        for (name, value) in headers {
+            // Repeated headers arrive as arrays or as {"0": …, "1": …}.
+            let values: Vec<String> = match value {
+                Value::String(s) => vec![s.clone()],
+                Value::Array(items) => items
+                    .iter()
+                    .filter_map(|i| i.as_str().map(str::to_owned))
+                    .collect(),
+                Value::Object(map) => map
+                    .values()
+                    .filter_map(|i| i.as_str().map(str::to_owned))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            for value in values {
+                pairs.push((name.to_ascii_lowercase(), value));
+            }
+        }
+        let mut message = Message {
+            subject: pairs
+                .iter()
+                .find(|(n, _)| n == "subject")
+                .map(|(_, v)| decode_words(v))
+                .unwrap_or_default(),
+            text: v
+                .get("plain")
+                .and_then(Value::as_str)
+                .filter(|s| !s.trim().is_empty())
+                .map(str::to_owned),
+            html: v
+                .get("html")
+                .and_then(Value::as_str)
+                .filter(|s| !s.trim().is_empty())
+                .map(str::to_owned),
+            ..Message::default()
+        };
+        for (name, value) in &pairs {
+            let decoded = decode_words(value);
+            match name.as_str() {
+                "from" => message.from = mailboxes(&decoded),
+                "reply-to" => message.reply_to = mailboxes(&decoded),
+                "to" => message.to = mailboxes(&decoded),
+                _ => {}
+            }
+            message.headers.push((name.clone(), decoded));
+        }
+        Some(message)
+    }
+}
+
+/// RFC 2047 encoded words in a header value, decoded.
+fn decode_words(value: &str) -> String {
+    let line = format!("X: {value}");
+    mailparse::parse_header(line.as_bytes())
+        .map(|(h, _)| h.get_value())
+        .unwrap_or_else(|_| value.to_owned())
+}
+
+fn mailboxes(value: &str) -> Vec<Mailbox> {
+    let Ok(list) = mailparse::addrparse(value) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for addr in list.iter() {
+        match addr {
+            mailparse::MailAddr::Single(s) => out.push(Mailbox {
+                name: s
+                    .display_name
+                    .clone()
+                    .map(|n| n.trim().trim_matches('"').to_owned())
+                    .filter(|n| !n.is_empty()),
+                address: s.addr.trim().to_lowercase(),
+            }),
+            mailparse::MailAddr::Group(g) => out.extend(g.addrs.iter().map(|s| Mailbox {
+                name: s.display_name.clone(),
+                address: s.addr.trim().to_lowercase(),
+            })),
+        }
+    }
+    out
+}
+
+fn headers_of(headers: &[mailparse::MailHeader]) -> Message {
+    let mut message = Message::default();
+    for h in headers {
+        let name = h.get_key().to_ascii_lowercase();
+        let value = h.get_value();
+        match name.as_str() {
+            "from" => message.from = mailboxes(&value),
+            "reply-to" => message.reply_to = mailboxes(&value),
+            "to" => message.to = mailboxes(&value),
+            "subject" => message.subject = value.trim().to_owned(),
+            _ => {}
+        }
+        message.headers.push((name, value));
+    }
+    message
+}
+
+fn walk(part: &mailparse::ParsedMail, message: &mut Message, depth: usize, parts: &mut usize) {
+    *parts += 1;
+    if depth > MAX_DEPTH || *parts > MAX_PARTS {
+        return;
+    }
+    let mimetype = part.ctype.mimetype.to_ascii_lowercase();
+    let attachment = matches!(
+        part.get_content_disposition().disposition,
+        mailparse::DispositionType::Attachment
+    );
+    if mimetype == "message/rfc822" {
+        if let Ok(raw) = part.get_body_raw()
+            && let Ok(inner) = Message::from_mime(&raw)
+        {
+            message.attached.push(inner);
+        }
+        return;
+    }
+    if mimetype.starts_with("multipart/") {
+        for sub in &part.subparts {
+            walk(sub, message, depth + 1, parts);
+        }
+        return;
+    }
+    if attachment {
+        return;
+    }
+    let body = || part.get_body().ok().filter(|b| !b.trim().is_empty());
+    match mimetype.as_str() {
+        "text/plain" if message.text.is_none() => message.text = body(),
+        "text/html" if message.html.is_none() => message.html = body(),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mime_headers_bodies_and_encodings_are_read() {
+        let raw = "From: \"Lead Portal\" <leads@portal.example.com>\r\nReply-To: Ana Silva <Ana@Example.com>\r\nTo: agent@example.com\r\nSubject: =?UTF-8?Q?New_lead_=F0=9F=93=8C_Ana?=\r\nMIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nName: Ana Silva=0D=0AComments: caf=C3=A9 soon\r\n--b\r\nContent-Type: text/html; charset=iso-8859-1\r\nContent-Transfer-Encoding: base64\r\n\r\nPHA+Q2Fm6SE8L3A+\r\n--b--\r\n";
+        let m = Message::from_mime(raw.as_bytes()).unwrap();
+        assert_eq!(m.subject, "New lead 📌 Ana");
+        assert_eq!(
+            m.reply_to[0],
+            Mailbox {
+                name: Some("Ana Silva".into()),
+                address: "ana@example.com".into()
+            }
+        );
+        assert_eq!(m.from[0].address, "leads@portal.example.com");
+        assert!(m.text.as_deref().unwrap().contains("café soon"));
+        assert_eq!(m.html.as_deref(), Some("<p>Café!</p>"));
+    }
+
+    #[test]
+    fn cloudmailin_json_with_repeated_headers() {
+        let v = serde_json::json!({
+            "headers": {"From": "Zed <zed@relay.example.com>", "Subject": "Hi", "Received": {"0": "a", "1": "b"}, "Reply-To": "zed@example.com"},
+            "plain": "Name: Zed", "html": "", "envelope": {"to": "leads@example.com"}
+        });
+        let m = Message::from_cloudmailin(&v).unwrap();
+        assert_eq!(m.reply_to[0].address, "zed@example.com");
+        assert_eq!(m.headers.iter().filter(|(n, _)| n == "received").count(), 2);
+        assert_eq!(m.html, None);
+    }
+}

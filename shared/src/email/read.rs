@@ -1,0 +1,350 @@
+//! Reading a lead out of a message, the generic way every mature parser falls back to:
+//! leadmetadata.org `<meta name="lead_*">` tags anywhere in the document; then label/value
+//! pairs in the text and in HTML tables; then the headers (Reply-To before From, display
+//! names). Relay addresses are kept only when nothing better exists; the portal's own
+//! address is never the prospect's.
+
+use super::message::{Mailbox, Message};
+use crate::normalize::RawLead;
+use crate::webhook::fields::{LeadReader, Meaning, canonical, meaning_of};
+use serde_json::Value;
+
+/// Domains that relay a prospect's mail: kept only when nothing better exists.
+const RELAYS: &[&str] = &[
+    "zlead.co",
+    "messaging.yelp.com",
+    "convo.zillow.com",
+    "hous.craigslist.org",
+    "reply.craigslist.org",
+    "renter.apartmentlist.com",
+    "app.nakedapartments.com",
+    "message.my.apartmentguide.com",
+    "email.rent.com",
+    "abodoapts.com",
+    "email.apartments.com",
+    "reply.zumper.com",
+];
+
+/// Portals and lead services by sender domain: never the prospect, and the lead's source.
+const PORTALS: &[(&str, &str)] = &[
+    ("streeteasy.com", "StreetEasy"),
+    ("zillowrentals.com", "Zillow Rentals"),
+    ("zillow.com", "Zillow"),
+    ("trulia.com", "Trulia"),
+    ("hotpads.com", "HotPads"),
+    ("realtor.com", "Realtor.com"),
+    ("move.com", "Realtor.com"),
+    ("homes.com", "Homes.com"),
+    ("redfin.com", "Redfin"),
+    ("apartments.com", "Apartments.com"),
+    ("apartmentlist.com", "Apartment List"),
+    ("zumper.com", "Zumper"),
+    ("zlead.co", "Zumper"),
+    ("padmapper.com", "PadMapper"),
+    ("forrent.com", "ForRent"),
+    ("apartmentguide.com", "Apartment Guide"),
+    ("rent.com", "Rent.com"),
+    ("apartmentsearch.com", "ApartmentSearch"),
+    ("rentbits.com", "RentBits"),
+    ("abodoapts.com", "ABODO"),
+    ("abodo.com", "ABODO"),
+    ("yelp.com", "Yelp"),
+    ("craigslist.org", "Craigslist"),
+    ("upnest.com", "UpNest"),
+    ("olr.com", "OLR"),
+    ("nakedapartments.com", "Naked Apartments"),
+    ("wufoo.com", "Wufoo"),
+    ("facebookmail.com", "Facebook"),
+    ("elliman.com", "Elliman"),
+];
+
+fn domain_of(address: &str) -> &str {
+    address.rsplit('@').next().unwrap_or("")
+}
+
+fn on_domain(address: &str, domain: &str) -> bool {
+    let d = domain_of(address);
+    d == domain || d.ends_with(&format!(".{domain}"))
+}
+
+pub fn is_relay(address: &str) -> bool {
+    RELAYS.iter().any(|r| on_domain(address, r))
+}
+
+/// The portal a message comes from, by its sender's domain.
+pub fn portal(message: &Message) -> Option<&'static str> {
+    let senders = message.from.iter().chain(message.reply_to.iter());
+    for m in senders {
+        if let Some((_, name)) = PORTALS.iter().find(|(d, _)| on_domain(&m.address, d)) {
+            return Some(name);
+        }
+    }
+    None
+}
+
+fn is_portal(address: &str) -> bool {
+    PORTALS.iter().any(|(d, _)| on_domain(address, d)) && !is_relay(address)
+}
+
+/// The message's text: the plain part, or the HTML rendered as text.
+pub fn text_of(message: &Message) -> String {
+    let from_html = || {
+        message.html.as_deref().and_then(|h| {
+            html2text::config::plain()
+                .string_from_read(h.as_bytes(), 200)
+                .ok()
+        })
+    };
+    match (&message.text, &message.html) {
+        (Some(t), _) if t.trim().len() > 40 => t.clone(),
+        _ => from_html()
+            .or_else(|| message.text.clone())
+            .unwrap_or_default(),
+    }
+}
+
+/// leadmetadata.org tags: `<meta name="lead_name" content="…">`, anywhere in the document.
+pub fn lead_metadata(html: &str) -> Vec<(String, String)> {
+    let doc = scraper::Html::parse_document(html);
+    let Ok(selector) = scraper::Selector::parse("meta[name]") else {
+        return Vec::new();
+    };
+    doc.select(&selector)
+        .filter_map(|m| {
+            let name = m.value().attr("name")?.trim().to_ascii_lowercase();
+            let content = m.value().attr("content")?.trim().to_owned();
+            (name.starts_with("lead_") && !content.is_empty()).then_some((name, content))
+        })
+        .collect()
+}
+
+fn metadata_meaning(name: &str) -> Meaning {
+    match name {
+        "lead_name" => Meaning::FullName,
+        "lead_first_name" => Meaning::FirstName,
+        "lead_last_name" => Meaning::LastName,
+        "lead_email" => Meaning::Email,
+        "lead_phone" => Meaning::Phone,
+        "lead_message" | "lead_comments" => Meaning::Message,
+        "lead_property_address" => Meaning::Street,
+        "lead_property_city" => Meaning::City,
+        "lead_property_state" => Meaning::State,
+        "lead_property_zip" => Meaning::Zip,
+        "lead_mls" | "lead_mls_number" => Meaning::Mls,
+        "lead_source" => Meaning::LeadSource,
+        "lead_property_price" | "lead_price" => Meaning::Price,
+        "lead_property_url" | "lead_listing_url" => Meaning::ListingUrl,
+        "lead_tag" => Meaning::Tags,
+        "lead_assigned_agent" => Meaning::AgentName,
+        "lead_version" | "lead_type" => Meaning::Ignore,
+        _ => Meaning::Unknown,
+    }
+}
+
+/// `Label: value` pairs in text (a value may sit on the line after its label), and
+/// two-cell rows of HTML tables.
+pub fn label_values(text: &str, html: Option<&str>) -> Vec<(String, String)> {
+    let mut pairs = Vec::new();
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i];
+        if let Some((label, value)) = line.split_once(':') {
+            let label = label.trim().trim_end_matches(['*', '#']).trim();
+            let known = !matches!(meaning_of(&canonical(label)), Meaning::Unknown);
+            if known && !label.is_empty() && label.len() <= 40 && !label.contains("http") {
+                let value = value.trim();
+                if value.is_empty() && i + 1 < lines.len() && !lines[i + 1].contains(':') {
+                    pairs.push((label.to_owned(), lines[i + 1].to_owned()));
+                    i += 1;
+                } else if !value.is_empty() {
+                    pairs.push((label.to_owned(), value.to_owned()));
+                }
+            }
+        }
+        i += 1;
+    }
+    if let Some(html) = html {
+        let doc = scraper::Html::parse_document(html);
+        if let (Ok(rows), Ok(cells)) = (
+            scraper::Selector::parse("tr"),
+            scraper::Selector::parse("td, th"),
+        ) {
+            for row in doc.select(&rows) {
+                let texts: Vec<String> = row
+                    .select(&cells)
+                    .map(|c| {
+                        c.text()
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                            .split_whitespace()
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    })
+                    .filter(|t| !t.is_empty())
+                    .collect();
+                if texts.len() == 2 {
+                    let label = texts[0].trim_end_matches(':').trim();
+                    if !matches!(meaning_of(&canonical(label)), Meaning::Unknown)
+                        && label.len() <= 40
+                    {
+                        pairs.push((label.to_owned(), texts[1].clone()));
+                    }
+                }
+            }
+        }
+    }
+    pairs
+}
+
+/// The prospect's mailbox from the headers: Reply-To, then From, past portals; a relay only
+/// when nothing better exists.
+fn prospect_mailbox(message: &Message) -> Option<&Mailbox> {
+    let candidates: Vec<&Mailbox> = message.reply_to.iter().chain(message.from.iter()).collect();
+    candidates
+        .iter()
+        .find(|m| {
+            !is_relay(&m.address)
+                && !is_portal(&m.address)
+                && !m.address.starts_with("noreply")
+                && !m.address.starts_with("no-reply")
+        })
+        .or_else(|| candidates.iter().find(|m| is_relay(&m.address)))
+        .copied()
+}
+
+/// A display name that is a person's: not the portal's, not "X via Y"'s tail.
+fn person_name(mailbox: &Mailbox) -> Option<String> {
+    let name = mailbox.name.as_deref()?.trim();
+    let name = name.split(" via ").next().unwrap_or(name).trim();
+    // `"Name <addr> via Zumper"`: the part before the address.
+    let name = name
+        .split('<')
+        .next()
+        .unwrap_or(name)
+        .trim()
+        .trim_matches('"')
+        .trim();
+    if name.is_empty()
+        || name.contains('@')
+        || PORTALS.iter().any(|(_, p)| name.eq_ignore_ascii_case(p))
+    {
+        return None;
+    }
+    Some(name.to_owned())
+}
+
+/// The lead in a message, read the generic way.
+pub fn read(message: &Message) -> RawLead {
+    let mut reader = LeadReader::new();
+    let rules = Default::default();
+    if let Some(html) = &message.html {
+        for (name, content) in lead_metadata(html) {
+            match metadata_meaning(&name) {
+                Meaning::Unknown => {}
+                m => reader.with_meaning(&name, m, &Value::String(content)),
+            }
+        }
+    }
+    let text = text_of(message);
+    for (label, value) in label_values(&text, message.html.as_deref()) {
+        reader.field(&label, &Value::String(value), &rules);
+    }
+    let mut raw = reader.finish();
+    let mailbox = prospect_mailbox(message);
+    let body_email_ok = raw
+        .email
+        .as_deref()
+        .is_some_and(|e| !is_relay(e) && !is_portal(e));
+    if !body_email_ok
+        && let Some(m) = mailbox
+        && (raw.email.is_none() || !is_relay(&m.address))
+    {
+        raw.email = Some(m.address.clone());
+    }
+    if raw.first_name.is_none() && raw.last_name.is_none() && raw.full_name.is_none() {
+        raw.full_name = message
+            .reply_to
+            .iter()
+            .chain(message.from.iter())
+            .find_map(|m| {
+                person_name(m).filter(|_| {
+                    !is_portal(&m.address)
+                        || is_relay(&m.address)
+                        || m.name.as_deref().is_some_and(|n| n.contains(" via "))
+                })
+            });
+    }
+    if raw.lead_source.is_none() {
+        raw.lead_source = portal(message).map(str::to_owned);
+    }
+    raw
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mailbox(name: Option<&str>, address: &str) -> Mailbox {
+        Mailbox {
+            name: name.map(Into::into),
+            address: address.into(),
+        }
+    }
+
+    #[test]
+    fn lead_metadata_tags_are_read_anywhere_in_the_document() {
+        let html = r#"<html><body><meta name="lead_name" content="Ana Silva"><meta name="lead_email" content="ana@example.com"><meta name="robots" content="x"><p>Hi</p></body></html>"#;
+        assert_eq!(
+            lead_metadata(html),
+            vec![
+                ("lead_name".into(), "Ana Silva".into()),
+                ("lead_email".into(), "ana@example.com".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn label_values_in_text_and_tables() {
+        let text = "New lead!\nFirst Name: Ana\nLast Name: Silva\nPhone Number:\n(214) 555-0123\nComments: Call me after 5\nhttp://x: y";
+        let pairs = label_values(
+            text,
+            Some(
+                "<table><tr><td>Email Address</td><td>ana@example.com</td></tr><tr><td>Irrelevant</td><td>x</td></tr></table>",
+            ),
+        );
+        assert!(pairs.contains(&("Phone Number".into(), "(214) 555-0123".into())));
+        assert!(pairs.contains(&("Email Address".into(), "ana@example.com".into())));
+        assert!(!pairs.iter().any(|(l, _)| l == "Irrelevant"));
+    }
+
+    #[test]
+    fn the_prospect_is_reply_to_before_from_and_never_the_portal() {
+        let m = Message {
+            from: vec![mailbox(Some("StreetEasy"), "noreply@email.streeteasy.com")],
+            reply_to: vec![mailbox(None, "ana@example.com")],
+            text: Some(
+                "Name: Ana Silva\nMessage: Is it available still, and when can I see it?".into(),
+            ),
+            ..Message::default()
+        };
+        let raw = read(&m);
+        assert_eq!(raw.email.as_deref(), Some("ana@example.com"));
+        assert_eq!(raw.lead_source.as_deref(), Some("StreetEasy"));
+        let relayed = Message {
+            from: vec![mailbox(
+                Some("Zed Park <zed@example.net> via Zumper"),
+                "x1@zlead.co",
+            )],
+            text: Some("Message: hello there, I would like to see the place".into()),
+            ..Message::default()
+        };
+        let raw = read(&relayed);
+        assert_eq!(
+            raw.email.as_deref(),
+            Some("x1@zlead.co"),
+            "a relay when nothing better exists"
+        );
+        assert_eq!(raw.full_name.as_deref(), Some("Zed Park"));
+    }
+}
