@@ -86,21 +86,22 @@ fn is_portal(address: &str) -> bool {
     PORTALS.iter().any(|(d, _)| on_domain(address, d)) && !is_relay(address)
 }
 
-/// The message's text: the plain part, or the HTML rendered as text.
-pub fn text_of(message: &Message) -> String {
-    let from_html = || {
-        message.html.as_deref().and_then(|h| {
-            html2text::config::plain()
-                .string_from_read(h.as_bytes(), 200)
-                .ok()
-        })
-    };
-    match (&message.text, &message.html) {
-        (Some(t), _) if t.trim().len() > 40 => t.clone(),
-        _ => from_html()
-            .or_else(|| message.text.clone())
-            .unwrap_or_default(),
-    }
+/// The HTML part rendered as text, without the table borders html2text draws.
+pub fn html_text(message: &Message) -> Option<String> {
+    let text = html2text::config::plain()
+        .string_from_read(message.html.as_deref()?.as_bytes(), 200)
+        .ok()?;
+    Some(
+        text.chars()
+            .map(|c| {
+                if ('\u{2500}'..='\u{257F}').contains(&c) {
+                    ' '
+                } else {
+                    c
+                }
+            })
+            .collect(),
+    )
 }
 
 /// leadmetadata.org tags: `<meta name="lead_name" content="…">`, anywhere in the document.
@@ -246,9 +247,21 @@ pub fn read(message: &Message) -> RawLead {
             }
         }
     }
-    let text = text_of(message);
-    for (label, value) in label_values(&text, message.html.as_deref()) {
-        reader.field(&label, &Value::String(value), &rules);
+    // Both renderings: senders put different things in the plain and the HTML part.
+    let mut texts: Vec<String> = message.text.iter().cloned().collect();
+    texts.extend(html_text(message));
+    let mut seen = std::collections::HashSet::new();
+    for (i, text) in texts.iter().enumerate() {
+        let html = if i + 1 == texts.len() {
+            message.html.as_deref()
+        } else {
+            None
+        };
+        for (label, value) in label_values(text, html) {
+            if seen.insert((canonical(&label), value.clone())) {
+                reader.field(&label, &Value::String(value), &rules);
+            }
+        }
     }
     let mut raw = reader.finish();
     let mailbox = prospect_mailbox(message);
