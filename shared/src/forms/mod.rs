@@ -277,14 +277,6 @@ fn with_cors(
     response
 }
 
-fn json_answer(status: u16, body: &Value) -> Response<Bytes> {
-    Response::builder()
-        .status(status)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Bytes::from(body.to_string()))
-        .expect("a valid response")
-}
-
 fn error_answer(e: &IntakeError, json: bool) -> Response<Bytes> {
     if json {
         return e.response();
@@ -356,7 +348,8 @@ impl FormContext<'_> {
             return IntakeError::not_found("no such form").response();
         };
         let ts = spam::sign_timestamp(&self.config.secret, chrono::Utc::now().timestamp_millis());
-        let r = json_answer(200, &json!({"ts": ts, "honeypot": settings.honeypot}));
+        let r =
+            crate::intake::json_response(200, &json!({"ts": ts, "honeypot": settings.honeypot}));
         with_cors(r, Some(&settings), req)
     }
 
@@ -539,7 +532,10 @@ impl FormContext<'_> {
             let id = id
                 .map(str::to_owned)
                 .unwrap_or_else(|| format!("c-{}", uuid::Uuid::new_v4().simple()));
-            return json_answer(202, &json!({"code": "ACCEPTED", "data": {"id": id}}));
+            return crate::intake::json_response(
+                202,
+                &json!({"code": "ACCEPTED", "data": {"id": id}}),
+            );
         }
         match redirect {
             Some(url) => Response::builder()

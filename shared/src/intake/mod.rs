@@ -120,7 +120,7 @@ impl IntakeError {
     }
 }
 
-fn json_response(status: u16, body: &Value) -> Response<Bytes> {
+pub(crate) fn json_response(status: u16, body: &Value) -> Response<Bytes> {
     Response::builder()
         .status(status)
         .header(header::CONTENT_TYPE, "application/json")
