@@ -329,7 +329,11 @@ fn name_part(given: &str) -> Option<String> {
         }
     }
     let joined = tokens.join(" ");
-    let joined = joined.trim_matches(|c: char| c == ',' || c == ';' || c.is_whitespace());
+    // Markers such as a required-field "*" or a bullet are not part of a name; letters,
+    // digits and a closing period are.
+    let joined = joined
+        .trim_start_matches(|c: char| !c.is_alphanumeric())
+        .trim_end_matches(|c: char| !(c.is_alphanumeric() || c == '.'));
     if joined.is_empty() || joined.contains('@') || !joined.chars().any(char::is_alphabetic) {
         return None;
     }

@@ -150,11 +150,29 @@ pub fn label_values(text: &str, html: Option<&str>) -> Vec<(String, String)> {
     let mut i = 0;
     while i < lines.len() {
         let line = lines[i];
+        // A line that is exactly a well-known label ("Name", "Phone", "MLS ID") with its
+        // value on the next line, as table-laid-out emails render. Only the table's own
+        // entries count here, not keys it merely guesses at.
+        let bare = line.trim_end_matches(['*', ':']).trim();
+        if !line.contains(':')
+            && bare.len() <= 30
+            && i + 1 < lines.len()
+            && !lines[i + 1].is_empty()
+            && exact_label(bare)
+        {
+            pairs.push((
+                bare.to_owned(),
+                lines[i + 1].trim_start_matches('#').trim().to_owned(),
+            ));
+            i += 2;
+            continue;
+        }
         if let Some((label, value)) = line.split_once(':') {
             let label = label.trim().trim_end_matches(['*', '#']).trim();
             let known = !matches!(meaning_of(&canonical(label)), Meaning::Unknown);
-            if known && !label.is_empty() && label.len() <= 40 && !label.contains("http") {
-                let value = value.trim();
+            if known && !label.is_empty() && label.len() <= 80 && !label.contains("http") {
+                // A required-field marker ("Name: * Ana") is not part of the value.
+                let value = value.trim().trim_start_matches('*').trim();
                 if value.is_empty() && i + 1 < lines.len() && !lines[i + 1].contains(':') {
                     pairs.push((label.to_owned(), lines[i + 1].to_owned()));
                     i += 1;
@@ -187,7 +205,7 @@ pub fn label_values(text: &str, html: Option<&str>) -> Vec<(String, String)> {
                 if texts.len() == 2 {
                     let label = texts[0].trim_end_matches(':').trim();
                     if !matches!(meaning_of(&canonical(label)), Meaning::Unknown)
-                        && label.len() <= 40
+                        && label.len() <= 80
                     {
                         pairs.push((label.to_owned(), texts[1].clone()));
                     }
@@ -196,6 +214,49 @@ pub fn label_values(text: &str, html: Option<&str>) -> Vec<(String, String)> {
         }
     }
     pairs
+}
+
+/// A label the alias table lists itself (not one it guesses from a word in it).
+fn exact_label(label: &str) -> bool {
+    let key = canonical(label);
+    matches!(
+        key.as_str(),
+        "name"
+            | "fullname"
+            | "firstname"
+            | "lastname"
+            | "email"
+            | "emailaddress"
+            | "phone"
+            | "phonenumber"
+            | "mlsid"
+            | "mlsnumber"
+            | "mls"
+            | "message"
+            | "comments"
+            | "address"
+            | "propertyaddress"
+    )
+}
+
+/// Lines that are nothing but an email address or a phone number (a contact block with no
+/// labels), for a lead that has none labelled.
+fn bare_contacts(text: &str) -> (Option<String>, Option<String>) {
+    let mut email = None;
+    let mut phone = None;
+    for line in text.lines().map(str::trim) {
+        if email.is_none() && !line.contains(' ') && crate::normalize::email(line).is_ok() {
+            email = Some(line.to_owned());
+        }
+        let digits = line.chars().filter(char::is_ascii_digit).count();
+        let phone_like = line
+            .chars()
+            .all(|c| c.is_ascii_digit() || " ()+-.".contains(c));
+        if phone.is_none() && phone_like && (10..=15).contains(&digits) {
+            phone = Some(line.to_owned());
+        }
+    }
+    (email, phone)
 }
 
 /// The prospect's mailbox from the headers: Reply-To, then From, past portals; a relay only
@@ -264,6 +325,18 @@ pub fn read(message: &Message) -> RawLead {
         }
     }
     let mut raw = reader.finish();
+    for text in &texts {
+        let (email, phone) = bare_contacts(text);
+        let relayed = raw.email.as_deref().is_some_and(is_relay);
+        if let Some(e) =
+            email.filter(|e| (raw.email.is_none() || relayed) && !is_relay(e) && !is_portal(e))
+        {
+            raw.email = Some(e);
+        }
+        if raw.phone.is_none() {
+            raw.phone = phone;
+        }
+    }
     let mailbox = prospect_mailbox(message);
     let body_email_ok = raw
         .email

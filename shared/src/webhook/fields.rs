@@ -227,15 +227,21 @@ fn guess(key: &str) -> Meaning {
         "office",
         "street",
         "property",
+        "building",
+        "community",
+        "listing",
+        "pet",
     ];
-    if key.ends_with("name") && !agentish && !not_a_person.iter().any(|w| key.contains(w)) {
-        if key.contains("first") {
-            return Meaning::FirstName;
-        }
-        if key.contains("last") || key.contains("sur") {
-            return Meaning::LastName;
-        }
-        return Meaning::FullName;
+    if key.contains("name") && !agentish && !not_a_person.iter().any(|w| key.contains(w)) {
+        let (first, last) = (
+            key.contains("first"),
+            key.contains("last") || key.contains("sur"),
+        );
+        return match (first, last) {
+            (true, false) => Meaning::FirstName,
+            (false, true) => Meaning::LastName,
+            _ => Meaning::FullName,
+        };
     }
     Meaning::Unknown
 }
@@ -367,7 +373,12 @@ impl LeadReader {
             Meaning::City => set(&mut self.address.city, text, extra, label),
             Meaning::State => set(&mut self.address.state_code, text, extra, label),
             Meaning::Zip => set(&mut self.address.postal_code, text, extra, label),
-            Meaning::Mls => set(&mut self.mls, text, extra, label),
+            Meaning::Mls => set(
+                &mut self.mls,
+                text.trim_start_matches('#').trim().to_owned(),
+                extra,
+                label,
+            ),
             Meaning::Price => match price(&text) {
                 Some(p) if self.price.is_none() => self.price = Some(p),
                 _ => extra.push(format!("{label}: {text}")),
@@ -599,6 +610,14 @@ mod tests {
         }
         let raw = read(json!({"Your Name": "Ana Silva", "studentsName": "x"}));
         assert_eq!(raw.full_name.as_deref(), Some("Ana Silva"));
+        let raw = read(
+            json!({"Client Name(s) First and Last": "Bo Li", "Client Email to schedule (required)": "bo@example.com", "Company Name": "Acme"}),
+        );
+        assert_eq!(
+            (raw.full_name.as_deref(), raw.email.as_deref()),
+            (Some("Bo Li"), Some("bo@example.com"))
+        );
+        assert!(raw.note.as_deref().unwrap().contains("Company Name: Acme"));
     }
 
     #[test]
