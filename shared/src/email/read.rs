@@ -88,7 +88,7 @@ fn is_portal(address: &str) -> bool {
 
 /// The HTML part rendered as text, without the table borders html2text draws.
 pub fn html_text(message: &Message) -> Option<String> {
-    let text = html2text::config::plain()
+    let text = html2text::config::plain_no_decorate()
         .string_from_read(message.html.as_deref()?.as_bytes(), 200)
         .ok()?;
     Some(
@@ -259,6 +259,110 @@ fn bare_contacts(text: &str) -> (Option<String>, Option<String>) {
     (email, phone)
 }
 
+/// `mailto:` and `tel:` links (read after the visible text, which wins when they differ).
+fn link_contacts(html: &str) -> (Option<String>, Option<String>) {
+    let doc = scraper::Html::parse_document(html);
+    let Ok(links) = scraper::Selector::parse("a[href]") else {
+        return (None, None);
+    };
+    let mut email = None;
+    let mut phone = None;
+    for a in doc.select(&links) {
+        let href = a.value().attr("href").unwrap_or("").trim();
+        let lower = href.to_ascii_lowercase();
+        if email.is_none() && lower.starts_with("mailto:") {
+            let address = href[7..].split('?').next().unwrap_or("");
+            if crate::normalize::email(address).is_ok() {
+                email = Some(address.to_owned());
+            }
+        } else if phone.is_none() && lower.starts_with("tel:") {
+            phone = Some(href[4..].to_owned());
+        }
+    }
+    (email, phone)
+}
+
+/// "Ana Silva says:" then the message, as Zillow Group templates (Zillow, Trulia, HotPads)
+/// introduce an inquiry: the name, and the quoted message on the following lines.
+fn says(text: &str) -> Option<(String, String)> {
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    let i = lines
+        .iter()
+        .position(|l| l.ends_with(" says:") && l.len() < 80)?;
+    let name = lines[i].trim_end_matches(" says:").trim().to_owned();
+    let mut message = Vec::new();
+    for line in &lines[i + 1..] {
+        if line.is_empty() && message.is_empty() {
+            continue;
+        }
+        if line.is_empty() || line.contains('@') || bare_contacts(line).1.is_some() {
+            break;
+        }
+        message.push(*line);
+    }
+    let message = message
+        .join(" ")
+        .trim()
+        .trim_matches(['"', '“', '”'])
+        .trim()
+        .to_owned();
+    (!name.is_empty()).then_some((name, message))
+}
+
+const STREET_SUFFIXES: &[&str] = &[
+    "st",
+    "street",
+    "ave",
+    "avenue",
+    "blvd",
+    "boulevard",
+    "pl",
+    "place",
+    "rd",
+    "road",
+    "dr",
+    "drive",
+    "way",
+    "ln",
+    "lane",
+    "ct",
+    "court",
+    "cir",
+    "circle",
+    "pkwy",
+    "parkway",
+    "ter",
+    "terrace",
+    "trl",
+    "trail",
+    "hwy",
+    "sq",
+    "loop",
+    "row",
+];
+
+/// The first line that reads as a street address ("138 Montague St #11, Brooklyn, NY"):
+/// a house number, words, a street suffix. Up to the first comma, without the unit.
+fn street_line(text: &str) -> Option<String> {
+    for line in text.lines().map(str::trim) {
+        let street = line.split(',').next().unwrap_or("").trim();
+        let street = street.split(" #").next().unwrap_or(street).trim();
+        let words: Vec<&str> = street.split_whitespace().collect();
+        if words.len() < 3 || words.len() > 8 {
+            continue;
+        }
+        let number = words[0].chars().all(|c| c.is_ascii_digit() || c == '-')
+            && words[0].chars().next().is_some_and(|c| c.is_ascii_digit());
+        let suffix = words[1..].iter().any(|w| {
+            STREET_SUFFIXES.contains(&w.trim_end_matches('.').to_ascii_lowercase().as_str())
+        });
+        if number && suffix {
+            return Some(street.to_owned());
+        }
+    }
+    None
+}
+
 /// The prospect's mailbox from the headers: Reply-To, then From, past portals; a relay only
 /// when nothing better exists.
 fn prospect_mailbox(message: &Message) -> Option<&Mailbox> {
@@ -324,13 +428,47 @@ pub fn read(message: &Message) -> RawLead {
             }
         }
     }
+    for text in &texts {
+        if let Some((name, message)) = says(text) {
+            reader.with_meaning("says", Meaning::FullName, &Value::String(name));
+            reader.with_meaning("says", Meaning::Message, &Value::String(message));
+            break;
+        }
+    }
     let mut raw = reader.finish();
+    let no_address = raw
+        .listing
+        .as_ref()
+        .and_then(|l| l.property.as_ref())
+        .and_then(|p| p.address.as_ref())
+        .is_none();
+    if no_address
+        && portal(message).is_some()
+        && let Some(street) = texts.iter().find_map(|t| street_line(t))
+    {
+        let listing = raw.listing.get_or_insert_with(Default::default);
+        listing.property = Some(crate::lead::Property {
+            address: Some(crate::lead::Address {
+                street_address: Some(street),
+                ..Default::default()
+            }),
+        });
+    }
     for text in &texts {
         let (email, phone) = bare_contacts(text);
         let relayed = raw.email.as_deref().is_some_and(is_relay);
         if let Some(e) =
             email.filter(|e| (raw.email.is_none() || relayed) && !is_relay(e) && !is_portal(e))
         {
+            raw.email = Some(e);
+        }
+        if raw.phone.is_none() {
+            raw.phone = phone;
+        }
+    }
+    if let Some(html) = &message.html {
+        let (email, phone) = link_contacts(html);
+        if let Some(e) = email.filter(|e| raw.email.is_none() && !is_relay(e) && !is_portal(e)) {
             raw.email = Some(e);
         }
         if raw.phone.is_none() {
@@ -402,6 +540,17 @@ mod tests {
         assert!(pairs.contains(&("Phone Number".into(), "(214) 555-0123".into())));
         assert!(pairs.contains(&("Email Address".into(), "ana@example.com".into())));
         assert!(!pairs.iter().any(|(l, _)| l == "Irrelevant"));
+    }
+
+    #[test]
+    fn says_lines_and_street_lines() {
+        let text = "New Contact\nAna Silva says:\n\"Is it still available?\"\nana@example.com\n212.555.0199\nYour listing\n$2,000\n40 Pine St #3B, Austin, TX";
+        assert_eq!(
+            says(text),
+            Some(("Ana Silva".into(), "Is it still available?".into()))
+        );
+        assert_eq!(street_line(text), Some("40 Pine St".into()));
+        assert_eq!(street_line("Call 212 555 0199 today"), None);
     }
 
     #[test]
