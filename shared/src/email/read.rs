@@ -86,22 +86,30 @@ fn is_portal(address: &str) -> bool {
     PORTALS.iter().any(|(d, _)| on_domain(address, d)) && !is_relay(address)
 }
 
-/// The HTML part rendered as text, without the table borders html2text draws.
+/// The HTML part rendered as text, one cell a line: html2text's table borders and link
+/// brackets removed, and cells it sets side by side split apart.
 pub fn html_text(message: &Message) -> Option<String> {
     let text = html2text::config::plain_no_decorate()
         .string_from_read(message.html.as_deref()?.as_bytes(), 200)
         .ok()?;
-    Some(
-        text.chars()
-            .map(|c| {
-                if ('\u{2500}'..='\u{257F}').contains(&c) {
-                    ' '
-                } else {
-                    c
-                }
-            })
-            .collect(),
-    )
+    let cleaned: String = text
+        .chars()
+        .map(|c| {
+            if ('\u{2500}'..='\u{257F}').contains(&c) || c == '[' || c == ']' {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect();
+    let mut out = String::with_capacity(cleaned.len());
+    for line in cleaned.lines() {
+        for cell in line.split("   ").map(str::trim).filter(|c| !c.is_empty()) {
+            out.push_str(cell);
+            out.push('\n');
+        }
+    }
+    Some(out)
 }
 
 /// leadmetadata.org tags: `<meta name="lead_name" content="…">`, anywhere in the document.
@@ -444,7 +452,10 @@ pub fn read(message: &Message) -> RawLead {
         .is_none();
     if no_address
         && portal(message).is_some()
-        && let Some(street) = texts.iter().find_map(|t| street_line(t))
+        // The subject names the property more reliably than the body, whose footer may hold
+        // the portal's own office address.
+        && let Some(street) = street_line(&message.subject.replace(':', "\n"))
+            .or_else(|| texts.iter().find_map(|t| street_line(t)))
     {
         let listing = raw.listing.get_or_insert_with(Default::default);
         listing.property = Some(crate::lead::Property {
