@@ -371,6 +371,67 @@ fn street_line(text: &str) -> Option<String> {
     None
 }
 
+/// A person's name in a subject: "Ana Silva is interested in…", "Message from Ana Silva for
+/// …", "… Inquiry From Ana Silva", "New lead - Ana Silva", "Lead | Ana Silva - Property".
+pub fn subject_name(subject: &str) -> Option<String> {
+    let lower = subject.to_lowercase();
+    let mut candidate = None;
+    for marker in [
+        " is interested in",
+        " has sent you a message",
+        " wants to ",
+        " would like to",
+        " sent you a message",
+    ] {
+        if let Some(i) = lower.find(marker) {
+            let before = &subject[..i];
+            candidate = Some(
+                before
+                    .rsplit(['|', ':'])
+                    .next()
+                    .unwrap_or(before)
+                    .to_owned(),
+            );
+            break;
+        }
+    }
+    if candidate.is_none() {
+        for marker in [
+            "inquiry from ",
+            "message from ",
+            "lead from ",
+            "contact from ",
+            "request from ",
+            "lead - ",
+            "lead | ",
+            "lead: ",
+        ] {
+            if let Some(i) = lower.find(marker) {
+                let after = &subject[i + marker.len()..];
+                let lower_after = after.to_lowercase();
+                let end = [" for ", " about ", " regarding ", " - ", " | ", " ("]
+                    .iter()
+                    .filter_map(|m| lower_after.find(m))
+                    .min()
+                    .unwrap_or(after.len());
+                candidate = Some(after[..end].to_owned());
+                break;
+            }
+        }
+    }
+    let name = candidate?
+        .trim()
+        .trim_matches(['"', '\''])
+        .trim()
+        .to_owned();
+    let words = name.split_whitespace().count();
+    let plausible = (1..=5).contains(&words)
+        && !name.contains('@')
+        && !name.chars().any(|c| c.is_ascii_digit())
+        && name.chars().any(char::is_alphabetic);
+    plausible.then_some(name)
+}
+
 /// The prospect's mailbox from the headers: Reply-To, then From, past portals; a relay only
 /// when nothing better exists.
 fn prospect_mailbox(message: &Message) -> Option<&Mailbox> {
@@ -510,6 +571,9 @@ pub fn read(message: &Message) -> RawLead {
                 })
             });
     }
+    if raw.first_name.is_none() && raw.last_name.is_none() && raw.full_name.is_none() {
+        raw.full_name = subject_name(&message.subject);
+    }
     if raw.lead_source.is_none() {
         raw.lead_source = portal(message).map(str::to_owned);
     }
@@ -551,6 +615,27 @@ mod tests {
         assert!(pairs.contains(&("Phone Number".into(), "(214) 555-0123".into())));
         assert!(pairs.contains(&("Email Address".into(), "ana@example.com".into())));
         assert!(!pairs.iter().any(|(l, _)| l == "Irrelevant"));
+    }
+
+    #[test]
+    fn names_in_subjects() {
+        for (subject, name) in [
+            (
+                "Ana Silva is interested in renting with you at The Park",
+                Some("Ana Silva"),
+            ),
+            ("Message from Ana Silva for The Park", Some("Ana Silva")),
+            (
+                "12 Elm St #3 StreetEasy Inquiry From Ms. Gray",
+                Some("Ms. Gray"),
+            ),
+            ("New ForRent Lead | Ana Silva - The Park", Some("Ana Silva")),
+            ("New realtor.com lead - Ana Silva", Some("Ana Silva")),
+            ("Your weekly listing report", None),
+            ("Message from 555 Main St", None),
+        ] {
+            assert_eq!(subject_name(subject).as_deref(), name, "{subject}");
+        }
     }
 
     #[test]
