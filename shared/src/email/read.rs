@@ -113,8 +113,7 @@ pub fn html_text(message: &Message) -> Option<String> {
 }
 
 /// leadmetadata.org tags: `<meta name="lead_name" content="…">`, anywhere in the document.
-pub fn lead_metadata(html: &str) -> Vec<(String, String)> {
-    let doc = scraper::Html::parse_document(html);
+pub fn lead_metadata(doc: &scraper::Html) -> Vec<(String, String)> {
     let Ok(selector) = scraper::Selector::parse("meta[name]") else {
         return Vec::new();
     };
@@ -152,7 +151,7 @@ fn metadata_meaning(name: &str) -> Meaning {
 
 /// `Label: value` pairs in text (a value may sit on the line after its label), and
 /// two-cell rows of HTML tables.
-pub fn label_values(text: &str, html: Option<&str>) -> Vec<(String, String)> {
+pub fn label_values(text: &str, html: Option<&scraper::Html>) -> Vec<(String, String)> {
     let mut pairs = Vec::new();
     let lines: Vec<&str> = text.lines().map(str::trim).collect();
     let mut i = 0;
@@ -191,32 +190,29 @@ pub fn label_values(text: &str, html: Option<&str>) -> Vec<(String, String)> {
         }
         i += 1;
     }
-    if let Some(html) = html {
-        let doc = scraper::Html::parse_document(html);
-        if let (Ok(rows), Ok(cells)) = (
+    if let Some(doc) = html
+        && let (Ok(rows), Ok(cells)) = (
             scraper::Selector::parse("tr"),
             scraper::Selector::parse("td, th"),
-        ) {
-            for row in doc.select(&rows) {
-                let texts: Vec<String> = row
-                    .select(&cells)
-                    .map(|c| {
-                        c.text()
-                            .collect::<Vec<_>>()
-                            .join(" ")
-                            .split_whitespace()
-                            .collect::<Vec<_>>()
-                            .join(" ")
-                    })
-                    .filter(|t| !t.is_empty())
-                    .collect();
-                if texts.len() == 2 {
-                    let label = texts[0].trim_end_matches(':').trim();
-                    if !matches!(meaning_of(&canonical(label)), Meaning::Unknown)
-                        && label.len() <= 80
-                    {
-                        pairs.push((label.to_owned(), texts[1].clone()));
-                    }
+        )
+    {
+        for row in doc.select(&rows) {
+            let texts: Vec<String> = row
+                .select(&cells)
+                .map(|c| {
+                    c.text()
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                        .split_whitespace()
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .filter(|t| !t.is_empty())
+                .collect();
+            if texts.len() == 2 {
+                let label = texts[0].trim_end_matches(':').trim();
+                if !matches!(meaning_of(&canonical(label)), Meaning::Unknown) && label.len() <= 80 {
+                    pairs.push((label.to_owned(), texts[1].clone()));
                 }
             }
         }
@@ -268,8 +264,7 @@ fn bare_contacts(text: &str) -> (Option<String>, Option<String>) {
 }
 
 /// `mailto:` and `tel:` links (read after the visible text, which wins when they differ).
-fn link_contacts(html: &str) -> (Option<String>, Option<String>) {
-    let doc = scraper::Html::parse_document(html);
+fn link_contacts(doc: &scraper::Html) -> (Option<String>, Option<String>) {
     let Ok(links) = scraper::Selector::parse("a[href]") else {
         return (None, None);
     };
@@ -473,8 +468,10 @@ fn person_name(mailbox: &Mailbox) -> Option<String> {
 pub fn read(message: &Message) -> RawLead {
     let mut reader = LeadReader::new();
     let rules = Default::default();
-    if let Some(html) = &message.html {
-        for (name, content) in lead_metadata(html) {
+    // Parsed once, read three ways: meta tags, table rows, links.
+    let doc = message.html.as_deref().map(scraper::Html::parse_document);
+    if let Some(doc) = &doc {
+        for (name, content) in lead_metadata(doc) {
             match metadata_meaning(&name) {
                 Meaning::Unknown => {}
                 m => reader.with_meaning(&name, m, &Value::String(content)),
@@ -487,7 +484,7 @@ pub fn read(message: &Message) -> RawLead {
     let mut seen = std::collections::HashSet::new();
     for (i, text) in texts.iter().enumerate() {
         let html = if i + 1 == texts.len() {
-            message.html.as_deref()
+            doc.as_ref()
         } else {
             None
         };
@@ -538,8 +535,8 @@ pub fn read(message: &Message) -> RawLead {
             raw.phone = phone;
         }
     }
-    if let Some(html) = &message.html {
-        let (email, phone) = link_contacts(html);
+    if let Some(doc) = &doc {
+        let (email, phone) = link_contacts(doc);
         if let Some(e) = email.filter(|e| raw.email.is_none() && !is_relay(e) && !is_portal(e)) {
             raw.email = Some(e);
         }
@@ -595,7 +592,7 @@ mod tests {
     fn lead_metadata_tags_are_read_anywhere_in_the_document() {
         let html = r#"<html><body><meta name="lead_name" content="Ana Silva"><meta name="lead_email" content="ana@example.com"><meta name="robots" content="x"><p>Hi</p></body></html>"#;
         assert_eq!(
-            lead_metadata(html),
+            lead_metadata(&scraper::Html::parse_document(html)),
             vec![
                 ("lead_name".into(), "Ana Silva".into()),
                 ("lead_email".into(), "ana@example.com".into())
@@ -606,12 +603,10 @@ mod tests {
     #[test]
     fn label_values_in_text_and_tables() {
         let text = "New lead!\nFirst Name: Ana\nLast Name: Silva\nPhone Number:\n(214) 555-0123\nComments: Call me after 5\nhttp://x: y";
-        let pairs = label_values(
-            text,
-            Some(
-                "<table><tr><td>Email Address</td><td>ana@example.com</td></tr><tr><td>Irrelevant</td><td>x</td></tr></table>",
-            ),
+        let table = scraper::Html::parse_document(
+            "<table><tr><td>Email Address</td><td>ana@example.com</td></tr><tr><td>Irrelevant</td><td>x</td></tr></table>",
         );
+        let pairs = label_values(text, Some(&table));
         assert!(pairs.contains(&("Phone Number".into(), "(214) 555-0123".into())));
         assert!(pairs.contains(&("Email Address".into(), "ana@example.com".into())));
         assert!(!pairs.iter().any(|(l, _)| l == "Irrelevant"));
