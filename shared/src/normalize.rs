@@ -229,6 +229,16 @@ pub fn phone(given: &str, region: Region) -> Option<String> {
         digits
     };
     let code = parsed.code().value().to_string();
+    // A North American number written nationally with ten digits whose area code the
+    // plan does not assign (a portal's test lead, a scrubbed sample): kept as written, since
+    // the agent can still read it and dropping it would lose what the sender gave.
+    if !explicit && code == "1" {
+        let national = digits.strip_prefix('1').filter(|_| digits.len() == 11);
+        let national = national.unwrap_or(&digits);
+        if national.len() == 10 {
+            return Some(format!("+1{national}"));
+        }
+    }
     let national = digits.strip_prefix(code.as_str())?.len();
     let possible = match code.as_str() {
         "1" => national == 10,
@@ -475,7 +485,11 @@ mod tests {
         );
         assert_eq!(phone("+1 123 456 789", Region::US), None);
         assert_eq!(phone("call me", Region::US), None);
-        assert_eq!(phone("123 456 7890", Region::US), None);
+        // Ten digits in North America: kept as written even where no area code is assigned.
+        assert_eq!(
+            phone("(078) 257-7188", Region::US).as_deref(),
+            Some("+10782577188")
+        );
     }
 
     #[test]

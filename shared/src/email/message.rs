@@ -44,6 +44,26 @@ impl Message {
             .map(|(_, v)| v.as_str())
     }
 
+    /// A plain body that carries the HTML after its text, as Zapier's "Email by Zapier"
+    /// flattens a message, is split back into its two parts.
+    fn split_flattened(&mut self) {
+        if self.html.is_some() {
+            return;
+        }
+        let Some(text) = &self.text else { return };
+        let lower = text.to_ascii_lowercase();
+        let Some(at) = ["<!doctype html", "<html"]
+            .iter()
+            .filter_map(|m| lower.find(m))
+            .min()
+        else {
+            return;
+        };
+        let (plain, html) = text.split_at(at);
+        self.html = Some(html.to_owned());
+        self.text = Some(plain.to_owned()).filter(|t| !t.trim().is_empty());
+    }
+
     /// Reads a raw RFC 5322 message.
     pub fn from_mime(raw: &[u8]) -> Result<Message, EmailError> {
         let parsed =
@@ -51,6 +71,7 @@ impl Message {
         let mut message = headers_of(&parsed.headers);
         let mut parts = 0;
         walk(&parsed, &mut message, 0, &mut parts);
+        message.split_flattened();
         Ok(message)
     }
 
@@ -104,6 +125,7 @@ impl Message {
             }
             message.headers.push((name.clone(), decoded));
         }
+        message.split_flattened();
         Some(message)
     }
 }

@@ -4,6 +4,7 @@
 //! mail, not-a-lead detection and the ingress routes build on it.
 
 pub mod message;
+pub mod portals;
 pub mod read;
 
 use crate::envelope::{Envelope, EnvelopeBuilder, OriginKind, Step};
@@ -29,11 +30,9 @@ pub fn envelope(
     channel: &str,
     options: &NormalizeOptions,
 ) -> Result<Envelope, String> {
-    let lead = read::read(message);
+    let (lead, portal) = read::read(message);
     let normalized = normalize(lead, options).map_err(|e| e.reason)?;
-    let sender = read::portal(message)
-        .unwrap_or("email")
-        .to_ascii_lowercase();
+    let sender = portal.map_or("email", |p| p.source).to_ascii_lowercase();
     let message_id = message
         .header("message-id")
         .map(|m| m.trim().trim_matches(['<', '>']).to_owned());

@@ -5,9 +5,12 @@
 //! address is never the prospect's.
 
 use super::message::{Mailbox, Message};
+use super::portals::{self, Portal, is_portal_address, is_portal_name, on_domain};
 use crate::normalize::RawLead;
 use crate::webhook::fields::{LeadReader, Meaning, canonical, meaning_of};
+use regex::Regex;
 use serde_json::Value;
+use std::sync::LazyLock;
 
 /// Domains that relay a prospect's mail: kept only when nothing better exists.
 const RELAYS: &[&str] = &[
@@ -25,65 +28,80 @@ const RELAYS: &[&str] = &[
     "reply.zumper.com",
 ];
 
-/// Portals and lead services by sender domain: never the prospect, and the lead's source.
-const PORTALS: &[(&str, &str)] = &[
-    ("streeteasy.com", "StreetEasy"),
-    ("zillowrentals.com", "Zillow Rentals"),
-    ("zillow.com", "Zillow"),
-    ("trulia.com", "Trulia"),
-    ("hotpads.com", "HotPads"),
-    ("realtor.com", "Realtor.com"),
-    ("move.com", "Realtor.com"),
-    ("homes.com", "Homes.com"),
-    ("redfin.com", "Redfin"),
-    ("apartments.com", "Apartments.com"),
-    ("apartmentlist.com", "Apartment List"),
-    ("zumper.com", "Zumper"),
-    ("zlead.co", "Zumper"),
-    ("padmapper.com", "PadMapper"),
-    ("forrent.com", "ForRent"),
-    ("apartmentguide.com", "Apartment Guide"),
-    ("rent.com", "Rent.com"),
-    ("apartmentsearch.com", "ApartmentSearch"),
-    ("rentbits.com", "RentBits"),
-    ("abodoapts.com", "ABODO"),
-    ("abodo.com", "ABODO"),
-    ("yelp.com", "Yelp"),
-    ("craigslist.org", "Craigslist"),
-    ("upnest.com", "UpNest"),
-    ("olr.com", "OLR"),
-    ("nakedapartments.com", "Naked Apartments"),
-    ("wufoo.com", "Wufoo"),
-    ("facebookmail.com", "Facebook"),
-    ("elliman.com", "Elliman"),
-];
-
-fn domain_of(address: &str) -> &str {
-    address.rsplit('@').next().unwrap_or("")
-}
-
-fn on_domain(address: &str, domain: &str) -> bool {
-    let d = domain_of(address);
-    d == domain || d.ends_with(&format!(".{domain}"))
-}
-
 pub fn is_relay(address: &str) -> bool {
     RELAYS.iter().any(|r| on_domain(address, r))
 }
 
-/// The portal a message comes from, by its sender's domain.
-pub fn portal(message: &Message) -> Option<&'static str> {
-    let senders = message.from.iter().chain(message.reply_to.iter());
-    for m in senders {
-        if let Some((_, name)) = PORTALS.iter().find(|(d, _)| on_domain(&m.address, d)) {
-            return Some(name);
-        }
-    }
-    None
+fn is_portal(address: &str) -> bool {
+    is_portal_address(address) && !is_relay(address)
 }
 
-fn is_portal(address: &str) -> bool {
-    PORTALS.iter().any(|(d, _)| on_domain(address, d)) && !is_relay(address)
+/// A message prepared for reading: both renderings of its text with link annotations
+/// removed, and its HTML parsed once.
+pub struct Reading<'a> {
+    pub message: &'a Message,
+    /// The plain part, then the HTML part rendered one cell a line.
+    pub texts: Vec<String>,
+    pub doc: Option<scraper::Html>,
+    /// Subject and texts, lower-cased, for phrase recognition.
+    pub lower_text: String,
+}
+
+impl<'a> Reading<'a> {
+    pub fn new(message: &'a Message) -> Self {
+        let doc = message.html.as_deref().map(scraper::Html::parse_document);
+        let mut texts: Vec<String> = message.text.iter().map(|t| clean_annotations(t)).collect();
+        texts.extend(html_text(message).map(|t| clean_annotations(&t)));
+        let lower_text = texts.join("\n").to_lowercase();
+        Reading {
+            message,
+            texts,
+            doc,
+            lower_text,
+        }
+    }
+
+    /// Every line of every rendering, trimmed.
+    pub fn lines(&self) -> Vec<&str> {
+        self.texts
+            .iter()
+            .flat_map(|t| t.lines())
+            .map(str::trim)
+            .collect()
+    }
+
+    /// `href`s of the HTML part's links.
+    pub fn links(&self) -> Vec<&str> {
+        let Some(doc) = &self.doc else {
+            return Vec::new();
+        };
+        let Ok(links) = scraper::Selector::parse("a[href]") else {
+            return Vec::new();
+        };
+        doc.select(&links)
+            .filter_map(|a| a.value().attr("href"))
+            .collect()
+    }
+}
+
+static OUTLOOK_LINK: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"<(?:mailto|tel|https?):[^>\s]*>").expect("valid pattern"));
+static BRACKET_MAILTO: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\[\s*mailto:([^\]\s?]+)[^\]]*\]").expect("valid pattern"));
+static BRACKET_LINK: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\[\s*(?:https?|tel|mailto):[^\]]*\]").expect("valid pattern"));
+
+/// Link targets mail clients and Zapier write after a link's text, removed: Outlook's
+/// `text<http://…>` and `addr<mailto:addr>`, and `[http://…]` or `[ mailto:… ]`. A
+/// `Name [mailto:addr]` keeps the address, as `Name <addr>`.
+fn clean_annotations(text: &str) -> String {
+    let text = OUTLOOK_LINK.replace_all(text, "");
+    let text = BRACKET_MAILTO.replace_all(&text, |c: &regex::Captures| {
+        // The address alone when the visible text already is it ("Reply now [mailto:relay]"
+        // keeps it too: a relay is still a way to reach the prospect).
+        format!("<{}>", &c[1])
+    });
+    BRACKET_LINK.replace_all(&text, "").into_owned()
 }
 
 /// The HTML part rendered as text, one cell a line: html2text's table borders and link
@@ -153,6 +171,18 @@ fn metadata_meaning(name: &str) -> Meaning {
 /// two-cell rows of HTML tables.
 pub fn label_values(text: &str, html: Option<&scraper::Html>) -> Vec<(String, String)> {
     let mut pairs = Vec::new();
+    label_values_into(text, html, &mut pairs);
+    // A sentence that mentions "email" or "phone" ("Visit this link to stop these emails:
+    // http://…") is no label when its value is no address or number.
+    pairs.retain(|(label, value)| match meaning_of(&canonical(label)) {
+        Meaning::Email => value.contains('@'),
+        Meaning::Phone => value.chars().filter(char::is_ascii_digit).count() >= 7,
+        _ => true,
+    });
+    pairs
+}
+
+fn label_values_into(text: &str, html: Option<&scraper::Html>, pairs: &mut Vec<(String, String)>) {
     let lines: Vec<&str> = text.lines().map(str::trim).collect();
     let mut i = 0;
     while i < lines.len() {
@@ -172,6 +202,28 @@ pub fn label_values(text: &str, html: Option<&scraper::Html>) -> Vec<(String, St
                 lines[i + 1].trim_start_matches('#').trim().to_owned(),
             ));
             i += 2;
+            continue;
+        }
+        // `[Label]  value`, ForRent's guest-card layout; the value may run on over the
+        // following lines until the next bracketed label.
+        if let Some(rest) = line.strip_prefix('[')
+            && let Some((label, value)) = rest.split_once(']')
+            && !label.contains("://")
+            && !matches!(meaning_of(&canonical(label)), Meaning::Unknown)
+        {
+            let mut value = value.trim().to_owned();
+            let rule = |l: &str| l.starts_with('[') || l.starts_with("___") || l.starts_with("---");
+            while i + 1 < lines.len() && !rule(lines[i + 1]) {
+                i += 1;
+                if !lines[i].is_empty() {
+                    value.push('\n');
+                    value.push_str(lines[i]);
+                }
+            }
+            if !value.is_empty() {
+                pairs.push((label.trim().to_owned(), value));
+            }
+            i += 1;
             continue;
         }
         if let Some((label, value)) = line.split_once(':') {
@@ -217,7 +269,6 @@ pub fn label_values(text: &str, html: Option<&scraper::Html>) -> Vec<(String, St
             }
         }
     }
-    pairs
 }
 
 /// A label the alias table lists itself (not one it guesses from a word in it).
@@ -243,24 +294,44 @@ fn exact_label(label: &str) -> bool {
     )
 }
 
-/// Lines that are nothing but an email address or a phone number (a contact block with no
-/// labels), for a lead that has none labelled.
-fn bare_contacts(text: &str) -> (Option<String>, Option<String>) {
-    let mut email = None;
-    let mut phone = None;
+/// Contacts written without labels.
+#[derive(Debug, Default, PartialEq)]
+struct Contacts {
+    name: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+}
+
+static NAME_AND_ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^([^<>@:|]{2,60}?)\s*<([^<>\s]+@[^<>\s]+)>$").expect("valid pattern")
+});
+
+/// Lines that are nothing but an email address, a phone number or `Name <address>` (a
+/// contact block with no labels), for a lead that has none labelled.
+fn bare_contacts(text: &str) -> Contacts {
+    let mut found = Contacts::default();
     for line in text.lines().map(str::trim) {
-        if email.is_none() && !line.contains(' ') && crate::normalize::email(line).is_ok() {
-            email = Some(line.to_owned());
+        if found.email.is_none()
+            && let Some(c) = NAME_AND_ADDRESS.captures(line)
+            && !is_portal(&c[2])
+            && !is_relay(&c[2])
+            && crate::normalize::email(&c[2]).is_ok()
+        {
+            found.email = Some(c[2].to_owned());
+            found.name = Some(c[1].trim().trim_matches('"').to_owned());
+        }
+        if found.email.is_none() && !line.contains(' ') && crate::normalize::email(line).is_ok() {
+            found.email = Some(line.to_owned());
         }
         let digits = line.chars().filter(char::is_ascii_digit).count();
         let phone_like = line
             .chars()
             .all(|c| c.is_ascii_digit() || " ()+-.".contains(c));
-        if phone.is_none() && phone_like && (10..=15).contains(&digits) {
-            phone = Some(line.to_owned());
+        if found.phone.is_none() && phone_like && (10..=15).contains(&digits) {
+            found.phone = Some(line.to_owned());
         }
     }
-    (email, phone)
+    found
 }
 
 /// `mailto:` and `tel:` links (read after the visible text, which wins when they differ).
@@ -285,20 +356,31 @@ fn link_contacts(doc: &scraper::Html) -> (Option<String>, Option<String>) {
     (email, phone)
 }
 
+/// How portals introduce a prospect's own words.
+const SAYS: &[&str] = &[
+    " says:",
+    " asked:",
+    " has sent you a message:",
+    " sent you a message:",
+];
+
 /// "Ana Silva says:" then the message, as Zillow Group templates (Zillow, Trulia, HotPads)
 /// introduce an inquiry: the name, and the quoted message on the following lines.
 fn says(text: &str) -> Option<(String, String)> {
     let lines: Vec<&str> = text.lines().map(str::trim).collect();
-    let i = lines
-        .iter()
-        .position(|l| l.ends_with(" says:") && l.len() < 80)?;
-    let name = lines[i].trim_end_matches(" says:").trim().to_owned();
+    let (i, name) = lines.iter().enumerate().find_map(|(i, l)| {
+        let name = SAYS
+            .iter()
+            .find_map(|intro| l.strip_suffix(intro))
+            .filter(|_| l.len() < 80)?;
+        Some((i, name.trim().to_owned()))
+    })?;
     let mut message = Vec::new();
     for line in &lines[i + 1..] {
         if line.is_empty() && message.is_empty() {
             continue;
         }
-        if line.is_empty() || line.contains('@') || bare_contacts(line).1.is_some() {
+        if line.is_empty() || line.contains('@') || bare_contacts(line).phone.is_some() {
             break;
         }
         message.push(*line);
@@ -346,21 +428,28 @@ const STREET_SUFFIXES: &[&str] = &[
 
 /// The first line that reads as a street address ("138 Montague St #11, Brooklyn, NY"):
 /// a house number, words, a street suffix. Up to the first comma, without the unit.
-fn street_line(text: &str) -> Option<String> {
+pub fn street_line(text: &str) -> Option<String> {
     for line in text.lines().map(str::trim) {
         let street = line.split(',').next().unwrap_or("").trim();
         let street = street.split(" #").next().unwrap_or(street).trim();
-        let words: Vec<&str> = street.split_whitespace().collect();
+        let all: Vec<&str> = street.split_whitespace().collect();
+        // The address may follow other words ("Parkmerced / 3711 19th Ave", "I'm
+        // interested in 40 Pine St"): it starts at the first house number.
+        let Some(start) = all.iter().position(|w| {
+            w.chars().all(|c| c.is_ascii_digit() || c == '-')
+                && w.chars().next().is_some_and(|c| c.is_ascii_digit())
+        }) else {
+            continue;
+        };
+        let words = &all[start..];
         if words.len() < 3 || words.len() > 8 {
             continue;
         }
-        let number = words[0].chars().all(|c| c.is_ascii_digit() || c == '-')
-            && words[0].chars().next().is_some_and(|c| c.is_ascii_digit());
         let suffix = words[1..].iter().any(|w| {
             STREET_SUFFIXES.contains(&w.trim_end_matches('.').to_ascii_lowercase().as_str())
         });
-        if number && suffix {
-            return Some(street.to_owned());
+        if suffix {
+            return Some(words.join(" "));
         }
     }
     None
@@ -455,22 +544,40 @@ fn person_name(mailbox: &Mailbox) -> Option<String> {
         .trim()
         .trim_matches('"')
         .trim();
-    if name.is_empty()
-        || name.contains('@')
-        || PORTALS.iter().any(|(_, p)| name.eq_ignore_ascii_case(p))
-    {
+    // Zumper's `"Ana Silva [example.com]"`: the prospect's mail domain after the name.
+    let name = match name.split_once(" [") {
+        Some((n, rest)) if rest.ends_with(']') => n.trim(),
+        _ => name,
+    };
+    if name.is_empty() || name.contains('@') || is_portal_name(name) {
         return None;
     }
     Some(name.to_owned())
 }
 
-/// The lead in a message, read the generic way.
-pub fn read(message: &Message) -> RawLead {
+/// The lead in a message: its portal's module when one recognizes it, else the generic
+/// reading; and the portal.
+pub fn read(message: &Message) -> (RawLead, Option<&'static Portal>) {
+    let reading = Reading::new(message);
+    let module = portals::recognize(&reading);
+    let mut raw = match module {
+        Some(m) => (m.parse)(&reading),
+        None => generic(&reading, false),
+    };
+    if raw.lead_source.is_none() {
+        raw.lead_source = module.map(|m| m.portal.source.to_owned());
+    }
+    (raw, module.map(|m| m.portal))
+}
+
+/// The lead read the generic way. `portal_mail` allows guesses only a portal's layout
+/// makes safe (a street-address line anywhere in the text).
+pub fn generic(r: &Reading, portal_mail: bool) -> RawLead {
+    let message = r.message;
+    let texts = &r.texts;
     let mut reader = LeadReader::new();
     let rules = Default::default();
-    // Parsed once, read three ways: meta tags, table rows, links.
-    let doc = message.html.as_deref().map(scraper::Html::parse_document);
-    if let Some(doc) = &doc {
+    if let Some(doc) = &r.doc {
         for (name, content) in lead_metadata(doc) {
             match metadata_meaning(&name) {
                 Meaning::Unknown => {}
@@ -478,23 +585,27 @@ pub fn read(message: &Message) -> RawLead {
             }
         }
     }
-    // Both renderings: senders put different things in the plain and the HTML part.
-    let mut texts: Vec<String> = message.text.iter().cloned().collect();
-    texts.extend(html_text(message));
-    let mut seen = std::collections::HashSet::new();
+    // Both renderings: senders put different things in the plain and the HTML part. A
+    // label the first rendering had is not read again from the second, which may wrap or
+    // cut its value differently.
+    let mut earlier = std::collections::HashSet::new();
     for (i, text) in texts.iter().enumerate() {
         let html = if i + 1 == texts.len() {
-            doc.as_ref()
+            r.doc.as_ref()
         } else {
             None
         };
+        let mut here = std::collections::HashSet::new();
         for (label, value) in label_values(text, html) {
-            if seen.insert((canonical(&label), value.clone())) {
-                reader.field(&label, &Value::String(value), &rules);
+            let key = canonical(&label);
+            if earlier.contains(&key) || !here.insert((key, value.clone())) {
+                continue;
             }
+            reader.field(&label, &Value::String(value), &rules);
         }
+        earlier.extend(here.into_iter().map(|(k, _)| k));
     }
-    for text in &texts {
+    for text in texts {
         if let Some((name, message)) = says(text) {
             reader.with_meaning("says", Meaning::FullName, &Value::String(name));
             reader.with_meaning("says", Meaning::Message, &Value::String(message));
@@ -509,7 +620,7 @@ pub fn read(message: &Message) -> RawLead {
         .and_then(|p| p.address.as_ref())
         .is_none();
     if no_address
-        && portal(message).is_some()
+        && portal_mail
         // The subject names the property more reliably than the body, whose footer may hold
         // the portal's own office address.
         && let Some(street) = street_line(&message.subject.replace(':', "\n"))
@@ -523,19 +634,23 @@ pub fn read(message: &Message) -> RawLead {
             }),
         });
     }
-    for text in &texts {
-        let (email, phone) = bare_contacts(text);
+    for text in texts {
+        let contacts = bare_contacts(text);
         let relayed = raw.email.as_deref().is_some_and(is_relay);
-        if let Some(e) =
-            email.filter(|e| (raw.email.is_none() || relayed) && !is_relay(e) && !is_portal(e))
+        if let Some(e) = contacts
+            .email
+            .filter(|e| (raw.email.is_none() || relayed) && !is_relay(e) && !is_portal(e))
         {
             raw.email = Some(e);
         }
         if raw.phone.is_none() {
-            raw.phone = phone;
+            raw.phone = contacts.phone;
+        }
+        if raw.first_name.is_none() && raw.last_name.is_none() && raw.full_name.is_none() {
+            raw.full_name = contacts.name;
         }
     }
-    if let Some(doc) = &doc {
+    if let Some(doc) = &r.doc {
         let (email, phone) = link_contacts(doc);
         if let Some(e) = email.filter(|e| raw.email.is_none() && !is_relay(e) && !is_portal(e)) {
             raw.email = Some(e);
@@ -570,9 +685,6 @@ pub fn read(message: &Message) -> RawLead {
     }
     if raw.first_name.is_none() && raw.last_name.is_none() && raw.full_name.is_none() {
         raw.full_name = subject_name(&message.subject);
-    }
-    if raw.lead_source.is_none() {
-        raw.lead_source = portal(message).map(str::to_owned);
     }
     raw
 }
@@ -654,7 +766,7 @@ mod tests {
             ),
             ..Message::default()
         };
-        let raw = read(&m);
+        let (raw, _) = read(&m);
         assert_eq!(raw.email.as_deref(), Some("ana@example.com"));
         assert_eq!(raw.lead_source.as_deref(), Some("StreetEasy"));
         let relayed = Message {
@@ -665,7 +777,7 @@ mod tests {
             text: Some("Message: hello there, I would like to see the place".into()),
             ..Message::default()
         };
-        let raw = read(&relayed);
+        let (raw, _) = read(&relayed);
         assert_eq!(
             raw.email.as_deref(),
             Some("x1@zlead.co"),

@@ -120,10 +120,10 @@ pub fn meaning_of(key: &str) -> Meaning {
         "tags" | "tag" | "labels" => Tags,
         "leadsource" | "source" | "leadsourcename" => LeadSource,
         "address" | "streetaddress" | "propertyaddress" | "listingaddress" | "street"
-        | "address1" | "addressline1" | "addrline1" | "propertystreet" | "listingstreet"
-        | "homeaddress" => Street,
-        "unit" | "apt" | "apartment" | "unitnumber" | "addressline2" | "address2" | "addrline2"
-        | "listingunit" => Unit,
+        | "address1" | "propertyaddress1" | "addressline1" | "addrline1" | "propertystreet"
+        | "listingstreet" | "homeaddress" => Street,
+        "unit" | "apt" | "apartment" | "unitnumber" | "addressline2" | "address2"
+        | "propertyaddress2" | "addrline2" | "listingunit" => Unit,
         "city" | "propertycity" | "listingcity" | "town" => City,
         "state" | "region" | "province" | "statecode" | "propertystate" | "listingstate" => State,
         "zip" | "zipcode" | "postalcode" | "postcode" | "postal" | "propertyzip"
@@ -201,6 +201,10 @@ pub fn meaning_of(key: &str) -> Meaning {
 /// means that (Jotform's `studentsName`, "Your Email Here").
 fn guess(key: &str) -> Meaning {
     let agentish = key.contains("agent") || key.contains("realtor");
+    // "StreetEasy Listing street address", "Property street address".
+    if key.ends_with("streetaddress") && !agentish {
+        return Meaning::Street;
+    }
     if key.contains("email") {
         return if agentish {
             Meaning::AgentEmail

@@ -1,0 +1,22 @@
+//! UpNest: agent-match referrals ("You've been matched with a seller/buyer") with labelled
+//! client fields. No public raw sample was found: built from the published format
+//! description; the generic label reader carries it.
+
+use super::{Evidence, Portal};
+use crate::email::read::{Reading, generic};
+use crate::normalize::RawLead;
+
+pub const PORTAL: Portal = Portal {
+    source: "UpNest",
+    domains: &["upnest.com"],
+    subjects: &["upnest"],
+    phrases: &["upnest"],
+};
+
+pub fn recognize(r: &Reading) -> Option<Evidence> {
+    PORTAL.evidence(r)
+}
+
+pub fn parse(r: &Reading) -> RawLead {
+    generic(r, true)
+}
