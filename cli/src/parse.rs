@@ -19,9 +19,15 @@ pub enum ParseWhat {
 
 #[derive(Args)]
 pub struct EmailArgs {
+    /// A raw message, or any provider's payload (SES/SNS notification, SendGrid or Mailgun
+    /// multipart, Postmark or CloudMailin JSON), detected.
     file: PathBuf,
+    /// The channel when the routing file routes nothing.
     #[arg(long, default_value = "00000000-0000-4000-8000-000000000000")]
     channel: String,
+    /// A routing file (its `[email]` table routes by recipient).
+    #[arg(long)]
+    config: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -53,7 +59,7 @@ fn print_error(status: u16, code: &str, message: &str) -> ExitCode {
 pub async fn run(what: ParseWhat) -> ExitCode {
     match what {
         ParseWhat::Webhook(args) => webhook(args).await,
-        ParseWhat::Email(args) => email(args),
+        ParseWhat::Email(args) => email(args).await,
     }
 }
 
@@ -121,24 +127,45 @@ async fn webhook(args: WebhookArgs) -> ExitCode {
     }
 }
 
-fn email(args: EmailArgs) -> ExitCode {
+async fn email(args: EmailArgs) -> ExitCode {
     let raw = match std::fs::read(&args.file) {
         Ok(b) => b,
         Err(e) => return print_error(2, "file", &format!("{}: {e}", args.file.display())),
     };
-    let message = match inlet::email::message_from_bytes(&raw) {
-        Ok(m) => m,
-        Err(e) => return print_error(422, "unreadable", &e.to_string()),
+    let config = match Config::load(args.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => return print_error(2, "config", &e.to_string()),
     };
-    let options = inlet::normalize::NormalizeOptions::default();
-    match inlet::email::envelope(&raw, &message, &args.channel, &options) {
-        Ok(envelope) => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&json!({"envelopes": [envelope]})).unwrap_or_default()
-            );
-        }
-        Err(reason) => println!("{}", json!({"envelopes": [], "reason": reason})),
+    let settings = match IntakeSettings::from_config(&config) {
+        Ok(s) => s,
+        Err(e) => return print_error(2, "config", &e.to_string()),
+    };
+    let mut email = settings.email.clone();
+    // With no routing of its own, every message goes to `--channel`, so that the reading
+    // can be seen whatever the recipient.
+    if email.default_channel.is_none() {
+        email.default_channel = Some(args.channel.clone());
     }
+    let inbound =
+        match inlet::email::inbound_from_file(&raw, email.mailgun_signing_key.as_deref()).await {
+            Ok(i) => i,
+            Err(e) => return print_error(422, "unreadable", &e.to_string()),
+        };
+    let context = inlet::email::EmailContext {
+        settings: &email,
+        policy: &settings.channels,
+        normalize: settings.normalize,
+    };
+    let outcome = inlet::email::process(&inbound, &context);
+    let out = match &outcome {
+        inlet::email::Outcome::Lead(envelope) => json!({"envelopes": [envelope]}),
+        inlet::email::Outcome::NotALead { reason } | inlet::email::Outcome::Dropped { reason } => {
+            json!({"envelopes": [], "outcome": outcome.kind(), "reason": reason})
+        }
+        inlet::email::Outcome::Unroutable { envelope, reason } => json!({
+            "envelopes": [], "outcome": outcome.kind(), "reason": reason, "dead_letter": envelope
+        }),
+    };
+    println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
     ExitCode::SUCCESS
 }

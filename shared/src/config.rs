@@ -49,6 +49,18 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "INLET_CHANNELS",
         "comma-separated lead channels intake accepts",
     ),
+    (
+        "INLET_DEFAULT_CHANNEL",
+        "lead channel for mail no [email] rule routes (else it is dead-lettered as unroutable)",
+    ),
+    (
+        "INLET_MAILGUN_SIGNING_KEY",
+        "Mailgun's HTTP webhook signing key, for POST /email/mailgun",
+    ),
+    (
+        "INLET_EMAIL_BUCKET",
+        "S3 bucket SES stores received mail in (the email function reads it)",
+    ),
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -87,6 +99,9 @@ pub struct Config {
     pub meta_graph_url: String,
     pub form_origins: Vec<String>,
     pub form_secret: Option<String>,
+    pub default_channel: Option<String>,
+    pub mailgun_signing_key: Option<String>,
+    pub email_bucket: Option<String>,
     /// The routing file's tables (`[senders.*]`, …): the config file's own, or
     /// `INLET_ROUTING_FILE`'s.
     pub routing: toml::Table,
@@ -112,6 +127,9 @@ impl Default for Config {
             routing: toml::Table::new(),
             form_origins: Vec::new(),
             form_secret: None,
+            default_channel: None,
+            mailgun_signing_key: None,
+            email_bucket: None,
         }
     }
 }
@@ -171,6 +189,27 @@ impl Config {
             secret: self.form_secret.clone().unwrap_or_default().into_bytes(),
             ..crate::forms::FormsConfig::default()
         })
+    }
+
+    /// Email routing from the `[email]` table, with the environment's default channel and
+    /// Mailgun key where the table gives none.
+    pub fn email(&self) -> Result<crate::email::EmailSettings, ConfigError> {
+        let policy = crate::intake::ChannelPolicy::from_list(&self.channels);
+        let mut email =
+            crate::email::EmailSettings::from_toml(&self.routing, &policy).map_err(|reason| {
+                ConfigError {
+                    var: "--config",
+                    value: "[email]".into(),
+                    reason,
+                }
+            })?;
+        if email.default_channel.is_none() {
+            email.default_channel = self.default_channel.clone();
+        }
+        if email.mailgun_signing_key.is_none() {
+            email.mailgun_signing_key = self.mailgun_signing_key.clone();
+        }
+        Ok(email)
     }
 
     /// Senders' settings from the routing tables, checked.
@@ -268,6 +307,12 @@ impl Config {
         if let Some(v) = get("INLET_CHANNELS") {
             config.channels = channel_list("INLET_CHANNELS", &v)?;
         }
+        if let Some(v) = get("INLET_DEFAULT_CHANNEL") {
+            let mut one = channel_list("INLET_DEFAULT_CHANNEL", &v)?;
+            config.default_channel = one.pop();
+        }
+        config.mailgun_signing_key = get("INLET_MAILGUN_SIGNING_KEY");
+        config.email_bucket = get("INLET_EMAIL_BUCKET");
         Ok(config)
     }
 

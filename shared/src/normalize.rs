@@ -296,7 +296,7 @@ fn starts_with_honorific(text: &str) -> bool {
     HONORIFICS.contains(&first.as_str()) && tokens.next().is_some()
 }
 
-fn split_full_name(full: &str) -> (Option<String>, Option<String>) {
+pub fn split_full_name(full: &str) -> (Option<String>, Option<String>) {
     if let Some((last, first)) = full.split_once(',') {
         let (first, last) = (first.trim(), last.trim());
         if !first.is_empty() && !last.is_empty() && !first.contains(',') {

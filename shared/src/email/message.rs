@@ -138,7 +138,7 @@ fn decode_words(value: &str) -> String {
         .unwrap_or_else(|_| value.to_owned())
 }
 
-fn mailboxes(value: &str) -> Vec<Mailbox> {
+pub(crate) fn mailboxes(value: &str) -> Vec<Mailbox> {
     let Ok(list) = mailparse::addrparse(value) else {
         return Vec::new();
     };

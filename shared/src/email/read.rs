@@ -94,7 +94,7 @@ static BRACKET_LINK: LazyLock<Regex> =
 /// Link targets mail clients and Zapier write after a link's text, removed: Outlook's
 /// `text<http://…>` and `addr<mailto:addr>`, and `[http://…]` or `[ mailto:… ]`. A
 /// `Name [mailto:addr]` keeps the address, as `Name <addr>`.
-fn clean_annotations(text: &str) -> String {
+pub(crate) fn clean_annotations(text: &str) -> String {
     let text = OUTLOOK_LINK.replace_all(text, "");
     let text = BRACKET_MAILTO.replace_all(&text, |c: &regex::Captures| {
         // The address alone when the visible text already is it ("Reply now [mailto:relay]"

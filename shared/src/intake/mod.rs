@@ -166,6 +166,7 @@ pub struct IntakeSettings {
     /// Senders' secrets and field rules (routing file).
     pub webhooks: crate::webhook::WebhookSettings,
     pub forms: crate::forms::FormsConfig,
+    pub email: crate::email::EmailSettings,
 }
 
 impl Default for IntakeSettings {
@@ -177,6 +178,7 @@ impl Default for IntakeSettings {
             retry_after_secs: 5,
             webhooks: crate::webhook::WebhookSettings::default(),
             forms: crate::forms::FormsConfig::default(),
+            email: crate::email::EmailSettings::default(),
         }
     }
 }
@@ -191,6 +193,7 @@ impl IntakeSettings {
             },
             webhooks: config.webhooks()?,
             forms: config.forms()?,
+            email: config.email()?,
             ..IntakeSettings::default()
         })
     }

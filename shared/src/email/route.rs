@@ -1,0 +1,224 @@
+//! Which lead channel a message is for, from its recipients: an exact address, a plus-tag
+//! (`leads+zillow@…`), a UUID local part (`<channel>@…` or `leads+<channel>@…`) used as the
+//! channel itself, then the default channel. A message no rule routes is unroutable: it is
+//! dead-lettered with the reason, never dropped.
+//!
+//! The `[email]` table of the routing file:
+//!
+//! ```toml
+//! [email]
+//! default_channel = "6f1c…"          # optional
+//! forwarder_is_assignee = true       # the agent who forwards a lead gets it
+//! require_spf = false                # SES verdicts: drop mail that fails them
+//! require_dkim = false
+//! mailgun_signing_key = "env:MAILGUN_SIGNING_KEY"
+//! [email.addresses]
+//! "zillow@leads.example.com" = "0b3e…"
+//! [email.tags]
+//! realtor = "9d2a…"
+//! ```
+
+use crate::intake::ChannelPolicy;
+use std::collections::HashMap;
+
+/// Email settings from the routing file.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EmailSettings {
+    pub addresses: HashMap<String, String>,
+    pub tags: HashMap<String, String>,
+    pub default_channel: Option<String>,
+    pub forwarder_is_assignee: bool,
+    pub require_spf: bool,
+    pub require_dkim: bool,
+    pub mailgun_signing_key: Option<String>,
+}
+
+/// How a message was routed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Routed {
+    pub channel: String,
+    /// The rule that matched: `address`, `tag`, `uuid` or `default`.
+    pub rule: &'static str,
+}
+
+impl EmailSettings {
+    /// Reads the `[email]` table; every channel must be a UUID the policy admits.
+    pub fn from_toml(table: &toml::Table, policy: &ChannelPolicy) -> Result<Self, String> {
+        let mut s = EmailSettings::default();
+        let Some(email) = table.get("email") else {
+            return Ok(s);
+        };
+        let email = email.as_table().ok_or("email must be a table")?;
+        let channel = |at: &str, v: &toml::Value| -> Result<String, String> {
+            let given = v.as_str().ok_or_else(|| format!("{at} must be a string"))?;
+            policy
+                .admit(given)
+                .ok_or_else(|| format!("{at}: {given:?} is not an allowed lead channel"))
+        };
+        let flag = |at: &str, v: &toml::Value| {
+            v.as_bool()
+                .ok_or_else(|| format!("{at} must be true or false"))
+        };
+        for (key, v) in email {
+            let at = format!("email.{key}");
+            match key.as_str() {
+                "default_channel" => s.default_channel = Some(channel(&at, v)?),
+                "forwarder_is_assignee" => s.forwarder_is_assignee = flag(&at, v)?,
+                "require_spf" => s.require_spf = flag(&at, v)?,
+                "require_dkim" => s.require_dkim = flag(&at, v)?,
+                "mailgun_signing_key" => {
+                    let raw = v.as_str().ok_or_else(|| format!("{at} must be a string"))?;
+                    s.mailgun_signing_key = Some(match raw.strip_prefix("env:") {
+                        Some(var) => std::env::var(var)
+                            .map_err(|_| format!("{at}: environment variable {var} is not set"))?,
+                        None => raw.to_owned(),
+                    });
+                }
+                "addresses" | "tags" => {
+                    let t = v
+                        .as_table()
+                        .ok_or_else(|| format!("{at} must be a table"))?;
+                    for (name, v) in t {
+                        let c = channel(&format!("{at}.{name}"), v)?;
+                        let name = name.trim().to_lowercase();
+                        if key == "addresses" {
+                            if !name.contains('@') {
+                                return Err(format!("{at}.{name}: not an email address"));
+                            }
+                            s.addresses.insert(name, c);
+                        } else {
+                            s.tags.insert(name, c);
+                        }
+                    }
+                }
+                _ => return Err(format!("{at}: unknown setting")),
+            }
+        }
+        Ok(s)
+    }
+
+    /// The channel for a message sent to `recipients`, or why there is none.
+    pub fn route(&self, recipients: &[String], policy: &ChannelPolicy) -> Result<Routed, String> {
+        let recipients: Vec<String> = recipients
+            .iter()
+            .map(|r| r.trim().trim_matches(['<', '>']).to_lowercase())
+            .filter(|r| r.contains('@'))
+            .collect();
+        for r in &recipients {
+            if let Some(c) = self.addresses.get(r) {
+                return Ok(routed(c, "address"));
+            }
+        }
+        for r in &recipients {
+            if let Some((_, tag)) = local_part(r).split_once('+')
+                && let Some(c) = self.tags.get(tag)
+            {
+                return Ok(routed(c, "tag"));
+            }
+        }
+        for r in &recipients {
+            let local = local_part(r);
+            let candidate = local.split_once('+').map_or(local, |(_, tag)| tag);
+            if let Some(c) = policy.admit(candidate) {
+                return Ok(routed(&c, "uuid"));
+            }
+        }
+        if let Some(c) = &self.default_channel {
+            return Ok(routed(c, "default"));
+        }
+        Err(if recipients.is_empty() {
+            "unroutable: the message names no recipient".to_owned()
+        } else {
+            format!(
+                "unroutable: no routing rule for {} (add it under [email.addresses] or set email.default_channel)",
+                recipients
+                    .iter()
+                    .map(|r| crate::mask::email(r))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })
+    }
+}
+
+fn local_part(address: &str) -> &str {
+    address.rsplit_once('@').map_or(address, |(l, _)| l)
+}
+
+fn routed(channel: &str, rule: &'static str) -> Routed {
+    Routed {
+        channel: channel.to_owned(),
+        rule,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: &str = "0b3e8a4c-1f2d-4e5a-9b6c-7d8e9f0a1b2c";
+    const B: &str = "9d2a7b1c-3e4f-4a5b-8c6d-0e1f2a3b4c5d";
+    const C: &str = "6f1c2d3e-4a5b-4c6d-9e7f-8a9b0c1d2e3f";
+
+    fn settings() -> EmailSettings {
+        let toml: toml::Table = format!(
+            "[email]\ndefault_channel = \"{C}\"\n[email.addresses]\n\"Zillow@Leads.example.com\" = \"{A}\"\n[email.tags]\nrealtor = \"{B}\"\n"
+        )
+        .parse()
+        .unwrap();
+        EmailSettings::from_toml(&toml, &ChannelPolicy::AnyUuid).unwrap()
+    }
+
+    #[test]
+    fn rules_in_order() {
+        let s = settings();
+        let p = ChannelPolicy::AnyUuid;
+        let route = |r: &[&str]| {
+            s.route(&r.iter().map(|x| x.to_string()).collect::<Vec<_>>(), &p)
+                .map(|r| (r.channel, r.rule))
+        };
+        assert_eq!(
+            route(&["zillow@leads.example.com"]),
+            Ok((A.into(), "address"))
+        );
+        assert_eq!(
+            route(&["leads+realtor@leads.example.com"]),
+            Ok((B.into(), "tag"))
+        );
+        assert_eq!(
+            route(&[&format!("{}@leads.example.com", A.to_uppercase())]),
+            Ok((A.into(), "uuid"))
+        );
+        assert_eq!(
+            route(&[&format!("leads+{B}@leads.example.com")]),
+            Ok((B.into(), "uuid"))
+        );
+        assert_eq!(
+            route(&["someone@leads.example.com"]),
+            Ok((C.into(), "default"))
+        );
+        // An exact address wins over a later recipient's tag.
+        assert_eq!(
+            route(&["leads+realtor@x.example", "zillow@leads.example.com"]),
+            Ok((A.into(), "address"))
+        );
+    }
+
+    #[test]
+    fn unroutable_says_why_and_channels_are_checked() {
+        let none = EmailSettings::default();
+        let only = ChannelPolicy::from_list(&[A.to_owned()]);
+        let err = none
+            .route(&[format!("{B}@in.example.com")], &only)
+            .unwrap_err();
+        assert!(err.starts_with("unroutable: no routing rule"), "{err}");
+        let bad: toml::Table = format!("[email.tags]\nx = \"{B}\"\n").parse().unwrap();
+        assert!(
+            EmailSettings::from_toml(&bad, &only)
+                .unwrap_err()
+                .contains("not an allowed")
+        );
+        let unknown: toml::Table = "[email]\nfoo = 1\n".parse().unwrap();
+        assert!(EmailSettings::from_toml(&unknown, &ChannelPolicy::AnyUuid).is_err());
+    }
+}
