@@ -13,6 +13,7 @@ pub mod ledger;
 pub mod mask;
 pub mod meta_graph;
 pub mod normalize;
+pub mod objects;
 pub mod queue;
 pub mod rechat;
 pub mod serve;

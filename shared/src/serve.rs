@@ -29,7 +29,15 @@ async fn answer(
     req: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<Full<Bytes>>, std::convert::Infallible> {
     let (parts, body) = req.into_parts();
-    let limit = intake.settings.body_limit;
+    // Mail posts carry whole messages with their attachments.
+    let limit = if parts.uri.path().starts_with("/email/") {
+        intake
+            .settings
+            .body_limit
+            .max(crate::intake::email::EMAIL_BODY_LIMIT)
+    } else {
+        intake.settings.body_limit
+    };
     let declared_too_large = parts
         .headers
         .get(hyper::header::CONTENT_LENGTH)

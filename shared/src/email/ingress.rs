@@ -101,6 +101,42 @@ pub fn header_recipients(message: &Message) -> Vec<String> {
     out
 }
 
+/// The verdicts SES writes into a message it stores (`X-SES-Spam-Verdict`,
+/// `X-SES-Virus-Verdict`) and the SPF/DKIM results of its `Authentication-Results`.
+pub fn header_verdicts(message: &Message) -> Verdicts {
+    let status = |name: &str| {
+        message.header(name).map(|v| match v.trim().to_ascii_uppercase().as_str() {
+            "PASS" => Verdict::Pass,
+            "FAIL" => Verdict::Fail,
+            _ => Verdict::Unknown,
+        })
+    };
+    let results = message
+        .headers
+        .iter()
+        .filter(|(n, _)| n == "authentication-results")
+        .map(|(_, v)| v.to_ascii_lowercase())
+        .collect::<Vec<_>>()
+        .join(";");
+    let method = |m: &str| {
+        (!results.is_empty()).then(|| {
+            if results.contains(&format!("{m}=pass")) {
+                Verdict::Pass
+            } else if results.contains(&format!("{m}=fail")) {
+                Verdict::Fail
+            } else {
+                Verdict::Unknown
+            }
+        })
+    };
+    Verdicts {
+        spam: status("x-ses-spam-verdict"),
+        virus: status("x-ses-virus-verdict"),
+        spf: method("spf"),
+        dkim: method("dkim"),
+    }
+}
+
 /// The objects an S3 event names (bucket, key), keys URL-decoded as S3 encodes them.
 pub fn s3_objects(event: &Value) -> Vec<(String, String)> {
     let Some(records) = event.get("Records").and_then(Value::as_array) else {

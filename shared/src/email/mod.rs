@@ -6,6 +6,7 @@
 
 pub mod forward;
 pub mod ingress;
+pub mod lambda;
 pub mod message;
 pub mod not_lead;
 pub mod portals;
@@ -184,4 +185,46 @@ pub fn process(inbound: &Inbound, ctx: &EmailContext) -> Outcome {
         Ok(_) => Outcome::Lead(envelope),
         Err(reason) => Outcome::Unroutable { envelope, reason },
     }
+}
+
+/// Decides what a message becomes and acts on it: a lead is queued, an unroutable one
+/// dead-lettered with the reason, the rest logged. Every outcome is logged with its reason;
+/// an error means the queue could not take it and the sender must try again.
+pub async fn accept(
+    queue: &dyn crate::queue::Queue,
+    inbound: &Inbound,
+    ctx: &EmailContext<'_>,
+) -> Result<Outcome, crate::queue::QueueError> {
+    let outcome = process(inbound, ctx);
+    match &outcome {
+        Outcome::Lead(envelope) => {
+            queue.send(envelope).await?;
+            tracing::info!(
+                envelope = %envelope.id, provider = inbound.provider, sender = %envelope.origin.sender,
+                channel = %crate::mask::id(&envelope.channel), outcome = outcome.kind(), "email received"
+            );
+        }
+        Outcome::Unroutable { envelope, reason } => {
+            let body = serde_json::to_string(envelope).unwrap_or_default();
+            let dead = crate::queue::DeadLetter {
+                reason: reason.clone(),
+                envelope_id: Some(envelope.id.clone()),
+                group_id: envelope.lead_key.clone(),
+                failed_step: None,
+                status: None,
+            };
+            queue.dead_letter(&body, &dead).await?;
+            tracing::warn!(
+                envelope = %envelope.id, provider = inbound.provider, outcome = outcome.kind(),
+                reason = %reason, "email dead-lettered"
+            );
+        }
+        Outcome::NotALead { reason } | Outcome::Dropped { reason } => {
+            tracing::info!(
+                provider = inbound.provider, outcome = outcome.kind(), reason = %reason,
+                "email not queued"
+            );
+        }
+    }
+    Ok(outcome)
 }

@@ -7,6 +7,7 @@
 //! a 3xx.
 
 pub mod body;
+pub mod email;
 pub mod lambda;
 pub mod rechat_api;
 
@@ -36,7 +37,7 @@ pub struct IntakeError {
 }
 
 impl IntakeError {
-    fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
         IntakeError {
             status,
             code,
@@ -211,6 +212,9 @@ pub struct Intake {
 /// The routes, for 404 and 405 decisions.
 enum Route<'a> {
     Health,
+    Email {
+        provider: &'a str,
+    },
     Capture {
         channel: &'a str,
     },
@@ -242,6 +246,7 @@ impl Route<'_> {
             Route::Capture { .. } | Route::Timeline { .. } => "POST, OPTIONS",
             Route::Assignees { .. } => "PUT, OPTIONS",
             Route::Webhook { .. } => "GET, POST",
+            Route::Email { .. } => "POST",
             Route::Form { .. } => "POST, OPTIONS",
             Route::FormToken { .. } => "GET, OPTIONS",
             Route::FormDemo { .. } => "GET",
@@ -255,6 +260,7 @@ impl Route<'_> {
             Route::Timeline { .. } => "timeline",
             Route::Assignees { .. } => "assignees",
             Route::Webhook { .. } => "webhook",
+            Route::Email { .. } => "email",
             Route::Form { .. } | Route::FormToken { .. } | Route::FormDemo { .. } => "form",
         }
     }
@@ -275,6 +281,7 @@ fn route(path: &str) -> Option<Route<'_>> {
             channel,
             sender: Some(sender),
         }),
+        ["email", provider] => Some(Route::Email { provider }),
         ["forms", "demo", "inlet-form.js"] => Some(Route::FormDemo {
             path: "/inlet-form.js",
         }),
@@ -347,6 +354,8 @@ impl Intake {
             }
             (Route::Webhook { .. }, &Method::GET) => self.handshake(&req),
             (Route::Webhook { .. }, _) => Err(IntakeError::method_not_allowed(route.allow())),
+            (Route::Email { provider }, &Method::POST) => self.email(provider, &req).await,
+            (Route::Email { .. }, _) => Err(IntakeError::method_not_allowed(route.allow())),
             (_, &Method::OPTIONS) => return preflight(route.allow(), &req),
             (Route::Capture { channel }, &Method::POST) => self.capture(channel, &req).await,
             (Route::Timeline { lead }, &Method::POST) => self.timeline(lead, &req).await,
@@ -366,7 +375,7 @@ impl Intake {
                 e.response()
             }
         };
-        if matches!(route, Route::Health | Route::Webhook { .. }) {
+        if matches!(route, Route::Health | Route::Webhook { .. } | Route::Email { .. }) {
             response
         } else {
             with_cors(response)
