@@ -329,6 +329,8 @@ pub fn split_full_name(full: &str) -> (Option<String>, Option<String>) {
 /// One name field: trimmed, honorifics removed, title-cased only when written all in one
 /// case. Text that is an email or a phone number is not a name.
 fn name_part(given: &str) -> Option<String> {
+    // Bytes that were not text (U+FFFD from invalid UTF-8) are no part of a name.
+    let given = given.replace('\u{FFFD}', " ");
     let mut tokens: Vec<&str> = given.split_whitespace().collect();
     while tokens.len() > 1 {
         let bare = tokens[0].trim_end_matches('.').to_lowercase();

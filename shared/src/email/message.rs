@@ -66,11 +66,16 @@ impl Message {
 
     /// Reads a raw RFC 5322 message.
     pub fn from_mime(raw: &[u8]) -> Result<Message, EmailError> {
+        Message::from_mime_at(raw, 0, &mut 0)
+    }
+
+    /// A message `depth` levels down (attached messages count), with `parts` read so far
+    /// across the whole outer message.
+    fn from_mime_at(raw: &[u8], depth: usize, parts: &mut usize) -> Result<Message, EmailError> {
         let parsed =
             mailparse::parse_mail(raw).map_err(|e| EmailError::Unreadable(e.to_string()))?;
         let mut message = headers_of(&parsed.headers);
-        let mut parts = 0;
-        walk(&parsed, &mut message, 0, &mut parts);
+        walk(&parsed, &mut message, depth, parts);
         message.split_flattened();
         Ok(message)
     }
@@ -191,7 +196,7 @@ fn walk(part: &mailparse::ParsedMail, message: &mut Message, depth: usize, parts
     );
     if mimetype == "message/rfc822" {
         if let Ok(raw) = part.get_body_raw()
-            && let Ok(inner) = Message::from_mime(&raw)
+            && let Ok(inner) = Message::from_mime_at(&raw, depth + 1, parts)
         {
             message.attached.push(inner);
         }
