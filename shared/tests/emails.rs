@@ -112,7 +112,10 @@ fn every_fixture_reads_as_expected() {
         .unwrap();
         let outcome = outcome_of(std::fs::read(&path).unwrap());
         for w in check(&expect, &outcome) {
-            failures.push(format!("{}: {w}", path.file_name().unwrap().to_string_lossy()));
+            failures.push(format!(
+                "{}: {w}",
+                path.file_name().unwrap().to_string_lossy()
+            ));
         }
         count += 1;
     }

@@ -105,11 +105,13 @@ pub fn header_recipients(message: &Message) -> Vec<String> {
 /// `X-SES-Virus-Verdict`) and the SPF/DKIM results of its `Authentication-Results`.
 pub fn header_verdicts(message: &Message) -> Verdicts {
     let status = |name: &str| {
-        message.header(name).map(|v| match v.trim().to_ascii_uppercase().as_str() {
-            "PASS" => Verdict::Pass,
-            "FAIL" => Verdict::Fail,
-            _ => Verdict::Unknown,
-        })
+        message
+            .header(name)
+            .map(|v| match v.trim().to_ascii_uppercase().as_str() {
+                "PASS" => Verdict::Pass,
+                "FAIL" => Verdict::Fail,
+                _ => Verdict::Unknown,
+            })
     };
     let results = message
         .headers

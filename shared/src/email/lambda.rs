@@ -55,8 +55,8 @@ impl EmailFunction<'_> {
                 .and_then(Value::as_str)
                 .unwrap_or("");
             let inbound = match source {
-                "aws:s3" => self.from_s3(record).await?,
-                "aws:ses" => self.from_ses(record).await?,
+                "aws:s3" => self.read_s3(record).await?,
+                "aws:ses" => self.read_ses(record).await?,
                 "aws:sns" => {
                     let message = record
                         .get("Sns")
@@ -64,7 +64,9 @@ impl EmailFunction<'_> {
                         .and_then(Value::as_str)
                         .unwrap_or("");
                     serde_json::from_str::<Value>(message)
-                        .map_err(|e| IngressError::Malformed(format!("the SNS message is not JSON: {e}")))
+                        .map_err(|e| {
+                            IngressError::Malformed(format!("the SNS message is not JSON: {e}"))
+                        })
                         .and_then(|n| ingress::from_ses_notification(&n))
                 }
                 other => Err(IngressError::Malformed(format!(
@@ -98,7 +100,11 @@ impl EmailFunction<'_> {
         Ok(json!({ "messages": outcomes }))
     }
 
-    async fn get(&self, bucket: &str, key: &str) -> Result<Result<Vec<u8>, IngressError>, EmailFunctionError> {
+    async fn get(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Result<Vec<u8>, IngressError>, EmailFunctionError> {
         match self.objects.get(bucket, key, MAX_MESSAGE_BYTES).await {
             Ok(bytes) => Ok(Ok(bytes)),
             // Gone or too large: nothing a retry changes.
@@ -109,10 +115,15 @@ impl EmailFunction<'_> {
         }
     }
 
-    async fn from_s3(&self, record: &Value) -> Result<Result<ingress::Inbound, IngressError>, EmailFunctionError> {
+    async fn read_s3(
+        &self,
+        record: &Value,
+    ) -> Result<Result<ingress::Inbound, IngressError>, EmailFunctionError> {
         let wrapped = json!({ "Records": [record] });
         let Some((bucket, key)) = ingress::s3_objects(&wrapped).pop() else {
-            return Ok(Err(IngressError::Malformed("the S3 record names no object".into())));
+            return Ok(Err(IngressError::Malformed(
+                "the S3 record names no object".into(),
+            )));
         };
         Ok(match self.get(&bucket, &key).await? {
             Ok(raw) => ingress::from_raw("ses", raw).map(|mut i| {
@@ -123,17 +134,26 @@ impl EmailFunction<'_> {
         })
     }
 
-    async fn from_ses(&self, record: &Value) -> Result<Result<ingress::Inbound, IngressError>, EmailFunctionError> {
+    async fn read_ses(
+        &self,
+        record: &Value,
+    ) -> Result<Result<ingress::Inbound, IngressError>, EmailFunctionError> {
         let ses = record.get("ses").cloned().unwrap_or(Value::Null);
         let action = ses.get("receipt").and_then(|r| r.get("action"));
         // An S3 action's own record names its object; a Lambda action's, the message id.
         let location = match (
-            action.and_then(|a| a.get("bucketName")).and_then(Value::as_str),
-            action.and_then(|a| a.get("objectKey")).and_then(Value::as_str),
+            action
+                .and_then(|a| a.get("bucketName"))
+                .and_then(Value::as_str),
+            action
+                .and_then(|a| a.get("objectKey"))
+                .and_then(Value::as_str),
         ) {
             (Some(b), Some(k)) => Some((b.to_owned(), k.to_owned())),
             _ => match (self.ses_bucket, ingress::ses_message_id(&ses)) {
-                (Some((bucket, prefix)), Some(id)) => Some((bucket.to_owned(), format!("{prefix}{id}"))),
+                (Some((bucket, prefix)), Some(id)) => {
+                    Some((bucket.to_owned(), format!("{prefix}{id}")))
+                }
                 _ => None,
             },
         };
@@ -157,7 +177,10 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
 
     crate::telemetry::init();
     let config = Config::load(None)?;
-    let queue_url = config.queue_url.clone().ok_or("INLET_QUEUE_URL is not set")?;
+    let queue_url = config
+        .queue_url
+        .clone()
+        .ok_or("INLET_QUEUE_URL is not set")?;
     let dlq_url = config
         .dead_letter_queue_url
         .clone()

@@ -375,7 +375,10 @@ impl Intake {
                 e.response()
             }
         };
-        if matches!(route, Route::Health | Route::Webhook { .. } | Route::Email { .. }) {
+        if matches!(
+            route,
+            Route::Health | Route::Webhook { .. } | Route::Email { .. }
+        ) {
             response
         } else {
             with_cors(response)

@@ -32,7 +32,9 @@ impl ObjectStore for S3Objects {
                         key: key.to_owned(),
                     }
                 }
-                _ => ObjectError::Unavailable(aws_sdk_s3::error::DisplayErrorContext(&e).to_string()),
+                _ => {
+                    ObjectError::Unavailable(aws_sdk_s3::error::DisplayErrorContext(&e).to_string())
+                }
             })?;
         let size = out.content_length().unwrap_or(0).max(0) as u64;
         if size > limit {

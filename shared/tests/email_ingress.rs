@@ -1,0 +1,407 @@
+//! Mail arriving every way Inlet takes it: `POST /email/{provider}` through the intake
+//! router (as `inlet serve` and the `webhook` function answer it), and the `email` function
+//! with the S3, SES and SNS events in `events/`, over an in-memory object store.
+
+use base64::Engine;
+use bytes::Bytes;
+use inlet::email::EmailSettings;
+use inlet::email::lambda::{EmailFunction, EmailFunctionError};
+use inlet::intake::{ChannelPolicy, Intake, IntakeSettings};
+use inlet::ledger::memory::MemoryLedger;
+use inlet::objects::MemoryObjects;
+use inlet::queue::memory::RecordingQueue;
+use inlet::webhook::signature::sign;
+use serde_json::{Value, json};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+const ROUTED: &str = "0b3e8a4c-1f2d-4e5a-9b6c-7d8e9f0a1b2c";
+const DEFAULT: &str = "6f1c2d3e-4a5b-4c6d-9e7f-8a9b0c1d2e3f";
+const MAILGUN_KEY: &str = "key-test-mailgun";
+
+const LEAD: &str = "From: Zillow <contact@premieragent.zillow.com>\r\nReply-To: Mei Tanaka <mei.tanaka@example.com>\r\nTo: zillow@in.example.com\r\nSubject: Mei Tanaka is interested in 77 Walnut Ave\r\nMessage-ID: <lead-1@fixtures.example>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nMei Tanaka says:\r\n\"Can we see it on Friday?\"\r\n(469) 555-0133\r\n";
+
+fn email_settings(default: bool) -> EmailSettings {
+    let mut s = EmailSettings {
+        mailgun_signing_key: Some(MAILGUN_KEY.into()),
+        ..EmailSettings::default()
+    };
+    s.addresses
+        .insert("zillow@in.example.com".into(), ROUTED.into());
+    if default {
+        s.default_channel = Some(DEFAULT.into());
+    }
+    s
+}
+
+fn intake(default: bool) -> (Intake, Arc<RecordingQueue>) {
+    let queue = Arc::new(RecordingQueue::default());
+    let intake = Intake {
+        queue: queue.clone(),
+        ledger: Arc::new(MemoryLedger::new()),
+        settings: IntakeSettings {
+            email: email_settings(default),
+            ..IntakeSettings::default()
+        },
+        captcha: Arc::new(inlet::forms::spam::HttpCaptchaVerifier::new()),
+    };
+    (intake, queue)
+}
+
+async fn post(intake: &Intake, provider: &str, ct: &str, body: Vec<u8>) -> (u16, Value) {
+    let req = http::Request::builder()
+        .method("POST")
+        .uri(format!("/email/{provider}"))
+        .header("content-type", ct)
+        .body(Bytes::from(body))
+        .unwrap();
+    let resp = intake.handle(req).await;
+    (
+        resp.status().as_u16(),
+        serde_json::from_slice(resp.body()).unwrap_or(Value::Null),
+    )
+}
+
+fn multipart(fields: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (name, value) in fields {
+        out.extend_from_slice(
+            format!("--XB\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes(),
+        );
+        out.extend_from_slice(value);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"--XB--\r\n");
+    out
+}
+
+fn only_lead(queue: &RecordingQueue) -> inlet::envelope::Envelope {
+    let sent = queue.sent.lock().unwrap();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    sent[0].clone()
+}
+
+fn email_of(envelope: &inlet::envelope::Envelope) -> String {
+    let v = serde_json::to_value(&envelope.steps[0]).unwrap();
+    v["lead"]["email"].as_str().unwrap_or("").to_owned()
+}
+
+#[tokio::test]
+async fn raw_mime_is_queued_on_its_routed_channel() {
+    let (intake, queue) = intake(false);
+    let (status, body) = post(&intake, "raw", "message/rfc822", LEAD.into()).await;
+    assert_eq!(status, 202, "{body}");
+    let e = only_lead(&queue);
+    assert_eq!(e.channel, ROUTED);
+    assert_eq!(email_of(&e), "mei.tanaka@example.com");
+    assert_eq!(e.origin.sender, "zillow");
+    assert_eq!(body["data"]["id"], e.id.as_str());
+}
+
+#[tokio::test]
+async fn sendgrid_parsed_and_raw_modes() {
+    let (intake, queue) = intake(true);
+    let parsed = multipart(&[
+        (
+            "headers",
+            b"Message-ID: <sg-1@fixtures.example>\nReply-To: Ana Silva <ana.silva@example.com>",
+        ),
+        ("from", b"Website <no-reply@brokerage.example>"),
+        ("to", b"leads@in.example.com"),
+        ("subject", b"New form submission"),
+        (
+            "text",
+            b"Name: Ana Silva\nPhone: (214) 555-0123\nMessage: Caf\xe9 meeting?",
+        ),
+        ("charsets", br#"{"text":"iso-8859-1","from":"UTF-8"}"#),
+        (
+            "envelope",
+            br#"{"to":["leads@in.example.com"],"from":"no-reply@brokerage.example"}"#,
+        ),
+    ]);
+    let (status, _) = post(
+        &intake,
+        "sendgrid",
+        "multipart/form-data; boundary=XB",
+        parsed,
+    )
+    .await;
+    assert_eq!(status, 202);
+    let e = only_lead(&queue);
+    assert_eq!(e.channel, DEFAULT);
+    let lead = serde_json::to_value(&e.steps[0]).unwrap()["lead"].clone();
+    assert_eq!(lead["email"], "ana.silva@example.com");
+    assert!(lead["note"].as_str().unwrap().contains("Café meeting?"));
+    queue.sent.lock().unwrap().clear();
+
+    let raw = multipart(&[
+        ("email", LEAD.as_bytes()),
+        ("envelope", br#"{"to":["zillow@in.example.com"]}"#),
+    ]);
+    let (status, _) = post(&intake, "sendgrid", "multipart/form-data; boundary=XB", raw).await;
+    assert_eq!(status, 202);
+    assert_eq!(only_lead(&queue).channel, ROUTED);
+}
+
+#[tokio::test]
+async fn mailgun_signatures_are_verified() {
+    let (intake, queue) = intake(true);
+    let ts = chrono::Utc::now().timestamp().to_string();
+    let token = "a1b2c3d4e5";
+    let good = hex::encode(sign(
+        MAILGUN_KEY.as_bytes(),
+        &[ts.as_bytes(), token.as_bytes()],
+    ));
+    let headers = json!([
+        ["Reply-To", "Mei Tanaka <mei.tanaka@example.com>"],
+        ["Message-Id", "<mg-1@x>"]
+    ])
+    .to_string();
+    let fields = |sig: &str| {
+        multipart(&[
+            ("timestamp", ts.as_bytes()),
+            ("token", token.as_bytes()),
+            ("signature", sig.as_bytes()),
+            ("recipient", b"zillow@in.example.com"),
+            ("from", b"Zillow <contact@premieragent.zillow.com>"),
+            ("subject", b"Mei Tanaka is interested in 77 Walnut Ave"),
+            ("message-headers", headers.as_bytes()),
+            (
+                "body-plain",
+                b"Mei Tanaka says:\n\"Friday?\"\n(469) 555-0133",
+            ),
+        ])
+    };
+    let (status, body) = post(
+        &intake,
+        "mailgun",
+        "multipart/form-data; boundary=XB",
+        fields(&"0".repeat(64)),
+    )
+    .await;
+    assert_eq!(status, 401, "{body}");
+    assert!(queue.sent.lock().unwrap().is_empty());
+    let (status, _) = post(
+        &intake,
+        "mailgun",
+        "multipart/form-data; boundary=XB",
+        fields(&good),
+    )
+    .await;
+    assert_eq!(status, 202);
+    let e = only_lead(&queue);
+    assert_eq!(e.channel, ROUTED);
+    assert_eq!(email_of(&e), "mei.tanaka@example.com");
+    // `body-mime` mode, urlencoded.
+    queue.sent.lock().unwrap().clear();
+    let form: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("timestamp", &ts)
+        .append_pair("token", token)
+        .append_pair("signature", &good)
+        .append_pair("recipient", "someone@in.example.com")
+        .append_pair("body-mime", LEAD)
+        .finish();
+    let (status, _) = post(
+        &intake,
+        "mailgun",
+        "application/x-www-form-urlencoded",
+        form.into_bytes(),
+    )
+    .await;
+    assert_eq!(status, 202);
+    assert_eq!(only_lead(&queue).channel, DEFAULT);
+}
+
+#[tokio::test]
+async fn postmark_and_cloudmailin_json() {
+    let (intake, queue) = intake(true);
+    let postmark = json!({
+        "FromFull": {"Email": "leads@email.realtor.com", "Name": "realtor.com"},
+        "ToFull": [{"Email": "zillow@in.example.com", "Name": ""}],
+        "OriginalRecipient": "zillow@in.example.com",
+        "Subject": "New realtor.com lead - Diego Alvarez",
+        "MessageID": "pm-1",
+        "TextBody": "First Name: Diego\nLast Name: Alvarez\nEmail: diego.alvarez@example.com",
+        "Headers": [{"Name": "X-Spam-Status", "Value": "No"}]
+    });
+    let (status, _) = post(
+        &intake,
+        "postmark",
+        "application/json",
+        postmark.to_string().into_bytes(),
+    )
+    .await;
+    assert_eq!(status, 202);
+    let e = only_lead(&queue);
+    assert_eq!(
+        (e.channel.as_str(), e.origin.sender.as_str()),
+        (ROUTED, "realtor.com")
+    );
+    queue.sent.lock().unwrap().clear();
+    let cloudmailin = json!({
+        "envelope": {"to": "other@in.example.com", "spf": {"result": "pass"}},
+        "headers": {"From": "Zed <zed@example.net>", "Subject": "Question", "Message-ID": "<cm-1@x>"},
+        "plain": "Name: Zed Park\nPhone: 212 555 0101", "html": ""
+    });
+    let (status, _) = post(
+        &intake,
+        "cloudmailin",
+        "application/json",
+        cloudmailin.to_string().into_bytes(),
+    )
+    .await;
+    assert_eq!(status, 202);
+    assert_eq!(only_lead(&queue).channel, DEFAULT);
+}
+
+#[tokio::test]
+async fn not_leads_unroutable_and_bad_input_each_answer_clearly() {
+    let (intake, queue) = intake(false);
+    let bounce = "From: MAILER-DAEMON@mx.example.net\r\nTo: zillow@in.example.com\r\nSubject: Undelivered Mail Returned to Sender\r\n\r\nsorry\r\n";
+    let (status, body) = post(&intake, "raw", "message/rfc822", bounce.into()).await;
+    assert_eq!((status, body["code"].as_str()), (200, Some("NOT_A_LEAD")));
+    let unroutable = LEAD.replace("To: zillow@in.example.com", "To: nobody@in.example.com");
+    let (status, body) = post(&intake, "raw", "message/rfc822", unroutable.into()).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (202, Some("UNROUTABLE")),
+        "{body}"
+    );
+    {
+        let dead = queue.dead_letters.lock().unwrap();
+        assert_eq!(dead.len(), 1);
+        assert!(
+            dead[0].1.reason.starts_with("unroutable"),
+            "{}",
+            dead[0].1.reason
+        );
+        assert!(
+            !dead[0].1.reason.contains("nobody@"),
+            "recipients are masked"
+        );
+    }
+    assert!(queue.sent.lock().unwrap().is_empty());
+    let (status, _) = post(
+        &intake,
+        "postmark",
+        "application/json",
+        b"{not json".to_vec(),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let (status, _) = post(&intake, "carrier-pigeon", "text/plain", b"x".to_vec()).await;
+    assert_eq!(status, 404);
+    let (status, _) = post(&intake, "sendgrid", "text/plain", b"x".to_vec()).await;
+    assert_eq!(status, 400);
+    queue.down.store(true, Ordering::SeqCst);
+    let (status, _) = post(&intake, "raw", "message/rfc822", LEAD.into()).await;
+    assert_eq!(status, 503, "the queue is down: the sender must retry");
+}
+
+fn event(name: &str) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../events")
+        .join(name);
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+struct Function {
+    queue: RecordingQueue,
+    objects: MemoryObjects,
+    settings: EmailSettings,
+    policy: ChannelPolicy,
+}
+
+impl Function {
+    fn new() -> Self {
+        Function {
+            queue: RecordingQueue::default(),
+            objects: MemoryObjects::default(),
+            settings: email_settings(true),
+            policy: ChannelPolicy::AnyUuid,
+        }
+    }
+
+    async fn handle(&self, event: &Value) -> Result<Value, EmailFunctionError> {
+        EmailFunction {
+            queue: &self.queue,
+            objects: &self.objects,
+            settings: &self.settings,
+            policy: &self.policy,
+            normalize: Default::default(),
+            ses_bucket: Some(("inlet-inbound-mail", "inbound/")),
+        }
+        .handle(event)
+        .await
+    }
+}
+
+#[tokio::test]
+async fn the_email_function_reads_s3_ses_and_sns_events() {
+    let f = Function::new();
+    // The object the sample S3 event names, stored as SES stores it (with its verdicts).
+    let stored = format!("X-SES-Spam-Verdict: PASS\r\nX-SES-Virus-Verdict: PASS\r\n{LEAD}");
+    f.objects.put(
+        "inlet-inbound-mail",
+        "inbound/0a1b2c3d4e5f",
+        stored.clone().into_bytes(),
+    );
+    let out = f.handle(&event("s3-email.json")).await.unwrap();
+    assert_eq!(out["messages"][0]["outcome"], "queued", "{out}");
+    assert_eq!(only_lead(&f.queue).channel, ROUTED);
+
+    let f = Function::new();
+    f.objects.put(
+        "inlet-inbound-mail",
+        "inbound/0a1b2c3d4e5f",
+        stored.into_bytes(),
+    );
+    let out = f.handle(&event("ses-email.json")).await.unwrap();
+    assert_eq!(out["messages"][0]["outcome"], "queued", "{out}");
+    assert_eq!(
+        only_lead(&f.queue).channel,
+        ROUTED,
+        "SES's recipients route it"
+    );
+
+    let f = Function::new();
+    let mut sns = event("sns-email.json");
+    let mut notification: Value =
+        serde_json::from_str(sns["Records"][0]["Sns"]["Message"].as_str().unwrap()).unwrap();
+    notification["content"] = base64::engine::general_purpose::STANDARD
+        .encode(LEAD)
+        .into();
+    sns["Records"][0]["Sns"]["Message"] = notification.to_string().into();
+    let out = f.handle(&sns).await.unwrap();
+    assert_eq!(out["messages"][0]["outcome"], "queued", "{out}");
+    assert_eq!(email_of(&only_lead(&f.queue)), "mei.tanaka@example.com");
+}
+
+#[tokio::test]
+async fn the_email_function_drops_spam_and_keeps_going_past_a_bad_record() {
+    let f = Function::new();
+    let spam = format!("X-SES-Spam-Verdict: FAIL\r\n{LEAD}");
+    f.objects.put(
+        "inlet-inbound-mail",
+        "inbound/0a1b2c3d4e5f",
+        spam.into_bytes(),
+    );
+    let mut two = event("s3-email.json");
+    let mut missing = two["Records"][0].clone();
+    missing["s3"]["object"]["key"] = "inbound/gone".into();
+    two["Records"].as_array_mut().unwrap().push(missing);
+    let out = f.handle(&two).await.unwrap();
+    assert_eq!(out["messages"][0]["outcome"], "spam", "{out}");
+    assert_eq!(out["messages"][1]["outcome"], "rejected", "{out}");
+    assert!(f.queue.sent.lock().unwrap().is_empty());
+    // The queue down: the invocation fails, so Lambda retries it.
+    let f = Function::new();
+    f.objects.put(
+        "inlet-inbound-mail",
+        "inbound/0a1b2c3d4e5f",
+        LEAD.as_bytes().to_vec(),
+    );
+    f.queue.down.store(true, Ordering::SeqCst);
+    assert!(f.handle(&event("s3-email.json")).await.is_err());
+}
