@@ -19,13 +19,14 @@ bench: tools
 	$(CARGO) bench -p inlet-shared --bench envelope
 	$(CARGO) bench -p inlet-shared --bench webhooks
 	$(CARGO) bench -p inlet-shared --bench forms
+	$(CARGO) bench -p inlet-shared --bench email
 	$(CARGO) bench -p inlet-tests --bench deliver_sqs
 	$(CARGO) bench -p inlet-cli --bench serve_load
 
 # cargo-fuzz needs nightly features; RUSTC_BOOTSTRAP lets the one stable toolchain here
 # provide them. FUZZ_SECONDS per target (ten minutes by default).
 FUZZ_SECONDS ?= 600
-FUZZ_TARGETS := webhook
+FUZZ_TARGETS := webhook email
 fuzz:
 	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
 	for t in $(FUZZ_TARGETS); do \

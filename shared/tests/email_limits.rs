@@ -119,6 +119,15 @@ fn hostile_messages_end_in_clear_outcomes() {
         check("truncated MIME", truncated.into_bytes()),
         Ok(Outcome::Lead(_))
     ));
+    let deep_html = format!(
+        "{HEAD}Content-Type: text/html\r\n\r\n{}Phone: 214 555 0123{}",
+        "<div>".repeat(200_000),
+        "</div>".repeat(200_000)
+    );
+    assert!(matches!(
+        check("HTML 200,000 elements deep", deep_html.into_bytes()),
+        Ok(Outcome::Lead(_))
+    ));
     assert!(check("empty", Vec::new()).is_ok());
     assert!(
         check(

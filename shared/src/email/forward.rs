@@ -144,10 +144,23 @@ fn label_of(line: &str) -> Option<(String, &str)> {
 /// An inline forward: a separator line (or Outlook's bare `From:`…`Subject:` block), the
 /// original's header block, then its body.
 fn inline_original(message: &Message) -> Option<Message> {
-    let text = message
-        .text
-        .clone()
-        .or_else(|| super::read::html_text(message))?;
+    let text = match &message.text {
+        Some(t) => t.clone(),
+        // Rendering HTML costs more than the rest of the check: only when a header label a
+        // forward carries appears in it at all.
+        None => {
+            let html = message.html.as_deref()?;
+            let lower = html.to_lowercase();
+            let labels = FROM.iter().filter(|l| l.len() > 2).chain(&["de", "da"]);
+            let mut marked = labels
+                .map(|l| format!("{l}:"))
+                .chain(std::iter::once("de :".to_owned()));
+            if !marked.any(|l| lower.contains(&l)) {
+                return None;
+            }
+            super::read::html_text(message)?
+        }
+    };
     let text = super::read::clean_annotations(&text);
     let lines: Vec<&str> = text.lines().collect();
     let start = header_block_start(&lines)?;

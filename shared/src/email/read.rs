@@ -49,9 +49,13 @@ pub struct Reading<'a> {
 
 impl<'a> Reading<'a> {
     pub fn new(message: &'a Message) -> Self {
-        let doc = message.html.as_deref().map(scraper::Html::parse_document);
+        let doc = message.html.as_deref().and_then(html_document);
         let mut texts: Vec<String> = message.text.iter().map(|t| clean_annotations(t)).collect();
-        texts.extend(html_text(message).map(|t| clean_annotations(&t)));
+        match (&doc, message.html.as_deref()) {
+            (Some(d), _) => texts.push(clean_annotations(&dom_text(d))),
+            (None, Some(html)) => texts.push(clean_annotations(&strip_tags(html))),
+            (None, None) => {}
+        }
         let lower_text = texts.join("\n").to_lowercase();
         Reading {
             message,
@@ -104,30 +108,195 @@ pub(crate) fn clean_annotations(text: &str) -> String {
     BRACKET_LINK.replace_all(&text, "").into_owned()
 }
 
-/// The HTML part rendered as text, one cell a line: html2text's table borders and link
-/// brackets removed, and cells it sets side by side split apart.
+/// The HTML part rendered as text, one cell a line.
 pub fn html_text(message: &Message) -> Option<String> {
-    let text = html2text::config::plain_no_decorate()
-        .string_from_read(message.html.as_deref()?.as_bytes(), 200)
-        .ok()?;
-    let cleaned: String = text
-        .chars()
-        .map(|c| {
-            if ('\u{2500}'..='\u{257F}').contains(&c) || c == '[' || c == ']' {
-                ' '
-            } else {
-                c
+    let html = message.html.as_deref()?;
+    Some(match html_document(html) {
+        Some(doc) => dom_text(&doc),
+        None => strip_tags(html),
+    })
+}
+
+/// Deepest element nesting parsed as a document. html5ever's time grows with the square
+/// of the depth (20,000 nested elements take most of a second); lead mail nests tables a
+/// few dozen deep.
+const MAX_HTML_DEPTH: usize = 512;
+
+/// Elements that never hold others, so never deepen the nesting.
+const VOID: &[&str] = &[
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track",
+    "wbr",
+];
+
+/// The HTML parsed, unless it nests deeper than `MAX_HTML_DEPTH` (then its text is read
+/// with the tags stripped instead).
+pub fn html_document(html: &str) -> Option<scraper::Html> {
+    (nesting(html) <= MAX_HTML_DEPTH).then(|| scraper::Html::parse_document(html))
+}
+
+/// The deepest run of open tags, counted the cheap way: `<name` opens unless void or
+/// self-closed, `</` closes.
+fn nesting(html: &str) -> usize {
+    let bytes = html.as_bytes();
+    let (mut depth, mut max) = (0usize, 0usize);
+    let mut i = 0;
+    while let Some(at) = bytes[i..].iter().position(|b| *b == b'<') {
+        i += at + 1;
+        match bytes.get(i) {
+            Some(b'/') => depth = depth.saturating_sub(1),
+            Some(c) if c.is_ascii_alphabetic() => {
+                let end = bytes[i..]
+                    .iter()
+                    .position(|b| !b.is_ascii_alphanumeric())
+                    .map_or(bytes.len(), |e| i + e);
+                let name = html[i..end].to_ascii_lowercase();
+                let close = bytes[end..]
+                    .iter()
+                    .position(|b| *b == b'>')
+                    .map(|p| end + p);
+                let self_closed = close.is_some_and(|c| c > 0 && bytes[c - 1] == b'/');
+                if !VOID.contains(&name.as_str()) && !self_closed {
+                    depth += 1;
+                    max = max.max(depth);
+                }
             }
-        })
-        .collect();
-    let mut out = String::with_capacity(cleaned.len());
-    for line in cleaned.lines() {
-        for cell in line.split("   ").map(str::trim).filter(|c| !c.is_empty()) {
-            out.push_str(cell);
-            out.push('\n');
+            _ => {}
         }
     }
-    Some(out)
+    max
+}
+
+/// Text with every tag replaced by a line break: the reading of a document too deep to
+/// parse.
+fn strip_tags(html: &str) -> String {
+    let mut out = String::with_capacity(html.len() / 2);
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => {
+                in_tag = false;
+                out.push('\n');
+            }
+            _ if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Elements whose content is never text a reader sees.
+const HIDDEN: &[&str] = &["head", "script", "style", "title", "noscript", "template"];
+
+/// Elements that begin and end a line: blocks, list items, table cells and rows.
+const LINE_BREAKING: &[&str] = &[
+    "address",
+    "article",
+    "aside",
+    "blockquote",
+    "br",
+    "caption",
+    "center",
+    "dd",
+    "div",
+    "dl",
+    "dt",
+    "fieldset",
+    "figcaption",
+    "figure",
+    "footer",
+    "form",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "header",
+    "hr",
+    "li",
+    "main",
+    "nav",
+    "ol",
+    "option",
+    "p",
+    "pre",
+    "section",
+    "table",
+    "tbody",
+    "td",
+    "tfoot",
+    "th",
+    "thead",
+    "tr",
+    "ul",
+];
+
+/// The visible text of a parsed document, one block or table cell a line, whitespace
+/// collapsed. Written over scraper's tree (the document is parsed once for the meta tags,
+/// rows and links too) rather than with html2text: the reader needs cells apart, which
+/// html2text's layout sets side by side for people, and its second parse and layout cost
+/// more than the rest of the reading. The walk is iterative, so a deeply nested document
+/// cannot exhaust the stack.
+pub fn dom_text(doc: &scraper::Html) -> String {
+    use ego_tree::iter::Edge;
+    let mut out = String::new();
+    let mut hidden = 0usize;
+    for edge in doc.tree.root().traverse() {
+        match edge {
+            Edge::Open(node) => match node.value() {
+                scraper::Node::Element(e) => {
+                    let name = e.name();
+                    if hidden > 0 || HIDDEN.contains(&name) {
+                        hidden += 1;
+                    } else if LINE_BREAKING.contains(&name) {
+                        out.push('\n');
+                    }
+                }
+                scraper::Node::Text(t) if hidden == 0 => {
+                    let text: &str = t;
+                    let starts_space = text.starts_with(char::is_whitespace);
+                    if starts_space && !out.ends_with([' ', '\n']) {
+                        out.push(' ');
+                    }
+                    let mut first = true;
+                    for word in text.split(|c: char| c.is_whitespace() || c == '\u{a0}') {
+                        if word.is_empty() {
+                            continue;
+                        }
+                        if !first {
+                            out.push(' ');
+                        }
+                        out.push_str(word);
+                        first = false;
+                    }
+                    if !first && text.ends_with(char::is_whitespace) {
+                        out.push(' ');
+                    }
+                }
+                _ => {}
+            },
+            Edge::Close(node) => {
+                if let scraper::Node::Element(e) = node.value() {
+                    if hidden > 0 {
+                        hidden -= 1;
+                    } else if LINE_BREAKING.contains(&e.name()) {
+                        out.push('\n');
+                    }
+                }
+            }
+        }
+    }
+    let mut text = String::with_capacity(out.len());
+    for line in out.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        text.push_str(line);
+        text.push('\n');
+    }
+    text
 }
 
 /// leadmetadata.org tags: `<meta name="lead_name" content="…">`, anywhere in the document.
@@ -698,6 +867,36 @@ mod tests {
             name: name.map(Into::into),
             address: address.into(),
         }
+    }
+
+    #[test]
+    fn dom_text_puts_cells_and_blocks_on_lines_of_their_own() {
+        let doc = scraper::Html::parse_document(
+            "<html><head><title>T</title><style>p{}</style></head><body><table><tr><td>Name</td><td> Ana <b>Silva</b></td></tr></table><p>Call&nbsp;me<br>after 5</p><script>x()</script><span>a</span><span>b</span></body></html>",
+        );
+        assert_eq!(dom_text(&doc), "Name\nAna Silva\nCall me\nafter 5\nab\n");
+        let deep = format!("{}x{}", "<div>".repeat(2_000), "</div>".repeat(2_000));
+        assert_eq!(dom_text(&scraper::Html::parse_document(&deep)), "x\n");
+    }
+
+    #[test]
+    fn html_nested_past_the_limit_is_read_without_parsing() {
+        assert_eq!(
+            nesting("<p>a<br><img src=x/><b>c</b></p><div><div></div></div>"),
+            2
+        );
+        let deep = format!(
+            "{}Name: Ana{}",
+            "<div>".repeat(100_000),
+            "</div>".repeat(100_000)
+        );
+        assert!(html_document(&deep).is_none());
+        let m = Message {
+            html: Some(deep),
+            ..Message::default()
+        };
+        assert_eq!(html_text(&m).as_deref(), Some("Name: Ana"));
+        assert_eq!(Reading::new(&m).texts, vec!["Name: Ana".to_owned()]);
     }
 
     #[test]
