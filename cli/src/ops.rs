@@ -35,6 +35,31 @@ pub fn check(file: Option<&Path>) -> ExitCode {
         Ok(_) => println!("deliver function: ready"),
         Err(e) => println!("deliver function: not ready ({e})"),
     }
+    // The routing file's tables, checked as intake reads them.
+    if let Err(e) = inlet::intake::IntakeSettings::from_config(&config) {
+        eprintln!("inlet check: {e}");
+        return ExitCode::from(2);
+    }
+    match config.email() {
+        Ok(email) => println!(
+            "email routing: {} addresses, {} plus-tags, default channel {}{}",
+            email.addresses.len(),
+            email.tags.len(),
+            email
+                .default_channel
+                .as_deref()
+                .map_or("(none: unrouted mail is dead-lettered)".to_owned(), inlet::mask::id),
+            if email.forwarder_is_assignee {
+                "; a forwarding agent is the assignee"
+            } else {
+                ""
+            }
+        ),
+        Err(e) => {
+            eprintln!("inlet check: {e}");
+            return ExitCode::from(2);
+        }
+    }
     ExitCode::SUCCESS
 }
 
