@@ -45,10 +45,10 @@ pub fn check(file: Option<&Path>) -> ExitCode {
             "email routing: {} addresses, {} plus-tags, default channel {}{}",
             email.addresses.len(),
             email.tags.len(),
-            email
-                .default_channel
-                .as_deref()
-                .map_or("(none: unrouted mail is dead-lettered)".to_owned(), inlet::mask::id),
+            email.default_channel.as_deref().map_or(
+                "(none: unrouted mail is dead-lettered)".to_owned(),
+                inlet::mask::id
+            ),
             if email.forwarder_is_assignee {
                 "; a forwarding agent is the assignee"
             } else {

@@ -38,7 +38,9 @@ async fn mail_over_http_reaches_rechat() {
         "MessageID": "pm-serve-1",
         "TextBody": "Name: Ivy Chen\nPhone: (619) 555-0102\nComments: Two bedrooms in June?"
     });
-    let r = post("postmark", "application/json", postmark.to_string()).await.unwrap();
+    let r = post("postmark", "application/json", postmark.to_string())
+        .await
+        .unwrap();
     assert_eq!(r.status(), 202);
     let bounce = "From: MAILER-DAEMON@mx.example.net\r\nSubject: Undelivered Mail Returned to Sender\r\n\r\nno\r\n";
     let r = post("raw", "message/rfc822", bounce.into()).await.unwrap();
@@ -52,7 +54,10 @@ async fn mail_over_http_reaches_rechat() {
         .map(|l| l.payload["email"].as_str().unwrap_or("").to_owned())
         .collect();
     emails.sort();
-    assert_eq!(emails, ["diego.alvarez@example.com", "ivy.chen@example.com"]);
+    assert_eq!(
+        emails,
+        ["diego.alvarez@example.com", "ivy.chen@example.com"]
+    );
     assert!(double.leads().iter().all(|l| l.channel == CHANNEL));
     // The log never names the prospect at info level.
     let log = std::fs::read_to_string(&serve.log).unwrap();

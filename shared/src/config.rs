@@ -58,6 +58,14 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "Mailgun's HTTP webhook signing key, for POST /email/mailgun",
     ),
     (
+        "INLET_SECRETS_ARN",
+        "Secrets Manager secret with form_secret, meta_page_token, mailgun_signing_key (Lambda)",
+    ),
+    (
+        "INLET_ROUTING_PARAMETER",
+        "SSM parameter holding the routing file (Lambda; inlet serve takes --config)",
+    ),
+    (
         "INLET_EMAIL_BUCKET",
         "S3 bucket SES stores received mail in (the email function reads it)",
     ),
@@ -173,6 +181,94 @@ impl Config {
         config.webhooks()?;
         config.forms()?;
         Ok(config)
+    }
+
+    /// The Lambda functions' configuration: the environment, and the routing file from the
+    /// SSM parameter `INLET_ROUTING_PARAMETER` names (a SecureString may hold secrets), in
+    /// the same TOML format `inlet serve --config` reads.
+    /// `routing` is false for a function that routes nothing (deliver), which then needs no
+    /// access to the parameter.
+    pub async fn load_lambda(
+        aws: &aws_config::SdkConfig,
+        routing: bool,
+    ) -> Result<Config, ConfigError> {
+        let mut config = Config::load(None)?;
+        config.secrets_from_manager(aws).await?;
+        if !routing {
+            return Ok(config);
+        }
+        let Some(name) = std::env::var("INLET_ROUTING_PARAMETER")
+            .ok()
+            .filter(|n| !n.trim().is_empty())
+        else {
+            return Ok(config);
+        };
+        let error = |reason: String| ConfigError {
+            var: "INLET_ROUTING_PARAMETER",
+            value: name.clone(),
+            reason,
+        };
+        let out = aws_sdk_ssm::Client::new(aws)
+            .get_parameter()
+            .name(&name)
+            .with_decryption(true)
+            .send()
+            .await
+            .map_err(|e| error(aws_sdk_ssm::error::DisplayErrorContext(&e).to_string()))?;
+        let text = out
+            .parameter()
+            .and_then(|p| p.value())
+            .ok_or_else(|| error("the parameter has no value".into()))?;
+        let table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| error(format!("not a routing file: {e}")))?;
+        config.routing = table.into_iter().filter(|(_, v)| v.is_table()).collect();
+        config.webhooks()?;
+        config.forms()?;
+        config.email()?;
+        Ok(config)
+    }
+
+    /// Secrets from the Secrets Manager secret `INLET_SECRETS_ARN` names (a JSON object with
+    /// `form_secret`, `meta_page_token`, `mailgun_signing_key`); an environment variable set
+    /// to a value wins, an empty entry leaves the setting unset.
+    async fn secrets_from_manager(
+        &mut self,
+        aws: &aws_config::SdkConfig,
+    ) -> Result<(), ConfigError> {
+        let Some(arn) = std::env::var("INLET_SECRETS_ARN")
+            .ok()
+            .filter(|a| !a.trim().is_empty())
+        else {
+            return Ok(());
+        };
+        let error = |reason: String| ConfigError {
+            var: "INLET_SECRETS_ARN",
+            value: mask::id(&arn),
+            reason,
+        };
+        let out = aws_sdk_secretsmanager::Client::new(aws)
+            .get_secret_value()
+            .secret_id(&arn)
+            .send()
+            .await
+            .map_err(|e| {
+                error(aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string())
+            })?;
+        let values: std::collections::HashMap<String, String> =
+            serde_json::from_str(out.secret_string().unwrap_or("{}"))
+                .map_err(|e| error(format!("not a JSON object of strings: {e}")))?;
+        let value = |key: &str| values.get(key).filter(|v| !v.is_empty()).cloned();
+        if self.form_secret.is_none() {
+            self.form_secret = value("form_secret");
+        }
+        if self.meta_page_token.is_none() {
+            self.meta_page_token = value("meta_page_token");
+        }
+        if self.mailgun_signing_key.is_none() {
+            self.mailgun_signing_key = value("mailgun_signing_key");
+        }
+        Ok(())
     }
 
     /// Forms' settings from the routing tables, checked.

@@ -12,9 +12,9 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     inlet::telemetry::init();
-    let config = Config::from_env()?;
-    let settings = config.require_deliver()?;
     let aws = aws_config::load_from_env().await;
+    let config = Config::load_lambda(&aws, false).await?;
+    let settings = config.require_deliver()?;
     let rechat = RechatClient::new(&config.rechat)?;
     let ledger = DynamoLedger::new(
         aws_sdk_dynamodb::Client::new(&aws),

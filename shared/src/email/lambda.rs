@@ -176,7 +176,8 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
     use crate::queue::sqs::SqsQueue;
 
     crate::telemetry::init();
-    let config = Config::load(None)?;
+    let aws = aws_config::load_from_env().await;
+    let config = Config::load_lambda(&aws, true).await?;
     let queue_url = config
         .queue_url
         .clone()
@@ -185,7 +186,6 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
         .dead_letter_queue_url
         .clone()
         .ok_or("INLET_DLQ_URL is not set (unroutable mail is dead-lettered)")?;
-    let aws = aws_config::load_from_env().await;
     let queue = SqsQueue::new(aws_sdk_sqs::Client::new(&aws), &queue_url, &dlq_url);
     let objects = S3Objects::new(aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(&aws)

@@ -40,9 +40,9 @@ pub async fn run() -> Result<(), lambda_http::Error> {
     use std::sync::Arc;
 
     crate::telemetry::init();
-    let config = Config::load(None)?;
-    let (queue_url, table) = config.require_webhook()?;
     let aws = aws_config::load_from_env().await;
+    let config = Config::load_lambda(&aws, true).await?;
+    let (queue_url, table) = config.require_webhook()?;
     let queue = SqsQueue::new(aws_sdk_sqs::Client::new(&aws), queue_url, "");
     let ledger = DynamoLedger::new(
         aws_sdk_dynamodb::Client::new(&aws),
