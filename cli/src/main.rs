@@ -27,12 +27,18 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Post a test lead to a running Inlet.
     Send(ops::SendArgs),
-    /// The dead-letter queue of the embedded store.
+    /// The dead-letter queue: the embedded store's, or a deployed stack's SQS queues.
     Dlq {
         #[command(subcommand)]
         action: ops::DlqAction,
         #[arg(long, default_value = "inlet-data", global = true)]
         data_dir: PathBuf,
+        /// The deployed stack's queues (outputs QueueUrl and DeadLetterQueueUrl), reached
+        /// with the standard AWS credential chain, instead of --data-dir.
+        #[arg(long, global = true, requires = "dlq_url")]
+        queue_url: Option<String>,
+        #[arg(long, global = true, requires = "queue_url")]
+        dlq_url: Option<String>,
     },
     /// What the ledger knows: recent envelopes, or one lead's.
     Leads(ops::LeadsArgs),
@@ -54,7 +60,15 @@ fn main() -> ExitCode {
         Command::Check { config } => ops::check(config.as_deref()),
         Command::Serve(args) => runtime.block_on(serve::run(args)),
         Command::Send(args) => runtime.block_on(ops::send(args)),
-        Command::Dlq { action, data_dir } => runtime.block_on(ops::dlq(action, &data_dir)),
+        Command::Dlq {
+            action,
+            data_dir,
+            queue_url,
+            dlq_url,
+        } => runtime.block_on(match (queue_url, dlq_url) {
+            (Some(q), Some(d)) => ops::dlq_sqs(action, q, d),
+            _ => Box::pin(ops::dlq(action, &data_dir)),
+        }),
         Command::Leads(args) => runtime.block_on(ops::leads(args)),
         Command::Parse { what } => runtime.block_on(parse::run(what)),
     }

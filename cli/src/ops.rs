@@ -142,6 +142,35 @@ fn open(data_dir: &Path) -> Result<EmbeddedStore, String> {
     EmbeddedStore::open(data_dir, QueueSettings::default()).map_err(|e| e.to_string())
 }
 
+/// `inlet dlq` against a deployed stack's SQS queues.
+pub fn dlq_sqs(
+    action: DlqAction,
+    queue_url: String,
+    dlq_url: String,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ExitCode>>> {
+    Box::pin(async move {
+        let aws = aws_config::load_from_env().await;
+        let queue =
+            inlet::queue::sqs::SqsQueue::new(aws_sdk_sqs::Client::new(&aws), queue_url, dlq_url);
+        match action {
+            DlqAction::List { json } => match queue.dead_letters().await {
+                Ok(dead) => print_dead_letters(&dead, json),
+                Err(e) => fail("dlq", e),
+            },
+            DlqAction::Replay { id } => match queue.replay(id.as_deref()).await {
+                Ok(0) if id.is_some() => {
+                    fail("dlq", "no dead letter at the head of its group has that id")
+                }
+                Ok(n) => {
+                    println!("{n} dead letter(s) put back on the queue.");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail("dlq", e),
+            },
+        }
+    })
+}
+
 pub async fn dlq(action: DlqAction, data_dir: &Path) -> ExitCode {
     let store = match open(data_dir) {
         Ok(s) => s,
@@ -153,42 +182,7 @@ pub async fn dlq(action: DlqAction, data_dir: &Path) -> ExitCode {
                 Ok(d) => d,
                 Err(e) => return fail("dlq", e),
             };
-            if json {
-                for d in &dead {
-                    let line = serde_json::json!({
-                        "message_id": d.message_id, "sent_at": d.sent_at, "dead_letter": d.dead_letter, "body": d.body,
-                    });
-                    println!("{line}");
-                }
-            } else if dead.is_empty() {
-                println!("The dead-letter queue is empty.");
-            } else {
-                for d in &dead {
-                    println!("{}  {}", d.sent_at.to_rfc3339(), d.message_id);
-                    println!(
-                        "    envelope  {}",
-                        d.dead_letter
-                            .envelope_id
-                            .as_deref()
-                            .unwrap_or("(unreadable)")
-                    );
-                    if let Some(step) = &d.dead_letter.failed_step {
-                        println!(
-                            "    step      {step}{}",
-                            d.dead_letter
-                                .status
-                                .map(|s| format!(" (Rechat answered {s})"))
-                                .unwrap_or_default()
-                        );
-                    }
-                    println!("    reason    {}", d.dead_letter.reason);
-                }
-                println!(
-                    "{} dead letter(s). Replay with: inlet dlq replay [--id ID]",
-                    dead.len()
-                );
-            }
-            ExitCode::SUCCESS
+            print_dead_letters(&dead, json)
         }
         DlqAction::Replay { id } => match store.replay(id.clone()).await {
             Ok(0) if id.is_some() => fail("dlq", "no dead letter has that message or envelope id"),
@@ -199,6 +193,45 @@ pub async fn dlq(action: DlqAction, data_dir: &Path) -> ExitCode {
             Err(e) => fail("dlq", e),
         },
     }
+}
+
+fn print_dead_letters(dead: &[inlet::embedded::DeadMessage], json: bool) -> ExitCode {
+    if json {
+        for d in dead {
+            let line = serde_json::json!({
+                "message_id": d.message_id, "sent_at": d.sent_at, "dead_letter": d.dead_letter, "body": d.body,
+            });
+            println!("{line}");
+        }
+    } else if dead.is_empty() {
+        println!("The dead-letter queue is empty.");
+    } else {
+        for d in dead {
+            println!("{}  {}", d.sent_at.to_rfc3339(), d.message_id);
+            println!(
+                "    envelope  {}",
+                d.dead_letter
+                    .envelope_id
+                    .as_deref()
+                    .unwrap_or("(unreadable)")
+            );
+            if let Some(step) = &d.dead_letter.failed_step {
+                println!(
+                    "    step      {step}{}",
+                    d.dead_letter
+                        .status
+                        .map(|s| format!(" (Rechat answered {s})"))
+                        .unwrap_or_default()
+                );
+            }
+            println!("    reason    {}", d.dead_letter.reason);
+        }
+        println!(
+            "{} dead letter(s). Replay with: inlet dlq replay [--id ID]",
+            dead.len()
+        );
+    }
+    ExitCode::SUCCESS
 }
 
 #[derive(Args)]

@@ -612,3 +612,21 @@ async fn the_form_event_is_a_plain_post_answered_with_a_page() {
     assert_eq!(lead.tag, vec!["utm_source:google"]);
     assert_eq!(lead.phone_number.as_deref(), Some("+15125550123"));
 }
+
+/// The API Gateway samples template.yaml's wiring check requires, as the `webhook` function
+/// receives them: each is taken.
+#[tokio::test]
+async fn the_webhook_and_mail_samples_are_taken() {
+    let mut settings = IntakeSettings::default();
+    settings.email.default_channel = Some(CHANNEL.into());
+    let f = fixture(settings);
+    for name in [
+        "apigw-webhook.json",
+        "apigw-webhook-sender.json",
+        "apigw-email.json",
+    ] {
+        let (status, body) = call_event(&f, name).await;
+        assert_eq!(status, 202, "{name}: {body}");
+    }
+    assert_eq!(f.queue.sent.lock().unwrap().len(), 3);
+}

@@ -191,6 +191,119 @@ impl SqsQueue {
         Ok(())
     }
 
+    /// The dead letters SQS will hand out now, left in the queue: each batch is held
+    /// invisible while the next is read (so none is listed twice), then all are released. A
+    /// FIFO queue shows only the oldest of each lead's group; those behind it follow.
+    pub async fn dead_letters(&self) -> Result<Vec<crate::embedded::DeadMessage>, QueueError> {
+        let held = self.drain_dead_letters().await?;
+        for (m, _) in &held {
+            if let Some(handle) = &m.receipt_handle {
+                self.release_dead_letter(handle).await?;
+            }
+        }
+        Ok(held.into_iter().map(|(_, d)| d).collect())
+    }
+
+    /// Puts dead letters back on the main queue in their FIFO groups (all, or the one whose
+    /// message or envelope id is `id`); the others stay. Returns how many moved. A FIFO
+    /// queue hands out one message of a group at a time, so this repeats until a round
+    /// moves nothing.
+    pub async fn replay(&self, id: Option<&str>) -> Result<usize, QueueError> {
+        let mut moved = 0;
+        loop {
+            let held = self.drain_dead_letters().await?;
+            let mut this_round = 0;
+            for (m, dead) in held {
+                let wanted = id.is_none_or(|want| {
+                    want == dead.message_id || Some(want) == dead.dead_letter.envelope_id.as_deref()
+                });
+                let Some(handle) = m.receipt_handle.as_deref() else {
+                    continue;
+                };
+                if wanted {
+                    let group = m.group_id.as_deref().unwrap_or(&dead.dead_letter.group_id);
+                    self.send_raw(&m.body, group).await?;
+                    self.delete(true, handle).await?;
+                    this_round += 1;
+                } else {
+                    self.release_dead_letter(handle).await?;
+                }
+            }
+            moved += this_round;
+            if this_round == 0 || id.is_some() {
+                return Ok(moved);
+            }
+        }
+    }
+
+    async fn release_dead_letter(&self, handle: &str) -> Result<(), QueueError> {
+        self.client
+            .change_message_visibility()
+            .queue_url(&self.dead_letter_url)
+            .receipt_handle(handle)
+            .visibility_timeout(0)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    /// Receives the dead-letter queue until it answers empty, holding each message.
+    async fn drain_dead_letters(
+        &self,
+    ) -> Result<Vec<(QueueMessage, crate::embedded::DeadMessage)>, QueueError> {
+        let mut out = Vec::new();
+        loop {
+            let batch = self
+                .client
+                .receive_message()
+                .queue_url(&self.dead_letter_url)
+                .max_number_of_messages(10)
+                .visibility_timeout(120)
+                .message_system_attribute_names(MessageSystemAttributeName::All)
+                .message_attribute_names("All")
+                .send()
+                .await
+                .map_err(unavailable)?
+                .messages
+                .unwrap_or_default();
+            if batch.is_empty() {
+                return Ok(out);
+            }
+            for m in batch {
+                let system = m.attributes.clone().unwrap_or_default();
+                let attrs: HashMap<String, String> = m
+                    .message_attributes
+                    .clone()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|(k, v)| v.string_value.map(|s| (k, s)))
+                    .collect();
+                let sent_at = system
+                    .get(&MessageSystemAttributeName::SentTimestamp)
+                    .and_then(|t| t.parse::<i64>().ok())
+                    .and_then(chrono::DateTime::from_timestamp_millis)
+                    .unwrap_or_default();
+                let message = QueueMessage {
+                    message_id: m.message_id.clone().unwrap_or_default(),
+                    receipt_handle: m.receipt_handle.clone(),
+                    body: m.body.clone().unwrap_or_default(),
+                    group_id: system
+                        .get(&MessageSystemAttributeName::MessageGroupId)
+                        .cloned(),
+                    receive_count: 1,
+                };
+                let dead = crate::embedded::DeadMessage {
+                    message_id: message.message_id.clone(),
+                    body: message.body.clone(),
+                    dead_letter: Self::dead_letter_of(&attrs),
+                    sent_at,
+                };
+                out.push((message, dead));
+            }
+        }
+    }
+
     /// Reads a dead letter's reason back from its attributes.
     pub fn dead_letter_of(attributes: &HashMap<String, String>) -> DeadLetter {
         DeadLetter {

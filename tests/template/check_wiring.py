@@ -1,0 +1,93 @@
+"""Reads template.yaml (with cfn-lint's loader, which understands !Ref and friends) and checks
+its wiring against the workspace:
+
+- every function's `BuildProperties.Binary` is a [[bin]] of a workspace crate;
+- every environment variable a function is given is one Inlet reads, and every variable a
+  function requires is given;
+- every event type a function is wired to has a sample in events/, and every HttpApi route
+  has an API Gateway sample whose path it routes (and every such sample is routed).
+
+Run by `make test` (`target/venv/bin/python tests/template/check_wiring.py`).
+"""
+import json, pathlib, re, sys, tomllib
+
+from cfnlint.decode import decode
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+template, errors = decode(str(ROOT / "template.yaml"))
+assert not errors, errors
+resources = template["Resources"]
+globals_env = template["Globals"]["Function"]["Environment"]["Variables"]
+
+# The variables Inlet's code reads, from the source itself.
+read = set()
+for path in (ROOT / "shared" / "src").rglob("*.rs"):
+    read |= set(re.findall(r'"(INLET_[A-Z0-9_]+)"', path.read_text()))
+
+# What each binary cannot start without (config.rs `require_*`, the email function's run()).
+REQUIRED = {
+    "webhook": {"INLET_QUEUE_URL", "INLET_LEDGER_TABLE", "INLET_CHANNELS"},
+    "form": {"INLET_QUEUE_URL", "INLET_LEDGER_TABLE", "INLET_CHANNELS"},
+    "deliver": {"INLET_QUEUE_URL", "INLET_DLQ_URL", "INLET_LEDGER_TABLE"},
+    "email": {"INLET_QUEUE_URL", "INLET_DLQ_URL"},
+}
+SAMPLES = {"SQS": ["sqs-deliver.json"], "S3": ["s3-email.json"], "HttpApi": []}
+
+bins = {}
+for manifest in ROOT.glob("**/Cargo.toml"):
+    if "target" in manifest.parts or "node_modules" in manifest.parts:
+        continue
+    data = tomllib.loads(manifest.read_text())
+    for b in data.get("bin", []):
+        bins[b["name"]] = manifest.parent
+
+apigw = {}
+for sample in (ROOT / "events").glob("apigw-*.json"):
+    apigw[sample.name] = json.loads(sample.read_text())
+
+def route_regex(path):
+    return re.compile("^" + re.sub(r"\{[^/}]+\}", "[^/]+", path) + "$")
+
+problems = []
+routed_samples = set()
+functions = {k: v for k, v in resources.items() if v["Type"] == "AWS::Serverless::Function"}
+assert functions, "no functions"
+for name, fn in functions.items():
+    binary = fn.get("Metadata", {}).get("BuildProperties", {}).get("Binary")
+    if fn.get("Metadata", {}).get("BuildMethod") != "rust-cargolambda":
+        problems.append(f"{name}: BuildMethod is not rust-cargolambda")
+    if binary not in bins:
+        problems.append(f"{name}: binary {binary!r} is no [[bin]] in the workspace")
+    env = dict(globals_env)
+    env.update(fn["Properties"].get("Environment", {}).get("Variables", {}))
+    for var in env:
+        if var not in read:
+            problems.append(f"{name}: {var} is set but Inlet never reads it")
+    for var in REQUIRED.get(binary, set()) - set(env):
+        problems.append(f"{name}: {var} is required by {binary} and not set")
+    for ev_name, ev in fn["Properties"].get("Events", {}).items():
+        kind = ev["Type"]
+        if kind not in SAMPLES:
+            problems.append(f"{name}.{ev_name}: no sample event kind for {kind}")
+            continue
+        for s in SAMPLES[kind]:
+            if not (ROOT / "events" / s).exists():
+                problems.append(f"{name}.{ev_name}: events/{s} is missing")
+        if kind == "HttpApi":
+            path = ev["Properties"]["Path"]
+            method = ev["Properties"]["Method"]
+            hits = [
+                s for s, e in apigw.items()
+                if route_regex(path).match(e["rawPath"])
+                and method in ("ANY", e["requestContext"]["http"]["method"])
+            ]
+            if not hits:
+                problems.append(f"{name}.{ev_name}: no events/apigw-*.json sample for {method} {path}")
+            routed_samples.update(hits)
+for s in sorted(set(apigw) - routed_samples):
+    problems.append(f"events/{s}: no HttpApi route in template.yaml takes its path")
+
+if problems:
+    print("\n".join(problems))
+    sys.exit(1)
+print(f"template wiring: {len(functions)} functions, {len(apigw)} API samples routed, variables checked")

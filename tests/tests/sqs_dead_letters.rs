@@ -1,0 +1,53 @@
+//! `inlet dlq list | replay` against a deployed stack's queues, on moto's SQS FIFO: dead
+//! letters are listed with their reasons and left in place, and replayed into their lead's
+//! group on the main queue.
+
+use inlet::queue::sqs::SqsQueue;
+use inlet::queue::{DeadLetter, Queue};
+use inlet_testkit::Moto;
+
+fn dead(reason: &str, envelope: &str, group: &str) -> DeadLetter {
+    DeadLetter {
+        reason: reason.into(),
+        envelope_id: Some(envelope.into()),
+        group_id: group.into(),
+        failed_step: Some("capture".into()),
+        status: Some(400),
+    }
+}
+
+#[tokio::test]
+async fn dead_letters_are_listed_then_replayed() {
+    let (moto, _guard) = Moto::exclusive().await;
+    let aws = inlet_tests::aws_config(moto.endpoint()).await;
+    let sqs = aws_sdk_sqs::Client::new(&aws);
+    let (url, dlq) = SqsQueue::create_fifo_pair(&sqs, "inlet-dlq-ops", 3, 30)
+        .await
+        .unwrap();
+    let queue = SqsQueue::new(sqs, url, dlq);
+    queue
+        .dead_letter(r#"{"v":1,"id":"e-1"}"#, &dead("Rechat refused: 400", "e-1", "l-a"))
+        .await
+        .unwrap();
+    queue
+        .dead_letter(r#"{"v":1,"id":"e-2"}"#, &dead("unroutable: no rule", "e-2", "l-b"))
+        .await
+        .unwrap();
+
+    let listed = queue.dead_letters().await.unwrap();
+    let mut reasons: Vec<_> = listed.iter().map(|d| d.dead_letter.reason.clone()).collect();
+    reasons.sort();
+    assert_eq!(reasons, ["Rechat refused: 400", "unroutable: no rule"]);
+    // Listing leaves them there.
+    assert_eq!(queue.dead_letters().await.unwrap().len(), 2);
+
+    assert_eq!(queue.replay(Some("e-2")).await.unwrap(), 1);
+    assert_eq!(queue.dead_letters().await.unwrap().len(), 1);
+    let main = queue.receive(false, 10, 0).await.unwrap();
+    assert_eq!(main.len(), 1);
+    assert_eq!(main[0].0.body, r#"{"v":1,"id":"e-2"}"#);
+    assert_eq!(main[0].0.group_id.as_deref(), Some("l-b"), "back in its lead's group");
+
+    assert_eq!(queue.replay(None).await.unwrap(), 1);
+    assert!(queue.dead_letters().await.unwrap().is_empty());
+}
