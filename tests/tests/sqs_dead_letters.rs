@@ -26,16 +26,25 @@ async fn dead_letters_are_listed_then_replayed() {
         .unwrap();
     let queue = SqsQueue::new(sqs, url, dlq);
     queue
-        .dead_letter(r#"{"v":1,"id":"e-1"}"#, &dead("Rechat refused: 400", "e-1", "l-a"))
+        .dead_letter(
+            r#"{"v":1,"id":"e-1"}"#,
+            &dead("Rechat refused: 400", "e-1", "l-a"),
+        )
         .await
         .unwrap();
     queue
-        .dead_letter(r#"{"v":1,"id":"e-2"}"#, &dead("unroutable: no rule", "e-2", "l-b"))
+        .dead_letter(
+            r#"{"v":1,"id":"e-2"}"#,
+            &dead("unroutable: no rule", "e-2", "l-b"),
+        )
         .await
         .unwrap();
 
     let listed = queue.dead_letters().await.unwrap();
-    let mut reasons: Vec<_> = listed.iter().map(|d| d.dead_letter.reason.clone()).collect();
+    let mut reasons: Vec<_> = listed
+        .iter()
+        .map(|d| d.dead_letter.reason.clone())
+        .collect();
     reasons.sort();
     assert_eq!(reasons, ["Rechat refused: 400", "unroutable: no rule"]);
     // Listing leaves them there.
@@ -46,7 +55,11 @@ async fn dead_letters_are_listed_then_replayed() {
     let main = queue.receive(false, 10, 0).await.unwrap();
     assert_eq!(main.len(), 1);
     assert_eq!(main[0].0.body, r#"{"v":1,"id":"e-2"}"#);
-    assert_eq!(main[0].0.group_id.as_deref(), Some("l-b"), "back in its lead's group");
+    assert_eq!(
+        main[0].0.group_id.as_deref(),
+        Some("l-b"),
+        "back in its lead's group"
+    );
 
     assert_eq!(queue.replay(None).await.unwrap(), 1);
     assert!(queue.dead_letters().await.unwrap().is_empty());

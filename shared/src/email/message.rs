@@ -211,7 +211,7 @@ fn walk(part: &mailparse::ParsedMail, message: &mut Message, depth: usize, parts
     if attachment {
         return;
     }
-    let body = || part.get_body().ok().filter(|b| !b.trim().is_empty());
+    let body = || text_body(part).filter(|b| !b.trim().is_empty());
     match mimetype.as_str() {
         "text/plain" if message.text.is_none() => message.text = body(),
         "text/html" if message.html.is_none() => message.html = body(),
@@ -219,9 +219,47 @@ fn walk(part: &mailparse::ParsedMail, message: &mut Message, depth: usize, parts
     }
 }
 
+/// A text part decoded. A part labelled UTF-8 or US-ASCII (or not labelled) whose bytes are
+/// not UTF-8 is nearly always windows-1252 written by a mailer that never said so: read as
+/// that rather than with replacement characters.
+fn text_body(part: &mailparse::ParsedMail) -> Option<String> {
+    let label = part.ctype.charset.to_ascii_lowercase();
+    let unicode_label = matches!(label.as_str(), "utf-8" | "utf8" | "us-ascii" | "ascii" | "");
+    if unicode_label
+        && let Ok(bytes) = part.get_body_raw()
+        && std::str::from_utf8(&bytes).is_err()
+        && let Some(cp1252) = charset::Charset::for_label(b"windows-1252")
+    {
+        return Some(cp1252.decode_without_bom_handling(&bytes).0.into_owned());
+    }
+    part.get_body().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_latin1_body_labelled_utf8_is_read_as_windows_1252() {
+        let mut raw = b"From: a@example.com\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nName: Jos\xe9 Mu\xf1oz \x96 caf\xe9\r\n".to_vec();
+        let m = Message::from_mime(&raw).unwrap();
+        assert_eq!(
+            m.text.as_deref().map(str::trim),
+            Some("Name: José Muñoz – café")
+        );
+        raw =
+            "From: a@example.com\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nName: José\r\n"
+                .as_bytes()
+                .to_vec();
+        assert_eq!(
+            Message::from_mime(&raw)
+                .unwrap()
+                .text
+                .as_deref()
+                .map(str::trim),
+            Some("Name: José")
+        );
+    }
 
     #[test]
     fn mime_headers_bodies_and_encodings_are_read() {
