@@ -293,6 +293,9 @@ impl Delivery<'_> {
                 steps = envelope.steps.len(), outcome = outcome.label(), "lead processed"
             ),
         }
+        if matches!(outcome, Outcome::Delivered | Outcome::DeadLettered { .. }) {
+            crate::telemetry::count_lead(outcome.label(), &envelope.origin.sender);
+        }
         outcome
     }
 

@@ -196,6 +196,11 @@ pub async fn accept(
     ctx: &EmailContext<'_>,
 ) -> Result<Outcome, crate::queue::QueueError> {
     let outcome = process(inbound, ctx);
+    let source = match &outcome {
+        Outcome::Lead(e) | Outcome::Unroutable { envelope: e, .. } => e.origin.sender.clone(),
+        _ => format!("email:{}", inbound.provider),
+    };
+    crate::telemetry::count_lead("received", &source);
     match &outcome {
         Outcome::Lead(envelope) => {
             queue.send(envelope).await?;
@@ -226,5 +231,6 @@ pub async fn accept(
             );
         }
     }
+    crate::telemetry::count_lead(outcome.kind(), &source);
     Ok(outcome)
 }

@@ -426,6 +426,7 @@ impl FormContext<'_> {
         );
         if let Some(reason) = spam {
             tracing::info!(channel = %crate::mask::id(&settings.channel), reason = %reason, outcome = "spam", "form submission taken for spam, not queued");
+            crate::telemetry::count_lead("spam", "website-form");
             return Ok(self.success(json, None, redirect));
         }
 
@@ -485,6 +486,7 @@ impl FormContext<'_> {
             IntakeError::unavailable(self.retry_after_secs)
         })?;
         tracing::info!(envelope = %envelope.id, sender = "website-form", channel = %crate::mask::id(&settings.channel), outcome = "queued", "lead received");
+        crate::telemetry::count_lead("queued", "website-form");
         Ok(self.success(json, Some(&envelope.id), redirect))
     }
 

@@ -450,6 +450,7 @@ impl Intake {
             envelope = %envelope.id, sender = %envelope.origin.sender, channel = %mask::id(&envelope.channel),
             steps = envelope.steps.len(), outcome = "queued", "lead received"
         );
+        crate::telemetry::count_lead("queued", &envelope.origin.sender);
         Ok(())
     }
 
