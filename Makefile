@@ -43,6 +43,7 @@ bench: tools
 	$(CARGO) bench -p inlet-shared --bench email
 	$(CARGO) bench -p inlet-tests --bench deliver_sqs
 	$(CARGO) bench -p inlet-cli --bench serve_load
+	$(CARGO) bench -p inlet-tests --bench lambda_init
 
 # cargo-fuzz needs nightly features; RUSTC_BOOTSTRAP lets the one stable toolchain here
 # provide them. FUZZ_SECONDS per target (ten minutes by default).
