@@ -20,8 +20,14 @@ fn env() -> Vec<(&'static str, &'static str)> {
         ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
         ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
         ("AWS_LAMBDA_LOG_LEVEL", "warn"),
-        ("INLET_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/123456789012/inlet.fifo"),
-        ("INLET_DLQ_URL", "https://sqs.us-east-1.amazonaws.com/123456789012/inlet-dlq.fifo"),
+        (
+            "INLET_QUEUE_URL",
+            "https://sqs.us-east-1.amazonaws.com/123456789012/inlet.fifo",
+        ),
+        (
+            "INLET_DLQ_URL",
+            "https://sqs.us-east-1.amazonaws.com/123456789012/inlet-dlq.fifo",
+        ),
         ("INLET_LEDGER_TABLE", "inlet-ledger"),
         ("INLET_CHANNELS", "55f5d0b8-3f4e-4b8e-9d6a-0c1b2a3d745f"),
         ("INLET_FORM_SECRET", "bench-secret"),
@@ -61,8 +67,19 @@ async fn init_ms(binary: &std::path::Path, listener: &TcpListener, port: u16) ->
 async fn main() {
     let status = Command::new(env!("CARGO"))
         .args([
-            "build", "--release", "--bin", "webhook", "--bin", "form", "--bin", "deliver",
-            "--bin", "email", "--bin", "hello_lambda",
+            "build",
+            "--release",
+            "--workspace",
+            "--bin",
+            "webhook",
+            "--bin",
+            "form",
+            "--bin",
+            "deliver",
+            "--bin",
+            "email",
+            "--bin",
+            "hello_lambda",
         ])
         .status()
         .unwrap();
@@ -83,7 +100,10 @@ async fn main() {
         v[v.len() / 2]
     };
     let base = median(&mut results[0].1.clone());
-    println!("{:<14} {:>10} {:>12} {:>12} {:>8}", "binary", "size", "init p50", "init p90", "× hello");
+    println!(
+        "{:<14} {:>10} {:>12} {:>12} {:>8}",
+        "binary", "size", "init p50", "init p90", "× hello"
+    );
     for (name, times) in results.iter_mut() {
         let size = std::fs::metadata(dir.join(*name)).unwrap().len();
         let p50 = median(times);
