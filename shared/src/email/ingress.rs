@@ -186,13 +186,8 @@ fn ses_receipt(record: &Value) -> (Vec<String>, Verdicts) {
 /// An SES event record (the Lambda action, which carries no body) with the raw message
 /// its S3 action stored.
 pub fn from_ses_record(ses: &Value, raw: Vec<u8>) -> Result<Inbound, IngressError> {
-    let mut inbound = from_raw("ses", raw)?;
     let (recipients, verdicts) = ses_receipt(ses);
-    if !recipients.is_empty() {
-        inbound.recipients = recipients;
-    }
-    inbound.verdicts = verdicts;
-    Ok(inbound)
+    relayed_raw("ses", &raw, recipients, verdicts)
 }
 
 /// The S3 location an SES record's message was stored at, given the bucket and prefix the
@@ -235,13 +230,8 @@ pub fn from_ses_notification(notification: &Value) -> Result<Inbound, IngressErr
     } else {
         content.as_bytes().to_vec()
     };
-    let mut inbound = from_raw("sns", raw)?;
     let (recipients, verdicts) = ses_receipt(notification);
-    if !recipients.is_empty() {
-        inbound.recipients = recipients;
-    }
-    inbound.verdicts = verdicts;
-    Ok(inbound)
+    relayed_raw("sns", &raw, recipients, verdicts)
 }
 
 /// An HTTP post to `/email/{provider}`.
@@ -400,12 +390,7 @@ fn sendgrid(f: &Fields) -> Result<Inbound, IngressError> {
     };
     // Raw mode: "POST the raw, full MIME message".
     if let Some(raw) = f.bytes("email") {
-        let mut inbound = from_raw("sendgrid", raw.to_vec())?;
-        if !envelope_to.is_empty() {
-            inbound.recipients = envelope_to;
-        }
-        inbound.verdicts = verdicts;
-        return Ok(inbound);
+        return relayed_raw("sendgrid", raw, envelope_to, verdicts);
     }
     let charsets: serde_json::Map<String, Value> = f
         .text("charsets")
@@ -429,23 +414,14 @@ fn sendgrid(f: &Fields) -> Result<Inbound, IngressError> {
     }
     message.text = field("text").filter(|t| !t.trim().is_empty());
     message.html = field("html").filter(|t| !t.trim().is_empty());
-    if message.from.is_empty() && message.text.is_none() && message.html.is_none() {
-        return Err(IngressError::Malformed(
-            "a SendGrid post needs `email` (raw mode) or `from` and `text`/`html`".into(),
-        ));
-    }
-    let recipients = if envelope_to.is_empty() {
-        header_recipients(&message)
-    } else {
-        envelope_to
-    };
-    Ok(Inbound {
-        provider: "sendgrid",
-        raw: digest_input(&f.0),
+    parsed(
+        "sendgrid",
         message,
-        recipients,
+        envelope_to,
+        digest_input(&f.0),
         verdicts,
-    })
+        "`email` (raw mode) or `from` and `text`/`html`",
+    )
 }
 
 fn mailgun(f: &Fields) -> Result<Inbound, IngressError> {
@@ -459,11 +435,7 @@ fn mailgun(f: &Fields) -> Result<Inbound, IngressError> {
         })
         .unwrap_or_default();
     if let Some(raw) = f.bytes("body-mime") {
-        let mut inbound = from_raw("mailgun", raw.to_vec())?;
-        if !recipient.is_empty() {
-            inbound.recipients = recipient;
-        }
-        return Ok(inbound);
+        return relayed_raw("mailgun", raw, recipient, Verdicts::default());
     }
     let mut message = Message::default();
     // `message-headers`: a JSON list of [name, value] pairs in their original order.
@@ -504,23 +476,14 @@ fn mailgun(f: &Fields) -> Result<Inbound, IngressError> {
         .to_owned();
     message.text = f.text("body-plain").filter(|t| !t.trim().is_empty());
     message.html = f.text("body-html").filter(|t| !t.trim().is_empty());
-    if message.from.is_empty() && message.text.is_none() && message.html.is_none() {
-        return Err(IngressError::Malformed(
-            "a Mailgun post needs `body-mime`, or `from` and `body-plain`/`body-html`".into(),
-        ));
-    }
-    let recipients = if recipient.is_empty() {
-        header_recipients(&message)
-    } else {
-        recipient
-    };
-    Ok(Inbound {
-        provider: "mailgun",
-        raw: digest_input(&f.0),
+    parsed(
+        "mailgun",
         message,
-        recipients,
-        verdicts: Verdicts::default(),
-    })
+        recipient,
+        digest_input(&f.0),
+        Verdicts::default(),
+        "`body-mime`, or `from` and `body-plain`/`body-html`",
+    )
 }
 
 fn postmark(v: &Value) -> Result<Inbound, IngressError> {
@@ -539,11 +502,7 @@ fn postmark(v: &Value) -> Result<Inbound, IngressError> {
         }
     }
     if let Some(raw) = s("RawEmail") {
-        let mut inbound = from_raw("postmark", raw.as_bytes().to_vec())?;
-        if !recipients.is_empty() {
-            inbound.recipients = recipients;
-        }
-        return Ok(inbound);
+        return relayed_raw("postmark", raw.as_bytes(), recipients, Verdicts::default());
     }
     let mut message = Message::default();
     for h in v
@@ -592,18 +551,14 @@ fn postmark(v: &Value) -> Result<Inbound, IngressError> {
     message.subject = s("Subject").unwrap_or("").trim().to_owned();
     message.text = s("TextBody").map(str::to_owned);
     message.html = s("HtmlBody").map(str::to_owned);
-    if message.from.is_empty() && message.text.is_none() && message.html.is_none() {
-        return Err(IngressError::Malformed(
-            "a Postmark post needs From and TextBody or HtmlBody (or RawEmail)".into(),
-        ));
-    }
-    Ok(Inbound {
-        provider: "postmark",
-        raw: serde_json::to_vec(v).unwrap_or_default(),
+    parsed(
+        "postmark",
         message,
         recipients,
-        verdicts: Verdicts::default(),
-    })
+        serde_json::to_vec(v).unwrap_or_default(),
+        Verdicts::default(),
+        "From and TextBody or HtmlBody (or RawEmail)",
+    )
 }
 
 fn cloudmailin(v: &Value, body: &[u8]) -> Result<Inbound, IngressError> {
@@ -642,6 +597,50 @@ fn cloudmailin(v: &Value, body: &[u8]) -> Result<Inbound, IngressError> {
             ..Verdicts::default()
         },
     })
+}
+
+/// A message a provider parsed for us: refused when it has neither a sender nor a body; its
+/// recipients are the provider's envelope's, else the headers'.
+fn parsed(
+    provider: &'static str,
+    message: Message,
+    reported: Vec<String>,
+    raw: Vec<u8>,
+    verdicts: Verdicts,
+    needs: &str,
+) -> Result<Inbound, IngressError> {
+    if message.from.is_empty() && message.text.is_none() && message.html.is_none() {
+        return Err(IngressError::Malformed(format!(
+            "a {provider} post needs {needs}"
+        )));
+    }
+    let recipients = if reported.is_empty() {
+        header_recipients(&message)
+    } else {
+        reported
+    };
+    Ok(Inbound {
+        provider,
+        raw,
+        message,
+        recipients,
+        verdicts,
+    })
+}
+
+/// Raw MIME a provider passed along, with the envelope recipients and verdicts it reported.
+fn relayed_raw(
+    provider: &'static str,
+    raw: &[u8],
+    reported: Vec<String>,
+    verdicts: Verdicts,
+) -> Result<Inbound, IngressError> {
+    let mut inbound = from_raw(provider, raw.to_vec())?;
+    if !reported.is_empty() {
+        inbound.recipients = reported;
+    }
+    inbound.verdicts = verdicts;
+    Ok(inbound)
 }
 
 /// The fields a digest is taken over when no raw message came: the same post twice gives

@@ -149,29 +149,7 @@ impl SqsQueue {
             .messages
             .unwrap_or_default()
             .into_iter()
-            .map(|m| {
-                let system = m.attributes.clone().unwrap_or_default();
-                let attrs = m
-                    .message_attributes
-                    .clone()
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter_map(|(k, v)| v.string_value.map(|s| (k, s)))
-                    .collect();
-                let message = QueueMessage {
-                    message_id: m.message_id.unwrap_or_default(),
-                    receipt_handle: m.receipt_handle,
-                    body: m.body.unwrap_or_default(),
-                    group_id: system
-                        .get(&MessageSystemAttributeName::MessageGroupId)
-                        .cloned(),
-                    receive_count: system
-                        .get(&MessageSystemAttributeName::ApproximateReceiveCount)
-                        .and_then(|c| c.parse().ok())
-                        .unwrap_or(1),
-                };
-                (message, attrs)
-            })
+            .map(|m| received(m).0)
             .collect())
     }
 
@@ -271,28 +249,7 @@ impl SqsQueue {
                 return Ok(out);
             }
             for m in batch {
-                let system = m.attributes.clone().unwrap_or_default();
-                let attrs: HashMap<String, String> = m
-                    .message_attributes
-                    .clone()
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter_map(|(k, v)| v.string_value.map(|s| (k, s)))
-                    .collect();
-                let sent_at = system
-                    .get(&MessageSystemAttributeName::SentTimestamp)
-                    .and_then(|t| t.parse::<i64>().ok())
-                    .and_then(chrono::DateTime::from_timestamp_millis)
-                    .unwrap_or_default();
-                let message = QueueMessage {
-                    message_id: m.message_id.clone().unwrap_or_default(),
-                    receipt_handle: m.receipt_handle.clone(),
-                    body: m.body.clone().unwrap_or_default(),
-                    group_id: system
-                        .get(&MessageSystemAttributeName::MessageGroupId)
-                        .cloned(),
-                    receive_count: 1,
-                };
+                let ((message, attrs), sent_at) = received(m);
                 let dead = crate::embedded::DeadMessage {
                     message_id: message.message_id.clone(),
                     body: message.body.clone(),
@@ -320,6 +277,40 @@ impl SqsQueue {
             status: attributes.get("status").and_then(|s| s.parse().ok()),
         }
     }
+}
+
+/// A received SQS message as Inlet's, with its string attributes and when it was sent.
+fn received(
+    m: aws_sdk_sqs::types::Message,
+) -> (
+    (QueueMessage, HashMap<String, String>),
+    chrono::DateTime<chrono::Utc>,
+) {
+    let system = m.attributes.unwrap_or_default();
+    let attrs = m
+        .message_attributes
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|(k, v)| v.string_value.map(|s| (k, s)))
+        .collect();
+    let sent_at = system
+        .get(&MessageSystemAttributeName::SentTimestamp)
+        .and_then(|t| t.parse::<i64>().ok())
+        .and_then(chrono::DateTime::from_timestamp_millis)
+        .unwrap_or_default();
+    let message = QueueMessage {
+        message_id: m.message_id.unwrap_or_default(),
+        receipt_handle: m.receipt_handle,
+        body: m.body.unwrap_or_default(),
+        group_id: system
+            .get(&MessageSystemAttributeName::MessageGroupId)
+            .cloned(),
+        receive_count: system
+            .get(&MessageSystemAttributeName::ApproximateReceiveCount)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(1),
+    };
+    ((message, attrs), sent_at)
 }
 
 #[async_trait]
