@@ -35,10 +35,13 @@ enum Command {
         data_dir: PathBuf,
         /// The deployed stack's queues (outputs QueueUrl and DeadLetterQueueUrl), reached
         /// with the standard AWS credential chain, instead of --data-dir.
-        #[arg(long, global = true, requires = "dlq_url")]
+        #[arg(long, global = true, requires = "dlq_url", conflicts_with = "stack")]
         queue_url: Option<String>,
         #[arg(long, global = true, requires = "queue_url")]
         dlq_url: Option<String>,
+        /// A deployed stack's name: its QueueUrl and DeadLetterQueueUrl outputs.
+        #[arg(long, global = true)]
+        stack: Option<String>,
     },
     /// What the ledger knows: recent envelopes, or one lead's.
     Leads(ops::LeadsArgs),
@@ -65,8 +68,10 @@ fn main() -> ExitCode {
             data_dir,
             queue_url,
             dlq_url,
-        } => runtime.block_on(match (queue_url, dlq_url) {
-            (Some(q), Some(d)) => ops::dlq_sqs(action, q, d),
+            stack,
+        } => runtime.block_on(match (queue_url, dlq_url, stack) {
+            (Some(q), Some(d), _) => ops::dlq_sqs(action, ops::QueuesAt::Urls(q, d)),
+            (_, _, Some(stack)) => ops::dlq_sqs(action, ops::QueuesAt::Stack(stack)),
             _ => Box::pin(ops::dlq(action, &data_dir)),
         }),
         Command::Leads(args) => runtime.block_on(ops::leads(args)),

@@ -142,14 +142,35 @@ fn open(data_dir: &Path) -> Result<EmbeddedStore, String> {
     EmbeddedStore::open(data_dir, QueueSettings::default()).map_err(|e| e.to_string())
 }
 
+/// Where a deployed stack's queues are.
+pub enum QueuesAt {
+    Urls(String, String),
+    Stack(String),
+}
+
 /// `inlet dlq` against a deployed stack's SQS queues.
 pub fn dlq_sqs(
     action: DlqAction,
-    queue_url: String,
-    dlq_url: String,
+    at: QueuesAt,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ExitCode>>> {
     Box::pin(async move {
         let aws = aws_config::load_from_env().await;
+        let (queue_url, dlq_url) = match at {
+            QueuesAt::Urls(q, d) => (q, d),
+            QueuesAt::Stack(name) => {
+                let client = aws_sdk_cloudformation::Client::new(&aws);
+                let found = inlet::stack::outputs(&client, &name).await.and_then(|o| {
+                    Ok((
+                        inlet::stack::output(&o, &name, "QueueUrl")?.to_owned(),
+                        inlet::stack::output(&o, &name, "DeadLetterQueueUrl")?.to_owned(),
+                    ))
+                });
+                match found {
+                    Ok(urls) => urls,
+                    Err(e) => return fail("dlq", e),
+                }
+            }
+        };
         let queue =
             inlet::queue::sqs::SqsQueue::new(aws_sdk_sqs::Client::new(&aws), queue_url, dlq_url);
         match action {

@@ -64,3 +64,43 @@ async fn dead_letters_are_listed_then_replayed() {
     assert_eq!(queue.replay(None).await.unwrap(), 1);
     assert!(queue.dead_letters().await.unwrap().is_empty());
 }
+
+/// `--stack NAME`: the queues come from the stack's outputs (moto's CloudFormation creates
+/// the queues from a template with template.yaml's output names).
+#[tokio::test]
+async fn a_stack_name_finds_its_queues() {
+    let (moto, _guard) = Moto::exclusive().await;
+    let aws = inlet_tests::aws_config(moto.endpoint()).await;
+    let cfn = aws_sdk_cloudformation::Client::new(&aws);
+    let template = r#"{
+      "Resources": {
+        "DeadLetterQueue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "stack-dlq.fifo", "FifoQueue": true}},
+        "LeadQueue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "stack-leads.fifo", "FifoQueue": true}}
+      },
+      "Outputs": {
+        "QueueUrl": {"Value": {"Ref": "LeadQueue"}},
+        "DeadLetterQueueUrl": {"Value": {"Ref": "DeadLetterQueue"}}
+      }
+    }"#;
+    cfn.create_stack()
+        .stack_name("inlet-test")
+        .template_body(template)
+        .send()
+        .await
+        .unwrap();
+    let outputs = inlet::stack::outputs(&cfn, "inlet-test").await.unwrap();
+    let queue_url = inlet::stack::output(&outputs, "inlet-test", "QueueUrl").unwrap();
+    let dlq_url = inlet::stack::output(&outputs, "inlet-test", "DeadLetterQueueUrl").unwrap();
+    assert!(dlq_url.ends_with("stack-dlq.fifo"), "{dlq_url}");
+    let queue = SqsQueue::new(aws_sdk_sqs::Client::new(&aws), queue_url, dlq_url);
+    queue
+        .dead_letter("{}", &dead("Rechat refused: 400", "e-9", "l-z"))
+        .await
+        .unwrap();
+    assert_eq!(queue.dead_letters().await.unwrap().len(), 1);
+    assert!(matches!(
+        inlet::stack::outputs(&cfn, "no-such-stack").await,
+        Err(inlet::stack::StackError::NotFound(_))
+    ));
+    assert!(inlet::stack::output(&outputs, "inlet-test", "LedgerTable").is_err());
+}
