@@ -63,14 +63,16 @@ pub async fn run(what: ParseWhat) -> ExitCode {
     }
 }
 
+/// Intake's settings from a routing file (or none), as `inlet serve` reads them.
+fn settings(file: Option<&std::path::Path>) -> Result<IntakeSettings, ExitCode> {
+    let config = Config::load(file).map_err(|e| print_error(2, "config", &e.to_string()))?;
+    IntakeSettings::from_config(&config).map_err(|e| print_error(2, "config", &e.to_string()))
+}
+
 async fn webhook(args: WebhookArgs) -> ExitCode {
-    let config = match Config::load(args.config.as_deref()) {
-        Ok(c) => c,
-        Err(e) => return print_error(2, "config", &e.to_string()),
-    };
-    let settings = match IntakeSettings::from_config(&config) {
+    let settings = match settings(args.config.as_deref()) {
         Ok(s) => s,
-        Err(e) => return print_error(2, "config", &e.to_string()),
+        Err(code) => return code,
     };
     let body = match std::fs::read(&args.file) {
         Ok(b) => b,
@@ -132,13 +134,9 @@ async fn email(args: EmailArgs) -> ExitCode {
         Ok(b) => b,
         Err(e) => return print_error(2, "file", &format!("{}: {e}", args.file.display())),
     };
-    let config = match Config::load(args.config.as_deref()) {
-        Ok(c) => c,
-        Err(e) => return print_error(2, "config", &e.to_string()),
-    };
-    let settings = match IntakeSettings::from_config(&config) {
+    let settings = match settings(args.config.as_deref()) {
         Ok(s) => s,
-        Err(e) => return print_error(2, "config", &e.to_string()),
+        Err(code) => return code,
     };
     let mut email = settings.email.clone();
     // With no routing of its own, every message goes to `--channel`, so that the reading

@@ -139,6 +139,15 @@ pub fn header_verdicts(message: &Message) -> Verdicts {
     }
 }
 
+/// A JSON list of addresses, lower-cased (non-strings skipped).
+fn addresses(list: &Value) -> Vec<String> {
+    list.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().map(str::to_lowercase))
+        .collect()
+}
+
 /// The objects an S3 event names (bucket, key), keys URL-decoded as S3 encodes them.
 pub fn s3_objects(event: &Value) -> Vec<(String, String)> {
     let Some(records) = event.get("Records").and_then(Value::as_array) else {
@@ -166,12 +175,7 @@ fn ses_receipt(record: &Value) -> (Vec<String>, Verdicts) {
     let recipients = receipt
         .and_then(|r| r.get("recipients"))
         .or_else(|| record.get("mail").and_then(|m| m.get("destination")))
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_lowercase))
-                .collect()
-        })
+        .map(addresses)
         .unwrap_or_default();
     let verdict = |name: &str| Verdict::from_ses(receipt.and_then(|r| r.get(name)));
     let verdicts = Verdicts {
@@ -362,12 +366,7 @@ fn sendgrid(f: &Fields) -> Result<Inbound, IngressError> {
     let envelope_to: Vec<String> = envelope
         .as_ref()
         .and_then(|e| e.get("to"))
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_lowercase))
-                .collect()
-        })
+        .map(addresses)
         .unwrap_or_default();
     let verdicts = Verdicts {
         spf: f
@@ -568,11 +567,8 @@ fn cloudmailin(v: &Value, body: &[u8]) -> Result<Inbound, IngressError> {
     let to = v.get("envelope").and_then(|e| e.get("to"));
     let mut recipients: Vec<String> = match to {
         Some(Value::String(s)) => vec![s.to_lowercase()],
-        Some(Value::Array(a)) => a
-            .iter()
-            .filter_map(|x| x.as_str().map(str::to_lowercase))
-            .collect(),
-        _ => Vec::new(),
+        Some(list) => addresses(list),
+        None => Vec::new(),
     };
     if recipients.is_empty() {
         recipients = header_recipients(&message);
