@@ -270,16 +270,45 @@ pub struct LeadsArgs {
     limit: usize,
     #[arg(long, default_value = "inlet-data")]
     data_dir: PathBuf,
+    /// A deployed stack's ledger (its LedgerTable output), instead of --data-dir.
+    #[arg(long, conflicts_with = "table")]
+    stack: Option<String>,
+    /// A deployed ledger table by name, instead of --data-dir.
+    #[arg(long)]
+    table: Option<String>,
     /// Print JSON lines instead of a summary.
     #[arg(long)]
     json: bool,
 }
 
-pub async fn leads(args: LeadsArgs) -> ExitCode {
-    let store = match open(&args.data_dir) {
-        Ok(s) => s,
-        Err(e) => return fail("leads", e),
+/// A deployed stack's ledger, by table name or by the stack's LedgerTable output.
+async fn deployed_ledger(
+    stack: Option<&str>,
+    table: Option<&str>,
+) -> Result<inlet::ledger::dynamodb::DynamoLedger, String> {
+    let aws = aws_config::load_from_env().await;
+    let table = match (table, stack) {
+        (Some(t), _) => t.to_owned(),
+        (None, Some(name)) => {
+            let client = aws_sdk_cloudformation::Client::new(&aws);
+            let outputs = inlet::stack::outputs(&client, name)
+                .await
+                .map_err(|e| e.to_string())?;
+            inlet::stack::output(&outputs, name, "LedgerTable")
+                .map_err(|e| e.to_string())?
+                .to_owned()
+        }
+        (None, None) => return Err("name a --stack or a --table".into()),
     };
+    Ok(inlet::ledger::dynamodb::DynamoLedger::new(
+        aws_sdk_dynamodb::Client::new(&aws),
+        table,
+        std::time::Duration::from_secs(90 * 86_400),
+    ))
+}
+
+pub async fn leads(args: LeadsArgs) -> ExitCode {
+    let deployed = args.stack.is_some() || args.table.is_some();
     let records = if args.email.is_some() || args.phone.is_some() {
         let Some(channel) = args
             .channel
@@ -304,15 +333,34 @@ pub async fn leads(args: LeadsArgs) -> ExitCode {
                 .and_then(|p| normalize::phone(p, phonenumber::country::Id::US)),
             ..Lead::default()
         };
-        store
-            .records_for_lead(&lead_key(&channel, Some(&lead), None, ""))
-            .await
-            .map_err(|e| e.to_string())
+        let key = lead_key(&channel, Some(&lead), None, "");
+        if deployed {
+            match deployed_ledger(args.stack.as_deref(), args.table.as_deref()).await {
+                Ok(ledger) => ledger
+                    .records_for_lead(&key)
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e),
+            }
+        } else {
+            match open(&args.data_dir) {
+                Ok(store) => store
+                    .records_for_lead(&key)
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e),
+            }
+        }
+    } else if deployed {
+        Err("against a deployed ledger, name a person: --email or --phone with --channel".into())
     } else {
-        store
-            .recent_records(args.limit)
-            .await
-            .map_err(|e| e.to_string())
+        match open(&args.data_dir) {
+            Ok(store) => store
+                .recent_records(args.limit)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e),
+        }
     };
     let records = match records {
         Ok(r) => r,
