@@ -303,8 +303,7 @@ impl Fields {
 const MAX_FIELDS: usize = 1000;
 
 async fn fields(content_type: Option<&str>, body: &[u8]) -> Result<Fields, IngressError> {
-    let ct = content_type.unwrap_or("").to_ascii_lowercase();
-    if ct.starts_with("application/x-www-form-urlencoded") {
+    if crate::intake::body::essence(content_type) == "application/x-www-form-urlencoded" {
         return Ok(Fields(
             form_urlencoded::parse(body)
                 .take(MAX_FIELDS)

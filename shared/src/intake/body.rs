@@ -13,10 +13,9 @@ pub enum BodyKind {
     Form,
 }
 
-/// Decides how to read a body from its content type, or from its first byte when the type
-/// says nothing useful.
-pub fn kind(content_type: Option<&str>, body: &[u8]) -> Result<BodyKind, IntakeError> {
-    let essence = content_type
+/// A content type's media type alone (`application/json`), lower-cased; empty when absent.
+pub fn essence(content_type: Option<&str>) -> String {
+    content_type
         .map(|ct| {
             ct.split(';')
                 .next()
@@ -24,8 +23,13 @@ pub fn kind(content_type: Option<&str>, body: &[u8]) -> Result<BodyKind, IntakeE
                 .trim()
                 .to_ascii_lowercase()
         })
-        .unwrap_or_default();
-    match essence.as_str() {
+        .unwrap_or_default()
+}
+
+/// Decides how to read a body from its content type, or from its first byte when the type
+/// says nothing useful.
+pub fn kind(content_type: Option<&str>, body: &[u8]) -> Result<BodyKind, IntakeError> {
+    match essence(content_type).as_str() {
         "application/json" | "text/json" => Ok(BodyKind::Json),
         e if e.starts_with("application/") && e.ends_with("+json") => Ok(BodyKind::Json),
         "application/x-www-form-urlencoded" => Ok(BodyKind::Form),

@@ -7,6 +7,7 @@
 //! listed, since senders send upload URLs, not leads, in them.
 
 use crate::intake::IntakeError;
+use crate::intake::body::essence;
 use serde_json::{Map, Value};
 
 /// What a body was read as.
@@ -23,18 +24,6 @@ pub struct Decoded {
     pub format: Format,
     pub value: Value,
     pub files: Vec<String>,
-}
-
-fn essence(content_type: Option<&str>) -> String {
-    content_type
-        .map(|ct| {
-            ct.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        })
-        .unwrap_or_default()
 }
 
 fn looks_like_json(body: &[u8]) -> bool {
