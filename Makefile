@@ -6,11 +6,15 @@ MOTO    := $(VENV)/bin/moto_server
 SAM     := $(VENV)/bin/sam
 CARGO   ?= cargo
 export INLET_MOTO_SERVER := $(abspath $(MOTO))
+export INLET_CARGO_LAMBDA := $(abspath $(VENV))/bin/cargo-lambda
 export SAM_CLI_TELEMETRY := 0
 
 .PHONY: test lint bench fuzz tools browser-tools clean-tools template build-sam
 
+# The functions' binaries first: tests/tests/lambda_watch.rs runs them under cargo lambda
+# watch, and `cargo test` builds only the binaries of packages with integration tests.
 test: tools template
+	$(CARGO) build --workspace --bins
 	$(CARGO) test --workspace --no-fail-fast
 
 # template.yaml: the SAM and CloudFormation linters (offline), and its wiring against the
