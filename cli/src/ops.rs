@@ -78,9 +78,31 @@ pub struct SendArgs {
     phone: Option<String>,
     #[arg(long)]
     note: Option<String>,
-    /// The running Inlet.
-    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    /// The running Inlet (`inlet serve`, or a deployed API's base URL).
+    #[arg(
+        long,
+        default_value = "http://127.0.0.1:8080",
+        conflicts_with = "stack"
+    )]
     url: String,
+    /// A deployed stack: its ApiUrl output, through the standard AWS credential chain.
+    #[arg(long)]
+    stack: Option<String>,
+}
+
+/// Where `inlet send` posts: `--url`, or the `ApiUrl` output of `--stack`.
+async fn send_base_url(args: &SendArgs) -> Result<String, String> {
+    let Some(name) = &args.stack else {
+        return Ok(args.url.clone());
+    };
+    let aws = aws_config::load_from_env().await;
+    let client = aws_sdk_cloudformation::Client::new(&aws);
+    let outputs = inlet::stack::outputs(&client, name)
+        .await
+        .map_err(|e| e.to_string())?;
+    inlet::stack::output(&outputs, name, "ApiUrl")
+        .map(str::to_owned)
+        .map_err(|e| e.to_string())
 }
 
 pub async fn send(args: SendArgs) -> ExitCode {
@@ -97,14 +119,18 @@ pub async fn send(args: SendArgs) -> ExitCode {
         }
     }
     body.insert("lead_source".into(), "inlet send".into());
+    let base = match send_base_url(&args).await {
+        Ok(b) => b,
+        Err(e) => return fail("send", e),
+    };
     let url = format!(
         "{}/leads/channels/{}/webhook",
-        args.url.trim_end_matches('/'),
+        base.trim_end_matches('/'),
         args.channel
     );
     let response = match reqwest::Client::new().post(&url).json(&body).send().await {
         Ok(r) => r,
-        Err(e) => return fail("send", format!("cannot reach {}: {e}", args.url)),
+        Err(e) => return fail("send", format!("cannot reach {base}: {e}")),
     };
     let status = response.status();
     let text = response.text().await.unwrap_or_default();

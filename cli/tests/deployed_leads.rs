@@ -1,11 +1,15 @@
-//! `inlet leads --table T` against a deployed ledger (moto's DynamoDB through the standard
-//! credential chain): a person's envelopes by email and channel.
+//! The CLI against a deployed stack through the standard credential chain (moto):
+//! `inlet leads --table T` reads a person's envelopes from the DynamoDB ledger, and
+//! `inlet send --stack NAME` posts to the API URL the stack's outputs name.
 
+mod common;
+
+use common::Serve;
 use inlet::envelope::{EnvelopeBuilder, OriginKind, Step};
 use inlet::lead::Lead;
 use inlet::ledger::dynamodb::DynamoLedger;
 use inlet::ledger::{Ledger, LedgerRecord};
-use inlet_testkit::Moto;
+use inlet_testkit::{Moto, RechatDouble};
 use std::process::Command;
 
 const CHANNEL: &str = "55f5d0b8-3f4e-4b8e-9d6a-0c1b2a3d745f";
@@ -71,5 +75,68 @@ async fn a_persons_envelopes_from_the_deployed_ledger() {
     assert!(
         !out.status.success(),
         "a deployed ledger needs a person to look up"
+    );
+}
+
+/// The stack stands in for a deployed one: moto's CloudFormation holds its outputs, and its
+/// ApiUrl is an `inlet serve` on loopback, so the lead is followed to the Rechat double.
+#[tokio::test]
+async fn send_posts_to_the_api_a_stack_names() {
+    let (moto, _guard) = Moto::exclusive().await;
+    let double = RechatDouble::start().await;
+    let data = common::data_dir("send-stack");
+    let serve = Serve::start(double.url(), &data, "127.0.0.1:0", &[]);
+    let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(moto.endpoint())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "test", "test", None, None, "moto",
+        ))
+        .load()
+        .await;
+    let template = serde_json::json!({
+        "Resources": {"LeadQueue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "send-leads.fifo", "FifoQueue": true}}},
+        "Outputs": {"ApiUrl": {"Value": serve.url}}
+    });
+    aws_sdk_cloudformation::Client::new(&aws)
+        .create_stack()
+        .stack_name("inlet-send")
+        .template_body(template.to_string())
+        .send()
+        .await
+        .unwrap();
+    let send = |stack: &str| {
+        Command::new(env!("CARGO_BIN_EXE_inlet"))
+            .args(["send", "--stack", stack, "--channel", CHANNEL])
+            .args(["--email", "ruth.okafor@example.com", "--first-name", "Ruth"])
+            .env("AWS_ENDPOINT_URL", moto.endpoint())
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", "us-east-1")
+            .output()
+            .unwrap()
+    };
+    let out = send("inlet-send");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.starts_with("202 "), "{stdout}");
+    assert!(
+        common::wait_for(std::time::Duration::from_secs(20), || double
+            .leads()
+            .iter()
+            .any(|l| l.payload["email"] == "ruth.okafor@example.com"))
+        .await,
+        "the lead reached Rechat"
+    );
+    let out = send("no-such-stack");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no-such-stack"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }

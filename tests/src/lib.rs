@@ -1,6 +1,8 @@
 //! Helpers for the end-to-end tests: AWS SDK clients pointed at moto, and SQS events built
 //! from what is on the queue, as Lambda would build them.
 
+pub mod watch;
+
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use inlet::queue::QueueMessage;
 
