@@ -48,6 +48,7 @@ bench: tools
 	$(CARGO) bench -p inlet-tests --bench deliver_sqs
 	$(CARGO) bench -p inlet-cli --bench serve_load
 	$(CARGO) bench -p inlet-tests --bench lambda_init
+	$(CARGO) bench -p inlet-tests --bench lambda_cost
 
 # cargo-fuzz needs nightly features; RUSTC_BOOTSTRAP lets the one stable toolchain here
 # provide them. FUZZ_SECONDS per target (ten minutes by default).

@@ -65,26 +65,7 @@ async fn init_ms(binary: &std::path::Path, listener: &TcpListener, port: u16) ->
 
 #[tokio::main]
 async fn main() {
-    let status = Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "--release",
-            "--workspace",
-            "--bin",
-            "webhook",
-            "--bin",
-            "form",
-            "--bin",
-            "deliver",
-            "--bin",
-            "email",
-            "--bin",
-            "hello_lambda",
-        ])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release");
+    let dir = inlet_tests::watch::release_binaries();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let names = ["hello_lambda", "webhook", "form", "deliver", "email"];

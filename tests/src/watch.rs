@@ -267,12 +267,13 @@ impl Watch {
     }
 
     /// One poll of the SQS event source mapping: receive a batch, invoke `deliver` with it,
-    /// delete all but the failures it reports. The number of messages received.
+    /// delete all but the failures it reports. How many messages it received, and how long
+    /// the invocation took.
     pub async fn deliver_once(
         &self,
         http: &reqwest::Client,
         queue: &inlet::queue::sqs::SqsQueue,
-    ) -> usize {
+    ) -> (usize, Duration) {
         let messages: Vec<inlet::queue::QueueMessage> = queue
             .receive(false, 10, 1)
             .await
@@ -281,10 +282,12 @@ impl Watch {
             .map(|(m, _)| m)
             .collect();
         if messages.is_empty() {
-            return 0;
+            return (0, Duration::ZERO);
         }
         let event = serde_json::to_value(crate::sqs_event(&messages)).unwrap();
+        let started = Instant::now();
         let answer = self.invoke(http, "deliver", &event).await;
+        let took = started.elapsed();
         let failed: Vec<&str> = answer["batchItemFailures"]
             .as_array()
             .map(|a| {
@@ -301,6 +304,18 @@ impl Watch {
                     .unwrap();
             }
         }
-        messages.len()
+        (messages.len(), took)
     }
+}
+
+/// Builds the four functions and the hello-world baseline in release, as `sam build` does
+/// (cargo's own compiler, the workspace's release profile); their directory.
+pub fn release_binaries() -> PathBuf {
+    let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    build.args(["build", "--release", "--workspace"]);
+    for name in FUNCTIONS.iter().chain(&["hello_lambda"]) {
+        build.args(["--bin", name]);
+    }
+    assert!(build.status().unwrap().success(), "the release build");
+    workspace().join("target/release")
 }
