@@ -41,6 +41,7 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 bench: tools
+	test -d shared/benches/mailparser/node_modules/mailparser || npm ci --prefix shared/benches/mailparser --no-audit --no-fund
 	$(CARGO) bench -p inlet-shared --bench envelope
 	$(CARGO) bench -p inlet-shared --bench webhooks
 	$(CARGO) bench -p inlet-shared --bench forms

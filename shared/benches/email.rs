@@ -1,7 +1,8 @@
 //! Email parsing throughput: Inlet's whole path (MIME, forwards, not-a-lead, portal
 //! modules, generic reader, normalization, routing, envelope) against mailparse's MIME parse
 //! alone (the floor) on the same messages, in the same run; then a 25 MB message with
-//! attachments (time and peak memory). Messages: the real samples in
+//! attachments (time and peak memory); then Node.js mailparser's `simpleParser` on the same
+//! files (the parser a Node team would use, MIME only). Messages: the real samples in
 //! `../shared/corpus/emails` when present, and the project's own fixtures.
 //!
 //! `cargo bench -p inlet-shared --bench email`
@@ -11,7 +12,7 @@ use inlet::intake::ChannelPolicy;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-fn messages() -> (Vec<Vec<u8>>, usize) {
+fn messages() -> (Vec<std::path::PathBuf>, usize) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut out = Vec::new();
     let mut corpus = 0;
@@ -26,7 +27,7 @@ fn messages() -> (Vec<Vec<u8>>, usize) {
         paths.sort();
         for p in paths {
             if p.extension().is_some_and(|e| e == "eml") {
-                out.push(std::fs::read(&p).unwrap());
+                out.push(p);
                 corpus += usize::from(is_corpus);
             }
         }
@@ -130,7 +131,8 @@ fn main() {
     );
     drop(large);
 
-    let (msgs, corpus) = messages();
+    let (paths, corpus) = messages();
+    let msgs: Vec<Vec<u8>> = paths.iter().map(|p| std::fs::read(p).unwrap()).collect();
     let leads = msgs.iter().filter(|m| full(m, &settings)).count();
     println!(
         "{} messages ({} from ../shared/corpus, {} fixtures), {} read as leads",
@@ -162,4 +164,34 @@ fn main() {
         1e6 / m
     );
     println!("full parse costs {:.2}× the MIME floor", m / f);
+
+    let node = mailparser_rate(&paths);
+    println!(
+        "Node.js mailparser 3.7 simpleParser, MIME only: {node:.0} messages/s ({:.1} µs each); Inlet's full parse is {:.2}× its speed",
+        1e6 / node,
+        f / node
+    );
+}
+
+/// mailparser's `simpleParser` on the same files (`benches/mailparser`, which `make bench`
+/// installs with `npm ci`).
+fn mailparser_rate(paths: &[std::path::PathBuf]) -> f64 {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/mailparser");
+    assert!(
+        dir.join("node_modules/mailparser").exists(),
+        "run `npm ci --prefix {}` (make bench does)",
+        dir.display()
+    );
+    let out = std::process::Command::new("node")
+        .arg(dir.join("simple_parser.mjs"))
+        .args(paths)
+        .output()
+        .expect("node runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["messages_per_sec"].as_f64().unwrap()
 }

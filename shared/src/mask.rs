@@ -11,6 +11,16 @@ pub fn id(value: &str) -> String {
     format!("{head}…{tail}")
 }
 
+/// A form target from a URL: a lead channel (a UUID) masked as [`id`]; a form's name, which
+/// the operator chose for the routing file, as it is.
+pub fn form_target(value: &str) -> String {
+    if uuid::Uuid::parse_str(value).is_ok() {
+        id(value)
+    } else {
+        value.to_owned()
+    }
+}
+
 /// `ana.silva@example.com` → `a…@example.com`.
 pub fn email(value: &str) -> String {
     match value.split_once('@') {
@@ -40,5 +50,10 @@ mod tests {
         assert_eq!(super::id("short"), "…");
         assert_eq!(super::email("ana.silva@example.com"), "a…@example.com");
         assert_eq!(super::phone("+12145550123"), "…0123");
+        assert_eq!(
+            super::form_target("55F5D0B8-3F4E-4B8E-9D6A-0C1B2A3D745F"),
+            "55F5…745F"
+        );
+        assert_eq!(super::form_target("contact"), "contact");
     }
 }

@@ -362,7 +362,7 @@ impl FormContext<'_> {
         let response = match self.accept(&settings, req, json).await {
             Ok(r) => r,
             Err(e) => {
-                tracing::info!(form = %target, status = e.status, code = e.code, field = e.field.as_deref().unwrap_or(""), "form refused");
+                tracing::info!(form = %crate::mask::form_target(target), status = e.status, code = e.code, field = e.field.as_deref().unwrap_or(""), "form refused");
                 error_answer(&e, json)
             }
         };

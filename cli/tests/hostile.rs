@@ -1,0 +1,673 @@
+//! Hostile input against `inlet serve` as a process: over 500 malformed or malicious requests
+//! (invalid JSON and UTF-8, wrong types, huge and deeply nested bodies, MIME bombs, header
+//! injection, forged, replayed and stale signatures, oversized fields, hostile paths and
+//! methods) and slow-loris connections. Every one ends in its documented 4xx or a clean
+//! rejection (never a 5xx), the process stays up and keeps taking leads, its memory stays
+//! bounded, and its info log carries none of the secrets, emails or phones sent.
+//!
+//! `INLET_HOSTILE_ROUNDS` repeats the corpus (`make proof` runs it 10 times).
+
+mod common;
+
+use common::{CHANNEL, Serve, data_dir, wait_for};
+use inlet_testkit::RechatDouble;
+use serde_json::json;
+use std::io::{Read, Write};
+use std::time::Duration;
+
+const SECRET: &str = "hostile-zapier-token-5f2a";
+const META_SECRET: &str = "hostile-meta-app-secret-91c";
+const MAILGUN_KEY: &str = "hostile-mailgun-key-0d4e";
+
+struct Case {
+    what: String,
+    method: &'static str,
+    path: String,
+    content_type: Option<&'static str>,
+    headers: Vec<(&'static str, String)>,
+    body: Vec<u8>,
+    /// The statuses the README documents for this input.
+    expect: &'static [u16],
+}
+
+fn case(
+    what: impl Into<String>,
+    method: &'static str,
+    path: impl Into<String>,
+    content_type: Option<&'static str>,
+    body: impl Into<Vec<u8>>,
+    expect: &'static [u16],
+) -> Case {
+    let path = path.into();
+    // Generic webhooks are read as the Zapier sender, whose token is configured: the hostile
+    // part is the body, so they carry the token (the signature cases below set their own).
+    let headers = if path.starts_with("/webhooks/") {
+        vec![("x-inlet-token", SECRET.to_owned())]
+    } else {
+        Vec::new()
+    };
+    Case {
+        what: what.into(),
+        method,
+        path,
+        content_type,
+        headers,
+        body: body.into(),
+        expect,
+    }
+}
+
+const JSON: Option<&str> = Some("application/json");
+const FORM: Option<&str> = Some("application/x-www-form-urlencoded");
+/// Refused as unreadable, invalid, or wanting a contact.
+const REFUSED: &[u16] = &[400, 415, 422];
+/// A lead that is still valid once the odd part is set aside or cleaned.
+const TAKEN_OR_REFUSED: &[u16] = &[202, 400, 422];
+
+fn rechat_route() -> String {
+    format!("/leads/channels/{CHANNEL}/webhook")
+}
+
+fn corpus() -> Vec<Case> {
+    let mut cases = Vec::new();
+    let valid = json!({"first_name": "Hostile", "email": "valid.hostile@example.com", "phone_number": "512-555-0199", "note": "a normal lead"}).to_string();
+
+    // Truncated JSON at every cut of a valid body, on both JSON routes.
+    for cut in 1..valid.len() - 1 {
+        for path in [rechat_route(), format!("/webhooks/{CHANNEL}")] {
+            cases.push(case(
+                format!("truncated at {cut}"),
+                "POST",
+                path,
+                JSON,
+                valid[..cut].to_owned(),
+                REFUSED,
+            ));
+        }
+    }
+    // Not JSON at all, or not an object.
+    for garbage in [
+        "",
+        " ",
+        "null",
+        "true",
+        "42",
+        "\"a string\"",
+        "[]",
+        "[1,2,3]",
+        "{,}",
+        "{'a':1}",
+        "{\"a\":}",
+        "NaN",
+        "{\"email\": \"x@example.com\",}",
+        "\u{feff}{}",
+        "<xml/>",
+    ] {
+        cases.push(case(
+            format!("garbage {garbage:?}"),
+            "POST",
+            rechat_route(),
+            JSON,
+            garbage,
+            REFUSED,
+        ));
+    }
+    // Invalid UTF-8 inside strings and keys, and overlong or surrogate encodings.
+    for bytes in [
+        &b"\xff\xfe"[..],
+        b"\xc0\xaf",
+        b"\xed\xa0\x80",
+        b"\xf8\x88\x80\x80\x80",
+        b"\x80",
+        b"\xe2\x82",
+    ] {
+        let mut body = b"{\"first_name\": \"".to_vec();
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\", \"email\": \"utf8@example.com\"}");
+        for path in [rechat_route(), format!("/webhooks/{CHANNEL}")] {
+            cases.push(case(
+                format!("invalid UTF-8 {bytes:x?}"),
+                "POST",
+                path,
+                JSON,
+                body.clone(),
+                REFUSED,
+            ));
+        }
+        let mut form = b"email=utf8%40example.com&first_name=".to_vec();
+        form.extend_from_slice(bytes);
+        cases.push(case(
+            format!("invalid UTF-8 in a form {bytes:x?}"),
+            "POST",
+            format!("/forms/{CHANNEL}"),
+            FORM,
+            form,
+            TAKEN_OR_REFUSED,
+        ));
+    }
+    // Wrong types in every field; the contact is kept valid or removed.
+    let wrong: [serde_json::Value; 8] = [
+        json!(123),
+        json!(true),
+        json!([]),
+        json!({}),
+        json!([1, [2, [3]]]),
+        json!({"a": {"b": {"c": 1}}}),
+        json!(null),
+        json!(1e308),
+    ];
+    for field in [
+        "first_name",
+        "last_name",
+        "email",
+        "phone_number",
+        "note",
+        "tag",
+        "lead_source",
+        "address",
+        "assignees",
+        "listing",
+    ] {
+        for value in &wrong {
+            let mut body = json!({"email": "types@example.com"});
+            body[field] = value.clone();
+            let expect = if field == "email" {
+                REFUSED
+            } else {
+                TAKEN_OR_REFUSED
+            };
+            cases.push(case(
+                format!("{field} = {value}"),
+                "POST",
+                rechat_route(),
+                JSON,
+                body.to_string(),
+                expect,
+            ));
+            cases.push(case(
+                format!("form {field} = {value}"),
+                "POST",
+                format!("/forms/{CHANNEL}"),
+                JSON,
+                body.to_string(),
+                TAKEN_OR_REFUSED,
+            ));
+            cases.push(case(
+                format!("webhook {field} = {value}"),
+                "POST",
+                format!("/webhooks/{CHANNEL}"),
+                JSON,
+                body.to_string(),
+                TAKEN_OR_REFUSED,
+            ));
+        }
+    }
+    // Deep nesting: past serde_json's recursion limit, and just under it.
+    for depth in [100, 127, 129, 1_000, 100_000] {
+        let body = format!(
+            "{{\"email\": \"deep@example.com\", \"note\": {}{}}}",
+            "[".repeat(depth),
+            "]".repeat(depth)
+        );
+        cases.push(case(
+            format!("nested {depth}"),
+            "POST",
+            rechat_route(),
+            JSON,
+            body.clone(),
+            TAKEN_OR_REFUSED,
+        ));
+        cases.push(case(
+            format!("webhook nested {depth}"),
+            "POST",
+            format!("/webhooks/{CHANNEL}"),
+            JSON,
+            body,
+            TAKEN_OR_REFUSED,
+        ));
+    }
+    // Oversized fields inside the body limit, and bodies over it.
+    for size in [10_000, 100_000, 900_000] {
+        let body = json!({"email": "big@example.com", "first_name": "x".repeat(size), "note": "y".repeat(size / 10)}).to_string();
+        cases.push(case(
+            format!("{size}-byte name"),
+            "POST",
+            rechat_route(),
+            JSON,
+            body,
+            TAKEN_OR_REFUSED,
+        ));
+    }
+    for size in [1024 * 1024 + 1, 8 * 1024 * 1024] {
+        for path in [
+            rechat_route(),
+            format!("/webhooks/{CHANNEL}"),
+            format!("/forms/{CHANNEL}"),
+        ] {
+            cases.push(case(
+                format!("{size}-byte body"),
+                "POST",
+                path,
+                JSON,
+                vec![b' '; size],
+                &[413],
+            ));
+        }
+    }
+    cases.push(case(
+        "41 MB mail",
+        "POST",
+        "/email/raw",
+        Some("message/rfc822"),
+        vec![b'a'; 41 * 1024 * 1024],
+        &[413],
+    ));
+    // Header injection: CR/LF in what could end up in headers or logs.
+    for (field, value) in [
+        ("email", "a@example.com\r\nBcc: victim@example.com"),
+        ("email", "a@example.com%0d%0aBcc:victim@example.com"),
+        ("first_name", "Ana\r\nX-Injected: 1"),
+        ("first_name", "Ana\u{0}Null"),
+        ("note", "line\r\n\r\nHTTP/1.1 200 OK"),
+        ("phone_number", "512\r\n555 0100"),
+        ("lead_source", "\u{1b}[31mred\u{1b}[0m"),
+    ] {
+        let mut body = json!({"email": "inject@example.com"});
+        body[field] = json!(value);
+        let expect = if field == "email" {
+            REFUSED
+        } else {
+            TAKEN_OR_REFUSED
+        };
+        cases.push(case(
+            format!("injection in {field}"),
+            "POST",
+            rechat_route(),
+            JSON,
+            body.to_string(),
+            expect,
+        ));
+    }
+    // Wrong media types and methods.
+    for ct in [
+        "text/xml",
+        "application/octet-stream",
+        "image/png",
+        "multipart/form-data",
+        "multipart/form-data; boundary=",
+        "application/json; charset=ebcdic",
+    ] {
+        let mut c = case(
+            format!("content type {ct}"),
+            "POST",
+            rechat_route(),
+            None,
+            valid.clone(),
+            &[202, 400, 415, 422],
+        );
+        c.headers.push(("content-type", ct.to_owned()));
+        cases.push(c);
+    }
+    for method in ["DELETE", "PATCH", "PUT", "OPTIONS", "TRACE"] {
+        cases.push(case(
+            format!("{method} on the capture route"),
+            method,
+            rechat_route(),
+            JSON,
+            valid.clone(),
+            &[204, 400, 403, 404, 405],
+        ));
+    }
+    // Hostile paths.
+    for path in [
+        "/leads/channels/../../etc/passwd/webhook".to_owned(),
+        "/leads/channels/%2e%2e%2fetc/webhook".to_owned(),
+        "/leads/channels/not-a-uuid/webhook".to_owned(),
+        "/leads/channels/00000000-0000-0000-0000-000000000000%00/webhook".to_owned(),
+        format!("/leads/channels/{CHANNEL}/webhook/extra"),
+        format!("/webhooks/{CHANNEL}/no-such-sender"),
+        format!("/webhooks/{}", "a".repeat(10_000)),
+        "/email/no-such-provider".to_owned(),
+        "/forms/no-such-form".to_owned(),
+        "/leads/e-does-not-exist/timeline".to_owned(),
+        "//".to_owned(),
+        "/%ff%fe".to_owned(),
+    ] {
+        cases.push(case(
+            format!("path {}", &path[..path.len().min(60)]),
+            "POST",
+            path,
+            JSON,
+            valid.clone(),
+            &[400, 404, 414, 422],
+        ));
+    }
+    // Signatures: a sender with a secret, forged, empty, replayed elsewhere.
+    for (what, header) in [
+        ("no token", None),
+        ("wrong token", Some("x-inlet-token: wrong")),
+        ("empty token", Some("x-inlet-token: ")),
+        ("bearer wrong", Some("authorization: Bearer nope")),
+        ("token prefix", Some("x-inlet-token: hostile-zapier")),
+    ] {
+        let mut c = case(
+            format!("zapier {what}"),
+            "POST",
+            format!("/webhooks/{CHANNEL}/zapier"),
+            JSON,
+            valid.clone(),
+            &[401],
+        );
+        c.headers.clear();
+        if let Some(h) = header {
+            let (k, v) = h.split_once(": ").unwrap();
+            c.headers.push((
+                if k == "authorization" {
+                    "authorization"
+                } else {
+                    "x-inlet-token"
+                },
+                v.to_owned(),
+            ));
+        }
+        cases.push(c);
+    }
+    let meta_body = json!({"object": "page", "entry": [{"id": "1", "time": 1, "changes": [{"field": "leadgen", "value": {"leadgen_id": "99", "page_id": "1", "form_id": "2"}}]}]}).to_string();
+    for (what, sig) in [
+        ("no signature", None),
+        ("forged", Some("sha256=00".to_owned())),
+        ("signed with another key", {
+            Some(format!(
+                "sha256={}",
+                hex::encode(inlet::webhook::signature::sign(
+                    b"other",
+                    &[meta_body.as_bytes()]
+                ))
+            ))
+        }),
+        ("signature of another body", {
+            Some(format!(
+                "sha256={}",
+                hex::encode(inlet::webhook::signature::sign(
+                    META_SECRET.as_bytes(),
+                    &[b"{}"]
+                ))
+            ))
+        }),
+        ("sha1 only", Some("sha1=abc".to_owned())),
+    ] {
+        let mut c = case(
+            format!("meta {what}"),
+            "POST",
+            format!("/webhooks/{CHANNEL}/meta"),
+            JSON,
+            meta_body.clone(),
+            &[401],
+        );
+        c.headers.clear();
+        if let Some(s) = sig {
+            c.headers.push(("x-hub-signature-256", s));
+        }
+        cases.push(c);
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let mailgun = |timestamp: u64, key: &str| {
+        let token = "tok123";
+        let ts = timestamp.to_string();
+        let sig = hex::encode(inlet::webhook::signature::sign(
+            key.as_bytes(),
+            &[ts.as_bytes(), token.as_bytes()],
+        ));
+        format!(
+            "timestamp={ts}&token={token}&signature={sig}&sender=a%40example.com&recipient=leads%40in.example.com&subject=Hi&body-plain=Name%3A+X"
+        )
+    };
+    for (what, body) in [
+        ("stale by a day", mailgun(now - 86_400, MAILGUN_KEY)),
+        ("from the future", mailgun(now + 86_400, MAILGUN_KEY)),
+        ("another key", mailgun(now, "not-the-key")),
+        (
+            "no signature",
+            "timestamp=1&token=t&sender=a%40example.com".to_owned(),
+        ),
+    ] {
+        cases.push(case(
+            format!("mailgun {what}"),
+            "POST",
+            "/email/mailgun",
+            FORM,
+            body,
+            &[401],
+        ));
+    }
+    // MIME bombs and broken mail through the raw provider.
+    let deep_mime = {
+        let mut m = String::from("From: a@example.com\r\nTo: b@example.com\r\nSubject: deep\r\n");
+        for i in 0..1_000 {
+            m.push_str(&format!(
+                "Content-Type: multipart/mixed; boundary=\"b{i}\"\r\n\r\n--b{i}\r\n"
+            ));
+        }
+        m.push_str("Content-Type: text/plain\r\n\r\nEmail: deep@example.com\r\n");
+        m
+    };
+    let many_parts = {
+        let mut m = String::from(
+            "From: a@example.com\r\nTo: b@example.com\r\nSubject: parts\r\nContent-Type: multipart/mixed; boundary=\"p\"\r\n\r\n",
+        );
+        for _ in 0..100_000 {
+            m.push_str("--p\r\nContent-Type: text/plain\r\n\r\nx\r\n");
+        }
+        m.push_str("--p--\r\n");
+        m
+    };
+    let nested_rfc822 = {
+        let mut m = String::from("Subject: inner\r\n\r\nEmail: inner@example.com\r\n");
+        for i in 0..2_000 {
+            m = format!("Subject: wrap {i}\r\nContent-Type: message/rfc822\r\n\r\n{m}");
+        }
+        m
+    };
+    let huge_header = format!(
+        "From: a@example.com\r\nSubject: {}\r\n\r\nbody\r\n",
+        "s".repeat(10 * 1024 * 1024)
+    );
+    for (what, mail) in [
+        ("1,000-level multipart", deep_mime),
+        ("100,000 parts", many_parts),
+        ("2,000 nested messages", nested_rfc822),
+        ("10 MB header", huge_header),
+        ("binary noise", String::from_utf8_lossy(&[0u8, 159, 146, 150, 255, 0, 13, 10].repeat(10_000)).into_owned()),
+        ("empty", String::new()),
+        ("headers only", "From: a@example.com\r\n".to_owned()),
+        ("unterminated boundary", "Content-Type: multipart/mixed; boundary=\"x\"\r\n\r\n--x\r\nContent-Type: text/html\r\n\r\n<div><div><div>".to_owned()),
+        ("base64 garbage", "Content-Transfer-Encoding: base64\r\n\r\n!!!!====@@@@\r\n".to_owned()),
+        ("deep html", format!("Content-Type: text/html\r\n\r\n{}Email: h@example.com", "<div>".repeat(200_000))),
+    ] {
+        cases.push(case(
+            format!("mail: {what}"),
+            "POST",
+            "/email/raw",
+            Some("message/rfc822"),
+            mail,
+            &[200, 202, 400, 413, 422],
+        ));
+    }
+    // Forms: hostile redirects and honeypots answered without an open redirect.
+    for redirect in [
+        "https://evil.example.net/",
+        "//evil.example.net",
+        "javascript:alert(1)",
+        "https://www.example.com@evil.example.net/",
+        "\r\nLocation: https://evil.example.net",
+    ] {
+        let body = format!(
+            "email=form%40example.com&_redirect={}",
+            form_urlencoded::byte_serialize(redirect.as_bytes()).collect::<String>()
+        );
+        cases.push(case(
+            format!("form redirect {redirect:?}"),
+            "POST",
+            format!("/forms/{CHANNEL}"),
+            FORM,
+            body,
+            &[200, 202, 400, 422],
+        ));
+    }
+    cases
+}
+
+fn peak_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap()
+        / 1024.0
+}
+
+/// Connections that send a request line and then one header byte at a time, slower than
+/// the server's header timeout allows, while a real lead still gets through.
+fn slow_loris(addr: &str, connections: usize) -> Vec<std::net::TcpStream> {
+    (0..connections)
+        .filter_map(|_| {
+            let mut s = std::net::TcpStream::connect(addr).ok()?;
+            s.write_all(b"POST /leads/channels/x/webhook HTTP/1.1\r\nHost: x\r\nX-A: ")
+                .ok()?;
+            Some(s)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_requests_end_in_documented_refusals_and_the_server_stays_up() {
+    let double = RechatDouble::start().await;
+    let data = data_dir("hostile");
+    let routing = data.join("inlet.toml");
+    std::fs::write(
+        &routing,
+        format!(
+            "[senders.zapier]\nsecret = \"{SECRET}\"\n\n[senders.meta]\nsecret = \"{META_SECRET}\"\n\n[email]\ndefault_channel = \"{CHANNEL}\"\nmailgun_signing_key = \"{MAILGUN_KEY}\"\n\n[forms.contact]\nchannel = \"{CHANNEL}\"\nredirect_hosts = [\"www.example.com\"]\n"
+        ),
+    )
+    .unwrap();
+    let serve = Serve::start(
+        double.url(),
+        &data,
+        "127.0.0.1:0",
+        &[("INLET_ROUTING_FILE", routing.to_str().unwrap())],
+    );
+    let addr = serve.url.trim_start_matches("http://").to_owned();
+    let rounds: usize = std::env::var("INLET_HOSTILE_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(1);
+    let cases = corpus();
+    assert!(cases.len() >= 500, "{} cases", cases.len());
+
+    // Slow-loris connections held open throughout.
+    let loris = slow_loris(&addr, 200);
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let mut wrong = Vec::new();
+    let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
+    for _ in 0..rounds {
+        for c in &cases {
+            let method = reqwest::Method::from_bytes(c.method.as_bytes()).unwrap();
+            let mut request = http
+                .request(method, format!("{}{}", serve.url, c.path))
+                .body(c.body.clone());
+            if let Some(ct) = c.content_type {
+                request = request.header("content-type", ct);
+            }
+            for (k, v) in &c.headers {
+                request = request.header(*k, v);
+            }
+            match request.send().await {
+                Ok(r) => {
+                    let status = r.status().as_u16();
+                    *statuses.entry(status).or_default() += 1;
+                    if !c.expect.contains(&status) {
+                        let body = r.text().await.unwrap_or_default();
+                        wrong.push(format!(
+                            "{}: {status} (documented {:?}) {}",
+                            c.what,
+                            c.expect,
+                            &body[..body.len().min(200)]
+                        ));
+                    }
+                }
+                // The server may close a connection on a body over the limit before reading
+                // it: a clean rejection, as long as it still answers afterwards.
+                Err(e) if c.expect == [413] => {
+                    *statuses.entry(0).or_default() += 1;
+                    let _ = e;
+                }
+                Err(e) => wrong.push(format!("{}: no answer: {e}", c.what)),
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} of {}:\n{}",
+        wrong.len(),
+        cases.len(),
+        wrong.join("\n")
+    );
+
+    // The slow connections were cut off by the header timeout, not left hanging.
+    let mut cut = 0;
+    for mut s in loris {
+        s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+        let mut buf = [0u8; 256];
+        // Closed (0 bytes) or answered (408) by the server; a read timeout means it held on.
+        if s.read(&mut buf).is_ok() {
+            cut += 1;
+        }
+    }
+    assert_eq!(cut, 200);
+
+    // Still up, still taking leads, memory bounded.
+    let r = http
+        .post(format!("{}{}", serve.url, rechat_route()))
+        .json(&json!({"email": "after.hostile@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    assert!(
+        wait_for(Duration::from_secs(60), || double
+            .leads()
+            .iter()
+            .any(|l| l.payload["email"] == "after.hostile@example.com"))
+        .await
+    );
+    let peak = peak_mib(serve.child.id());
+    println!(
+        "{} requests in {rounds} round(s), statuses {statuses:?}, peak memory {peak:.1} MiB",
+        cases.len() * rounds
+    );
+    assert!(peak < 256.0, "peak memory {peak:.1} MiB");
+
+    // Nothing secret or personal in the log at info level.
+    let log = std::fs::read_to_string(&serve.log).unwrap();
+    for needle in [
+        SECRET,
+        META_SECRET,
+        MAILGUN_KEY,
+        CHANNEL,
+        "valid.hostile@example.com",
+        "after.hostile@example.com",
+        "victim@example.com",
+        "512-555-0199",
+    ] {
+        assert!(!log.contains(needle), "{needle} in the log");
+    }
+}
