@@ -9,7 +9,7 @@ export INLET_MOTO_SERVER := $(abspath $(MOTO))
 export INLET_CARGO_LAMBDA := $(abspath $(VENV))/bin/cargo-lambda
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: test lint bench fuzz tools browser-tools clean-tools template build-sam
+.PHONY: test lint bench fuzz proof tools browser-tools clean-tools template build-sam
 
 # The functions' binaries first: tests/tests/lambda_watch.rs runs them under cargo lambda
 # watch, and `cargo test` builds only the binaries of packages with integration tests.
@@ -62,6 +62,17 @@ fuzz:
 	  (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run $$t corpus/$$t seeds/$$t -- \
 	    -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -timeout=10) || exit 1; \
 	done
+
+# Issue 8's proof runs at full size (`make test` runs the short versions): Rechat
+# misbehaving under 10,000 leads from 2,000 people, 50 kill -9s during 10,000 leads, the
+# hostile corpus ten times over, and every fuzz target for 30 minutes.
+PROOF_FUZZ_SECONDS ?= 1800
+proof: tools
+	$(CARGO) build --workspace --bins
+	INLET_PROOF_PEOPLE=2000 $(CARGO) test -p inlet-cli --test rechat_faults -- --nocapture
+	INLET_CRASH_LEADS=10000 INLET_CRASH_KILLS=50 $(CARGO) test -p inlet-cli --test crash -- --nocapture
+	INLET_HOSTILE_ROUNDS=10 $(CARGO) test -p inlet-cli --test hostile -- --nocapture
+	$(MAKE) fuzz FUZZ_SECONDS=$(PROOF_FUZZ_SECONDS)
 
 tools: $(MOTO) $(SAM) browser-tools
 

@@ -1,5 +1,5 @@
-//! kill -9 `inlet serve` at random moments while 500 leads are posted, restarting it each
-//! time on the same data dir: every lead that got a 2xx reaches Rechat, and a lead reaches
+//! kill -9 `inlet serve` at random moments (6, or `INLET_CRASH_KILLS`) while 500 leads are
+//! posted, restarting it each time on the same data dir: every lead that got a 2xx reaches Rechat, and a lead reaches
 //! it twice only where the ledger reports a capture whose outcome was lost with the process.
 
 mod common;
@@ -13,11 +13,20 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-const LEADS: usize = 500;
-const KILLS: usize = 6;
+/// `INLET_CRASH_LEADS` and `INLET_CRASH_KILLS` scale it (`make proof`: 10,000 and 50).
+fn scale(var: &str, default: usize) -> usize {
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_acknowledged_lead_survives_kill_9() {
+    let (leads, kills) = (
+        scale("INLET_CRASH_LEADS", 500),
+        scale("INLET_CRASH_KILLS", 6),
+    );
     let double = RechatDouble::start().await;
     double.set_latency(Duration::from_millis(5));
     let data = data_dir("crash");
@@ -34,7 +43,7 @@ async fn every_acknowledged_lead_survives_kill_9() {
                 .timeout(Duration::from_secs(5))
                 .build()
                 .unwrap();
-            futures::stream::iter(0..LEADS)
+            futures::stream::iter(0..leads)
                 .for_each_concurrent(8, |i| {
                     let (http, url, acknowledged) = (http.clone(), url.clone(), acknowledged.clone());
                     async move {
@@ -60,7 +69,7 @@ async fn every_acknowledged_lead_survives_kill_9() {
         .unwrap()
         .as_nanos() as u64;
     println!("crash test seed {seed}");
-    for _ in 0..KILLS {
+    for _ in 0..kills {
         seed = seed
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
@@ -70,7 +79,7 @@ async fn every_acknowledged_lead_survives_kill_9() {
     }
     poster.await.unwrap();
     let acknowledged = acknowledged.lock().unwrap().clone();
-    assert_eq!(acknowledged.len(), LEADS, "every lead was eventually taken");
+    assert_eq!(acknowledged.len(), leads, "every lead was eventually taken");
 
     let delivered = wait_for(Duration::from_secs(120), || {
         let emails: HashSet<String> = double
@@ -93,14 +102,14 @@ async fn every_acknowledged_lead_survives_kill_9() {
     let duplicates: usize = captures.values().map(|n| n - 1).sum();
     let store = EmbeddedStore::open(&data, QueueSettings::default()).unwrap();
     let uncertain: u32 = store
-        .recent_records(10 * LEADS)
+        .recent_records(10 * leads)
         .await
         .unwrap()
         .iter()
         .map(|r| r.uncertain_captures)
         .sum();
     println!(
-        "crash test: {LEADS} acknowledged, {} delivered, {duplicates} duplicated, {uncertain} uncertain",
+        "crash test: {leads} acknowledged, {} delivered, {duplicates} duplicated, {uncertain} uncertain",
         captures.len()
     );
     assert!(
