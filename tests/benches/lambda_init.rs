@@ -35,9 +35,13 @@ fn env() -> Vec<(&'static str, &'static str)> {
 }
 
 /// Milliseconds from spawn to the first `GET …/runtime/invocation/next`.
-async fn init_ms(binary: &std::path::Path, listener: &TcpListener, port: u16) -> f64 {
+async fn init_ms(binary: &std::path::Path, listener: &TcpListener, port: u16, roots: Roots) -> f64 {
     let start = Instant::now();
-    let mut child = Command::new(binary)
+    let mut command = Command::new(binary);
+    if let Roots::Bundle(file) = roots {
+        command.env("SSL_CERT_FILE", file);
+    }
+    let mut child = command
         .envs(env())
         .env("AWS_LAMBDA_RUNTIME_API", format!("127.0.0.1:{port}"))
         .stdout(Stdio::null())
@@ -63,17 +67,40 @@ async fn init_ms(binary: &std::path::Path, listener: &TcpListener, port: u16) ->
         * 1e3
 }
 
+/// Where the functions' TLS root certificates come from. rustls-native-certs reads the
+/// system's bundle file and then every file of its certificate directory: on Debian that is
+/// ~290 hashed links, each parsed again; Lambda's Amazon Linux 2023 keeps the roots in one
+/// bundle. Both are measured.
+#[derive(Clone, Copy)]
+enum Roots {
+    SystemProbe,
+    Bundle(&'static str),
+}
+
 #[tokio::main]
 async fn main() {
     let dir = inlet_tests::watch::release_binaries();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
+    for (label, roots) in [
+        ("this machine's certificate directory", Roots::SystemProbe),
+        (
+            "one bundle file, as on Lambda",
+            Roots::Bundle("/etc/ssl/certs/ca-certificates.crt"),
+        ),
+    ] {
+        println!("\nroots: {label}");
+        table(&dir, &listener, port, roots).await;
+    }
+}
+
+async fn table(dir: &std::path::Path, listener: &TcpListener, port: u16, roots: Roots) {
     let names = ["hello_lambda", "webhook", "form", "deliver", "email"];
     let mut results: Vec<(&str, Vec<f64>)> = names.iter().map(|n| (*n, Vec::new())).collect();
     // Interleaved, so that every binary sees the same machine state.
     for _ in 0..RUNS {
         for (name, times) in results.iter_mut() {
-            times.push(init_ms(&dir.join(name), &listener, port).await);
+            times.push(init_ms(&dir.join(name), listener, port, roots).await);
         }
     }
     let median = |v: &mut Vec<f64>| {

@@ -132,17 +132,26 @@ pub trait CaptchaVerifier: Send + Sync {
 /// The providers' `siteverify` over HTTP (all three take the same form and answer
 /// `{success, score?}`).
 pub struct HttpCaptchaVerifier {
-    http: reqwest::Client,
+    /// Built on the first verification: building loads the system's root certificates,
+    /// which would otherwise cost every cold start of the intake functions, though few
+    /// forms use a captcha.
+    http: std::sync::OnceLock<reqwest::Client>,
 }
 
 impl HttpCaptchaVerifier {
     pub fn new() -> Self {
         HttpCaptchaVerifier {
-            http: reqwest::Client::builder()
+            http: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn http(&self) -> &reqwest::Client {
+        self.http.get_or_init(|| {
+            reqwest::Client::builder()
                 .timeout(Duration::from_secs(5))
                 .build()
-                .expect("an HTTP client"),
-        }
+                .expect("an HTTP client")
+        })
     }
 }
 
@@ -171,7 +180,7 @@ impl CaptchaVerifier for HttpCaptchaVerifier {
             form.finish()
         };
         let answer = self
-            .http
+            .http()
             .post(&captcha.verify_url)
             .header("content-type", "application/x-www-form-urlencoded")
             .body(body)
