@@ -51,7 +51,7 @@ pub struct Deployed {
 pub async fn deploy(aws: &aws_config::SdkConfig, routing: &str, message: &[u8]) -> Deployed {
     let sqs = aws_sdk_sqs::Client::new(aws);
     let (queue_url, dlq_url) =
-        inlet::queue::sqs::SqsQueue::create_fifo_pair(&sqs, "inlet-watch", 5, 30)
+        inlet::queue::sqs::SqsQueue::create_fifo_pair(&sqs, "inlet-watch", 10, 10)
             .await
             .unwrap();
     let dynamo = aws_sdk_dynamodb::Client::new(aws);
@@ -204,6 +204,15 @@ impl Watch {
         self.processes.push((name.to_owned(), child));
     }
 
+    /// kill -9 function `name`, as a crashed Lambda instance.
+    pub fn kill_function(&mut self, name: &str) {
+        if let Some(i) = self.processes.iter().position(|(n, _)| n == name) {
+            let (_, mut child) = self.processes.remove(i);
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
     /// The peak resident memory of function `name` so far (VmHWM), in MiB.
     pub fn peak_mib(&self, name: &str) -> f64 {
         let (_, child) = self
@@ -274,17 +283,23 @@ impl Watch {
         http: &reqwest::Client,
         queue: &inlet::queue::sqs::SqsQueue,
     ) -> (usize, Duration) {
-        let messages: Vec<inlet::queue::QueueMessage> = queue
-            .receive(false, 10, 1)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|(m, _)| m)
-            .collect();
+        let messages = receive_batch(queue).await;
         if messages.is_empty() {
             return (0, Duration::ZERO);
         }
-        let event = serde_json::to_value(crate::sqs_event(&messages)).unwrap();
+        let (took, _) = self.deliver_batch(http, queue, &messages).await;
+        (messages.len(), took)
+    }
+
+    /// Invokes `deliver` with a received batch and deletes what it did not report failed.
+    /// How long the invocation took, and how many messages it reported failed.
+    pub async fn deliver_batch(
+        &self,
+        http: &reqwest::Client,
+        queue: &inlet::queue::sqs::SqsQueue,
+        messages: &[inlet::queue::QueueMessage],
+    ) -> (Duration, usize) {
+        let event = serde_json::to_value(crate::sqs_event(messages)).unwrap();
         let started = Instant::now();
         let answer = self.invoke(http, "deliver", &event).await;
         let took = started.elapsed();
@@ -296,7 +311,7 @@ impl Watch {
                     .collect()
             })
             .unwrap_or_default();
-        for m in &messages {
+        for m in messages {
             if !failed.contains(&m.message_id.as_str()) {
                 queue
                     .delete(false, m.receipt_handle.as_deref().unwrap())
@@ -304,8 +319,19 @@ impl Watch {
                     .unwrap();
             }
         }
-        (messages.len(), took)
+        (took, failed.len())
     }
+}
+
+/// Up to 10 messages, as the event source mapping receives them.
+pub async fn receive_batch(queue: &inlet::queue::sqs::SqsQueue) -> Vec<inlet::queue::QueueMessage> {
+    queue
+        .receive(false, 10, 1)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(m, _)| m)
+        .collect()
 }
 
 /// Builds the four functions and the hello-world baseline in release, as `sam build` does

@@ -1,0 +1,252 @@
+//! Proof run 2, the same as run 1 through SQS and DynamoDB: the real `webhook` and `deliver`
+//! functions under `cargo lambda watch`, moto's FIFO queue and ledger, the Rechat double
+//! answering 20% 5xx, 5% 429, 5% past the client timeout, 2% lost successes and 1% 204
+//! without an id. The event source mapping is played here: batches of 10, deleting all but
+//! the reported failures (partial batch responses; a failed message stops the rest of its
+//! FIFO group), and now and then `deliver` killed mid-batch and started again, its batch
+//! left to come back after the visibility timeout. Every acknowledged lead reaches Rechat or
+//! the dead-letter queue with a reason, a capture is repeated only where Rechat's answer was
+//! lost (by the double or with the crashed process), and no lead's steps arrive out of order.
+//!
+//! `INLET_PROOF_PEOPLE` people with 5 leads each (12 in `make test`), `INLET_PROOF_CRASHES`
+//! deliver crashes (2).
+
+use inlet::queue::sqs::SqsQueue;
+use inlet_testkit::{Fault, FaultRates, Moto, RechatDouble, Route};
+use inlet_tests::watch::{CHANNEL, Watch, deploy, function_env, receive_batch};
+use serde_json::{Value, json};
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+fn function_binary(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().and_then(Path::parent).unwrap().join(name)
+}
+
+fn scale(var: &str, default: usize) -> usize {
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The token in a captured lead's payload.
+fn token_of(payload: &Value) -> Option<String> {
+    let text = payload["note"].as_str()?;
+    let start = text.find("lead-")?;
+    let rest = &text[start..];
+    let end = rest
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        .unwrap_or(rest.len());
+    Some(rest[..end].to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_sqs_with_rechat_misbehaving_and_deliver_crashing_every_lead_arrives_once() {
+    let people = scale("INLET_PROOF_PEOPLE", 12);
+    let crashes_wanted = scale("INLET_PROOF_CRASHES", 2);
+    let (moto, _guard) = Moto::exclusive().await;
+    let aws = inlet_tests::aws_config(moto.endpoint()).await;
+    let routing = format!("[email]\ndefault_channel = \"{CHANNEL}\"\n");
+    let deployed = deploy(&aws, &routing, b"Subject: unused\r\n\r\n").await;
+    let double = RechatDouble::start().await;
+    let logs = std::env::temp_dir().join(format!("inlet-sqs-faults-{}", std::process::id()));
+    let mut watch = Watch::start(&logs);
+    let mut env = function_env(moto.endpoint(), double.url(), &deployed);
+    // The client's timeout, as `inlet serve` runs with in run 1.
+    env.push(("INLET_RECHAT_CONNECT_TIMEOUT_MS", "500".into()));
+    env.push(("INLET_RECHAT_TIMEOUT_MS", "1000".into()));
+    env.push(("INLET_RETRY_BASE_MS", "200".into()));
+    env.push(("INLET_RETRY_CAP_SECS", "2".into()));
+    watch.start_function(&function_binary("webhook"), "webhook", 128, &env);
+    watch.start_function(&function_binary("deliver"), "deliver", 128, &env);
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+
+    // Intake: five leads a person on Rechat's route, the first followed by an activity and a
+    // reassignment on the id answered.
+    let mut acknowledged = HashSet::new();
+    let mut follow_ups = 0;
+    for p in 0..people {
+        for k in 0..5 {
+            let t = format!("lead-{p}-{k}");
+            let r = http
+                .post(watch.url(&format!("/lambda-url/webhook/leads/channels/{CHANNEL}/webhook")))
+                .json(&json!({"first_name": "Sqs", "last_name": format!("P{p}"), "email": format!("sqs{p}@example.com"), "note": t}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 202);
+            acknowledged.insert(t);
+            if k == 0 {
+                let id = r.json::<Value>().await.unwrap()["data"]["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned();
+                let t = http
+                    .post(watch.url(&format!("/lambda-url/webhook/leads/{id}/timeline")))
+                    .json(&json!({"action": "ContactViewedListing", "listing": {"url": format!("https://example.com/l/{p}")}}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(t.status(), 202);
+                let a = http
+                    .put(watch.url(&format!("/lambda-url/webhook/leads/{id}/assignees")))
+                    .json(&json!([{"email": format!("agent{p}@example.com")}]))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(a.status(), 202);
+                follow_ups += 1;
+            }
+        }
+    }
+
+    double.random_faults(
+        FaultRates {
+            server_error: 0.20,
+            too_many_requests: 0.05,
+            retry_after_secs: 1,
+            slow: 0.05,
+            lost_success: 0.02,
+            no_content: 0.01,
+            hold: Duration::from_millis(1_500),
+            ..FaultRates::default()
+        },
+        2027,
+    );
+    let queue = SqsQueue::new(
+        aws_sdk_sqs::Client::new(&aws),
+        deployed.queue_url.clone(),
+        deployed.dlq_url.clone(),
+    );
+    let crash_client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .build()
+        .unwrap();
+    let captured = |double: &RechatDouble| {
+        double
+            .leads()
+            .iter()
+            .filter_map(|l| token_of(&l.payload))
+            .collect::<HashSet<_>>()
+    };
+    let followed = |double: &RechatDouble| {
+        double
+            .leads()
+            .iter()
+            .filter(|l| {
+                !l.timeline.is_empty() && l.assignees.as_array().is_some_and(|a| !a.is_empty())
+            })
+            .count()
+    };
+    let started = Instant::now();
+    let (mut batches, mut partial, mut crashes, mut idle) = (0, 0, 0, 0);
+    let mut dead = Vec::new();
+    loop {
+        let done = captured(&double).len() >= acknowledged.len() && followed(&double) >= follow_ups;
+        if done {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(180 + 3 * people as u64),
+            "not drained: {} of {} captured\n{}",
+            captured(&double).len(),
+            acknowledged.len(),
+            watch.function_log("deliver")
+        );
+        let batch = receive_batch(&queue).await;
+        if batch.is_empty() {
+            idle += 1;
+            // Nothing visible: what is left is waiting out a backoff, or dead-lettered.
+            if idle % 5 == 0 {
+                dead = queue.dead_letters().await.unwrap();
+                let waiting = acknowledged.len() - captured(&double).len();
+                if !dead.is_empty() && dead.len() >= waiting && followed(&double) >= follow_ups {
+                    break;
+                }
+            }
+            continue;
+        }
+        idle = 0;
+        batches += 1;
+        if crashes < crashes_wanted && batches % 4 == 2 {
+            // Killed mid-invocation: nothing is deleted, the batch comes back after the
+            // visibility timeout, to a fresh instance.
+            let event = serde_json::to_value(inlet_tests::sqs_event(&batch)).unwrap();
+            let url = watch.url("/2015-03-31/functions/deliver/invocations");
+            let invoke = tokio::spawn(crash_client.post(url).json(&event).send());
+            tokio::time::sleep(Duration::from_millis(50 + 70 * crashes as u64)).await;
+            watch.kill_function("deliver");
+            let _ = invoke.await;
+            watch.start_function(&function_binary("deliver"), "deliver", 128, &env);
+            crashes += 1;
+            continue;
+        }
+        let (_, failed) = watch.deliver_batch(&http, &queue, &batch).await;
+        partial += usize::from(failed > 0 && failed < batch.len());
+    }
+    let drain = started.elapsed();
+
+    let leads = double.leads();
+    let mut captures: HashMap<String, usize> = HashMap::new();
+    for l in &leads {
+        if let Some(t) = token_of(&l.payload) {
+            *captures.entry(t).or_default() += 1;
+        }
+    }
+    let duplicates: usize = captures.values().map(|n| n - 1).sum();
+    let requests = double.requests();
+    let lost = requests
+        .iter()
+        .filter(|r| {
+            r.route == Some(Route::Capture)
+                && (matches!(r.fault, Some(Fault::LostSuccess(_))) || r.status.is_none())
+        })
+        .count();
+    let mut order_violations = 0;
+    for l in leads.iter().filter(|l| !l.timeline.is_empty()) {
+        let first_ok = |route: Route| {
+            requests.iter().position(|r| {
+                r.route == Some(route)
+                    && r.status == Some(200)
+                    && r.lead_id.as_deref() == Some(l.id.as_str())
+            })
+        };
+        let (t, a) = (first_ok(Route::Timeline), first_ok(Route::Assignees));
+        if !(Some(l.request_index) < t && t < a) {
+            order_violations += 1;
+        }
+    }
+    let reasons: HashSet<String> = dead.iter().map(|d| d.dead_letter.reason.clone()).collect();
+    println!(
+        "people {people}: {} leads + {follow_ups} follow-ups acknowledged; {} delivered, {} dead-lettered {reasons:?}; duplicated captures {duplicates} (answers lost {lost}, crashes {crashes}); order violations {order_violations}; {batches} batches, {partial} partial batch responses; drained in {:.1} s",
+        acknowledged.len(),
+        captures.len(),
+        dead.len(),
+        drain.as_secs_f64()
+    );
+    let missing = acknowledged
+        .iter()
+        .filter(|t| !captures.contains_key(*t))
+        .count();
+    assert!(missing <= dead.len(), "{missing} leads lost");
+    assert!(
+        dead.iter().all(|d| !d.dead_letter.reason.is_empty()),
+        "a dead letter without a reason"
+    );
+    // A crash may lose the answer of the captures in flight, at most a batch of them.
+    assert!(
+        duplicates <= lost + 10 * crashes,
+        "{duplicates} duplicates for {lost} lost answers and {crashes} crashes"
+    );
+    assert_eq!(order_violations, 0);
+    assert_eq!(crashes, crashes_wanted, "deliver was crashed");
+    assert!(
+        !watch.function_log("deliver").contains(CHANNEL),
+        "a whole channel id in the deliver log"
+    );
+}
