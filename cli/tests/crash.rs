@@ -116,4 +116,13 @@ async fn every_acknowledged_lead_survives_kill_9() {
         duplicates as u32 <= uncertain,
         "{duplicates} duplicate captures but only {uncertain} reported as uncertain"
     );
+    // Every restart's log: nothing personal, whatever moment the process died at.
+    for entry in std::fs::read_dir(&data).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "log") {
+            let log = std::fs::read_to_string(&path).unwrap();
+            let leaks = inlet_testkit::pii::findings(&log, &[]);
+            assert!(leaks.is_empty(), "{}: {}", path.display(), leaks.join("\n"));
+        }
+    }
 }

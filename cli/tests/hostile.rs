@@ -658,6 +658,8 @@ async fn hostile_requests_end_in_documented_refusals_and_the_server_stays_up() {
 
     // Nothing secret or personal in the log at info level.
     let log = std::fs::read_to_string(&serve.log).unwrap();
+    let leaks = inlet_testkit::pii::findings(&log, &[SECRET, META_SECRET, MAILGUN_KEY]);
+    assert!(leaks.is_empty(), "{}", leaks.join("\n"));
     for needle in [
         SECRET,
         META_SECRET,

@@ -1,9 +1,10 @@
-//! Test support shared by the workspace's tests: a faithful Rechat test double and a moto
-//! server harness. Nothing here depends on Inlet itself, so any crate's tests can use it.
+//! Test support shared by the workspace's tests: a faithful Rechat test double, a moto
+//! server harness and the log scan for personal data. Nothing here depends on Inlet itself, so any crate's tests can use it.
 
 pub mod captcha_double;
 pub mod graph_double;
 pub mod moto;
+pub mod pii;
 pub mod rechat_double;
 
 pub use captcha_double::CaptchaDouble;

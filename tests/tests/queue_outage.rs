@@ -155,6 +155,10 @@ async fn intake_answers_503_while_the_queue_is_down_and_recovers_by_itself() {
     for a in &accepted {
         assert!(delivered.contains(&format!("outage{a}@example.com")));
     }
+    for function in ["webhook", "deliver"] {
+        let leaks = inlet_testkit::pii::findings(&watch.function_log(function), &[]);
+        assert!(leaks.is_empty(), "{function}: {}", leaks.join("\n"));
+    }
     println!(
         "outage {:?}: {during} requests answered 503 with Retry-After, {} accepted around it, all delivered; intake back {recovered:?} after the queue",
         outage,
