@@ -188,6 +188,7 @@ impl Config {
     /// the same TOML format `inlet serve --config` reads.
     /// `routing` is false for a function that routes nothing (deliver), which then needs no
     /// access to the parameter.
+    #[cfg(feature = "aws")]
     pub async fn load_lambda(
         aws: &aws_config::SdkConfig,
         routing: bool,
@@ -232,6 +233,7 @@ impl Config {
     /// Secrets from the Secrets Manager secret `INLET_SECRETS_ARN` names (a JSON object with
     /// `form_secret`, `meta_page_token`, `mailgun_signing_key`); an environment variable set
     /// to a value wins, an empty entry leaves the setting unset.
+    #[cfg(feature = "aws")]
     async fn secrets_from_manager(
         &mut self,
         aws: &aws_config::SdkConfig,

@@ -17,6 +17,7 @@ pub mod objects;
 pub mod queue;
 pub mod rechat;
 pub mod serve;
+#[cfg(feature = "aws")]
 pub mod stack;
 pub mod telemetry;
 pub mod webhook;

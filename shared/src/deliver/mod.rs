@@ -13,6 +13,7 @@
 //! - A capture whose answer was lost (timeout, reset) may have created the lead: the retry
 //!   may duplicate it. That cannot be told apart from a failure, so the ledger counts it.
 
+#[cfg(feature = "aws")]
 pub mod lambda;
 
 use crate::envelope::{Envelope, IdSource, LeadRef, Step};

@@ -6,6 +6,7 @@
 
 pub mod forward;
 pub mod ingress;
+#[cfg(feature = "aws")]
 pub mod lambda;
 pub mod message;
 pub mod not_lead;

@@ -8,6 +8,7 @@
 
 pub mod body;
 pub mod email;
+#[cfg(feature = "aws")]
 pub mod lambda;
 pub mod rechat_api;
 

@@ -3,6 +3,7 @@
 //! It makes delivery idempotent beyond SQS's 5-minute dedupe window, lets a later event find
 //! the Rechat lead id for a sender's lead id, and answers "what happened to lead X".
 
+#[cfg(feature = "aws")]
 pub mod dynamodb;
 pub mod memory;
 

@@ -1,6 +1,7 @@
 //! The object store SES writes received mail to: a narrow trait, S3 behind it on AWS (and
 //! moto's S3 in tests), a map in memory for the domain's tests.
 
+#[cfg(feature = "aws")]
 pub mod s3;
 
 use async_trait::async_trait;

@@ -3,6 +3,7 @@
 //! with a dead-letter queue beside it.
 
 pub mod memory;
+#[cfg(feature = "aws")]
 pub mod sqs;
 
 use crate::envelope::Envelope;
