@@ -14,9 +14,9 @@ mod common;
 
 use common::{CHANNEL, Serve, data_dir, wait_for};
 use futures::StreamExt;
-use inlet_testkit::{Fault, FaultRates, RechatDouble, Route};
+use inlet_testkit::{Fault, FaultRates, RechatDouble, Route, token_in};
 use serde_json::{Value, json};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 const LEADS_PER_PERSON: usize = 5;
@@ -87,17 +87,6 @@ async fn post_person(http: &reqwest::Client, url: &str, p: usize) -> (Vec<String
     (acknowledged, follow_ups)
 }
 
-/// The token in a captured lead's payload (note, or the message folded into it).
-fn token_of(payload: &Value) -> Option<String> {
-    let text = payload.to_string();
-    let start = text.find("lead-")?;
-    let rest = &text[start..];
-    let end = rest
-        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
-        .unwrap_or(rest.len());
-    Some(rest[..end].to_owned())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_rechat_misbehaving_every_acknowledged_lead_arrives_once_in_order() {
     let people: usize = std::env::var("INLET_PROOF_PEOPLE")
@@ -164,17 +153,15 @@ async fn with_rechat_misbehaving_every_acknowledged_lead_arrives_once_in_order()
         double
             .leads()
             .iter()
-            .filter_map(|l| token_of(&l.payload))
+            .filter_map(|l| token_in(&l.payload))
             .collect()
     };
+    // Follow-ups went with each person's first lead; those whose capture Rechat answered
+    // 204 without an id are recorded as skipped, as the contract says, and never run.
+    let follow_ups_of = |double: &RechatDouble| double.follow_ups(|t| t.ends_with("-0"));
     let followed = |double: &RechatDouble| {
-        double
-            .leads()
-            .iter()
-            .filter(|l| {
-                !l.timeline.is_empty() && l.assignees.as_array().is_some_and(|a| !a.is_empty())
-            })
-            .count()
+        let (applied, without_id) = follow_ups_of(double);
+        applied + without_id
     };
     let drain_limit = Duration::from_secs(120 + 2 * people as u64);
     let drained = wait_for(drain_limit, || {
@@ -186,13 +173,7 @@ async fn with_rechat_misbehaving_every_acknowledged_lead_arrives_once_in_order()
 
     // Duplicates: captures of one token beyond the first, against captures whose success
     // was lost (Rechat created the lead, Inlet never heard).
-    let leads = double.leads();
-    let mut captures: HashMap<String, usize> = HashMap::new();
-    for l in &leads {
-        if let Some(t) = token_of(&l.payload) {
-            *captures.entry(t).or_default() += 1;
-        }
-    }
+    let captures = double.captures_by_token();
     let duplicates: usize = captures.values().map(|n| n - 1).sum();
     let requests = double.requests();
     let lost_captures = requests
@@ -201,26 +182,14 @@ async fn with_rechat_misbehaving_every_acknowledged_lead_arrives_once_in_order()
             r.route == Some(Route::Capture) && matches!(r.fault, Some(Fault::LostSuccess(_)))
         })
         .count();
-    // Order: a lead's activity lands after its capture, its reassignment after the activity.
-    let mut order_violations = 0;
-    for l in leads.iter().filter(|l| !l.timeline.is_empty()) {
-        let first_ok = |route: Route| {
-            requests.iter().position(|r| {
-                r.route == Some(route)
-                    && r.status == Some(200)
-                    && r.lead_id.as_deref() == Some(l.id.as_str())
-            })
-        };
-        let (t, a) = (first_ok(Route::Timeline), first_ok(Route::Assignees));
-        if !(Some(l.request_index) < t && t < a) {
-            order_violations += 1;
-        }
-    }
+    let order_violations = double.order_violations();
     let faults = requests.iter().filter(|r| r.fault.is_some()).count();
     println!(
-        "people {people}, leads acknowledged {} + follow-ups {follow_ups}; delivered {} distinct; dead-lettered {} {:?}; duplicated captures {duplicates} (lost capture successes {lost_captures}); order violations {order_violations}; Rechat calls {} ({faults} faulted); intake {intake_secs:.1} s, drain {drain_secs:.1} s",
+        "people {people}, leads acknowledged {} + follow-ups {follow_ups}; delivered {} distinct, follow-ups applied {} and skipped after a 204 {}; dead-lettered {} {:?}; duplicated captures {duplicates} (lost capture successes {lost_captures}); order violations {order_violations}; Rechat calls {} ({faults} faulted); intake {intake_secs:.1} s, drain {drain_secs:.1} s",
         acknowledged.len(),
         captures.len(),
+        follow_ups_of(&double).0,
+        follow_ups_of(&double).1,
         dead.len(),
         dead.iter()
             .map(|d| d["dead_letter"]["reason"].as_str().unwrap_or("").to_owned())
@@ -247,6 +216,10 @@ async fn with_rechat_misbehaving_every_acknowledged_lead_arrives_once_in_order()
         "{duplicates} duplicates for {lost_captures} lost successes"
     );
     assert_eq!(order_violations, 0);
+    assert!(
+        followed(&double) + dead.len() >= follow_ups,
+        "acknowledged follow-ups neither applied, explained by a 204, nor dead-lettered"
+    );
     assert!(faults > 0, "the double did misbehave");
 
     let log = std::fs::read_to_string(&serve.log).unwrap();

@@ -10,4 +10,4 @@ pub mod rechat_double;
 pub use captcha_double::CaptchaDouble;
 pub use graph_double::GraphDouble;
 pub use moto::Moto;
-pub use rechat_double::{Fault, FaultRates, RechatDouble, Recorded, Route};
+pub use rechat_double::{Fault, FaultRates, RechatDouble, Recorded, Route, token_in};

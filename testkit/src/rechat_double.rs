@@ -246,6 +246,73 @@ impl RechatDouble {
         self.state.lock().unwrap().leads.get(id).cloned()
     }
 
+    /// Leads whose steps arrived out of order: a lead with an activity must have been
+    /// created before its first accepted activity, and that activity accepted before its
+    /// first accepted reassignment.
+    pub fn order_violations(&self) -> usize {
+        let requests = self.requests();
+        self.leads()
+            .iter()
+            .filter(|l| !l.timeline.is_empty())
+            .filter(|l| {
+                let first_ok = |route: Route| {
+                    requests.iter().position(|r| {
+                        r.route == Some(route)
+                            && r.status == Some(200)
+                            && r.lead_id.as_deref() == Some(l.id.as_str())
+                    })
+                };
+                let (t, a) = (first_ok(Route::Timeline), first_ok(Route::Assignees));
+                !(Some(l.request_index) < t && t < a)
+            })
+            .count()
+    }
+
+    /// Of the leads whose token `wants_follow_ups` names: how many received their activity
+    /// and reassignment, and how many cannot, because Rechat answered their capture 204
+    /// without an id (the contract: follow-ups that need the id are recorded, not run).
+    pub fn follow_ups(&self, wants_follow_ups: impl Fn(&str) -> bool) -> (usize, usize) {
+        let requests = self.requests();
+        let (mut applied, mut without_id) = (0, 0);
+        let mut tokens_applied = HashSet::new();
+        let leads = self.leads();
+        for l in &leads {
+            let Some(t) = token_in(&l.payload).filter(|t| wants_follow_ups(t)) else {
+                continue;
+            };
+            if !l.timeline.is_empty() && l.assignees.as_array().is_some_and(|a| !a.is_empty()) {
+                applied += 1;
+                tokens_applied.insert(t);
+            }
+        }
+        let mut tokens_without_id = HashSet::new();
+        for l in &leads {
+            let Some(t) = token_in(&l.payload).filter(|t| wants_follow_ups(t)) else {
+                continue;
+            };
+            let answered_204 = requests.iter().any(|r| {
+                r.route == Some(Route::Capture)
+                    && r.fault == Some(Fault::NoContent)
+                    && r.lead_id.as_deref() == Some(l.id.as_str())
+            });
+            if answered_204 && !tokens_applied.contains(&t) && tokens_without_id.insert(t) {
+                without_id += 1;
+            }
+        }
+        (applied, without_id)
+    }
+
+    /// How many leads carry each token (`lead-…`, a test's marker in the lead's payload).
+    pub fn captures_by_token(&self) -> std::collections::HashMap<String, usize> {
+        let mut captures = std::collections::HashMap::new();
+        for l in self.leads() {
+            if let Some(t) = token_in(&l.payload) {
+                *captures.entry(t).or_default() += 1;
+            }
+        }
+        captures
+    }
+
     /// The most requests the double was handling at once.
     pub fn max_in_flight(&self) -> usize {
         self.state.lock().unwrap().max_in_flight
@@ -687,4 +754,14 @@ fn assignees(s: &mut State, lead: &str, body: &str) -> (Option<String>, Answer) 
             json!({"success": true, "message": "Lead reassigned successfully"}),
         ),
     )
+}
+
+/// The first `lead-…` token anywhere in a payload (a note, or a message folded into one).
+pub fn token_in(payload: &Value) -> Option<String> {
+    let text = payload.to_string();
+    let rest = &text[text.find("lead-")?..];
+    let end = rest
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        .unwrap_or(rest.len());
+    Some(rest[..end].to_owned())
 }

@@ -38,6 +38,12 @@ pub fn cargo_lambda() -> PathBuf {
     path
 }
 
+/// A function binary from the same build as the running test (target/<profile>/<name>).
+pub fn function_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().and_then(Path::parent).unwrap().join(name)
+}
+
 /// What the stack would have created, in moto.
 pub struct Deployed {
     pub queue_url: String,

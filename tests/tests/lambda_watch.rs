@@ -13,18 +13,13 @@
 
 use inlet::queue::sqs::SqsQueue;
 use inlet_testkit::{Moto, RechatDouble};
-use inlet_tests::watch::{CHANNEL, FUNCTIONS, Watch, deploy, function_env, workspace};
+use inlet_tests::watch::{
+    CHANNEL, FUNCTIONS, Watch, deploy, function_binary, function_env, workspace,
+};
 use serde_json::json;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 const MESSAGE: &str = "X-SES-Spam-Verdict: PASS\r\nX-SES-Virus-Verdict: PASS\r\nFrom: realtor.com <leads@email.realtor.com>\r\nTo: leads+main@in.example.com\r\nSubject: New realtor.com lead - Diego Alvarez\r\nMessage-ID: <watch-e2e@fixtures.example>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nFirst Name: Diego\r\nLast Name: Alvarez\r\nEmail: diego.alvarez@example.com\r\nPhone: 303.555.0151\r\nComments: Please send the HOA details.\r\n";
-
-/// A function binary from the same build as this test (target/<profile>/<name>).
-fn function_binary(name: &str) -> std::path::PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().and_then(Path::parent).unwrap().join(name)
-}
 
 #[tokio::test]
 async fn every_function_under_cargo_lambda_watch_brings_its_lead_to_rechat() {

@@ -7,9 +7,8 @@
 
 use inlet::queue::sqs::SqsQueue;
 use inlet_testkit::{Moto, RechatDouble};
-use inlet_tests::watch::{CHANNEL, Watch, deploy, function_env};
+use inlet_tests::watch::{CHANNEL, Watch, deploy, function_binary, function_env};
 use serde_json::json;
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -49,11 +48,6 @@ async fn cuttable_proxy(upstream: String) -> (String, Arc<AtomicBool>) {
         }
     });
     (url, down)
-}
-
-fn function_binary(name: &str) -> std::path::PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().and_then(Path::parent).unwrap().join(name)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

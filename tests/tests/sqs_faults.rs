@@ -12,34 +12,17 @@
 //! deliver crashes (2).
 
 use inlet::queue::sqs::SqsQueue;
-use inlet_testkit::{Fault, FaultRates, Moto, RechatDouble, Route};
-use inlet_tests::watch::{CHANNEL, Watch, deploy, function_env, receive_batch};
+use inlet_testkit::{Fault, FaultRates, Moto, RechatDouble, Route, token_in};
+use inlet_tests::watch::{CHANNEL, Watch, deploy, function_binary, function_env, receive_batch};
 use serde_json::{Value, json};
-use std::collections::{HashMap, HashSet};
-use std::path::Path;
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
-
-fn function_binary(name: &str) -> std::path::PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().and_then(Path::parent).unwrap().join(name)
-}
 
 fn scale(var: &str, default: usize) -> usize {
     std::env::var(var)
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-/// The token in a captured lead's payload.
-fn token_of(payload: &Value) -> Option<String> {
-    let text = payload["note"].as_str()?;
-    let start = text.find("lead-")?;
-    let rest = &text[start..];
-    let end = rest
-        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
-        .unwrap_or(rest.len());
-    Some(rest[..end].to_owned())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -131,17 +114,15 @@ async fn through_sqs_with_rechat_misbehaving_and_deliver_crashing_every_lead_arr
         double
             .leads()
             .iter()
-            .filter_map(|l| token_of(&l.payload))
+            .filter_map(|l| token_in(&l.payload))
             .collect::<HashSet<_>>()
     };
+    // Follow-ups went with each person's first lead; those whose capture Rechat answered
+    // 204 without an id are recorded as skipped, as the contract says, and never run.
+    let follow_ups_of = |double: &RechatDouble| double.follow_ups(|t| t.ends_with("-0"));
     let followed = |double: &RechatDouble| {
-        double
-            .leads()
-            .iter()
-            .filter(|l| {
-                !l.timeline.is_empty() && l.assignees.as_array().is_some_and(|a| !a.is_empty())
-            })
-            .count()
+        let (applied, without_id) = follow_ups_of(double);
+        applied + without_id
     };
     let started = Instant::now();
     let (mut batches, mut partial, mut crashes, mut idle) = (0, 0, 0, 0);
@@ -191,41 +172,24 @@ async fn through_sqs_with_rechat_misbehaving_and_deliver_crashing_every_lead_arr
     }
     let drain = started.elapsed();
 
-    let leads = double.leads();
-    let mut captures: HashMap<String, usize> = HashMap::new();
-    for l in &leads {
-        if let Some(t) = token_of(&l.payload) {
-            *captures.entry(t).or_default() += 1;
-        }
-    }
+    let captures = double.captures_by_token();
     let duplicates: usize = captures.values().map(|n| n - 1).sum();
-    let requests = double.requests();
-    let lost = requests
+    let lost = double
+        .requests()
         .iter()
         .filter(|r| {
             r.route == Some(Route::Capture)
                 && (matches!(r.fault, Some(Fault::LostSuccess(_))) || r.status.is_none())
         })
         .count();
-    let mut order_violations = 0;
-    for l in leads.iter().filter(|l| !l.timeline.is_empty()) {
-        let first_ok = |route: Route| {
-            requests.iter().position(|r| {
-                r.route == Some(route)
-                    && r.status == Some(200)
-                    && r.lead_id.as_deref() == Some(l.id.as_str())
-            })
-        };
-        let (t, a) = (first_ok(Route::Timeline), first_ok(Route::Assignees));
-        if !(Some(l.request_index) < t && t < a) {
-            order_violations += 1;
-        }
-    }
+    let order_violations = double.order_violations();
     let reasons: HashSet<String> = dead.iter().map(|d| d.dead_letter.reason.clone()).collect();
     println!(
-        "people {people}: {} leads + {follow_ups} follow-ups acknowledged; {} delivered, {} dead-lettered {reasons:?}; duplicated captures {duplicates} (answers lost {lost}, crashes {crashes}); order violations {order_violations}; {batches} batches, {partial} partial batch responses; drained in {:.1} s",
+        "people {people}: {} leads + {follow_ups} follow-ups acknowledged; {} delivered, follow-ups applied {} and skipped after a 204 {}, {} dead-lettered {reasons:?}; duplicated captures {duplicates} (answers lost {lost}, crashes {crashes}); order violations {order_violations}; {batches} batches, {partial} partial batch responses; drained in {:.1} s",
         acknowledged.len(),
         captures.len(),
+        follow_ups_of(&double).0,
+        follow_ups_of(&double).1,
         dead.len(),
         drain.as_secs_f64()
     );
@@ -244,6 +208,10 @@ async fn through_sqs_with_rechat_misbehaving_and_deliver_crashing_every_lead_arr
         "{duplicates} duplicates for {lost} lost answers and {crashes} crashes"
     );
     assert_eq!(order_violations, 0);
+    assert!(
+        followed(&double) + dead.len() >= follow_ups,
+        "acknowledged follow-ups neither applied, explained by a 204, nor dead-lettered"
+    );
     assert_eq!(crashes, crashes_wanted, "deliver was crashed");
     for function in ["webhook", "deliver"] {
         let leaks = inlet_testkit::pii::findings(&watch.function_log(function), &[]);
