@@ -14,17 +14,22 @@ use std::process::Command;
 
 const CHANNEL: &str = "55f5d0b8-3f4e-4b8e-9d6a-0c1b2a3d745f";
 
-#[tokio::test]
-async fn a_persons_envelopes_from_the_deployed_ledger() {
-    let (moto, _guard) = Moto::exclusive().await;
-    let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(moto.endpoint())
+/// The SDK pointed at moto, with dummy credentials.
+async fn moto_config(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
             "test", "test", None, None, "moto",
         ))
         .load()
-        .await;
+        .await
+}
+
+#[tokio::test]
+async fn a_persons_envelopes_from_the_deployed_ledger() {
+    let (moto, _guard) = Moto::exclusive().await;
+    let aws = moto_config(moto.endpoint()).await;
     let dynamo = aws_sdk_dynamodb::Client::new(&aws);
     DynamoLedger::create_table(&dynamo, "inlet-ledger")
         .await
@@ -86,14 +91,7 @@ async fn send_posts_to_the_api_a_stack_names() {
     let double = RechatDouble::start().await;
     let data = common::data_dir("send-stack");
     let serve = Serve::start(double.url(), &data, "127.0.0.1:0", &[]);
-    let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(moto.endpoint())
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "test", "test", None, None, "moto",
-        ))
-        .load()
-        .await;
+    let aws = moto_config(moto.endpoint()).await;
     let template = serde_json::json!({
         "Resources": {"LeadQueue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "send-leads.fifo", "FifoQueue": true}}},
         "Outputs": {"ApiUrl": {"Value": serve.url}}

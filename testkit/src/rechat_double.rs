@@ -46,6 +46,24 @@ pub enum Fault {
     LostSuccess(Duration),
 }
 
+impl FaultRates {
+    /// Issue 8's mix for the proof runs: 20% 5xx, 5% 429 (Retry-After 1 s), 5% past the
+    /// client's timeout, 2% lost successes, 1% 204 without an id; `hold` must exceed the
+    /// client's timeout.
+    pub fn proof_mix(hold: Duration) -> FaultRates {
+        FaultRates {
+            server_error: 0.20,
+            too_many_requests: 0.05,
+            retry_after_secs: 1,
+            slow: 0.05,
+            lost_success: 0.02,
+            no_content: 0.01,
+            hold,
+            ..FaultRates::default()
+        }
+    }
+}
+
 /// Fault rates for random injection, each a fraction of requests (0.0–1.0).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct FaultRates {
@@ -248,13 +266,13 @@ impl RechatDouble {
 
     /// Leads whose steps arrived out of order: a lead with an activity must have been
     /// created before its first accepted activity, and that activity accepted before its
-    /// first accepted reassignment.
-    pub fn order_violations(&self) -> usize {
+    /// first accepted reassignment. Each with the requests that touched the lead.
+    pub fn order_violations(&self) -> Vec<String> {
         let requests = self.requests();
         self.leads()
             .iter()
             .filter(|l| !l.timeline.is_empty())
-            .filter(|l| {
+            .filter_map(|l| {
                 let first_ok = |route: Route| {
                     requests.iter().position(|r| {
                         r.route == Some(route)
@@ -263,9 +281,22 @@ impl RechatDouble {
                     })
                 };
                 let (t, a) = (first_ok(Route::Timeline), first_ok(Route::Assignees));
-                !(Some(l.request_index) < t && t < a)
+                if Some(l.request_index) < t && t < a {
+                    return None;
+                }
+                let touched: Vec<String> = requests
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| r.lead_id.as_deref() == Some(l.id.as_str()))
+                    .map(|(i, r)| format!("#{i} {:?} {:?} {:?}", r.route, r.status, r.fault))
+                    .collect();
+                Some(format!(
+                    "lead created by #{}: {}",
+                    l.request_index,
+                    touched.join(", ")
+                ))
             })
-            .count()
+            .collect()
     }
 
     /// Of the leads whose token `wants_follow_ups` names: how many received their activity

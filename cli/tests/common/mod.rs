@@ -72,6 +72,19 @@ impl Serve {
         }
     }
 
+    /// Starts it with `routing` as its routing file (`INLET_ROUTING_FILE`), written into
+    /// `data`.
+    pub fn start_with_routing(rechat_url: &str, data: &Path, routing: &str) -> Serve {
+        let file = data.join("inlet.toml");
+        std::fs::write(&file, routing).unwrap();
+        Serve::start(
+            rechat_url,
+            data,
+            "127.0.0.1:0",
+            &[("INLET_ROUTING_FILE", file.to_str().unwrap())],
+        )
+    }
+
     pub fn kill9(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
