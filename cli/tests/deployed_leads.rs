@@ -14,6 +14,18 @@ use std::process::Command;
 
 const CHANNEL: &str = "55f5d0b8-3f4e-4b8e-9d6a-0c1b2a3d745f";
 
+/// `inlet ARGS` with the standard credential chain pointed at moto.
+fn inlet_on_moto(endpoint: &str, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_inlet"))
+        .args(args)
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .output()
+        .unwrap()
+}
+
 /// The SDK pointed at moto, with dummy credentials.
 async fn moto_config(endpoint: &str) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
@@ -49,16 +61,7 @@ async fn a_persons_envelopes_from_the_deployed_ledger() {
         .await
         .unwrap();
 
-    let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_inlet"))
-            .args(args)
-            .env("AWS_ENDPOINT_URL", moto.endpoint())
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_REGION", "us-east-1")
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| inlet_on_moto(moto.endpoint(), args);
     let out = run(&[
         "leads",
         "--table",
@@ -104,15 +107,20 @@ async fn send_posts_to_the_api_a_stack_names() {
         .await
         .unwrap();
     let send = |stack: &str| {
-        Command::new(env!("CARGO_BIN_EXE_inlet"))
-            .args(["send", "--stack", stack, "--channel", CHANNEL])
-            .args(["--email", "ruth.okafor@example.com", "--first-name", "Ruth"])
-            .env("AWS_ENDPOINT_URL", moto.endpoint())
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_REGION", "us-east-1")
-            .output()
-            .unwrap()
+        inlet_on_moto(
+            moto.endpoint(),
+            &[
+                "send",
+                "--stack",
+                stack,
+                "--channel",
+                CHANNEL,
+                "--email",
+                "ruth.okafor@example.com",
+                "--first-name",
+                "Ruth",
+            ],
+        )
     };
     let out = send("inlet-send");
     let stdout = String::from_utf8_lossy(&out.stdout);
