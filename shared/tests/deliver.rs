@@ -666,3 +666,87 @@ async fn a_meta_lead_known_by_id_is_fetched_then_captured_once() {
         matches!(&no_token.outcomes[0].1, Outcome::DeadLettered { reason } if reason.contains("INLET_META_PAGE_TOKEN"))
     );
 }
+
+/// One lead's activity, then its reassignment, both recorded by intake as queued.
+async fn two_follow_ups(w: &World) -> (Envelope, Envelope) {
+    let capture = capture_only("order@example.com");
+    assert_eq!(
+        w.deliver(&[message(&capture)]).await,
+        vec![Outcome::Delivered]
+    );
+    let id = w.double.leads()[0].id.clone();
+    let at = Utc::now();
+    let activity = EnvelopeBuilder::new(OriginKind::Webhook, "rechat-api", "", b"activity")
+        .lead_key(capture.lead_key.clone())
+        .received_at(at)
+        .step(Step::Activity {
+            target: LeadRef::Rechat { id: id.clone() },
+            activity: viewed("https://example.com/l/9"),
+        })
+        .build();
+    let reassignment = EnvelopeBuilder::new(OriginKind::Webhook, "rechat-api", "", b"assign")
+        .lead_key(capture.lead_key.clone())
+        .received_at(at + chrono::Duration::milliseconds(5))
+        .step(Step::Assign {
+            target: LeadRef::Rechat { id },
+            assignees: agent(),
+        })
+        .build();
+    for e in [&activity, &reassignment] {
+        w.ledger
+            .create(&inlet::ledger::LedgerRecord::queued(e))
+            .await
+            .unwrap();
+    }
+    (activity, reassignment)
+}
+
+#[tokio::test]
+async fn a_follow_up_that_overtakes_an_earlier_one_of_its_lead_waits_for_it() {
+    // The queue's order failed (a stale receipt handle released the group early): the
+    // reassignment comes first. The ledger holds it back until the activity is delivered.
+    let w = World::new().await;
+    let (activity, reassignment) = two_follow_ups(&w).await;
+    let outcomes = w.deliver(&[message(&reassignment)]).await;
+    assert!(
+        matches!(&outcomes[0], Outcome::Retry { error, .. } if error.contains(&activity.id)),
+        "{outcomes:?}"
+    );
+    assert!(
+        !w.double
+            .requests()
+            .iter()
+            .any(|r| r.route == Some(Route::Assignees)),
+        "nothing was sent"
+    );
+    assert_eq!(
+        w.deliver(&[message(&activity)]).await,
+        vec![Outcome::Delivered]
+    );
+    assert_eq!(
+        w.deliver(&[message(&reassignment)]).await,
+        vec![Outcome::Delivered]
+    );
+    assert!(w.double.order_violations().is_empty());
+    // In the queue's own order, nothing waits.
+    let w = World::new().await;
+    let (activity, reassignment) = two_follow_ups(&w).await;
+    assert_eq!(
+        w.deliver(&[message(&activity), message(&reassignment)])
+            .await,
+        vec![Outcome::Delivered, Outcome::Delivered]
+    );
+}
+
+#[tokio::test]
+async fn a_follow_up_stops_waiting_after_a_few_receives() {
+    // Two requests taken at once may be queued against their receive times; waiting for
+    // ever would hold the lead until the dead-letter limit.
+    let w = World::new().await;
+    let (_activity, reassignment) = two_follow_ups(&w).await;
+    let late = QueueMessage {
+        receive_count: inlet::deliver::ORDER_WAIT_RECEIVES + 1,
+        ..message(&reassignment)
+    };
+    assert_eq!(w.deliver(&[late]).await, vec![Outcome::Delivered]);
+}

@@ -148,6 +148,12 @@ async fn timeline_and_assignees_events_queue_in_the_leads_group() {
     assert!(
         matches!(&envelopes[1].steps[0], Step::Assign { assignees, .. } if assignees[0].first_name.as_deref() == Some("Dana"))
     );
+    // Recorded as queued, so that delivery can hold the reassignment behind the activity.
+    for env in &envelopes {
+        let record = f.ledger.get(&env.id).await.unwrap().unwrap();
+        assert_eq!(record.status, inlet::ledger::RecordStatus::Queued);
+        assert_eq!(record.lead_key, env.lead_key);
+    }
 }
 
 #[tokio::test]

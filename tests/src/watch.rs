@@ -204,7 +204,14 @@ impl Watch {
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(std::fs::File::create(self.logs.join(format!("{name}.log"))).unwrap())
+            // Appended: a restarted function's log follows the crashed one's.
+            .stderr(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(self.logs.join(format!("{name}.log")))
+                    .unwrap(),
+            )
             .spawn()
             .unwrap_or_else(|e| panic!("{name} starts: {e}"));
         self.processes.push((name.to_owned(), child));

@@ -27,6 +27,9 @@ use futures::StreamExt;
 use std::collections::HashMap;
 use std::time::Duration;
 
+/// Receives during which a follow-up waits for an earlier unfinished envelope of its lead.
+pub const ORDER_WAIT_RECEIVES: u32 = 4;
+
 /// How delivery behaves.
 #[derive(Debug, Clone, Copy)]
 pub struct DeliveryOptions {
@@ -322,6 +325,9 @@ impl Delivery<'_> {
                 .dead_letter(message, dead_letter_of(envelope, reason, None, None))
                 .await;
         }
+        if let Some(outcome) = self.await_earlier_steps(envelope, &record, message).await {
+            return outcome;
+        }
         record.status = RecordStatus::InProgress;
         record.attempts += 1;
 
@@ -383,6 +389,60 @@ impl Delivery<'_> {
             return self.retry(message, format!("ledger: {e}"), None);
         }
         Outcome::Delivered
+    }
+
+    /// A follow-up (activity, reassignment) waits while an earlier envelope of its lead is
+    /// unfinished, so that one lead's steps reach Rechat in the order received even when the
+    /// queue's order fails: a crashed consumer's stale receipt handle can release a FIFO group
+    /// early (moto honours one). A capture needs no check: a follow-up on a capture already
+    /// waits for its lead id. The index read may lag, so what it calls unfinished is read
+    /// again by key. Past `ORDER_WAIT_RECEIVES` receives it goes on regardless: two requests
+    /// for one lead taken at the same moment can be queued against their receive times, and
+    /// waiting then would hold the lead until its dead-letter limit.
+    async fn await_earlier_steps(
+        &self,
+        envelope: &Envelope,
+        record: &LedgerRecord,
+        message: &QueueMessage,
+    ) -> Option<Outcome> {
+        if envelope.steps.iter().any(Step::is_capture) {
+            return None;
+        }
+        let unfinished = |r: &LedgerRecord| {
+            r.key != record.key
+                && r.received_at < envelope.received_at
+                && matches!(r.status, RecordStatus::Queued | RecordStatus::InProgress)
+        };
+        let earlier = match self.ledger.records_for_lead(&envelope.lead_key).await {
+            Ok(records) => records,
+            Err(e) => return Some(self.retry(message, format!("ledger: {e}"), None)),
+        };
+        for candidate in earlier.iter().filter(|r| unfinished(r)) {
+            let current = match self.ledger.get(&candidate.key).await {
+                Ok(current) => current,
+                Err(e) => return Some(self.retry(message, format!("ledger: {e}"), None)),
+            };
+            if !current.as_ref().is_some_and(unfinished) {
+                continue;
+            }
+            if message.receive_count > ORDER_WAIT_RECEIVES {
+                tracing::warn!(
+                    envelope = %envelope.id, earlier = %candidate.key,
+                    receive_count = message.receive_count,
+                    "an earlier envelope of this lead is still unfinished; delivering anyway"
+                );
+                return None;
+            }
+            return Some(self.retry(
+                message,
+                format!(
+                    "an earlier envelope of this lead ({}) is not delivered yet",
+                    candidate.key
+                ),
+                None,
+            ));
+        }
+        None
     }
 
     /// The ledger record for this envelope: new, resumed, or a duplicate's. Creating comes

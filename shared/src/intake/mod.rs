@@ -475,16 +475,22 @@ impl Intake {
             .build();
         // Recorded in the ledger as well as queued, so that an activity posted with the id
         // answered here finds the lead's group, and an unknown id can be told from a pending
-        // one. The two writes go together (with the embedded store, into one commit); either
-        // failing answers 503, and the sender's retry finds what the other one wrote.
-        let record = LedgerRecord::queued(&envelope);
-        let (recorded, queued) = tokio::join!(self.ledger.create(&record), self.enqueue(&envelope));
+        // one.
+        self.record_and_enqueue(&envelope).await?;
+        Ok(accepted(&envelope))
+    }
+
+    /// Records the envelope as queued in the ledger and queues it. The two writes go
+    /// together (with the embedded store, into one commit); either failing answers 503, and
+    /// the sender's retry finds what the other one wrote.
+    async fn record_and_enqueue(&self, envelope: &Envelope) -> Result<(), IntakeError> {
+        let record = LedgerRecord::queued(envelope);
+        let (recorded, queued) = tokio::join!(self.ledger.create(&record), self.enqueue(envelope));
         if let Err(e) = recorded {
             tracing::error!(envelope = %envelope.id, error = %e, "ledger unavailable, answered 503");
             return Err(IntakeError::unavailable(self.settings.retry_after_secs));
         }
-        queued?;
-        Ok(accepted(&envelope))
+        queued
     }
 
     /// The lead a timeline or assignees call names: a Rechat lead id, or the id Inlet
@@ -629,7 +635,8 @@ impl Intake {
             .lead_key(lead_key)
             .step(step)
             .build();
-        self.enqueue(&envelope).await?;
+        // Recorded too, so that delivery can hold a later step of this lead behind it.
+        self.record_and_enqueue(&envelope).await?;
         Ok(accepted(&envelope))
     }
 }
