@@ -103,9 +103,14 @@ pub async fn serve_http(
     let _ = tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await;
 }
 
-/// Delivers from the embedded queue until `stop` turns true; the batch in hand is finished
-/// first. What was delivered (or dead-lettered) is deleted; what stays queued keeps the
-/// visibility delivery gave it.
+/// Delivers from the embedded queue until `stop` turns true; the batches in hand are
+/// finished first. What was delivered (or dead-lettered) is deleted; what stays queued keeps
+/// the visibility delivery gave it.
+///
+/// Leads overlap: each lead of a batch is delivered on its own, and more are received
+/// whenever fewer than `options.concurrency` messages are in hand, so one slow Rechat answer
+/// (a timeout) holds up only its own lead, never the rest of the queue. Order within a lead
+/// holds because the queue yields nothing of a group that has a message in hand.
 pub async fn deliver_loop(
     store: EmbeddedStore,
     rechat: Arc<dyn RechatApi>,
@@ -113,6 +118,7 @@ pub async fn deliver_loop(
     options: DeliveryOptions,
     stop: watch::Receiver<bool>,
 ) {
+    use futures::StreamExt;
     let delivery = Delivery {
         meta: meta.as_deref(),
         rechat: rechat.as_ref(),
@@ -120,45 +126,88 @@ pub async fn deliver_loop(
         queue: &store,
         options,
     };
+    let limit = options.concurrency.max(1);
+    let mut in_hand = 0usize;
+    let mut batches = futures::stream::FuturesUnordered::new();
     let mut last_sweep = std::time::Instant::now();
-    while !*stop.borrow() {
-        if last_sweep.elapsed() > Duration::from_secs(60) {
+    loop {
+        let stopping = *stop.borrow();
+        if stopping && batches.is_empty() {
+            break;
+        }
+        if !stopping && last_sweep.elapsed() > Duration::from_secs(60) {
             if let Err(e) = store.sweep().await {
                 tracing::warn!(error = %e, "sweeping the embedded store failed");
             }
             last_sweep = std::time::Instant::now();
         }
-        let batch = match store.receive(10).await {
-            Ok(b) => b,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot read the embedded queue");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
+        let mut received = 0;
+        if !stopping && in_hand < limit {
+            match store.receive((limit - in_hand).min(10)).await {
+                Ok(batch) if !batch.is_empty() => {
+                    received = batch.len();
+                    in_hand += received;
+                    // Each lead on its own: its slot frees as soon as it is done.
+                    for group in by_group(batch) {
+                        batches.push(deliver_and_delete(&delivery, &store, group));
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot read the embedded queue");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
             }
-        };
-        if batch.is_empty() {
-            let mut stop = stop.clone();
-            tokio::select! {
-                _ = store.wait_for_messages(Duration::from_millis(500)) => {}
-                _ = stop.changed() => {}
-            }
+        }
+        if received > 0 && in_hand < limit {
+            // More may be waiting: receive again before waiting on anything.
             continue;
         }
-        let receipts: Vec<(String, Option<String>)> = batch
-            .iter()
-            .map(|m| (m.message_id.clone(), m.receipt_handle.clone()))
-            .collect();
-        let report = delivery.deliver_batch(batch).await;
-        let done: Vec<String> = report
-            .outcomes
-            .iter()
-            .zip(receipts)
-            .filter(|((_, outcome), _)| !outcome.stays_queued())
-            .filter_map(|(_, (_, receipt))| receipt)
-            .collect();
-        if let Err(e) = store.delete(done).await {
-            // The ledger keeps these from being delivered twice when they come back.
-            tracing::error!(error = %e, "could not delete delivered messages");
+        let mut stop_changed = stop.clone();
+        tokio::select! {
+            Some(done) = batches.next(), if !batches.is_empty() => in_hand -= done,
+            _ = store.wait_for_messages(Duration::from_millis(500)), if in_hand < limit && !stopping => {}
+            _ = stop_changed.changed(), if !stopping => {}
+            else => {}
         }
     }
+}
+
+/// A batch split by message group (lead), each in the order received.
+fn by_group(batch: Vec<crate::queue::QueueMessage>) -> Vec<Vec<crate::queue::QueueMessage>> {
+    let mut groups: Vec<Vec<crate::queue::QueueMessage>> = Vec::new();
+    for message in batch {
+        match groups
+            .iter_mut()
+            .find(|g| g[0].group_id == message.group_id)
+        {
+            Some(group) => group.push(message),
+            None => groups.push(vec![message]),
+        }
+    }
+    groups
+}
+
+/// Delivers one batch and deletes what is done with; returns the batch's size.
+async fn deliver_and_delete(
+    delivery: &Delivery<'_>,
+    store: &EmbeddedStore,
+    batch: Vec<crate::queue::QueueMessage>,
+) -> usize {
+    let size = batch.len();
+    let receipts: Vec<Option<String>> = batch.iter().map(|m| m.receipt_handle.clone()).collect();
+    let report = delivery.deliver_batch(batch).await;
+    let done: Vec<String> = report
+        .outcomes
+        .iter()
+        .zip(receipts)
+        .filter(|((_, outcome), _)| !outcome.stays_queued())
+        .filter_map(|(_, receipt)| receipt)
+        .collect();
+    if let Err(e) = store.delete(done).await {
+        // The ledger keeps these from being delivered twice when they come back.
+        tracing::error!(error = %e, "could not delete delivered messages");
+    }
+    size
 }

@@ -302,3 +302,54 @@ async fn the_delivery_loop_delivers_retries_and_stops_when_asked() {
         "delivered messages are deleted"
     );
 }
+
+#[tokio::test]
+async fn a_slow_answer_holds_up_its_own_lead_and_not_the_rest_of_the_queue() {
+    let (s, _) = store("overlap", QueueSettings::default());
+    let double = RechatDouble::start().await;
+    // The first capture is answered after 3 s (within the client's timeout).
+    double.fail_next(Some(Route::Capture), Fault::Slow(Duration::from_secs(3)));
+    let client = RechatClient::new(&RechatConfig {
+        base_url: double.url().into(),
+        total_timeout: Duration::from_secs(10),
+        ..RechatConfig::default()
+    })
+    .unwrap();
+    s.send(&envelope("slow@example.com", "slow")).await.unwrap();
+    for i in 0..30 {
+        s.send(&envelope(&format!("p{i}@example.com"), &format!("n{i}")))
+            .await
+            .unwrap();
+    }
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let started = std::time::Instant::now();
+    let worker = tokio::spawn(inlet::serve::deliver_loop(
+        s.clone(),
+        Arc::new(client),
+        None,
+        DeliveryOptions::default(),
+        stopped,
+    ));
+    while double.leads().len() < 30 && started.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let others_done = started.elapsed();
+    assert!(
+        others_done < Duration::from_millis(2500),
+        "30 other leads took {others_done:?} behind one slow answer"
+    );
+    assert!(
+        !double.leads().iter().any(|l| l.payload["note"] == "slow"),
+        "the slow one is still in hand"
+    );
+    while double.leads().len() < 31 && started.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(double.leads().len(), 31);
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), worker)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(s.depth().await.unwrap(), (0, 0));
+}
