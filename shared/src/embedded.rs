@@ -134,6 +134,10 @@ impl EmbeddedStore {
         // Checkpoints copy the WAL's pages into the database file; letting the WAL grow to
         // ~40 MB before one means a page changed many times in a burst is copied once.
         conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
+        // 64 MiB of pages (SQLite's default is 2 MiB): the ledger and dedupe keys are digests,
+        // so writes land on random pages, and under a burst most were being read back from
+        // the OS for each commit (serve_load: 2.7–2.9× a health check instead of 3.1×).
+        conn.pragma_update(None, "cache_size", -65_536)?;
         conn.busy_timeout(Duration::from_secs(10))?;
         conn.execute_batch(SCHEMA)?;
         let (jobs, inbox) = mpsc::channel::<Job>();
