@@ -118,12 +118,24 @@ async fn the_visibility_timeout_returns_an_unfinished_message() {
         },
     );
     s.send(&envelope("a@example.com", "a1")).await.unwrap();
-    assert_eq!(s.receive(10).await.unwrap().len(), 1);
+    let first = s.receive(10).await.unwrap();
+    assert_eq!(first.len(), 1);
     assert!(s.receive(10).await.unwrap().is_empty());
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let back = s.receive(10).await.unwrap();
     assert_eq!(back.len(), 1);
     assert_eq!(back[0].receive_count, 2);
+    // The first receive's handle is stale: it neither releases nor deletes the message that
+    // is in hand again (unlike moto's SQS, which honours it).
+    let stale = first[0].receipt_handle.clone().unwrap();
+    s.change_visibility(&stale, 0).await.unwrap();
+    assert!(s.receive(10).await.unwrap().is_empty(), "still in hand");
+    s.delete(vec![stale]).await.unwrap();
+    assert_eq!(s.depth().await.unwrap(), (1, 0));
+    s.delete(vec![back[0].receipt_handle.clone().unwrap()])
+        .await
+        .unwrap();
+    assert_eq!(s.depth().await.unwrap(), (0, 0));
 }
 
 #[tokio::test]
