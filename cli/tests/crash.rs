@@ -9,19 +9,11 @@ mod common;
 use common::{CHANNEL, Serve, data_dir, free_port, wait_for};
 use futures::StreamExt;
 use inlet::embedded::{EmbeddedStore, QueueSettings};
-use inlet_testkit::{Fault, FaultRates, RechatDouble, Route};
+use inlet_testkit::{Fault, FaultRates, RechatDouble, Route, scale};
 use serde_json::json;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-/// `INLET_CRASH_LEADS` and `INLET_CRASH_KILLS` scale it (`make proof`: 10,000 and 50).
-fn scale(var: &str, default: usize) -> usize {
-    std::env::var(var)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_acknowledged_lead_survives_kill_9() {

@@ -556,10 +556,7 @@ async fn hostile_requests_end_in_documented_refusals_and_the_server_stays_up() {
         ),
     );
     let addr = serve.url.trim_start_matches("http://").to_owned();
-    let rounds: usize = std::env::var("INLET_HOSTILE_ROUNDS")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(1);
+    let rounds: usize = inlet_testkit::scale("INLET_HOSTILE_ROUNDS", 1);
     let cases = corpus();
     assert!(cases.len() >= 500, "{} cases", cases.len());
 

@@ -89,10 +89,7 @@ async fn post_person(http: &reqwest::Client, url: &str, p: usize) -> (Vec<String
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_rechat_misbehaving_every_acknowledged_lead_arrives_once_in_order() {
-    let people: usize = std::env::var("INLET_PROOF_PEOPLE")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(40);
+    let people: usize = inlet_testkit::scale("INLET_PROOF_PEOPLE", 40);
     let double = RechatDouble::start().await;
     // Held past the client's 1 s timeout (common::Serve sets it).
     double.random_faults(FaultRates::proof_mix(Duration::from_millis(1_500)), 2026);

@@ -11,3 +11,12 @@ pub use captcha_double::CaptchaDouble;
 pub use graph_double::GraphDouble;
 pub use moto::Moto;
 pub use rechat_double::{Fault, FaultRates, RechatDouble, Recorded, Route, token_in};
+
+/// A proof run's size: the environment variable `var` when it parses, else `default` (the
+/// short version `make test` runs; `make proof` sets the full sizes).
+pub fn scale<T: std::str::FromStr>(var: &str, default: T) -> T {
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}

@@ -52,12 +52,7 @@ async fn cuttable_proxy(upstream: String) -> (String, Arc<AtomicBool>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn intake_answers_503_while_the_queue_is_down_and_recovers_by_itself() {
-    let outage = Duration::from_secs(
-        std::env::var("INLET_OUTAGE_SECS")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(5),
-    );
+    let outage = Duration::from_secs(inlet_testkit::scale("INLET_OUTAGE_SECS", 5));
     let (moto, _guard) = Moto::exclusive().await;
     let aws = inlet_tests::aws_config(moto.endpoint()).await;
     let routing = format!("[email]\ndefault_channel = \"{CHANNEL}\"\n");

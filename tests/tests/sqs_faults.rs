@@ -17,18 +17,11 @@
 //! the ledger (`Delivery::await_earlier_steps`).
 
 use inlet::queue::sqs::SqsQueue;
-use inlet_testkit::{Fault, FaultRates, Moto, RechatDouble, Route, token_in};
+use inlet_testkit::{Fault, FaultRates, Moto, RechatDouble, Route, scale, token_in};
 use inlet_tests::watch::{CHANNEL, Watch, deploy, function_binary, function_env, receive_batch};
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
-
-fn scale(var: &str, default: usize) -> usize {
-    std::env::var(var)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn through_sqs_with_rechat_misbehaving_and_deliver_crashing_every_lead_arrives_once() {
