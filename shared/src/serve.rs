@@ -148,7 +148,9 @@ pub async fn deliver_loop(
                     received = batch.len();
                     in_hand += received;
                     // Each lead on its own: its slot frees as soon as it is done.
-                    for group in by_group(batch) {
+                    let batch = batch.into_iter().enumerate().collect();
+                    for group in crate::deliver::by_group(batch) {
+                        let group = group.into_iter().map(|(_, m)| m).collect();
                         batches.push(deliver_and_delete(&delivery, &store, group));
                     }
                 }
@@ -172,21 +174,6 @@ pub async fn deliver_loop(
             else => {}
         }
     }
-}
-
-/// A batch split by message group (lead), each in the order received.
-fn by_group(batch: Vec<crate::queue::QueueMessage>) -> Vec<Vec<crate::queue::QueueMessage>> {
-    let mut groups: Vec<Vec<crate::queue::QueueMessage>> = Vec::new();
-    for message in batch {
-        match groups
-            .iter_mut()
-            .find(|g| g[0].group_id == message.group_id)
-        {
-            Some(group) => group.push(message),
-            None => groups.push(vec![message]),
-        }
-    }
-    groups
 }
 
 /// Delivers one batch and deletes what is done with; returns the batch's size.

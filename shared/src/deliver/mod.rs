@@ -201,16 +201,7 @@ impl Delivery<'_> {
     /// Delivers one batch and says what became of each message.
     pub async fn deliver_batch(&self, messages: Vec<QueueMessage>) -> BatchReport {
         let ids: Vec<String> = messages.iter().map(|m| m.message_id.clone()).collect();
-        let mut groups: Vec<Vec<(usize, QueueMessage)>> = Vec::new();
-        let mut group_of: HashMap<String, usize> = HashMap::new();
-        for (i, m) in messages.into_iter().enumerate() {
-            let group = group_id(&m);
-            let slot = *group_of.entry(group).or_insert_with(|| {
-                groups.push(Vec::new());
-                groups.len() - 1
-            });
-            groups[slot].push((i, m));
-        }
+        let groups = by_group(messages.into_iter().enumerate().collect());
         let mut outcomes: Vec<Option<Outcome>> = vec![None; ids.len()];
         let results: Vec<Vec<(usize, Outcome)>> = futures::stream::iter(groups)
             .map(|group| self.deliver_group(group))
@@ -746,6 +737,21 @@ fn dead_letter_of(
         failed_step: step.map(str::to_owned),
         status,
     }
+}
+
+/// Messages (each with its place in the batch) split by FIFO group, groups in order of first
+/// appearance, each group in the batch's order.
+pub fn by_group(messages: Vec<(usize, QueueMessage)>) -> Vec<Vec<(usize, QueueMessage)>> {
+    let mut groups: Vec<Vec<(usize, QueueMessage)>> = Vec::new();
+    let mut group_of: HashMap<String, usize> = HashMap::new();
+    for (i, m) in messages {
+        let slot = *group_of.entry(group_id(&m)).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
+        });
+        groups[slot].push((i, m));
+    }
+    groups
 }
 
 /// The message's FIFO group: SQS's own, else the envelope's `lead_key`, else the message
