@@ -219,20 +219,32 @@ fn walk(part: &mailparse::ParsedMail, message: &mut Message, depth: usize, parts
     }
 }
 
-/// A text part decoded. A part labelled UTF-8 or US-ASCII (or not labelled) whose bytes are
-/// not UTF-8 is nearly always windows-1252 written by a mailer that never said so: read as
-/// that rather than with replacement characters.
+/// A text part decoded, its transfer encoding undone once (mailparse's `get_body` would undo
+/// it again after `get_body_raw`). A part labelled UTF-8 or US-ASCII (or not labelled) whose
+/// bytes are not UTF-8 is nearly always windows-1252 written by a mailer that never said so:
+/// read as that rather than with replacement characters.
 fn text_body(part: &mailparse::ParsedMail) -> Option<String> {
+    let bytes = part.get_body_raw().ok()?;
     let label = part.ctype.charset.to_ascii_lowercase();
-    let unicode_label = matches!(label.as_str(), "utf-8" | "utf8" | "us-ascii" | "ascii" | "");
-    if unicode_label
-        && let Ok(bytes) = part.get_body_raw()
-        && std::str::from_utf8(&bytes).is_err()
-        && let Some(cp1252) = charset::Charset::for_label(b"windows-1252")
-    {
-        return Some(cp1252.decode_without_bom_handling(&bytes).0.into_owned());
+    if matches!(label.as_str(), "utf-8" | "utf8" | "us-ascii" | "ascii" | "") {
+        return Some(match String::from_utf8(bytes) {
+            Ok(text) => match text.strip_prefix('\u{feff}') {
+                Some(rest) => rest.to_owned(),
+                None => text,
+            },
+            Err(e) => {
+                let cp1252 = charset::Charset::for_label(b"windows-1252")?;
+                cp1252
+                    .decode_without_bom_handling(e.as_bytes())
+                    .0
+                    .into_owned()
+            }
+        });
     }
-    part.get_body().ok()
+    Some(match charset::Charset::for_label(label.as_bytes()) {
+        Some(labelled) => labelled.decode(&bytes).0.into_owned(),
+        None => String::from_utf8_lossy(&bytes).into_owned(),
+    })
 }
 
 #[cfg(test)]
