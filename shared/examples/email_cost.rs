@@ -46,10 +46,7 @@ fn main() {
             start.elapsed().as_secs_f64() * 1e6 / (n * parsed.len()) as f64
         );
     };
-    time2("html5ever parse (scraper)", &|m| {
-        std::hint::black_box(m.html.as_deref().map(scraper::Html::parse_document));
-    });
-    time2("html to text (parse + walk)", &|m| {
+    time2("html read (one pass)", &|m| {
         std::hint::black_box(read::html_text(m));
     });
     time2("forward::unwrap", &|m| {

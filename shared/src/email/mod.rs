@@ -5,6 +5,7 @@
 //! channel by its recipients (`route`).
 
 pub mod forward;
+pub mod html;
 pub mod ingress;
 #[cfg(feature = "aws")]
 pub mod lambda;

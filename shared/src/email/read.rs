@@ -4,6 +4,7 @@
 //! names). Relay addresses are kept only when nothing better exists; the portal's own
 //! address is never the prospect's.
 
+use super::html::HtmlReading;
 use super::message::{Mailbox, Message};
 use super::portals::{self, Portal, is_portal_address, is_portal_name, on_domain};
 use crate::normalize::RawLead;
@@ -37,30 +38,26 @@ fn is_portal(address: &str) -> bool {
 }
 
 /// A message prepared for reading: both renderings of its text with link annotations
-/// removed, and its HTML parsed once.
+/// removed, and its HTML read once.
 pub struct Reading<'a> {
     pub message: &'a Message,
     /// The plain part, then the HTML part rendered one cell a line.
     pub texts: Vec<String>,
-    pub doc: Option<scraper::Html>,
+    pub html: Option<HtmlReading>,
     /// Subject and texts, lower-cased, for phrase recognition.
     pub lower_text: String,
 }
 
 impl<'a> Reading<'a> {
     pub fn new(message: &'a Message) -> Self {
-        let doc = message.html.as_deref().and_then(html_document);
+        let html = message.html.as_deref().map(super::html::read);
         let mut texts: Vec<String> = message.text.iter().map(|t| clean_annotations(t)).collect();
-        match (&doc, message.html.as_deref()) {
-            (Some(d), _) => texts.push(clean_annotations(&dom_text(d))),
-            (None, Some(html)) => texts.push(clean_annotations(&strip_tags(html))),
-            (None, None) => {}
-        }
+        texts.extend(html.as_ref().map(|h| clean_annotations(&h.text)));
         let lower_text = texts.join("\n").to_lowercase();
         Reading {
             message,
             texts,
-            doc,
+            html,
             lower_text,
         }
     }
@@ -76,14 +73,9 @@ impl<'a> Reading<'a> {
 
     /// `href`s of the HTML part's links.
     pub fn links(&self) -> Vec<&str> {
-        let Some(doc) = &self.doc else {
-            return Vec::new();
-        };
-        let Ok(links) = scraper::Selector::parse("a[href]") else {
-            return Vec::new();
-        };
-        doc.select(&links)
-            .filter_map(|a| a.value().attr("href"))
+        self.html
+            .iter()
+            .flat_map(|h| h.links.iter().map(String::as_str))
             .collect()
     }
 }
@@ -110,207 +102,7 @@ pub(crate) fn clean_annotations(text: &str) -> String {
 
 /// The HTML part rendered as text, one cell a line.
 pub fn html_text(message: &Message) -> Option<String> {
-    let html = message.html.as_deref()?;
-    Some(match html_document(html) {
-        Some(doc) => dom_text(&doc),
-        None => strip_tags(html),
-    })
-}
-
-/// Deepest element nesting parsed as a document. html5ever's time grows with the square
-/// of the depth (20,000 nested elements take most of a second); lead mail nests tables a
-/// few dozen deep.
-const MAX_HTML_DEPTH: usize = 512;
-
-/// Elements that never hold others, so never deepen the nesting.
-const VOID: &[&str] = &[
-    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track",
-    "wbr",
-];
-
-/// The HTML parsed, unless it nests deeper than `MAX_HTML_DEPTH` (then its text is read
-/// with the tags stripped instead).
-pub fn html_document(html: &str) -> Option<scraper::Html> {
-    (nesting(html) <= MAX_HTML_DEPTH).then(|| scraper::Html::parse_document(html))
-}
-
-/// The deepest run of open tags, counted the cheap way: `<name` opens unless void or
-/// self-closed, `</` closes.
-fn nesting(html: &str) -> usize {
-    let bytes = html.as_bytes();
-    let (mut depth, mut max) = (0usize, 0usize);
-    let mut i = 0;
-    while let Some(at) = bytes[i..].iter().position(|b| *b == b'<') {
-        i += at + 1;
-        match bytes.get(i) {
-            Some(b'/') => depth = depth.saturating_sub(1),
-            Some(c) if c.is_ascii_alphabetic() => {
-                let end = bytes[i..]
-                    .iter()
-                    .position(|b| !b.is_ascii_alphanumeric())
-                    .map_or(bytes.len(), |e| i + e);
-                let name = html[i..end].to_ascii_lowercase();
-                let close = bytes[end..]
-                    .iter()
-                    .position(|b| *b == b'>')
-                    .map(|p| end + p);
-                let self_closed = close.is_some_and(|c| c > 0 && bytes[c - 1] == b'/');
-                if !VOID.contains(&name.as_str()) && !self_closed {
-                    depth += 1;
-                    max = max.max(depth);
-                }
-            }
-            _ => {}
-        }
-    }
-    max
-}
-
-/// Text with every tag replaced by a line break: the reading of a document too deep to
-/// parse.
-fn strip_tags(html: &str) -> String {
-    let mut out = String::with_capacity(html.len() / 2);
-    let mut in_tag = false;
-    for c in html.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' if in_tag => {
-                in_tag = false;
-                out.push('\n');
-            }
-            _ if !in_tag => out.push(c),
-            _ => {}
-        }
-    }
-    out.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// Elements whose content is never text a reader sees.
-const HIDDEN: &[&str] = &["head", "script", "style", "title", "noscript", "template"];
-
-/// Elements that begin and end a line: blocks, list items, table cells and rows.
-const LINE_BREAKING: &[&str] = &[
-    "address",
-    "article",
-    "aside",
-    "blockquote",
-    "br",
-    "caption",
-    "center",
-    "dd",
-    "div",
-    "dl",
-    "dt",
-    "fieldset",
-    "figcaption",
-    "figure",
-    "footer",
-    "form",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "header",
-    "hr",
-    "li",
-    "main",
-    "nav",
-    "ol",
-    "option",
-    "p",
-    "pre",
-    "section",
-    "table",
-    "tbody",
-    "td",
-    "tfoot",
-    "th",
-    "thead",
-    "tr",
-    "ul",
-];
-
-/// The visible text of a parsed document, one block or table cell a line, whitespace
-/// collapsed. Written over scraper's tree (the document is parsed once for the meta tags,
-/// rows and links too) rather than with html2text: the reader needs cells apart, which
-/// html2text's layout sets side by side for people, and its second parse and layout cost
-/// more than the rest of the reading. The walk is iterative, so a deeply nested document
-/// cannot exhaust the stack.
-pub fn dom_text(doc: &scraper::Html) -> String {
-    use ego_tree::iter::Edge;
-    let mut out = String::new();
-    let mut hidden = 0usize;
-    for edge in doc.tree.root().traverse() {
-        match edge {
-            Edge::Open(node) => match node.value() {
-                scraper::Node::Element(e) => {
-                    let name = e.name();
-                    if hidden > 0 || HIDDEN.contains(&name) {
-                        hidden += 1;
-                    } else if LINE_BREAKING.contains(&name) {
-                        out.push('\n');
-                    }
-                }
-                scraper::Node::Text(t) if hidden == 0 => {
-                    let text: &str = t;
-                    let starts_space = text.starts_with(char::is_whitespace);
-                    if starts_space && !out.ends_with([' ', '\n']) {
-                        out.push(' ');
-                    }
-                    let mut first = true;
-                    for word in text.split(|c: char| c.is_whitespace() || c == '\u{a0}') {
-                        if word.is_empty() {
-                            continue;
-                        }
-                        if !first {
-                            out.push(' ');
-                        }
-                        out.push_str(word);
-                        first = false;
-                    }
-                    if !first && text.ends_with(char::is_whitespace) {
-                        out.push(' ');
-                    }
-                }
-                _ => {}
-            },
-            Edge::Close(node) => {
-                if let scraper::Node::Element(e) = node.value() {
-                    if hidden > 0 {
-                        hidden -= 1;
-                    } else if LINE_BREAKING.contains(&e.name()) {
-                        out.push('\n');
-                    }
-                }
-            }
-        }
-    }
-    let mut text = String::with_capacity(out.len());
-    for line in out.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        text.push_str(line);
-        text.push('\n');
-    }
-    text
-}
-
-/// leadmetadata.org tags: `<meta name="lead_name" content="…">`, anywhere in the document.
-pub fn lead_metadata(doc: &scraper::Html) -> Vec<(String, String)> {
-    let Ok(selector) = scraper::Selector::parse("meta[name]") else {
-        return Vec::new();
-    };
-    doc.select(&selector)
-        .filter_map(|m| {
-            let name = m.value().attr("name")?.trim().to_ascii_lowercase();
-            let content = m.value().attr("content")?.trim().to_owned();
-            (name.starts_with("lead_") && !content.is_empty()).then_some((name, content))
-        })
-        .collect()
+    message.html.as_deref().map(|h| super::html::read(h).text)
 }
 
 fn metadata_meaning(name: &str) -> Meaning {
@@ -338,7 +130,7 @@ fn metadata_meaning(name: &str) -> Meaning {
 
 /// `Label: value` pairs in text (a value may sit on the line after its label), and
 /// two-cell rows of HTML tables.
-pub fn label_values(text: &str, html: Option<&scraper::Html>) -> Vec<(String, String)> {
+pub fn label_values(text: &str, html: Option<&HtmlReading>) -> Vec<(String, String)> {
     let mut pairs = Vec::new();
     label_values_into(text, html, &mut pairs);
     // A sentence that mentions "email" or "phone" ("Visit this link to stop these emails:
@@ -351,7 +143,7 @@ pub fn label_values(text: &str, html: Option<&scraper::Html>) -> Vec<(String, St
     pairs
 }
 
-fn label_values_into(text: &str, html: Option<&scraper::Html>, pairs: &mut Vec<(String, String)>) {
+fn label_values_into(text: &str, html: Option<&HtmlReading>, pairs: &mut Vec<(String, String)>) {
     let lines: Vec<&str> = text.lines().map(str::trim).collect();
     let mut i = 0;
     while i < lines.len() {
@@ -411,31 +203,10 @@ fn label_values_into(text: &str, html: Option<&scraper::Html>, pairs: &mut Vec<(
         }
         i += 1;
     }
-    if let Some(doc) = html
-        && let (Ok(rows), Ok(cells)) = (
-            scraper::Selector::parse("tr"),
-            scraper::Selector::parse("td, th"),
-        )
-    {
-        for row in doc.select(&rows) {
-            let texts: Vec<String> = row
-                .select(&cells)
-                .map(|c| {
-                    c.text()
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                        .split_whitespace()
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                })
-                .filter(|t| !t.is_empty())
-                .collect();
-            if texts.len() == 2 {
-                let label = texts[0].trim_end_matches(':').trim();
-                if !matches!(meaning_of(&canonical(label)), Meaning::Unknown) && label.len() <= 80 {
-                    pairs.push((label.to_owned(), texts[1].clone()));
-                }
-            }
+    for (label, value) in html.iter().flat_map(|h| &h.two_cell_rows) {
+        let label = label.trim_end_matches(':').trim();
+        if !matches!(meaning_of(&canonical(label)), Meaning::Unknown) && label.len() <= 80 {
+            pairs.push((label.to_owned(), value.clone()));
         }
     }
 }
@@ -504,14 +275,11 @@ fn bare_contacts(text: &str) -> Contacts {
 }
 
 /// `mailto:` and `tel:` links (read after the visible text, which wins when they differ).
-fn link_contacts(doc: &scraper::Html) -> (Option<String>, Option<String>) {
-    let Ok(links) = scraper::Selector::parse("a[href]") else {
-        return (None, None);
-    };
+fn link_contacts(links: &[String]) -> (Option<String>, Option<String>) {
     let mut email = None;
     let mut phone = None;
-    for a in doc.select(&links) {
-        let href = a.value().attr("href").unwrap_or("").trim();
+    for href in links {
+        let href = href.trim();
         let lower = href.to_ascii_lowercase();
         if email.is_none() && lower.starts_with("mailto:") {
             let address = href[7..].split('?').next().unwrap_or("");
@@ -746,12 +514,10 @@ pub fn generic(r: &Reading, portal_mail: bool) -> RawLead {
     let texts = &r.texts;
     let mut reader = LeadReader::new();
     let rules = Default::default();
-    if let Some(doc) = &r.doc {
-        for (name, content) in lead_metadata(doc) {
-            match metadata_meaning(&name) {
-                Meaning::Unknown => {}
-                m => reader.with_meaning(&name, m, &Value::String(content)),
-            }
+    for (name, content) in r.html.iter().flat_map(|h| &h.lead_metadata) {
+        match metadata_meaning(name) {
+            Meaning::Unknown => {}
+            m => reader.with_meaning(name, m, &Value::String(content.clone())),
         }
     }
     // Both renderings: senders put different things in the plain and the HTML part. A
@@ -760,7 +526,7 @@ pub fn generic(r: &Reading, portal_mail: bool) -> RawLead {
     let mut earlier = std::collections::HashSet::new();
     for (i, text) in texts.iter().enumerate() {
         let html = if i + 1 == texts.len() {
-            r.doc.as_ref()
+            r.html.as_ref()
         } else {
             None
         };
@@ -819,8 +585,8 @@ pub fn generic(r: &Reading, portal_mail: bool) -> RawLead {
             raw.full_name = contacts.name;
         }
     }
-    if let Some(doc) = &r.doc {
-        let (email, phone) = link_contacts(doc);
+    if let Some(html) = &r.html {
+        let (email, phone) = link_contacts(&html.links);
         if let Some(e) = email.filter(|e| raw.email.is_none() && !is_relay(e) && !is_portal(e)) {
             raw.email = Some(e);
         }
@@ -870,51 +636,24 @@ mod tests {
     }
 
     #[test]
-    fn dom_text_puts_cells_and_blocks_on_lines_of_their_own() {
-        let doc = scraper::Html::parse_document(
-            "<html><head><title>T</title><style>p{}</style></head><body><table><tr><td>Name</td><td> Ana <b>Silva</b></td></tr></table><p>Call&nbsp;me<br>after 5</p><script>x()</script><span>a</span><span>b</span></body></html>",
-        );
-        assert_eq!(dom_text(&doc), "Name\nAna Silva\nCall me\nafter 5\nab\n");
-        let deep = format!("{}x{}", "<div>".repeat(2_000), "</div>".repeat(2_000));
-        assert_eq!(dom_text(&scraper::Html::parse_document(&deep)), "x\n");
-    }
-
-    #[test]
-    fn html_nested_past_the_limit_is_read_without_parsing() {
-        assert_eq!(
-            nesting("<p>a<br><img src=x/><b>c</b></p><div><div></div></div>"),
-            2
-        );
+    fn a_deeply_nested_html_part_is_read_whole() {
         let deep = format!(
             "{}Name: Ana{}",
             "<div>".repeat(100_000),
             "</div>".repeat(100_000)
         );
-        assert!(html_document(&deep).is_none());
         let m = Message {
             html: Some(deep),
             ..Message::default()
         };
-        assert_eq!(html_text(&m).as_deref(), Some("Name: Ana"));
-        assert_eq!(Reading::new(&m).texts, vec!["Name: Ana".to_owned()]);
-    }
-
-    #[test]
-    fn lead_metadata_tags_are_read_anywhere_in_the_document() {
-        let html = r#"<html><body><meta name="lead_name" content="Ana Silva"><meta name="lead_email" content="ana@example.com"><meta name="robots" content="x"><p>Hi</p></body></html>"#;
-        assert_eq!(
-            lead_metadata(&scraper::Html::parse_document(html)),
-            vec![
-                ("lead_name".into(), "Ana Silva".into()),
-                ("lead_email".into(), "ana@example.com".into())
-            ]
-        );
+        assert_eq!(html_text(&m).as_deref(), Some("Name: Ana\n"));
+        assert_eq!(Reading::new(&m).texts, vec!["Name: Ana\n".to_owned()]);
     }
 
     #[test]
     fn label_values_in_text_and_tables() {
         let text = "New lead!\nFirst Name: Ana\nLast Name: Silva\nPhone Number:\n(214) 555-0123\nComments: Call me after 5\nhttp://x: y";
-        let table = scraper::Html::parse_document(
+        let table = crate::email::html::read(
             "<table><tr><td>Email Address</td><td>ana@example.com</td></tr><tr><td>Irrelevant</td><td>x</td></tr></table>",
         );
         let pairs = label_values(text, Some(&table));
