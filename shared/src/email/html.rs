@@ -9,8 +9,8 @@
 //! The few rules of tree construction a reader sees are kept: a cell or row start closes
 //! the open one, and `</table>` closes what it holds.
 
-use html5gum::emitters::callback::{CallbackEmitter, CallbackEvent};
-use html5gum::{Span, Tokenizer};
+use html5gum::{Emitter, Error, State, Tokenizer, naive_next_state};
+use std::convert::Infallible;
 
 /// What a lead reader takes from an HTML part.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -29,21 +29,19 @@ pub struct HtmlReading {
 
 /// Reads `html`.
 pub fn read(html: &str) -> HtmlReading {
-    let mut reader = Reader::default();
-    let mut emitter = CallbackEmitter::new(
-        |event: CallbackEvent<'_>, _: Span<()>| -> Option<std::convert::Infallible> {
-            reader.event(event);
-            None
-        },
-    );
-    // The content of script, style, title and the like is one run of text, never markup.
-    emitter.naively_switch_states(true);
-    for _ in Tokenizer::new_with_emitter(html, emitter) {}
-    reader.finish()
+    let mut emitter = LeadEmitter::default();
+    // The emitter yields no tokens (and reading a `&str` cannot fail): running the
+    // tokenizer to its end is the whole read.
+    if let Some(token) = Tokenizer::new_with_emitter(html, &mut emitter).next() {
+        match token {}
+    }
+    emitter.flush_text();
+    emitter.reader.finish()
 }
 
-/// Elements whose content is never text a reader sees. All but `template` are raw text to
-/// the tokenizer: their content arrives as one string before their end tag.
+/// Elements whose content is never text a reader sees, each one `naive_next_state` puts
+/// the tokenizer in raw text for: their content arrives as one string, and the next end
+/// tag is their own. (`template`, hidden too, is not raw text and is counted instead.)
 const HIDDEN_RAW: &[&[u8]] = &[
     b"script",
     b"style",
@@ -51,7 +49,6 @@ const HIDDEN_RAW: &[&[u8]] = &[
     b"noscript",
     b"iframe",
     b"noembed",
-    b"noframes",
 ];
 
 /// Elements that begin and end a line: blocks, list items, table cells and rows.
@@ -125,15 +122,17 @@ struct Reader {
     tables: Vec<Table>,
     /// Tables opened past `MAX_TABLE_DEPTH`, not tracked.
     untracked_tables: usize,
-    // The start tag being read.
-    tag: Vec<u8>,
-    attribute: Vec<u8>,
-    meta_name: Option<String>,
-    meta_content: Option<String>,
-    href: Option<String>,
     lead_metadata: Vec<(String, String)>,
     two_cell_rows: Vec<(String, String)>,
     links: Vec<String>,
+}
+
+/// The attributes of a start tag a reader needs.
+#[derive(Default)]
+struct Attributes {
+    meta_name: Option<Vec<u8>>,
+    meta_content: Option<Vec<u8>>,
+    href: Option<Vec<u8>>,
 }
 
 fn lossy(bytes: &[u8]) -> String {
@@ -141,60 +140,18 @@ fn lossy(bytes: &[u8]) -> String {
 }
 
 impl Reader {
-    fn event(&mut self, event: CallbackEvent<'_>) {
-        match event {
-            CallbackEvent::OpenStartTag { name } => {
-                self.tag.clear();
-                self.tag.extend_from_slice(name);
-                self.attribute.clear();
-                self.meta_name = None;
-                self.meta_content = None;
-                self.href = None;
-            }
-            CallbackEvent::AttributeName { name } => {
-                self.attribute.clear();
-                self.attribute.extend_from_slice(name);
-            }
-            CallbackEvent::AttributeValue { value } => {
-                // The first of repeated attributes counts, as in a browser.
-                match (self.tag.as_slice(), self.attribute.as_slice()) {
-                    (b"meta", b"name") if self.meta_name.is_none() => {
-                        self.meta_name = Some(lossy(value));
-                    }
-                    (b"meta", b"content") if self.meta_content.is_none() => {
-                        self.meta_content = Some(lossy(value));
-                    }
-                    (b"a", b"href") if self.href.is_none() => self.href = Some(lossy(value)),
-                    _ => {}
-                }
-            }
-            CallbackEvent::CloseStartTag { .. } => self.start_tag(),
-            CallbackEvent::EndTag { name } => self.end_tag(name),
-            CallbackEvent::String { value } => {
-                if !self.hidden_raw && self.templates == 0 {
-                    self.text(&String::from_utf8_lossy(value));
-                }
-            }
-            CallbackEvent::Comment { .. }
-            | CallbackEvent::Doctype { .. }
-            | CallbackEvent::Error(_) => {}
-        }
-    }
-
-    fn start_tag(&mut self) {
-        let tag = std::mem::take(&mut self.tag);
-        let name = tag.as_slice();
+    fn start_tag(&mut self, name: &[u8], attributes: &mut Attributes) {
         match name {
             b"meta" => {
-                if let (Some(n), Some(c)) = (self.meta_name.take(), self.meta_content.take()) {
-                    let n = n.trim().to_ascii_lowercase();
-                    let c = c.trim();
-                    if n.starts_with("lead_") && !c.is_empty() {
-                        self.lead_metadata.push((n, c.to_owned()));
+                if let (Some(n), Some(c)) = (&attributes.meta_name, &attributes.meta_content) {
+                    let n = lossy(n).trim().to_ascii_lowercase();
+                    let c = lossy(c);
+                    if n.starts_with("lead_") && !c.trim().is_empty() {
+                        self.lead_metadata.push((n, c.trim().to_owned()));
                     }
                 }
             }
-            b"a" => self.links.extend(self.href.take()),
+            b"a" => self.links.extend(attributes.href.take().map(|h| lossy(&h))),
             b"template" => self.templates += 1,
             _ => {}
         }
@@ -234,7 +191,6 @@ impl Reader {
                 _ => {}
             }
         }
-        self.tag = tag;
     }
 
     fn end_tag(&mut self, name: &[u8]) {
@@ -328,6 +284,180 @@ impl Reader {
             two_cell_rows: self.two_cell_rows,
             links: self.links,
         }
+    }
+}
+
+/// html5gum's tokenizer reports to an `Emitter`. Its ready-made emitters copy every tag,
+/// attribute and error out for the caller; this one keeps only what `Reader` reads (tag
+/// names, text, and the values of `meta` `name`/`content` and `a` `href`), and asks for no
+/// parse errors, which spares the tokenizer checking every character for them.
+#[derive(Default)]
+struct LeadEmitter {
+    reader: Reader,
+    /// Text not yet handed to the reader: a run may arrive in several pieces, and a piece
+    /// may end inside a character.
+    text: Vec<u8>,
+    tag: Vec<u8>,
+    end_tag: bool,
+    last_start_tag: Vec<u8>,
+    attribute: Vec<u8>,
+    attribute_value_started: bool,
+    /// Where the current attribute's value goes, if anywhere.
+    attribute_slot: Option<Slot>,
+    attributes: Attributes,
+}
+
+#[derive(Clone, Copy)]
+enum Slot {
+    MetaName,
+    MetaContent,
+    Href,
+}
+
+impl LeadEmitter {
+    fn flush_text(&mut self) {
+        if self.text.is_empty() {
+            return;
+        }
+        if !self.reader.hidden_raw && self.reader.templates == 0 {
+            self.reader.text(&String::from_utf8_lossy(&self.text));
+        }
+        self.text.clear();
+    }
+
+    fn slot(&mut self, slot: Slot) -> &mut Option<Vec<u8>> {
+        match slot {
+            Slot::MetaName => &mut self.attributes.meta_name,
+            Slot::MetaContent => &mut self.attributes.meta_content,
+            Slot::Href => &mut self.attributes.href,
+        }
+    }
+}
+
+impl Emitter for &mut LeadEmitter {
+    type Token = Infallible;
+
+    fn set_last_start_tag(&mut self, last_start_tag: Option<&[u8]>) {
+        self.last_start_tag.clear();
+        self.last_start_tag
+            .extend_from_slice(last_start_tag.unwrap_or_default());
+    }
+
+    fn emit_eof(&mut self) {
+        self.flush_text();
+    }
+
+    fn emit_error(&mut self, _: Error) {}
+
+    fn should_emit_errors(&mut self) -> bool {
+        false
+    }
+
+    fn pop_token(&mut self) -> Option<Infallible> {
+        None
+    }
+
+    fn emit_string(&mut self, s: &[u8]) {
+        self.text.extend_from_slice(s);
+    }
+
+    fn init_start_tag(&mut self) {
+        self.flush_text();
+        self.tag.clear();
+        self.end_tag = false;
+        self.attributes = Attributes::default();
+        self.attribute_slot = None;
+    }
+
+    fn init_end_tag(&mut self) {
+        self.flush_text();
+        self.tag.clear();
+        self.end_tag = true;
+        self.attribute_slot = None;
+    }
+
+    fn init_comment(&mut self) {
+        self.flush_text();
+    }
+
+    fn emit_current_tag(&mut self) -> Option<State> {
+        self.last_start_tag.clear();
+        if self.end_tag {
+            self.reader.end_tag(&self.tag);
+            None
+        } else {
+            self.last_start_tag.extend_from_slice(&self.tag);
+            self.reader.start_tag(&self.tag, &mut self.attributes);
+            // The content of script, style, title and the like is one run of text, never
+            // markup: the states a tree builder would switch the tokenizer to.
+            naive_next_state(&self.tag)
+        }
+    }
+
+    fn emit_current_comment(&mut self) {}
+
+    fn emit_current_doctype(&mut self) {}
+
+    fn set_self_closing(&mut self) {}
+
+    fn set_force_quirks(&mut self) {}
+
+    fn push_tag_name(&mut self, s: &[u8]) {
+        self.tag.extend_from_slice(s);
+    }
+
+    fn push_comment(&mut self, _: &[u8]) {}
+
+    fn push_doctype_name(&mut self, _: &[u8]) {}
+
+    fn init_doctype(&mut self) {
+        self.flush_text();
+    }
+
+    fn init_attribute(&mut self) {
+        self.attribute.clear();
+        self.attribute_value_started = false;
+        self.attribute_slot = None;
+    }
+
+    fn push_attribute_name(&mut self, s: &[u8]) {
+        self.attribute.extend_from_slice(s);
+    }
+
+    fn push_attribute_value(&mut self, s: &[u8]) {
+        if !self.attribute_value_started {
+            self.attribute_value_started = true;
+            let slot = match (self.end_tag, self.tag.as_slice(), self.attribute.as_slice()) {
+                (false, b"meta", b"name") => Some(Slot::MetaName),
+                (false, b"meta", b"content") => Some(Slot::MetaContent),
+                (false, b"a", b"href") => Some(Slot::Href),
+                _ => None,
+            };
+            // The first of repeated attributes counts, as in a browser.
+            self.attribute_slot = slot.filter(|&slot| {
+                let value = self.slot(slot);
+                let first = value.is_none();
+                value.get_or_insert_with(Vec::new);
+                first
+            });
+        }
+        if let Some(slot) = self.attribute_slot {
+            self.slot(slot)
+                .get_or_insert_with(Vec::new)
+                .extend_from_slice(s);
+        }
+    }
+
+    fn set_doctype_public_identifier(&mut self, _: &[u8]) {}
+
+    fn set_doctype_system_identifier(&mut self, _: &[u8]) {}
+
+    fn push_doctype_public_identifier(&mut self, _: &[u8]) {}
+
+    fn push_doctype_system_identifier(&mut self, _: &[u8]) {}
+
+    fn current_is_appropriate_end_tag_token(&mut self) -> bool {
+        self.end_tag && !self.last_start_tag.is_empty() && self.tag == self.last_start_tag
     }
 }
 
