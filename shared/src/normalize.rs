@@ -214,6 +214,23 @@ pub fn phone(given: &str, region: Region) -> Option<String> {
         return None;
     }
     let parsed: PhoneNumber = phonenumber::parse(Some(region), cleaned).ok()?;
+    let explicit = cleaned.starts_with('+') || cleaned.starts_with("00");
+    // A North American number written nationally with exactly its ten digits is kept as
+    // `+1` and those digits whether or not the plan assigns its area code (below), so
+    // validity need not be asked: asking is the costly part, since an unassigned number is
+    // tried against each of the plan's 25 regions, more patterns than the library's
+    // regex cache holds.
+    if !explicit && parsed.code().value() == 1 {
+        let national = parsed.national().value().to_string();
+        let digits = cleaned.chars().filter(char::is_ascii_digit);
+        if national.len() == 10 && digits.clone().eq(national.chars())
+            || digits.clone().count() == 11
+                && digits.clone().next() == Some('1')
+                && digits.skip(1).eq(national.chars())
+        {
+            return Some(format!("+1{national}"));
+        }
+    }
     if phonenumber::is_valid(&parsed) {
         return Some(parsed.format().mode(Mode::E164).to_string());
     }
@@ -221,7 +238,6 @@ pub fn phone(given: &str, region: Region) -> Option<String> {
     // library's metadata lags newly opened ranges: keep it if its length is possible.
     // The digits as written are authoritative then (the library may read a leading 1 of
     // the national number as NANP's trunk prefix).
-    let explicit = cleaned.starts_with('+') || cleaned.starts_with("00");
     let digits: String = cleaned.chars().filter(char::is_ascii_digit).collect();
     let digits = if cleaned.starts_with("00") {
         digits[2..].to_owned()
@@ -492,6 +508,17 @@ mod tests {
             phone("(078) 257-7188", Region::US).as_deref(),
             Some("+10782577188")
         );
+        // The shortcut for ten national digits answers what asking validity would: the
+        // same for an assigned and an unassigned area code, with or without the trunk 1,
+        // and an extension's digits still go the long way.
+        for (given, e164) in [
+            ("1 (078) 257-7188", Some("+10782577188")),
+            ("(212) 555-0199", Some("+12125550199")),
+            ("(416) 555-0199", Some("+14165550199")),
+            ("214-555-0123 ext. 45", Some("+12145550123")),
+        ] {
+            assert_eq!(phone(given, Region::US).as_deref(), e164, "{given}");
+        }
     }
 
     #[test]
