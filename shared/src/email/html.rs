@@ -42,58 +42,61 @@ pub fn read(html: &str) -> HtmlReading {
 /// Elements whose content is never text a reader sees, each one `naive_next_state` puts
 /// the tokenizer in raw text for: their content arrives as one string, and the next end
 /// tag is their own. (`template`, hidden too, is not raw text and is counted instead.)
-const HIDDEN_RAW: &[&[u8]] = &[
-    b"script",
-    b"style",
-    b"title",
-    b"noscript",
-    b"iframe",
-    b"noembed",
-];
+fn hidden_raw(name: &[u8]) -> bool {
+    // A `match`, not a list searched: it runs for every tag.
+    matches!(
+        name,
+        b"script" | b"style" | b"title" | b"noscript" | b"iframe" | b"noembed"
+    )
+}
 
 /// Elements that begin and end a line: blocks, list items, table cells and rows.
-const LINE_BREAKING: &[&[u8]] = &[
-    b"address",
-    b"article",
-    b"aside",
-    b"blockquote",
-    b"br",
-    b"caption",
-    b"center",
-    b"dd",
-    b"div",
-    b"dl",
-    b"dt",
-    b"fieldset",
-    b"figcaption",
-    b"figure",
-    b"footer",
-    b"form",
-    b"h1",
-    b"h2",
-    b"h3",
-    b"h4",
-    b"h5",
-    b"h6",
-    b"header",
-    b"hr",
-    b"li",
-    b"main",
-    b"nav",
-    b"ol",
-    b"option",
-    b"p",
-    b"pre",
-    b"section",
-    b"table",
-    b"tbody",
-    b"td",
-    b"tfoot",
-    b"th",
-    b"thead",
-    b"tr",
-    b"ul",
-];
+fn line_breaking(name: &[u8]) -> bool {
+    // A `match`, not a list searched: it runs for every tag.
+    matches!(
+        name,
+        b"address"
+            | b"article"
+            | b"aside"
+            | b"blockquote"
+            | b"br"
+            | b"caption"
+            | b"center"
+            | b"dd"
+            | b"div"
+            | b"dl"
+            | b"dt"
+            | b"fieldset"
+            | b"figcaption"
+            | b"figure"
+            | b"footer"
+            | b"form"
+            | b"h1"
+            | b"h2"
+            | b"h3"
+            | b"h4"
+            | b"h5"
+            | b"h6"
+            | b"header"
+            | b"hr"
+            | b"li"
+            | b"main"
+            | b"nav"
+            | b"ol"
+            | b"option"
+            | b"p"
+            | b"pre"
+            | b"section"
+            | b"table"
+            | b"tbody"
+            | b"td"
+            | b"tfoot"
+            | b"th"
+            | b"thead"
+            | b"tr"
+            | b"ul"
+    )
+}
 
 /// Tables nested deeper than this are read for text but not for rows: a hostile document's
 /// tables cannot make a cell's text be copied once per level without bound.
@@ -155,11 +158,11 @@ impl Reader {
             b"template" => self.templates += 1,
             _ => {}
         }
-        if HIDDEN_RAW.contains(&name) {
+        if hidden_raw(name) {
             self.hidden_raw = true;
         }
         let visible = !self.hidden_raw && self.templates == 0;
-        if visible && LINE_BREAKING.contains(&name) {
+        if visible && line_breaking(name) {
             self.out.push('\n');
         }
         if visible {
@@ -206,7 +209,7 @@ impl Reader {
         if self.templates > 0 {
             return;
         }
-        if LINE_BREAKING.contains(&name) {
+        if line_breaking(name) {
             self.out.push('\n');
         }
         match name {
