@@ -107,8 +107,11 @@ struct Row {
     /// Where the open cell's text starts in `Reader::out`.
     open_cell: Option<usize>,
     filled: usize,
-    first: String,
-    second: String,
+    /// Where the first two filled cells' text lies in `Reader::out` (which only grows):
+    /// copied out only for a row that ends with two, since a layout table's outer cells
+    /// hold most of the document.
+    first: std::ops::Range<usize>,
+    second: std::ops::Range<usize>,
 }
 
 #[derive(Default)]
@@ -187,7 +190,7 @@ impl Reader {
                         // A cell outside a row gets one, as the tree builder would give it.
                         let row = table.row.get_or_insert_with(Row::default);
                         if let Some(open) = row.open_cell.replace(start) {
-                            close_cell(row, &out[open..]);
+                            close_cell(row, out, open);
                         }
                     }
                 }
@@ -231,7 +234,7 @@ impl Reader {
                 if let Some(row) = self.tables.last_mut().and_then(|t| t.row.as_mut())
                     && let Some(open) = row.open_cell.take()
                 {
-                    close_cell(row, &out[open..]);
+                    close_cell(row, out, open);
                 }
             }
             _ => {}
@@ -241,10 +244,17 @@ impl Reader {
     fn finish_row(&mut self, row: Option<Row>) {
         let Some(mut row) = row else { return };
         if let Some(open) = row.open_cell.take() {
-            close_cell(&mut row, &self.out[open..]);
+            close_cell(&mut row, &self.out, open);
         }
         if row.filled == 2 {
-            self.two_cell_rows.push((row.first, row.second));
+            let one_line = |range: std::ops::Range<usize>| {
+                self.out[range]
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            let pair = (one_line(row.first), one_line(row.second));
+            self.two_cell_rows.push(pair);
         }
     }
 
@@ -464,22 +474,17 @@ impl Emitter for &mut LeadEmitter {
     }
 }
 
-/// A cell closed with `text` (everything visible since it opened): counted when not empty.
-fn close_cell(row: &mut Row, text: &str) {
-    let mut words = text.split_whitespace();
-    let Some(first_word) = words.next() else {
+/// A cell closed, its text everything visible in `out` since `open`: counted when not
+/// empty.
+fn close_cell(row: &mut Row, out: &str, open: usize) {
+    if out[open..].trim().is_empty() {
         return;
-    };
+    }
     row.filled += 1;
-    let slot = match row.filled {
-        1 => &mut row.first,
-        2 => &mut row.second,
-        _ => return,
-    };
-    slot.push_str(first_word);
-    for word in words {
-        slot.push(' ');
-        slot.push_str(word);
+    match row.filled {
+        1 => row.first = open..out.len(),
+        2 => row.second = open..out.len(),
+        _ => {}
     }
 }
 
