@@ -4,5 +4,11 @@ fn main() {
     let path = std::env::args().nth(1).unwrap();
     let raw = std::fs::read(path).unwrap();
     let m = inlet::email::message_from_bytes(&raw).unwrap();
-    println!("{}", inlet::email::read::html_text(&m).unwrap_or_default());
+    println!(
+        "{}",
+        m.html
+            .as_deref()
+            .map(|h| inlet::email::html::read(h).text)
+            .unwrap_or_default()
+    );
 }

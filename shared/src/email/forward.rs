@@ -8,6 +8,7 @@
 //! Written here rather than taken from a crate: no maintained Rust crate unwraps forwards
 //! (crisp-oss/email-forward-parser is JavaScript); its fixture families shaped the markers.
 
+use super::html::HtmlReading;
 use super::message::{Mailbox, Message, mailboxes};
 
 /// Separator lines that open an inline forward, lower-cased, without their dashes.
@@ -79,6 +80,9 @@ pub struct Unwrapped {
     pub original: Message,
     /// The agent who forwarded it (the outermost forwarder), when it was forwarded.
     pub forwarded_by: Option<Mailbox>,
+    /// The original's HTML part already read, when looking for a forward in it read it: the
+    /// reader takes this rather than reading the same HTML again.
+    pub html: Option<HtmlReading>,
 }
 
 /// The original inside a forwarded message, or the message itself.
@@ -88,8 +92,12 @@ pub fn unwrap(message: &Message) -> Unwrapped {
     if let Some(agent) = auto_forwarded_by(message) {
         forwarded_by = Some(agent);
     }
+    // The last HTML read, with the HTML it was read from.
+    let mut read_html = None;
     for _ in 0..MAX_CHAIN {
-        let Some(inner) = attached_original(&current).or_else(|| inline_original(&current)) else {
+        let Some(inner) =
+            attached_original(&current).or_else(|| inline_original(&current, &mut read_html))
+        else {
             break;
         };
         if forwarded_by.is_none() {
@@ -97,9 +105,15 @@ pub fn unwrap(message: &Message) -> Unwrapped {
         }
         current = inner;
     }
+    // An inline forward's original keeps the HTML it was found in; an attached one has
+    // its own.
+    let html = read_html
+        .filter(|(html, _)| current.html.as_ref() == Some(html))
+        .map(|(_, reading)| reading);
     Unwrapped {
         original: current,
         forwarded_by,
+        html,
     }
 }
 
@@ -143,22 +157,20 @@ fn label_of(line: &str) -> Option<(String, &str)> {
 
 /// An inline forward: a separator line (or Outlook's bare `From:`…`Subject:` block), the
 /// original's header block, then its body.
-fn inline_original(message: &Message) -> Option<Message> {
+/// Without a plain part, the HTML is read for its text, and kept in `read_html` for the
+/// reader, which reads it anyway.
+fn inline_original(
+    message: &Message,
+    read_html: &mut Option<(String, HtmlReading)>,
+) -> Option<Message> {
     let text = match &message.text {
         Some(t) => t.clone(),
-        // Rendering HTML costs more than the rest of the check: only when a header label a
-        // forward carries appears in it at all.
         None => {
-            let html = message.html.as_deref()?;
-            let lower = html.to_lowercase();
-            let labels = FROM.iter().filter(|l| l.len() > 2).chain(&["de", "da"]);
-            let mut marked = labels
-                .map(|l| format!("{l}:"))
-                .chain(std::iter::once("de :".to_owned()));
-            if !marked.any(|l| lower.contains(&l)) {
-                return None;
-            }
-            super::read::html_text(message)?
+            let html = message.html.as_ref()?;
+            let reading = super::html::read(html);
+            let text = reading.text.clone();
+            *read_html = Some((html.clone(), reading));
+            text
         }
     };
     let text = super::read::clean_annotations(&text);
@@ -294,6 +306,36 @@ mod tests {
             assert!(u.original.text.as_deref().unwrap().contains("says:"));
             assert_eq!(u.forwarded_by.unwrap().address, "agent@brokerage.example");
         }
+    }
+
+    #[test]
+    fn html_read_to_find_a_forward_is_handed_on_only_with_the_html_it_came_from() {
+        let html = "<p>FYI</p><p>---------- Forwarded message ---------<br>From: Zillow &lt;leads@zillow.com&gt;<br>Subject: Ana Silva is interested</p><p>Ana Silva says:<br>hello</p>";
+        let mut outer = forwarded("");
+        outer.text = None;
+        outer.html = Some(html.into());
+        let u = unwrap(&outer);
+        assert_eq!(u.original.from[0].address, "leads@zillow.com");
+        assert_eq!(u.original.html.as_deref(), Some(html));
+        assert_eq!(u.html, Some(crate::email::html::read(html)));
+        // Not a forward: the message itself, its HTML read once.
+        outer.html = Some("<p>Name: Ana Silva</p>".into());
+        let u = unwrap(&outer);
+        assert_eq!(u.original, outer);
+        assert_eq!(u.html.map(|h| h.text).as_deref(), Some("Name: Ana Silva\n"));
+        // Forwarded as an attachment: what is handed on is the original's own HTML read
+        // (looking for a forward inside it), never the outer message's.
+        outer.attached.push(Message {
+            subject: "New lead".into(),
+            html: Some("<p>Name: Zed</p>".into()),
+            ..Message::default()
+        });
+        outer.subject = "Fwd: New lead".into();
+        let u = unwrap(&outer);
+        assert_eq!(u.original.subject, "New lead");
+        assert_eq!(u.html.map(|h| h.text).as_deref(), Some("Name: Zed\n"));
+        outer.attached[0].text = Some("Name: Zed".into());
+        assert_eq!(unwrap(&outer).html, None);
     }
 
     #[test]

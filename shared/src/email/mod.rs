@@ -121,13 +121,13 @@ pub fn process(inbound: &Inbound, ctx: &EmailContext) -> Outcome {
         return Outcome::Dropped { reason };
     }
     let outer = &inbound.message;
-    let unwrapped = forward::unwrap(outer);
+    let mut unwrapped = forward::unwrap(outer);
     if let Some(kind) = not_lead::classify(outer, &unwrapped.original) {
         return Outcome::NotALead {
             reason: kind.reason().to_owned(),
         };
     }
-    let (mut lead, portal) = read::read(&unwrapped.original);
+    let (mut lead, portal) = read::read_with_html(&unwrapped.original, unwrapped.html.take());
     // Inlet's own addresses, the portal's recipient and the forwarding agent are never the
     // prospect.
     let not_prospect = |address: &str| {
