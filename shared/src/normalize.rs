@@ -210,51 +210,44 @@ pub fn email(given: &str) -> Result<String, String> {
 /// country code.
 pub fn phone(given: &str, region: Region) -> Option<String> {
     let cleaned = given.trim().trim_start_matches("tel:").trim();
-    if cleaned.chars().filter(char::is_ascii_digit).count() < 7 {
+    let digits: String = cleaned.chars().filter(char::is_ascii_digit).collect();
+    if digits.len() < 7 {
         return None;
     }
     let parsed: PhoneNumber = phonenumber::parse(Some(region), cleaned).ok()?;
     let explicit = cleaned.starts_with('+') || cleaned.starts_with("00");
-    // A North American number written nationally with exactly its ten digits is kept as
-    // `+1` and those digits whether or not the plan assigns its area code (below), so
-    // validity need not be asked: asking is the costly part, since an unassigned number is
-    // tried against each of the plan's 25 regions, more patterns than the library's
-    // regex cache holds.
-    if !explicit && parsed.code().value() == 1 {
-        let national = parsed.national().value().to_string();
-        let digits = cleaned.chars().filter(char::is_ascii_digit);
-        if national.len() == 10 && digits.clone().eq(national.chars())
-            || digits.clone().count() == 11
-                && digits.clone().next() == Some('1')
-                && digits.skip(1).eq(national.chars())
-        {
-            return Some(format!("+1{national}"));
-        }
+    let digits = match cleaned.strip_prefix("00") {
+        Some(_) => &digits[2..],
+        None => digits.as_str(),
+    };
+    // A North American number written nationally with ten digits (after any trunk 1) is
+    // kept as `+1` and those digits even where the plan assigns no such area code (a
+    // portal's test lead, a scrubbed sample): the agent can still read it, and dropping it
+    // would lose what the sender gave.
+    let written_nanp = (!explicit && parsed.code().value() == 1)
+        .then(|| digits.strip_prefix('1').filter(|_| digits.len() == 11))
+        .map(|national| national.unwrap_or(digits))
+        .filter(|national| national.len() == 10);
+    // When the library reads those same ten digits the answer cannot depend on validity,
+    // so it is not asked: asking is the costly part, since an unassigned number is tried
+    // against each of the plan's 25 regions, more patterns than the library's regex cache
+    // holds.
+    if let Some(national) = written_nanp
+        && parsed.national().value().to_string() == national
+    {
+        return Some(format!("+1{national}"));
     }
     if phonenumber::is_valid(&parsed) {
         return Some(parsed.format().mode(Mode::E164).to_string());
+    }
+    if let Some(national) = written_nanp {
+        return Some(format!("+1{national}"));
     }
     // Written in full with `+` and a country code, the sender says what it is, and the
     // library's metadata lags newly opened ranges: keep it if its length is possible.
     // The digits as written are authoritative then (the library may read a leading 1 of
     // the national number as NANP's trunk prefix).
-    let digits: String = cleaned.chars().filter(char::is_ascii_digit).collect();
-    let digits = if cleaned.starts_with("00") {
-        digits[2..].to_owned()
-    } else {
-        digits
-    };
     let code = parsed.code().value().to_string();
-    // A North American number written nationally with ten digits whose area code the
-    // plan does not assign (a portal's test lead, a scrubbed sample): kept as written, since
-    // the agent can still read it and dropping it would lose what the sender gave.
-    if !explicit && code == "1" {
-        let national = digits.strip_prefix('1').filter(|_| digits.len() == 11);
-        let national = national.unwrap_or(&digits);
-        if national.len() == 10 {
-            return Some(format!("+1{national}"));
-        }
-    }
     let national = digits.strip_prefix(code.as_str())?.len();
     let possible = match code.as_str() {
         "1" => national == 10,
