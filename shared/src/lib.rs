@@ -16,6 +16,8 @@ pub mod normalize;
 pub mod objects;
 pub mod queue;
 pub mod rechat;
+#[cfg(feature = "aws")]
+pub mod sdk;
 pub mod serve;
 #[cfg(feature = "aws")]
 pub mod stack;

@@ -12,7 +12,7 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     inlet::telemetry::init();
-    let aws = aws_config::load_from_env().await;
+    let aws = inlet::sdk::lambda_config().await;
     let config = Config::load_lambda(&aws, false).await?;
     let settings = config.require_deliver()?;
     let rechat = RechatClient::new(&config.rechat)?;

@@ -176,7 +176,7 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
     use crate::queue::sqs::SqsQueue;
 
     crate::telemetry::init();
-    let aws = aws_config::load_from_env().await;
+    let aws = crate::sdk::lambda_config().await;
     let config = Config::load_lambda(&aws, true).await?;
     let queue_url = config
         .queue_url

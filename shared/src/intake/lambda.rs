@@ -40,7 +40,7 @@ pub async fn run() -> Result<(), lambda_http::Error> {
     use std::sync::Arc;
 
     crate::telemetry::init();
-    let aws = aws_config::load_from_env().await;
+    let aws = crate::sdk::lambda_config().await;
     let config = Config::load_lambda(&aws, true).await?;
     let (queue_url, table) = config.require_webhook()?;
     let queue = SqsQueue::new(aws_sdk_sqs::Client::new(&aws), queue_url, "");
