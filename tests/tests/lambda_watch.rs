@@ -124,3 +124,22 @@ async fn every_function_under_cargo_lambda_watch_brings_its_lead_to_rechat() {
         assert!(leaks.is_empty(), "{function}: {}", leaks.join("\n"));
     }
 }
+
+/// The functions and the hello-world they are measured against are linked fixed-position
+/// (`functions/link_fixed.rs`): no pointers for the dynamic loader to patch at a cold start.
+#[test]
+fn function_binaries_are_fixed_position_executables() {
+    const ET_EXEC: u16 = 2;
+    for name in FUNCTIONS.iter().chain(&["hello_lambda"]) {
+        let path = function_binary(name);
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (build the functions first: `cargo build --workspace --bins`)",
+                path.display()
+            )
+        });
+        assert_eq!(&bytes[..4], b"\x7fELF", "{name} is an ELF file");
+        let e_type = u16::from_le_bytes([bytes[16], bytes[17]]);
+        assert_eq!(e_type, ET_EXEC, "{name}: ELF type {e_type}, not ET_EXEC");
+    }
+}
