@@ -12,6 +12,7 @@ pub mod lambda;
 pub mod message;
 pub mod not_lead;
 pub mod portals;
+pub mod quoted_printable;
 pub mod read;
 pub mod route;
 
