@@ -148,7 +148,7 @@ mod tests {
     }
 
     /// Every quoted-printable part of the fixtures (and of the corpus, when it is beside the
-    /// project) decodes as the crate decodes it.
+    /// project, as it is not in CI) decodes as the crate decodes it.
     #[test]
     fn every_quoted_printable_part_decodes_as_the_crate_does() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -179,7 +179,8 @@ mod tests {
                 }
             }
         }
-        assert!(parts >= 5, "only {parts} quoted-printable parts found");
+        // website-form-quoted-printable.eml holds two; the corpus, when present, many more.
+        assert!(parts >= 2, "only {parts} quoted-printable parts found");
     }
 
     /// Generated bodies over the bytes that matter to the decoder (escapes, hex digits in
