@@ -242,9 +242,9 @@ fn walk(part: &mailparse::ParsedMail, message: &mut Message, depth: usize, parts
 
 /// A text part decoded, its transfer encoding undone once (mailparse's `get_body` would undo
 /// it again after `get_body_raw`); quoted-printable by `super::quoted_printable`, which
-/// decodes as mailparse does at a fraction of the cost. A part labelled UTF-8 or US-ASCII (or not labelled) whose
-/// bytes are not UTF-8 is nearly always windows-1252 written by a mailer that never said so:
-/// read as that rather than with replacement characters.
+/// decodes as mailparse does at a fraction of the cost. A part labelled UTF-8 or US-ASCII
+/// (or not labelled) whose bytes are not UTF-8 is nearly always windows-1252 written by a
+/// mailer that never said so: read as that rather than with replacement characters.
 fn text_body(part: &mailparse::ParsedMail) -> Option<String> {
     let bytes = match part.get_body_encoded() {
         mailparse::body::Body::QuotedPrintable(body) => {
