@@ -92,12 +92,19 @@ pub fn unwrap(message: &Message) -> Unwrapped {
     if let Some(agent) = auto_forwarded_by(message) {
         forwarded_by = Some(agent);
     }
-    // The last HTML read, with the HTML it was read from.
+    // The HTML of `current` read, when looking for a forward in it read it.
     let mut read_html = None;
     for _ in 0..MAX_CHAIN {
-        let Some(inner) =
-            attached_original(&current).or_else(|| inline_original(&current, &mut read_html))
-        else {
+        let inner = match attached_original(&current) {
+            Some(inner) => {
+                // An attached original has HTML of its own.
+                read_html = None;
+                Some(inner)
+            }
+            // An inline forward's original keeps the HTML it was found in.
+            None => inline_original(&current, &mut read_html),
+        };
+        let Some(inner) = inner else {
             break;
         };
         if forwarded_by.is_none() {
@@ -105,15 +112,10 @@ pub fn unwrap(message: &Message) -> Unwrapped {
         }
         current = inner;
     }
-    // An inline forward's original keeps the HTML it was found in; an attached one has
-    // its own.
-    let html = read_html
-        .filter(|(html, _)| current.html.as_ref() == Some(html))
-        .map(|(_, reading)| reading);
     Unwrapped {
         original: current,
         forwarded_by,
-        html,
+        html: read_html,
     }
 }
 
@@ -159,21 +161,16 @@ fn label_of(line: &str) -> Option<(String, &str)> {
 /// original's header block, then its body.
 /// Without a plain part, the HTML is read for its text, and kept in `read_html` for the
 /// reader, which reads it anyway.
-fn inline_original(
-    message: &Message,
-    read_html: &mut Option<(String, HtmlReading)>,
-) -> Option<Message> {
+fn inline_original(message: &Message, read_html: &mut Option<HtmlReading>) -> Option<Message> {
     let text = match &message.text {
-        Some(t) => t.clone(),
+        Some(t) => super::read::clean_annotations(t),
         None => {
-            let html = message.html.as_ref()?;
-            let reading = super::html::read(html);
-            let text = reading.text.clone();
-            *read_html = Some((html.clone(), reading));
+            let reading = super::html::read(message.html.as_ref()?);
+            let text = super::read::clean_annotations(&reading.text);
+            *read_html = Some(reading);
             text
         }
     };
-    let text = super::read::clean_annotations(&text);
     let lines: Vec<&str> = text.lines().collect();
     let start = header_block_start(&lines)?;
     let mut original = Message::default();
