@@ -319,7 +319,7 @@ async fn the_delivery_loop_delivers_retries_and_stops_when_asked() {
 async fn a_slow_answer_holds_up_its_own_lead_and_not_the_rest_of_the_queue() {
     let (s, _) = store("overlap", QueueSettings::default());
     let double = RechatDouble::start().await;
-    // The first capture is answered after 3 s (within the client's timeout).
+    // The next capture is answered after 3 s (within the client's timeout).
     double.fail_next(Some(Route::Capture), Fault::Slow(Duration::from_secs(3)));
     let client = RechatClient::new(&RechatConfig {
         base_url: double.url().into(),
@@ -328,13 +328,7 @@ async fn a_slow_answer_holds_up_its_own_lead_and_not_the_rest_of_the_queue() {
     })
     .unwrap();
     s.send(&envelope("slow@example.com", "slow")).await.unwrap();
-    for i in 0..30 {
-        s.send(&envelope(&format!("p{i}@example.com"), &format!("n{i}")))
-            .await
-            .unwrap();
-    }
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let started = std::time::Instant::now();
     let worker = tokio::spawn(inlet::serve::deliver_loop(
         s.clone(),
         Arc::new(client),
@@ -342,6 +336,27 @@ async fn a_slow_answer_holds_up_its_own_lead_and_not_the_rest_of_the_queue() {
         DeliveryOptions::default(),
         stopped,
     ));
+    // The fault goes to whichever capture arrives next: the others are queued only once the
+    // slow lead's capture holds it (queued together, any of them could have been first).
+    let waiting = std::time::Instant::now();
+    while !double.requests().iter().any(|r| r.fault.is_some())
+        && waiting.elapsed() < Duration::from_secs(10)
+    {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let held: Vec<_> = double
+        .requests()
+        .into_iter()
+        .filter(|r| r.fault.is_some())
+        .collect();
+    assert_eq!(held.len(), 1, "one capture is held");
+    assert_eq!(held[0].json()["note"], "slow");
+    let started = std::time::Instant::now();
+    for i in 0..30 {
+        s.send(&envelope(&format!("p{i}@example.com"), &format!("n{i}")))
+            .await
+            .unwrap();
+    }
     while double.leads().len() < 30 && started.elapsed() < Duration::from_secs(10) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
