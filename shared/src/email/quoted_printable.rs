@@ -16,7 +16,7 @@
 /// dropped.
 pub fn decode(input: &[u8]) -> Vec<u8> {
     let filtered;
-    let input = if input.iter().all(|&b| allowed(b)) {
+    let input = if all_allowed(input) {
         input
     } else {
         filtered = input
@@ -78,6 +78,15 @@ fn decode_line(line: &[u8], out: &mut Vec<u8>) -> bool {
 /// The bytes the robust decoder keeps: printable ASCII, tab, CR and LF.
 fn allowed(b: u8) -> bool {
     matches!(b, b'\t' | b'\r' | b'\n' | b' '..=b'~')
+}
+
+/// Whether every byte is kept. Checked a block at a time without stopping early, which the
+/// compiler turns into vector instructions (a byte-at-a-time `all` was most of the
+/// decoder's work).
+fn all_allowed(input: &[u8]) -> bool {
+    input
+        .chunks(64)
+        .all(|block| block.iter().fold(true, |kept, &b| kept & allowed(b)))
 }
 
 /// A line without its trailing whitespace (of the bytes kept, space, tab and CR).
