@@ -251,7 +251,9 @@ static NAME_AND_ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
 fn bare_contacts(text: &str) -> Contacts {
     let mut found = Contacts::default();
     for line in text.lines().map(str::trim) {
-        if found.email.is_none()
+        // Both kinds of address line hold an `@`; most lines hold none and skip the pattern.
+        let addressed = found.email.is_none() && line.contains('@');
+        if addressed
             && let Some(c) = NAME_AND_ADDRESS.captures(line)
             && !is_portal(&c[2])
             && !is_relay(&c[2])
@@ -260,14 +262,20 @@ fn bare_contacts(text: &str) -> Contacts {
             found.email = Some(c[2].to_owned());
             found.name = Some(c[1].trim().trim_matches('"').to_owned());
         }
-        if found.email.is_none() && !line.contains(' ') && crate::normalize::email(line).is_ok() {
+        if addressed
+            && found.email.is_none()
+            && !line.contains(' ')
+            && crate::normalize::email(line).is_ok()
+        {
             found.email = Some(line.to_owned());
         }
-        let digits = line.chars().filter(char::is_ascii_digit).count();
-        let phone_like = line
-            .chars()
-            .all(|c| c.is_ascii_digit() || " ()+-.".contains(c));
-        if found.phone.is_none() && phone_like && (10..=15).contains(&digits) {
+        // Cheapest test first: a line of words fails at its first letter.
+        if found.phone.is_none()
+            && line
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b" ()+-.".contains(&b))
+            && (10..=15).contains(&line.bytes().filter(u8::is_ascii_digit).count())
+        {
             found.phone = Some(line.to_owned());
         }
     }
