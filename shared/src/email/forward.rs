@@ -10,6 +10,7 @@
 
 use super::html::HtmlReading;
 use super::message::{Mailbox, Message, mailboxes};
+use std::borrow::Cow;
 
 /// Separator lines that open an inline forward, lower-cased, without their dashes.
 const SEPARATORS: &[&str] = &[
@@ -76,8 +77,10 @@ const MAX_CHAIN: usize = 10;
 
 /// A message as the portal sent it, and who forwarded it.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Unwrapped {
-    pub original: Message,
+pub struct Unwrapped<'a> {
+    /// The original: the message itself or a message it attaches, borrowed; built anew only
+    /// from an inline forward's text.
+    pub original: Cow<'a, Message>,
     /// The agent who forwarded it (the outermost forwarder), when it was forwarded.
     pub forwarded_by: Option<Mailbox>,
     /// The original's HTML part already read, when looking for a forward in it read it: the
@@ -86,31 +89,32 @@ pub struct Unwrapped {
 }
 
 /// The original inside a forwarded message, or the message itself.
-pub fn unwrap(message: &Message) -> Unwrapped {
-    let mut forwarded_by = None;
-    let mut current = message.clone();
-    if let Some(agent) = auto_forwarded_by(message) {
-        forwarded_by = Some(agent);
-    }
+pub fn unwrap(message: &Message) -> Unwrapped<'_> {
+    let mut forwarded_by = auto_forwarded_by(message);
+    let mut current = Cow::Borrowed(message);
     // The HTML of `current` read, when looking for a forward in it read it.
     let mut read_html = None;
     for _ in 0..MAX_CHAIN {
-        let inner = match attached_original(&current) {
-            Some(inner) => {
-                // An attached original has HTML of its own.
-                read_html = None;
-                Some(inner)
-            }
+        let attached = has_attached_original(&current);
+        let inline = if attached {
+            // An attached original has HTML of its own.
+            read_html = None;
+            None
+        } else {
             // An inline forward's original keeps the HTML it was found in.
-            None => inline_original(&current, &mut read_html),
-        };
-        let Some(inner) = inner else {
-            break;
+            match inline_original(&current, &mut read_html) {
+                Some(inner) => Some(inner),
+                None => break,
+            }
         };
         if forwarded_by.is_none() {
             forwarded_by = current.from.first().cloned();
         }
-        current = inner;
+        current = match (inline, current) {
+            (Some(inner), _) => Cow::Owned(inner),
+            (None, Cow::Borrowed(outer)) => Cow::Borrowed(&outer.attached[0]),
+            (None, Cow::Owned(mut outer)) => Cow::Owned(outer.attached.swap_remove(0)),
+        };
     }
     Unwrapped {
         original: current,
@@ -142,13 +146,12 @@ fn is_forward_subject(subject: &str) -> bool {
 
 /// An attached `message/rfc822` is the original when the outer message is a forward: its
 /// subject says so, or it says little of its own.
-fn attached_original(message: &Message) -> Option<Message> {
-    let inner = message.attached.first()?;
+fn has_attached_original(message: &Message) -> bool {
     let own_words = message
         .text
         .as_deref()
         .map_or(0, |t| t.split_whitespace().count());
-    (is_forward_subject(&message.subject) || own_words < 80).then(|| inner.clone())
+    !message.attached.is_empty() && (is_forward_subject(&message.subject) || own_words < 80)
 }
 
 fn label_of(line: &str) -> Option<(String, &str)> {
@@ -297,7 +300,8 @@ mod tests {
             "Begin forwarded message:\n\nFrom: Zillow <leads@zillow.com>\nSubject: Ana Silva is interested\nDate: November 2, 2026 at 10:00:00 AM CST\nTo: agent@brokerage.example\n\nAna Silva says:\nhello",
             "-------- Weitergeleitete Nachricht --------\nBetreff: Ana Silva is interested\nDatum: Mon, 2 Nov 2026\nVon: Zillow <leads@zillow.com>\nAn: agent@brokerage.example\n\nAna Silva says:\nhello",
         ] {
-            let u = unwrap(&forwarded(text));
+            let outer = forwarded(text);
+            let u = unwrap(&outer);
             assert_eq!(u.original.from[0].address, "leads@zillow.com", "{text}");
             assert_eq!(u.original.subject, "Ana Silva is interested");
             assert!(u.original.text.as_deref().unwrap().contains("says:"));
@@ -318,7 +322,7 @@ mod tests {
         // Not a forward: the message itself, its HTML read once.
         outer.html = Some("<p>Name: Ana Silva</p>".into());
         let u = unwrap(&outer);
-        assert_eq!(u.original, outer);
+        assert_eq!(*u.original, outer);
         assert_eq!(u.html.map(|h| h.text).as_deref(), Some("Name: Ana Silva\n"));
         // Forwarded as an attachment: what is handed on is the original's own HTML read
         // (looking for a forward inside it), never the outer message's.
@@ -368,7 +372,7 @@ mod tests {
     fn a_message_that_is_no_forward_is_itself() {
         let m = forwarded("Name: Ana Silva\nFrom: the website\nEmail: ana@example.com");
         let u = unwrap(&m);
-        assert_eq!(u.original, m);
+        assert_eq!(*u.original, m);
         assert_eq!(u.forwarded_by, None);
     }
 }
