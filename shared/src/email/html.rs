@@ -333,7 +333,12 @@ impl LeadEmitter {
             return;
         }
         if !self.reader.hidden_raw && self.reader.templates == 0 {
-            self.reader.text(&String::from_utf8_lossy(&self.text));
+            // Runs of a `&str` cut at ASCII delimiters, and what entities stand for, are
+            // UTF-8: checked, which is faster than the lossy conversion kept as a fallback.
+            match std::str::from_utf8(&self.text) {
+                Ok(text) => self.reader.text(text),
+                Err(_) => self.reader.text(&String::from_utf8_lossy(&self.text)),
+            }
         }
         self.text.clear();
     }
