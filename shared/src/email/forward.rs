@@ -95,17 +95,16 @@ pub fn unwrap(message: &Message) -> Unwrapped<'_> {
     // The HTML of `current` read, when looking for a forward in it read it.
     let mut read_html = None;
     for _ in 0..MAX_CHAIN {
-        let attached = has_attached_original(&current);
-        let inline = if attached {
+        let inline = if has_attached_original(&current) {
             // An attached original has HTML of its own.
             read_html = None;
             None
         } else {
             // An inline forward's original keeps the HTML it was found in.
-            match inline_original(&current, &mut read_html) {
-                Some(inner) => Some(inner),
-                None => break,
-            }
+            let Some(inner) = inline_original(&current, &mut read_html) else {
+                break;
+            };
+            Some(inner)
         };
         if forwarded_by.is_none() {
             forwarded_by = current.from.first().cloned();
