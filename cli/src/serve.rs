@@ -168,7 +168,7 @@ pub async fn run(args: ServeArgs) -> ExitCode {
     let http = tokio::spawn(inlet::serve::serve_http(listener, intake, stopped.clone()));
     let options = DeliveryOptions::from_config(&config);
     let meta: Option<Arc<dyn inlet::meta_graph::MetaLeads>> = config
-        .meta_client()
+        .meta_client(None)
         .map(|c| Arc::new(c) as Arc<dyn inlet::meta_graph::MetaLeads>);
     let workers: Vec<_> = (0..args.workers.max(1))
         .map(|_| {

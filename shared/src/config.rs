@@ -143,11 +143,20 @@ impl Default for Config {
 }
 
 impl Config {
-    /// The Graph API client, when a page token is configured.
-    pub fn meta_client(&self) -> Option<crate::meta_graph::GraphClient> {
+    /// The Graph API client, when a page token is configured, trusting `tls`'s roots when
+    /// given and the system's otherwise.
+    pub fn meta_client(
+        &self,
+        tls: Option<&rustls::ClientConfig>,
+    ) -> Option<crate::meta_graph::GraphClient> {
         let token = self.meta_page_token.as_deref()?;
-        crate::meta_graph::GraphClient::new(&self.meta_graph_url, token, self.rechat.total_timeout)
-            .ok()
+        crate::meta_graph::GraphClient::new(
+            &self.meta_graph_url,
+            token,
+            self.rechat.total_timeout,
+            tls,
+        )
+        .ok()
     }
 
     /// Reads the process environment.

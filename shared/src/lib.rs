@@ -22,6 +22,7 @@ pub mod serve;
 #[cfg(feature = "aws")]
 pub mod stack;
 pub mod telemetry;
+pub mod tls;
 pub mod webhook;
 
 /// This build's version, as `inlet/<version>` reports it.

@@ -25,9 +25,10 @@ impl GraphClient {
         base_url: &str,
         page_token: &str,
         timeout: Duration,
+        tls: Option<&rustls::ClientConfig>,
     ) -> Result<Self, reqwest::Error> {
         Ok(GraphClient {
-            http: reqwest::Client::builder()
+            http: crate::tls::reqwest_builder(tls)
                 .user_agent(concat!("inlet/", env!("CARGO_PKG_VERSION")))
                 .timeout(timeout)
                 .build()?,

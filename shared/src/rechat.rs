@@ -94,8 +94,17 @@ pub struct RechatClient {
 pub struct ClientBuildError(#[from] reqwest::Error);
 
 impl RechatClient {
+    /// A client trusting the system's roots (`inlet serve`).
     pub fn new(config: &RechatConfig) -> Result<Self, ClientBuildError> {
-        let http = reqwest::Client::builder()
+        Self::with_tls(config, None)
+    }
+
+    /// A client trusting `tls`'s roots when given (the Lambda functions: `crate::tls`).
+    pub fn with_tls(
+        config: &RechatConfig,
+        tls: Option<&rustls::ClientConfig>,
+    ) -> Result<Self, ClientBuildError> {
+        let http = crate::tls::reqwest_builder(tls)
             .user_agent(concat!("inlet/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(config.connect_timeout)
             .timeout(config.total_timeout)

@@ -623,7 +623,7 @@ async fn a_meta_lead_known_by_id_is_fetched_then_captured_once() {
             {"name": "phone_number", "values": ["+15125550163"]}
         ]}),
     );
-    let client = GraphClient::new(graph.url(), "page-token", Duration::from_secs(2)).unwrap();
+    let client = GraphClient::new(graph.url(), "page-token", Duration::from_secs(2), None).unwrap();
     let env = EnvelopeBuilder::new(OriginKind::Webhook, "meta", CHANNEL, b"n")
         .event_id(Some("leadgen:700000000000000001"))
         .step(Step::FetchMetaLead {

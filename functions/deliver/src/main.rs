@@ -12,10 +12,11 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     inlet::telemetry::init();
-    let aws = inlet::sdk::lambda_config().await;
+    let tls = inlet::tls::lambda_client_config()?;
+    let aws = inlet::sdk::lambda_config(tls.clone()).await;
     let config = Config::load_lambda(&aws, false).await?;
     let settings = config.require_deliver()?;
-    let rechat = RechatClient::new(&config.rechat)?;
+    let rechat = RechatClient::with_tls(&config.rechat, Some(&tls))?;
     let ledger = DynamoLedger::new(
         aws_sdk_dynamodb::Client::new(&aws),
         settings.ledger_table,
@@ -26,7 +27,7 @@ async fn main() -> Result<(), Error> {
         settings.queue_url,
         settings.dead_letter_url,
     );
-    let meta = config.meta_client();
+    let meta = config.meta_client(Some(&tls));
     let delivery = Delivery {
         meta: meta
             .as_ref()

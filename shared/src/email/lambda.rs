@@ -176,7 +176,8 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
     use crate::queue::sqs::SqsQueue;
 
     crate::telemetry::init();
-    let aws = crate::sdk::lambda_config().await;
+    let tls = crate::tls::lambda_client_config()?;
+    let aws = crate::sdk::lambda_config(tls).await;
     let config = Config::load_lambda(&aws, true).await?;
     let queue_url = config
         .queue_url

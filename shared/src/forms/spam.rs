@@ -132,22 +132,30 @@ pub trait CaptchaVerifier: Send + Sync {
 /// The providers' `siteverify` over HTTP (all three take the same form and answer
 /// `{success, score?}`).
 pub struct HttpCaptchaVerifier {
-    /// Built on the first verification: building loads the system's root certificates,
-    /// which would otherwise cost every cold start of the intake functions, though few
-    /// forms use a captcha.
+    /// Built on the first verification: with the system's roots, building loads them,
+    /// which would otherwise cost every cold start of `inlet serve`'s tests and tools, though
+    /// few forms use a captcha.
     http: std::sync::OnceLock<reqwest::Client>,
+    tls: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
 
 impl HttpCaptchaVerifier {
+    /// A verifier trusting the system's roots (`inlet serve`).
     pub fn new() -> Self {
+        Self::with_tls(None)
+    }
+
+    /// A verifier trusting `tls`'s roots when given (the Lambda functions: `crate::tls`).
+    pub fn with_tls(tls: Option<std::sync::Arc<rustls::ClientConfig>>) -> Self {
         HttpCaptchaVerifier {
             http: std::sync::OnceLock::new(),
+            tls,
         }
     }
 
     fn http(&self) -> &reqwest::Client {
         self.http.get_or_init(|| {
-            reqwest::Client::builder()
+            crate::tls::reqwest_builder(self.tls.as_deref())
                 .timeout(Duration::from_secs(5))
                 .build()
                 .expect("an HTTP client")

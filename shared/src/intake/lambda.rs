@@ -40,7 +40,8 @@ pub async fn run() -> Result<(), lambda_http::Error> {
     use std::sync::Arc;
 
     crate::telemetry::init();
-    let aws = crate::sdk::lambda_config().await;
+    let tls = crate::tls::lambda_client_config()?;
+    let aws = crate::sdk::lambda_config(tls.clone()).await;
     let config = Config::load_lambda(&aws, true).await?;
     let (queue_url, table) = config.require_webhook()?;
     let queue = SqsQueue::new(aws_sdk_sqs::Client::new(&aws), queue_url, "");
@@ -61,7 +62,7 @@ pub async fn run() -> Result<(), lambda_http::Error> {
         queue: Arc::new(queue),
         ledger: Arc::new(ledger),
         settings,
-        captcha: Arc::new(crate::forms::spam::HttpCaptchaVerifier::new()),
+        captcha: Arc::new(crate::forms::spam::HttpCaptchaVerifier::with_tls(Some(tls))),
     };
     let intake = &intake;
     lambda_http::run(lambda_http::service_fn(move |req: Request| async move {

@@ -8,6 +8,12 @@
 //! second time. That was about a third of a function's cold start (`lambda_init` bench), so
 //! when the environment holds the credentials only the environment is used; anywhere else
 //! (a profile on a workstation, a container role) the full chain still runs.
+//!
+//! Either way the functions talk to AWS through [`https::LambdaHttpsClient`], with the TLS
+//! configuration of `crate::tls` (roots compiled in, not decoded from the system's bundle at
+//! every cold start).
+
+pub mod https;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
@@ -35,9 +41,10 @@ pub fn source(var: impl Fn(&str) -> Option<String>) -> Source {
 }
 
 /// The SDK configuration for a Lambda function (or anything run with credentials in its
-/// environment, such as the tests against moto).
-pub async fn lambda_config() -> SdkConfig {
-    let loader = aws_config::defaults(BehaviorVersion::latest());
+/// environment, such as the tests against moto), speaking TLS as `tls` says.
+pub async fn lambda_config(tls: std::sync::Arc<rustls::ClientConfig>) -> SdkConfig {
+    let loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(https::LambdaHttpsClient::new(tls));
     match source(|name| std::env::var(name).ok()) {
         Source::Environment { region } => {
             loader
@@ -129,7 +136,7 @@ mod tests {
             assert!(status.success());
             return;
         }
-        let config = lambda_config().await;
+        let config = lambda_config(crate::tls::lambda_client_config().unwrap()).await;
         assert_eq!(config.region().map(|r| r.as_ref()), Some("eu-west-1"));
         let credentials = config
             .credentials_provider()
