@@ -2,20 +2,51 @@
 //! `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`, else info.
 
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::LevelFilter;
+
+/// What to log, from the environment (`var` looks a variable up).
+#[derive(Debug, PartialEq)]
+pub enum Filter {
+    /// One level for everything: what `AWS_LAMBDA_LOG_LEVEL` holds, and most `RUST_LOG`s.
+    Level(LevelFilter),
+    /// Per-target directives (`RUST_LOG=inlet=debug,aws_smithy_runtime=warn`).
+    Directives(String),
+}
+
+/// Reads `AWS_LAMBDA_LOG_LEVEL` (set by Lambda's logging controls), else `RUST_LOG`, else
+/// info; what cannot be read as either is info.
+pub fn filter(var: impl Fn(&str) -> Option<String>) -> Filter {
+    let wanted = var("AWS_LAMBDA_LOG_LEVEL")
+        .or_else(|| var("RUST_LOG"))
+        .filter(|v| !v.trim().is_empty());
+    let Some(wanted) = wanted else {
+        return Filter::Level(LevelFilter::INFO);
+    };
+    // Lambda's advanced logging controls offer FATAL, which tracing has not.
+    if wanted.trim().eq_ignore_ascii_case("fatal") {
+        return Filter::Level(LevelFilter::ERROR);
+    }
+    match wanted.trim().parse::<LevelFilter>() {
+        Ok(level) => Filter::Level(level),
+        Err(_) if EnvFilter::try_new(&wanted).is_ok() => Filter::Directives(wanted),
+        Err(_) => Filter::Level(LevelFilter::INFO),
+    }
+}
 
 pub fn init() {
-    let filter = std::env::var("AWS_LAMBDA_LOG_LEVEL")
-        .ok()
-        .map(|l| EnvFilter::new(l.to_lowercase()))
-        .or_else(|| EnvFilter::try_from_default_env().ok())
-        .unwrap_or_else(|| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .json()
-        .with_env_filter(filter)
         .with_current_span(false)
         .with_target(false)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    // A bare level needs no EnvFilter, whose directive parser compiles a regex: about 50 µs
+    // of every Lambda cold start (`lambda_init` bench), for the level Lambda always sets.
+    let _ = match filter(|name| std::env::var(name).ok()) {
+        Filter::Level(level) => builder.with_max_level(level).try_init(),
+        Filter::Directives(directives) => builder
+            .with_env_filter(EnvFilter::new(directives))
+            .try_init(),
+    };
 }
 
 /// The CloudWatch namespace Inlet's metrics are in.
@@ -55,6 +86,53 @@ pub fn metric_line(outcome: &str, source: &str, timestamp_ms: i64) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    fn vars(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn the_level_comes_from_lambda_then_rust_log_then_info() {
+        assert_eq!(
+            filter(vars(&[
+                ("AWS_LAMBDA_LOG_LEVEL", "WARN"),
+                ("RUST_LOG", "debug")
+            ])),
+            Filter::Level(LevelFilter::WARN)
+        );
+        assert_eq!(
+            filter(vars(&[("RUST_LOG", "debug")])),
+            Filter::Level(LevelFilter::DEBUG)
+        );
+        assert_eq!(
+            filter(vars(&[("AWS_LAMBDA_LOG_LEVEL", "FATAL")])),
+            Filter::Level(LevelFilter::ERROR)
+        );
+        assert_eq!(filter(vars(&[])), Filter::Level(LevelFilter::INFO));
+        assert_eq!(
+            filter(vars(&[("AWS_LAMBDA_LOG_LEVEL", " ")])),
+            Filter::Level(LevelFilter::INFO)
+        );
+    }
+
+    #[test]
+    fn directives_are_kept_and_nonsense_falls_back_to_info() {
+        assert_eq!(
+            filter(vars(&[("RUST_LOG", "inlet=debug,aws_smithy_runtime=warn")])),
+            Filter::Directives("inlet=debug,aws_smithy_runtime=warn".into())
+        );
+        assert_eq!(
+            filter(vars(&[("RUST_LOG", "inlet=[")])),
+            Filter::Level(LevelFilter::INFO)
+        );
+    }
+
     #[test]
     fn an_emf_line_names_its_metric_and_dimensions() {
         let v: serde_json::Value =
