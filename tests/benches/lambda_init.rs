@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
 
-const RUNS: usize = 30;
+const RUNS: usize = 200;
 
 fn env() -> Vec<(&'static str, &'static str)> {
     vec![
