@@ -132,9 +132,8 @@ pub trait CaptchaVerifier: Send + Sync {
 /// The providers' `siteverify` over HTTP (all three take the same form and answer
 /// `{success, score?}`).
 pub struct HttpCaptchaVerifier {
-    /// Built on the first verification: with the system's roots, building loads them,
-    /// which would otherwise cost every cold start of `inlet serve`'s tests and tools, though
-    /// few forms use a captcha.
+    /// Built on the first verification: a client trusting the system's roots loads them when
+    /// built, and few forms use a captcha.
     http: std::sync::OnceLock<reqwest::Client>,
     tls: Option<std::sync::Arc<rustls::ClientConfig>>,
 }

@@ -4,11 +4,12 @@
 //! (about 1.3 ms of a cold start), and each service client's configuration check then builds
 //! a connector that parses all ~140 roots again. This client takes its TLS configuration from
 //! `crate::tls` (roots compiled in, nothing read or decoded) and builds connectors only when
-//! a call needs one. Otherwise it is the stack the SDK's default client is built from (hyper 1, hyper-rustls,
-//! rustls on aws-lc-rs, HTTP/1.1, TCP_NODELAY, no proxy), with the SDK's connect timeout
-//! around TCP and TLS, its read timeout around the whole call, and its errors classified as
-//! the SDK classifies them, so that its retries behave the same. The SDK's builder cannot take
-//! a TLS connector of one's own (`wrap_connector` is crate-private), hence this adapter.
+//! a call needs one. Otherwise it is the stack the SDK's default client is built from
+//! (hyper 1, hyper-rustls, rustls on aws-lc-rs, HTTP/1.1, TCP_NODELAY, no proxy), with the
+//! SDK's connect timeout around TCP and TLS, its read timeout around the whole call, and its
+//! errors classified as the SDK classifies them, so that its retries behave the same. The
+//! SDK's builder cannot take a TLS connector of one's own (`wrap_connector` is
+//! crate-private), hence this adapter.
 
 use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
 use aws_smithy_runtime_api::client::http::{
