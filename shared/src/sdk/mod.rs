@@ -4,8 +4,8 @@
 //! environment (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`,
 //! `AWS_REGION`), and aws-config's default chain would find them there first. Building that
 //! chain still builds every later source before it is asked anything: profile files, and a
-//! web-identity provider with its own STS client, whose HTTP client parses the TLS roots a
-//! second time. That was about a third of a function's cold start (`lambda_init` bench), so
+//! web-identity provider with its own STS client. That was about a third of a function's
+//! cold start (`lambda_init` bench, with the SDK's default HTTPS client then), so
 //! when the environment holds the credentials only the environment is used; anywhere else
 //! (a profile on a workstation, a container role) the full chain still runs.
 //!
