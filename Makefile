@@ -9,7 +9,7 @@ export INLET_MOTO_SERVER := $(abspath $(MOTO))
 export INLET_CARGO_LAMBDA := $(abspath $(VENV))/bin/cargo-lambda
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: test lint bench fuzz proof tools browser-tools clean-tools template build-sam
+.PHONY: test lint bench fuzz proof tools browser-tools clean-tools template build-sam init-path
 
 # The functions' binaries first: tests/tests/lambda_watch.rs runs them under cargo lambda
 # watch, and `cargo test` builds only the binaries of packages with integration tests. Then
@@ -52,6 +52,15 @@ bench: tools
 	$(CARGO) bench -p inlet-cli --bench serve_load
 	$(CARGO) bench -p inlet-tests --bench lambda_init
 	$(CARGO) bench -p inlet-tests --bench lambda_cost
+
+# functions/init_path.ld, the functions' cold-start code that functions/link.rs has the linker
+# gather: each function's init as callgrind sees it, from release binaries that keep their
+# symbols. Rerun after dependency upgrades (`lambda_init` shows what it is worth).
+init-path:
+	command -v valgrind >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind)
+	CARGO_PROFILE_RELEASE_STRIP=false $(CARGO) build --release --target-dir target/init-path \
+	  -p inlet-webhook -p inlet-form -p inlet-deliver -p inlet-email
+	python3 functions/init_path.py target/init-path/release functions/init_path.ld
 
 # cargo-fuzz needs nightly features; RUSTC_BOOTSTRAP lets the one stable toolchain here
 # provide them. FUZZ_SECONDS per target (ten minutes by default).
