@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """Writes functions/init_path.ld: the functions' cold-start code, gathered by the linker.
 
-`make init-path` runs this over release binaries built with their symbols. Each function is
-started under callgrind as the `lambda_init` bench starts it (credentials and settings in the
-environment) with a runtime API that refuses the connection, so it runs its whole init and
-exits; every function callgrind saw is then named in a linker script that places them in one
-output section ahead of `.text` (`functions/link.rs` passes it to the linker).
+`make init-path` runs this over release binaries built with their symbols: as the bench
+builds them (the workspace's features unified) and as `cargo lambda build` does (each
+function's own features, `-C target-cpu=haswell` on x86_64), since they differ in which
+functions the compiler kept out of line. Each function is started under callgrind as the
+`lambda_init` bench starts it (credentials and settings in the environment) with a runtime
+API that refuses the connection, so it runs its whole init and exits; every function
+callgrind saw is then named in a linker script that places them in one output section ahead
+of `.text` (`functions/link.rs` passes it to the linker).
 
 Why: a function's init touches code in ~125 of the ~250 64 KiB windows of its 16 MB `.text`,
 one page fault each (~4 µs on a VM), because the linker lays code out crate by crate. Gathered,
@@ -89,25 +92,26 @@ def pattern(symbol):
 
 
 def main():
-    if len(sys.argv) != 3:
-        sys.exit("usage: init_path.py BINARIES_DIR OUTPUT.ld")
-    binaries, output = sys.argv[1], sys.argv[2]
+    if len(sys.argv) < 3:
+        sys.exit("usage: init_path.py OUTPUT.ld BINARIES_DIR...")
+    output, builds = sys.argv[1], sys.argv[2:]
     # For each pattern, the most functions it matches in one binary: a generic function's
     # instances share their pattern, and most of them are not run at init.
     breadth = {}
-    for name in FUNCTIONS:
-        binary = os.path.join(binaries, name)
-        defined = text_symbols(binary)
-        if not defined:
-            sys.exit(f"{binary} has no symbols: build it with CARGO_PROFILE_RELEASE_STRIP=false")
-        run = [s for s in functions_run(binary) if s in defined]
-        if not run:
-            sys.exit(f"callgrind saw no function of {binary} run")
-        matches = Counter(pattern(s) for s in defined)
-        for symbol in run:
-            p = pattern(symbol)
-            breadth[p] = max(breadth.get(p, 0), matches[p])
-        print(f"{name}: {len(run)} functions run at init", file=sys.stderr)
+    for build in builds:
+        for name in FUNCTIONS:
+            binary = os.path.join(build, name)
+            defined = text_symbols(binary)
+            if not defined:
+                sys.exit(f"{binary} has no symbols: build it with CARGO_PROFILE_RELEASE_STRIP=false")
+            run = [s for s in functions_run(binary) if s in defined]
+            if not run:
+                sys.exit(f"callgrind saw no function of {binary} run")
+            matches = Counter(pattern(s) for s in defined)
+            for symbol in run:
+                p = pattern(symbol)
+                breadth[p] = max(breadth.get(p, 0), matches[p])
+            print(f"{binary}: {len(run)} functions run at init", file=sys.stderr)
     # Narrow patterns first, in the order they were seen, so that the code surely run is
     # dense at the front; the broad ones after, narrowest first.
     patterns = sorted(breadth, key=lambda p: 0 if breadth[p] <= 2 else breadth[p])
