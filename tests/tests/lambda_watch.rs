@@ -131,13 +131,7 @@ async fn every_function_under_cargo_lambda_watch_brings_its_lead_to_rechat() {
 fn function_binaries_are_fixed_position_executables() {
     const ET_EXEC: u16 = 2;
     for name in FUNCTIONS.iter().chain(&["hello_lambda"]) {
-        let path = function_binary(name);
-        let bytes = std::fs::read(&path).unwrap_or_else(|e| {
-            panic!(
-                "{}: {e} (build the functions first: `cargo build --workspace --bins`)",
-                path.display()
-            )
-        });
+        let bytes = binary_bytes(name);
         assert_eq!(&bytes[..4], b"\x7fELF", "{name} is an ELF file");
         let e_type = u16::from_le_bytes([bytes[16], bytes[17]]);
         assert_eq!(e_type, ET_EXEC, "{name}: ELF type {e_type}, not ET_EXEC");
@@ -150,13 +144,7 @@ fn function_binaries_are_fixed_position_executables() {
 #[test]
 fn function_binaries_gather_their_init_code() {
     for name in FUNCTIONS.iter().chain(&["hello_lambda"]) {
-        let path = function_binary(name);
-        let bytes = std::fs::read(&path).unwrap_or_else(|e| {
-            panic!(
-                "{}: {e} (build the functions first: `cargo build --workspace --bins`)",
-                path.display()
-            )
-        });
+        let bytes = binary_bytes(name);
         let sections = elf_sections(&bytes);
         let gathered = sections
             .iter()
@@ -175,6 +163,17 @@ fn function_binaries_gather_their_init_code() {
             "{name}: {gathered} bytes gathered, {text} in .text"
         );
     }
+}
+
+/// A function's (or the hello-world's) debug binary, as `make test` builds it.
+fn binary_bytes(name: &str) -> Vec<u8> {
+    let path = function_binary(name);
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (build the functions first: `cargo build --workspace --bins`)",
+            path.display()
+        )
+    })
 }
 
 /// Names and sizes of an ELF64 little-endian file's sections. Two fields of the section
