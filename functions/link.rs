@@ -11,10 +11,10 @@
 //!    objects still link into shared libraries.
 //! 2. The code a cold start runs, gathered in one place (`functions/init_path.ld`, written by
 //!    `make init-path`). Laid out crate by crate, init touched ~125 of the ~250 64 KiB windows
-//!    of a function's code, a page fault each; gathered, about 30 (`perf stat`). Only with the
-//!    toolchain's own linker (rust-lld on x86_64 Linux, GNU ld elsewhere), which both read
-//!    the script the same way: a linker configured for the target (cargo-lambda's zig, for
-//!    one) links as before, without it.
+//!    of a function's code, a page fault each; gathered, 35–40 (`perf record -e page-faults -d`).
+//!    Only with the toolchain's own linker (rust-lld on x86_64 Linux, GNU ld elsewhere),
+//!    which both read the script the same way: a linker configured for the target
+//!    (cargo-lambda's zig, for one) links as before, without it.
 
 use std::path::{Path, PathBuf};
 
