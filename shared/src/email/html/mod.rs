@@ -1,16 +1,19 @@
-//! An HTML part read in one streaming pass over html5gum's WHATWG tokenizer: its visible
-//! text, its leadmetadata.org tags, its two-cell table rows and its links, all at once.
+//! An HTML part read in one streaming pass: its visible text, its leadmetadata.org tags, its
+//! two-cell table rows and its links, all at once. `scan` finds the tokens (the WHATWG
+//! tokenizer's decisions a reader can see); `Reader` here makes of them what a reader keeps.
 //!
 //! No document tree is built. A lead reader needs no tree: text, three attributes and the
 //! edges of tables, rows and cells. Building html5ever's DOM for every HTML part and walking
-//! it four times (text, meta tags, rows, links) was most of an email's parse; html5gum's
-//! tokenizer runs about three times faster than html5ever's parser, and a single pass is
-//! linear in the input, so a document nested 100,000 deep costs what a flat one does.
+//! it four times (text, meta tags, rows, links) was most of an email's parse; a single pass
+//! is linear in the input, so a document nested 100,000 deep costs what a flat one does.
 //! The few rules of tree construction a reader sees are kept: a cell or row start closes
 //! the open one, and `</table>` closes what it holds.
 
-use html5gum::{Emitter, Error, State, Tokenizer, naive_next_state};
-use std::convert::Infallible;
+#[cfg(any(test, feature = "html-oracle"))]
+pub mod oracle;
+mod scan;
+
+use scan::{Attributes, Sink};
 
 /// What a lead reader takes from an HTML part.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -29,19 +32,13 @@ pub struct HtmlReading {
 
 /// Reads `html`.
 pub fn read(html: &str) -> HtmlReading {
-    let mut emitter = LeadEmitter::default();
-    // The emitter yields no tokens (and reading a `&str` cannot fail): running the
-    // tokenizer to its end is the whole read.
-    if let Some(token) = Tokenizer::new_with_emitter(html, &mut emitter).next() {
-        match token {}
-    }
-    emitter.flush_text();
-    emitter.reader.finish()
+    let mut reader = Reader::default();
+    scan::scan(html, &mut reader);
+    reader.finish()
 }
 
-/// Elements whose content is never text a reader sees, each one `naive_next_state` puts
-/// the tokenizer in raw text for: their content arrives as one string, and the next end
-/// tag is their own. (`template`, hidden too, is not raw text and is counted instead.)
+/// Elements whose content is never text a reader sees, each one the scanner reads as raw
+/// text: their content arrives as one string, and the next end tag is their own. (`template`, hidden too, is not raw text and is counted instead.)
 fn hidden_raw(name: &[u8]) -> bool {
     // A `match`, not a list searched: it runs for every tag.
     matches!(
@@ -133,31 +130,20 @@ struct Reader {
     links: Vec<String>,
 }
 
-/// The attributes of a start tag a reader needs.
-#[derive(Default)]
-struct Attributes {
-    meta_name: Option<Vec<u8>>,
-    meta_content: Option<Vec<u8>>,
-    href: Option<Vec<u8>>,
-}
-
-fn lossy(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
 impl Reader {
     fn start_tag(&mut self, name: &[u8], attributes: &mut Attributes) {
         match name {
             b"meta" => {
                 if let (Some(n), Some(c)) = (&attributes.meta_name, &attributes.meta_content) {
-                    let n = lossy(n).trim().to_ascii_lowercase();
-                    let c = lossy(c);
+                    let n = n.trim().to_ascii_lowercase();
                     if n.starts_with("lead_") && !c.trim().is_empty() {
                         self.lead_metadata.push((n, c.trim().to_owned()));
                     }
                 }
             }
-            b"a" => self.links.extend(attributes.href.take().map(|h| lossy(&h))),
+            b"a" => self
+                .links
+                .extend(attributes.href.take().map(|h| h.into_owned())),
             b"template" => self.templates += 1,
             _ => {}
         }
@@ -300,182 +286,21 @@ impl Reader {
     }
 }
 
-/// html5gum's tokenizer reports to an `Emitter`. Its ready-made emitters copy every tag,
-/// attribute and error out for the caller; this one keeps only what `Reader` reads (tag
-/// names, text, and the values of `meta` `name`/`content` and `a` `href`), and asks for no
-/// parse errors, which spares the tokenizer checking every character for them.
-#[derive(Default)]
-struct LeadEmitter {
-    reader: Reader,
-    /// Text not yet handed to the reader: a run may arrive in several pieces, and a piece
-    /// may end inside a character.
-    text: Vec<u8>,
-    tag: Vec<u8>,
-    end_tag: bool,
-    last_start_tag: Vec<u8>,
-    attribute: Vec<u8>,
-    attribute_value_started: bool,
-    /// Where the current attribute's value goes, if anywhere.
-    attribute_slot: Option<Slot>,
-    attributes: Attributes,
-}
-
-#[derive(Clone, Copy)]
-enum Slot {
-    MetaName,
-    MetaContent,
-    Href,
-}
-
-impl LeadEmitter {
-    fn flush_text(&mut self) {
-        if self.text.is_empty() {
-            return;
-        }
-        if !self.reader.hidden_raw && self.reader.templates == 0 {
-            // Runs of a `&str` cut at ASCII delimiters, and what entities stand for, are
-            // UTF-8: checked, which is faster than the lossy conversion kept as a fallback.
-            match std::str::from_utf8(&self.text) {
-                Ok(text) => self.reader.text(text),
-                Err(_) => self.reader.text(&String::from_utf8_lossy(&self.text)),
-            }
-        }
-        self.text.clear();
+impl<'h> Sink<'h> for Reader {
+    fn wants_text(&self) -> bool {
+        !self.hidden_raw && self.templates == 0
     }
 
-    fn slot(&mut self, slot: Slot) -> &mut Option<Vec<u8>> {
-        match slot {
-            Slot::MetaName => &mut self.attributes.meta_name,
-            Slot::MetaContent => &mut self.attributes.meta_content,
-            Slot::Href => &mut self.attributes.href,
-        }
-    }
-}
-
-impl Emitter for &mut LeadEmitter {
-    type Token = Infallible;
-
-    fn set_last_start_tag(&mut self, last_start_tag: Option<&[u8]>) {
-        self.last_start_tag.clear();
-        self.last_start_tag
-            .extend_from_slice(last_start_tag.unwrap_or_default());
+    fn text(&mut self, text: &str) {
+        Reader::text(self, text);
     }
 
-    fn emit_eof(&mut self) {
-        self.flush_text();
+    fn start_tag(&mut self, name: &[u8], attributes: &mut Attributes<'h>) {
+        Reader::start_tag(self, name, attributes);
     }
 
-    fn emit_error(&mut self, _: Error) {}
-
-    fn should_emit_errors(&mut self) -> bool {
-        false
-    }
-
-    fn pop_token(&mut self) -> Option<Infallible> {
-        None
-    }
-
-    fn emit_string(&mut self, s: &[u8]) {
-        self.text.extend_from_slice(s);
-    }
-
-    fn init_start_tag(&mut self) {
-        self.flush_text();
-        self.tag.clear();
-        self.end_tag = false;
-        self.attributes = Attributes::default();
-        self.attribute_slot = None;
-    }
-
-    fn init_end_tag(&mut self) {
-        self.flush_text();
-        self.tag.clear();
-        self.end_tag = true;
-        self.attribute_slot = None;
-    }
-
-    fn init_comment(&mut self) {
-        self.flush_text();
-    }
-
-    fn emit_current_tag(&mut self) -> Option<State> {
-        self.last_start_tag.clear();
-        if self.end_tag {
-            self.reader.end_tag(&self.tag);
-            None
-        } else {
-            self.last_start_tag.extend_from_slice(&self.tag);
-            self.reader.start_tag(&self.tag, &mut self.attributes);
-            // The content of script, style, title and the like is one run of text, never
-            // markup: the states a tree builder would switch the tokenizer to.
-            naive_next_state(&self.tag)
-        }
-    }
-
-    fn emit_current_comment(&mut self) {}
-
-    fn emit_current_doctype(&mut self) {}
-
-    fn set_self_closing(&mut self) {}
-
-    fn set_force_quirks(&mut self) {}
-
-    fn push_tag_name(&mut self, s: &[u8]) {
-        self.tag.extend_from_slice(s);
-    }
-
-    fn push_comment(&mut self, _: &[u8]) {}
-
-    fn push_doctype_name(&mut self, _: &[u8]) {}
-
-    fn init_doctype(&mut self) {
-        self.flush_text();
-    }
-
-    fn init_attribute(&mut self) {
-        self.attribute.clear();
-        self.attribute_value_started = false;
-        self.attribute_slot = None;
-    }
-
-    fn push_attribute_name(&mut self, s: &[u8]) {
-        self.attribute.extend_from_slice(s);
-    }
-
-    fn push_attribute_value(&mut self, s: &[u8]) {
-        if !self.attribute_value_started {
-            self.attribute_value_started = true;
-            let slot = match (self.end_tag, self.tag.as_slice(), self.attribute.as_slice()) {
-                (false, b"meta", b"name") => Some(Slot::MetaName),
-                (false, b"meta", b"content") => Some(Slot::MetaContent),
-                (false, b"a", b"href") => Some(Slot::Href),
-                _ => None,
-            };
-            // The first of repeated attributes counts, as in a browser.
-            self.attribute_slot = slot.filter(|&slot| {
-                let value = self.slot(slot);
-                let first = value.is_none();
-                value.get_or_insert_with(Vec::new);
-                first
-            });
-        }
-        if let Some(slot) = self.attribute_slot {
-            self.slot(slot)
-                .get_or_insert_with(Vec::new)
-                .extend_from_slice(s);
-        }
-    }
-
-    fn set_doctype_public_identifier(&mut self, _: &[u8]) {}
-
-    fn set_doctype_system_identifier(&mut self, _: &[u8]) {}
-
-    fn push_doctype_public_identifier(&mut self, _: &[u8]) {}
-
-    fn push_doctype_system_identifier(&mut self, _: &[u8]) {}
-
-    fn current_is_appropriate_end_tag_token(&mut self) -> bool {
-        self.end_tag && !self.last_start_tag.is_empty() && self.tag == self.last_start_tag
+    fn end_tag(&mut self, name: &[u8]) {
+        Reader::end_tag(self, name);
     }
 }
 
