@@ -76,7 +76,7 @@ init-path:
 # and the build takes half the time); `make fuzz` and `make proof` keep it.
 FUZZ_SECONDS ?= 600
 FUZZ_FLAGS ?=
-FUZZ_TARGETS := webhook email
+FUZZ_TARGETS := webhook email html
 fuzz:
 	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
 	for t in $(FUZZ_TARGETS); do \
