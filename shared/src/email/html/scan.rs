@@ -146,7 +146,7 @@ pub(super) fn scan<'h>(html: &'h str, sink: &mut impl Sink<'h>) {
         at = resume;
         run = resume;
     }
-    text(sink, &html[run.min(b.len())..], Content::Data);
+    text(sink, &html[run..], Content::Data);
 }
 
 /// Reports a run of text read in `content`'s way.
