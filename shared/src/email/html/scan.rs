@@ -331,17 +331,13 @@ fn appropriate_end_tag(b: &[u8], from: usize, name: &[u8]) -> Option<usize> {
 /// Where a script's end tag begins, following the specification's script data states: inside
 /// `<!--`, a `<script` makes the next `</script>` end only that, not the script.
 fn script_end(b: &[u8], from: usize) -> Option<usize> {
-    #[derive(Clone, Copy)]
-    enum State {
-        Data,
-        Escaped,
-        EscapedDash,
-        EscapedDashDash,
-        DoubleEscaped,
-        DoubleEscapedDash,
-        DoubleEscapedDashDash,
+    /// Inside `<!--` (escaped), and inside a `<script` within it (double escaped).
+    #[derive(Clone, Copy, PartialEq)]
+    enum Escape {
+        No,
+        Single,
+        Double,
     }
-    use State::*;
     let letters_from = |i: usize| {
         i + b[i..]
             .iter()
@@ -356,92 +352,55 @@ fn script_end(b: &[u8], from: usize) -> Option<usize> {
                 .is_some_and(|&c| is_space(c) || c == b'/' || c == b'>'))
         .then_some(end + 1)
     };
-    let mut state = Data;
+    let mut escape = Escape::No;
+    // Dashes just read while escaped, up to the two that let `>` end the escape.
+    let mut dashes = 0;
     let mut i = from;
     while i < b.len() {
-        match state {
-            Data => {
-                let lt = i + memchr(b'<', &b[i..])?;
-                if is_end_tag_of(b, lt, b"script") {
-                    return Some(lt);
-                }
-                if b[lt + 1..].starts_with(b"!--") {
-                    state = EscapedDashDash;
-                    i = lt + 4;
-                } else {
-                    i = lt + 1;
+        if escape == Escape::No {
+            let lt = i + memchr(b'<', &b[i..])?;
+            if is_end_tag_of(b, lt, b"script") {
+                return Some(lt);
+            }
+            if b[lt + 1..].starts_with(b"!--") {
+                (escape, dashes) = (Escape::Single, 2);
+                i = lt + 4;
+            } else {
+                i = lt + 1;
+            }
+            continue;
+        }
+        match b[i] {
+            b'<' => {
+                dashes = 0;
+                match (escape, b.get(i + 1)) {
+                    // Escaped, the script's end tag still ends it.
+                    (Escape::Single, _) if is_end_tag_of(b, i, b"script") => return Some(i),
+                    (Escape::Single, Some(c)) if c.is_ascii_alphabetic() => {
+                        match script_word(i + 1) {
+                            Some(after) => (escape, i) = (Escape::Double, after),
+                            None => i = letters_from(i + 1),
+                        }
+                    }
+                    (Escape::Double, Some(b'/')) => match script_word(i + 2) {
+                        Some(after) => (escape, i) = (Escape::Single, after),
+                        None => i = letters_from(i + 2),
+                    },
+                    _ => i += 1,
                 }
             }
-            Escaped | EscapedDash | EscapedDashDash => {
-                let c = b[i];
-                match (state, c) {
-                    (_, b'<') => {
-                        if is_end_tag_of(b, i, b"script") {
-                            return Some(i);
-                        }
-                        match b.get(i + 1) {
-                            Some(c) if c.is_ascii_alphabetic() => match script_word(i + 1) {
-                                Some(after) => {
-                                    state = DoubleEscaped;
-                                    i = after;
-                                }
-                                None => {
-                                    state = Escaped;
-                                    i = letters_from(i + 1);
-                                }
-                            },
-                            _ => {
-                                state = Escaped;
-                                i += 1;
-                            }
-                        }
-                        continue;
-                    }
-                    (Escaped, b'-') => state = EscapedDash,
-                    (EscapedDash | EscapedDashDash, b'-') => state = EscapedDashDash,
-                    (EscapedDashDash, b'>') => state = Data,
-                    (Escaped, _) => {
-                        // Nothing but `-` and `<` matters here.
-                        i += memchr2(b'-', b'<', &b[i..]).unwrap_or(b.len() - i);
-                        continue;
-                    }
-                    _ => state = Escaped,
-                }
+            b'-' => {
+                dashes = (dashes + 1).min(2);
                 i += 1;
             }
-            DoubleEscaped | DoubleEscapedDash | DoubleEscapedDashDash => {
-                let c = b[i];
-                match (state, c) {
-                    (_, b'<') => {
-                        if b.get(i + 1) == Some(&b'/') {
-                            match script_word(i + 2) {
-                                Some(after) => {
-                                    state = Escaped;
-                                    i = after;
-                                }
-                                None => {
-                                    state = DoubleEscaped;
-                                    i = letters_from(i + 2);
-                                }
-                            }
-                        } else {
-                            state = DoubleEscaped;
-                            i += 1;
-                        }
-                        continue;
-                    }
-                    (DoubleEscaped, b'-') => state = DoubleEscapedDash,
-                    (DoubleEscapedDash | DoubleEscapedDashDash, b'-') => {
-                        state = DoubleEscapedDashDash
-                    }
-                    (DoubleEscapedDashDash, b'>') => state = Data,
-                    (DoubleEscaped, _) => {
-                        i += memchr2(b'-', b'<', &b[i..]).unwrap_or(b.len() - i);
-                        continue;
-                    }
-                    _ => state = DoubleEscaped,
-                }
+            b'>' if dashes == 2 => {
+                escape = Escape::No;
                 i += 1;
+            }
+            // Nothing but `-` and `<` matters here.
+            _ => {
+                dashes = 0;
+                i += memchr2(b'-', b'<', &b[i..]).unwrap_or(b.len() - i);
             }
         }
     }
