@@ -340,18 +340,7 @@ mod tests {
             b"Subject: =?utf-8?q?caf=C3=A9?=\r\n =?utf-8?q?_au_lait?=\r\n\r\n".to_vec(),
             "Subject: caf\u{e9}\r\n\r\n".as_bytes().to_vec(),
         ];
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        for dir in ["tests/fixtures/emails", "../../shared/corpus/emails"] {
-            let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
-                continue;
-            };
-            for entry in entries {
-                let path = entry.unwrap().path();
-                if path.extension().is_some_and(|e| e == "eml") {
-                    raws.push(std::fs::read(path).unwrap());
-                }
-            }
-        }
+        raws.extend(crate::email::sample_messages());
         let mut checked = 0;
         for raw in &raws {
             let Ok((headers, _)) = mailparse::parse_headers(raw) else {

@@ -190,6 +190,26 @@ pub fn process(inbound: &Inbound, ctx: &EmailContext) -> Outcome {
     }
 }
 
+/// Every sample message the unit tests read: the project's fixtures, and the shared corpus's
+/// when it is beside the project (as it is not in CI).
+#[cfg(test)]
+pub(crate) fn sample_messages() -> Vec<Vec<u8>> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut out = Vec::new();
+    for dir in ["tests/fixtures/emails", "../../shared/corpus/emails"] {
+        let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "eml") {
+                out.push(std::fs::read(path).unwrap());
+            }
+        }
+    }
+    out
+}
+
 /// Decides what a message becomes and acts on it: a lead is queued, an unroutable one
 /// dead-lettered with the reason, the rest logged. Every outcome is logged with its reason;
 /// an error means the queue could not take it and the sender must try again.

@@ -230,20 +230,10 @@ mod tests {
 
     #[test]
     fn every_email_html_part_reads_as_html5gum_reads_it() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let mut parts = Vec::new();
-        for dir in ["tests/fixtures/emails", "../../shared/corpus/emails"] {
-            let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
-                continue;
-            };
-            for entry in entries {
-                let path = entry.unwrap().path();
-                if path.extension().is_some_and(|e| e == "eml") {
-                    let raw = std::fs::read(&path).unwrap();
-                    if let Ok(message) = Message::from_mime(&raw) {
-                        html_parts(&message, &mut parts);
-                    }
-                }
+        for raw in crate::email::sample_messages() {
+            if let Ok(message) = Message::from_mime(&raw) {
+                html_parts(&message, &mut parts);
             }
         }
         // The project's fixtures alone hold this many; the shared corpus, when present, more.
