@@ -44,8 +44,10 @@ pub struct Reading<'a> {
     /// The plain part, then the HTML part rendered one cell a line.
     pub texts: Vec<String>,
     pub html: Option<HtmlReading>,
-    /// Subject and texts, lower-cased, for phrase recognition.
+    /// The texts, lower-cased, for phrase recognition.
     pub lower_text: String,
+    /// The subject, lower-cased, for subject recognition.
+    pub lower_subject: String,
 }
 
 impl<'a> Reading<'a> {
@@ -64,6 +66,7 @@ impl<'a> Reading<'a> {
             texts,
             html,
             lower_text,
+            lower_subject: message.subject.to_lowercase(),
         }
     }
 

@@ -66,8 +66,7 @@ impl Portal {
         {
             return Some(Evidence::Sender);
         }
-        let subject = m.subject.to_lowercase();
-        if self.subjects.iter().any(|p| subject.contains(p)) {
+        if self.subjects.iter().any(|p| r.lower_subject.contains(p)) {
             return Some(Evidence::Subject);
         }
         if self.phrases.iter().any(|p| r.lower_text.contains(p)) {
@@ -118,11 +117,22 @@ pub const MODULES: &[Module] = modules![
 
 /// The module whose portal sent the message, on the strongest evidence.
 pub fn recognize(r: &Reading) -> Option<&'static Module> {
-    MODULES
-        .iter()
-        .filter_map(|m| (m.recognize)(r).map(|e| (e, m)))
-        .min_by_key(|(e, _)| *e)
-        .map(|(_, m)| m)
+    let mut best: Option<(Evidence, &'static Module)> = None;
+    for module in MODULES {
+        let Some(evidence) = (module.recognize)(r) else {
+            continue;
+        };
+        // Nothing is stronger than the sender: the first module it names wins, and the
+        // rest need not search the text for their phrases.
+        if evidence == Evidence::Sender {
+            return Some(module);
+        }
+        // Of equal evidence, the first module in order.
+        if best.is_none_or(|(strongest, _)| evidence < strongest) {
+            best = Some((evidence, module));
+        }
+    }
+    best.map(|(_, module)| module)
 }
 
 fn domain_of(address: &str) -> &str {
