@@ -50,6 +50,19 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "comma-separated lead channels intake accepts",
     ),
     (
+        "INLET_BODY_LIMIT_BYTES",
+        "largest request body intake reads (default 1048576)",
+    ),
+    (
+        "INLET_RETRY_BASE_MS",
+        "first retry delay when Rechat gives none; doubles per receive (default 2000)",
+    ),
+    ("INLET_RETRY_CAP_SECS", "longest retry delay (default 300)"),
+    (
+        "INLET_RETRY_FOR_HOURS",
+        "hours after a lead was received its transient failures are still retried, then it is dead-lettered (default 72, at most 312)",
+    ),
+    (
         "INLET_DEFAULT_CHANNEL",
         "lead channel for mail no [email] rule routes (else it is dead-lettered as unroutable)",
     ),
@@ -103,6 +116,8 @@ pub struct Config {
     pub body_limit: usize,
     pub retry_base: Duration,
     pub retry_cap: Duration,
+    /// How long after a lead was received delivery still retries its transient failures.
+    pub retry_for: Duration,
     pub meta_page_token: Option<String>,
     pub meta_graph_url: String,
     pub form_origins: Vec<String>,
@@ -130,6 +145,7 @@ impl Default for Config {
             body_limit: 1024 * 1024,
             retry_base: Duration::from_secs(2),
             retry_cap: Duration::from_secs(300),
+            retry_for: Duration::from_secs(72 * 3600),
             meta_page_token: None,
             meta_graph_url: "https://graph.facebook.com/v21.0".into(),
             routing: toml::Table::new(),
@@ -388,6 +404,12 @@ impl Config {
         if let Some(v) = get("INLET_RETRY_CAP_SECS") {
             config.retry_cap = Duration::from_secs(number("INLET_RETRY_CAP_SECS", &v, 1, 43_200)?);
         }
+        // At most 13 days: the queues keep a message 14, and a lead given up on must still be
+        // in the dead-letter queue when someone looks.
+        if let Some(v) = get("INLET_RETRY_FOR_HOURS") {
+            config.retry_for =
+                Duration::from_secs(3600 * number("INLET_RETRY_FOR_HOURS", &v, 1, 312)?);
+        }
         config.meta_page_token = get("INLET_META_PAGE_TOKEN");
         config.form_secret = get("INLET_FORM_SECRET");
         if let Some(v) = get("INLET_FORM_ORIGINS") {
@@ -513,6 +535,10 @@ impl Config {
             (
                 "INLET_RETRY_CAP_SECS".into(),
                 self.retry_cap.as_secs().to_string(),
+            ),
+            (
+                "INLET_RETRY_FOR_HOURS".into(),
+                (self.retry_for.as_secs() / 3600).to_string(),
             ),
         ]
     }
@@ -668,6 +694,7 @@ mod tests {
         assert_eq!(c.rechat.total_timeout, Duration::from_secs(10));
         assert_eq!(c.deliver_concurrency, 10);
         assert_eq!(c.phone_region, phonenumber::country::Id::US);
+        assert_eq!(c.retry_for, Duration::from_secs(72 * 3600));
     }
 
     #[test]
@@ -690,8 +717,14 @@ mod tests {
             ("INLET_DEDUPE_WINDOW_SECS", "60"),
             ("INLET_PHONE_REGION", "gb"),
             ("INLET_CHANNELS", "55F5D0B8-3F4E-4B8E-9D6A-0C1B2A3D745F, "),
+            ("INLET_RETRY_BASE_MS", "500"),
+            ("INLET_RETRY_CAP_SECS", "60"),
+            ("INLET_RETRY_FOR_HOURS", "24"),
         ])
         .unwrap();
+        assert_eq!(c.retry_base, Duration::from_millis(500));
+        assert_eq!(c.retry_cap, Duration::from_secs(60));
+        assert_eq!(c.retry_for, Duration::from_secs(24 * 3600));
         assert_eq!(c.rechat.base_url, "http://127.0.0.1:9999");
         assert_eq!(c.rechat.total_timeout, Duration::from_millis(1500));
         assert_eq!(c.ledger_ttl, Duration::from_secs(7 * 86_400));
@@ -716,6 +749,9 @@ mod tests {
             ("INLET_DELIVER_CONCURRENCY", "0"),
             ("INLET_PHONE_REGION", "XX"),
             ("INLET_CHANNELS", "not-a-uuid"),
+            // Past the queues' 14 days, a lead given up on would be gone from the DLQ too.
+            ("INLET_RETRY_FOR_HOURS", "313"),
+            ("INLET_RETRY_FOR_HOURS", "0"),
         ] {
             let e = from(&[(var, value)]).unwrap_err();
             assert_eq!(e.var, var);
@@ -749,13 +785,15 @@ mod tests {
         let path = dir.join("inlet.toml");
         std::fs::write(
             &path,
-            "rechat_url = \"http://127.0.0.1:1\"\nchannels = [\"55f5d0b8-3f4e-4b8e-9d6a-0c1b2a3d745f\"]\ndeliver_concurrency = 3\n[routing]\nx = 1\n",
+            "rechat_url = \"http://127.0.0.1:1\"\nchannels = [\"55f5d0b8-3f4e-4b8e-9d6a-0c1b2a3d745f\"]\ndeliver_concurrency = 3\nretry_for_hours = 12\nretry_cap_secs = 30\n[routing]\nx = 1\n",
         )
         .unwrap();
         let c = Config::load(Some(&path)).unwrap();
         assert_eq!(c.rechat.base_url, "http://127.0.0.1:1");
         assert_eq!(c.channels.len(), 1);
         assert_eq!(c.deliver_concurrency, 3);
+        assert_eq!(c.retry_for, Duration::from_secs(12 * 3600));
+        assert_eq!(c.retry_cap, Duration::from_secs(30));
         std::fs::write(&path, "rechat_ulr = \"http://x\"\n").unwrap();
         let e = Config::load(Some(&path)).unwrap_err();
         assert_eq!(e.value, "rechat_ulr");

@@ -46,7 +46,9 @@ type Job = Box<dyn FnOnce(&Connection) -> (bool, Reply) + Send>;
 pub struct QueueSettings {
     /// How long a received message stays invisible unless deleted or changed.
     pub visibility: Duration,
-    /// Receives after which a message goes to the dead-letter queue.
+    /// Receives after which a message goes to the dead-letter queue: a backstop for a message
+    /// that can never be processed. Transient failures are dead-lettered by age instead
+    /// (`DeliveryOptions::retry_for`), which at the retry cap takes under 900 receives.
     pub max_receives: u32,
     /// How long ledger records are kept.
     pub ledger_ttl: Duration,
@@ -56,7 +58,7 @@ impl Default for QueueSettings {
     fn default() -> Self {
         QueueSettings {
             visibility: Duration::from_secs(60),
-            max_receives: 10,
+            max_receives: 1000,
             ledger_ttl: Duration::from_secs(90 * 86_400),
         }
     }

@@ -252,6 +252,126 @@ async fn retry_after_from_a_429_becomes_the_message_visibility() {
 }
 
 #[tokio::test]
+async fn a_retry_after_shorter_than_the_backoff_waits_the_backoff() {
+    // Rechat asking for a second's wait on every receive would spend the queue's receive
+    // limit in minutes: the doubling delay is the least a retry waits.
+    let w = World::new().await;
+    w.double.fail_next(
+        None,
+        Fault::TooManyRequests {
+            retry_after_secs: 1,
+        },
+    );
+    let mut m = message(&capture_only("a@example.com"));
+    m.receive_count = 6;
+    let outcomes = w.deliver(std::slice::from_ref(&m)).await;
+    let backoff = w.options.backoff(6);
+    assert_eq!(backoff, Duration::from_secs(64));
+    assert!(
+        matches!(outcomes[0], Outcome::Retry { retry_in, .. } if retry_in == backoff),
+        "{outcomes:?}"
+    );
+}
+
+#[tokio::test]
+async fn transient_failures_are_retried_however_many_receives_within_the_retry_window() {
+    // Past the ten receives the queue once allowed, an hour into an outage.
+    let w = World::new().await;
+    w.double.fail_next(None, Fault::Status(503));
+    let envelope = EnvelopeBuilder::new(OriginKind::Webhook, "test", CHANNEL, b"late")
+        .received_at(Utc::now() - chrono::Duration::hours(1))
+        .step(Step::Capture {
+            lead: lead("late@example.com"),
+            sender_lead_id: None,
+        })
+        .build();
+    let mut m = message(&envelope);
+    m.receive_count = 40;
+    let outcomes = w.deliver(std::slice::from_ref(&m)).await;
+    assert!(
+        matches!(outcomes[0], Outcome::Retry { retry_in, .. } if retry_in == Duration::from_secs(300)),
+        "{outcomes:?}"
+    );
+    assert!(w.queue.dead_letters.lock().unwrap().is_empty());
+    // And once Rechat answers, it is delivered.
+    m.receive_count = 41;
+    assert_eq!(
+        w.deliver(std::slice::from_ref(&m)).await,
+        vec![Outcome::Delivered]
+    );
+    assert_eq!(w.double.leads().len(), 1);
+}
+
+#[tokio::test]
+async fn a_lead_still_failing_after_the_retry_window_is_dead_lettered_with_its_last_error() {
+    let w = World::new().await;
+    w.double.fail_next(None, Fault::Status(503));
+    let envelope = EnvelopeBuilder::new(OriginKind::Webhook, "test", CHANNEL, b"old")
+        .received_at(Utc::now() - chrono::Duration::hours(73))
+        .step(Step::Capture {
+            lead: lead("old@example.com"),
+            sender_lead_id: None,
+        })
+        .build();
+    let m = message(&envelope);
+    let outcomes = w.deliver(std::slice::from_ref(&m)).await;
+    assert!(
+        matches!(&outcomes[0], Outcome::DeadLettered { reason }
+            if reason.contains("72 hours") && reason.contains("503")),
+        "{outcomes:?}"
+    );
+    let dead = w.queue.dead_letters.lock().unwrap().clone();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].1.failed_step.as_deref(), Some("capture"));
+    assert_eq!(dead[0].1.envelope_id.as_deref(), Some(envelope.id.as_str()));
+    // The ledger says so, so that a follow-up of this lead stops waiting for its capture.
+    let record = w.ledger.get(&envelope.id).await.unwrap().unwrap();
+    assert_eq!(record.status, RecordStatus::DeadLettered);
+    assert!(record.last_error.unwrap().contains("503"));
+    // Within the window the same failure is only retried.
+    let mut options = w.options;
+    options.retry_for = Duration::from_secs(74 * 3600);
+    let w2 = World {
+        options,
+        ..World::new().await
+    };
+    w2.double.fail_next(None, Fault::Status(503));
+    let outcomes = w2.deliver(std::slice::from_ref(&m)).await;
+    assert!(matches!(outcomes[0], Outcome::Retry { .. }), "{outcomes:?}");
+}
+
+/// The queue's receive limit is a backstop only: a lead failing transiently must reach the
+/// end of its retry window before the queue gives up on it, in `inlet serve`'s embedded queue
+/// and in the SQS queue the template deploys.
+#[test]
+fn the_queues_receive_limits_outlast_the_retry_window() {
+    let options = DeliveryOptions::default();
+    let (mut waited, mut receives) = (Duration::ZERO, 0);
+    while waited < options.retry_for {
+        receives += 1;
+        waited += options.backoff(receives);
+    }
+    let embedded = inlet::embedded::QueueSettings::default().max_receives;
+    assert!(
+        receives < embedded,
+        "{receives} receives in the window, limit {embedded}"
+    );
+    let template =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml")).unwrap();
+    let deployed: u32 = template
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("maxReceiveCount:"))
+        .expect("the queue's redrive policy")
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        receives < deployed,
+        "{receives} receives in the window, limit {deployed}"
+    );
+}
+
+#[tokio::test]
 async fn a_permanent_failure_is_dead_lettered_at_once_with_the_reason() {
     let w = World::new().await;
     w.double

@@ -103,7 +103,7 @@ async fn run(on_dynamodb: bool) {
     moto.reset();
     let aws = inlet_tests::aws_config(moto.endpoint()).await;
     let sqs = aws_sdk_sqs::Client::new(&aws);
-    let (url, dlq) = SqsQueue::create_fifo_pair(&sqs, "bench", 10, 60)
+    let (url, dlq) = SqsQueue::create_fifo_pair(&sqs, "bench", 1000, 60)
         .await
         .unwrap();
     let queue = SqsQueue::new(sqs.clone(), url.clone(), dlq);

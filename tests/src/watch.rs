@@ -57,7 +57,7 @@ pub struct Deployed {
 pub async fn deploy(aws: &aws_config::SdkConfig, routing: &str, message: &[u8]) -> Deployed {
     let sqs = aws_sdk_sqs::Client::new(aws);
     let (queue_url, dlq_url) =
-        inlet::queue::sqs::SqsQueue::create_fifo_pair(&sqs, "inlet-watch", 10, 10)
+        inlet::queue::sqs::SqsQueue::create_fifo_pair(&sqs, "inlet-watch", 1000, 10)
             .await
             .unwrap();
     let dynamo = aws_sdk_dynamodb::Client::new(aws);

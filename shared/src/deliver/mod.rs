@@ -6,7 +6,12 @@
 //!   and never fails the batch.
 //! - Groups (leads) run concurrently, bounded; one group runs in order. A transient failure
 //!   leaves the message for retry, and every later message of its group in the batch with
-//!   it, so the group keeps its order. A 429's `Retry-After` sets when it comes back.
+//!   it, so the group keeps its order. It comes back after a delay that doubles per receive
+//!   (capped), or after a 429's `Retry-After` when that is longer.
+//! - Transient failures are retried for `retry_for` (72 hours) from when the lead was
+//!   received, however many receives that takes: a Rechat outage of hours delays leads and
+//!   loses none. Past that the lead is dead-lettered with its last error. The queue's own
+//!   receive limit (1,000) is only a backstop for a message that can never be processed.
 //! - A permanent failure is dead-lettered at once, with the reason; the batch goes on.
 //! - The ledger records each step as it completes: a capture already made is never made
 //!   again, whatever fails after it; a retry resumes after the last finished step.
@@ -40,6 +45,8 @@ pub struct DeliveryOptions {
     /// First retry delay when Rechat gave none; doubles per receive, up to `retry_cap`.
     pub retry_base: Duration,
     pub retry_cap: Duration,
+    /// How long after a lead was received its transient failures are still retried.
+    pub retry_for: Duration,
     /// For leads fetched at delivery (Meta).
     pub normalize: crate::normalize::NormalizeOptions,
 }
@@ -51,6 +58,7 @@ impl Default for DeliveryOptions {
             dedupe_window: Duration::from_secs(3600),
             retry_base: Duration::from_secs(2),
             retry_cap: Duration::from_secs(300),
+            retry_for: Duration::from_secs(72 * 3600),
             normalize: crate::normalize::NormalizeOptions::default(),
         }
     }
@@ -63,6 +71,7 @@ impl DeliveryOptions {
             dedupe_window: config.dedupe_window,
             retry_base: config.retry_base,
             retry_cap: config.retry_cap,
+            retry_for: config.retry_for,
             normalize: crate::normalize::NormalizeOptions {
                 phone_region: config.phone_region,
             },
@@ -75,6 +84,13 @@ impl DeliveryOptions {
         self.retry_base
             .saturating_mul(1u32 << exp)
             .min(self.retry_cap)
+    }
+
+    /// Whether a lead received at `received_at` has been retried as long as it may be.
+    pub fn retry_window_over(&self, received_at: chrono::DateTime<chrono::Utc>) -> bool {
+        (chrono::Utc::now() - received_at)
+            .to_std()
+            .is_ok_and(|age| age >= self.retry_for)
     }
 }
 
@@ -340,6 +356,15 @@ impl Delivery<'_> {
                         error: error.clone(),
                     };
                     record.last_error = Some(format!("{}: {error}", step.kind()));
+                    if self.options.retry_window_over(envelope.received_at) {
+                        let hours = self.options.retry_for.as_secs() / 3600;
+                        let reason = format!(
+                            "still failing {hours} hours after the lead was received (the retry window): {error}"
+                        );
+                        return self
+                            .give_up(message, envelope, &mut record, step, reason, None)
+                            .await;
+                    }
                     // Best effort: the retry resumes from the ledger either way.
                     let _ = self.save(&mut record).await;
                     return self.retry(message, format!("{}: {error}", step.kind()), retry_after);
@@ -349,18 +374,9 @@ impl Delivery<'_> {
                         error: error.clone(),
                     };
                     record.last_error = Some(format!("{}: {error}", step.kind()));
-                    record.status = RecordStatus::DeadLettered;
-                    let outcome = self
-                        .dead_letter(
-                            message,
-                            dead_letter_of(envelope, error, Some(step.kind()), status),
-                        )
+                    return self
+                        .give_up(message, envelope, &mut record, step, error, status)
                         .await;
-                    if outcome.stays_queued() {
-                        record.status = RecordStatus::InProgress;
-                    }
-                    let _ = self.save(&mut record).await;
-                    return outcome;
                 }
             }
             // A capture must never be repeated: its result is written before any later
@@ -701,15 +717,45 @@ impl Delivery<'_> {
         }
     }
 
+    /// Dead-letters the envelope after its step failed for good, and says so in the ledger,
+    /// where a follow-up of the same lead learns that its capture will not come.
+    async fn give_up(
+        &self,
+        message: &QueueMessage,
+        envelope: &Envelope,
+        record: &mut LedgerRecord,
+        step: &Step,
+        reason: String,
+        status: Option<u16>,
+    ) -> Outcome {
+        record.status = RecordStatus::DeadLettered;
+        let outcome = self
+            .dead_letter(
+                message,
+                dead_letter_of(envelope, reason, Some(step.kind()), status),
+            )
+            .await;
+        if outcome.stays_queued() {
+            record.status = RecordStatus::InProgress;
+        }
+        let _ = self.save(record).await;
+        outcome
+    }
+
+    /// The delay before the message comes back: the backoff for its receive count, or
+    /// Rechat's `Retry-After` when that is longer. Never less than the backoff: a server
+    /// that kept asking for a second's wait would otherwise spend the queue's receives in
+    /// minutes, where the backoff's cap spreads them over days.
     fn retry(
         &self,
         message: &QueueMessage,
         error: String,
         retry_after: Option<Duration>,
     ) -> Outcome {
+        let backoff = self.options.backoff(message.receive_count);
         Outcome::Retry {
             error,
-            retry_in: retry_after.unwrap_or_else(|| self.options.backoff(message.receive_count)),
+            retry_in: retry_after.map_or(backoff, |after| after.max(backoff)),
         }
     }
 
