@@ -588,13 +588,16 @@ impl Ledger for EmbeddedStore {
         let key = record.key.clone();
         let version = record.version as i64;
         let expected = record.version.wrapping_sub(1);
+        // The index columns too, as DynamoDB's put replaces the whole item: delivery may give a
+        // record the time of the message that delivers it.
+        let (lead_key, received_at) = (record.lead_key.clone(), record.received_at.to_rfc3339());
         let changed = self
             .call({
                 let key = key.clone();
                 move |conn| {
                     Ok(conn.prepare_cached(
-                        "UPDATE ledger SET doc = ?1, version = ?2, expires_at = ?3 WHERE key = ?4 AND version = ?5",
-                    )?.execute(params![doc, version, expires_at, key, expected as i64])?)
+                        "UPDATE ledger SET doc = ?1, version = ?2, expires_at = ?3, lead_key = ?6, received_at = ?7 WHERE key = ?4 AND version = ?5",
+                    )?.execute(params![doc, version, expires_at, key, expected as i64, lead_key, received_at])?)
                 }
             })
             .await

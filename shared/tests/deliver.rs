@@ -371,6 +371,50 @@ fn the_queues_receive_limits_outlast_the_retry_window() {
     );
 }
 
+/// Found by `make proof`'s kill -9 run, which lost a lead this way: intake recorded the
+/// envelope, the process died before its 2xx, the sender sent again, and the message that
+/// reached the queue carries the second attempt's time. Its first delivery failed; its next
+/// receive must be known as itself, not dropped as a repeat of the first attempt's record.
+#[tokio::test]
+async fn a_message_from_a_retried_request_is_retried_until_delivered_not_taken_for_a_repeat() {
+    let w = World::new().await;
+    let first_attempt = Utc::now() - chrono::Duration::seconds(5);
+    let at = |received_at| {
+        EnvelopeBuilder::new(OriginKind::Webhook, "test", CHANNEL, b"retried")
+            .received_at(received_at)
+            .step(Step::Capture {
+                lead: lead("retried@example.com"),
+                sender_lead_id: None,
+            })
+            .build()
+    };
+    let (lost, queued) = (at(first_attempt), at(Utc::now()));
+    assert_eq!(lost.id, queued.id, "the same content is the same envelope");
+    // Intake's record of the attempt whose message never reached the queue.
+    assert!(
+        w.ledger
+            .create(&inlet::ledger::LedgerRecord::queued(&lost))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    w.double.fail_next(None, Fault::Status(503));
+    let mut m = message(&queued);
+    assert!(matches!(
+        w.deliver(std::slice::from_ref(&m)).await[0],
+        Outcome::Retry { .. }
+    ));
+    m.receive_count = 2;
+    assert_eq!(
+        w.deliver(std::slice::from_ref(&m)).await,
+        vec![Outcome::Delivered]
+    );
+    assert_eq!(w.double.leads().len(), 1);
+    // A second message of that content within the dedupe window is still a repeat.
+    assert_eq!(w.deliver(&[message(&lost)]).await, vec![Outcome::Duplicate]);
+    assert_eq!(w.double.leads().len(), 1);
+}
+
 #[tokio::test]
 async fn a_permanent_failure_is_dead_lettered_at_once_with_the_reason() {
     let w = World::new().await;

@@ -255,6 +255,24 @@ async fn the_ledger_follows_the_same_rules_as_dynamodb() {
         Some("lead-1")
     );
     assert_eq!(s.records_for_lead(&e.lead_key).await.unwrap().len(), 1);
+    // An update writes the whole record, as DynamoDB's put does: a record given a later
+    // time (delivery adopting its message's) sorts by it among its lead's.
+    let other = envelope("a@example.com", "a2");
+    let mut later = LedgerRecord::new(other.id.clone(), &other);
+    later.received_at = record.received_at + chrono::Duration::seconds(10);
+    assert!(s.create(&later).await.unwrap().is_none());
+    let keys = |records: Vec<LedgerRecord>| records.into_iter().map(|r| r.key).collect::<Vec<_>>();
+    assert_eq!(
+        keys(s.records_for_lead(&e.lead_key).await.unwrap()),
+        [e.id.clone(), other.id.clone()]
+    );
+    next.version = 2;
+    next.received_at = record.received_at + chrono::Duration::seconds(20);
+    s.update(&next).await.unwrap();
+    assert_eq!(
+        keys(s.records_for_lead(&e.lead_key).await.unwrap()),
+        [other.id.clone(), e.id.clone()]
+    );
     let link = SenderLink {
         envelope_id: e.id.clone(),
         rechat_lead_id: Some("lead-1".into()),

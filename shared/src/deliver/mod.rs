@@ -473,8 +473,14 @@ impl Delivery<'_> {
         // Intake's own record of this envelope (possibly from an earlier attempt of the same
         // request, with another time), or this very envelope seen again.
         if existing.status == RecordStatus::Queued || existing.received_at == envelope.received_at {
+            // The record becomes this message's: an earlier attempt's record keeps that
+            // attempt's time (its message may never have reached the queue: the process
+            // died before the 2xx, and the sender sent again), and this message's next
+            // receive, after a failure, must be known as itself and not as a repeat.
+            let mut record = existing;
+            record.received_at = envelope.received_at;
             return Ok(Opened::Record {
-                record: existing,
+                record,
                 capture_recorded: false,
             });
         }
