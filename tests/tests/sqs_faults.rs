@@ -118,8 +118,10 @@ async fn through_sqs_with_rechat_misbehaving_and_deliver_crashing_every_lead_arr
         if done {
             break;
         }
+        // A stall, not a speed, is what this catches: the drain is moto's (one thread, a FIFO
+        // receive that scans the queue), 1,091 s and 1,375 s for 400 people on two runs.
         assert!(
-            started.elapsed() < Duration::from_secs(180 + 3 * people as u64),
+            started.elapsed() < Duration::from_secs(180 + 5 * people as u64),
             "not drained: {} of {} captured\n{}",
             captured(&double).len(),
             acknowledged.len(),
