@@ -273,18 +273,23 @@ async fn a_retry_after_shorter_than_the_backoff_waits_the_backoff() {
     );
 }
 
+/// A capture of `email` that intake received `hours` ago.
+fn capture_received_hours_ago(hours: i64, email: &str) -> Envelope {
+    EnvelopeBuilder::new(OriginKind::Webhook, "test", CHANNEL, email.as_bytes())
+        .received_at(Utc::now() - chrono::Duration::hours(hours))
+        .step(Step::Capture {
+            lead: lead(email),
+            sender_lead_id: None,
+        })
+        .build()
+}
+
 #[tokio::test]
 async fn transient_failures_are_retried_however_many_receives_within_the_retry_window() {
     // Past the ten receives the queue once allowed, an hour into an outage.
     let w = World::new().await;
     w.double.fail_next(None, Fault::Status(503));
-    let envelope = EnvelopeBuilder::new(OriginKind::Webhook, "test", CHANNEL, b"late")
-        .received_at(Utc::now() - chrono::Duration::hours(1))
-        .step(Step::Capture {
-            lead: lead("late@example.com"),
-            sender_lead_id: None,
-        })
-        .build();
+    let envelope = capture_received_hours_ago(1, "late@example.com");
     let mut m = message(&envelope);
     m.receive_count = 40;
     let outcomes = w.deliver(std::slice::from_ref(&m)).await;
@@ -306,13 +311,7 @@ async fn transient_failures_are_retried_however_many_receives_within_the_retry_w
 async fn a_lead_still_failing_after_the_retry_window_is_dead_lettered_with_its_last_error() {
     let w = World::new().await;
     w.double.fail_next(None, Fault::Status(503));
-    let envelope = EnvelopeBuilder::new(OriginKind::Webhook, "test", CHANNEL, b"old")
-        .received_at(Utc::now() - chrono::Duration::hours(73))
-        .step(Step::Capture {
-            lead: lead("old@example.com"),
-            sender_lead_id: None,
-        })
-        .build();
+    let envelope = capture_received_hours_ago(73, "old@example.com");
     let m = message(&envelope);
     let outcomes = w.deliver(std::slice::from_ref(&m)).await;
     assert!(
