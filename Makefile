@@ -9,7 +9,7 @@ export INLET_MOTO_SERVER := $(abspath $(MOTO))
 export INLET_CARGO_LAMBDA := $(abspath $(VENV))/bin/cargo-lambda
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: test lint bench fuzz proof tools browser-tools clean-tools template build-sam init-path
+.PHONY: test lint bench fuzz proof tools browser-tools clean-tools template build-sam
 
 # The functions' binaries first: tests/tests/lambda_watch.rs runs them under cargo lambda
 # watch, and `cargo test` builds only the binaries of packages with integration tests. Then
@@ -52,23 +52,6 @@ bench: tools
 	$(CARGO) bench -p inlet-cli --bench serve_load
 	$(CARGO) bench -p inlet-tests --bench lambda_init
 	$(CARGO) bench -p inlet-tests --bench lambda_cost
-
-# functions/init_path.ld, the functions' cold-start code that functions/link.rs has the linker
-# gather: each function's init as callgrind sees it, in release binaries that keep their
-# symbols, built as the lambda_init bench builds them (--workspace), and as `cargo lambda
-# build` does: each package alone, for the CPU it names (haswell on x86_64), which changes
-# what the compiler keeps out of line. Rerun after dependency upgrades.
-INIT_PATH_BUILD := CARGO_PROFILE_RELEASE_STRIP=false $(CARGO) build --release
-init-path:
-	command -v valgrind >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind)
-	$(INIT_PATH_BUILD) --target-dir target/init-path/workspace --workspace \
-	  --bin webhook --bin form --bin deliver --bin email
-	$(INIT_PATH_BUILD) --target-dir target/init-path/packages \
-	  -p inlet-webhook -p inlet-form -p inlet-deliver -p inlet-email
-	RUSTFLAGS="-C target-cpu=haswell" $(INIT_PATH_BUILD) --target-dir target/init-path/haswell \
-	  -p inlet-webhook -p inlet-form -p inlet-deliver -p inlet-email
-	python3 functions/init_path.py functions/init_path.ld target/init-path/workspace/release \
-	  target/init-path/packages/release target/init-path/haswell/release
 
 # cargo-fuzz needs nightly features; RUSTC_BOOTSTRAP lets the one stable toolchain here
 # provide them. FUZZ_SECONDS per target (ten minutes by default).
