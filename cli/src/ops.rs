@@ -35,31 +35,22 @@ pub fn check(file: Option<&Path>) -> ExitCode {
         Ok(_) => println!("deliver function: ready"),
         Err(e) => println!("deliver function: not ready ({e})"),
     }
-    // The routing file's tables, checked as intake reads them.
-    if let Err(e) = inlet::intake::IntakeSettings::from_config(&config) {
-        eprintln!("inlet check: {e}");
-        return ExitCode::from(2);
-    }
-    match config.email() {
-        Ok(email) => println!(
-            "email routing: {} addresses, {} plus-tags, default channel {}{}",
-            email.addresses.len(),
-            email.tags.len(),
-            email.default_channel.as_deref().map_or(
-                "(none: unrouted mail is dead-lettered)".to_owned(),
-                inlet::mask::id
-            ),
-            if email.forwarder_is_assignee {
-                "; a forwarding agent is the assignee"
-            } else {
-                ""
-            }
+    // The routing file's tables were read and checked as intake reads them, by `load`.
+    let email = &config.email;
+    println!(
+        "email routing: {} addresses, {} plus-tags, default channel {}{}",
+        email.addresses.len(),
+        email.tags.len(),
+        email.default_channel.as_deref().map_or(
+            "(none: unrouted mail is dead-lettered)".to_owned(),
+            inlet::mask::id
         ),
-        Err(e) => {
-            eprintln!("inlet check: {e}");
-            return ExitCode::from(2);
+        if email.forwarder_is_assignee {
+            "; a forwarding agent is the assignee"
+        } else {
+            ""
         }
-    }
+    );
     ExitCode::SUCCESS
 }
 
@@ -242,7 +233,7 @@ pub async fn dlq(action: DlqAction, data_dir: &Path) -> ExitCode {
     }
 }
 
-fn print_dead_letters(dead: &[inlet::embedded::DeadMessage], json: bool) -> ExitCode {
+fn print_dead_letters(dead: &[inlet::queue::DeadMessage], json: bool) -> ExitCode {
     if json {
         for d in dead {
             let line = serde_json::json!({

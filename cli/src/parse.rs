@@ -2,7 +2,7 @@
 
 use clap::{Args, Subcommand};
 use inlet::config::Config;
-use inlet::intake::IntakeSettings;
+use inlet::router::IntakeSettings;
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -66,7 +66,7 @@ pub async fn run(what: ParseWhat) -> ExitCode {
 /// Intake's settings from a routing file (or none), as `inlet serve` reads them.
 fn settings(file: Option<&std::path::Path>) -> Result<IntakeSettings, ExitCode> {
     let config = Config::load(file).map_err(|e| print_error(2, "config", &e.to_string()))?;
-    IntakeSettings::from_config(&config).map_err(|e| print_error(2, "config", &e.to_string()))
+    Ok(config.intake_settings())
 }
 
 async fn webhook(args: WebhookArgs) -> ExitCode {

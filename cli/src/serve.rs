@@ -3,10 +3,10 @@
 
 use clap::Args;
 use inlet::config::Config;
-use inlet::deliver::DeliveryOptions;
 use inlet::embedded::{EmbeddedStore, QueueSettings};
-use inlet::intake::{ChannelPolicy, Intake, IntakeSettings};
 use inlet::rechat::{DryRun, RechatApi, RechatClient};
+use inlet::router::Intake;
+use inlet::web::ChannelPolicy;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -106,10 +106,7 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or(args.listen.clone());
-    let mut settings = match IntakeSettings::from_config(&config) {
-        Ok(s) => s,
-        Err(e) => return fail(e),
-    };
+    let mut settings = config.intake_settings();
     if settings.forms.secret.is_empty() {
         settings.forms.secret = match form_key(&args.data_dir) {
             Ok(k) => k,
@@ -167,7 +164,7 @@ pub async fn run(args: ServeArgs) -> ExitCode {
     });
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let http = tokio::spawn(inlet::serve::serve_http(listener, intake, stopped.clone()));
-    let options = DeliveryOptions::from_config(&config);
+    let options = config.delivery_options();
     let meta: Option<Arc<dyn inlet::meta_graph::MetaLeads>> = config
         .meta_client(None)
         .map(|c| Arc::new(c) as Arc<dyn inlet::meta_graph::MetaLeads>);

@@ -379,7 +379,7 @@ fn corpus() -> Vec<Case> {
         ("signed with another key", {
             Some(format!(
                 "sha256={}",
-                hex::encode(inlet::webhook::signature::sign(
+                hex::encode(inlet::web::signature::sign(
                     b"other",
                     &[meta_body.as_bytes()]
                 ))
@@ -388,7 +388,7 @@ fn corpus() -> Vec<Case> {
         ("signature of another body", {
             Some(format!(
                 "sha256={}",
-                hex::encode(inlet::webhook::signature::sign(
+                hex::encode(inlet::web::signature::sign(
                     META_SECRET.as_bytes(),
                     &[b"{}"]
                 ))
@@ -417,7 +417,7 @@ fn corpus() -> Vec<Case> {
     let mailgun = |timestamp: u64, key: &str| {
         let token = "tok123";
         let ts = timestamp.to_string();
-        let sig = hex::encode(inlet::webhook::signature::sign(
+        let sig = hex::encode(inlet::web::signature::sign(
             key.as_bytes(),
             &[ts.as_bytes(), token.as_bytes()],
         ));

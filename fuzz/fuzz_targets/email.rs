@@ -5,7 +5,7 @@
 #![no_main]
 
 use inlet::email::{EmailContext, EmailSettings, ingress, process};
-use inlet::intake::ChannelPolicy;
+use inlet::web::ChannelPolicy;
 use libfuzzer_sys::fuzz_target;
 
 const PROVIDERS: &[(&str, &str)] = &[

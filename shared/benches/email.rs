@@ -8,7 +8,7 @@
 //! `cargo bench -p inlet-shared --bench email`
 
 use inlet::email::{EmailContext, EmailSettings, ingress, process};
-use inlet::intake::ChannelPolicy;
+use inlet::web::ChannelPolicy;
 use std::path::Path;
 use std::time::{Duration, Instant};
 

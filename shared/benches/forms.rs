@@ -1,33 +1,12 @@
 //! One website form submission: decode, honeypot and signed-timestamp checks, the alias
-//! table, normalization and the envelope (the queue discards it).
+//! table, normalization, the envelope and the answer (nothing is queued).
 
-use async_trait::async_trait;
 use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
-use inlet::envelope::Envelope;
 use inlet::forms::spam::{HttpCaptchaVerifier, sign_timestamp};
-use inlet::forms::{FormContext, FormsConfig};
+use inlet::forms::{FormContext, FormsConfig, Submission};
 use inlet::normalize::NormalizeOptions;
-use inlet::queue::{DeadLetter, Queue, QueueError};
 use std::hint::black_box;
-
-struct Discard;
-
-#[async_trait]
-impl Queue for Discard {
-    async fn send(&self, _: &Envelope) -> Result<(), QueueError> {
-        Ok(())
-    }
-    async fn dead_letter(&self, _: &str, _: &DeadLetter) -> Result<(), QueueError> {
-        Ok(())
-    }
-    async fn change_visibility(&self, _: &str, _: u32) -> Result<(), QueueError> {
-        Ok(())
-    }
-    async fn health(&self) -> Result<(), QueueError> {
-        Ok(())
-    }
-}
 
 fn bench(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -37,17 +16,11 @@ fn bench(c: &mut Criterion) {
         secret: b"bench".to_vec(),
         ..FormsConfig::default()
     };
-    let (normalize, queue, captcha) = (
-        NormalizeOptions::default(),
-        Discard,
-        HttpCaptchaVerifier::new(),
-    );
+    let (normalize, captcha) = (NormalizeOptions::default(), HttpCaptchaVerifier::new());
     let forms = FormContext {
         config: &config,
         normalize: &normalize,
-        queue: &queue,
         captcha: &captcha,
-        retry_after_secs: 5,
     };
     let ts = sign_timestamp(b"bench", chrono::Utc::now().timestamp_millis() - 10_000);
     let body = format!(
@@ -65,7 +38,10 @@ fn bench(c: &mut Criterion) {
             let r = runtime.block_on(
                 forms.submit("55f5d0b8-3f4e-4b8e-9d6a-0c1b2a3d745f", black_box(&request)),
             );
-            assert_eq!(r.status(), 200);
+            let Submission::Lead { envelope, reply } = r else {
+                panic!("the submission is a lead");
+            };
+            assert_eq!(reply.accepted(&envelope.id).status(), 200);
         })
     });
 }

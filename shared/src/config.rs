@@ -1,5 +1,7 @@
-//! The one configuration every binary reads, from environment variables (what SAM passes).
-//! Each is validated at start, and an error names the variable at fault.
+//! The one configuration every binary reads (wiring): environment variables (what SAM
+//! passes), validated at start with an error that names the variable at fault, and the
+//! routing file, read once into each source's own settings (`[senders.*]` by `webhook`,
+//! `[forms.*]` by `forms`, `[email]` by `email`).
 
 use crate::mask;
 use crate::rechat::RechatConfig;
@@ -126,8 +128,12 @@ pub struct Config {
     pub mailgun_signing_key: Option<String>,
     pub email_bucket: Option<String>,
     /// The routing file's tables (`[senders.*]`, …): the config file's own, or
-    /// `INLET_ROUTING_FILE`'s.
+    /// `INLET_ROUTING_FILE`'s (on Lambda, `INLET_ROUTING_PARAMETER`'s).
     pub routing: toml::Table,
+    /// What the routing file says, read by each source into its own settings, once.
+    pub webhooks: crate::webhook::WebhookSettings,
+    pub forms: crate::forms::FormsConfig,
+    pub email: crate::email::EmailSettings,
 }
 
 impl Default for Config {
@@ -154,6 +160,9 @@ impl Default for Config {
             default_channel: None,
             mailgun_signing_key: None,
             email_bucket: None,
+            webhooks: Default::default(),
+            forms: Default::default(),
+            email: Default::default(),
         }
     }
 }
@@ -182,7 +191,8 @@ impl Config {
 
     /// Reads a TOML file whose top-level keys are the variables' names without `INLET_`,
     /// in lower case (`rechat_url = "…"`, `channels = ["…"]`), with the environment
-    /// taking precedence over the file.
+    /// taking precedence over the file. Its tables are the routing file; without any,
+    /// `INLET_ROUTING_FILE` names one.
     pub fn load(file: Option<&std::path::Path>) -> Result<Config, ConfigError> {
         let table = match file {
             None => toml::Table::new(),
@@ -194,23 +204,19 @@ impl Config {
                 .ok()
                 .or_else(|| from_file.get(name).cloned())
         })?;
-        config.routing = table.into_iter().filter(|(_, v)| v.is_table()).collect();
-        if config.routing.is_empty()
+        let mut routing = tables(table);
+        if routing.is_empty()
             && let Some(path) = std::env::var_os("INLET_ROUTING_FILE")
         {
-            config.routing = read_table(std::path::Path::new(&path))?
-                .into_iter()
-                .filter(|(_, v)| v.is_table())
-                .collect();
+            routing = tables(read_table(std::path::Path::new(&path))?);
         }
-        config.webhooks()?;
-        config.forms()?;
+        config.read_routing(routing)?;
         Ok(config)
     }
 
-    /// The Lambda functions' configuration: the environment, and the routing file from the
-    /// SSM parameter `INLET_ROUTING_PARAMETER` names (a SecureString may hold secrets), in
-    /// the same TOML format `inlet serve --config` reads.
+    /// The Lambda functions' configuration: the environment, the secrets, and the routing file
+    /// from the SSM parameter `INLET_ROUTING_PARAMETER` names (a SecureString may hold
+    /// secrets), in the same TOML format `inlet serve --config` reads.
     /// `routing` is false for a function that routes nothing (deliver), which then needs no
     /// access to the parameter.
     #[cfg(feature = "aws")]
@@ -218,41 +224,85 @@ impl Config {
         aws: &aws_config::SdkConfig,
         routing: bool,
     ) -> Result<Config, ConfigError> {
-        let mut config = Config::load(None)?;
+        let mut config = Config::from_env()?;
         config.secrets_from_manager(aws).await?;
-        if !routing {
-            return Ok(config);
-        }
-        let Some(name) = std::env::var("INLET_ROUTING_PARAMETER")
+        let parameter = std::env::var("INLET_ROUTING_PARAMETER")
             .ok()
-            .filter(|n| !n.trim().is_empty())
-        else {
-            return Ok(config);
+            .filter(|n| routing && !n.trim().is_empty());
+        let table = match parameter {
+            Some(name) => routing_parameter(aws, &name).await?,
+            None => match std::env::var_os("INLET_ROUTING_FILE") {
+                Some(path) if routing => read_table(std::path::Path::new(&path))?,
+                _ => toml::Table::new(),
+            },
         };
-        let error = |reason: String| ConfigError {
-            var: "INLET_ROUTING_PARAMETER",
-            value: name.clone(),
-            reason,
-        };
-        let out = aws_sdk_ssm::Client::new(aws)
-            .get_parameter()
-            .name(&name)
-            .with_decryption(true)
-            .send()
-            .await
-            .map_err(|e| error(aws_sdk_ssm::error::DisplayErrorContext(&e).to_string()))?;
-        let text = out
-            .parameter()
-            .and_then(|p| p.value())
-            .ok_or_else(|| error("the parameter has no value".into()))?;
-        let table: toml::Table = text
-            .parse()
-            .map_err(|e: toml::de::Error| error(format!("not a routing file: {e}")))?;
-        config.routing = table.into_iter().filter(|(_, v)| v.is_table()).collect();
-        config.webhooks()?;
-        config.forms()?;
-        config.email()?;
+        config.read_routing(tables(table))?;
         Ok(config)
+    }
+
+    /// Reads the routing file's tables into each source's settings, with the environment's
+    /// form origins and secrets, default channel and Mailgun key where the file gives none.
+    fn read_routing(&mut self, routing: toml::Table) -> Result<(), ConfigError> {
+        fn section(value: &'static str) -> impl Fn(String) -> ConfigError {
+            move |reason| ConfigError {
+                var: "--config",
+                value: value.into(),
+                reason,
+            }
+        }
+        self.webhooks =
+            crate::webhook::WebhookSettings::from_toml(&routing).map_err(section("[senders]"))?;
+        let forms = crate::forms::FormsConfig::from_toml(&routing, &self.form_origins)
+            .map_err(section("[forms]"))?;
+        self.forms = crate::forms::FormsConfig {
+            forms,
+            default_origins: self.form_origins.clone(),
+            secret: self.form_secret.clone().unwrap_or_default().into_bytes(),
+            ..crate::forms::FormsConfig::default()
+        };
+        let policy = crate::web::ChannelPolicy::from_list(&self.channels);
+        let mut email = crate::email::EmailSettings::from_toml(&routing, &policy)
+            .map_err(section("[email]"))?;
+        if email.default_channel.is_none() {
+            email.default_channel = self.default_channel.clone();
+        }
+        if email.mailgun_signing_key.is_none() {
+            email.mailgun_signing_key = self.mailgun_signing_key.clone();
+        }
+        self.email = email;
+        self.routing = routing;
+        Ok(())
+    }
+
+    /// The router's settings: the channel allowlist, limits, and the sources' own.
+    pub fn intake_settings(&self) -> crate::router::IntakeSettings {
+        crate::router::IntakeSettings {
+            channels: crate::web::ChannelPolicy::from_list(&self.channels),
+            body_limit: self.body_limit,
+            normalize: self.normalize_options(),
+            webhooks: self.webhooks.clone(),
+            forms: self.forms.clone(),
+            email: self.email.clone(),
+            ..crate::router::IntakeSettings::default()
+        }
+    }
+
+    /// How delivery paces and retries.
+    pub fn delivery_options(&self) -> crate::deliver::DeliveryOptions {
+        crate::deliver::DeliveryOptions {
+            concurrency: self.deliver_concurrency,
+            dedupe_window: self.dedupe_window,
+            retry_base: self.retry_base,
+            retry_cap: self.retry_cap,
+            retry_for: self.retry_for,
+            normalize: self.normalize_options(),
+        }
+    }
+
+    pub fn normalize_options(&self) -> crate::normalize::NormalizeOptions {
+        crate::normalize::NormalizeOptions {
+            phone_region: self.phone_region,
+        }
     }
 
     /// Secrets from the Secrets Manager secret `INLET_SECRETS_ARN` names (a JSON object with
@@ -296,52 +346,6 @@ impl Config {
             self.mailgun_signing_key = value("mailgun_signing_key");
         }
         Ok(())
-    }
-
-    /// Forms' settings from the routing tables, checked.
-    pub fn forms(&self) -> Result<crate::forms::FormsConfig, ConfigError> {
-        let forms = crate::forms::FormsConfig::from_toml(&self.routing, &self.form_origins)
-            .map_err(|reason| ConfigError {
-                var: "--config",
-                value: "[forms]".into(),
-                reason,
-            })?;
-        Ok(crate::forms::FormsConfig {
-            forms,
-            default_origins: self.form_origins.clone(),
-            secret: self.form_secret.clone().unwrap_or_default().into_bytes(),
-            ..crate::forms::FormsConfig::default()
-        })
-    }
-
-    /// Email routing from the `[email]` table, with the environment's default channel and
-    /// Mailgun key where the table gives none.
-    pub fn email(&self) -> Result<crate::email::EmailSettings, ConfigError> {
-        let policy = crate::intake::ChannelPolicy::from_list(&self.channels);
-        let mut email =
-            crate::email::EmailSettings::from_toml(&self.routing, &policy).map_err(|reason| {
-                ConfigError {
-                    var: "--config",
-                    value: "[email]".into(),
-                    reason,
-                }
-            })?;
-        if email.default_channel.is_none() {
-            email.default_channel = self.default_channel.clone();
-        }
-        if email.mailgun_signing_key.is_none() {
-            email.mailgun_signing_key = self.mailgun_signing_key.clone();
-        }
-        Ok(email)
-    }
-
-    /// Senders' settings from the routing tables, checked.
-    pub fn webhooks(&self) -> Result<crate::webhook::WebhookSettings, ConfigError> {
-        crate::webhook::WebhookSettings::from_toml(&self.routing).map_err(|reason| ConfigError {
-            var: "--config",
-            value: "[senders]".into(),
-            reason,
-        })
     }
 
     /// Reads variables through `lookup` (the environment, or a map in tests).
@@ -553,6 +557,37 @@ impl fmt::Debug for Config {
         }
         d.finish()
     }
+}
+
+/// A configuration file's tables: the routing file's sections.
+fn tables(table: toml::Table) -> toml::Table {
+    table.into_iter().filter(|(_, v)| v.is_table()).collect()
+}
+
+/// The routing file held in an SSM parameter.
+#[cfg(feature = "aws")]
+async fn routing_parameter(
+    aws: &aws_config::SdkConfig,
+    name: &str,
+) -> Result<toml::Table, ConfigError> {
+    let error = |reason: String| ConfigError {
+        var: "INLET_ROUTING_PARAMETER",
+        value: name.to_owned(),
+        reason,
+    };
+    let out = aws_sdk_ssm::Client::new(aws)
+        .get_parameter()
+        .name(name)
+        .with_decryption(true)
+        .send()
+        .await
+        .map_err(|e| error(aws_sdk_ssm::error::DisplayErrorContext(&e).to_string()))?;
+    let text = out
+        .parameter()
+        .and_then(|p| p.value())
+        .ok_or_else(|| error("the parameter has no value".into()))?;
+    text.parse()
+        .map_err(|e: toml::de::Error| error(format!("not a routing file: {e}")))
 }
 
 fn read_table(path: &std::path::Path) -> Result<toml::Table, ConfigError> {

@@ -9,7 +9,7 @@
 
 use crate::envelope::Envelope;
 use crate::ledger::{Ledger, LedgerError, LedgerRecord, SenderLink};
-use crate::queue::{DeadLetter, Queue, QueueError, QueueMessage};
+use crate::queue::{DeadLetter, DeadMessage, Queue, QueueError, QueueMessage};
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashSet;
@@ -62,15 +62,6 @@ impl Default for QueueSettings {
             ledger_ttl: Duration::from_secs(90 * 86_400),
         }
     }
-}
-
-/// A message on the dead-letter queue, with why it is there.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DeadMessage {
-    pub message_id: String,
-    pub body: String,
-    pub dead_letter: DeadLetter,
-    pub sent_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// A handle on the store; clones share the one connection thread.

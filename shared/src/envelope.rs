@@ -237,6 +237,14 @@ pub fn rechat_lead_key(channel: &str, rechat_lead_id: &str) -> String {
     )
 }
 
+/// Inlet's own envelope ids: `c-` or `e-` and 32 hex digits.
+pub fn is_envelope_id(s: &str) -> bool {
+    let Some(rest) = s.strip_prefix("c-").or_else(|| s.strip_prefix("e-")) else {
+        return false;
+    };
+    rest.len() == 32 && rest.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// Builds envelopes: the one way an intake makes one, so ids and keys are derived the same
 /// everywhere.
 #[derive(Debug, Clone)]

@@ -1,6 +1,8 @@
 //! Meta's Graph API, for the one call Inlet makes: fetching a lead that a `leadgen`
-//! notification named only by id (`GET /{leadgen_id}?access_token=<page token>`).
+//! notification named only by id (`GET /{leadgen_id}?access_token=<page token>`). The port
+//! answers in the lead model's terms, so delivery needs no knowledge of Meta's shapes.
 
+use crate::normalize::RawLead;
 use crate::rechat::{RechatError, classify_status};
 use async_trait::async_trait;
 use serde_json::Value;
@@ -8,9 +10,9 @@ use std::time::Duration;
 
 #[async_trait]
 pub trait MetaLeads: Send + Sync {
-    /// The lead object (`{id, created_time, field_data: [{name, values}]}`). Errors are
-    /// classified as Rechat's are: transient ones are retried.
-    async fn lead(&self, leadgen_id: &str) -> Result<Value, RechatError>;
+    /// The lead, as read from its object (`{id, created_time, field_data: [{name, values}]}`).
+    /// Errors are classified as Rechat's are: transient ones are retried.
+    async fn lead(&self, leadgen_id: &str) -> Result<RawLead, RechatError>;
 }
 
 #[derive(Debug, Clone)]
@@ -40,7 +42,7 @@ impl GraphClient {
 
 #[async_trait]
 impl MetaLeads for GraphClient {
-    async fn lead(&self, leadgen_id: &str) -> Result<Value, RechatError> {
+    async fn lead(&self, leadgen_id: &str) -> Result<RawLead, RechatError> {
         let transient = |detail: String| RechatError::Transient {
             kind: crate::rechat::TransientKind::Connection,
             status: None,
@@ -84,9 +86,10 @@ impl MetaLeads for GraphClient {
         if !(200..300).contains(&status) {
             return Err(classify_status(status, None, &body));
         }
-        serde_json::from_str(&body).map_err(|_| RechatError::Permanent {
+        let object: Value = serde_json::from_str(&body).map_err(|_| RechatError::Permanent {
             status,
             message: "the Graph API answered something that is not a lead".into(),
-        })
+        })?;
+        Ok(crate::fields::meta_lead(&object, &Default::default()))
     }
 }

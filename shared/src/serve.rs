@@ -4,8 +4,9 @@
 
 use crate::deliver::{Delivery, DeliveryOptions};
 use crate::embedded::EmbeddedStore;
-use crate::intake::{Intake, IntakeError};
 use crate::rechat::RechatApi;
+use crate::router::Intake;
+use crate::web::IntakeError;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -34,7 +35,7 @@ async fn answer(
         intake
             .settings
             .body_limit
-            .max(crate::intake::email::EMAIL_BODY_LIMIT)
+            .max(crate::router::email::EMAIL_BODY_LIMIT)
     } else {
         intake.settings.body_limit
     };
@@ -68,10 +69,7 @@ async fn answer(
 }
 
 fn timeout_response() -> http::Response<Bytes> {
-    let mut e = IntakeError::malformed("the body did not arrive in time".into());
-    e.status = 408;
-    e.code = "request_timeout";
-    e.response()
+    IntakeError::timeout("the body did not arrive in time").response()
 }
 
 /// Serves the router on `listener` until `stop` turns true, then drains requests in flight.

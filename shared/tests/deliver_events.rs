@@ -2,7 +2,8 @@
 //! `cargo lambda invoke` sends).
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use inlet::deliver::{Delivery, DeliveryOptions, lambda};
+use inlet::deliver::{Delivery, DeliveryOptions};
+use inlet::lambda::deliver as lambda;
 use inlet::ledger::memory::MemoryLedger;
 use inlet::queue::memory::RecordingQueue;
 use inlet::rechat::{RechatClient, RechatConfig};

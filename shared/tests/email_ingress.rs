@@ -5,12 +5,13 @@
 use base64::Engine;
 use bytes::Bytes;
 use inlet::email::EmailSettings;
-use inlet::email::lambda::{EmailFunction, EmailFunctionError};
-use inlet::intake::{ChannelPolicy, Intake, IntakeSettings};
+use inlet::lambda::email::{EmailFunction, EmailFunctionError};
 use inlet::ledger::memory::MemoryLedger;
 use inlet::objects::MemoryObjects;
 use inlet::queue::memory::RecordingQueue;
-use inlet::webhook::signature::sign;
+use inlet::router::{Intake, IntakeSettings};
+use inlet::web::ChannelPolicy;
+use inlet::web::signature::sign;
 use serde_json::{Value, json};
 use std::path::Path;
 use std::sync::Arc;

@@ -3,7 +3,7 @@
 //! `make bench` (`--bench email`); the bound here only catches a runaway.
 
 use inlet::email::{EmailContext, EmailSettings, Outcome, ingress, process};
-use inlet::intake::ChannelPolicy;
+use inlet::web::ChannelPolicy;
 use std::time::{Duration, Instant};
 
 const HEAD: &str = "MIME-Version: 1.0\r\nFrom: Ana Silva <ana@example.com>\r\nTo: leads@in.example.com\r\nSubject: Question\r\n";

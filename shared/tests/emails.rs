@@ -3,7 +3,7 @@
 
 use inlet::email::{EmailContext, EmailSettings, Outcome, ingress, process};
 use inlet::envelope::Step;
-use inlet::intake::ChannelPolicy;
+use inlet::web::ChannelPolicy;
 use serde_json::Value;
 use std::path::Path;
 

@@ -4,9 +4,9 @@
 use bytes::Bytes;
 use inlet::forms::spam::{HttpCaptchaVerifier, sign_timestamp};
 use inlet::forms::{FormSettings, FormsConfig};
-use inlet::intake::{Intake, IntakeSettings};
 use inlet::ledger::memory::MemoryLedger;
 use inlet::queue::memory::RecordingQueue;
+use inlet::router::{Intake, IntakeSettings};
 use inlet_testkit::CaptchaDouble;
 use serde_json::Value;
 use std::sync::Arc;

@@ -4,10 +4,12 @@
 
 use bytes::Bytes;
 use inlet::envelope::{LeadRef, Step, rechat_lead_key};
-use inlet::intake::{ChannelPolicy, Intake, IntakeSettings, lambda};
+use inlet::lambda::http as lambda;
 use inlet::ledger::memory::MemoryLedger;
 use inlet::ledger::{Ledger, RecordStatus};
 use inlet::queue::memory::RecordingQueue;
+use inlet::router::{Intake, IntakeSettings};
+use inlet::web::ChannelPolicy;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -569,7 +571,7 @@ async fn a_sender_with_a_secret_must_sign_and_nothing_unsigned_is_queued() {
     let mut signed = request("POST", &path, Some("application/json"), body);
     let sig = format!(
         "sha256={}",
-        hex::encode(inlet::webhook::signature::sign(
+        hex::encode(inlet::web::signature::sign(
             b"app-secret",
             &[body.as_bytes()]
         ))

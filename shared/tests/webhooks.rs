@@ -3,11 +3,11 @@
 
 use base64::Engine;
 use inlet::envelope::{Envelope, LeadRef, Step};
-use inlet::intake::IntakeError;
+use inlet::fields::{FieldRules, Meaning};
 use inlet::lead::{Action, Lead};
 use inlet::normalize::NormalizeOptions;
-use inlet::webhook::fields::{FieldRules, Meaning};
-use inlet::webhook::signature::sign;
+use inlet::web::IntakeError;
+use inlet::web::signature::sign;
 use inlet::webhook::{Parsed, SenderSettings, WebhookRequest, WebhookSettings, process};
 
 const CHANNEL: &str = "55f5d0b8-3f4e-4b8e-9d6a-0c1b2a3d745f";

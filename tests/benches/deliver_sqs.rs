@@ -6,8 +6,9 @@
 //! while the current one is delivered (Lambda's pollers do the same) and deleting what
 //! succeeded with one batch call (Lambda does that too, outside the function).
 
-use inlet::deliver::{Delivery, DeliveryOptions, lambda};
+use inlet::deliver::{Delivery, DeliveryOptions};
 use inlet::envelope::{EnvelopeBuilder, OriginKind, Step};
+use inlet::lambda::deliver as lambda;
 use inlet::lead::Lead;
 use inlet::ledger::Ledger;
 use inlet::ledger::dynamodb::DynamoLedger;

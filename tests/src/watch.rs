@@ -351,7 +351,18 @@ pub async fn receive_batch(queue: &inlet::queue::sqs::SqsQueue) -> Vec<inlet::qu
 /// (cargo's own compiler, the workspace's release profile); their directory.
 pub fn release_binaries() -> PathBuf {
     let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    build.args(["build", "--release", "--workspace"]);
+    // Each package by name, not `--workspace`: cargo then resolves the library's features for
+    // these binaries alone, as `sam build` does, and not with the CLI's.
+    build.args(["build", "--release"]);
+    for package in [
+        "inlet-webhook",
+        "inlet-form",
+        "inlet-deliver",
+        "inlet-email",
+    ] {
+        build.args(["-p", package]);
+    }
+    build.args(["-p", "inlet-tests"]);
     for name in FUNCTIONS.iter().chain(&["hello_lambda"]) {
         build.args(["--bin", name]);
     }

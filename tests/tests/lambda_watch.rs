@@ -140,6 +140,52 @@ fn function_binaries_are_position_independent_executables() {
     }
 }
 
+/// The functions link only what they run: the library's `lambda` feature, and none of
+/// `inlet serve`'s SQLite store or HTTP server, nor the CLI's CloudFormation client, as
+/// cargo resolves each function's dependencies when it is built alone (as `sam build` does).
+#[test]
+fn function_binaries_depend_only_on_what_they_run() {
+    for package in [
+        "inlet-webhook",
+        "inlet-form",
+        "inlet-email",
+        "inlet-deliver",
+    ] {
+        let out = std::process::Command::new(std::env::var("CARGO").unwrap_or("cargo".into()))
+            .args([
+                "tree",
+                "--offline",
+                "-e",
+                "normal,features",
+                "--prefix",
+                "none",
+            ])
+            .args(["-p", package])
+            .current_dir(workspace())
+            .output()
+            .expect("cargo tree runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let tree = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            tree.contains("aws-sdk-sqs"),
+            "{package}: the tree is read:\n{tree}"
+        );
+        for unwanted in [
+            "rusqlite ",
+            "libsqlite3-sys ",
+            "aws-sdk-cloudformation ",
+            "hyper feature \"server\"",
+            "hyper-util feature \"server\"",
+        ] {
+            assert!(!tree.contains(unwanted), "{package} depends on {unwanted}");
+        }
+    }
+}
+
 /// A function's (or the hello-world's) debug binary, as `make test` builds it.
 fn binary_bytes(name: &str) -> Vec<u8> {
     let path = function_binary(name);

@@ -2,15 +2,16 @@
 //! bucket, the `email` function invoked with the S3 event for it, the lead on the FIFO
 //! queue, the `deliver` handler on what the queue holds, and the lead at the Rechat double.
 
-use inlet::deliver::{Delivery, DeliveryOptions, lambda};
+use inlet::deliver::{Delivery, DeliveryOptions};
 use inlet::email::EmailSettings;
-use inlet::email::lambda::EmailFunction;
-use inlet::intake::ChannelPolicy;
+use inlet::lambda::deliver as lambda;
+use inlet::lambda::email::EmailFunction;
 use inlet::ledger::memory::MemoryLedger;
 use inlet::objects::s3::S3Objects;
 use inlet::objects::{ObjectError, ObjectStore};
 use inlet::queue::sqs::SqsQueue;
 use inlet::rechat::{RechatClient, RechatConfig};
+use inlet::web::ChannelPolicy;
 use inlet_testkit::{Moto, RechatDouble};
 use std::time::Duration;
 

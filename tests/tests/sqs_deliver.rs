@@ -3,8 +3,9 @@
 //! → Rechat; then what Lambda does with the partial batch response.
 
 use aws_lambda_events::event::sqs::SqsBatchResponse;
-use inlet::deliver::{Delivery, DeliveryOptions, lambda};
+use inlet::deliver::{Delivery, DeliveryOptions};
 use inlet::envelope::{Envelope, EnvelopeBuilder, LeadRef, OriginKind, Step};
+use inlet::lambda::deliver as lambda;
 use inlet::lead::{Action, Activity, ActivityListing, Lead};
 use inlet::ledger::dynamodb::DynamoLedger;
 use inlet::ledger::{Ledger, LedgerError, RecordStatus};

@@ -2,6 +2,6 @@
 //! and queued. Wiring only; the decisions are `inlet::email`.
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    inlet::email::lambda::run().await
+async fn main() -> Result<(), inlet::lambda::Error> {
+    inlet::lambda::email::run().await
 }

@@ -18,9 +18,6 @@
 //! - A capture whose answer was lost (timeout, reset) may have created the lead: the retry
 //!   may duplicate it. That cannot be told apart from a failure, so the ledger counts it.
 
-#[cfg(feature = "aws")]
-pub mod lambda;
-
 use crate::envelope::{Envelope, IdSource, LeadRef, Step};
 use crate::ledger::{
     Ledger, LedgerError, LedgerRecord, RecordStatus, SenderLink, StepState, sender_link_key,
@@ -65,19 +62,6 @@ impl Default for DeliveryOptions {
 }
 
 impl DeliveryOptions {
-    pub fn from_config(config: &crate::config::Config) -> Self {
-        DeliveryOptions {
-            concurrency: config.deliver_concurrency,
-            dedupe_window: config.dedupe_window,
-            retry_base: config.retry_base,
-            retry_cap: config.retry_cap,
-            retry_for: config.retry_for,
-            normalize: crate::normalize::NormalizeOptions {
-                phone_region: config.phone_region,
-            },
-        }
-    }
-
     /// The delay before the `receive_count`-th retry: base × 2^(n−1), capped.
     pub fn backoff(&self, receive_count: u32) -> Duration {
         let exp = receive_count.saturating_sub(1).min(20);
@@ -560,9 +544,7 @@ impl Delivery<'_> {
                         status: None,
                     });
                 };
-                let object = meta.lead(leadgen_id).await?;
-                let raw =
-                    crate::webhook::senders::meta::lead_from_object(&object, &Default::default());
+                let raw = meta.lead(leadgen_id).await?;
                 let lead = crate::normalize::normalize(raw, &self.options.normalize)
                     .map_err(|e| StepError::Permanent {
                         error: format!("the lead Meta returned is {e}"),

@@ -256,7 +256,7 @@ pub async fn from_http(
                     "Mailgun posts need email.mailgun_signing_key in the routing config".into(),
                 )
             })?;
-            crate::webhook::signature::mailgun(
+            crate::web::signature::mailgun(
                 f.text("timestamp").as_deref(),
                 f.text("token").as_deref(),
                 f.text("signature").as_deref(),
@@ -303,7 +303,7 @@ impl Fields {
 const MAX_FIELDS: usize = 1000;
 
 async fn fields(content_type: Option<&str>, body: &[u8]) -> Result<Fields, IngressError> {
-    if crate::intake::body::essence(content_type) == "application/x-www-form-urlencoded" {
+    if crate::web::body::essence(content_type) == "application/x-www-form-urlencoded" {
         return Ok(Fields(
             form_urlencoded::parse(body)
                 .take(MAX_FIELDS)

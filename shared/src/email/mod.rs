@@ -2,13 +2,12 @@
 //! then `process` decides, as a plain function: the receiving service's verdicts, forwards
 //! unwrapped (`forward`), mail that is no lead set aside (`not_lead`), the lead read by its
 //! portal's module or the generic reader (`portals`, `read`), normalized, and routed to a
-//! channel by its recipients (`route`).
+//! channel by its recipients (`route`). The router and the `email` function act on the
+//! outcome (queue it, dead-letter it).
 
 pub mod forward;
 pub mod html;
 pub mod ingress;
-#[cfg(feature = "aws")]
-pub mod lambda;
 pub mod message;
 pub mod not_lead;
 pub mod portals;
@@ -17,9 +16,9 @@ pub mod read;
 pub mod route;
 
 use crate::envelope::{Envelope, EnvelopeBuilder, OriginKind, Step};
-use crate::intake::ChannelPolicy;
 use crate::lead::Assignee;
 use crate::normalize::{NormalizeOptions, normalize};
+use crate::web::ChannelPolicy;
 pub use ingress::{Inbound, IngressError, Verdict, Verdicts};
 pub use message::{EmailError, Mailbox, Message};
 pub use route::EmailSettings;
@@ -208,52 +207,4 @@ pub(crate) fn sample_messages() -> Vec<Vec<u8>> {
         }
     }
     out
-}
-
-/// Decides what a message becomes and acts on it: a lead is queued, an unroutable one
-/// dead-lettered with the reason, the rest logged. Every outcome is logged with its reason;
-/// an error means the queue could not take it and the sender must try again.
-pub async fn accept(
-    queue: &dyn crate::queue::Queue,
-    inbound: &Inbound,
-    ctx: &EmailContext<'_>,
-) -> Result<Outcome, crate::queue::QueueError> {
-    let outcome = process(inbound, ctx);
-    let source = match &outcome {
-        Outcome::Lead(e) | Outcome::Unroutable { envelope: e, .. } => e.origin.sender.clone(),
-        _ => format!("email:{}", inbound.provider),
-    };
-    crate::telemetry::count_lead("received", &source);
-    match &outcome {
-        Outcome::Lead(envelope) => {
-            queue.send(envelope).await?;
-            tracing::info!(
-                envelope = %envelope.id, provider = inbound.provider, sender = %envelope.origin.sender,
-                channel = %crate::mask::id(&envelope.channel), outcome = outcome.kind(), "email received"
-            );
-        }
-        Outcome::Unroutable { envelope, reason } => {
-            let body = serde_json::to_string(envelope).unwrap_or_default();
-            let dead = crate::queue::DeadLetter {
-                reason: reason.clone(),
-                envelope_id: Some(envelope.id.clone()),
-                group_id: envelope.lead_key.clone(),
-                failed_step: None,
-                status: None,
-            };
-            queue.dead_letter(&body, &dead).await?;
-            tracing::warn!(
-                envelope = %envelope.id, provider = inbound.provider, outcome = outcome.kind(),
-                reason = %reason, "email dead-lettered"
-            );
-        }
-        Outcome::NotALead { reason } | Outcome::Dropped { reason } => {
-            tracing::info!(
-                provider = inbound.provider, outcome = outcome.kind(), reason = %reason,
-                "email not queued"
-            );
-        }
-    }
-    crate::telemetry::count_lead(outcome.kind(), &source);
-    Ok(outcome)
 }

@@ -7,8 +7,8 @@
 use super::html::HtmlReading;
 use super::message::{Mailbox, Message};
 use super::portals::{self, Portal, is_portal_address, is_portal_name, on_domain};
+use crate::fields::{LeadReader, Meaning, canonical, meaning_of};
 use crate::normalize::RawLead;
-use crate::webhook::fields::{LeadReader, Meaning, canonical, meaning_of};
 use regex::Regex;
 use serde_json::Value;
 use std::sync::LazyLock;

@@ -18,7 +18,8 @@
 //! realtor = "9d2a…"
 //! ```
 
-use crate::intake::ChannelPolicy;
+use crate::settings;
+use crate::web::ChannelPolicy;
 use std::collections::HashMap;
 
 /// Email settings from the routing file.
@@ -50,15 +51,12 @@ impl EmailSettings {
         };
         let email = email.as_table().ok_or("email must be a table")?;
         let channel = |at: &str, v: &toml::Value| -> Result<String, String> {
-            let given = v.as_str().ok_or_else(|| format!("{at} must be a string"))?;
+            let given = settings::string(at, v)?;
             policy
-                .admit(given)
+                .admit(&given)
                 .ok_or_else(|| format!("{at}: {given:?} is not an allowed lead channel"))
         };
-        let flag = |at: &str, v: &toml::Value| {
-            v.as_bool()
-                .ok_or_else(|| format!("{at} must be true or false"))
-        };
+        let flag = settings::flag;
         for (key, v) in email {
             let at = format!("email.{key}");
             match key.as_str() {
@@ -66,14 +64,7 @@ impl EmailSettings {
                 "forwarder_is_assignee" => s.forwarder_is_assignee = flag(&at, v)?,
                 "require_spf" => s.require_spf = flag(&at, v)?,
                 "require_dkim" => s.require_dkim = flag(&at, v)?,
-                "mailgun_signing_key" => {
-                    let raw = v.as_str().ok_or_else(|| format!("{at} must be a string"))?;
-                    s.mailgun_signing_key = Some(match raw.strip_prefix("env:") {
-                        Some(var) => std::env::var(var)
-                            .map_err(|_| format!("{at}: environment variable {var} is not set"))?,
-                        None => raw.to_owned(),
-                    });
-                }
+                "mailgun_signing_key" => s.mailgun_signing_key = Some(settings::secret(&at, v)?),
                 "addresses" | "tags" => {
                     let t = v
                         .as_table()

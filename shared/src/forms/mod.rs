@@ -3,17 +3,21 @@
 //! hosts the form allows) or a small thank-you page; a script gets JSON. Field names go
 //! through the same alias table as the generic webhook. Spam gets the answer a person gets
 //! and is never queued.
+//!
+//! This module decides: a submission becomes a lead to queue (and the answer to give once it
+//! is), or an answer at once. The router queues.
 
 pub mod pages;
 pub mod spam;
 
-use crate::envelope::{EnvelopeBuilder, OriginKind, Step};
-use crate::intake::IntakeError;
+use crate::envelope::{Envelope, EnvelopeBuilder, OriginKind, Step};
+use crate::fields::{LeadReader, Meaning, text_of};
 use crate::lead::Assignee;
 use crate::normalize::{NormalizeOptions, normalize};
-use crate::webhook::fields::{LeadReader, Meaning, text_of};
+use crate::settings;
+use crate::web::{Cors, IntakeError, Request, Response, empty, header_str, json_response};
 use bytes::Bytes;
-use http::{HeaderValue, Request, Response, StatusCode, header};
+use http::{HeaderValue, StatusCode, header};
 use serde_json::{Value, json};
 use spam::{Captcha, CaptchaProvider, Spam};
 use std::collections::BTreeMap;
@@ -110,29 +114,12 @@ impl FormsConfig {
             let f = v
                 .as_table()
                 .ok_or_else(|| format!("forms.{id} must be a table"))?;
-            let string = |k: &str| -> Result<Option<String>, String> {
-                match f.get(k) {
-                    None => Ok(None),
-                    Some(v) => v
-                        .as_str()
-                        .map(|s| Some(s.to_owned()))
-                        .ok_or_else(|| format!("{} must be a string", at(k))),
-                }
-            };
-            let list = |k: &str| -> Result<Vec<String>, String> {
-                match f.get(k) {
-                    None => Ok(Vec::new()),
-                    Some(v) => v
-                        .as_array()
-                        .ok_or_else(|| format!("{} must be a list of strings", at(k)))?
-                        .iter()
-                        .map(|x| {
-                            x.as_str()
-                                .map(str::to_owned)
-                                .ok_or_else(|| format!("{} must be a list of strings", at(k)))
-                        })
-                        .collect(),
-                }
+            let string = |k: &str| f.get(k).map(|v| settings::string(&at(k), v)).transpose();
+            let list = |k: &str| {
+                f.get(k)
+                    .map(|v| settings::strings(&at(k), v))
+                    .transpose()
+                    .map(Option::unwrap_or_default)
             };
             let channel =
                 string("channel")?.ok_or_else(|| format!("{} is required", at("channel")))?;
@@ -160,20 +147,13 @@ impl FormsConfig {
                 );
             }
             if let Some(v) = f.get("require_timestamp") {
-                s.require_timestamp = v
-                    .as_bool()
-                    .ok_or_else(|| format!("{} must be true or false", at("require_timestamp")))?;
+                s.require_timestamp = settings::flag(&at("require_timestamp"), v)?;
             }
             if let Some(v) = f.get("assignees") {
-                let json =
-                    serde_json::to_value(v).map_err(|e| format!("{}: {e}", at("assignees")))?;
-                s.assignees = serde_json::from_value(json)
-                    .map_err(|e| format!("{}: {e}", at("assignees")))?;
+                s.assignees = settings::assignees(&at("assignees"), v)?;
             }
             if let Some(c) = f.get("captcha") {
-                let c = c
-                    .as_table()
-                    .ok_or_else(|| format!("{} must be a table", at("captcha")))?;
+                let c = settings::table(&at("captcha"), c)?;
                 let provider = c
                     .get("provider")
                     .and_then(|p| p.as_str())
@@ -186,16 +166,10 @@ impl FormsConfig {
                     })?;
                 let secret = c
                     .get("secret")
-                    .and_then(|x| x.as_str())
                     .ok_or_else(|| format!("{} is required", at("captcha.secret")))?;
-                let secret = match secret.strip_prefix("env:") {
-                    Some(var) => std::env::var(var)
-                        .map_err(|_| format!("{}: {var} is not set", at("captcha.secret")))?,
-                    None => secret.to_owned(),
-                };
                 s.captcha = Some(Captcha {
                     provider,
-                    secret,
+                    secret: settings::secret(&at("captcha.secret"), secret)?,
                     verify_url: c
                         .get("verify_url")
                         .and_then(|x| x.as_str())
@@ -230,54 +204,23 @@ impl FormsConfig {
 }
 
 /// Whether the caller is a script (JSON answers) or a plain HTML form (pages, 303).
-fn wants_json(req: &Request<Bytes>) -> bool {
-    let accept = req
-        .headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+fn wants_json(req: &Request) -> bool {
+    let accept = header_str(req, "accept").unwrap_or("");
+    let content_type = header_str(req, "content-type").unwrap_or("");
     accept.contains("application/json") || content_type.starts_with("application/json")
 }
 
-fn origin(req: &Request<Bytes>) -> Option<&str> {
-    req.headers()
-        .get(header::ORIGIN)
-        .and_then(|v| v.to_str().ok())
-}
-
-fn allowed(settings: &FormSettings, origin: &str) -> bool {
-    let origin = origin.trim_end_matches('/');
-    settings
-        .allowed_origins
-        .iter()
-        .any(|o| o.trim_end_matches('/').eq_ignore_ascii_case(origin))
-}
-
-fn with_cors(
-    mut response: Response<Bytes>,
-    settings: Option<&FormSettings>,
-    req: &Request<Bytes>,
-) -> Response<Bytes> {
-    if let (Some(s), Some(o)) = (settings, origin(req))
-        && allowed(s, o)
-        && let Ok(v) = HeaderValue::from_str(o)
-    {
-        response
-            .headers_mut()
-            .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
+/// Scripts on the form's own sites may call it; a preflight names what they may send.
+fn cors(settings: Option<&FormSettings>) -> Cors<'_> {
+    Cors {
+        origins: Some(settings.map_or(&[][..], |s| s.allowed_origins.as_slice())),
+        methods: "POST, GET, OPTIONS",
+        headers: Some("content-type, accept"),
+        max_age_secs: 600,
     }
-    response
-        .headers_mut()
-        .insert(header::VARY, HeaderValue::from_static("Origin"));
-    response
 }
 
-fn error_answer(e: &IntakeError, json: bool) -> Response<Bytes> {
+fn error_answer(e: &IntakeError, json: bool) -> Response {
     if json {
         return e.response();
     }
@@ -309,93 +252,137 @@ fn redirect_target(settings: &FormSettings, given: Option<&str>) -> Option<Strin
     (ok && !candidate.contains(['\r', '\n'])).then_some(candidate)
 }
 
-/// What the form handler needs from the intake service.
+/// What the form handler needs.
 pub struct FormContext<'a> {
     pub config: &'a FormsConfig,
     pub normalize: &'a NormalizeOptions,
-    pub queue: &'a dyn crate::queue::Queue,
     pub captcha: &'a dyn spam::CaptchaVerifier,
-    pub retry_after_secs: u32,
+}
+
+/// What a submission became.
+// One per request, short-lived: boxing the envelope would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+pub enum Submission {
+    /// A lead to queue; once it is (or is not), `reply` gives the answer.
+    Lead { envelope: Envelope, reply: Reply },
+    /// Answered at once: refused, or spam (which gets the answer a person gets).
+    Answered(Response),
+}
+
+/// The answer a queued submission gets, in the caller's terms (JSON, 303 or a page), with the
+/// form's CORS grant.
+pub struct Reply {
+    json: bool,
+    redirect: Option<String>,
+    settings: FormSettings,
+    request: Request,
+}
+
+impl Reply {
+    fn new(json: bool, redirect: Option<String>, settings: &FormSettings, req: &Request) -> Self {
+        // Only what the CORS grant reads: the request's headers, not its body.
+        let mut request = http::Request::new(Bytes::new());
+        *request.headers_mut() = req.headers().clone();
+        Reply {
+            json,
+            redirect,
+            settings: settings.clone(),
+            request,
+        }
+    }
+
+    /// The lead is queued as `id`.
+    pub fn accepted(&self, id: &str) -> Response {
+        self.grant(success(self.json, Some(id), self.redirect.clone()))
+    }
+
+    /// The lead could not be queued.
+    pub fn refused(&self, e: &IntakeError) -> Response {
+        self.grant(error_answer(e, self.json))
+    }
+
+    fn grant(&self, response: Response) -> Response {
+        cors(Some(&self.settings)).grant(response, &self.request)
+    }
+}
+
+/// The answer a person gets (and a bot gets the same).
+fn success(json: bool, id: Option<&str>, redirect: Option<String>) -> Response {
+    if json {
+        // A spam submission gets an id like a real one, so the answers look alike.
+        let id = id
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("c-{}", uuid::Uuid::new_v4().simple()));
+        return json_response(202, &json!({"code": "ACCEPTED", "data": {"id": id}}));
+    }
+    match redirect {
+        Some(url) => match HeaderValue::from_str(&url) {
+            Ok(location) => {
+                let mut response = empty(StatusCode::SEE_OTHER);
+                response.headers_mut().insert(header::LOCATION, location);
+                response
+            }
+            Err(_) => pages::thank_you(),
+        },
+        None => pages::thank_you(),
+    }
 }
 
 impl FormContext<'_> {
     /// `OPTIONS /forms/…`: a CORS grant for allowed origins only.
-    pub fn preflight(&self, target: &str, req: &Request<Bytes>) -> Response<Bytes> {
+    pub fn preflight(&self, target: &str, req: &Request) -> Response {
         let settings = self.config.settings(target);
-        let grant = match (&settings, origin(req)) {
-            (Some(s), Some(o)) => allowed(s, o),
-            _ => false,
-        };
-        if !grant {
-            return Response::builder()
-                .status(StatusCode::FORBIDDEN)
-                .body(Bytes::new())
-                .expect("a valid response");
-        }
-        let r = Response::builder()
-            .status(StatusCode::NO_CONTENT)
-            .header(header::ACCESS_CONTROL_ALLOW_METHODS, "POST, GET, OPTIONS")
-            .header(header::ACCESS_CONTROL_ALLOW_HEADERS, "content-type, accept")
-            .header(header::ACCESS_CONTROL_MAX_AGE, "600")
-            .body(Bytes::new())
-            .expect("a valid response");
-        with_cors(r, settings.as_ref(), req)
+        cors(settings.as_ref()).preflight(req)
     }
 
     /// `GET /forms/{target}/token`: a signed timestamp for the fill-time check.
-    pub fn token(&self, target: &str, req: &Request<Bytes>) -> Response<Bytes> {
+    pub fn token(&self, target: &str, req: &Request) -> Response {
         let Some(settings) = self.config.settings(target) else {
             return IntakeError::not_found("no such form").response();
         };
         let ts = spam::sign_timestamp(&self.config.secret, chrono::Utc::now().timestamp_millis());
-        let r =
-            crate::intake::json_response(200, &json!({"ts": ts, "honeypot": settings.honeypot}));
-        with_cors(r, Some(&settings), req)
+        let r = json_response(200, &json!({"ts": ts, "honeypot": settings.honeypot}));
+        cors(Some(&settings)).grant(r, req)
     }
 
     /// `POST /forms/{target}`.
-    pub async fn submit(&self, target: &str, req: &Request<Bytes>) -> Response<Bytes> {
+    pub async fn submit(&self, target: &str, req: &Request) -> Submission {
         let json = wants_json(req);
         let Some(settings) = self.config.settings(target) else {
-            return error_answer(&IntakeError::not_found("no such form"), json);
+            return Submission::Answered(error_answer(
+                &IntakeError::not_found("no such form"),
+                json,
+            ));
         };
-        let response = match self.accept(&settings, req, json).await {
-            Ok(r) => r,
+        match self.accept(&settings, req, json).await {
+            Ok(submission) => submission,
             Err(e) => {
                 tracing::info!(form = %crate::mask::form_target(target), status = e.status, code = e.code, field = e.field.as_deref().unwrap_or(""), "form refused");
-                error_answer(&e, json)
+                Submission::Answered(cors(Some(&settings)).grant(error_answer(&e, json), req))
             }
-        };
-        with_cors(response, Some(&settings), req)
+        }
     }
 
     async fn accept(
         &self,
         settings: &FormSettings,
-        req: &Request<Bytes>,
+        req: &Request,
         json: bool,
-    ) -> Result<Response<Bytes>, IntakeError> {
+    ) -> Result<Submission, IntakeError> {
         // A page on another site may not post into this form when the form names its sites.
-        if let Some(o) = origin(req)
+        if let Some(o) = header_str(req, "origin")
             && !settings.allowed_origins.is_empty()
-            && !allowed(settings, o)
+            && !cors(Some(settings)).allows(o)
         {
-            let mut e = IntakeError::unprocessable(
-                "this form does not take posts from that site".into(),
-                None,
-            );
-            e.status = 403;
-            e.code = "forbidden_origin";
-            return Err(e);
+            return Err(IntakeError::forbidden(
+                "forbidden_origin",
+                "this form does not take posts from that site",
+            ));
         }
         if req.body().len() > self.config.body_limit {
             return Err(IntakeError::too_large(self.config.body_limit));
         }
-        let content_type = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok());
-        let decoded = crate::webhook::decode::decode(content_type, req.body()).await?;
+        let decoded = crate::web::body::decode(header_str(req, "content-type"), req.body()).await?;
         let fields = decoded.value.as_object().ok_or_else(|| {
             IntakeError::unprocessable("a form submission is a set of fields".into(), None)
         })?;
@@ -427,7 +414,10 @@ impl FormContext<'_> {
         if let Some(reason) = spam {
             tracing::info!(channel = %crate::mask::id(&settings.channel), reason = %reason, outcome = "spam", "form submission taken for spam, not queued");
             crate::telemetry::count_lead("spam", "website-form");
-            return Ok(self.success(json, None, redirect));
+            let answer = success(json, None, redirect);
+            return Ok(Submission::Answered(
+                cors(Some(settings)).grant(answer, req),
+            ));
         }
 
         let mut reader = LeadReader::new();
@@ -441,11 +431,7 @@ impl FormContext<'_> {
             }
             reader.field(k, v, &Default::default());
         }
-        if let Some(referer) = req
-            .headers()
-            .get(header::REFERER)
-            .and_then(|v| v.to_str().ok())
-        {
+        if let Some(referer) = header_str(req, "referer") {
             reader.with_meaning(
                 "Referer",
                 Meaning::PageUrl,
@@ -481,19 +467,16 @@ impl FormContext<'_> {
         })
         .notices(normalized.notices)
         .build();
-        self.queue.send(&envelope).await.map_err(|e| {
-            tracing::error!(envelope = %envelope.id, error = %e, "queue unavailable, answered 503");
-            IntakeError::unavailable(self.retry_after_secs)
-        })?;
-        tracing::info!(envelope = %envelope.id, sender = "website-form", channel = %crate::mask::id(&settings.channel), outcome = "queued", "lead received");
-        crate::telemetry::count_lead("queued", "website-form");
-        Ok(self.success(json, Some(&envelope.id), redirect))
+        Ok(Submission::Lead {
+            envelope,
+            reply: Reply::new(json, redirect, settings, req),
+        })
     }
 
     async fn spam(
         &self,
         settings: &FormSettings,
-        req: &Request<Bytes>,
+        req: &Request,
         text: &impl Fn(&str) -> Option<String>,
     ) -> Option<Spam> {
         if text(&settings.honeypot).is_some() {
@@ -525,27 +508,5 @@ impl FormContext<'_> {
             }
         }
         None
-    }
-
-    /// The answer a person gets (and a bot gets the same).
-    fn success(&self, json: bool, id: Option<&str>, redirect: Option<String>) -> Response<Bytes> {
-        if json {
-            // A spam submission gets an id like a real one, so the answers look alike.
-            let id = id
-                .map(str::to_owned)
-                .unwrap_or_else(|| format!("c-{}", uuid::Uuid::new_v4().simple()));
-            return crate::intake::json_response(
-                202,
-                &json!({"code": "ACCEPTED", "data": {"id": id}}),
-            );
-        }
-        match redirect {
-            Some(url) => Response::builder()
-                .status(StatusCode::SEE_OTHER)
-                .header(header::LOCATION, url)
-                .body(Bytes::new())
-                .expect("a valid response"),
-            None => pages::thank_you(),
-        }
     }
 }

@@ -34,7 +34,7 @@ pub fn sign_timestamp(secret: &[u8], now_ms: i64) -> String {
     let ms = now_ms.to_string();
     format!(
         "{ms}.{}",
-        hex::encode(crate::webhook::signature::sign(secret, &[ms.as_bytes()]))
+        hex::encode(crate::web::signature::sign(secret, &[ms.as_bytes()]))
     )
 }
 
@@ -58,7 +58,7 @@ pub fn check_timestamp(
     let (ms, _) = token.split_once('.').ok_or(Spam::ForgedTimestamp)?;
     let shown: i64 = ms.parse().map_err(|_| Spam::ForgedTimestamp)?;
     // Compared whole and in constant time against the token Inlet would have signed.
-    crate::webhook::signature::shared_secret(Some(token), &sign_timestamp(secret, shown), "ts")
+    crate::web::signature::shared_secret(Some(token), &sign_timestamp(secret, shown), "ts")
         .map_err(|_| Spam::ForgedTimestamp)?;
     let age = now_ms - shown;
     if !(-60_000..=86_400_000).contains(&age) {

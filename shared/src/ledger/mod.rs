@@ -1,7 +1,8 @@
 //! The ledger: what happened to each envelope and its steps, keyed by envelope id.
 //!
 //! It makes delivery idempotent beyond SQS's 5-minute dedupe window, lets a later event find
-//! the Rechat lead id for a sender's lead id, and answers "what happened to lead X".
+//! the Rechat lead id for a sender's lead id, and answers "what happened to lead X". The
+//! port; `dynamodb` and `memory` implement it, and so does `crate::embedded`.
 
 #[cfg(feature = "aws")]
 pub mod dynamodb;

@@ -1,6 +1,8 @@
 //! The queue between intake and delivery: a FIFO queue where a lead's envelopes keep their
 //! order (group = `lead_key`) and a repeated envelope is dropped (dedupe id = envelope id),
-//! with a dead-letter queue beside it.
+//! with a dead-letter queue beside it. This is the port; `sqs` and `memory` implement it,
+//! and so does the embedded store of `inlet serve` (`crate::embedded`), which no adapter
+//! depends on.
 
 pub mod memory;
 #[cfg(feature = "aws")]
@@ -35,6 +37,15 @@ pub struct DeadLetter {
     pub failed_step: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
+}
+
+/// A message on the dead-letter queue, with why it is there.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeadMessage {
+    pub message_id: String,
+    pub body: String,
+    pub dead_letter: DeadLetter,
+    pub sent_at: chrono::DateTime<chrono::Utc>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -172,7 +172,7 @@ impl SqsQueue {
     /// The dead letters SQS will hand out now, left in the queue: each batch is held
     /// invisible while the next is read (so none is listed twice), then all are released. A
     /// FIFO queue shows only the oldest of each lead's group; those behind it follow.
-    pub async fn dead_letters(&self) -> Result<Vec<crate::embedded::DeadMessage>, QueueError> {
+    pub async fn dead_letters(&self) -> Result<Vec<super::DeadMessage>, QueueError> {
         let held = self.drain_dead_letters().await?;
         for (m, _) in &held {
             if let Some(handle) = &m.receipt_handle {
@@ -229,7 +229,7 @@ impl SqsQueue {
     /// Receives the dead-letter queue until it answers empty, holding each message.
     async fn drain_dead_letters(
         &self,
-    ) -> Result<Vec<(QueueMessage, crate::embedded::DeadMessage)>, QueueError> {
+    ) -> Result<Vec<(QueueMessage, super::DeadMessage)>, QueueError> {
         let mut out = Vec::new();
         loop {
             let batch = self
@@ -250,7 +250,7 @@ impl SqsQueue {
             }
             for m in batch {
                 let ((message, attrs), sent_at) = received(m);
-                let dead = crate::embedded::DeadMessage {
+                let dead = super::DeadMessage {
                     message_id: message.message_id.clone(),
                     body: message.body.clone(),
                     dead_letter: Self::dead_letter_of(&attrs),

@@ -1,19 +1,19 @@
 //! Sender webhooks: decode the body, recognize who sent it (or take the sender named in the
 //! URL), verify its signature when a secret is configured, map it to leads, and build the
 //! envelopes. One module per sender under `senders/`, each with `recognize` and `parse`;
-//! flat forms of any origin go through the alias table in `fields`.
+//! flat forms of any origin go through the alias table in `crate::fields`. Each sender's
+//! settings are read here from the routing file's `[senders.<name>]` tables.
 
-pub mod decode;
-pub mod fields;
 pub mod senders;
-pub mod signature;
 
 use crate::envelope::{Envelope, EnvelopeBuilder, LeadRef, OriginKind, Step};
-use crate::intake::IntakeError;
+use crate::fields::FieldRules;
 use crate::lead::{Activity, Assignee};
 use crate::normalize::{NormalizeOptions, RawLead, normalize};
-use decode::Decoded;
-use fields::FieldRules;
+use crate::settings;
+use crate::web::IntakeError;
+use crate::web::body::Decoded;
+use crate::web::signature;
 use http::HeaderMap;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -41,7 +41,7 @@ impl Incoming<'_> {
     pub fn text(&self, key: &str) -> Option<String> {
         self.object()
             .and_then(|m| m.get(key))
-            .and_then(fields::text_of)
+            .and_then(crate::fields::text_of)
     }
 
     pub fn query_param(&self, key: &str) -> Option<String> {
@@ -147,49 +147,13 @@ impl WebhookSettings {
             let mut s = SenderSettings::default();
             for (key, v) in t {
                 let at = format!("senders.{name}.{key}");
-                let string = |v: &toml::Value| {
-                    v.as_str()
-                        .map(str::to_owned)
-                        .ok_or_else(|| format!("{at} must be a string"))
-                };
                 match key.as_str() {
-                    "secret" | "verify_token" => {
-                        let raw = string(v)?;
-                        let value = match raw.strip_prefix("env:") {
-                            Some(var) => std::env::var(var).map_err(|_| {
-                                format!("{at}: environment variable {var} is not set")
-                            })?,
-                            None => raw,
-                        };
-                        if key == "secret" {
-                            s.secret = Some(value)
-                        } else {
-                            s.verify_token = Some(value)
-                        }
-                    }
-                    "lead_source" => s.lead_source = Some(string(v)?),
-                    "drop_test" => {
-                        s.drop_test = v
-                            .as_bool()
-                            .ok_or_else(|| format!("{at} must be true or false"))?
-                    }
-                    "tags" => {
-                        s.tags = v
-                            .as_array()
-                            .ok_or_else(|| format!("{at} must be a list of strings"))?
-                            .iter()
-                            .map(|t| {
-                                t.as_str()
-                                    .map(str::to_owned)
-                                    .ok_or_else(|| format!("{at} must be a list of strings"))
-                            })
-                            .collect::<Result<_, _>>()?
-                    }
-                    "assignees" => {
-                        let json = serde_json::to_value(v).map_err(|e| format!("{at}: {e}"))?;
-                        s.assignees =
-                            serde_json::from_value(json).map_err(|e| format!("{at}: {e}"))?;
-                    }
+                    "secret" => s.secret = Some(settings::secret(&at, v)?),
+                    "verify_token" => s.verify_token = Some(settings::secret(&at, v)?),
+                    "lead_source" => s.lead_source = Some(settings::string(&at, v)?),
+                    "drop_test" => s.drop_test = settings::flag(&at, v)?,
+                    "tags" => s.tags = settings::strings(&at, v)?,
+                    "assignees" => s.assignees = settings::assignees(&at, v)?,
                     "fields" => s.rules = rules(v, &at)?,
                     "forms" => {
                         let forms = v
@@ -218,7 +182,7 @@ fn rules(v: &toml::Value, at: &str) -> Result<FieldRules, String> {
         let name = meaning
             .as_str()
             .ok_or_else(|| format!("{at}.{field} must be a meaning such as \"email\""))?;
-        let m = fields::Meaning::from_config(name)
+        let m = crate::fields::Meaning::from_config(name)
             .ok_or_else(|| format!("{at}.{field}: {name:?} is not a field Inlet knows"))?;
         rules.rename.insert(field.trim().to_owned(), m);
     }
@@ -288,14 +252,37 @@ pub struct WebhookRequest<'a> {
 }
 
 fn unauthorized(e: signature::SignatureError) -> IntakeError {
-    IntakeError {
-        status: 401,
-        code: "unauthorized",
-        message: format!("the request is not signed by the configured sender: {e}"),
-        field: None,
-        retry_after: None,
-        allow: None,
+    IntakeError::unauthorized(format!(
+        "the request is not signed by the configured sender: {e}"
+    ))
+}
+
+/// Meta's subscription check (`GET …?hub.mode=subscribe&hub.challenge=…&hub.verify_token=…`):
+/// the challenge to echo when the verify token matches `senders.meta.verify_token`.
+pub fn handshake(query: &str, settings: &WebhookSettings) -> Result<String, IntakeError> {
+    let param = |name: &str| {
+        form_urlencoded::parse(query.as_bytes())
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    };
+    let (Some(mode), Some(challenge)) = (param("hub.mode"), param("hub.challenge")) else {
+        return Err(IntakeError::method_not_allowed("GET, POST"));
+    };
+    let Some(expected) = settings.sender("meta").verify_token else {
+        return Err(IntakeError::forbidden(
+            "forbidden",
+            "set senders.meta.verify_token in the routing file to answer Meta's check",
+        ));
+    };
+    let token = param("hub.verify_token");
+    if mode != "subscribe"
+        || signature::shared_secret(token.as_deref(), &expected, "hub.verify_token").is_err()
+    {
+        let mut e = IntakeError::forbidden("forbidden", "the verify token does not match");
+        e.field = Some("hub.verify_token".into());
+        return Err(e);
     }
+    Ok(challenge)
 }
 
 /// Decodes, recognizes, verifies and parses one webhook, and builds its envelopes.
@@ -305,7 +292,7 @@ pub async fn process(
     normalize_options: &NormalizeOptions,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Parsed, IntakeError> {
-    let decoded = decode::decode(req.content_type, req.body).await?;
+    let decoded = crate::web::body::decode(req.content_type, req.body).await?;
     let incoming = Incoming {
         headers: req.headers,
         query: req.query,

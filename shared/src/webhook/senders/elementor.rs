@@ -2,8 +2,8 @@
 //! included), with `Page URL`, `Date`, `Time`, `User Agent`, `Remote IP`, `Powered by`,
 //! `form_id` and `form_name` beside them.
 
-use crate::intake::IntakeError;
-use crate::webhook::fields::read_object;
+use crate::fields::read_object;
+use crate::web::IntakeError;
 use crate::webhook::{Incoming, Sender, SenderEvent, SenderSettings, verify_token};
 
 pub const SENDER: Sender = Sender {

@@ -3,10 +3,10 @@
 //! `claim_lead` reassign the lead it created before, found through the ledger by its id.
 //! Format from fivestreet/remax-connector's published description.
 
-use crate::intake::IntakeError;
+use crate::fields::{price, text_of};
 use crate::lead::{Address, Assignee, Listing, Property};
 use crate::normalize::RawLead;
-use crate::webhook::fields::{price, text_of};
+use crate::web::IntakeError;
 use crate::webhook::{EventAction, Incoming, Sender, SenderEvent, SenderSettings, verify_token};
 use serde_json::Value;
 

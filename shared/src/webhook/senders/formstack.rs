@@ -2,8 +2,8 @@
 //! (`{first, last}`) in JSON and as `first = …\nlast = …` lines in URL-encoded bodies.
 //! `UniqueID` is the event id. Built from developers.formstack.com's webhook examples.
 
-use crate::intake::IntakeError;
-use crate::webhook::fields::LeadReader;
+use crate::fields::LeadReader;
+use crate::web::IntakeError;
 use crate::webhook::{Incoming, Sender, SenderEvent, SenderSettings, verify_token};
 use serde_json::{Map, Value};
 

@@ -1,10 +1,10 @@
 //! Zapier, Make, n8n and any flat form: every key through the alias table. A JSON body may
 //! be one lead object, an array of them, or an object with a `data`/`lead`/`leads` field.
 
-use crate::intake::IntakeError;
+use crate::fields::Meaning;
+use crate::fields::read_object;
 use crate::lead::{Action, Activity, ActivityListing, ActivityProperty, Search, StreetAddress};
-use crate::webhook::fields::Meaning;
-use crate::webhook::fields::read_object;
+use crate::web::IntakeError;
 use crate::webhook::{EventAction, Incoming, Sender, SenderEvent, SenderSettings, verify_token};
 use serde_json::Value;
 
@@ -31,7 +31,7 @@ fn event_id(map: &serde_json::Map<String, Value>) -> Option<String> {
     ID_KEYS
         .iter()
         .find_map(|k| map.get(*k))
-        .and_then(crate::webhook::fields::text_of)
+        .and_then(crate::fields::text_of)
 }
 
 fn leads_in(value: &Value) -> Vec<&serde_json::Map<String, Value>> {
@@ -64,7 +64,7 @@ pub fn action_of(text: &str) -> Option<Action> {
     if let Some(a) = Action::from_name(text.trim()) {
         return Some(a);
     }
-    let key = crate::webhook::fields::canonical(text);
+    let key = crate::fields::canonical(text);
     Some(match key.as_str() {
         "viewedlisting" | "propertyviewed" | "viewedproperty" | "listingviewed" | "view" => {
             Action::ContactViewedListing
@@ -94,18 +94,18 @@ fn activity(
 ) -> Option<Activity> {
     let named = ["action", "activity", "event", "event_type"]
         .iter()
-        .find_map(|k| map.get(*k).and_then(crate::webhook::fields::text_of))?;
+        .find_map(|k| map.get(*k).and_then(crate::fields::text_of))?;
     let action = action_of(&named)?;
     let listing = lead.listing.as_ref();
     let url = map
         .iter()
         .find(|(k, _)| {
             matches!(
-                crate::webhook::fields::meaning_of(&crate::webhook::fields::canonical(k)),
+                crate::fields::meaning_of(&crate::fields::canonical(k)),
                 Meaning::ListingUrl | Meaning::PageUrl
             )
         })
-        .and_then(|(_, v)| crate::webhook::fields::text_of(v));
+        .and_then(|(_, v)| crate::fields::text_of(v));
     let street = listing
         .and_then(|l| l.property.as_ref())
         .and_then(|p| p.address.as_ref())
@@ -127,7 +127,7 @@ fn activity(
         title: map
             .get("search")
             .or_else(|| map.get("search_title"))
-            .and_then(crate::webhook::fields::text_of),
+            .and_then(crate::fields::text_of),
         ..Search::default()
     };
     Activity::new(action, Some(activity_listing), Some(search), None).ok()
@@ -157,7 +157,7 @@ pub fn parse(
             if !incoming.decoded.files.is_empty() {
                 reader.with_meaning(
                     "Files",
-                    crate::webhook::fields::Meaning::Unknown,
+                    crate::fields::Meaning::Unknown,
                     &Value::String(incoming.decoded.files.join(", ")),
                 );
             }

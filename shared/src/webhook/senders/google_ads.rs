@@ -2,9 +2,9 @@
 //! "might not always be populated"); `google_key` (or the test sample's `Google_key`) is
 //! the shared secret; `is_test` leads are tagged `test`, or dropped by config.
 
-use crate::intake::IntakeError;
-use crate::webhook::fields::{LeadReader, Meaning, text_of};
-use crate::webhook::signature::{SignatureError, shared_secret};
+use crate::fields::{LeadReader, Meaning, text_of};
+use crate::web::IntakeError;
+use crate::web::signature::{SignatureError, shared_secret};
 use crate::webhook::{EventAction, Incoming, Sender, SenderEvent, SenderSettings};
 use serde_json::Value;
 

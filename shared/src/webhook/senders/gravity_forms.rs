@@ -3,8 +3,8 @@
 //! default the standard Name field's sub-ids are read (`N.3` first, `N.6` last). The entry
 //! `id` is the event id and `source_url` the page.
 
-use crate::intake::IntakeError;
-use crate::webhook::fields::{LeadReader, Meaning, text_of};
+use crate::fields::{LeadReader, Meaning, text_of};
+use crate::web::IntakeError;
 use crate::webhook::{Incoming, Sender, SenderEvent, SenderSettings, verify_token};
 use serde_json::Value;
 

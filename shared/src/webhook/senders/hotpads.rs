@@ -3,9 +3,9 @@
 //! for a studio, the listing's street/unit/city/state/zip, `listingContactEmail`). Only
 //! `listingId` and `email` are guaranteed. Built from hotpads.com's published field list.
 
-use crate::intake::IntakeError;
 use crate::lead::{Address, Assignee, Listing, Property};
 use crate::normalize::RawLead;
+use crate::web::IntakeError;
 use crate::webhook::{Incoming, Sender, SenderEvent, SenderSettings, verify_token};
 
 pub const SENDER: Sender = Sender {

@@ -2,9 +2,9 @@
 //! with compound values (`{first, last}`, `{area, phone}`, addresses). `submissionID` is the
 //! event id. The `pretty` part is for people and is not read.
 
-use crate::intake::IntakeError;
-use crate::webhook::decode::nested_json;
-use crate::webhook::fields::LeadReader;
+use crate::fields::LeadReader;
+use crate::web::IntakeError;
+use crate::web::body::nested_json;
 use crate::webhook::{Incoming, Sender, SenderEvent, SenderSettings, verify_token};
 use serde_json::Value;
 

@@ -3,10 +3,9 @@
 //! objects (`field_data: [{name, values}]`), as tools relay them, are read directly.
 //! `X-Hub-Signature-256` is checked with the app secret.
 
-use crate::intake::IntakeError;
-use crate::normalize::RawLead;
-use crate::webhook::fields::{FieldRules, LeadReader, text_of};
-use crate::webhook::signature::{SignatureError, hex_body};
+use crate::fields::text_of;
+use crate::web::IntakeError;
+use crate::web::signature::{SignatureError, hex_body};
 use crate::webhook::{EventAction, Incoming, Sender, SenderEvent, SenderSettings};
 use serde_json::Value;
 
@@ -43,29 +42,6 @@ fn lead_objects(v: &Value) -> Vec<&Value> {
             .unwrap_or_default(),
         _ => Vec::new(),
     }
-}
-
-/// A Graph API lead object (`{id, field_data: [{name, values}], platform?}`) as a raw lead.
-pub fn lead_from_object(lead: &Value, rules: &FieldRules) -> RawLead {
-    let mut reader = LeadReader::new();
-    for field in lead
-        .get("field_data")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let Some(name) = field.get("name").and_then(Value::as_str) else {
-            continue;
-        };
-        let values = field.get("values").cloned().unwrap_or(Value::Null);
-        reader.field(name, &values, rules);
-    }
-    let source = match lead.get("platform").and_then(Value::as_str) {
-        Some("ig") => "Instagram Lead Ads",
-        _ => "Facebook Lead Ads",
-    };
-    reader.defaults(&[], Some(source));
-    reader.finish()
 }
 
 /// Most leads one notification may carry.
@@ -112,7 +88,7 @@ fn parse(incoming: &Incoming, settings: &SenderSettings) -> Result<Vec<SenderEve
             events.push(SenderEvent {
                 event_id: id.clone().map(|i| format!("leadgen:{i}")),
                 action: EventAction::Capture {
-                    lead: lead_from_object(lead, &settings.rules),
+                    lead: crate::fields::meta_lead(lead, &settings.rules),
                     sender_lead_id: id,
                     activities: Vec::new(),
                     test: false,

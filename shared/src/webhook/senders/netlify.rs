@@ -1,8 +1,8 @@
 //! Netlify Forms outgoing webhooks: `{id, form_name, site_url, data: {…}, human_fields, …}`;
 //! the form's own fields are in `data` (with `referrer`, `ip`, `user_agent`).
 
-use crate::intake::IntakeError;
-use crate::webhook::fields::{read_object, text_of};
+use crate::fields::{read_object, text_of};
+use crate::web::IntakeError;
 use crate::webhook::{Incoming, Sender, SenderEvent, SenderSettings, verify_token};
 use serde_json::Value;
 

@@ -4,13 +4,13 @@
 //! Real Geeks knows by `id`. `X-Lead-Router-Signature` is a hex HMAC-SHA256 of the body.
 //! Built from developers.realgeeks.com's outgoing-leads description.
 
-use crate::intake::IntakeError;
+use crate::fields::{price, text_of};
 use crate::lead::{
     Action, Activity, ActivityListing, ActivityProperty, Assignee, Search, StreetAddress,
 };
 use crate::normalize::RawLead;
-use crate::webhook::fields::{price, text_of};
-use crate::webhook::signature::{SignatureError, hex_body};
+use crate::web::IntakeError;
+use crate::web::signature::{SignatureError, hex_body};
 use crate::webhook::{EventAction, Incoming, Sender, SenderEvent, SenderSettings};
 use serde_json::Value;
 

@@ -2,9 +2,9 @@
 //! its question's title through the alias table; hidden fields (UTM and such) too.
 //! `Typeform-Signature: sha256=<base64>` over the body.
 
-use crate::intake::IntakeError;
-use crate::webhook::fields::{LeadReader, Meaning, text_of};
-use crate::webhook::signature::{SignatureError, base64_body};
+use crate::fields::{LeadReader, Meaning, text_of};
+use crate::web::IntakeError;
+use crate::web::signature::{SignatureError, base64_body};
 use crate::webhook::{Incoming, Sender, SenderEvent, SenderSettings};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -88,9 +88,8 @@ fn parse(incoming: &Incoming, settings: &SenderSettings) -> Result<Vec<SenderEve
             Some("email") => reader.with_meaning(title, Meaning::Email, &value),
             Some("phone_number") => reader.with_meaning(title, Meaning::Phone, &value),
             // A ref set by the form's author ("email", "first_name") is a stable name.
-            _ if crate::webhook::fields::meaning_of(&crate::webhook::fields::canonical(
-                field_ref,
-            )) != Meaning::Unknown =>
+            _ if crate::fields::meaning_of(&crate::fields::canonical(field_ref))
+                != Meaning::Unknown =>
             {
                 reader.field(field_ref, &value, &settings.rules)
             }

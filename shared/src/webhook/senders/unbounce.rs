@@ -2,9 +2,9 @@
 //! value is a one-element array. `page_url` is the page the lead came from. Unbounce sends
 //! no submission id, so the content digest is the dedupe key.
 
-use crate::intake::IntakeError;
-use crate::webhook::decode::nested_json;
-use crate::webhook::fields::{LeadReader, Meaning};
+use crate::fields::{LeadReader, Meaning};
+use crate::web::IntakeError;
+use crate::web::body::nested_json;
 use crate::webhook::{Incoming, Sender, SenderEvent, SenderSettings, verify_token};
 use serde_json::Value;
 

@@ -2,9 +2,9 @@
 //! "form_submission", payload: {data, id, …}}`). `data` is keyed by field labels; values may
 //! be numbers (a phone without `+`). v2 signs `timestamp:body` (hex HMAC, 5-minute window).
 
-use crate::intake::IntakeError;
-use crate::webhook::fields::{read_object, text_of};
-use crate::webhook::signature::{SignatureError, webflow};
+use crate::fields::{read_object, text_of};
+use crate::web::IntakeError;
+use crate::web::signature::{SignatureError, webflow};
 use crate::webhook::{Incoming, Sender, SenderEvent, SenderSettings, verify_token};
 use serde_json::Value;
 

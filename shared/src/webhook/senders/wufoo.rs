@@ -2,10 +2,10 @@
 //! a JSON string naming each field (title, type, sub-fields), which is how fields are read.
 //! `HandshakeKey` is the shared secret. Built from wufoo/docs' webhook description.
 
-use crate::intake::IntakeError;
-use crate::webhook::decode::nested_json;
-use crate::webhook::fields::{LeadReader, Meaning, text_of};
-use crate::webhook::signature::{SignatureError, shared_secret};
+use crate::fields::{LeadReader, Meaning, text_of};
+use crate::web::IntakeError;
+use crate::web::body::nested_json;
+use crate::web::signature::{SignatureError, shared_secret};
 use crate::webhook::{Incoming, Sender, SenderEvent, SenderSettings};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -65,9 +65,7 @@ fn parse(incoming: &Incoming, settings: &SenderSettings) -> Result<Vec<SenderEve
                             sub.get("ID").and_then(text_of),
                             sub.get("Label").and_then(text_of),
                         ) {
-                            let m = crate::webhook::fields::meaning_of(
-                                &crate::webhook::fields::canonical(&label),
-                            );
+                            let m = crate::fields::meaning_of(&crate::fields::canonical(&label));
                             known.insert(id, (label, m));
                         }
                     }
@@ -78,9 +76,7 @@ fn parse(incoming: &Incoming, settings: &SenderSettings) -> Result<Vec<SenderEve
                             "email" => Meaning::Email,
                             "phone" => Meaning::Phone,
                             "url" => Meaning::PageUrl,
-                            _ => crate::webhook::fields::meaning_of(
-                                &crate::webhook::fields::canonical(&title),
-                            ),
+                            _ => crate::fields::meaning_of(&crate::fields::canonical(&title)),
                         };
                         known.insert(id, (title, m));
                     }

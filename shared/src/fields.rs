@@ -1,6 +1,8 @@
 //! The field-alias table: flat key/value pairs in any spelling ("First Name", `first_name`,
 //! `firstName`, `fname`, "Email Address ", Jotform's `q3_name`) read into a raw lead.
-//! Zapier, Make, n8n, website forms and most form builders end up here.
+//! Zapier, Make, n8n, website forms and most form builders end up here, and email's
+//! generic reader reads label/value pairs through it too: a plain decision every source
+//! shares, so it sits below them.
 //!
 //! A key is reduced to its letters and digits, lower-cased, and looked up. What has no
 //! meaning goes into the note as "Label: value", so nothing is silently dropped; metadata
@@ -573,6 +575,32 @@ pub fn read_object(map: &serde_json::Map<String, Value>, rules: &FieldRules) -> 
         reader.field(k, v, rules);
     }
     reader
+}
+
+/// A Meta lead object (`{id, field_data: [{name, values}], platform?}`) as a raw lead, each
+/// field's name read through the alias table. Two places read this one shape: the `meta`
+/// sender (tools relay lead objects in webhooks) and the Graph API adapter (delivery fetches
+/// a lead that a notification named only by id).
+pub fn meta_lead(lead: &Value, rules: &FieldRules) -> RawLead {
+    let mut reader = LeadReader::new();
+    for field in lead
+        .get("field_data")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let Some(name) = field.get("name").and_then(Value::as_str) else {
+            continue;
+        };
+        let values = field.get("values").cloned().unwrap_or(Value::Null);
+        reader.field(name, &values, rules);
+    }
+    let source = match lead.get("platform").and_then(Value::as_str) {
+        Some("ig") => "Instagram Lead Ads",
+        _ => "Facebook Lead Ads",
+    };
+    reader.defaults(&[], Some(source));
+    reader.finish()
 }
 
 #[cfg(test)]

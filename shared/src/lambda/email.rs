@@ -7,11 +7,11 @@
 //! for only the fields used: test events and older notifications omit fields the typed
 //! `aws_lambda_events` structs require (an S3 record's `principalId`, SES timestamps).
 
-use super::{EmailContext, EmailSettings, IngressError, ingress};
-use crate::intake::ChannelPolicy;
+use crate::email::{EmailContext, EmailSettings, IngressError, Outcome, ingress};
 use crate::normalize::NormalizeOptions;
 use crate::objects::{ObjectError, ObjectStore};
 use crate::queue::{Queue, QueueError};
+use crate::web::ChannelPolicy;
 use serde_json::{Value, json};
 
 /// SES's largest message, and so the largest object read.
@@ -86,13 +86,13 @@ impl EmailFunction<'_> {
                 policy: self.policy,
                 normalize: self.normalize,
             };
-            let outcome = super::accept(self.queue, &inbound, &ctx).await?;
+            let outcome = crate::router::email::accept(self.queue, &inbound, &ctx).await?;
             outcomes.push(match &outcome {
-                super::Outcome::Lead(e) => json!({"outcome": outcome.kind(), "id": e.id}),
-                super::Outcome::Unroutable { envelope, reason } => {
+                Outcome::Lead(e) => json!({"outcome": outcome.kind(), "id": e.id}),
+                Outcome::Unroutable { envelope, reason } => {
                     json!({"outcome": outcome.kind(), "id": envelope.id, "reason": reason})
                 }
-                super::Outcome::NotALead { reason } | super::Outcome::Dropped { reason } => {
+                Outcome::NotALead { reason } | Outcome::Dropped { reason } => {
                     json!({"outcome": outcome.kind(), "reason": reason})
                 }
             });
@@ -193,17 +193,14 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
             .force_path_style(std::env::var_os("AWS_ENDPOINT_URL").is_some())
             .build(),
     ));
-    let settings = config.email()?;
     let policy = ChannelPolicy::from_list(&config.channels);
     let prefix = std::env::var("INLET_EMAIL_PREFIX").unwrap_or_default();
     let function = EmailFunction {
         queue: &queue,
         objects: &objects,
-        settings: &settings,
+        settings: &config.email,
         policy: &policy,
-        normalize: NormalizeOptions {
-            phone_region: config.phone_region,
-        },
+        normalize: config.normalize_options(),
         ses_bucket: config.email_bucket.as_deref().map(|b| (b, prefix.as_str())),
     };
     let function = &function;

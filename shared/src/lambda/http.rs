@@ -1,8 +1,11 @@
 //! The router on Lambda: API Gateway HTTP API (payload 2.0) and function URL events.
 //! lambda_http has already decoded a base64 body; signatures and parsers see the raw bytes.
 
-use super::Intake;
+use crate::router::Intake;
+
 use bytes::Bytes;
+/// What the HTTP functions fail with.
+pub use lambda_http::Error;
 use lambda_http::{Body, Request, Response};
 
 /// An API Gateway request as the plain request the router takes.
@@ -34,7 +37,6 @@ pub async fn handle(intake: &Intake, req: Request) -> Response<Body> {
 /// its own concurrency, logs and alarms.
 pub async fn run() -> Result<(), lambda_http::Error> {
     use crate::config::Config;
-    use crate::intake::IntakeSettings;
     use crate::ledger::dynamodb::DynamoLedger;
     use crate::queue::sqs::SqsQueue;
     use std::sync::Arc;
@@ -50,7 +52,7 @@ pub async fn run() -> Result<(), lambda_http::Error> {
         table,
         config.ledger_ttl,
     );
-    let mut settings = IntakeSettings::from_config(&config)?;
+    let mut settings = config.intake_settings();
     if settings.forms.secret.is_empty() {
         // Timestamps then hold for this instance only; set INLET_FORM_SECRET to share one.
         tracing::warn!(

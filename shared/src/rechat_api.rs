@@ -1,15 +1,20 @@
 //! Rechat's own lead API bodies, read as Rechat reads them: the capture payload (with `tag`
 //! or `tags`, arrays or comma-separated, and the older flat `address` / `mlsid` /
 //! `agent_mlsid` spellings mapped onto `listing` and `assignees`), the timeline activity,
-//! and the reassignment array.
+//! and the reassignment array; and the envelopes they become. The routes themselves (the
+//! ledger lookups, the queue) are the router's.
 
-use super::IntakeError;
+use crate::envelope::{Envelope, EnvelopeBuilder, OriginKind, Step};
 use crate::lead::{
     Action, Activity, ActivityError, ActivityListing, ActivityProperty, Address, Assignee, IsEmpty,
     Listing, Property, Search, StreetAddress,
 };
-use crate::normalize::{NormalizeOptions, RawLead, assignee as normalize_assignee};
+use crate::normalize::{NormalizeOptions, RawLead, assignee as normalize_assignee, normalize};
+use crate::web::IntakeError;
 use serde_json::{Map, Value};
+
+/// The sender name of envelopes that came through Rechat's own API shape.
+pub const SENDER: &str = "rechat-api";
 
 const CAPTURE_KEYS: &[&str] = &[
     "first_name",
@@ -398,6 +403,44 @@ pub fn reassignment(v: &Value, options: &NormalizeOptions) -> Result<Vec<Assigne
         ));
     }
     Ok(agents)
+}
+
+/// `POST /leads/channels/{channel}/webhook`: the envelope a capture body becomes. An
+/// `Idempotency-Key` makes a retried request the same envelope.
+pub fn capture_envelope(
+    channel: &str,
+    body: &Value,
+    raw: &[u8],
+    idempotency_key: Option<&str>,
+    options: &NormalizeOptions,
+) -> Result<Envelope, IntakeError> {
+    let lead = capture(body, options)?;
+    let normalized = normalize(lead, options)
+        .map_err(|e| IntakeError::unprocessable(format!("not a lead: {}", e.reason), None))?;
+    Ok(
+        EnvelopeBuilder::new(OriginKind::Webhook, SENDER, channel, raw)
+            .event_id(idempotency_key)
+            .step(Step::Capture {
+                lead: normalized.lead,
+                sender_lead_id: None,
+            })
+            .notices(normalized.notices)
+            .build(),
+    )
+}
+
+/// A timeline or assignees call's envelope, in the group (`lead_key`) of the lead it names.
+pub fn follow_up_envelope(
+    step: Step,
+    lead_key: String,
+    raw: &[u8],
+    idempotency_key: Option<&str>,
+) -> Envelope {
+    EnvelopeBuilder::new(OriginKind::Webhook, SENDER, "", raw)
+        .event_id(idempotency_key)
+        .lead_key(lead_key)
+        .step(step)
+        .build()
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! The `deliver` function's adapter: an SQS event in, a partial batch response out.
 
-use super::{BatchReport, Delivery};
+use crate::deliver::{BatchReport, Delivery};
 use crate::queue::QueueMessage;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 
@@ -44,4 +44,45 @@ pub fn batch_response(report: &BatchReport) -> SqsBatchResponse {
 pub async fn handle(delivery: &Delivery<'_>, event: SqsEvent) -> SqsBatchResponse {
     let report = delivery.deliver_batch(messages(event)).await;
     batch_response(&report)
+}
+
+/// Starts the `deliver` function from the environment.
+pub async fn run() -> Result<(), lambda_runtime::Error> {
+    use crate::config::Config;
+    use crate::ledger::dynamodb::DynamoLedger;
+    use crate::queue::sqs::SqsQueue;
+    use crate::rechat::RechatClient;
+    use lambda_runtime::{LambdaEvent, service_fn};
+
+    crate::telemetry::init();
+    let tls = crate::tls::lambda_client_config()?;
+    let aws = crate::sdk::lambda_config(tls.clone()).await;
+    let config = Config::load_lambda(&aws, false).await?;
+    let settings = config.require_deliver()?;
+    let rechat = RechatClient::with_tls(&config.rechat, Some(&tls))?;
+    let ledger = DynamoLedger::new(
+        aws_sdk_dynamodb::Client::new(&aws),
+        settings.ledger_table,
+        config.ledger_ttl,
+    );
+    let queue = SqsQueue::new(
+        aws_sdk_sqs::Client::new(&aws),
+        settings.queue_url,
+        settings.dead_letter_url,
+    );
+    let meta = config.meta_client(Some(&tls));
+    let delivery = Delivery {
+        meta: meta
+            .as_ref()
+            .map(|m| m as &dyn crate::meta_graph::MetaLeads),
+        rechat: &rechat,
+        ledger: &ledger,
+        queue: &queue,
+        options: config.delivery_options(),
+    };
+    let delivery = &delivery;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        Ok::<SqsBatchResponse, lambda_runtime::Error>(handle(delivery, event.payload).await)
+    }))
+    .await
 }

@@ -1,4 +1,5 @@
-//! Webhook signatures: HMAC-SHA256 over the raw body bytes, compared with `hmac`'s
+//! Credentials every source checks: sender webhooks' signatures and tokens, forms' signed
+//! timestamps, Mailgun's signature. HMAC-SHA256 over the raw body bytes, compared with `hmac`'s
 //! `verify_slice` (constant time, and a signature of the wrong length, empty included,
 //! fails; the `standardwebhooks` crate's loop once accepted an empty one).
 

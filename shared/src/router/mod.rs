@@ -1,161 +1,27 @@
-//! Intake: HTTP requests in, envelopes durably queued, an answer out. One router, served
-//! by the `webhook` Lambda function and by `inlet serve` alike ("what does the webhook
-//! function do" is answered here).
+//! The router (wiring): HTTP requests in, envelopes durably queued, an answer out. One
+//! router, served by the `webhook` and `form` Lambda functions and by `inlet serve` alike
+//! ("what does the webhook function do" is answered here). Each route hands the request to
+//! its source (Rechat's own routes, sender webhooks, forms, mail), which decides what it
+//! becomes; the router then records and queues it.
 //!
 //! Answers: 2xx only once the envelope is queued; 503 with `Retry-After` when the queue
 //! cannot take it; a JSON error `{"error": {code, message, field}}` for bad input; never
 //! a 3xx.
 
-pub mod body;
 pub mod email;
-#[cfg(feature = "aws")]
-pub mod lambda;
-pub mod rechat_api;
 
-use crate::envelope::{Envelope, EnvelopeBuilder, LeadRef, OriginKind, Step, rechat_lead_key};
+use crate::envelope::{Envelope, LeadRef, Step, is_envelope_id, rechat_lead_key};
+use crate::forms::Submission;
 use crate::ledger::{Ledger, LedgerRecord};
 use crate::mask;
-use crate::normalize::{NormalizeOptions, normalize};
+use crate::normalize::NormalizeOptions;
 use crate::queue::Queue;
+use crate::rechat_api;
+use crate::web::{ChannelPolicy, Cors, IntakeError, Request, Response, header_str, json_response};
 use bytes::Bytes;
-use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http::{Method, header};
 use serde_json::{Value, json};
-use std::collections::HashSet;
 use std::sync::Arc;
-
-/// The sender name of envelopes that came through Rechat's own API shape.
-pub const RECHAT_API: &str = "rechat-api";
-
-/// An answer that refuses a request, with what was wrong.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IntakeError {
-    pub status: u16,
-    pub code: &'static str,
-    pub message: String,
-    pub field: Option<String>,
-    pub retry_after: Option<u32>,
-    pub allow: Option<&'static str>,
-}
-
-impl IntakeError {
-    pub(crate) fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
-        IntakeError {
-            status,
-            code,
-            message: message.into(),
-            field: None,
-            retry_after: None,
-            allow: None,
-        }
-    }
-
-    pub fn malformed(message: String) -> Self {
-        Self::new(400, "malformed_body", message)
-    }
-
-    pub fn not_found(message: &str) -> Self {
-        Self::new(404, "not_found", message)
-    }
-
-    pub fn method_not_allowed(allow: &'static str) -> Self {
-        IntakeError {
-            allow: Some(allow),
-            ..Self::new(
-                405,
-                "method_not_allowed",
-                format!("this route takes {allow}"),
-            )
-        }
-    }
-
-    pub fn too_large(limit: usize) -> Self {
-        Self::new(
-            413,
-            "body_too_large",
-            format!("the body is over the {limit}-byte limit"),
-        )
-    }
-
-    pub fn unsupported_type(content_type: &str) -> Self {
-        Self::new(
-            415,
-            "unsupported_media_type",
-            format!(
-                "{content_type} is not read here; send application/json or application/x-www-form-urlencoded"
-            ),
-        )
-    }
-
-    pub fn unprocessable(message: String, field: Option<&str>) -> Self {
-        IntakeError {
-            field: field.map(str::to_owned),
-            ..Self::new(422, "unprocessable", message)
-        }
-    }
-
-    pub fn unavailable(retry_after: u32) -> Self {
-        IntakeError {
-            retry_after: Some(retry_after),
-            ..Self::new(
-                503,
-                "queue_unavailable",
-                "the lead could not be queued; retry later",
-            )
-        }
-    }
-
-    pub fn response(&self) -> Response<Bytes> {
-        let body =
-            json!({"error": {"code": self.code, "message": self.message, "field": self.field}});
-        let mut response = json_response(self.status, &body);
-        if let Some(secs) = self.retry_after {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        }
-        if let Some(allow) = self.allow {
-            response
-                .headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static(allow));
-        }
-        response
-    }
-}
-
-pub(crate) fn json_response(status: u16, body: &Value) -> Response<Bytes> {
-    Response::builder()
-        .status(status)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Bytes::from(body.to_string()))
-        .expect("a valid response")
-}
-
-/// Which lead channels intake accepts.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ChannelPolicy {
-    /// Any well-formed UUID (`inlet serve` with no channels configured).
-    AnyUuid,
-    Only(HashSet<String>),
-}
-
-impl ChannelPolicy {
-    pub fn from_list(channels: &[String]) -> Self {
-        if channels.is_empty() {
-            ChannelPolicy::AnyUuid
-        } else {
-            ChannelPolicy::Only(channels.iter().cloned().collect())
-        }
-    }
-
-    /// The channel in canonical form, if it is allowed.
-    pub fn admit(&self, given: &str) -> Option<String> {
-        let canonical = uuid::Uuid::parse_str(given).ok()?.hyphenated().to_string();
-        match self {
-            ChannelPolicy::AnyUuid => Some(canonical),
-            ChannelPolicy::Only(allowed) => allowed.contains(&canonical).then_some(canonical),
-        }
-    }
-}
 
 /// How intake behaves.
 #[derive(Debug, Clone)]
@@ -182,22 +48,6 @@ impl Default for IntakeSettings {
             forms: crate::forms::FormsConfig::default(),
             email: crate::email::EmailSettings::default(),
         }
-    }
-}
-
-impl IntakeSettings {
-    pub fn from_config(config: &crate::config::Config) -> Result<Self, crate::config::ConfigError> {
-        Ok(IntakeSettings {
-            channels: ChannelPolicy::from_list(&config.channels),
-            body_limit: config.body_limit,
-            normalize: NormalizeOptions {
-                phone_region: config.phone_region,
-            },
-            webhooks: config.webhooks()?,
-            forms: config.forms()?,
-            email: config.email()?,
-            ..IntakeSettings::default()
-        })
     }
 }
 
@@ -293,43 +143,16 @@ fn route(path: &str) -> Option<Route<'_>> {
 }
 
 /// Rechat's API is called straight from browsers (its own demo does): the same CORS grant.
-fn with_cors(mut response: Response<Bytes>) -> Response<Bytes> {
-    response.headers_mut().insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
-    response
+fn rechat_cors(allow: &'static str) -> Cors<'static> {
+    Cors {
+        origins: None,
+        methods: allow,
+        headers: None,
+        max_age_secs: 86400,
+    }
 }
 
-fn preflight(allow: &'static str, req: &Request<Bytes>) -> Response<Bytes> {
-    let requested = req
-        .headers()
-        .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
-        .cloned()
-        .unwrap_or_else(|| HeaderValue::from_static("content-type, idempotency-key"));
-    Response::builder()
-        .status(StatusCode::NO_CONTENT)
-        .header(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")
-        .header(header::ACCESS_CONTROL_ALLOW_METHODS, allow)
-        .header(header::ACCESS_CONTROL_ALLOW_HEADERS, requested)
-        .header(header::ACCESS_CONTROL_MAX_AGE, "86400")
-        .body(Bytes::new())
-        .expect("a valid response")
-}
-
-/// Inlet's own envelope ids: `c-` or `e-` and 32 hex digits.
-pub fn is_envelope_id(s: &str) -> bool {
-    let Some(rest) = s.strip_prefix("c-").or_else(|| s.strip_prefix("e-")) else {
-        return false;
-    };
-    rest.len() == 32 && rest.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
-fn header_str<'a>(req: &'a Request<Bytes>, name: &str) -> Option<&'a str> {
-    req.headers().get(name).and_then(|v| v.to_str().ok())
-}
-
-fn accepted(envelope: &Envelope) -> Response<Bytes> {
+fn accepted(envelope: &Envelope) -> Response {
     json_response(
         202,
         &json!({"code": "ACCEPTED", "data": {"id": envelope.id}}),
@@ -338,7 +161,7 @@ fn accepted(envelope: &Envelope) -> Response<Bytes> {
 
 impl Intake {
     /// Answers one request.
-    pub async fn handle(&self, req: Request<Bytes>) -> Response<Bytes> {
+    pub async fn handle(&self, req: Request) -> Response {
         let path = req.uri().path().to_owned();
         let Some(route) = route(&path) else {
             return IntakeError::not_found("no such route").response();
@@ -357,7 +180,7 @@ impl Intake {
             (Route::Webhook { .. }, _) => Err(IntakeError::method_not_allowed(route.allow())),
             (Route::Email { provider }, &Method::POST) => self.email(provider, &req).await,
             (Route::Email { .. }, _) => Err(IntakeError::method_not_allowed(route.allow())),
-            (_, &Method::OPTIONS) => return preflight(route.allow(), &req),
+            (_, &Method::OPTIONS) => return rechat_cors(route.allow()).preflight(&req),
             (Route::Capture { channel }, &Method::POST) => self.capture(channel, &req).await,
             (Route::Timeline { lead }, &Method::POST) => self.timeline(lead, &req).await,
             (Route::Assignees { lead }, &Method::PUT) => self.assignees(lead, &req).await,
@@ -382,18 +205,16 @@ impl Intake {
         ) {
             response
         } else {
-            with_cors(response)
+            rechat_cors(route.allow()).grant(response, &req)
         }
     }
 
     /// Form routes answer for themselves: pages or JSON, and their own CORS.
-    async fn form_route(&self, route: &Route<'_>, req: &Request<Bytes>) -> Option<Response<Bytes>> {
+    async fn form_route(&self, route: &Route<'_>, req: &Request) -> Option<Response> {
         let forms = crate::forms::FormContext {
             config: &self.settings.forms,
             normalize: &self.settings.normalize,
-            queue: self.queue.as_ref(),
             captcha: self.captcha.as_ref(),
-            retry_after_secs: self.settings.retry_after_secs,
         };
         let demo = self.settings.forms.demo_channel.is_some();
         Some(match (route, req.method()) {
@@ -405,7 +226,13 @@ impl Intake {
                 forms.preflight(target, req)
             }
             (Route::FormToken { target }, &Method::GET) => forms.token(target, req),
-            (Route::Form { target }, &Method::POST) => forms.submit(target, req).await,
+            (Route::Form { target }, &Method::POST) => match forms.submit(target, req).await {
+                Submission::Answered(response) => response,
+                Submission::Lead { envelope, reply } => match self.enqueue(&envelope).await {
+                    Ok(()) => reply.accepted(&envelope.id),
+                    Err(e) => reply.refused(&e),
+                },
+            },
             (Route::Form { .. } | Route::FormToken { .. } | Route::FormDemo { .. }, _) => {
                 IntakeError::method_not_allowed(route.allow()).response()
             }
@@ -413,7 +240,7 @@ impl Intake {
         })
     }
 
-    async fn health(&self) -> Response<Bytes> {
+    async fn health(&self) -> Response {
         let queue = match self.queue.health().await {
             Ok(()) => json!({"reachable": true}),
             Err(e) => json!({"reachable": false, "error": e.to_string()}),
@@ -434,12 +261,11 @@ impl Intake {
     }
 
     /// The body as a JSON value, within the size limit.
-    fn body(&self, req: &Request<Bytes>) -> Result<Value, IntakeError> {
+    fn body(&self, req: &Request) -> Result<Value, IntakeError> {
         if req.body().len() > self.settings.body_limit {
             return Err(IntakeError::too_large(self.settings.body_limit));
         }
-        let kind = body::kind(header_str(req, "content-type"), req.body())?;
-        body::decode(kind, req.body())
+        crate::web::body::rechat(header_str(req, "content-type"), req.body())
     }
 
     async fn enqueue(&self, envelope: &Envelope) -> Result<(), IntakeError> {
@@ -455,24 +281,16 @@ impl Intake {
         Ok(())
     }
 
-    async fn capture(
-        &self,
-        channel: &str,
-        req: &Request<Bytes>,
-    ) -> Result<Response<Bytes>, IntakeError> {
+    async fn capture(&self, channel: &str, req: &Request) -> Result<Response, IntakeError> {
         let channel = self.channel(channel)?;
         let value = self.body(req)?;
-        let raw = rechat_api::capture(&value, &self.settings.normalize)?;
-        let normalized = normalize(raw, &self.settings.normalize)
-            .map_err(|e| IntakeError::unprocessable(format!("not a lead: {}", e.reason), None))?;
-        let envelope = EnvelopeBuilder::new(OriginKind::Webhook, RECHAT_API, &channel, req.body())
-            .event_id(header_str(req, "idempotency-key"))
-            .step(Step::Capture {
-                lead: normalized.lead,
-                sender_lead_id: None,
-            })
-            .notices(normalized.notices)
-            .build();
+        let envelope = rechat_api::capture_envelope(
+            &channel,
+            &value,
+            req.body(),
+            header_str(req, "idempotency-key"),
+            &self.settings.normalize,
+        )?;
         // Recorded in the ledger as well as queued, so that an activity posted with the id
         // answered here finds the lead's group, and an unknown id can be told from a pending
         // one.
@@ -524,8 +342,8 @@ impl Intake {
         &self,
         channel: &str,
         sender: Option<&str>,
-        req: &Request<Bytes>,
-    ) -> Result<Response<Bytes>, IntakeError> {
+        req: &Request,
+    ) -> Result<Response, IntakeError> {
         let channel = self.channel(channel)?;
         if req.body().len() > self.settings.body_limit {
             return Err(IntakeError::too_large(self.settings.body_limit));
@@ -556,67 +374,26 @@ impl Intake {
         ))
     }
 
-    /// Meta's subscription check: echo `hub.challenge` when `hub.verify_token` matches.
-    fn handshake(&self, req: &Request<Bytes>) -> Result<Response<Bytes>, IntakeError> {
-        let query = req.uri().query().unwrap_or("");
-        let param = |name: &str| {
-            form_urlencoded::parse(query.as_bytes())
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.into_owned())
-        };
-        let (Some(mode), Some(challenge)) = (param("hub.mode"), param("hub.challenge")) else {
-            return Err(IntakeError::method_not_allowed("GET, POST"));
-        };
-        let expected = self.settings.webhooks.sender("meta").verify_token;
-        let Some(expected) = expected else {
-            let mut e = IntakeError::unprocessable(
-                "set senders.meta.verify_token in the routing file to answer Meta's check".into(),
-                None,
-            );
-            e.status = 403;
-            e.code = "forbidden";
-            return Err(e);
-        };
-        let token = param("hub.verify_token");
-        if mode != "subscribe"
-            || crate::webhook::signature::shared_secret(
-                token.as_deref(),
-                &expected,
-                "hub.verify_token",
-            )
-            .is_err()
-        {
-            let mut e = IntakeError::unprocessable(
-                "the verify token does not match".into(),
-                Some("hub.verify_token"),
-            );
-            e.status = 403;
-            e.code = "forbidden";
-            return Err(e);
-        }
-        Ok(Response::builder()
-            .status(200)
-            .header(header::CONTENT_TYPE, "text/plain")
-            .body(Bytes::from(challenge))
-            .expect("a valid response"))
+    /// Meta's subscription check: the challenge echoed when the verify token matches.
+    fn handshake(&self, req: &Request) -> Result<Response, IntakeError> {
+        let challenge =
+            crate::webhook::handshake(req.uri().query().unwrap_or(""), &self.settings.webhooks)?;
+        let mut response = http::Response::new(Bytes::from(challenge));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            http::HeaderValue::from_static("text/plain"),
+        );
+        Ok(response)
     }
 
-    async fn timeline(
-        &self,
-        lead: &str,
-        req: &Request<Bytes>,
-    ) -> Result<Response<Bytes>, IntakeError> {
+    async fn timeline(&self, lead: &str, req: &Request) -> Result<Response, IntakeError> {
         let (target, lead_key) = self.target(lead).await?;
         let activity = rechat_api::activity(&self.body(req)?)?;
         self.follow_up(req, lead_key, Step::Activity { target, activity })
             .await
     }
 
-    async fn assignees(
-        &self,
-        lead: &str,
-        req: &Request<Bytes>,
-    ) -> Result<Response<Bytes>, IntakeError> {
+    async fn assignees(&self, lead: &str, req: &Request) -> Result<Response, IntakeError> {
         let (target, lead_key) = self.target(lead).await?;
         let assignees = rechat_api::reassignment(&self.body(req)?, &self.settings.normalize)?;
         self.follow_up(req, lead_key, Step::Assign { target, assignees })
@@ -626,15 +403,16 @@ impl Intake {
     /// Queues a step for a lead captured before, in that lead's group.
     async fn follow_up(
         &self,
-        req: &Request<Bytes>,
+        req: &Request,
         lead_key: String,
         step: Step,
-    ) -> Result<Response<Bytes>, IntakeError> {
-        let envelope = EnvelopeBuilder::new(OriginKind::Webhook, RECHAT_API, "", req.body())
-            .event_id(header_str(req, "idempotency-key"))
-            .lead_key(lead_key)
-            .step(step)
-            .build();
+    ) -> Result<Response, IntakeError> {
+        let envelope = rechat_api::follow_up_envelope(
+            step,
+            lead_key,
+            req.body(),
+            header_str(req, "idempotency-key"),
+        );
         // Recorded too, so that delivery can hold a later step of this lead behind it.
         self.record_and_enqueue(&envelope).await?;
         Ok(accepted(&envelope))

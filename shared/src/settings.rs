@@ -1,0 +1,103 @@
+//! Reading a part of the routing file (TOML): each source reads its own table with these, so
+//! that every setting's error names its key's path (`senders.zapier.tags must be a list of
+//! strings`), and a secret written `env:NAME` is read from the environment in one place.
+
+use crate::lead::Assignee;
+
+/// A setting's value, or why it cannot be used.
+pub type Setting<T> = Result<T, String>;
+
+/// A secret: a literal, or `env:NAME` to read it from the environment instead of the file
+/// (the file may then be shared without its secrets).
+pub fn secret(at: &str, value: &toml::Value) -> Setting<String> {
+    resolve_secret(at, &string(at, value)?)
+}
+
+/// `env:NAME` read from the environment; anything else as written.
+pub fn resolve_secret(at: &str, raw: &str) -> Setting<String> {
+    match raw.strip_prefix("env:") {
+        Some(var) => {
+            std::env::var(var).map_err(|_| format!("{at}: environment variable {var} is not set"))
+        }
+        None => Ok(raw.to_owned()),
+    }
+}
+
+pub fn string(at: &str, value: &toml::Value) -> Setting<String> {
+    value
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("{at} must be a string"))
+}
+
+pub fn flag(at: &str, value: &toml::Value) -> Setting<bool> {
+    value
+        .as_bool()
+        .ok_or_else(|| format!("{at} must be true or false"))
+}
+
+pub fn strings(at: &str, value: &toml::Value) -> Setting<Vec<String>> {
+    let wrong = || format!("{at} must be a list of strings");
+    value
+        .as_array()
+        .ok_or_else(wrong)?
+        .iter()
+        .map(|item| item.as_str().map(str::to_owned).ok_or_else(wrong))
+        .collect()
+}
+
+pub fn table<'a>(at: &str, value: &'a toml::Value) -> Setting<&'a toml::Table> {
+    value
+        .as_table()
+        .ok_or_else(|| format!("{at} must be a table"))
+}
+
+/// A list of agents (`[{ email = "…" }]`), in Rechat's assignee fields.
+pub fn assignees(at: &str, value: &toml::Value) -> Setting<Vec<Assignee>> {
+    let json = serde_json::to_value(value).map_err(|e| format!("{at}: {e}"))?;
+    serde_json::from_value(json).map_err(|e| format!("{at}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_is_a_literal_or_read_from_the_environment() {
+        let literal = toml::Value::String("s3cret".into());
+        assert_eq!(secret("senders.zapier.secret", &literal).unwrap(), "s3cret");
+        // SAFETY: the variable is this test's own.
+        unsafe { std::env::set_var("INLET_SETTINGS_TEST_SECRET", "from-env") };
+        let from_env = toml::Value::String("env:INLET_SETTINGS_TEST_SECRET".into());
+        assert_eq!(secret("x", &from_env).unwrap(), "from-env");
+        let missing = toml::Value::String("env:INLET_SETTINGS_TEST_UNSET".into());
+        assert_eq!(
+            secret("forms.contact.captcha.secret", &missing).unwrap_err(),
+            "forms.contact.captcha.secret: environment variable INLET_SETTINGS_TEST_UNSET is not set"
+        );
+        assert_eq!(
+            secret("x", &toml::Value::Integer(1)).unwrap_err(),
+            "x must be a string"
+        );
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let v: toml::Table = "tags = [1]\nflag = \"yes\"\nagents = [{ email = 3 }]"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            strings("senders.zapier.tags", &v["tags"]).unwrap_err(),
+            "senders.zapier.tags must be a list of strings"
+        );
+        assert_eq!(
+            flag("email.require_spf", &v["flag"]).unwrap_err(),
+            "email.require_spf must be true or false"
+        );
+        assert!(
+            assignees("forms.a.assignees", &v["agents"])
+                .unwrap_err()
+                .starts_with("forms.a.assignees: ")
+        );
+    }
+}
