@@ -5,7 +5,11 @@ its wiring against the workspace:
 - every environment variable a function is given is one Inlet reads, and every variable a
   function requires is given;
 - every event type a function is wired to has a sample in events/, and every HttpApi route
-  has an API Gateway sample whose path it routes (and every such sample is routed).
+  has an API Gateway sample whose path it routes (and every such sample is routed);
+- the deployed edge: the access log holds no path (a lead channel is a credential), each
+  function logs to a group of the stack's with a retention, each function is granted only
+  what it runs (no ledger for `form`; the Meta page token's secret for `deliver` alone; the
+  queue's attributes for /health), and the dead-letter alarm counts new dead letters.
 
 Run by `make test` (`target/venv/bin/python tests/template/check_wiring.py`).
 """
@@ -26,8 +30,8 @@ for path in (ROOT / "shared" / "src").rglob("*.rs"):
 
 # What each binary cannot start without (config.rs `require_*`, the email function's run()).
 REQUIRED = {
-    "webhook": {"INLET_QUEUE_URL", "INLET_LEDGER_TABLE", "INLET_CHANNELS"},
-    "form": {"INLET_QUEUE_URL", "INLET_LEDGER_TABLE", "INLET_CHANNELS"},
+    "webhook": {"INLET_QUEUE_URL", "INLET_DLQ_URL", "INLET_LEDGER_TABLE", "INLET_CHANNELS"},
+    "form": {"INLET_QUEUE_URL", "INLET_CHANNELS"},
     "deliver": {"INLET_QUEUE_URL", "INLET_DLQ_URL", "INLET_LEDGER_TABLE"},
     "email": {"INLET_QUEUE_URL", "INLET_DLQ_URL"},
 }
@@ -86,6 +90,33 @@ for name, fn in functions.items():
             routed_samples.update(hits)
 for s in sorted(set(apigw) - routed_samples):
     problems.append(f"events/{s}: no HttpApi route in template.yaml takes its path")
+
+# The deployed edge.
+api = resources["Api"]["Properties"]
+log_format = api["AccessLogSettings"]["Format"]
+if "$context.path" in log_format or "$context.resourcePath" in log_format:
+    problems.append("Api: the access log holds request paths, and with them lead channels")
+def ref(value):
+    return value.get("Ref") if isinstance(value, dict) else value
+def policies(fn):
+    return json.dumps(fn["Properties"].get("Policies", []), default=str)
+for name, fn in functions.items():
+    group = ref(fn["Properties"].get("LoggingConfig", {}).get("LogGroup"))
+    if group not in resources or "RetentionInDays" not in resources[group]["Properties"]:
+        problems.append(f"{name}: logs to no group of the stack's with a retention")
+    binary = fn["Metadata"]["BuildProperties"]["Binary"]
+    granted = policies(fn)
+    if binary == "form" and "DynamoDB" in granted:
+        problems.append(f"{name}: the form function is granted the ledger")
+    if binary != "deliver" and "MetaSecret" in granted:
+        problems.append(f"{name}: a public function can read the Meta page token")
+    if binary == "webhook" and "sqs:GetQueueAttributes" not in granted:
+        problems.append(f"{name}: /health cannot ask the queue (sqs:GetQueueAttributes)")
+dead = json.dumps(resources["DeadLettersAlarm"]["Properties"], default=str)
+if "ApproximateNumberOfMessagesVisible" in dead or "dead_lettered" not in dead:
+    problems.append("DeadLettersAlarm: must count new dead letters (Inlet Leads, Outcome dead_lettered)")
+if "ApiErrorsAlarm" not in resources:
+    problems.append("no alarm on the API's 5xx answers")
 
 if problems:
     print("\n".join(problems))
