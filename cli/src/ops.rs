@@ -36,6 +36,77 @@ pub fn check(file: Option<&Path>) -> ExitCode {
         Err(e) => println!("deliver function: not ready ({e})"),
     }
     // The routing file's tables were read and checked as intake reads them, by `load`.
+    let senders: Vec<String> = config
+        .webhooks
+        .senders
+        .iter()
+        .map(|(name, s)| {
+            let mut has = Vec::new();
+            if s.secret.is_some() {
+                has.push("secret");
+            }
+            if s.verify_token.is_some() {
+                has.push("verify token");
+            }
+            if !s.rules.rename.is_empty() || !s.forms.is_empty() {
+                has.push("field rules");
+            }
+            let name = match &s.configured_as {
+                Some(given) => format!("{given} -> {name}"),
+                None => name.clone(),
+            };
+            if has.is_empty() {
+                name
+            } else {
+                format!("{name} ({})", has.join(", "))
+            }
+        })
+        .collect();
+    println!(
+        "senders: {}",
+        if senders.is_empty() {
+            "(none configured: every sender is read, none is verified)".to_owned()
+        } else {
+            senders.join("; ")
+        }
+    );
+    println!(
+        "sender authentication: {}",
+        if config.webhooks.require_sender_auth {
+            "required on every /webhooks request (require_sender_auth)"
+        } else {
+            "only for senders with a secret"
+        }
+    );
+    let forms: Vec<String> = config
+        .forms
+        .forms
+        .iter()
+        .map(|(id, f)| {
+            let origins = if f.allowed_origins.is_empty() {
+                "any origin".to_owned()
+            } else {
+                f.allowed_origins.join(" ")
+            };
+            let captcha = f
+                .captcha
+                .as_ref()
+                .map(|c| format!(", captcha {}", c.provider.name()))
+                .unwrap_or_default();
+            format!(
+                "{id} -> {} ({origins}{captcha})",
+                inlet::mask::id(&f.channel)
+            )
+        })
+        .collect();
+    println!(
+        "forms: {}",
+        if forms.is_empty() {
+            "(none defined; /forms/<channel> takes the allowed channels)".to_owned()
+        } else {
+            forms.join("; ")
+        }
+    );
     let email = &config.email;
     println!(
         "email routing: {} addresses, {} plus-tags, default channel {}{}",

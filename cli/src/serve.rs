@@ -39,12 +39,18 @@ pub struct ServeArgs {
     /// can never be processed (transient failures are given up on after INLET_RETRY_FOR_HOURS).
     #[arg(long, default_value_t = 1000)]
     max_receives: u32,
-    /// Do not serve the example lead form at /forms/demo.
-    #[arg(long)]
+    /// Do not serve the example lead form at /forms/demo (served by default only while no
+    /// lead channel is configured).
+    #[arg(long, conflicts_with = "demo_form")]
     no_demo_form: bool,
+    /// Serve the example form even with lead channels configured. Its leads go to the demo
+    /// channel, never to a configured one.
+    #[arg(long)]
+    demo_form: bool,
 }
 
-/// The demo form's channel when none is configured (any UUID works against a dry run).
+/// The demo form's channel: never a real one (any UUID works against a dry run; Rechat
+/// refuses it, and the lead is dead-lettered with Rechat's reason).
 const DEMO_CHANNEL: &str = "00000000-0000-4000-8000-00000000de70";
 
 /// The key that signs forms' timestamps, kept in the data dir so that a page loaded before
@@ -118,14 +124,9 @@ pub async fn run(args: ServeArgs) -> ExitCode {
             }
         };
     }
-    if !args.no_demo_form {
-        settings.forms.demo_channel = Some(
-            config
-                .channels
-                .first()
-                .cloned()
-                .unwrap_or_else(|| DEMO_CHANNEL.to_owned()),
-        );
+    let demo_form = args.demo_form || (config.channels.is_empty() && !args.no_demo_form);
+    if demo_form {
+        settings.forms.demo_channel = Some(DEMO_CHANNEL.to_owned());
     }
     let policy = match &settings.channels {
         ChannelPolicy::AnyUuid => {
@@ -152,7 +153,7 @@ pub async fn run(args: ServeArgs) -> ExitCode {
     );
     println!("  channels      {policy}");
     println!("  health        curl http://{address}/health");
-    if !args.no_demo_form {
+    if demo_form {
         println!("  demo form     http://{address}/forms/demo");
     }
 

@@ -6,6 +6,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use inlet::forms::spam::{HttpCaptchaVerifier, sign_timestamp};
 use inlet::forms::{FormContext, FormsConfig, Submission};
 use inlet::normalize::NormalizeOptions;
+use inlet::web::ChannelPolicy;
 use std::hint::black_box;
 
 fn bench(c: &mut Criterion) {
@@ -17,8 +18,10 @@ fn bench(c: &mut Criterion) {
         ..FormsConfig::default()
     };
     let (normalize, captcha) = (NormalizeOptions::default(), HttpCaptchaVerifier::new());
+    let channels = ChannelPolicy::AnyUuid;
     let forms = FormContext {
         config: &config,
+        channels: &channels,
         normalize: &normalize,
         captcha: &captcha,
     };

@@ -41,7 +41,7 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ),
     (
         "INLET_DEDUPE_WINDOW_SECS",
-        "window in which identical content is one submission (default 3600)",
+        "window in which identical captures are one submission (default 600)",
     ),
     (
         "INLET_PHONE_REGION",
@@ -81,10 +81,18 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "SSM parameter holding the routing file (Lambda; inlet serve takes --config)",
     ),
     (
+        "INLET_REQUIRE_SENDER_AUTH",
+        "true: every /webhooks request must carry a configured sender's signature or token (also `require_sender_auth` in the routing file)",
+    ),
+    (
         "INLET_EMAIL_BUCKET",
         "S3 bucket SES stores received mail in (the email function reads it)",
     ),
 ];
+
+/// The routing file's sections (and its one top-level setting): anything else is a typo
+/// that would otherwise be ignored, a sender's secret with it.
+const ROUTING_TABLES: &[&str] = &["senders", "forms", "email", "require_sender_auth"];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{var}{} {reason}", if value.is_empty() { String::new() } else { format!("={value:?} is not valid:") })]
@@ -94,7 +102,7 @@ pub struct ConfigError {
     pub reason: String,
 }
 
-/// The settings the deliver function cannot run without.
+/// The queues and ledger a deployed function cannot run without.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DeliverSettings<'a> {
     pub queue_url: &'a str,
@@ -127,6 +135,8 @@ pub struct Config {
     pub default_channel: Option<String>,
     pub mailgun_signing_key: Option<String>,
     pub email_bucket: Option<String>,
+    /// `INLET_REQUIRE_SENDER_AUTH` (or the key in the routing file).
+    pub require_sender_auth: bool,
     /// The routing file's tables (`[senders.*]`, …): the config file's own, or
     /// `INLET_ROUTING_FILE`'s (on Lambda, `INLET_ROUTING_PARAMETER`'s).
     pub routing: toml::Table,
@@ -145,7 +155,7 @@ impl Default for Config {
             ledger_table: None,
             ledger_ttl: Duration::from_secs(90 * 86_400),
             deliver_concurrency: 10,
-            dedupe_window: Duration::from_secs(3600),
+            dedupe_window: crate::deliver::DEDUPE_WINDOW,
             phone_region: phonenumber::country::Id::US,
             channels: Vec::new(),
             body_limit: 1024 * 1024,
@@ -160,6 +170,7 @@ impl Default for Config {
             default_channel: None,
             mailgun_signing_key: None,
             email_bucket: None,
+            require_sender_auth: false,
             webhooks: Default::default(),
             forms: Default::default(),
             email: Default::default(),
@@ -243,6 +254,27 @@ impl Config {
     /// Reads the routing file's tables into each source's settings, with the environment's
     /// form origins and secrets, default channel and Mailgun key where the file gives none.
     fn read_routing(&mut self, routing: toml::Table) -> Result<(), ConfigError> {
+        if let Some(key) = routing
+            .keys()
+            .find(|k| !ROUTING_TABLES.contains(&k.as_str()))
+        {
+            return Err(ConfigError {
+                var: "--config",
+                value: key.clone(),
+                reason: format!(
+                    "is not a section of the routing file (one of: {})",
+                    ROUTING_TABLES.join(", ")
+                ),
+            });
+        }
+        let missing = crate::settings::missing_secrets(&routing);
+        if !missing.is_empty() {
+            return Err(ConfigError {
+                var: "--config",
+                value: "env: secrets".into(),
+                reason: format!("\n  {}", missing.join("\n  ")),
+            });
+        }
         fn section(value: &'static str) -> impl Fn(String) -> ConfigError {
             move |reason| ConfigError {
                 var: "--config",
@@ -252,15 +284,47 @@ impl Config {
         }
         self.webhooks =
             crate::webhook::WebhookSettings::from_toml(&routing).map_err(section("[senders]"))?;
+        self.webhooks.require_sender_auth |= self.require_sender_auth;
+        if self.webhooks.require_sender_auth
+            && !self.webhooks.senders.values().any(|s| s.secret.is_some())
+        {
+            return Err(ConfigError {
+                var: "INLET_REQUIRE_SENDER_AUTH",
+                value: "true".into(),
+                reason: "no [senders.*] secret is configured, so every webhook would be refused: give the senders you use a secret".into(),
+            });
+        }
         let forms = crate::forms::FormsConfig::from_toml(&routing, &self.form_origins)
             .map_err(section("[forms]"))?;
+        let policy = crate::web::ChannelPolicy::from_list(&self.channels);
+        if let Some((id, form)) = forms
+            .iter()
+            .find(|(_, f)| policy.admit(&f.channel).is_none())
+        {
+            return Err(ConfigError {
+                var: "--config",
+                value: "[forms]".into(),
+                reason: format!(
+                    "forms.{id}.channel {} is not among the lead channels intake accepts (INLET_CHANNELS)",
+                    crate::mask::id(&form.channel)
+                ),
+            });
+        }
+        if let Some(default) = &self.default_channel
+            && policy.admit(default).is_none()
+        {
+            return Err(ConfigError {
+                var: "INLET_DEFAULT_CHANNEL",
+                value: crate::mask::id(default),
+                reason: "is not among the lead channels intake accepts (INLET_CHANNELS)".into(),
+            });
+        }
         self.forms = crate::forms::FormsConfig {
             forms,
             default_origins: self.form_origins.clone(),
             secret: self.form_secret.clone().unwrap_or_default().into_bytes(),
             ..crate::forms::FormsConfig::default()
         };
-        let policy = crate::web::ChannelPolicy::from_list(&self.channels);
         let mut email = crate::email::EmailSettings::from_toml(&routing, &policy)
             .map_err(section("[email]"))?;
         if email.default_channel.is_none() {
@@ -445,6 +509,9 @@ impl Config {
             config.default_channel = one.pop();
         }
         config.mailgun_signing_key = get("INLET_MAILGUN_SIGNING_KEY");
+        if let Some(v) = get("INLET_REQUIRE_SENDER_AUTH") {
+            config.require_sender_auth = boolean("INLET_REQUIRE_SENDER_AUTH", &v)?;
+        }
         config.email_bucket = get("INLET_EMAIL_BUCKET");
         Ok(config)
     }
@@ -468,17 +535,24 @@ impl Config {
         })
     }
 
-    /// What the deployed webhook function needs: the queue, the ledger, and an explicit
-    /// channel allowlist (a deployed endpoint never accepts any channel at all).
-    pub fn require_webhook(&self) -> Result<(&str, &str), ConfigError> {
-        let queue = self
-            .queue_url
+    /// What the deployed webhook function needs: the queue, the dead-letter queue (mail no
+    /// rule routes is kept there), the ledger, and an explicit channel allowlist (a deployed
+    /// endpoint never accepts any channel at all).
+    pub fn require_webhook(&self) -> Result<DeliverSettings<'_>, ConfigError> {
+        let needs = self.require_deliver()?;
+        self.require_channels()?;
+        Ok(needs)
+    }
+
+    /// What the deployed form function needs: the queue and the channel allowlist.
+    pub fn require_form(&self) -> Result<&str, ConfigError> {
+        self.require_channels()?;
+        self.queue_url
             .as_deref()
-            .ok_or_else(|| missing("INLET_QUEUE_URL"))?;
-        let table = self
-            .ledger_table
-            .as_deref()
-            .ok_or_else(|| missing("INLET_LEDGER_TABLE"))?;
+            .ok_or_else(|| missing("INLET_QUEUE_URL"))
+    }
+
+    fn require_channels(&self) -> Result<(), ConfigError> {
         if self.channels.is_empty() {
             return Err(ConfigError {
                 var: "INLET_CHANNELS",
@@ -486,7 +560,7 @@ impl Config {
                 reason: "must list the lead channels the deployed function accepts".into(),
             });
         }
-        Ok((queue, table))
+        Ok(())
     }
 
     /// The effective configuration as `NAME=value` lines, secrets masked.
@@ -559,9 +633,13 @@ impl fmt::Debug for Config {
     }
 }
 
-/// A configuration file's tables: the routing file's sections.
+/// A configuration file's routing part: its tables, and the routing file's one top-level
+/// setting.
 fn tables(table: toml::Table) -> toml::Table {
-    table.into_iter().filter(|(_, v)| v.is_table()).collect()
+    table
+        .into_iter()
+        .filter(|(k, v)| v.is_table() || k == "require_sender_auth")
+        .collect()
 }
 
 /// The routing file held in an SSM parameter.
@@ -683,6 +761,18 @@ fn number(var: &'static str, value: &str, min: u64, max: u64) -> Result<u64, Con
             var,
             value: value.into(),
             reason: format!("must be a whole number from {min} to {max}"),
+        }),
+    }
+}
+
+fn boolean(var: &'static str, value: &str) -> Result<bool, ConfigError> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        _ => Err(ConfigError {
+            var,
+            value: value.into(),
+            reason: "must be true or false".into(),
         }),
     }
 }
@@ -820,7 +910,7 @@ mod tests {
         let path = dir.join("inlet.toml");
         std::fs::write(
             &path,
-            "rechat_url = \"http://127.0.0.1:1\"\nchannels = [\"55f5d0b8-3f4e-4b8e-9d6a-0c1b2a3d745f\"]\ndeliver_concurrency = 3\nretry_for_hours = 12\nretry_cap_secs = 30\n[routing]\nx = 1\n",
+            "rechat_url = \"http://127.0.0.1:1\"\nchannels = [\"55f5d0b8-3f4e-4b8e-9d6a-0c1b2a3d745f\"]\ndeliver_concurrency = 3\nretry_for_hours = 12\nretry_cap_secs = 30\n[senders.zapier]\ntags = [\"From Zapier\"]\n",
         )
         .unwrap();
         let c = Config::load(Some(&path)).unwrap();
@@ -848,7 +938,17 @@ mod tests {
             "http://127.0.0.1:5000/123456789012/leads.fifo",
         );
         let table = ("INLET_LEDGER_TABLE", "inlet-ledger");
+        // Mail over HTTP that no rule routes is kept in the dead-letter queue.
+        let dlq = (
+            "INLET_DLQ_URL",
+            "http://127.0.0.1:5000/123456789012/leads-dlq.fifo",
+        );
         let e = from(&[queue, table])
+            .unwrap()
+            .require_webhook()
+            .unwrap_err();
+        assert_eq!(e.var, "INLET_DLQ_URL");
+        let e = from(&[queue, table, dlq])
             .unwrap()
             .require_webhook()
             .unwrap_err();
@@ -856,10 +956,11 @@ mod tests {
         let c = from(&[
             queue,
             table,
+            dlq,
             ("INLET_CHANNELS", "55f5d0b8-3f4e-4b8e-9d6a-0c1b2a3d745f"),
         ])
         .unwrap();
-        assert_eq!(c.require_webhook().unwrap().1, "inlet-ledger");
+        assert_eq!(c.require_webhook().unwrap().ledger_table, "inlet-ledger");
         assert_eq!(
             from(&[table]).unwrap().require_webhook().unwrap_err().var,
             "INLET_QUEUE_URL"

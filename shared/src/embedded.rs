@@ -112,6 +112,7 @@ CREATE TABLE IF NOT EXISTS ledger (
     expires_at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS ledger_by_lead ON ledger(lead_key, received_at);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS sender_links (key TEXT PRIMARY KEY, doc TEXT NOT NULL, expires_at INTEGER NOT NULL);
 ";
 
@@ -120,19 +121,37 @@ impl EmbeddedStore {
     pub fn open(dir: &Path, settings: QueueSettings) -> Result<EmbeddedStore, StoreError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| StoreError::Sql(format!("cannot create {}: {e}", dir.display())))?;
-        let conn = Connection::open(dir.join("inlet.db"))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        // FULL: a commit is on disk before it is acknowledged, power loss included.
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        // Checkpoints copy the WAL's pages into the database file; letting the WAL grow to
-        // ~40 MB before one means a page changed many times in a burst is copied once.
-        conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
-        // 64 MiB of pages (SQLite's default is 2 MiB): the ledger and dedupe keys are digests,
-        // so writes land on random pages, and under a burst most were being read back from
-        // the OS for each commit (serve_load: 2.7–2.9× a health check instead of 3.1×).
-        conn.pragma_update(None, "cache_size", -65_536)?;
-        conn.busy_timeout(Duration::from_secs(10))?;
-        conn.execute_batch(SCHEMA)?;
+        let path = dir.join("inlet.db");
+        let unwritable = |e: rusqlite::Error| {
+            StoreError::Sql(format!(
+                "cannot write the embedded store {}: {e} (every lead would be answered 503)",
+                path.display()
+            ))
+        };
+        let open = || -> rusqlite::Result<Connection> {
+            let conn = Connection::open(&path)?;
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            // FULL: a commit is on disk before it is acknowledged, power loss included.
+            conn.pragma_update(None, "synchronous", "FULL")?;
+            // Checkpoints copy the WAL's pages into the database file; letting the WAL grow
+            // to ~40 MB before one means a page changed many times in a burst is copied once.
+            conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
+            // 64 MiB of pages (SQLite's default is 2 MiB): the ledger and dedupe keys are
+            // digests, so writes land on random pages, and under a burst most were being read
+            // back from the OS for each commit (serve_load: 2.7–2.9× a health check instead
+            // of 3.1×).
+            conn.pragma_update(None, "cache_size", -65_536)?;
+            conn.busy_timeout(Duration::from_secs(10))?;
+            conn.execute_batch(SCHEMA)?;
+            // A store opened read-only (a read-only directory, a file owned by another
+            // user) opens and answers reads; prove a write now, not at the first lead.
+            conn.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('opened_at', ?1)",
+                params![now_ms()],
+            )?;
+            Ok(conn)
+        };
+        let conn = open().map_err(unwritable)?;
         let (jobs, inbox) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("inlet-store".into())
@@ -297,6 +316,7 @@ impl EmbeddedStore {
                     group_id: group.clone(),
                     failed_step: None,
                     status: None,
+                    cause: None,
                 });
                 dead_letter.group_id = group;
                 out.push(DeadMessage {
@@ -450,10 +470,11 @@ fn ledger_error(e: StoreError) -> LedgerError {
 #[async_trait]
 impl Queue for EmbeddedStore {
     async fn send(&self, envelope: &Envelope) -> Result<(), QueueError> {
+        // The same bound as SQS's, so that what `inlet serve` takes the deployed stack takes.
         let (id, group, body) = (
             envelope.id.clone(),
             envelope.lead_key.clone(),
-            envelope.to_json(),
+            crate::queue::message_body(envelope)?,
         );
         let fresh = self
             .call(move |conn| {

@@ -37,6 +37,8 @@ pub enum IdSource {
     Sender,
     /// A digest of the content: a repeat within the dedupe window is the same submission.
     Content,
+    /// Its own event whatever its content (a follow-up without an event id or key).
+    Distinct,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -156,8 +158,18 @@ impl Envelope {
         Ok(envelope)
     }
 
+    /// The envelope as a queue message's body. SQS refuses a body with characters outside
+    /// XML's (`#x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD | #x10000-#x10FFFF`): serde_json
+    /// escapes the control characters already, and the two noncharacters U+FFFE and U+FFFF
+    /// are escaped here, which reads back as the same text.
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self).expect("an envelope always serializes")
+        let json = serde_json::to_string(self).expect("an envelope always serializes");
+        if json.contains(['\u{fffe}', '\u{ffff}']) {
+            json.replace('\u{fffe}', "\\ufffe")
+                .replace('\u{ffff}', "\\uffff")
+        } else {
+            json
+        }
     }
 
     /// The capture step's lead, if this envelope captures one.
@@ -237,6 +249,44 @@ pub fn rechat_lead_key(channel: &str, rechat_lead_id: &str) -> String {
     )
 }
 
+/// A digest's 32 hex digits with a UUID's version (8: custom) and variant (RFC 9562) bits
+/// set: 122 bits of the digest stay, and the id and the UUID that Rechat's own routes answer
+/// for it (`answer_uuid`) name each other.
+fn uuid_shaped(hex: String) -> String {
+    let mut id = uuid::Uuid::parse_str(&hex)
+        .map(|u| u.into_bytes())
+        .unwrap_or_default();
+    id[6] = (id[6] & 0x0f) | 0x80;
+    id[8] = (id[8] & 0x3f) | 0x80;
+    uuid::Uuid::from_bytes(id).simple().to_string()
+}
+
+/// The UUID Rechat's own routes answer for an envelope (`data.id`, where Rechat answers its
+/// lead id): the envelope id's digits as a UUID.
+pub fn answer_uuid(envelope_id: &str) -> String {
+    let hex = envelope_id
+        .strip_prefix("c-")
+        .or_else(|| envelope_id.strip_prefix("e-"))
+        .unwrap_or(envelope_id);
+    // New ids are UUID-shaped already; an older one is shaped here (it was answered as
+    // itself, `c-…`, and keeps resolving as that).
+    let shaped = match uuid::Uuid::parse_str(hex) {
+        Ok(_) => uuid_shaped(hex.to_owned()),
+        Err(_) => uuid_shaped(digest(&[envelope_id.as_bytes()])),
+    };
+    uuid::Uuid::parse_str(&shaped)
+        .map(|u| u.hyphenated().to_string())
+        .unwrap_or_default()
+}
+
+/// The envelope ids a UUID Inlet answered may stand for (one of the two is in the ledger),
+/// or none when the UUID is not of Inlet's making (a Rechat lead id).
+pub fn envelope_ids_answered_as(id: &uuid::Uuid) -> Option<[String; 2]> {
+    let inlet_made = id.get_version_num() == 8 && id.get_variant() == uuid::Variant::RFC4122;
+    let hex = id.simple().to_string();
+    inlet_made.then(|| [format!("c-{hex}"), format!("e-{hex}")])
+}
+
 /// Inlet's own envelope ids: `c-` or `e-` and 32 hex digits.
 pub fn is_envelope_id(s: &str) -> bool {
     let Some(rest) = s.strip_prefix("c-").or_else(|| s.strip_prefix("e-")) else {
@@ -259,6 +309,8 @@ pub struct EnvelopeBuilder {
     steps: Vec<Step>,
     notices: Vec<Notice>,
     lead_key: Option<String>,
+    /// Set for an envelope that is never the same as another of the same content.
+    distinct: Option<uuid::Uuid>,
 }
 
 impl EnvelopeBuilder {
@@ -273,7 +325,16 @@ impl EnvelopeBuilder {
             steps: Vec::new(),
             notices: Vec::new(),
             lead_key: None,
+            distinct: None,
         }
+    }
+
+    /// Makes the envelope its own event, never one with another of the same content: an
+    /// activity or reassignment that came without an event id or idempotency key. Three
+    /// identical `ContactLoggedIn` posts a second apart are three logins, not a retried one.
+    pub fn distinct(mut self) -> Self {
+        self.distinct = Some(uuid::Uuid::new_v4());
+        self
     }
 
     /// The sender's own id for this event: it becomes the dedupe key.
@@ -311,22 +372,33 @@ impl EnvelopeBuilder {
             Some(event) => (
                 format!(
                     "e-{}",
-                    digest(&[
+                    uuid_shaped(digest(&[
                         self.sender.as_bytes(),
                         self.channel.as_bytes(),
                         event.as_bytes()
-                    ])
+                    ]))
                 ),
                 IdSource::Sender,
             ),
             None => {
                 let steps = serde_json::to_vec(&self.steps).expect("steps always serialize");
+                let nonce = self.distinct.map(|n| n.into_bytes()).unwrap_or_default();
+                let distinct: &[u8] = if self.distinct.is_some() { &nonce } else { &[] };
                 (
                     format!(
                         "c-{}",
-                        digest(&[self.sender.as_bytes(), self.channel.as_bytes(), &steps])
+                        uuid_shaped(digest(&[
+                            self.sender.as_bytes(),
+                            self.channel.as_bytes(),
+                            &steps,
+                            distinct
+                        ]))
                     ),
-                    IdSource::Content,
+                    if self.distinct.is_some() {
+                        IdSource::Distinct
+                    } else {
+                        IdSource::Content
+                    },
                 )
             }
         };

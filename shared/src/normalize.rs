@@ -1,7 +1,8 @@
 //! Normalization, the one place every source goes through before a lead is queued:
-//! names, email, phone, tags, and the rule that a lead needs someone to reach.
+//! names, email, phone, tags, the rule that a lead needs someone to reach, and the size of
+//! every field (`bounds`), so that an envelope fits the queue.
 
-use crate::lead::{Assignee, IsEmpty, Lead, Listing};
+use crate::lead::{Activity, Address, Assignee, IsEmpty, Lead, Listing};
 use phonenumber::country::Id as Region;
 use phonenumber::{Mode, PhoneNumber};
 
@@ -47,6 +48,13 @@ pub enum Notice {
     InvalidEmail { reason: String },
     /// The phone could not be read as a number; its text is in the note.
     UnparsedPhone,
+    /// A field was longer than Inlet sends (`bounds`): cut at `limit` bytes, or items, from
+    /// `given`. The note says so too.
+    Cut {
+        field: String,
+        limit: usize,
+        given: usize,
+    },
 }
 
 /// The lead, and what normalization had to say about it.
@@ -115,6 +123,7 @@ pub fn normalize(raw: RawLead, options: &NormalizeOptions) -> Result<Normalized,
             .map(|n| match n {
                 Notice::InvalidEmail { .. } => "the email is not a valid address",
                 Notice::UnparsedPhone => "the phone is not a number",
+                Notice::Cut { .. } => "a field is too long",
             })
             .collect();
         if !unusable.is_empty() {
@@ -131,23 +140,246 @@ pub fn normalize(raw: RawLead, options: &NormalizeOptions) -> Result<Normalized,
         .filter(|a| !a.is_empty())
         .collect();
 
-    Ok(Normalized {
-        lead: Lead {
-            first_name,
-            last_name,
-            email,
-            phone_number,
-            tag: tags(raw.tags),
-            lead_source: text(raw.lead_source.as_deref()),
-            note,
-            referer_url: text(raw.referer_url.as_deref()),
-            listing: raw.listing.filter(|l| !l.is_empty()),
-            assignees,
-            source_type: text(raw.source_type.as_deref()),
-            ..Lead::default()
-        },
-        notices,
-    })
+    let mut lead = Lead {
+        first_name,
+        last_name,
+        email,
+        phone_number,
+        tag: tags(raw.tags),
+        lead_source: text(raw.lead_source.as_deref()),
+        note,
+        referer_url: text(raw.referer_url.as_deref()),
+        listing: raw.listing.filter(|l| !l.is_empty()),
+        assignees,
+        source_type: text(raw.source_type.as_deref()),
+        ..Lead::default()
+    };
+    notices.extend(bounds::lead(&mut lead));
+    Ok(Normalized { lead, notices })
+}
+
+/// How long a lead's fields may be. A 600 KB note is a paste or an attack, not a message,
+/// and an envelope must fit SQS's 256 KiB; the cut is said in the note, never silent.
+pub mod bounds {
+    use super::{Activity, Address, Assignee, Lead, Notice};
+
+    /// The note, and an activity's notes.
+    pub const NOTE: usize = 64 * 1024;
+    /// Names, the lead source, MLS numbers and boards, address parts, tags, search titles.
+    pub const TEXT: usize = 256;
+    /// A street or full address.
+    pub const ADDRESS: usize = 1024;
+    /// URLs: the page the lead came from, a listing's photo or page, a saved search.
+    pub const URL: usize = 4096;
+    /// Tags on a lead, property types in a search.
+    pub const ITEMS: usize = 100;
+    /// Agents assigned at once.
+    pub const ASSIGNEES: usize = 20;
+
+    /// Cuts `value` to at most `limit` bytes, at a character boundary.
+    fn cut(field: &str, value: &mut Option<String>, limit: usize, cuts: &mut Vec<Notice>) {
+        if let Some(text) = value
+            && text.len() > limit
+        {
+            let given = text.len();
+            let mut end = limit;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            text.truncate(end);
+            cuts.push(Notice::Cut {
+                field: field.to_owned(),
+                limit,
+                given,
+            });
+        }
+    }
+
+    fn cut_list<T>(field: &str, items: &mut Vec<T>, limit: usize, cuts: &mut Vec<Notice>) {
+        if items.len() > limit {
+            cuts.push(Notice::Cut {
+                field: field.to_owned(),
+                limit,
+                given: items.len(),
+            });
+            items.truncate(limit);
+        }
+    }
+
+    fn address(at: &str, a: &mut Address, cuts: &mut Vec<Notice>) {
+        for (name, part) in [
+            ("street_number", &mut a.street_number),
+            ("street_dir_prefix", &mut a.street_dir_prefix),
+            ("street_name", &mut a.street_name),
+            ("street_suffix", &mut a.street_suffix),
+            ("street_dir_suffix", &mut a.street_dir_suffix),
+            ("unit_number", &mut a.unit_number),
+            ("city", &mut a.city),
+            ("state_code", &mut a.state_code),
+            ("postal_code", &mut a.postal_code),
+            ("country", &mut a.country),
+            ("direction", &mut a.direction),
+        ] {
+            cut(&format!("{at}.{name}"), part, TEXT, cuts);
+        }
+        cut(
+            &format!("{at}.street_address"),
+            &mut a.street_address,
+            ADDRESS,
+            cuts,
+        );
+        cut(
+            &format!("{at}.full_address"),
+            &mut a.full_address,
+            ADDRESS,
+            cuts,
+        );
+    }
+
+    fn assignee(at: &str, a: &mut Assignee, cuts: &mut Vec<Notice>) {
+        for (name, part) in [
+            ("email", &mut a.email),
+            ("phone_number", &mut a.phone_number),
+            ("first_name", &mut a.first_name),
+            ("last_name", &mut a.last_name),
+            ("mls", &mut a.mls),
+            ("mls_id", &mut a.mls_id),
+        ] {
+            cut(&format!("{at}.{name}"), part, TEXT, cuts);
+        }
+    }
+
+    /// The line the note ends with when something was cut.
+    fn said(cuts: &[Notice]) -> Option<String> {
+        let parts: Vec<String> = cuts
+            .iter()
+            .filter_map(|c| match c {
+                Notice::Cut {
+                    field,
+                    limit,
+                    given,
+                } => Some(format!("{field} to {limit} of {given}")),
+                _ => None,
+            })
+            .collect();
+        (!parts.is_empty()).then(|| format!("[Inlet cut what was too long: {}]", parts.join("; ")))
+    }
+
+    fn mark(note: &mut Option<String>, cuts: &[Notice]) {
+        if let Some(line) = said(cuts) {
+            *note = Some(match note.take() {
+                Some(text) => format!("{text}\n{line}"),
+                None => line,
+            });
+        }
+    }
+
+    /// Cuts a lead's fields to their bounds; what was cut is said in its note and returned.
+    pub fn lead(lead: &mut Lead) -> Vec<Notice> {
+        let mut cuts = Vec::new();
+        cut("note", &mut lead.note, NOTE, &mut cuts);
+        for (name, part) in [
+            ("first_name", &mut lead.first_name),
+            ("last_name", &mut lead.last_name),
+            ("email", &mut lead.email),
+            ("phone_number", &mut lead.phone_number),
+            ("lead_source", &mut lead.lead_source),
+            ("source_type", &mut lead.source_type),
+            ("mlsid", &mut lead.mlsid),
+            ("agent_mlsid", &mut lead.agent_mlsid),
+            ("listing_id", &mut lead.listing_id),
+        ] {
+            cut(name, part, TEXT, &mut cuts);
+        }
+        cut("address", &mut lead.address, ADDRESS, &mut cuts);
+        cut("referer_url", &mut lead.referer_url, URL, &mut cuts);
+        cut_list("tag", &mut lead.tag, ITEMS, &mut cuts);
+        for (i, tag) in lead.tag.iter_mut().enumerate() {
+            let mut one = Some(std::mem::take(tag));
+            cut(&format!("tag[{i}]"), &mut one, TEXT, &mut cuts);
+            *tag = one.unwrap_or_default();
+        }
+        if let Some(listing) = &mut lead.listing {
+            cut(
+                "listing.mls_number",
+                &mut listing.mls_number,
+                TEXT,
+                &mut cuts,
+            );
+            cut(
+                "listing.cover_image_url",
+                &mut listing.cover_image_url,
+                URL,
+                &mut cuts,
+            );
+            if let Some(a) = listing.property.as_mut().and_then(|p| p.address.as_mut()) {
+                address("listing.property.address", a, &mut cuts);
+            }
+        }
+        cut_list("assignees", &mut lead.assignees, ASSIGNEES, &mut cuts);
+        for (i, a) in lead.assignees.iter_mut().enumerate() {
+            assignee(&format!("assignees[{i}]"), a, &mut cuts);
+        }
+        mark(&mut lead.note, &cuts);
+        cuts
+    }
+
+    /// Cuts agents to assign (a reassignment) to their bounds.
+    pub fn assignees(agents: &mut Vec<Assignee>) -> Vec<Notice> {
+        let mut cuts = Vec::new();
+        cut_list("assignees", agents, ASSIGNEES, &mut cuts);
+        for (i, a) in agents.iter_mut().enumerate() {
+            assignee(&format!("assignees[{i}]"), a, &mut cuts);
+        }
+        cuts
+    }
+
+    /// Cuts an activity's fields to their bounds; what was cut is said in its notes.
+    pub fn activity(activity: &mut Activity) -> Vec<Notice> {
+        let mut cuts = Vec::new();
+        cut("notes", &mut activity.notes, NOTE, &mut cuts);
+        if let Some(l) = &mut activity.listing {
+            cut("listing.url", &mut l.url, URL, &mut cuts);
+            cut("listing.mls_number", &mut l.mls_number, TEXT, &mut cuts);
+            cut("listing.mls", &mut l.mls, TEXT, &mut cuts);
+            cut(
+                "listing.cover_image_url",
+                &mut l.cover_image_url,
+                URL,
+                &mut cuts,
+            );
+            if let Some(a) = l.property.as_mut().and_then(|p| p.address.as_mut()) {
+                cut(
+                    "listing.property.address.street_address",
+                    &mut a.street_address,
+                    ADDRESS,
+                    &mut cuts,
+                );
+            }
+        }
+        if let Some(s) = &mut activity.search {
+            cut("search.url", &mut s.url, URL, &mut cuts);
+            cut("search.title", &mut s.title, TEXT, &mut cuts);
+            cut_list(
+                "search.property_types",
+                &mut s.property_types,
+                ITEMS,
+                &mut cuts,
+            );
+            for (i, t) in s.property_types.iter_mut().enumerate() {
+                let mut one = Some(std::mem::take(t));
+                cut(
+                    &format!("search.property_types[{i}]"),
+                    &mut one,
+                    TEXT,
+                    &mut cuts,
+                );
+                *t = one.unwrap_or_default();
+            }
+        }
+        mark(&mut activity.notes, &cuts);
+        cuts
+    }
 }
 
 /// An assignee as Rechat should match it: lowercased email, E.164 phone, tidy names.
@@ -642,5 +874,66 @@ mod tests {
             Some("+12145550199")
         );
         assert_eq!(n.lead.assignees[1].mls_id.as_deref(), Some("123"));
+    }
+
+    #[test]
+    fn every_field_is_bounded_and_the_cut_is_said_in_the_note() {
+        let raw = RawLead {
+            first_name: Some("Ana".repeat(200)),
+            email: Some("ana@example.com".into()),
+            note: Some("é".repeat(40 * 1024)),
+            tags: (0..150).map(|i| format!("t{i}")).collect(),
+            referer_url: Some(format!("https://example.com/{}", "p".repeat(5000))),
+            ..RawLead::default()
+        };
+        let n = normalize(raw, &opts()).unwrap();
+        let lead = &n.lead;
+        assert!(lead.first_name.as_ref().unwrap().len() <= bounds::TEXT);
+        assert_eq!(lead.tag.len(), bounds::ITEMS);
+        assert!(lead.referer_url.as_ref().unwrap().len() <= bounds::URL);
+        let note = lead.note.as_deref().unwrap();
+        // Cut at a character boundary (é is two bytes), then the cut is said.
+        let (kept, said) = note.rsplit_once('\n').unwrap();
+        assert!(kept.len() <= bounds::NOTE && kept.chars().all(|c| c == 'é'));
+        assert!(
+            said.starts_with("[Inlet cut what was too long: note to 65536 of 81920"),
+            "{said}"
+        );
+        assert!(said.contains("first_name to 256 of 600"), "{said}");
+        assert!(said.contains("tag to 100 of 150"), "{said}");
+        let cuts = n
+            .notices
+            .iter()
+            .filter(|x| matches!(x, Notice::Cut { .. }))
+            .count();
+        assert_eq!(cuts, 4, "{:?}", n.notices);
+        // Nothing is cut from a lead within its bounds.
+        let small = normalize(
+            RawLead {
+                first_name: Some("Ana".into()),
+                note: Some("Call me".into()),
+                ..RawLead::default()
+            },
+            &opts(),
+        )
+        .unwrap();
+        assert_eq!(small.lead.note.as_deref(), Some("Call me"));
+        assert!(small.notices.is_empty());
+    }
+
+    #[test]
+    fn an_activitys_notes_and_listing_are_bounded_too() {
+        let mut a = Activity::new(
+            crate::lead::Action::ContactLoggedIn,
+            None,
+            None,
+            Some("n".repeat(100 * 1024)),
+        )
+        .unwrap();
+        let cuts = bounds::activity(&mut a);
+        assert_eq!(cuts.len(), 1);
+        let notes = a.notes.unwrap();
+        assert!(notes.len() < bounds::NOTE + 100);
+        assert!(notes.ends_with("[Inlet cut what was too long: notes to 65536 of 102400]"));
     }
 }

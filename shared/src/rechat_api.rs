@@ -378,13 +378,15 @@ pub fn activity(v: &Value) -> Result<Activity, IntakeError> {
         Some(s) => Some(search(s)?),
     };
     let notes = text(map, "notes", "notes")?;
-    Activity::new(action, listing, search, notes).map_err(|e| {
+    let mut activity = Activity::new(action, listing, search, notes).map_err(|e| {
         let field = match e {
             ActivityError::MissingListing { .. } => "listing",
             ActivityError::MissingSearch { .. } => "search",
         };
         IntakeError::unprocessable(e.to_string(), Some(field))
-    })
+    })?;
+    crate::normalize::bounds::activity(&mut activity);
+    Ok(activity)
 }
 
 /// The reassignment body: a JSON array of assignees, each with something to match by.
@@ -395,7 +397,8 @@ pub fn reassignment(v: &Value, options: &NormalizeOptions) -> Result<Vec<Assigne
             None,
         ));
     }
-    let agents = assignees(v, "assignees", options)?;
+    let mut agents = assignees(v, "assignees", options)?;
+    crate::normalize::bounds::assignees(&mut agents);
     if agents.is_empty() {
         return Err(IntakeError::unprocessable(
             "a reassignment needs at least one assignee".into(),
@@ -403,6 +406,40 @@ pub fn reassignment(v: &Value, options: &NormalizeOptions) -> Result<Vec<Assigne
         ));
     }
     Ok(agents)
+}
+
+/// A refusal as Rechat's own API answers it: `{http, message, code, retry}` at the top, what
+/// Rechat's clients read (its Lead Capture demo shows `message`), with Inlet's `error` object
+/// beside it. A body that is well-formed but no lead is a 400 here, as Rechat documents its
+/// validation errors; the other routes answer 422.
+pub fn refusal(e: &IntakeError) -> crate::web::Response {
+    let status = if e.status == 422 { 400 } else { e.status };
+    let code = match status {
+        400 => "Validation",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "ResourceNotFound",
+        405 => "MethodNotAllowed",
+        408 => "Timeout",
+        413 => "PayloadTooLarge",
+        415 => "UnsupportedMediaType",
+        503 => "ServiceUnavailable",
+        _ => "Internal",
+    };
+    let body = serde_json::json!({
+        "http": status,
+        "message": e.message,
+        "code": code,
+        "retry": matches!(status, 408 | 503),
+        "error": {"code": e.code, "message": e.message, "field": e.field},
+    });
+    let mut response = IntakeError {
+        status,
+        ..e.clone()
+    }
+    .response();
+    *response.body_mut() = bytes::Bytes::from(body.to_string());
+    response
 }
 
 /// `POST /leads/channels/{channel}/webhook`: the envelope a capture body becomes. An
@@ -430,17 +467,27 @@ pub fn capture_envelope(
 }
 
 /// A timeline or assignees call's envelope, in the group (`lead_key`) of the lead it names.
+///
+/// An `Idempotency-Key` names one event of one route for one lead: the same key on a timeline
+/// post for lead A and a reassignment of lead B are two events. Without a key, every call is
+/// its own event, whatever its content: three identical `ContactLoggedIn` posts are three
+/// logins on the lead's timeline.
 pub fn follow_up_envelope(
+    route: &str,
+    lead: &str,
     step: Step,
     lead_key: String,
     raw: &[u8],
     idempotency_key: Option<&str>,
 ) -> Envelope {
-    EnvelopeBuilder::new(OriginKind::Webhook, SENDER, "", raw)
-        .event_id(idempotency_key)
+    let builder = EnvelopeBuilder::new(OriginKind::Webhook, SENDER, "", raw)
         .lead_key(lead_key)
-        .step(step)
-        .build()
+        .step(step);
+    match idempotency_key.map(str::trim).filter(|k| !k.is_empty()) {
+        Some(key) => builder.event_id(Some(&format!("{route} {lead} {key}"))),
+        None => builder.distinct(),
+    }
+    .build()
 }
 
 #[cfg(test)]

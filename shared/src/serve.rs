@@ -8,7 +8,7 @@ use crate::rechat::RechatApi;
 use crate::router::Intake;
 use crate::web::IntakeError;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -24,7 +24,70 @@ const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long shutdown waits for requests in flight.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Reads a request's body within the intake's limit and time, and hands it to the router.
+/// How much of a body over the limit is read and thrown away before the 413 is sent, so that
+/// a client still sending reads the answer instead of a reset connection. Past it the
+/// connection is closed (a client that keeps sending gigabytes gets no answer).
+const DISCARD_LIMIT: usize = 64 * 1024 * 1024;
+
+/// What reading a body came to.
+enum Read {
+    Whole(Bytes),
+    /// Over the limit: the rest was read and thrown away (up to `DISCARD_LIMIT`).
+    TooLarge,
+    Failed(String),
+}
+
+/// Reads a body up to `limit` bytes; past it, reads on without keeping anything.
+async fn read_body(mut body: Incoming, limit: usize, discard_only: bool) -> Read {
+    let mut kept = bytes::BytesMut::new();
+    let mut seen = 0usize;
+    let mut over = discard_only;
+    while let Some(frame) = body.frame().await {
+        let frame = match frame {
+            Ok(f) => f,
+            Err(e) if over => {
+                tracing::debug!(error = %e, "an oversized body stopped arriving");
+                return Read::TooLarge;
+            }
+            Err(e) => return Read::Failed(e.to_string()),
+        };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        seen += data.len();
+        if seen > limit {
+            over = true;
+            kept = bytes::BytesMut::new();
+        }
+        if over {
+            if seen > DISCARD_LIMIT {
+                return Read::TooLarge;
+            }
+        } else {
+            kept.extend_from_slice(&data);
+        }
+    }
+    if over {
+        Read::TooLarge
+    } else {
+        Read::Whole(kept.freeze())
+    }
+}
+
+/// The 413, on a connection that closes after it.
+fn too_large(limit: usize) -> http::Response<Bytes> {
+    let mut response = IntakeError::too_large(limit).response();
+    response.headers_mut().insert(
+        hyper::header::CONNECTION,
+        hyper::header::HeaderValue::from_static("close"),
+    );
+    response
+}
+
+/// Reads a request's body within the intake's limit and time, and hands it to the router. A
+/// body over the limit is answered 413 in a way the client can read: at once when it waits
+/// for `100 Continue` (nothing is sent, so nothing needs reading), else after reading what it
+/// sends, up to a bound.
 async fn answer(
     intake: Arc<Intake>,
     req: hyper::Request<Incoming>,
@@ -39,30 +102,34 @@ async fn answer(
     } else {
         intake.settings.body_limit
     };
-    let declared_too_large = parts
+    let declared = parts
         .headers
         .get(hyper::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok())
-        .is_some_and(|n| n > limit);
-    let response = if declared_too_large {
-        IntakeError::too_large(limit).response()
-    } else {
-        match tokio::time::timeout(BODY_TIMEOUT, Limited::new(body, limit).collect()).await {
-            Err(_) => timeout_response(),
-            Ok(Err(e))
-                if e.downcast_ref::<http_body_util::LengthLimitError>()
-                    .is_some() =>
-            {
-                IntakeError::too_large(limit).response()
-            }
-            Ok(Err(e)) => {
-                IntakeError::malformed(format!("the body could not be read: {e}")).response()
-            }
-            Ok(Ok(collected)) => {
-                let req = http::Request::from_parts(parts, collected.to_bytes());
-                intake.handle(req).await
-            }
+        .and_then(|v| v.parse::<usize>().ok());
+    let declared_too_large = declared.is_some_and(|n| n > limit);
+    let expects_continue = parts
+        .headers
+        .get(hyper::header::EXPECT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
+    if declared_too_large && (expects_continue || declared.is_some_and(|n| n > DISCARD_LIMIT)) {
+        return Ok(too_large(limit).map(Full::new));
+    }
+    let response = match tokio::time::timeout(
+        BODY_TIMEOUT,
+        read_body(body, limit, declared_too_large),
+    )
+    .await
+    {
+        Err(_) => timeout_response(),
+        Ok(Read::TooLarge) => too_large(limit),
+        Ok(Read::Failed(e)) => {
+            IntakeError::malformed(format!("the body could not be read: {e}")).response()
+        }
+        Ok(Read::Whole(body)) => {
+            let req = http::Request::from_parts(parts, body);
+            intake.handle(req).await
         }
     };
     Ok(response.map(Full::new))

@@ -52,6 +52,56 @@ pub fn table<'a>(at: &str, value: &'a toml::Value) -> Setting<&'a toml::Table> {
         .ok_or_else(|| format!("{at} must be a table"))
 }
 
+/// Refuses a key the table may not hold: a typo must not fall back to a default silently.
+pub fn known_keys(at: &str, table: &toml::Table, known: &[&str]) -> Setting<()> {
+    match table.keys().find(|k| !known.contains(&k.as_str())) {
+        None => Ok(()),
+        Some(key) => Err(format!(
+            "{at}.{key} is not a known setting (one of: {})",
+            known.join(", ")
+        )),
+    }
+}
+
+/// Every `env:NAME` in the routing file whose variable is not set, with where it is: all of
+/// them, so that a deployer fixes them in one go.
+pub fn missing_secrets(table: &toml::Table) -> Vec<String> {
+    fn walk(at: &str, value: &toml::Value, out: &mut Vec<String>) {
+        match value {
+            toml::Value::String(s) => {
+                if let Some(var) = s.strip_prefix("env:")
+                    && std::env::var_os(var).is_none()
+                {
+                    out.push(format!("{at}: environment variable {var} is not set"));
+                }
+            }
+            toml::Value::Table(t) => {
+                for (k, v) in t {
+                    walk(&join(at, k), v, out);
+                }
+            }
+            toml::Value::Array(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    walk(&format!("{at}[{i}]"), v, out);
+                }
+            }
+            _ => {}
+        }
+    }
+    fn join(at: &str, key: &str) -> String {
+        if at.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{at}.{key}")
+        }
+    }
+    let mut out = Vec::new();
+    for (k, v) in table {
+        walk(k, v, &mut out);
+    }
+    out
+}
+
 /// A list of agents (`[{ email = "…" }]`), in Rechat's assignee fields.
 pub fn assignees(at: &str, value: &toml::Value) -> Setting<Vec<Assignee>> {
     let json = serde_json::to_value(value).map_err(|e| format!("{at}: {e}"))?;
@@ -78,6 +128,26 @@ mod tests {
         assert_eq!(
             secret("x", &toml::Value::Integer(1)).unwrap_err(),
             "x must be a string"
+        );
+    }
+
+    #[test]
+    fn every_missing_secret_is_named_and_unknown_keys_are_refused() {
+        let t: toml::Table = "[senders.zapier]\nsecret = \"env:INLET_SETTINGS_TEST_A\"\n[forms.contact.captcha]\nsecret = \"env:INLET_SETTINGS_TEST_B\"\n[email]\nmailgun_signing_key = \"literal\"\n"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            missing_secrets(&t),
+            vec![
+                "forms.contact.captcha.secret: environment variable INLET_SETTINGS_TEST_B is not set",
+                "senders.zapier.secret: environment variable INLET_SETTINGS_TEST_A is not set",
+            ]
+        );
+        let form: toml::Table = "channel = \"x\"\nallowd_origins = []".parse().unwrap();
+        let e = known_keys("forms.contact", &form, &["channel", "allowed_origins"]).unwrap_err();
+        assert!(
+            e.starts_with("forms.contact.allowd_origins is not a known setting"),
+            "{e}"
         );
     }
 

@@ -913,3 +913,118 @@ async fn a_follow_up_stops_waiting_after_a_few_receives() {
     };
     assert_eq!(w.deliver(&[late]).await, vec![Outcome::Delivered]);
 }
+
+/// A follow-up for a lead id Rechat never issued: kept in the dead-letter queue under its own
+/// cause, for the operator to see, and counted apart from the failures the alarm watches.
+#[tokio::test]
+async fn a_follow_up_rechat_answers_404_for_is_kept_as_an_unknown_lead_not_a_failure() {
+    let w = World::new().await;
+    let unknown = "5c0b8f7e-2d4a-4c3b-9e1f-0a1b2c3d4e5f";
+    let mut outcomes = Vec::new();
+    for _ in 0..3 {
+        let e = EnvelopeBuilder::new(OriginKind::Webhook, "rechat-api", "", b"x")
+            .distinct()
+            .step(Step::Activity {
+                target: LeadRef::Rechat { id: unknown.into() },
+                activity: viewed("https://example.com/l/1"),
+            })
+            .build();
+        outcomes.extend(w.deliver(&[message(&e)]).await);
+    }
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| matches!(o, Outcome::UnknownLead { .. })),
+        "{outcomes:?}"
+    );
+    let dead = w.queue.dead_letters.lock().unwrap().clone();
+    assert_eq!(dead.len(), 3, "kept, each of them");
+    for (_, d) in &dead {
+        assert_eq!(d.cause.as_deref(), Some(inlet::queue::UNKNOWN_LEAD));
+        assert!(d.reason.starts_with("unknown lead:"), "{}", d.reason);
+        assert_eq!(d.status, Some(404));
+    }
+    // A capture Rechat refuses (an unknown channel) is a real failure, alarmed as before.
+    let bad_channel = EnvelopeBuilder::new(OriginKind::Webhook, "test", "not-a-uuid", b"y")
+        .step(Step::Capture {
+            lead: lead("bea@example.com"),
+            sender_lead_id: None,
+        })
+        .build();
+    let outcome = w.deliver(&[message(&bad_channel)]).await;
+    assert!(
+        matches!(outcome[0], Outcome::DeadLettered { .. }),
+        "{outcome:?}"
+    );
+    let dead = w.queue.dead_letters.lock().unwrap().clone();
+    assert_eq!(dead[3].1.cause, None);
+}
+
+/// A Rechat client that panics on one lead, as a bug on a poisonous input would.
+struct PanicsOnPoison(RechatClient);
+
+#[async_trait::async_trait]
+impl inlet::rechat::RechatApi for PanicsOnPoison {
+    async fn capture(
+        &self,
+        channel: &str,
+        lead: &Lead,
+    ) -> Result<inlet::rechat::CaptureOutcome, inlet::rechat::RechatError> {
+        if lead.email.as_deref() == Some("poison@example.com") {
+            panic!("a bug met its input");
+        }
+        self.0.capture(channel, lead).await
+    }
+    async fn timeline(
+        &self,
+        lead_id: &str,
+        activity: &Activity,
+    ) -> Result<(), inlet::rechat::RechatError> {
+        self.0.timeline(lead_id, activity).await
+    }
+    async fn assign(
+        &self,
+        lead_id: &str,
+        assignees: &[Assignee],
+    ) -> Result<(), inlet::rechat::RechatError> {
+        self.0.assign(lead_id, assignees).await
+    }
+}
+
+#[tokio::test]
+async fn a_panic_on_one_lead_fails_its_own_message_and_the_batch_goes_on() {
+    let w = World::new().await;
+    let rechat = PanicsOnPoison(w.client.clone());
+    let delivery = Delivery {
+        meta: None,
+        rechat: &rechat,
+        ledger: &w.ledger,
+        queue: &w.queue,
+        options: w.options,
+    };
+    let capture = |email: &str| {
+        EnvelopeBuilder::new(OriginKind::Webhook, "test", CHANNEL, email.as_bytes())
+            .step(Step::Capture {
+                lead: lead(email),
+                sender_lead_id: None,
+            })
+            .build()
+    };
+    let batch = vec![
+        message(&capture("ana@example.com")),
+        message(&capture("poison@example.com")),
+        message(&capture("bea@example.com")),
+    ];
+    let report = delivery.deliver_batch(batch).await;
+    let outcomes: Vec<&Outcome> = report.outcomes.iter().map(|(_, o)| o).collect();
+    assert!(matches!(outcomes[0], Outcome::Delivered), "{outcomes:?}");
+    assert!(matches!(outcomes[2], Outcome::Delivered), "{outcomes:?}");
+    let Outcome::DeadLettered { reason } = outcomes[1] else {
+        panic!("the poisonous lead is dead-lettered: {outcomes:?}");
+    };
+    assert!(
+        reason.contains("panicked") && reason.contains("a bug met its input"),
+        "{reason}"
+    );
+    assert_eq!(w.double.requests().len(), 2, "the other two reached Rechat");
+}

@@ -194,6 +194,7 @@ async fn dead_letters_keep_their_reason_and_replay_by_envelope_id() {
             group_id: e.lead_key.clone(),
             failed_step: Some("capture".into()),
             status: Some(400),
+            cause: None,
         };
         s.dead_letter(&e.to_json(), &reason).await.unwrap();
     }

@@ -542,7 +542,8 @@ async fn the_demo_form_is_served_and_posts_to_the_demo_channel_unless_turned_off
     assert_eq!(r.status(), 200);
     assert_eq!(queued(&s)[0].channel, CHANNEL);
     let off = site(config());
-    assert_eq!(send(&off, get("/forms/demo")).await.status(), 405);
+    // Turned off, the demo page does not exist, as any unknown form.
+    assert_eq!(send(&off, get("/forms/demo")).await.status(), 404);
     assert_eq!(
         send(
             &off,
@@ -574,4 +575,139 @@ fn form_settings_are_read_and_checked() {
         let t: toml::Table = bad.parse().unwrap();
         assert!(FormsConfig::from_toml(&t, &[]).is_err(), "{bad}");
     }
+}
+
+#[tokio::test]
+async fn a_redirect_is_read_as_a_browser_reads_it_and_never_panics() {
+    let s = site(routing(
+        "[forms.contact]\nchannel = \"55f5d0b8-3f4e-4b8e-9d6a-0c1b2a3d745f\"\nredirect_hosts = [\"www.example.com\"]\n",
+    ));
+    let body = |to: &str| format!("email=ana%40example.com&_redirect={}", urlencode(to));
+    // Bytes a header cannot hold once panicked the handler; the URL's serialized form is
+    // percent-encoded, and so always a valid header value.
+    let r = send(
+        &s,
+        post(
+            "/forms/contact",
+            "application/x-www-form-urlencoded",
+            &body("https://www.example.com/%01x\u{1}y"),
+            &[],
+        ),
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    let location = r.headers()["location"].to_str().unwrap();
+    assert!(
+        location.starts_with("https://www.example.com/"),
+        "{location}"
+    );
+    // A browser reads this as a path on evil.example, whatever the text after `\` says.
+    for tricky in [
+        "https://evil.example\\@www.example.com/",
+        "https://evil.example%5C@www.example.com/x",
+        "https://www.example.com@evil.example/",
+        "HTTPS://WWW.EXAMPLE.COM.evil.example/",
+    ] {
+        let r = send(
+            &s,
+            post(
+                "/forms/contact",
+                "application/x-www-form-urlencoded",
+                &body(tricky),
+                &[],
+            ),
+        )
+        .await;
+        let location = r
+            .headers()
+            .get("location")
+            .map(|l| l.to_str().unwrap().to_owned());
+        let host = location
+            .as_deref()
+            .and_then(|l| url::Url::parse(l).ok())
+            .and_then(|u| u.host_str().map(str::to_owned));
+        assert!(
+            host.is_none() || host.as_deref() == Some("www.example.com"),
+            "{tricky}: sent to {location:?}"
+        );
+    }
+    // A host the form allows, in capitals, is the same host.
+    let r = send(
+        &s,
+        post(
+            "/forms/contact",
+            "application/x-www-form-urlencoded",
+            &body("HTTPS://WWW.EXAMPLE.COM/thanks"),
+            &[],
+        ),
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "https://www.example.com/thanks");
+}
+
+#[tokio::test]
+async fn a_form_posted_to_a_channel_outside_the_allowlist_is_404_and_nothing_is_queued() {
+    let allowed = "55f5d0b8-3f4e-4b8e-9d6a-0c1b2a3d745f".to_owned();
+    let queue = Arc::new(RecordingQueue::default());
+    let s = Site {
+        intake: Intake {
+            queue: queue.clone(),
+            ledger: Arc::new(MemoryLedger::new()),
+            settings: IntakeSettings {
+                forms: config(),
+                channels: inlet::web::ChannelPolicy::from_list(std::slice::from_ref(&allowed)),
+                ..IntakeSettings::default()
+            },
+            captcha: Arc::new(HttpCaptchaVerifier::new()),
+        },
+        queue,
+    };
+    let other = "00000000-0000-4000-8000-0000000000aa";
+    for (accept, target) in [("text/html", other), ("application/json", other)] {
+        let r = send(
+            &s,
+            post(
+                &format!("/forms/{target}"),
+                "application/x-www-form-urlencoded",
+                "email=ana%40example.com",
+                &[("accept", accept)],
+            ),
+        )
+        .await;
+        assert_eq!(r.status(), 404, "{accept}");
+    }
+    assert!(queued(&s).is_empty(), "nothing queued");
+    let r = send(
+        &s,
+        post(
+            &format!("/forms/{allowed}"),
+            "application/x-www-form-urlencoded",
+            "email=ana%40example.com",
+            &[],
+        ),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(queued(&s).len(), 1);
+}
+
+#[test]
+fn a_misspelt_form_setting_is_refused_not_ignored() {
+    let table: toml::Table = "[forms.contact]\nchannel = \"55f5d0b8-3f4e-4b8e-9d6a-0c1b2a3d745f\"\nallowd_origins = [\"https://www.example.com\"]\n"
+        .parse()
+        .unwrap();
+    let e = FormsConfig::from_toml(&table, &[]).unwrap_err();
+    assert!(
+        e.contains("forms.contact.allowd_origins is not a known setting"),
+        "{e}"
+    );
+    let table: toml::Table = "[forms.contact]\nchannel = \"55f5d0b8-3f4e-4b8e-9d6a-0c1b2a3d745f\"\ncaptcha = { provider = \"turnstile\", secret = \"s\", min_scor = 0.5 }\n"
+        .parse()
+        .unwrap();
+    let e = FormsConfig::from_toml(&table, &[]).unwrap_err();
+    assert!(
+        e.contains("forms.contact.captcha.min_scor is not a known setting"),
+        "{e}"
+    );
 }

@@ -3,7 +3,7 @@
 //! `inlet serve` does).
 
 use bytes::Bytes;
-use inlet::envelope::{LeadRef, Step, rechat_lead_key};
+use inlet::envelope::{LeadRef, Step, answer_uuid, rechat_lead_key};
 use inlet::lambda::http as lambda;
 use inlet::ledger::memory::MemoryLedger;
 use inlet::ledger::{Ledger, RecordStatus};
@@ -92,7 +92,9 @@ async fn the_json_capture_event_is_queued_normalized_and_recorded() {
     let envelopes = sent(&f);
     assert_eq!(envelopes.len(), 1);
     let env = &envelopes[0];
-    assert_eq!(body["data"]["id"], env.id.as_str());
+    // Rechat's shape: `data.id` is a UUID, the envelope's.
+    assert_eq!(body["data"]["id"], answer_uuid(&env.id).as_str());
+    assert!(uuid::Uuid::parse_str(body["data"]["id"].as_str().unwrap()).is_ok());
     assert_eq!(env.channel, CHANNEL);
     assert_eq!(env.origin.sender, "rechat-api");
     assert_eq!(
@@ -180,7 +182,10 @@ async fn an_activity_posted_with_inlets_id_joins_the_captures_group() {
         request("POST", &capture_path(), Some("application/json"), capture),
     )
     .await;
+    // The id Inlet answered is a UUID, as Rechat's lead ids are; it names the envelope.
     let inlet_id = body["data"]["id"].as_str().unwrap().to_owned();
+    let envelope_id = sent(&f)[0].id.clone();
+    assert_eq!(answer_uuid(&envelope_id), inlet_id);
     let activity =
         r#"{"action":"ContactViewedListing","listing":{"url":"https://example.com/l/1"}}"#;
     let path = format!("/leads/{inlet_id}/timeline");
@@ -198,12 +203,12 @@ async fn an_activity_posted_with_inlets_id_joins_the_captures_group() {
     assert_eq!(
         envelopes[1].steps[0].target(),
         Some(&LeadRef::Envelope {
-            id: inlet_id.clone()
+            id: envelope_id.clone()
         })
     );
 
     // Once the capture is delivered, the ledger knows the Rechat id and the step names it.
-    let mut record = f.ledger.get(&inlet_id).await.unwrap().unwrap();
+    let mut record = f.ledger.get(&envelope_id).await.unwrap().unwrap();
     record.rechat_lead_id = Some("0e17f1d9-aaaa-4bbb-8ccc-000000000009".into());
     record.version += 1;
     f.ledger.update(&record).await.unwrap();
@@ -387,7 +392,7 @@ async fn malformed_bodies_are_400_with_the_position() {
 }
 
 #[tokio::test]
-async fn well_formed_bodies_that_are_not_leads_are_422_naming_the_field() {
+async fn well_formed_bodies_that_are_not_leads_are_400_naming_the_field_as_rechat_answers() {
     let f = default();
     let lead = "0e17f1d9-aaaa-4bbb-8ccc-000000000001";
     let cases: Vec<(&str, String, &str, Value)> = vec![
@@ -432,9 +437,13 @@ async fn well_formed_bodies_that_are_not_leads_are_422_naming_the_field() {
     for (method, path, body, field) in cases {
         let (status, _, answer) =
             call(&f, request(method, &path, Some("application/json"), body)).await;
-        assert_eq!(status, 422, "{body}: {answer}");
+        // Rechat documents its validation failures as 400, with `message` at the top.
+        assert_eq!(status, 400, "{body}: {answer}");
         assert_eq!(answer["error"]["field"], field, "{body}: {answer}");
         assert!(!answer["error"]["message"].as_str().unwrap().is_empty());
+        assert_eq!(answer["message"], answer["error"]["message"], "{answer}");
+        assert_eq!(answer["code"], "Validation", "{answer}");
+        assert_eq!(answer["http"], 400, "{answer}");
     }
     assert!(sent(&f).is_empty(), "nothing queued");
 }
@@ -637,4 +646,368 @@ async fn the_webhook_and_mail_samples_are_taken() {
         assert_eq!(status, 202, "{name}: {body}");
     }
     assert_eq!(f.queue.sent.lock().unwrap().len(), 3);
+}
+
+// ---- Every intake route: only who may, once per event, nothing acknowledged that cannot be
+// kept (issue 21).
+
+fn with_header(
+    mut req: http::Request<Bytes>,
+    name: &'static str,
+    value: &str,
+) -> http::Request<Bytes> {
+    req.headers_mut()
+        .insert(name, http::HeaderValue::from_str(value).unwrap());
+    req
+}
+
+fn zapier_secured(require_sender_auth: bool) -> Fixture {
+    let routing: toml::Table = format!(
+        "require_sender_auth = {require_sender_auth}\n[senders.zapier]\nsecret = \"zap-token\"\n"
+    )
+    .parse()
+    .unwrap();
+    fixture(IntakeSettings {
+        webhooks: inlet::webhook::WebhookSettings::from_toml(&routing).unwrap(),
+        ..IntakeSettings::default()
+    })
+}
+
+#[tokio::test]
+async fn with_require_sender_auth_no_route_takes_an_unsigned_webhook() {
+    let f = zapier_secured(true);
+    let body = r#"{"first_name":"Ana","email":"ana@example.com"}"#;
+    // Naming another sender, the detecting route, naming the configured one without its token:
+    // each once got 202 for the same unsigned body.
+    for path in [
+        format!("/webhooks/{CHANNEL}/elementor"),
+        format!("/webhooks/{CHANNEL}"),
+        format!("/webhooks/{CHANNEL}/zapier"),
+        format!("/webhooks/{CHANNEL}/zapier?token=wrong"),
+    ] {
+        let (status, _, answer) =
+            call(&f, request("POST", &path, Some("application/json"), body)).await;
+        assert_eq!(status, 401, "{path}: {answer}");
+        assert_eq!(answer["error"]["code"], "unauthorized");
+    }
+    assert!(sent(&f).is_empty(), "nothing queued");
+    // A configured sender's credential lets the request in, whichever sender reads it.
+    for path in [
+        format!("/webhooks/{CHANNEL}/zapier?token=zap-token"),
+        format!("/webhooks/{CHANNEL}?token=zap-token"),
+        format!("/webhooks/{CHANNEL}/elementor?token=zap-token"),
+    ] {
+        let (status, _, answer) =
+            call(&f, request("POST", &path, Some("application/json"), body)).await;
+        assert_eq!(status, 202, "{path}: {answer}");
+    }
+    let bearer = with_header(
+        request(
+            "POST",
+            &format!("/webhooks/{CHANNEL}"),
+            Some("application/json"),
+            r#"{"email":"bea@example.com"}"#,
+        ),
+        "authorization",
+        "Bearer zap-token",
+    );
+    assert_eq!(call(&f, bearer).await.0, 202);
+    // Rechat's own capture route stays open, as Rechat's is: the channel is its credential.
+    let (status, _, _) = call(
+        &f,
+        request("POST", &capture_path(), Some("application/json"), body),
+    )
+    .await;
+    assert_eq!(status, 202);
+}
+
+#[tokio::test]
+async fn without_require_sender_auth_a_sender_without_a_secret_is_read_as_before() {
+    let f = zapier_secured(false);
+    let body = r#"{"first_name":"Ana","email":"ana@example.com"}"#;
+    let path = format!("/webhooks/{CHANNEL}/elementor");
+    let (status, _, _) = call(&f, request("POST", &path, Some("application/json"), body)).await;
+    assert_eq!(status, 202);
+    let path = format!("/webhooks/{CHANNEL}/zapier");
+    let (status, _, _) = call(&f, request("POST", &path, Some("application/json"), body)).await;
+    assert_eq!(status, 401, "a sender with a secret is still verified");
+}
+
+#[tokio::test]
+async fn require_sender_auth_with_no_secret_configured_is_a_configuration_error() {
+    let dir = std::env::temp_dir().join(format!("inlet-auth-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("inlet.toml");
+    std::fs::write(
+        &path,
+        "require_sender_auth = true\n[senders.zapier]\ntags = [\"Z\"]\n",
+    )
+    .unwrap();
+    let e = inlet::config::Config::load(Some(&path)).unwrap_err();
+    assert!(e.to_string().contains("no [senders.*] secret"), "{e}");
+    std::fs::write(
+        &path,
+        "require_sender_auth = true\n[senders.zapier]\nsecret = \"s\"\n",
+    )
+    .unwrap();
+    let c = inlet::config::Config::load(Some(&path)).unwrap();
+    assert!(c.webhooks.require_sender_auth);
+}
+
+#[tokio::test]
+async fn an_idempotency_key_is_one_event_of_one_route_for_one_lead() {
+    let f = default();
+    let lead_a = "0e17f1d9-aaaa-4bbb-8ccc-00000000000a";
+    let lead_b = "0e17f1d9-aaaa-4bbb-8ccc-00000000000b";
+    let timeline = with_header(
+        request(
+            "POST",
+            &format!("/leads/{lead_a}/timeline"),
+            Some("application/json"),
+            r#"{"action":"ContactLoggedIn"}"#,
+        ),
+        "idempotency-key",
+        "k-1",
+    );
+    let reassign = with_header(
+        request(
+            "PUT",
+            &format!("/leads/{lead_b}/assignees"),
+            Some("application/json"),
+            r#"[{"email":"agent@example.com"}]"#,
+        ),
+        "idempotency-key",
+        "k-1",
+    );
+    let (s1, _, a1) = call(&f, timeline).await;
+    let (s2, _, a2) = call(&f, reassign).await;
+    assert_eq!((s1, s2), (202, 202));
+    assert_ne!(
+        a1["data"]["id"], a2["data"]["id"],
+        "two events, two envelopes"
+    );
+    let envelopes = sent(&f);
+    assert_ne!(envelopes[0].id, envelopes[1].id);
+    // The same key on the same route for the same lead is the same event (a retry).
+    let again = with_header(
+        request(
+            "POST",
+            &format!("/leads/{lead_a}/timeline"),
+            Some("application/json"),
+            r#"{"action":"ContactLoggedIn"}"#,
+        ),
+        "idempotency-key",
+        "k-1",
+    );
+    let (_, _, a3) = call(&f, again).await;
+    assert_eq!(a3["data"]["id"], a1["data"]["id"]);
+    // A capture's key is scoped to its channel.
+    let other_channel = "00000000-0000-4000-8000-000000000002";
+    let mut ids = Vec::new();
+    for channel in [CHANNEL, other_channel] {
+        let req = with_header(
+            request(
+                "POST",
+                &format!("/leads/channels/{channel}/webhook"),
+                Some("application/json"),
+                r#"{"email":"ana@example.com"}"#,
+            ),
+            "idempotency-key",
+            "k-1",
+        );
+        ids.push(call(&f, req).await.2["data"]["id"].clone());
+    }
+    assert_ne!(ids[0], ids[1]);
+}
+
+#[tokio::test]
+async fn follow_ups_without_a_key_are_never_merged_by_content() {
+    let f = default();
+    let lead = "0e17f1d9-aaaa-4bbb-8ccc-00000000000a";
+    let mut ids = std::collections::HashSet::new();
+    for _ in 0..3 {
+        let (status, _, answer) = call(
+            &f,
+            request(
+                "POST",
+                &format!("/leads/{lead}/timeline"),
+                Some("application/json"),
+                r#"{"action":"ContactLoggedIn"}"#,
+            ),
+        )
+        .await;
+        assert_eq!(status, 202);
+        ids.insert(answer["data"]["id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(ids.len(), 3, "three logins are three timeline entries");
+    let envelopes = sent(&f);
+    assert_eq!(envelopes.len(), 3);
+    assert!(
+        envelopes
+            .iter()
+            .all(|e| e.id_source == inlet::envelope::IdSource::Distinct)
+    );
+    // Captures of the same content still merge: a double submit is one lead.
+    let capture = r#"{"first_name":"Ana","email":"ana@example.com"}"#;
+    let (_, _, one) = call(
+        &f,
+        request("POST", &capture_path(), Some("application/json"), capture),
+    )
+    .await;
+    let (_, _, two) = call(
+        &f,
+        request("POST", &capture_path(), Some("application/json"), capture),
+    )
+    .await;
+    assert_eq!(one["data"]["id"], two["data"]["id"]);
+}
+
+#[tokio::test]
+async fn an_inlet_id_the_ledger_does_not_know_is_404_at_once_any_other_uuid_is_rechats() {
+    let f = default();
+    // A UUID of Inlet's making (version 8) and an older `c-` id, neither in the ledger.
+    let made_by_inlet = answer_uuid("c-0123456789abcdef0123456789abcdef");
+    for lead in [made_by_inlet.as_str(), "c-0123456789abcdef0123456789abcdef"] {
+        let (status, _, answer) = call(
+            &f,
+            request(
+                "POST",
+                &format!("/leads/{lead}/timeline"),
+                Some("application/json"),
+                r#"{"action":"ContactLoggedIn"}"#,
+            ),
+        )
+        .await;
+        assert_eq!(status, 404, "{lead}: {answer}");
+        assert_eq!(answer["code"], "ResourceNotFound");
+        assert!(answer["message"].as_str().is_some());
+    }
+    assert!(sent(&f).is_empty());
+    // A Rechat lead id (version 4) is queued for Rechat to judge.
+    let rechat_id = "5c0b8f7e-2d4a-4c3b-9e1f-0a1b2c3d4e5f";
+    let (status, _, _) = call(
+        &f,
+        request(
+            "POST",
+            &format!("/leads/{rechat_id}/timeline"),
+            Some("application/json"),
+            r#"{"action":"ContactLoggedIn"}"#,
+        ),
+    )
+    .await;
+    assert_eq!(status, 202);
+    assert_eq!(
+        sent(&f)[0].steps[0].target(),
+        Some(&LeadRef::Rechat {
+            id: rechat_id.into()
+        })
+    );
+}
+
+#[tokio::test]
+async fn a_600_kb_note_is_cut_and_said_and_a_lead_that_cannot_fit_is_413_before_anything_is_kept() {
+    let note = "x".repeat(600 * 1024);
+    let body = json!({"email": "ana@example.com", "note": note}).to_string();
+    let big = IntakeSettings {
+        body_limit: 4 * 1024 * 1024,
+        ..IntakeSettings::default()
+    };
+    let f = fixture(big.clone());
+    let (status, _, answer) = call(
+        &f,
+        request("POST", &capture_path(), Some("application/json"), &body),
+    )
+    .await;
+    assert_eq!(status, 202, "{answer}");
+    let envelope = &sent(&f)[0];
+    let Step::Capture { lead, .. } = &envelope.steps[0] else {
+        panic!("a capture")
+    };
+    let kept = lead.note.as_deref().unwrap();
+    assert!(kept.len() < 65 * 1024, "{} bytes", kept.len());
+    assert!(
+        kept.contains("[Inlet cut what was too long: note to 65536 of 614400]"),
+        "{}",
+        &kept[kept.len() - 200..]
+    );
+    assert!(envelope.to_json().len() < 256 * 1024);
+
+    // Control characters are escaped six bytes each: 64 KiB of them cannot be queued.
+    let f = fixture(big);
+    let body = json!({"email": "bea@example.com", "note": "\u{1}".repeat(60 * 1024), "first_name": "\u{1}".repeat(200)}).to_string();
+    let (status, _, answer) = call(
+        &f,
+        request("POST", &capture_path(), Some("application/json"), &body),
+    )
+    .await;
+    assert_eq!(status, 413, "{answer}");
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("over the queue's 262144-byte limit"),
+        "{answer}"
+    );
+    assert!(sent(&f).is_empty(), "nothing queued");
+    assert!(f.ledger.all().is_empty(), "nothing recorded either");
+}
+
+#[tokio::test]
+async fn a_character_sqs_refuses_is_escaped_not_sent_raw() {
+    let f = default();
+    let body =
+        json!({"email": "ana@example.com", "note": "odd \u{ffff} and \u{fffe} end"}).to_string();
+    let (status, _, _) = call(
+        &f,
+        request("POST", &capture_path(), Some("application/json"), &body),
+    )
+    .await;
+    assert_eq!(status, 202);
+    let json = sent(&f)[0].to_json();
+    assert!(
+        !json.contains('\u{ffff}') && !json.contains('\u{fffe}'),
+        "{json}"
+    );
+    assert!(json.contains("\\uffff") && json.contains("\\ufffe"));
+    let back = inlet::envelope::Envelope::from_json(&json).unwrap();
+    assert_eq!(back, sent(&f)[0], "the same text when read back");
+}
+
+#[tokio::test]
+async fn rechat_routes_answer_errors_in_rechats_shape_beside_inlets() {
+    let f = default();
+    let (status, headers, answer) = call(
+        &f,
+        request(
+            "POST",
+            &capture_path(),
+            Some("application/json"),
+            "{\"email\":",
+        ),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(answer["http"], 400);
+    assert_eq!(answer["code"], "Validation");
+    assert_eq!(answer["retry"], false);
+    assert_eq!(answer["error"]["code"], "malformed_body");
+    assert_eq!(answer["message"], answer["error"]["message"]);
+    assert_eq!(
+        headers["access-control-allow-origin"], "*",
+        "browsers read it"
+    );
+    f.queue.down.store(true, Ordering::SeqCst);
+    let (status, headers, answer) = call(
+        &f,
+        request(
+            "POST",
+            &capture_path(),
+            Some("application/json"),
+            r#"{"email":"a@example.com"}"#,
+        ),
+    )
+    .await;
+    assert_eq!(status, 503);
+    assert_eq!(answer["retry"], true);
+    assert!(headers.contains_key("retry-after"));
 }

@@ -919,3 +919,47 @@ async fn the_other_senders_malformed_variants() {
         );
     }
 }
+
+/// A sender's activity or reassignment without its own event id is its own event: the same
+/// content twice is two entries, never one merged by content. With an event id, a repeat is
+/// the same event.
+#[test]
+fn a_senders_follow_ups_without_an_event_id_are_never_merged_by_content() {
+    use inlet::webhook::{EventAction, SenderEvent, build};
+    let activity = |event_id: Option<&str>| SenderEvent {
+        event_id: event_id.map(str::to_owned),
+        action: EventAction::Activity {
+            sender_lead_id: "rg-1".into(),
+            activity: inlet::lead::Activity::new(Action::ContactLoggedIn, None, None, None)
+                .unwrap(),
+        },
+    };
+    let ids = |event_id: Option<&str>| {
+        let now = chrono::Utc::now();
+        let one = build(
+            "real-geeks",
+            CHANNEL,
+            b"same body",
+            vec![activity(event_id)],
+            &SenderSettings::default(),
+            &NormalizeOptions::default(),
+            now,
+        )
+        .unwrap();
+        let two = build(
+            "real-geeks",
+            CHANNEL,
+            b"same body",
+            vec![activity(event_id)],
+            &SenderSettings::default(),
+            &NormalizeOptions::default(),
+            now,
+        )
+        .unwrap();
+        (one.envelopes[0].id.clone(), two.envelopes[0].id.clone())
+    };
+    let (a, b) = ids(None);
+    assert_ne!(a, b, "two logins, two envelopes");
+    let (a, b) = ids(Some("evt-9"));
+    assert_eq!(a, b, "a retried event is the same event");
+}

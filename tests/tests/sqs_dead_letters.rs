@@ -13,6 +13,7 @@ fn dead(reason: &str, envelope: &str, group: &str) -> DeadLetter {
         group_id: group.into(),
         failed_step: Some("capture".into()),
         status: Some(400),
+        cause: None,
     }
 }
 
@@ -103,4 +104,36 @@ async fn a_stack_name_finds_its_queues() {
         Err(inlet::stack::StackError::NotFound(_))
     ));
     assert!(inlet::stack::output(&outputs, "inlet-test", "LedgerTable").is_err());
+}
+
+/// What SQS itself will never take is refused for good, not reported as "unavailable" (a 503
+/// a sender would retry forever); a dead letter keeps its cause as an attribute. (Characters
+/// SQS refuses are escaped before any send, and moto takes them anyway: the classification
+/// of SQS's `InvalidMessageContents` is tested in `queue::sqs`.)
+#[tokio::test]
+async fn what_sqs_will_never_take_is_refused_not_unavailable() {
+    use inlet::queue::QueueError;
+    let (moto, _guard) = Moto::exclusive().await;
+    let aws = inlet_tests::aws_config(moto.endpoint()).await;
+    let sqs = aws_sdk_sqs::Client::new(&aws);
+    let (url, dlq) = SqsQueue::create_fifo_pair(&sqs, "inlet-refusals", 3, 30)
+        .await
+        .unwrap();
+    let queue = SqsQueue::new(sqs, url, dlq);
+    let too_large = "x".repeat(300 * 1024);
+    let e = queue
+        .dead_letter(&too_large, &dead("too large", "e-3", "l-c"))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, QueueError::TooLarge { .. }), "{e:?}");
+
+    let mut unknown = dead("unknown lead: Rechat has no such lead", "e-5", "l-e");
+    unknown.cause = Some(inlet::queue::UNKNOWN_LEAD.into());
+    queue.dead_letter(r#"{"v":1}"#, &unknown).await.unwrap();
+    let listed = queue.dead_letters().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        listed[0].dead_letter.cause.as_deref(),
+        Some(inlet::queue::UNKNOWN_LEAD)
+    );
 }

@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), inlet::lambda::http::Error> {
-    inlet::lambda::http::run().await
+    inlet::lambda::http::run(inlet::lambda::http::Function::Form).await
 }

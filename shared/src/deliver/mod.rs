@@ -25,12 +25,20 @@ use crate::ledger::{
 use crate::mask;
 use crate::queue::{DeadLetter, Queue, QueueMessage};
 use crate::rechat::{CaptureOutcome, RechatApi, RechatError, TransientKind};
+use futures::FutureExt;
 use futures::StreamExt;
 use std::collections::HashMap;
 use std::time::Duration;
 
 /// Receives during which a follow-up waits for an earlier unfinished envelope of its lead.
 pub const ORDER_WAIT_RECEIVES: u32 = 4;
+
+/// Captures of the same content (same sender, channel and lead) received this close together
+/// are one submission: a double click, a form posted twice, a sender retrying after a lost
+/// answer, all within seconds to minutes. Not an hour: a person who asks again about the same
+/// home after an hour is a second inquiry the agent must see. (SQS drops a repeat within 5
+/// minutes by its deduplication id; the ledger extends that to this window.)
+pub const DEDUPE_WINDOW: Duration = Duration::from_secs(10 * 60);
 
 /// How delivery behaves.
 #[derive(Debug, Clone, Copy)]
@@ -52,7 +60,7 @@ impl Default for DeliveryOptions {
     fn default() -> Self {
         DeliveryOptions {
             concurrency: 10,
-            dedupe_window: Duration::from_secs(3600),
+            dedupe_window: DEDUPE_WINDOW,
             retry_base: Duration::from_secs(2),
             retry_cap: Duration::from_secs(300),
             retry_for: Duration::from_secs(72 * 3600),
@@ -94,6 +102,11 @@ pub enum Outcome {
     },
     /// Not attempted: an earlier message of its group failed in this batch.
     Blocked,
+    /// A follow-up for a lead Rechat does not have: dead-lettered under its own cause
+    /// (`queue::UNKNOWN_LEAD`), counted apart from the failures the alarm watches.
+    UnknownLead {
+        reason: String,
+    },
 }
 
 impl Outcome {
@@ -109,6 +122,7 @@ impl Outcome {
             Outcome::DeadLettered { .. } => "dead_lettered",
             Outcome::Retry { .. } => "retry",
             Outcome::Blocked => "blocked",
+            Outcome::UnknownLead { .. } => "unknown_lead",
         }
     }
 }
@@ -227,7 +241,15 @@ impl Delivery<'_> {
             let outcome = if failed {
                 Outcome::Blocked
             } else {
-                self.deliver_message(&message).await
+                // One poisonous lead fails its own record, never the batch or the process
+                // (the release profile unwinds on panic for this).
+                match std::panic::AssertUnwindSafe(self.deliver_message(&message))
+                    .catch_unwind()
+                    .await
+                {
+                    Ok(outcome) => outcome,
+                    Err(panic) => self.panicked(&message, panic).await,
+                }
             };
             // The failed message comes back after its delay. The ones behind it are made
             // visible at once: FIFO yields nothing of a group whose head is in flight, so
@@ -267,6 +289,7 @@ impl Delivery<'_> {
                     group_id: group_id(message),
                     failed_step: None,
                     status: None,
+                    cause: None,
                 };
                 return self.dead_letter(message, dead).await;
             }
@@ -283,12 +306,19 @@ impl Delivery<'_> {
                 envelope = %envelope.id, sender = %envelope.origin.sender, channel = %channel,
                 reason = %reason, outcome = outcome.label(), "dead-lettered"
             ),
+            Outcome::UnknownLead { reason } => tracing::warn!(
+                envelope = %envelope.id, sender = %envelope.origin.sender,
+                reason = %reason, outcome = outcome.label(), "follow-up for a lead Rechat does not have, kept in the dead-letter queue"
+            ),
             _ => tracing::info!(
                 envelope = %envelope.id, sender = %envelope.origin.sender, channel = %channel,
                 steps = envelope.steps.len(), outcome = outcome.label(), "lead processed"
             ),
         }
-        if matches!(outcome, Outcome::Delivered | Outcome::DeadLettered { .. }) {
+        if matches!(
+            outcome,
+            Outcome::Delivered | Outcome::DeadLettered { .. } | Outcome::UnknownLead { .. }
+        ) {
             crate::telemetry::count_lead(outcome.label(), &envelope.origin.sender);
         }
         outcome
@@ -472,7 +502,7 @@ impl Delivery<'_> {
             .abs()
             .to_std()
             .unwrap_or_default();
-        if envelope.id_source == IdSource::Sender || apart < self.options.dedupe_window {
+        if envelope.id_source != IdSource::Content || apart < self.options.dedupe_window {
             tracing::info!(envelope = %envelope.id, first_received = %existing.received_at, "repeat of an envelope already taken");
             return Ok(Opened::Duplicate);
         }
@@ -720,7 +750,7 @@ impl Delivery<'_> {
         let outcome = self
             .dead_letter(
                 message,
-                dead_letter_of(envelope, reason, Some(step.kind()), status),
+                dead_letter_of(envelope, reason, Some(step), status),
             )
             .await;
         if outcome.stays_queued() {
@@ -747,8 +777,38 @@ impl Delivery<'_> {
         }
     }
 
+    /// A message whose delivery panicked: dead-lettered with what the panic said, since the
+    /// same input would panic again on every receive.
+    async fn panicked(
+        &self,
+        message: &QueueMessage,
+        panic: Box<dyn std::any::Any + Send>,
+    ) -> Outcome {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".into());
+        tracing::error!(message_id = %message.message_id, panic = %what, "delivery panicked, dead-lettered");
+        let envelope_id = Envelope::from_json(&message.body).ok().map(|e| e.id);
+        let dead = DeadLetter {
+            reason: format!("delivery panicked on this message: {what}"),
+            envelope_id,
+            group_id: group_id(message),
+            failed_step: None,
+            status: None,
+            cause: None,
+        };
+        self.dead_letter(message, dead).await
+    }
+
     async fn dead_letter(&self, message: &QueueMessage, dead: DeadLetter) -> Outcome {
         match self.queue.dead_letter(&message.body, &dead).await {
+            Ok(()) if dead.cause.as_deref() == Some(crate::queue::UNKNOWN_LEAD) => {
+                Outcome::UnknownLead {
+                    reason: dead.reason,
+                }
+            }
             Ok(()) => Outcome::DeadLettered {
                 reason: dead.reason,
             },
@@ -761,15 +821,22 @@ impl Delivery<'_> {
 fn dead_letter_of(
     envelope: &Envelope,
     reason: String,
-    step: Option<&str>,
+    step: Option<&Step>,
     status: Option<u16>,
 ) -> DeadLetter {
+    // A follow-up Rechat answers 404 for names a lead it does not have: kept, not alarmed.
+    let unknown_lead = status == Some(404) && step.is_some_and(|s| s.target().is_some());
     DeadLetter {
-        reason,
+        reason: if unknown_lead {
+            format!("unknown lead: Rechat has no such lead ({reason})")
+        } else {
+            reason
+        },
         envelope_id: Some(envelope.id.clone()),
         group_id: envelope.lead_key.clone(),
-        failed_step: step.map(str::to_owned),
+        failed_step: step.map(|s| s.kind().to_owned()),
         status,
+        cause: unknown_lead.then(|| crate::queue::UNKNOWN_LEAD.to_owned()),
     }
 }
 

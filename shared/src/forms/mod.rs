@@ -15,7 +15,9 @@ use crate::fields::{LeadReader, Meaning, text_of};
 use crate::lead::Assignee;
 use crate::normalize::{NormalizeOptions, normalize};
 use crate::settings;
-use crate::web::{Cors, IntakeError, Request, Response, empty, header_str, json_response};
+use crate::web::{
+    ChannelPolicy, Cors, IntakeError, Request, Response, empty, header_str, json_response,
+};
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode, header};
 use serde_json::{Value, json};
@@ -32,6 +34,22 @@ const CONTROL_FIELDS: &[&str] = &[
     "_format",
     "_language",
 ];
+
+/// The settings a `[forms.<id>]` table may hold.
+const FORM_KEYS: &[&str] = &[
+    "channel",
+    "tags",
+    "lead_source",
+    "assignees",
+    "allowed_origins",
+    "redirect_hosts",
+    "thank_you_url",
+    "honeypot",
+    "min_fill_secs",
+    "require_timestamp",
+    "captcha",
+];
+const CAPTCHA_KEYS: &[&str] = &["provider", "secret", "verify_url", "min_score"];
 
 /// One form's settings (`[forms.<id>]` in the routing file).
 #[derive(Debug, Clone, PartialEq)]
@@ -114,6 +132,8 @@ impl FormsConfig {
             let f = v
                 .as_table()
                 .ok_or_else(|| format!("forms.{id} must be a table"))?;
+            // A misspelt key must not leave a form open to every origin.
+            settings::known_keys(&format!("forms.{id}"), f, FORM_KEYS)?;
             let string = |k: &str| f.get(k).map(|v| settings::string(&at(k), v)).transpose();
             let list = |k: &str| {
                 f.get(k)
@@ -154,6 +174,7 @@ impl FormsConfig {
             }
             if let Some(c) = f.get("captcha") {
                 let c = settings::table(&at("captcha"), c)?;
+                settings::known_keys(&at("captcha"), c, CAPTCHA_KEYS)?;
                 let provider = c
                     .get("provider")
                     .and_then(|p| p.as_str())
@@ -183,12 +204,13 @@ impl FormsConfig {
         Ok(forms)
     }
 
-    fn settings(&self, target: &str) -> Option<FormSettings> {
-        if let Ok(uuid) = uuid::Uuid::parse_str(target) {
-            return Some(FormSettings::for_channel(
-                uuid.hyphenated().to_string(),
-                &self.default_origins,
-            ));
+    /// The form a route names: one defined in the routing file, a lead channel the
+    /// allowlist admits (an unknown and a disallowed channel look alike: 404), or the demo.
+    fn settings(&self, target: &str, channels: &ChannelPolicy) -> Option<FormSettings> {
+        if uuid::Uuid::parse_str(target).is_ok() {
+            return channels
+                .admit(target)
+                .map(|channel| FormSettings::for_channel(channel, &self.default_origins));
         }
         if let Some(s) = self.forms.get(target) {
             return Some(s.clone());
@@ -227,34 +249,31 @@ fn error_answer(e: &IntakeError, json: bool) -> Response {
     pages::error(e.status, &e.message, e.field.as_deref())
 }
 
-/// A thank-you URL is followed only to a host the form allows.
+/// A thank-you URL is followed only to a host the form allows. It is read as a browser reads
+/// it (the `url` crate, WHATWG's parser), so the host checked is the host the browser goes to
+/// (`https://evil.example\\@www.example.com/` goes to evil.example), and it is answered in
+/// its serialized form, which is always a valid header value.
 fn redirect_target(settings: &FormSettings, given: Option<&str>) -> Option<String> {
-    let candidate = given
-        .map(str::to_owned)
-        .or_else(|| settings.thank_you_url.clone())?;
-    let rest = candidate
-        .strip_prefix("https://")
-        .or_else(|| candidate.strip_prefix("http://"))?;
-    let host = rest
-        .split(['/', '?', '#'])
-        .next()?
-        .rsplit('@')
-        .next()?
-        .split(':')
-        .next()?
-        .to_ascii_lowercase();
-    let configured = settings.thank_you_url.as_deref() == Some(candidate.as_str());
-    let ok = configured
+    let configured = settings.thank_you_url.as_deref();
+    let candidate = given.or(configured)?;
+    let url = url::Url::parse(candidate.trim()).ok()?;
+    if !matches!(url.scheme(), "https" | "http") {
+        return None;
+    }
+    let host = url.host_str()?;
+    let allowed = configured == Some(candidate)
         || settings
             .redirect_hosts
             .iter()
-            .any(|h| h.eq_ignore_ascii_case(&host));
-    (ok && !candidate.contains(['\r', '\n'])).then_some(candidate)
+            .any(|h| h.eq_ignore_ascii_case(host));
+    allowed.then(|| url.to_string())
 }
 
 /// What the form handler needs.
 pub struct FormContext<'a> {
     pub config: &'a FormsConfig,
+    /// The lead channels a form posted straight to a channel may name.
+    pub channels: &'a ChannelPolicy,
     pub normalize: &'a NormalizeOptions,
     pub captcha: &'a dyn spam::CaptchaVerifier,
 }
@@ -331,13 +350,13 @@ fn success(json: bool, id: Option<&str>, redirect: Option<String>) -> Response {
 impl FormContext<'_> {
     /// `OPTIONS /forms/…`: a CORS grant for allowed origins only.
     pub fn preflight(&self, target: &str, req: &Request) -> Response {
-        let settings = self.config.settings(target);
+        let settings = self.config.settings(target, self.channels);
         cors(settings.as_ref()).preflight(req)
     }
 
     /// `GET /forms/{target}/token`: a signed timestamp for the fill-time check.
     pub fn token(&self, target: &str, req: &Request) -> Response {
-        let Some(settings) = self.config.settings(target) else {
+        let Some(settings) = self.config.settings(target, self.channels) else {
             return IntakeError::not_found("no such form").response();
         };
         let ts = spam::sign_timestamp(&self.config.secret, chrono::Utc::now().timestamp_millis());
@@ -348,7 +367,7 @@ impl FormContext<'_> {
     /// `POST /forms/{target}`.
     pub async fn submit(&self, target: &str, req: &Request) -> Submission {
         let json = wants_json(req);
-        let Some(settings) = self.config.settings(target) else {
+        let Some(settings) = self.config.settings(target, self.channels) else {
             return Submission::Answered(error_answer(
                 &IntakeError::not_found("no such form"),
                 json,

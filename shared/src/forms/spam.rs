@@ -91,6 +91,14 @@ impl CaptchaProvider {
     }
 
     /// The form field the widget fills.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Turnstile => "turnstile",
+            Self::Recaptcha => "recaptcha",
+            Self::Hcaptcha => "hcaptcha",
+        }
+    }
+
     pub fn field(self) -> &'static str {
         match self {
             Self::Turnstile => "cf-turnstile-response",

@@ -32,11 +32,21 @@ pub async fn handle(intake: &Intake, req: Request) -> Response<Body> {
     response(intake.handle(request(req)).await)
 }
 
-/// Starts the intake router on Lambda from the environment: the `webhook` and `form`
-/// functions are this one router, routed by API Gateway to different functions so each has
-/// its own concurrency, logs and alarms.
-pub async fn run() -> Result<(), lambda_http::Error> {
+/// Which of the two HTTP functions this process is. API Gateway routes `/forms/…` to `form`
+/// and the rest to `webhook`, so each has its own concurrency, logs, alarms and grants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Function {
+    /// Sender webhooks, Rechat's own routes, mail over HTTP: the queue, the dead-letter queue
+    /// (unroutable mail) and the ledger.
+    Webhook,
+    /// Website forms: the queue only.
+    Form,
+}
+
+/// Starts the intake router on Lambda from the environment.
+pub async fn run(function: Function) -> Result<(), lambda_http::Error> {
     use crate::config::Config;
+    use crate::ledger::Ledger;
     use crate::ledger::dynamodb::DynamoLedger;
     use crate::queue::sqs::SqsQueue;
     use std::sync::Arc;
@@ -45,13 +55,27 @@ pub async fn run() -> Result<(), lambda_http::Error> {
     let tls = crate::tls::lambda_client_config()?;
     let aws = crate::sdk::lambda_config(tls.clone()).await;
     let config = Config::load_lambda(&aws, true).await?;
-    let (queue_url, table) = config.require_webhook()?;
-    let queue = SqsQueue::new(aws_sdk_sqs::Client::new(&aws), queue_url, "");
-    let ledger = DynamoLedger::new(
-        aws_sdk_dynamodb::Client::new(&aws),
-        table,
-        config.ledger_ttl,
-    );
+    let (queue, ledger): (SqsQueue, Arc<dyn Ledger>) = match function {
+        Function::Webhook => {
+            let needs = config.require_webhook()?;
+            (
+                SqsQueue::new(
+                    aws_sdk_sqs::Client::new(&aws),
+                    needs.queue_url,
+                    needs.dead_letter_url,
+                ),
+                Arc::new(DynamoLedger::new(
+                    aws_sdk_dynamodb::Client::new(&aws),
+                    needs.ledger_table,
+                    config.ledger_ttl,
+                )),
+            )
+        }
+        Function::Form => (
+            SqsQueue::new(aws_sdk_sqs::Client::new(&aws), config.require_form()?, ""),
+            Arc::new(crate::ledger::NoLedger),
+        ),
+    };
     let mut settings = config.intake_settings();
     if settings.forms.secret.is_empty() {
         // Timestamps then hold for this instance only; set INLET_FORM_SECRET to share one.
@@ -62,7 +86,7 @@ pub async fn run() -> Result<(), lambda_http::Error> {
     }
     let intake = Intake {
         queue: Arc::new(queue),
-        ledger: Arc::new(ledger),
+        ledger,
         settings,
         captcha: Arc::new(crate::forms::spam::HttpCaptchaVerifier::with_tls(Some(tls))),
     };

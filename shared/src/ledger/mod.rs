@@ -151,3 +151,33 @@ pub trait Ledger: Send + Sync {
     /// Every record of one lead (by `lead_key`), oldest first.
     async fn records_for_lead(&self, lead_key: &str) -> Result<Vec<LedgerRecord>, LedgerError>;
 }
+
+/// The ledger of a function that keeps none: the `form` function, whose captures no
+/// follow-up names, is granted no access to the table. Every call is refused (503).
+pub struct NoLedger;
+
+fn no_ledger() -> LedgerError {
+    LedgerError::Unavailable("this function keeps no ledger".into())
+}
+
+#[async_trait]
+impl Ledger for NoLedger {
+    async fn get(&self, _: &str) -> Result<Option<LedgerRecord>, LedgerError> {
+        Err(no_ledger())
+    }
+    async fn create(&self, _: &LedgerRecord) -> Result<Option<LedgerRecord>, LedgerError> {
+        Err(no_ledger())
+    }
+    async fn update(&self, _: &LedgerRecord) -> Result<(), LedgerError> {
+        Err(no_ledger())
+    }
+    async fn link_sender_lead(&self, _: &str, _: &SenderLink) -> Result<(), LedgerError> {
+        Err(no_ledger())
+    }
+    async fn sender_lead(&self, _: &str) -> Result<Option<SenderLink>, LedgerError> {
+        Err(no_ledger())
+    }
+    async fn records_for_lead(&self, _: &str) -> Result<Vec<LedgerRecord>, LedgerError> {
+        Err(no_ledger())
+    }
+}

@@ -27,6 +27,7 @@ impl RecordingQueue {
 impl Queue for RecordingQueue {
     async fn send(&self, envelope: &Envelope) -> Result<(), QueueError> {
         self.check()?;
+        super::message_body(envelope)?;
         self.sent.lock().unwrap().push(envelope.clone());
         Ok(())
     }

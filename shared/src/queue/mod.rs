@@ -37,7 +37,17 @@ pub struct DeadLetter {
     pub failed_step: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
+    /// What kind of failure, when it is not one an operator must be alarmed by:
+    /// [`UNKNOWN_LEAD`] for a follow-up naming a lead Rechat does not have.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
 }
+
+/// The `cause` of a dead letter that is a follow-up (an activity, a reassignment) for a lead
+/// Rechat answers 404 for: kept for the operator to see, under its own reason, but left out
+/// of the dead-letter alarm (anyone who posts to a random lead id would otherwise hold it in
+/// ALARM for every later real failure).
+pub const UNKNOWN_LEAD: &str = "unknown_lead";
 
 /// A message on the dead-letter queue, with why it is there.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,10 +60,38 @@ pub struct DeadMessage {
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
+    /// Throttled, unreachable or failing: worth a retry later.
     #[error("queue unavailable: {0}")]
     Unavailable(String),
+    /// The queue will never take this message (characters it refuses, say): no retry helps.
     #[error("queue refused the message: {0}")]
     Refused(String),
+    /// Larger than the queue takes.
+    #[error("the message is {size} bytes, over the queue's {limit}-byte limit")]
+    TooLarge { size: usize, limit: usize },
+}
+
+/// SQS's largest message: 256 KiB, its attributes included. Inlet's envelopes carry none.
+pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
+
+/// The envelope as a message body, when the queue can take it: what every adapter sends,
+/// and what intake checks before it records or acknowledges anything.
+pub fn message_body(envelope: &Envelope) -> Result<String, QueueError> {
+    let body = envelope.to_json();
+    fits(&body)?;
+    Ok(body)
+}
+
+/// Whether a body is within what the queue takes (SQS itself refuses a larger one, and
+/// moto, the tests' SQS, would not).
+pub fn fits(body: &str) -> Result<(), QueueError> {
+    if body.len() > MAX_MESSAGE_BYTES {
+        return Err(QueueError::TooLarge {
+            size: body.len(),
+            limit: MAX_MESSAGE_BYTES,
+        });
+    }
+    Ok(())
 }
 
 #[async_trait]

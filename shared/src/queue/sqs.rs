@@ -20,6 +20,37 @@ fn unavailable<E: std::error::Error>(e: E) -> QueueError {
     QueueError::Unavailable(DisplayErrorContext(e).to_string())
 }
 
+/// A send's failure: what SQS will never take (characters it refuses, a body too large) is
+/// refused for good; anything else (throttling, a network or service failure, and a queue
+/// that is missing or forbidden, which an operator fixes) is worth the sender's retry.
+fn send_error<E, R>(e: aws_sdk_sqs::error::SdkError<E, R>) -> QueueError
+where
+    E: aws_sdk_sqs::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let (code, message) = match e.as_service_error() {
+        Some(service) => (
+            service.code().unwrap_or("").to_owned(),
+            service.message().unwrap_or("").to_owned(),
+        ),
+        None => (String::new(), String::new()),
+    };
+    let lower = message.to_ascii_lowercase();
+    if code.ends_with("InvalidMessageContents") {
+        QueueError::Refused(format!("SQS refuses the message's characters: {message}"))
+    } else if code.ends_with("InvalidParameterValue")
+        && (lower.contains("shorter than") || lower.contains("too long"))
+        || code.ends_with("MessageTooLong")
+    {
+        QueueError::TooLarge {
+            size: 0,
+            limit: super::MAX_MESSAGE_BYTES,
+        }
+    } else {
+        unavailable(e)
+    }
+}
+
 fn attribute(value: &str) -> MessageAttributeValue {
     MessageAttributeValue::builder()
         .data_type("String")
@@ -275,6 +306,7 @@ impl SqsQueue {
                 .unwrap_or_else(|| "replayed".into()),
             failed_step: attributes.get("failed_step").cloned(),
             status: attributes.get("status").and_then(|s| s.parse().ok()),
+            cause: attributes.get("cause").cloned(),
         }
     }
 }
@@ -319,16 +351,17 @@ impl Queue for SqsQueue {
         self.client
             .send_message()
             .queue_url(&self.queue_url)
-            .message_body(envelope.to_json())
+            .message_body(super::message_body(envelope)?)
             .message_group_id(&envelope.lead_key)
             .message_deduplication_id(&envelope.id)
             .send()
             .await
-            .map_err(unavailable)?;
+            .map_err(send_error)?;
         Ok(())
     }
 
     async fn dead_letter(&self, body: &str, dead_letter: &DeadLetter) -> Result<(), QueueError> {
+        super::fits(body)?;
         let mut send = self
             .client
             .send_message()
@@ -348,7 +381,10 @@ impl Queue for SqsQueue {
         if let Some(status) = dead_letter.status {
             send = send.message_attributes("status", attribute(&status.to_string()));
         }
-        send.send().await.map_err(unavailable)?;
+        if let Some(cause) = &dead_letter.cause {
+            send = send.message_attributes("cause", attribute(cause));
+        }
+        send.send().await.map_err(send_error)?;
         Ok(())
     }
 
@@ -377,5 +413,46 @@ impl Queue for SqsQueue {
             .await
             .map_err(unavailable)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_sqs::error::{ErrorMetadata, SdkError};
+    use aws_sdk_sqs::operation::send_message::SendMessageError;
+    use aws_smithy_runtime_api::http::{Response, StatusCode};
+    use aws_smithy_types::body::SdkBody;
+
+    fn answered(code: &str, message: &str) -> QueueError {
+        let error =
+            SendMessageError::generic(ErrorMetadata::builder().code(code).message(message).build());
+        let raw = Response::new(StatusCode::try_from(400).unwrap(), SdkBody::empty());
+        send_error(SdkError::service_error(error, raw))
+    }
+
+    #[test]
+    fn sqs_refusals_are_told_from_outages() {
+        assert!(matches!(
+            answered("InvalidMessageContents", "Invalid characters found"),
+            QueueError::Refused(_)
+        ));
+        assert!(matches!(
+            answered(
+                "InvalidParameterValue",
+                "One or more parameters are invalid. Reason: Message must be shorter than 262144 bytes."
+            ),
+            QueueError::TooLarge { .. }
+        ));
+        for (code, message) in [
+            ("RequestThrottled", "slow down"),
+            ("AWS.SimpleQueueService.NonExistentQueue", "no queue"),
+            ("AccessDenied", "not allowed"),
+        ] {
+            assert!(
+                matches!(answered(code, message), QueueError::Unavailable(_)),
+                "{code}"
+            );
+        }
     }
 }

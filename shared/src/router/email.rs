@@ -47,8 +47,9 @@ impl Intake {
         let outcome = accept(self.queue.as_ref(), &inbound, &ctx)
             .await
             .map_err(|e| {
-                tracing::error!(error = %e, "queue unavailable, answered 503");
-                IntakeError::unavailable(self.settings.retry_after_secs)
+                let refusal = super::queue_refusal(&e, self.settings.retry_after_secs);
+                tracing::error!(error = %e, status = refusal.status, "the queue did not take the mail's lead");
+                refusal
             })?;
         // Every outcome is final for the sender: a 2xx stops its retries. What was not
         // queued says why.
@@ -94,13 +95,14 @@ pub async fn accept(
             );
         }
         Outcome::Unroutable { envelope, reason } => {
-            let body = serde_json::to_string(envelope).unwrap_or_default();
+            let body = crate::queue::message_body(envelope)?;
             let dead = DeadLetter {
                 reason: reason.clone(),
                 envelope_id: Some(envelope.id.clone()),
                 group_id: envelope.lead_key.clone(),
                 failed_step: None,
                 status: None,
+                cause: None,
             };
             queue.dead_letter(&body, &dead).await?;
             tracing::warn!(

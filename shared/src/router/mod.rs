@@ -10,7 +10,9 @@
 
 pub mod email;
 
-use crate::envelope::{Envelope, LeadRef, Step, is_envelope_id, rechat_lead_key};
+use crate::envelope::{
+    Envelope, LeadRef, Step, answer_uuid, envelope_ids_answered_as, is_envelope_id, rechat_lead_key,
+};
 use crate::forms::Submission;
 use crate::ledger::{Ledger, LedgerRecord};
 use crate::mask;
@@ -104,6 +106,14 @@ impl Route<'_> {
         }
     }
 
+    /// Rechat's own routes, which answer as Rechat does.
+    fn is_rechat(&self) -> bool {
+        matches!(
+            self,
+            Route::Capture { .. } | Route::Timeline { .. } | Route::Assignees { .. }
+        )
+    }
+
     fn name(&self) -> &'static str {
         match self {
             Route::Health => "health",
@@ -142,6 +152,28 @@ fn route(path: &str) -> Option<Route<'_>> {
     }
 }
 
+/// What a send the queue did not take means for the sender: only a queue that is down or
+/// throttling is worth a retry (503 with `Retry-After`); a lead it will never take is refused
+/// with the reason.
+pub(crate) fn queue_refusal(e: &crate::queue::QueueError, retry_after: u32) -> IntakeError {
+    use crate::queue::QueueError;
+    match e {
+        QueueError::Unavailable(_) => IntakeError::unavailable(retry_after),
+        QueueError::TooLarge { size, limit } => IntakeError::new(
+            413,
+            "lead_too_large",
+            if *size > 0 {
+                format!("the lead is {size} bytes as queued, over the queue's {limit}-byte limit")
+            } else {
+                format!("the lead is over the queue's {limit}-byte limit")
+            },
+        ),
+        QueueError::Refused(reason) => {
+            IntakeError::unprocessable(format!("the queue refuses this lead: {reason}"), None)
+        }
+    }
+}
+
 /// Rechat's API is called straight from browsers (its own demo does): the same CORS grant.
 fn rechat_cors(allow: &'static str) -> Cors<'static> {
     Cors {
@@ -152,10 +184,13 @@ fn rechat_cors(allow: &'static str) -> Cors<'static> {
     }
 }
 
+/// Rechat's own routes' answer once the envelope is queued: Rechat's shape, `data.id` a UUID
+/// as Rechat's lead ids are (the envelope's, `answer_uuid`), which the lead's follow-ups may
+/// name. 202: queued, not yet at Rechat (its clients take any 2xx, `response.ok`).
 fn accepted(envelope: &Envelope) -> Response {
     json_response(
         202,
-        &json!({"code": "ACCEPTED", "data": {"id": envelope.id}}),
+        &json!({"code": "ACCEPTED", "data": {"id": answer_uuid(&envelope.id)}}),
     )
 }
 
@@ -196,7 +231,11 @@ impl Intake {
                     field = e.field.as_deref().unwrap_or(""),
                     "request refused"
                 );
-                e.response()
+                if route.is_rechat() {
+                    rechat_api::refusal(&e)
+                } else {
+                    e.response()
+                }
             }
         };
         if matches!(
@@ -213,6 +252,7 @@ impl Intake {
     async fn form_route(&self, route: &Route<'_>, req: &Request) -> Option<Response> {
         let forms = crate::forms::FormContext {
             config: &self.settings.forms,
+            channels: &self.settings.channels,
             normalize: &self.settings.normalize,
             captcha: self.captcha.as_ref(),
         };
@@ -221,6 +261,10 @@ impl Intake {
             (Route::FormDemo { path }, &Method::GET) if demo => crate::forms::pages::demo(path)?,
             (Route::Form { target: "demo" }, &Method::GET) if demo => {
                 crate::forms::pages::demo("")?
+            }
+            // No demo here: the page does not exist, as any unknown form.
+            (Route::FormDemo { .. } | Route::Form { target: "demo" }, &Method::GET) => {
+                IntakeError::not_found("no such form").response()
             }
             (Route::Form { target } | Route::FormToken { target }, &Method::OPTIONS) => {
                 forms.preflight(target, req)
@@ -241,9 +285,14 @@ impl Intake {
     }
 
     async fn health(&self) -> Response {
+        // The queue's own error goes to the log, not to whoever asks: AWS's text names the
+        // account, the queue and the role.
         let queue = match self.queue.health().await {
             Ok(()) => json!({"reachable": true}),
-            Err(e) => json!({"reachable": false, "error": e.to_string()}),
+            Err(e) => {
+                tracing::warn!(error = %e, "health: the queue is not reachable");
+                json!({"reachable": false})
+            }
         };
         json_response(
             200,
@@ -268,10 +317,26 @@ impl Intake {
         crate::web::body::rechat(header_str(req, "content-type"), req.body())
     }
 
+    /// Queues an envelope the queue can take (`fits` first).
     async fn enqueue(&self, envelope: &Envelope) -> Result<(), IntakeError> {
+        self.fits(envelope)?;
+        self.send(envelope).await
+    }
+
+    /// Refuses, before anything is recorded or acknowledged, an envelope the queue cannot
+    /// take. Normalization bounds every field, so this is the last guard: a note of control
+    /// characters, each escaped in six bytes, say.
+    fn fits(&self, envelope: &Envelope) -> Result<(), IntakeError> {
+        crate::queue::message_body(envelope)
+            .map(drop)
+            .map_err(|e| queue_refusal(&e, self.settings.retry_after_secs))
+    }
+
+    async fn send(&self, envelope: &Envelope) -> Result<(), IntakeError> {
         self.queue.send(envelope).await.map_err(|e| {
-            tracing::error!(envelope = %envelope.id, error = %e, "queue unavailable, answered 503");
-            IntakeError::unavailable(self.settings.retry_after_secs)
+            let refusal = queue_refusal(&e, self.settings.retry_after_secs);
+            tracing::error!(envelope = %envelope.id, error = %e, status = refusal.status, "the queue did not take the lead");
+            refusal
         })?;
         tracing::info!(
             envelope = %envelope.id, sender = %envelope.origin.sender, channel = %mask::id(&envelope.channel),
@@ -302,8 +367,9 @@ impl Intake {
     /// together (with the embedded store, into one commit); either failing answers 503, and
     /// the sender's retry finds what the other one wrote.
     async fn record_and_enqueue(&self, envelope: &Envelope) -> Result<(), IntakeError> {
+        self.fits(envelope)?;
         let record = LedgerRecord::queued(envelope);
-        let (recorded, queued) = tokio::join!(self.ledger.create(&record), self.enqueue(envelope));
+        let (recorded, queued) = tokio::join!(self.ledger.create(&record), self.send(envelope));
         if let Err(e) = recorded {
             tracing::error!(envelope = %envelope.id, error = %e, "ledger unavailable, answered 503");
             return Err(IntakeError::unavailable(self.settings.retry_after_secs));
@@ -311,30 +377,39 @@ impl Intake {
         queued
     }
 
-    /// The lead a timeline or assignees call names: a Rechat lead id, or the id Inlet
-    /// answered for a capture. Returns the step's target and the group it joins.
+    /// The lead a timeline or assignees call names, and the group its step joins: the id
+    /// Inlet answered for a capture (a UUID of Inlet's making, or an older `c-…` envelope
+    /// id), resolved through the ledger, which must know it (else 404 at once); or any
+    /// other UUID, taken as a Rechat lead id (Rechat says at delivery whether it knows it).
     async fn target(&self, lead: &str) -> Result<(LeadRef, String), IntakeError> {
-        if let Ok(id) = uuid::Uuid::parse_str(lead) {
-            let id = id.hyphenated().to_string();
-            let key = rechat_lead_key("", &id);
-            return Ok((LeadRef::Rechat { id }, key));
-        }
-        if !is_envelope_id(lead) {
-            return Err(IntakeError::not_found("no such lead"));
-        }
-        let record = self
-            .ledger
-            .get(lead)
-            .await
-            .map_err(|_| IntakeError::unavailable(self.settings.retry_after_secs))?
-            .ok_or_else(|| IntakeError::not_found("no such lead"))?;
-        let target = match record.rechat_lead_id {
-            Some(id) => LeadRef::Rechat { id },
-            None => LeadRef::Envelope {
-                id: lead.to_owned(),
+        let unknown = || IntakeError::not_found("no such lead");
+        let candidates = match uuid::Uuid::parse_str(lead) {
+            Ok(id) => match envelope_ids_answered_as(&id) {
+                Some(ids) => ids.to_vec(),
+                None => {
+                    let id = id.hyphenated().to_string();
+                    let key = rechat_lead_key("", &id);
+                    return Ok((LeadRef::Rechat { id }, key));
+                }
             },
+            Err(_) if is_envelope_id(lead) => vec![lead.to_owned()],
+            Err(_) => return Err(unknown()),
         };
-        Ok((target, record.lead_key))
+        for envelope_id in candidates {
+            let record = self
+                .ledger
+                .get(&envelope_id)
+                .await
+                .map_err(|_| IntakeError::unavailable(self.settings.retry_after_secs))?;
+            if let Some(record) = record {
+                let target = match record.rechat_lead_id {
+                    Some(id) => LeadRef::Rechat { id },
+                    None => LeadRef::Envelope { id: envelope_id },
+                };
+                return Ok((target, record.lead_key));
+            }
+        }
+        Err(unknown())
     }
 
     /// A sender's webhook: recognized (or named), verified, parsed, every lead queued.
@@ -389,25 +464,29 @@ impl Intake {
     async fn timeline(&self, lead: &str, req: &Request) -> Result<Response, IntakeError> {
         let (target, lead_key) = self.target(lead).await?;
         let activity = rechat_api::activity(&self.body(req)?)?;
-        self.follow_up(req, lead_key, Step::Activity { target, activity })
-            .await
+        let step = Step::Activity { target, activity };
+        self.follow_up(req, "timeline", lead, lead_key, step).await
     }
 
     async fn assignees(&self, lead: &str, req: &Request) -> Result<Response, IntakeError> {
         let (target, lead_key) = self.target(lead).await?;
         let assignees = rechat_api::reassignment(&self.body(req)?, &self.settings.normalize)?;
-        self.follow_up(req, lead_key, Step::Assign { target, assignees })
-            .await
+        let step = Step::Assign { target, assignees };
+        self.follow_up(req, "assignees", lead, lead_key, step).await
     }
 
     /// Queues a step for a lead captured before, in that lead's group.
     async fn follow_up(
         &self,
         req: &Request,
+        route: &str,
+        lead: &str,
         lead_key: String,
         step: Step,
     ) -> Result<Response, IntakeError> {
         let envelope = rechat_api::follow_up_envelope(
+            route,
+            &lead.to_ascii_lowercase(),
             step,
             lead_key,
             req.body(),

@@ -117,12 +117,19 @@ pub struct SenderSettings {
     pub forms: BTreeMap<String, FieldRules>,
     /// Meta's `hub.verify_token` for the subscription handshake.
     pub verify_token: Option<String>,
+    /// The name the routing file gave, when it is another name of this module
+    /// (`[senders.zapier]` configures `generic`).
+    pub configured_as: Option<String>,
 }
 
 /// All senders' settings.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct WebhookSettings {
     pub senders: BTreeMap<String, SenderSettings>,
+    /// Every webhook must carry a valid credential (signature or token) of a sender that
+    /// has one configured; otherwise whoever knows a lead channel can post into it by naming
+    /// a sender without a secret, or through the detecting route (`require_sender_auth`).
+    pub require_sender_auth: bool,
 }
 
 impl WebhookSettings {
@@ -134,6 +141,9 @@ impl WebhookSettings {
     /// `env:NAME` to read it from the environment instead of the file.
     pub fn from_toml(table: &toml::Table) -> Result<WebhookSettings, String> {
         let mut settings = WebhookSettings::default();
+        if let Some(v) = table.get("require_sender_auth") {
+            settings.require_sender_auth = settings::flag("require_sender_auth", v)?;
+        }
         let Some(senders) = table.get("senders") else {
             return Ok(settings);
         };
@@ -166,6 +176,9 @@ impl WebhookSettings {
                     }
                     other => return Err(format!("senders.{name}.{other} is not a known setting")),
                 }
+            }
+            if name != sender.name {
+                s.configured_as = Some(name.clone());
             }
             settings.senders.insert(sender.name.to_owned(), s);
         }
@@ -251,6 +264,22 @@ pub struct WebhookRequest<'a> {
     pub body: &'a [u8],
 }
 
+/// Whether the request carries a valid credential of some sender with a secret configured:
+/// under `require_sender_auth`, the way a request naming (or taken for) a sender without one
+/// may still come in.
+fn verify_any(incoming: &Incoming, settings: &WebhookSettings, now: i64) -> Result<(), ()> {
+    let configured = settings
+        .senders
+        .iter()
+        .filter_map(|(name, s)| Some((senders::by_name(name)?, s.secret.as_deref()?)));
+    for (sender, secret) in configured {
+        if (sender.verify)(incoming, secret, now).is_ok() {
+            return Ok(());
+        }
+    }
+    Err(())
+}
+
 fn unauthorized(e: signature::SignatureError) -> IntakeError {
     IntakeError::unauthorized(format!(
         "the request is not signed by the configured sender: {e}"
@@ -306,8 +335,19 @@ pub async fn process(
         None => senders::recognize(&incoming),
     };
     let sender_settings = settings.sender(sender.name);
-    if let Some(secret) = &sender_settings.secret {
-        (sender.verify)(&incoming, secret, now.timestamp()).map_err(unauthorized)?;
+    match &sender_settings.secret {
+        Some(secret) => {
+            (sender.verify)(&incoming, secret, now.timestamp()).map_err(unauthorized)?
+        }
+        None if settings.require_sender_auth => {
+            verify_any(&incoming, settings, now.timestamp()).map_err(|()| {
+                IntakeError::unauthorized(format!(
+                    "this channel takes only authenticated webhooks (require_sender_auth), and the request carries no valid credential of a configured sender ({} has none configured)",
+                    sender.name
+                ))
+            })?
+        }
+        None => {}
     }
     let events = (sender.parse)(&incoming, &sender_settings)?;
     build(
@@ -339,9 +379,18 @@ pub fn build(
     };
     let total = events.len();
     for event in events {
-        let builder = EnvelopeBuilder::new(OriginKind::Webhook, sender, channel, raw)
+        let follow_up = !matches!(
+            event.action,
+            EventAction::Capture { .. } | EventAction::FetchMetaLead { .. }
+        );
+        let mut builder = EnvelopeBuilder::new(OriginKind::Webhook, sender, channel, raw)
             .received_at(now)
             .event_id(event.event_id.as_deref());
+        // A follow-up without the sender's event id is its own event, never merged with
+        // another of the same content (a capture's content dedupe absorbs double submits).
+        if follow_up && event.event_id.is_none() {
+            builder = builder.distinct();
+        }
         let by_sender = |id: String| LeadRef::Sender {
             sender: sender.to_owned(),
             id,
@@ -380,7 +429,8 @@ pub fn build(
                         sender_lead_id,
                     })
                     .notices(normalized.notices);
-                for activity in activities {
+                for mut activity in activities {
+                    crate::normalize::bounds::activity(&mut activity);
                     b = b.step(Step::Activity {
                         target: LeadRef::Captured,
                         activity,
@@ -392,11 +442,12 @@ pub fn build(
                 sender_lead_id,
                 assignees,
             } => {
-                let assignees: Vec<Assignee> = assignees
+                let mut assignees: Vec<Assignee> = assignees
                     .into_iter()
                     .map(|a| crate::normalize::assignee(a, normalize_options))
                     .filter(|a| !crate::lead::IsEmpty::is_empty(a))
                     .collect();
+                crate::normalize::bounds::assignees(&mut assignees);
                 if assignees.is_empty() {
                     parsed
                         .refused
@@ -412,13 +463,16 @@ pub fn build(
             }
             EventAction::Activity {
                 sender_lead_id,
-                activity,
-            } => builder
-                .step(Step::Activity {
-                    target: by_sender(sender_lead_id),
-                    activity,
-                })
-                .build(),
+                mut activity,
+            } => {
+                crate::normalize::bounds::activity(&mut activity);
+                builder
+                    .step(Step::Activity {
+                        target: by_sender(sender_lead_id),
+                        activity,
+                    })
+                    .build()
+            }
             EventAction::FetchMetaLead {
                 leadgen_id,
                 form_id,
