@@ -28,6 +28,11 @@ pub struct EmailArgs {
     /// A routing file (its `[email]` table routes by recipient).
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Believe a portal's layout or an agent's forward only from a sender the receiving
+    /// server authenticated, as Inlet does with mail it receives. Off by default: a saved
+    /// message rarely keeps its server's `Authentication-Results`.
+    #[arg(long)]
+    verify_senders: bool,
 }
 
 #[derive(Args)]
@@ -153,6 +158,7 @@ async fn email(args: EmailArgs) -> ExitCode {
         settings: &email,
         policy: &settings.channels,
         normalize: settings.normalize,
+        verify_senders: args.verify_senders,
     };
     let outcome = inlet::email::process(&inbound, &context);
     let out = match &outcome {

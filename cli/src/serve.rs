@@ -53,21 +53,31 @@ pub struct ServeArgs {
 /// refuses it, and the lead is dead-lettered with Rechat's reason).
 const DEMO_CHANNEL: &str = "00000000-0000-4000-8000-00000000de70";
 
-/// The key that signs forms' timestamps, kept in the data dir so that a page loaded before
-/// a restart still submits.
-fn form_key(data_dir: &std::path::Path) -> std::io::Result<Vec<u8>> {
-    let path = data_dir.join("form.key");
-    if let Ok(text) = std::fs::read_to_string(&path) {
-        return Ok(text.trim().as_bytes().to_vec());
+/// A secret generated at first start and kept in the data dir (readable by its owner
+/// only), so that it holds across restarts: the key that signs forms' timestamps (a page
+/// loaded before a restart still submits), the mail token senders were given.
+fn kept_secret(data_dir: &std::path::Path, file: &str) -> std::io::Result<String> {
+    let path = data_dir.join(file);
+    if let Ok(text) = std::fs::read_to_string(&path)
+        && !text.trim().is_empty()
+    {
+        return Ok(text.trim().to_owned());
     }
     let key = format!(
         "{}{}",
         uuid::Uuid::new_v4().simple(),
         uuid::Uuid::new_v4().simple()
     );
-    std::fs::write(&path, &key)?;
-    Ok(key.into_bytes())
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    std::io::Write::write_all(&mut options.open(&path)?, key.as_bytes())?;
+    Ok(key)
 }
+
+/// Where `inlet serve` keeps the mail token it generated.
+pub const MAIL_TOKEN_FILE: &str = "email-http.token";
 
 fn fail(message: impl std::fmt::Display) -> ExitCode {
     eprintln!("inlet serve: {message}");
@@ -114,11 +124,24 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         .unwrap_or(args.listen.clone());
     let mut settings = config.intake_settings();
     if settings.forms.secret.is_empty() {
-        settings.forms.secret = match form_key(&args.data_dir) {
-            Ok(k) => k,
+        settings.forms.secret = match kept_secret(&args.data_dir, "form.key") {
+            Ok(k) => k.into_bytes(),
             Err(e) => {
                 return fail(format!(
                     "cannot keep the form key in {}: {e}",
+                    args.data_dir.display()
+                ));
+            }
+        };
+    }
+    // A token the operator configured is theirs to know; one generated here is printed.
+    let generated_mail_token = settings.email.http_token.is_none();
+    if generated_mail_token {
+        settings.email.http_token = match kept_secret(&args.data_dir, MAIL_TOKEN_FILE) {
+            Ok(k) => Some(k),
+            Err(e) => {
+                return fail(format!(
+                    "cannot keep the mail token in {}: {e}",
                     args.data_dir.display()
                 ));
             }
@@ -153,6 +176,19 @@ pub async fn run(args: ServeArgs) -> ExitCode {
     );
     println!("  channels      {policy}");
     println!("  health        curl http://{address}/health");
+    if !generated_mail_token {
+        println!("  mail token    as configured ([email] http_token)");
+    }
+    if let Some(token) = settings
+        .email
+        .http_token
+        .as_ref()
+        .filter(|_| generated_mail_token)
+    {
+        println!(
+            "  mail token    {token}  (curl -u inlet:{token} --data-binary @lead.eml http://{address}/email/raw)"
+        );
+    }
     if demo_form {
         println!("  demo form     http://{address}/forms/demo");
     }

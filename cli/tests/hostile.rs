@@ -17,6 +17,15 @@ use std::time::Duration;
 
 const SECRET: &str = "hostile-zapier-token-5f2a";
 const META_SECRET: &str = "hostile-meta-app-secret-91c";
+const MAIL_TOKEN: &str = "hostile-mail-token-0c77e1a4";
+
+fn basic(user: &str, password: &str) -> String {
+    use base64::Engine;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+    )
+}
 const MAILGUN_KEY: &str = "hostile-mailgun-key-0d4e";
 
 struct Case {
@@ -41,8 +50,11 @@ fn case(
     let path = path.into();
     // Generic webhooks are read as the Zapier sender, whose token is configured: the hostile
     // part is the body, so they carry the token (the signature cases below set their own).
+    // Mail posts likewise carry the mail token (the cases of it set their own).
     let headers = if path.starts_with("/webhooks/") {
         vec![("x-inlet-token", SECRET.to_owned())]
+    } else if path.starts_with("/email/") && !path.starts_with("/email/mailgun") {
+        vec![("authorization", basic("sendgrid", MAIL_TOKEN))]
     } else {
         Vec::new()
     };
@@ -427,6 +439,8 @@ fn corpus() -> Vec<Case> {
     };
     for (what, body) in [
         ("stale by a day", mailgun(now - 86_400, MAILGUN_KEY)),
+        // Mailgun signs each attempt afresh: minutes, not the hours a retry once took.
+        ("stale by eleven minutes", mailgun(now - 660, MAILGUN_KEY)),
         ("from the future", mailgun(now + 86_400, MAILGUN_KEY)),
         ("another key", mailgun(now, "not-the-key")),
         (
@@ -442,6 +456,84 @@ fn corpus() -> Vec<Case> {
             body,
             &[401],
         ));
+    }
+    // Mail over HTTP without the mail token, however it is dressed: 401, nothing queued.
+    let sendgrid_forged = b"--XB\r\nContent-Disposition: form-data; name=\"SPF\"\r\n\r\npass\r\n--XB\r\nContent-Disposition: form-data; name=\"dkim\"\r\n\r\n{@zillow.com : pass}\r\n--XB\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\nFrom: contact@zillow.com\r\nSubject: New lead\r\n\r\nEmail: x@example.com\r\n--XB--\r\n".to_vec();
+    let raw_lead =
+        b"From: a@example.com\r\nTo: b@example.com\r\nSubject: hi\r\n\r\nEmail: c@example.com\r\n"
+            .to_vec();
+    for (what, path, ct, body, auth) in [
+        (
+            "no token",
+            "/email/raw",
+            "message/rfc822",
+            raw_lead.clone(),
+            None,
+        ),
+        (
+            "wrong token",
+            "/email/raw",
+            "message/rfc822",
+            raw_lead.clone(),
+            Some(basic("inlet", "wrong-token-0000000000")),
+        ),
+        (
+            "token as the user name",
+            "/email/raw",
+            "message/rfc822",
+            raw_lead.clone(),
+            Some(basic(MAIL_TOKEN, "")),
+        ),
+        (
+            "token without the colon",
+            "/email/raw",
+            "message/rfc822",
+            raw_lead.clone(),
+            Some(format!("Basic {}", {
+                use base64::Engine;
+                base64::engine::general_purpose::STANDARD.encode("x")
+            })),
+        ),
+        (
+            "bearer, not basic",
+            "/email/raw",
+            "message/rfc822",
+            raw_lead.clone(),
+            Some(format!("Bearer {MAIL_TOKEN}")),
+        ),
+        (
+            "a token prefix",
+            "/email/raw?token=hostile-mail",
+            "message/rfc822",
+            raw_lead.clone(),
+            None,
+        ),
+        (
+            "an empty token",
+            "/email/postmark?token=",
+            "application/json",
+            b"{}".to_vec(),
+            None,
+        ),
+        (
+            "forged SPF=pass, no token",
+            "/email/sendgrid",
+            "multipart/form-data; boundary=XB",
+            sendgrid_forged.clone(),
+            None,
+        ),
+        (
+            "cloudmailin, no token",
+            "/email/cloudmailin",
+            "application/json",
+            b"{}".to_vec(),
+            None,
+        ),
+    ] {
+        let mut c = case(format!("mail {what}"), "POST", path, None, body, &[401]);
+        c.content_type = Some(ct);
+        c.headers = auth.map(|a| vec![("authorization", a)]).unwrap_or_default();
+        cases.push(c);
     }
     // MIME bombs and broken mail through the raw provider.
     let deep_mime = {
@@ -552,7 +644,7 @@ async fn hostile_requests_end_in_documented_refusals_and_the_server_stays_up() {
         double.url(),
         &data,
         &format!(
-            "[senders.zapier]\nsecret = \"{SECRET}\"\n\n[senders.meta]\nsecret = \"{META_SECRET}\"\n\n[email]\ndefault_channel = \"{CHANNEL}\"\nmailgun_signing_key = \"{MAILGUN_KEY}\"\n\n[forms.contact]\nchannel = \"{CHANNEL}\"\nredirect_hosts = [\"www.example.com\"]\n"
+            "[senders.zapier]\nsecret = \"{SECRET}\"\n\n[senders.meta]\nsecret = \"{META_SECRET}\"\n\n[email]\ndefault_channel = \"{CHANNEL}\"\nmailgun_signing_key = \"{MAILGUN_KEY}\"\nhttp_token = \"{MAIL_TOKEN}\"\n\n[forms.contact]\nchannel = \"{CHANNEL}\"\nredirect_hosts = [\"www.example.com\"]\n"
         ),
     );
     let addr = serve.url.trim_start_matches("http://").to_owned();

@@ -29,7 +29,12 @@ fn token(person: usize, k: usize) -> String {
 /// Posts person `p`'s five leads, one way in each; the Rechat-API capture `k = 0` is followed
 /// by an activity and a reassignment on the id Inlet answered. Returns the tokens
 /// acknowledged with a 2xx, and the follow-ups acknowledged.
-async fn post_person(http: &reqwest::Client, url: &str, p: usize) -> (Vec<String>, usize) {
+async fn post_person(
+    http: &reqwest::Client,
+    url: &str,
+    mail_token: &str,
+    p: usize,
+) -> (Vec<String>, usize) {
     let email = format!("person{p}@example.com");
     let mut acknowledged = Vec::new();
     let mut follow_ups = 0;
@@ -48,6 +53,7 @@ async fn post_person(http: &reqwest::Client, url: &str, p: usize) -> (Vec<String
                 .json(&json!({"name": format!("Proof P{p}"), "email": email, "message": t})),
             _ => http
                 .post(format!("{url}/email/raw"))
+                .basic_auth("inlet", Some(mail_token))
                 .header("content-type", "message/rfc822")
                 .body(format!(
                     "From: realtor.com <leads@email.realtor.com>\r\nTo: leads@in.example.com\r\nSubject: New realtor.com lead - Proof P{p}\r\nMessage-ID: <{t}@proof.example>\r\nContent-Type: text/plain\r\n\r\nFirst Name: Proof\r\nLast Name: P{p}\r\nEmail: {email}\r\nComments: {t}\r\n"
@@ -103,8 +109,8 @@ async fn with_rechat_misbehaving_every_acknowledged_lead_arrives_once_in_order()
     let http = reqwest::Client::new();
     let results: Vec<(Vec<String>, usize)> = futures::stream::iter(0..people)
         .map(|p| {
-            let (http, url) = (http.clone(), serve.url.clone());
-            async move { post_person(&http, &url, p).await }
+            let (http, url, token) = (http.clone(), serve.url.clone(), serve.mail_token());
+            async move { post_person(&http, &url, &token, p).await }
         })
         .buffer_unordered(16)
         .collect()

@@ -22,8 +22,10 @@ async fn mail_over_http_reaches_rechat() {
         &[("INLET_DEFAULT_CHANNEL", CHANNEL)],
     );
     let http = reqwest::Client::new();
+    let token = serve.mail_token();
     let post = |provider: &str, ct: &str, body: String| {
         http.post(format!("{}/email/{provider}", serve.url))
+            .basic_auth("postmark", Some(&token))
             .header("content-type", ct)
             .body(body)
             .send()
@@ -65,12 +67,130 @@ async fn mail_over_http_reaches_rechat() {
 }
 
 #[tokio::test]
+async fn serve_generates_the_mail_token_once_keeps_it_and_prints_it() {
+    let double = RechatDouble::start().await;
+    let data = data_dir("serve-email-token");
+    let mut serve = Serve::start(
+        double.url(),
+        &data,
+        "127.0.0.1:0",
+        &[("INLET_DEFAULT_CHANNEL", CHANNEL)],
+    );
+    let token = serve.mail_token();
+    assert!(token.len() >= 32, "{token}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(data.join("email-http.token"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(
+            mode & 0o077,
+            0,
+            "the token file is its owner's only: {mode:o}"
+        );
+    }
+    assert!(
+        wait_for(Duration::from_secs(5), || serve
+            .stdout
+            .lock()
+            .unwrap()
+            .contains(&token))
+        .await,
+        "the banner prints the generated token: {}",
+        serve.stdout.lock().unwrap()
+    );
+    let http = reqwest::Client::new();
+    let post = |url: &str, auth: Option<(&str, &str)>| {
+        let mut r = http
+            .post(format!("{url}/email/raw"))
+            .header("content-type", "message/rfc822")
+            .body(LEAD);
+        if let Some((user, password)) = auth {
+            r = r.basic_auth(user, Some(password));
+        }
+        r.send()
+    };
+    let r = post(&serve.url, None).await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(r.headers().contains_key("www-authenticate"));
+    assert_eq!(
+        post(&serve.url, Some(("x", "guess-guess-guess-guess")))
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    // After a restart the senders' URLs still hold: the same token.
+    serve.stop();
+    let serve = Serve::start(
+        double.url(),
+        &data,
+        "127.0.0.1:0",
+        &[("INLET_DEFAULT_CHANNEL", CHANNEL)],
+    );
+    assert_eq!(serve.mail_token(), token);
+    assert_eq!(
+        post(&serve.url, Some(("x", &token)))
+            .await
+            .unwrap()
+            .status(),
+        202
+    );
+    // A token the operator configured is used, and never printed.
+    drop(serve);
+    let configured = "operator-chosen-mail-token-41";
+    let serve = Serve::start(
+        double.url(),
+        &data_dir("serve-email-token-configured"),
+        "127.0.0.1:0",
+        &[
+            ("INLET_DEFAULT_CHANNEL", CHANNEL),
+            ("INLET_EMAIL_HTTP_TOKEN", configured),
+        ],
+    );
+    assert_eq!(
+        post(&serve.url, Some(("x", &token)))
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    assert_eq!(
+        post(&serve.url, Some(("x", configured)))
+            .await
+            .unwrap()
+            .status(),
+        202
+    );
+    assert!(
+        wait_for(Duration::from_secs(5), || serve
+            .stdout
+            .lock()
+            .unwrap()
+            .contains("mail token"))
+        .await
+    );
+    assert!(!serve.stdout.lock().unwrap().contains(configured));
+    assert!(
+        !std::fs::read_to_string(&serve.log)
+            .unwrap()
+            .contains(configured)
+    );
+}
+
+#[tokio::test]
 async fn unroutable_mail_is_kept_as_a_dead_letter() {
     let double = RechatDouble::start().await;
     let data = data_dir("serve-email-unroutable");
     let serve = Serve::start(double.url(), &data, "127.0.0.1:0", &[]);
     let r = reqwest::Client::new()
-        .post(format!("{}/email/raw", serve.url))
+        .post(format!(
+            "{}/email/raw?token={}",
+            serve.url,
+            serve.mail_token()
+        ))
         .header("content-type", "message/rfc822")
         .body(LEAD)
         .send()

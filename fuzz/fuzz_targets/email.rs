@@ -31,6 +31,7 @@ fuzz_target!(|data: &[u8]| {
         settings: &settings,
         policy: &ChannelPolicy::AnyUuid,
         normalize: Default::default(),
+        verify_senders: selector & 0x40 != 0,
     };
     let _ = process(&inbound, &ctx);
 });

@@ -43,6 +43,7 @@ fn full(raw: &[u8], settings: &EmailSettings) -> bool {
         settings,
         policy: &ChannelPolicy::AnyUuid,
         normalize: Default::default(),
+        verify_senders: false,
     };
     matches!(process(&inbound, &ctx), inlet::email::Outcome::Lead(_))
 }

@@ -73,6 +73,14 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "Mailgun's HTTP webhook signing key, for POST /email/mailgun",
     ),
     (
+        "INLET_EMAIL_HTTP_TOKEN",
+        "the credential mail posted to /email/{raw,sendgrid,postmark,cloudmailin} must carry (Basic password or ?token=), at least 16 characters",
+    ),
+    (
+        "INLET_MAIL_SECRET_ARN",
+        "Secrets Manager secret with email_http_token, read by the webhook function only (Lambda)",
+    ),
+    (
         "INLET_SECRETS_ARN",
         "Secrets Manager secret with form_secret, meta_page_token, mailgun_signing_key (Lambda)",
     ),
@@ -134,6 +142,8 @@ pub struct Config {
     pub form_secret: Option<String>,
     pub default_channel: Option<String>,
     pub mailgun_signing_key: Option<String>,
+    /// `INLET_EMAIL_HTTP_TOKEN`, or `email_http_token` of `INLET_MAIL_SECRET_ARN`'s secret.
+    pub email_http_token: Option<String>,
     pub email_bucket: Option<String>,
     /// `INLET_REQUIRE_SENDER_AUTH` (or the key in the routing file).
     pub require_sender_auth: bool,
@@ -169,6 +179,7 @@ impl Default for Config {
             form_secret: None,
             default_channel: None,
             mailgun_signing_key: None,
+            email_http_token: None,
             email_bucket: None,
             require_sender_auth: false,
             webhooks: Default::default(),
@@ -333,6 +344,9 @@ impl Config {
         if email.mailgun_signing_key.is_none() {
             email.mailgun_signing_key = self.mailgun_signing_key.clone();
         }
+        if email.http_token.is_none() {
+            email.http_token = self.email_http_token.clone();
+        }
         self.email = email;
         self.routing = routing;
         Ok(())
@@ -383,22 +397,7 @@ impl Config {
         else {
             return Ok(());
         };
-        let error = |reason: String| ConfigError {
-            var: "INLET_SECRETS_ARN",
-            value: mask::id(&arn),
-            reason,
-        };
-        let out = aws_sdk_secretsmanager::Client::new(aws)
-            .get_secret_value()
-            .secret_id(&arn)
-            .send()
-            .await
-            .map_err(|e| {
-                error(aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string())
-            })?;
-        let values: std::collections::HashMap<String, String> =
-            serde_json::from_str(out.secret_string().unwrap_or("{}"))
-                .map_err(|e| error(format!("not a JSON object of strings: {e}")))?;
+        let values = secret_values(aws, "INLET_SECRETS_ARN", &arn).await?;
         let value = |key: &str| values.get(key).filter(|v| !v.is_empty()).cloned();
         if self.form_secret.is_none() {
             self.form_secret = value("form_secret");
@@ -408,6 +407,29 @@ impl Config {
         }
         if self.mailgun_signing_key.is_none() {
             self.mailgun_signing_key = value("mailgun_signing_key");
+        }
+        self.mail_secret_from_manager(aws).await
+    }
+
+    /// The mail token from the secret `INLET_MAIL_SECRET_ARN` names (`email_http_token`):
+    /// its own secret, so that only the function taking mail over HTTP can read it.
+    #[cfg(feature = "aws")]
+    async fn mail_secret_from_manager(
+        &mut self,
+        aws: &aws_config::SdkConfig,
+    ) -> Result<(), ConfigError> {
+        let Some(arn) = std::env::var("INLET_MAIL_SECRET_ARN")
+            .ok()
+            .filter(|a| !a.trim().is_empty())
+        else {
+            return Ok(());
+        };
+        if self.email_http_token.is_some() {
+            return Ok(());
+        }
+        let values = secret_values(aws, "INLET_MAIL_SECRET_ARN", &arn).await?;
+        if let Some(token) = values.get("email_http_token").filter(|v| !v.is_empty()) {
+            self.email_http_token = Some(http_token("INLET_MAIL_SECRET_ARN", token)?);
         }
         Ok(())
     }
@@ -509,6 +531,9 @@ impl Config {
             config.default_channel = one.pop();
         }
         config.mailgun_signing_key = get("INLET_MAILGUN_SIGNING_KEY");
+        if let Some(v) = get("INLET_EMAIL_HTTP_TOKEN") {
+            config.email_http_token = Some(http_token("INLET_EMAIL_HTTP_TOKEN", &v)?);
+        }
         if let Some(v) = get("INLET_REQUIRE_SENDER_AUTH") {
             config.require_sender_auth = boolean("INLET_REQUIRE_SENDER_AUTH", &v)?;
         }
@@ -763,6 +788,41 @@ fn number(var: &'static str, value: &str, min: u64, max: u64) -> Result<u64, Con
             reason: format!("must be a whole number from {min} to {max}"),
         }),
     }
+}
+
+/// The JSON object of strings a Secrets Manager secret holds.
+#[cfg(feature = "aws")]
+async fn secret_values(
+    aws: &aws_config::SdkConfig,
+    var: &'static str,
+    arn: &str,
+) -> Result<std::collections::HashMap<String, String>, ConfigError> {
+    let error = |reason: String| ConfigError {
+        var,
+        value: mask::id(arn),
+        reason,
+    };
+    let out = aws_sdk_secretsmanager::Client::new(aws)
+        .get_secret_value()
+        .secret_id(arn)
+        .send()
+        .await
+        .map_err(|e| error(aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string()))?;
+    serde_json::from_str(out.secret_string().unwrap_or("{}"))
+        .map_err(|e| error(format!("not a JSON object of strings: {e}")))
+}
+
+/// A mail token: a password, so long enough not to be guessed.
+fn http_token(var: &'static str, value: &str) -> Result<String, ConfigError> {
+    let token = value.trim();
+    if token.len() < 16 {
+        return Err(ConfigError {
+            var,
+            value: "(hidden)".into(),
+            reason: "a mail token must be at least 16 characters".into(),
+        });
+    }
+    Ok(token.to_owned())
 }
 
 fn boolean(var: &'static str, value: &str) -> Result<bool, ConfigError> {

@@ -55,6 +55,9 @@ pub enum Notice {
         limit: usize,
         given: usize,
     },
+    /// Mail in a portal's layout whose sender was not proven to be that portal (no aligned
+    /// DMARC or DKIM pass, nor a listed agent's forward): read as plain mail, not credited.
+    UnverifiedSender { portal: String },
 }
 
 /// The lead, and what normalization had to say about it.
@@ -124,6 +127,7 @@ pub fn normalize(raw: RawLead, options: &NormalizeOptions) -> Result<Normalized,
                 Notice::InvalidEmail { .. } => "the email is not a valid address",
                 Notice::UnparsedPhone => "the phone is not a number",
                 Notice::Cut { .. } => "a field is too long",
+                Notice::UnverifiedSender { .. } => "its sender is not proven",
             })
             .collect();
         if !unusable.is_empty() {

@@ -75,8 +75,13 @@ async fn read_body(mut body: Incoming, limit: usize, discard_only: bool) -> Read
 }
 
 /// The 413, on a connection that closes after it.
-fn too_large(limit: usize) -> http::Response<Bytes> {
-    let mut response = IntakeError::too_large(limit).response();
+fn too_large(limit: usize, mail: bool) -> http::Response<Bytes> {
+    let error = if mail {
+        crate::router::email::mail_too_large(limit)
+    } else {
+        IntakeError::too_large(limit)
+    };
+    let mut response = error.response();
     response.headers_mut().insert(
         hyper::header::CONNECTION,
         hyper::header::HeaderValue::from_static("close"),
@@ -94,11 +99,9 @@ async fn answer(
 ) -> Result<hyper::Response<Full<Bytes>>, std::convert::Infallible> {
     let (parts, body) = req.into_parts();
     // Mail posts carry whole messages with their attachments.
-    let limit = if parts.uri.path().starts_with("/email/") {
-        intake
-            .settings
-            .body_limit
-            .max(crate::router::email::EMAIL_BODY_LIMIT)
+    let mail = parts.uri.path().starts_with("/email/");
+    let limit = if mail {
+        intake.settings.email_body_limit
     } else {
         intake.settings.body_limit
     };
@@ -114,7 +117,7 @@ async fn answer(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
     if declared_too_large && (expects_continue || declared.is_some_and(|n| n > DISCARD_LIMIT)) {
-        return Ok(too_large(limit).map(Full::new));
+        return Ok(too_large(limit, mail).map(Full::new));
     }
     let response = match tokio::time::timeout(
         BODY_TIMEOUT,
@@ -123,7 +126,7 @@ async fn answer(
     .await
     {
         Err(_) => timeout_response(),
-        Ok(Read::TooLarge) => too_large(limit),
+        Ok(Read::TooLarge) => too_large(limit, mail),
         Ok(Read::Failed(e)) => {
             IntakeError::malformed(format!("the body could not be read: {e}")).response()
         }

@@ -636,6 +636,8 @@ async fn the_form_event_is_a_plain_post_answered_with_a_page() {
 async fn the_webhook_and_mail_samples_are_taken() {
     let mut settings = IntakeSettings::default();
     settings.email.default_channel = Some(CHANNEL.into());
+    // The sample mail post carries `inlet:sample-mail-token-0001` as Basic credentials.
+    settings.email.http_token = Some("sample-mail-token-0001".into());
     let f = fixture(settings);
     for name in [
         "apigw-webhook.json",

@@ -49,7 +49,11 @@ pub struct Deployed {
     pub queue_url: String,
     pub dlq_url: String,
     pub secrets_arn: String,
+    pub mail_secret_arn: String,
 }
+
+/// The mail token the stack's `MailTokenSecret` holds here.
+pub const MAIL_TOKEN: &str = "watch-mail-token-3b9f0e27c4";
 
 /// The stack's resources in moto: the FIFO queue pair, the ledger table, the mail bucket
 /// holding `message` at the key the sample S3 event names, the routing file as an SSM
@@ -94,10 +98,18 @@ pub async fn deploy(aws: &aws_config::SdkConfig, routing: &str, message: &[u8]) 
         .send()
         .await
         .unwrap();
+    let mail_secret = aws_sdk_secretsmanager::Client::new(aws)
+        .create_secret()
+        .name("inlet-mail-token")
+        .secret_string(json!({ "email_http_token": MAIL_TOKEN }).to_string())
+        .send()
+        .await
+        .unwrap();
     Deployed {
         queue_url,
         dlq_url,
         secrets_arn: secret.arn().unwrap().to_owned(),
+        mail_secret_arn: mail_secret.arn().unwrap().to_owned(),
     }
 }
 
@@ -119,6 +131,7 @@ pub fn function_env(moto: &str, rechat: &str, deployed: &Deployed) -> Vec<(&'sta
         ("INLET_DLQ_URL", deployed.dlq_url.clone()),
         ("INLET_LEDGER_TABLE", "inlet-ledger".to_owned()),
         ("INLET_SECRETS_ARN", deployed.secrets_arn.clone()),
+        ("INLET_MAIL_SECRET_ARN", deployed.mail_secret_arn.clone()),
         ("INLET_FORM_ORIGINS", "https://www.example.com".to_owned()),
         ("INLET_EMAIL_PREFIX", "inbound/".to_owned()),
     ]

@@ -14,7 +14,7 @@
 use inlet::queue::sqs::SqsQueue;
 use inlet_testkit::{Moto, RechatDouble};
 use inlet_tests::watch::{
-    CHANNEL, FUNCTIONS, Watch, deploy, function_binary, function_env, workspace,
+    CHANNEL, FUNCTIONS, MAIL_TOKEN, Watch, deploy, function_binary, function_env, workspace,
 };
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -64,6 +64,46 @@ async fn every_function_under_cargo_lambda_watch_brings_its_lead_to_rechat() {
     let body = response.text().await.unwrap();
     assert_eq!(status, 202, "{body}\n{}", watch.function_log("form"));
 
+    // Mail over HTTP through the webhook function: refused without the token the function
+    // read from its own secret; taken with it; and mail no rule routes is kept on the
+    // dead-letter queue, answered 202 (a 503 would have the provider retry, then drop it).
+    let mail = |to: &str, id: &str| {
+        format!(
+            "From: Website <no-reply@brokerage.example>\r\nTo: {to}\r\nSubject: New inquiry\r\nMessage-ID: <{id}@fixtures.example>\r\n\r\nName: Ivy Chen\r\nEmail: ivy.chen@example.com\r\nPhone: 415 555 0188\r\n"
+        )
+    };
+    let post_mail = |body: String, token: Option<&str>| {
+        let mut request = http
+            .post(watch.url("/lambda-url/webhook/email/raw"))
+            .header("content-type", "message/rfc822")
+            .body(body);
+        if let Some(t) = token {
+            request = request.basic_auth("inlet", Some(t));
+        }
+        request.send()
+    };
+    let routed = mail("leads+main@in.example.com", "watch-mail-1");
+    let response = post_mail(routed.clone(), None).await.unwrap();
+    assert_eq!(response.status(), 401);
+    let response = post_mail(routed.clone(), Some("not-the-token-0000000"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let response = post_mail(routed, Some(MAIL_TOKEN)).await.unwrap();
+    let status = response.status();
+    let body = response.text().await.unwrap();
+    assert_eq!(status, 202, "{body}\n{}", watch.function_log("webhook"));
+    let response = post_mail(
+        mail("nobody@in.example.com", "watch-mail-2"),
+        Some(MAIL_TOKEN),
+    )
+    .await
+    .unwrap();
+    let status = response.status();
+    let body = response.text().await.unwrap();
+    assert_eq!(status, 202, "{body}\n{}", watch.function_log("webhook"));
+    assert!(body.contains("UNROUTABLE"), "{body}");
+
     // The samples `cargo lambda invoke` sends: an API Gateway webhook event and the S3
     // event SES's stored message raises.
     let events = workspace().join("events");
@@ -84,11 +124,18 @@ async fn every_function_under_cargo_lambda_watch_brings_its_lead_to_rechat() {
         deployed.queue_url,
         deployed.dlq_url,
     );
+    let dead = queue.dead_letters().await.unwrap();
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert!(
+        dead[0].dead_letter.reason.contains("nobody@in.example.com"),
+        "{:?}",
+        dead[0].dead_letter
+    );
     let started = Instant::now();
-    while double.leads().len() < 4 {
+    while double.leads().len() < 5 {
         assert!(
             started.elapsed() < Duration::from_secs(60),
-            "{} of 4 leads delivered\n{}",
+            "{} of 5 leads delivered\n{}",
             double.leads().len(),
             watch.function_log("deliver")
         );
@@ -105,6 +152,7 @@ async fn every_function_under_cargo_lambda_watch_brings_its_lead_to_rechat() {
         "ana.form@example.com",
         "ana.silva@example.com",
         "diego.alvarez@example.com",
+        "ivy.chen@example.com",
     ] {
         assert!(emails.contains(&expected), "{expected} missing: {emails:?}");
     }

@@ -13,6 +13,9 @@ pub struct Serve {
     pub child: Child,
     pub url: String,
     pub log: PathBuf,
+    pub data: PathBuf,
+    /// What it printed after the line saying where it listens (the rest of its banner).
+    pub stdout: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 impl Drop for Serve {
@@ -64,12 +67,30 @@ impl Serve {
             }
         }
         // Keep reading stdout so the child never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
+        let printed = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let keep = printed.clone();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                let mut kept = keep.lock().unwrap();
+                kept.push_str(&line);
+                kept.push('\n');
+            }
+        });
         Serve {
             child,
             url: url.expect("inlet serve printed where it listens"),
             log,
+            data: data.to_owned(),
+            stdout: printed,
         }
+    }
+
+    /// The mail token `inlet serve` generated into its data dir at first start.
+    pub fn mail_token(&self) -> String {
+        std::fs::read_to_string(self.data.join("email-http.token"))
+            .expect("inlet serve keeps a mail token")
+            .trim()
+            .to_owned()
     }
 
     /// Starts it with `routing` as its routing file (`INLET_ROUTING_FILE`), written into

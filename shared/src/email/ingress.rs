@@ -19,6 +19,8 @@ pub struct Inbound {
     /// The envelope recipients the provider reports; the headers' when it reports none.
     pub recipients: Vec<String>,
     pub verdicts: Verdicts,
+    /// The token of a Mailgun signature: the router refuses a token it has seen.
+    pub signed_token: Option<String>,
 }
 
 /// A receiving service's verdict on a check.
@@ -41,13 +43,58 @@ impl Verdict {
     }
 }
 
-/// Checks the receiving service made (SES receipts; SendGrid's SPF/DKIM fields).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Checks the receiving service made (SES receipts; SendGrid's SPF/DKIM fields; the
+/// receiving server's `Authentication-Results`, see `authres`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Verdicts {
     pub spam: Option<Verdict>,
     pub virus: Option<Verdict>,
     pub spf: Option<Verdict>,
     pub dkim: Option<Verdict>,
+    pub dmarc: Option<Verdict>,
+    /// The domains whose DKIM signatures passed, lower-case (`header.d`).
+    pub dkim_domains: Vec<String>,
+    /// The From domain DMARC passed for (`header.from`), when the server says; an SES
+    /// receipt's DMARC verdict is for the message's From domain and names none.
+    pub dmarc_domain: Option<String>,
+}
+
+impl Verdicts {
+    /// Whether mail whose From domain is `from_domain` is proven to come from it: DMARC
+    /// passed for that domain, or a DKIM signature aligned with it passed (what DMARC
+    /// itself tests, for servers that report no DMARC result).
+    pub fn authenticates(&self, from_domain: &str) -> bool {
+        let from_domain = from_domain.trim().to_ascii_lowercase();
+        if from_domain.is_empty() {
+            return false;
+        }
+        let dmarc = self.dmarc == Some(Verdict::Pass)
+            && self
+                .dmarc_domain
+                .as_deref()
+                .is_none_or(|d| d.eq_ignore_ascii_case(&from_domain));
+        dmarc
+            || self
+                .dkim_domains
+                .iter()
+                .any(|d| super::authres::aligned(&from_domain, d))
+    }
+
+    /// Fills what the carrier did not report from another source of the same server's
+    /// verdicts (its header): a method the carrier reported keeps the carrier's answer.
+    pub fn fill_from(&mut self, other: Verdicts) {
+        if self.spf.is_none() {
+            self.spf = other.spf;
+        }
+        if self.dkim.is_none() {
+            self.dkim = other.dkim;
+            self.dkim_domains = other.dkim_domains;
+        }
+        if self.dmarc.is_none() {
+            self.dmarc = other.dmarc;
+            self.dmarc_domain = other.dmarc_domain;
+        }
+    }
 }
 
 /// Why a delivery of mail was refused.
@@ -76,6 +123,7 @@ pub fn from_raw(provider: &'static str, raw: Vec<u8>) -> Result<Inbound, Ingress
         message,
         raw,
         verdicts: Verdicts::default(),
+        signed_token: None,
     })
 }
 
@@ -101,8 +149,10 @@ pub fn header_recipients(message: &Message) -> Vec<String> {
     out
 }
 
-/// The verdicts SES writes into a message it stores (`X-SES-Spam-Verdict`,
-/// `X-SES-Virus-Verdict`) and the SPF/DKIM results of its `Authentication-Results`.
+/// The spam and virus verdicts SES writes into a message it stores (`X-SES-Spam-Verdict`,
+/// `X-SES-Virus-Verdict`). SPF, DKIM and DMARC come from its `Authentication-Results`,
+/// read where the authserv-id is known (`authres::server_verdicts`). A sender can write
+/// these two headers too, but only to look worse: a pass is never a reason to accept.
 pub fn header_verdicts(message: &Message) -> Verdicts {
     let status = |name: &str| {
         message
@@ -113,29 +163,10 @@ pub fn header_verdicts(message: &Message) -> Verdicts {
                 _ => Verdict::Unknown,
             })
     };
-    let results = message
-        .headers
-        .iter()
-        .filter(|(n, _)| n == "authentication-results")
-        .map(|(_, v)| v.to_ascii_lowercase())
-        .collect::<Vec<_>>()
-        .join(";");
-    let method = |m: &str| {
-        (!results.is_empty()).then(|| {
-            if results.contains(&format!("{m}=pass")) {
-                Verdict::Pass
-            } else if results.contains(&format!("{m}=fail")) {
-                Verdict::Fail
-            } else {
-                Verdict::Unknown
-            }
-        })
-    };
     Verdicts {
         spam: status("x-ses-spam-verdict"),
         virus: status("x-ses-virus-verdict"),
-        spf: method("spf"),
-        dkim: method("dkim"),
+        ..Verdicts::default()
     }
 }
 
@@ -183,6 +214,8 @@ fn ses_receipt(record: &Value) -> (Vec<String>, Verdicts) {
         virus: verdict("virusVerdict"),
         spf: verdict("spfVerdict"),
         dkim: verdict("dkimVerdict"),
+        dmarc: verdict("dmarcVerdict"),
+        ..Verdicts::default()
     };
     (recipients, verdicts)
 }
@@ -265,7 +298,10 @@ pub async fn from_http(
                 MAILGUN_WINDOW_SECS,
             )
             .map_err(|e| IngressError::Unauthorized(format!("Mailgun signature: {e}")))?;
-            mailgun(&f)
+            mailgun(&f).map(|mut inbound| {
+                inbound.signed_token = f.text("token");
+                inbound
+            })
         }
         "postmark" => postmark(&json(body)?),
         "cloudmailin" => cloudmailin(&json(body)?, body),
@@ -273,8 +309,10 @@ pub async fn from_http(
     }
 }
 
-/// Mailgun retries a failed forward for about 8 hours.
-const MAILGUN_WINDOW_SECS: i64 = 9 * 3600;
+/// How old a Mailgun signature may be. Mailgun signs each attempt when it makes it, so a
+/// retry hours later carries a fresh timestamp; a captured post is worth minutes, and a
+/// token seen before is refused besides (the router keeps them).
+pub const MAILGUN_WINDOW_SECS: i64 = 10 * 60;
 
 fn json(body: &[u8]) -> Result<Value, IngressError> {
     serde_json::from_slice(body)
@@ -591,6 +629,7 @@ fn cloudmailin(v: &Value, body: &[u8]) -> Result<Inbound, IngressError> {
             spf,
             ..Verdicts::default()
         },
+        signed_token: None,
     })
 }
 
@@ -620,6 +659,7 @@ fn parsed(
         message,
         recipients,
         verdicts,
+        signed_token: None,
     })
 }
 

@@ -5,6 +5,7 @@
 //! channel by its recipients (`route`). The router and the `email` function act on the
 //! outcome (queue it, dead-letter it).
 
+pub mod authres;
 pub mod forward;
 pub mod html;
 pub mod ingress;
@@ -54,6 +55,11 @@ pub struct EmailContext<'a> {
     pub settings: &'a EmailSettings,
     pub policy: &'a ChannelPolicy,
     pub normalize: NormalizeOptions,
+    /// Whether a portal's layout and a forward are believed only from a proven sender
+    /// (`Verdicts::authenticates`) and a forward only from a listed agent. On for mail
+    /// Inlet receives; off where a person reads a file they chose (`inlet parse`), which
+    /// carries no receiving server's verdicts: its content is taken as it reads.
+    pub verify_senders: bool,
 }
 
 /// Reads a file as Inlet receives mail: any provider's payload (detected), else raw MIME.
@@ -112,22 +118,51 @@ fn refused_by_verdicts(v: &Verdicts, settings: &EmailSettings) -> Option<String>
     if settings.require_dkim && v.dkim != Some(Verdict::Pass) {
         return Some(format!("DKIM is required to pass and is {:?}", v.dkim));
     }
+    if settings.require_dmarc && v.dmarc != Some(Verdict::Pass) {
+        return Some(format!("DMARC is required to pass and is {:?}", v.dmarc));
+    }
     None
 }
 
 /// Decides what a received message becomes.
 pub fn process(inbound: &Inbound, ctx: &EmailContext) -> Outcome {
-    if let Some(reason) = refused_by_verdicts(&inbound.verdicts, ctx.settings) {
+    let outer = &inbound.message;
+    // The carrier's own verdicts (an SES receipt, SendGrid's fields) first; what it did not
+    // report, from the receiving server's header, never from one a sender wrote.
+    let mut verdicts = inbound.verdicts.clone();
+    if let Some(server) = authres::server_verdicts(outer, &ctx.settings.authserv_id) {
+        verdicts.fill_from(server);
+    }
+    if let Some(reason) = refused_by_verdicts(&verdicts, ctx.settings) {
         return Outcome::Dropped { reason };
     }
-    let outer = &inbound.message;
     let mut unwrapped = forward::unwrap(outer);
     if let Some(kind) = not_lead::classify(outer, &unwrapped.original) {
         return Outcome::NotALead {
             reason: kind.reason().to_owned(),
         };
     }
-    let (mut lead, portal) = read::read_with_html(&unwrapped.original, unwrapped.html.take());
+    // A forward counts as an agent's only from a listed agent whose own domain the server
+    // authenticated; a portal's layout counts only from the portal's authenticated domain
+    // or inside such a forward.
+    let trusted_forwarder = unwrapped.forwarded_by.as_ref().filter(|agent| {
+        !ctx.verify_senders
+            || (ctx.settings.is_agent(&agent.address)
+                && verdicts.authenticates(domain_of(&agent.address)))
+    });
+    let original_from = unwrapped
+        .original
+        .from
+        .first()
+        .map(|m| domain_of(&m.address).to_owned());
+    let portals_trusted = !ctx.verify_senders
+        || trusted_forwarder.is_some()
+        || (unwrapped.forwarded_by.is_none()
+            && original_from
+                .as_deref()
+                .is_some_and(|d| verdicts.authenticates(d)));
+    let read = read::read_with_html(&unwrapped.original, unwrapped.html.take(), portals_trusted);
+    let (mut lead, portal) = (read.lead, read.portal);
     // Inlet's own addresses, the portal's recipient and the forwarding agent are never the
     // prospect.
     let not_prospect = |address: &str| {
@@ -147,7 +182,7 @@ pub fn process(inbound: &Inbound, ctx: &EmailContext) -> Outcome {
         lead.email = None;
     }
     if ctx.settings.forwarder_is_assignee
-        && let Some(agent) = &unwrapped.forwarded_by
+        && let Some(agent) = trusted_forwarder
     {
         let (first, last) = agent
             .name
@@ -162,7 +197,14 @@ pub fn process(inbound: &Inbound, ctx: &EmailContext) -> Outcome {
         });
     }
     let normalized = match normalize(lead, &ctx.normalize) {
-        Ok(n) => n,
+        Ok(mut n) => {
+            if let Some(portal) = read.unproven {
+                n.notices.push(crate::normalize::Notice::UnverifiedSender {
+                    portal: portal.source.to_owned(),
+                });
+            }
+            n
+        }
         Err(e) => {
             return Outcome::NotALead {
                 reason: format!("no lead in it: {}", e.reason),
@@ -189,6 +231,11 @@ pub fn process(inbound: &Inbound, ctx: &EmailContext) -> Outcome {
     }
 }
 
+/// The domain of an address, lower-case; empty when it has none.
+fn domain_of(address: &str) -> &str {
+    address.rsplit_once('@').map_or("", |(_, d)| d)
+}
+
 /// Every sample message the unit tests read: the project's fixtures, and the shared corpus's
 /// when it is beside the project (as it is not in CI).
 #[cfg(test)]
@@ -207,4 +254,128 @@ pub(crate) fn sample_messages() -> Vec<Vec<u8>> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FORWARD: &str = "From: Agent Smith <agent.smith@brokerage.example>\r\nTo: leads@in.example.com\r\nSubject: Fwd: Mei Tanaka is interested in 77 Walnut Ave\r\nMessage-ID: <fwd-1@fixtures.example>\r\n\r\n---------- Forwarded message ---------\r\nFrom: Zillow <contact@premieragent.zillow.com>\r\nSubject: Mei Tanaka is interested in 77 Walnut Ave\r\nTo: <agent.smith@brokerage.example>\r\n\r\nMei Tanaka says:\r\n\"Can we see it on Friday?\"\r\nmei.tanaka@example.com\r\n(469) 555-0133\r\n";
+
+    fn settings(agents: &[&str]) -> EmailSettings {
+        EmailSettings {
+            default_channel: Some("6f1c2d3e-4a5b-4c6d-9e7f-8a9b0c1d2e3f".into()),
+            forwarder_is_assignee: true,
+            agents: agents.iter().map(|a| a.to_string()).collect(),
+            ..EmailSettings::default()
+        }
+    }
+
+    fn outcome(raw: &str, settings: &EmailSettings, verify_senders: bool) -> Envelope {
+        let inbound = ingress::from_raw("raw", raw.as_bytes().to_vec()).unwrap();
+        let ctx = EmailContext {
+            settings,
+            policy: &ChannelPolicy::AnyUuid,
+            normalize: NormalizeOptions::default(),
+            verify_senders,
+        };
+        match process(&inbound, &ctx) {
+            Outcome::Lead(e) => e,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn assignees(e: &Envelope) -> Vec<String> {
+        match &e.steps[0] {
+            Step::Capture { lead, .. } => lead
+                .assignees
+                .iter()
+                .filter_map(|a| a.email.clone())
+                .collect(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    const SES_AGENT_PASS: &str = "Authentication-Results: amazonses.com; spf=pass smtp.mailfrom=brokerage.example; dkim=pass header.d=brokerage.example; dmarc=pass header.from=brokerage.example\r\n";
+
+    #[test]
+    fn only_a_listed_agents_authenticated_forward_assigns_the_lead() {
+        let signed = format!("{SES_AGENT_PASS}{FORWARD}");
+        let listed = settings(&["brokerage.example"]);
+        let by_address = settings(&["agent.smith@brokerage.example"]);
+        let someone_else = settings(&["other.agent@brokerage.example"]);
+        let forged_header = format!(
+            "Authentication-Results: mx.attacker.example; dmarc=pass header.from=brokerage.example\r\n{FORWARD}"
+        );
+        for (what, raw, settings, assigned, sender) in [
+            (
+                "listed by domain, SES's pass",
+                signed.as_str(),
+                &listed,
+                true,
+                "zillow",
+            ),
+            (
+                "listed by address, SES's pass",
+                signed.as_str(),
+                &by_address,
+                true,
+                "zillow",
+            ),
+            ("not listed", signed.as_str(), &someone_else, false, "email"),
+            (
+                "listed, no verdicts (a forged forward)",
+                FORWARD,
+                &listed,
+                false,
+                "email",
+            ),
+            (
+                "listed, another server's pass",
+                forged_header.as_str(),
+                &listed,
+                false,
+                "email",
+            ),
+        ] {
+            let e = outcome(raw, settings, true);
+            assert_eq!(
+                assignees(&e),
+                if assigned {
+                    vec!["agent.smith@brokerage.example".to_owned()]
+                } else {
+                    vec![]
+                },
+                "{what}"
+            );
+            assert_eq!(e.origin.sender, sender, "{what}");
+        }
+        // A file read by hand (`inlet parse`) is taken as it reads.
+        let e = outcome(FORWARD, &settings(&[]), false);
+        assert_eq!(assignees(&e), ["agent.smith@brokerage.example"]);
+        assert_eq!(e.origin.sender, "zillow");
+    }
+
+    #[test]
+    fn require_dmarc_drops_mail_without_the_servers_pass() {
+        let mut strict = settings(&[]);
+        strict.require_dmarc = true;
+        let ctx = EmailContext {
+            settings: &strict,
+            policy: &ChannelPolicy::AnyUuid,
+            normalize: NormalizeOptions::default(),
+            verify_senders: true,
+        };
+        let read =
+            |raw: String| process(&ingress::from_raw("raw", raw.into_bytes()).unwrap(), &ctx);
+        assert!(matches!(read(FORWARD.to_owned()), Outcome::Dropped { .. }));
+        let beneath = format!(
+            "Authentication-Results: amazonses.com; dmarc=fail header.from=brokerage.example\r\nAuthentication-Results: amazonses.com; dmarc=pass header.from=brokerage.example\r\n{FORWARD}"
+        );
+        assert!(matches!(read(beneath), Outcome::Dropped { .. }));
+        assert!(matches!(
+            read(format!("{SES_AGENT_PASS}{FORWARD}")),
+            Outcome::Lead(_)
+        ));
+    }
 }

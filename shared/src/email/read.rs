@@ -506,16 +506,31 @@ fn person_name(mailbox: &Mailbox) -> Option<String> {
 /// The lead in a message: its portal's module when one recognizes it, else the generic
 /// reading; and the portal.
 pub fn read(message: &Message) -> (RawLead, Option<&'static Portal>) {
-    read_with_html(message, None)
+    let read = read_with_html(message, None, true);
+    (read.lead, read.portal)
 }
 
-/// `read`, with the message's HTML part already read when `html` is given.
-pub fn read_with_html(
-    message: &Message,
-    html: Option<HtmlReading>,
-) -> (RawLead, Option<&'static Portal>) {
+/// What `read_with_html` found.
+#[derive(Debug, Clone)]
+pub struct Read {
+    pub lead: RawLead,
+    /// The portal the lead is credited to.
+    pub portal: Option<&'static Portal>,
+    /// The portal whose layout the message has but which was not credited, its sender
+    /// unproven: the lead was read the generic way.
+    pub unproven: Option<&'static Portal>,
+}
+
+/// `read`, with the message's HTML part already read when `html` is given. With
+/// `portals_trusted` false (the sender is not proven to be who it says), a portal's layout
+/// is not believed: its module could be fed a forged message to credit a lead to it.
+pub fn read_with_html(message: &Message, html: Option<HtmlReading>, portals_trusted: bool) -> Read {
     let reading = Reading::with_html(message, html);
-    let module = portals::recognize(&reading);
+    let recognized = portals::recognize(&reading);
+    let (module, unproven) = match recognized {
+        Some(m) if !portals_trusted => (None, Some(m.portal)),
+        m => (m, None),
+    };
     let mut raw = match module {
         Some(m) => (m.parse)(&reading),
         None => generic(&reading, false),
@@ -523,7 +538,11 @@ pub fn read_with_html(
     if raw.lead_source.is_none() {
         raw.lead_source = module.map(|m| m.portal.source.to_owned());
     }
-    (raw, module.map(|m| m.portal))
+    Read {
+        lead: raw,
+        portal: module.map(|m| m.portal),
+        unproven,
+    }
 }
 
 /// The lead read the generic way. `portal_mail` allows guesses only a portal's layout

@@ -8,9 +8,14 @@
 //! ```toml
 //! [email]
 //! default_channel = "6f1c…"          # optional
-//! forwarder_is_assignee = true       # the agent who forwards a lead gets it
-//! require_spf = false                # SES verdicts: drop mail that fails them
+//! forwarder_is_assignee = true       # a listed agent who forwards a lead gets it
+//! agents = ["ana@brokerage.example", "brokerage.example"]   # addresses or domains
+//! require_spf = false                # the receiving server's verdicts: drop mail that fails
 //! require_dkim = false
+//! require_dmarc = false
+//! authserv_id = "amazonses.com"      # whose Authentication-Results header counts
+//! http_token = "env:INLET_EMAIL_HTTP_TOKEN"   # mail posted over HTTP must present it
+//! confirm_forwarding = false         # fetch Gmail's forwarding confirmation link itself
 //! mailgun_signing_key = "env:MAILGUN_SIGNING_KEY"
 //! [email.addresses]
 //! "zillow@leads.example.com" = "0b3e…"
@@ -23,15 +28,48 @@ use crate::web::ChannelPolicy;
 use std::collections::HashMap;
 
 /// Email settings from the routing file.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct EmailSettings {
     pub addresses: HashMap<String, String>,
     pub tags: HashMap<String, String>,
     pub default_channel: Option<String>,
     pub forwarder_is_assignee: bool,
+    /// Forwarders whose forwards are trusted (addresses, or domains), lower-case.
+    pub agents: Vec<String>,
     pub require_spf: bool,
     pub require_dkim: bool,
+    pub require_dmarc: bool,
+    /// The authserv-id of the receiving server's `Authentication-Results` header: the one
+    /// header of that name that counts.
+    pub authserv_id: String,
+    /// The credential every mail post over HTTP must carry (Basic password or `?token=`);
+    /// none configured refuses them all.
+    pub http_token: Option<String>,
+    /// Confirm Gmail forwarding requests by fetching their link (only Google's, DKIM-signed).
+    pub confirm_forwarding: bool,
     pub mailgun_signing_key: Option<String>,
+}
+
+/// The receiving server whose verdicts count when none is configured: SES.
+pub const DEFAULT_AUTHSERV_ID: &str = "amazonses.com";
+
+impl Default for EmailSettings {
+    fn default() -> Self {
+        EmailSettings {
+            addresses: HashMap::new(),
+            tags: HashMap::new(),
+            default_channel: None,
+            forwarder_is_assignee: false,
+            agents: Vec::new(),
+            require_spf: false,
+            require_dkim: false,
+            require_dmarc: false,
+            authserv_id: DEFAULT_AUTHSERV_ID.to_owned(),
+            http_token: None,
+            confirm_forwarding: false,
+            mailgun_signing_key: None,
+        }
+    }
 }
 
 /// How a message was routed.
@@ -64,6 +102,35 @@ impl EmailSettings {
                 "forwarder_is_assignee" => s.forwarder_is_assignee = flag(&at, v)?,
                 "require_spf" => s.require_spf = flag(&at, v)?,
                 "require_dkim" => s.require_dkim = flag(&at, v)?,
+                "require_dmarc" => s.require_dmarc = flag(&at, v)?,
+                "confirm_forwarding" => s.confirm_forwarding = flag(&at, v)?,
+                "authserv_id" => {
+                    let id = settings::string(&at, v)?.trim().to_ascii_lowercase();
+                    if id.is_empty() || id.contains(char::is_whitespace) {
+                        return Err(format!("{at}: {id:?} is not a host name"));
+                    }
+                    s.authserv_id = id;
+                }
+                "http_token" => {
+                    let token = settings::secret(&at, v)?;
+                    if token.trim().len() < 16 {
+                        return Err(format!(
+                            "{at}: a token must be at least 16 characters (it is a password)"
+                        ));
+                    }
+                    s.http_token = Some(token.trim().to_owned());
+                }
+                "agents" => {
+                    for agent in settings::strings(&at, v)? {
+                        let agent = agent.trim().trim_start_matches('@').to_lowercase();
+                        if agent.is_empty() || !agent.contains('.') {
+                            return Err(format!(
+                                "{at}: {agent:?} is neither an address nor a domain"
+                            ));
+                        }
+                        s.agents.push(agent);
+                    }
+                }
                 "mailgun_signing_key" => s.mailgun_signing_key = Some(settings::secret(&at, v)?),
                 "addresses" | "tags" => {
                     let t = v
@@ -122,13 +189,22 @@ impl EmailSettings {
         } else {
             format!(
                 "unroutable: no routing rule for {} (add it under [email.addresses] or set email.default_channel)",
-                recipients
-                    .iter()
-                    .map(|r| crate::mask::email(r))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                // Unmasked: these are the brokerage's own inbound addresses, and the operator
+                // needs the exact one to add.
+                recipients.join(", ")
             )
         })
+    }
+}
+
+impl EmailSettings {
+    /// Whether `address` is a listed agent's, by address or by domain.
+    pub fn is_agent(&self, address: &str) -> bool {
+        let address = address.trim().to_lowercase();
+        let domain = address.rsplit_once('@').map_or("", |(_, d)| d);
+        self.agents
+            .iter()
+            .any(|a| *a == address || (!a.contains('@') && a == domain))
     }
 }
 
@@ -203,6 +279,8 @@ mod tests {
             .route(&[format!("{B}@in.example.com")], &only)
             .unwrap_err();
         assert!(err.starts_with("unroutable: no routing rule"), "{err}");
+        // The operator sees the exact address to add.
+        assert!(err.contains(&format!("{B}@in.example.com")), "{err}");
         let bad: toml::Table = format!("[email.tags]\nx = \"{B}\"\n").parse().unwrap();
         assert!(
             EmailSettings::from_toml(&bad, &only)

@@ -85,6 +85,7 @@ impl EmailFunction<'_> {
                 settings: self.settings,
                 policy: self.policy,
                 normalize: self.normalize,
+                verify_senders: true,
             };
             let outcome = crate::router::email::accept(self.queue, &inbound, &ctx).await?;
             outcomes.push(match &outcome {
@@ -126,6 +127,8 @@ impl EmailFunction<'_> {
             )));
         };
         Ok(match self.get(&bucket, &key).await? {
+            // SPF, DKIM and DMARC come from SES's own `Authentication-Results`, which
+            // `process` reads by its authserv-id.
             Ok(raw) => ingress::from_raw("ses", raw).map(|mut i| {
                 i.verdicts = ingress::header_verdicts(&i.message);
                 i

@@ -77,6 +77,7 @@ pub async fn run(function: Function) -> Result<(), lambda_http::Error> {
         ),
     };
     let mut settings = config.intake_settings();
+    settings.email_body_limit = crate::router::email::LAMBDA_EMAIL_BODY_LIMIT;
     if settings.forms.secret.is_empty() {
         // Timestamps then hold for this instance only; set INLET_FORM_SECRET to share one.
         tracing::warn!(

@@ -7,8 +7,71 @@ use crate::queue::{DeadLetter, Queue, QueueError};
 use crate::web::{IntakeError, Request, Response, header_str, json_response};
 use serde_json::json;
 
-/// A whole message with attachments may be large; SES's own limit is 40 MB.
+/// A whole message with attachments may be large; SES's own limit is 40 MB. `inlet serve`
+/// takes that much over HTTP; behind API Gateway and Lambda far less fits
+/// (`LAMBDA_EMAIL_BODY_LIMIT`).
 pub const EMAIL_BODY_LIMIT: usize = 40 * 1024 * 1024;
+
+/// What a mail post can be on Lambda: the function's request payload is at most 6 MB, and
+/// API Gateway delivers a binary body base64-encoded (4 bytes for every 3), so about 4.5 MB
+/// arrive; 4 MiB leaves room for the headers and the event around it. Larger mail comes in
+/// through SES, which stores it in S3 whole.
+pub const LAMBDA_EMAIL_BODY_LIMIT: usize = 4 * 1024 * 1024;
+
+/// The 413 of a mail post past the limit, saying the way that takes it.
+pub fn mail_too_large(limit: usize) -> IntakeError {
+    let mut e = IntakeError::too_large(limit);
+    e.message = format!(
+        "the mail is over this endpoint's {limit}-byte limit; larger mail must come in through SES, which stores it whole in S3"
+    );
+    e
+}
+
+/// The providers that post with the mail token (Mailgun signs its posts instead).
+const TOKEN_PROVIDERS: [&str; 4] = ["raw", "sendgrid", "postmark", "cloudmailin"];
+
+/// The key under which a Mailgun token once seen is kept (a digest: no token in keys).
+fn mailgun_token_key(token: &str) -> String {
+    format!("mailgun-{}", crate::envelope::digest(&[token.as_bytes()]))
+}
+
+/// The credential a mail post carries: the Basic password (any user name; the providers
+/// put it in the URL they post to) or `?token=`.
+fn presented_token(req: &Request) -> Option<String> {
+    use base64::Engine;
+    if let Some(basic) = header_str(req, "authorization").and_then(|v| {
+        v.trim()
+            .strip_prefix("Basic ")
+            .or(v.trim().strip_prefix("basic "))
+    }) && let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(basic.trim())
+        && let Ok(pair) = String::from_utf8(decoded)
+    {
+        return Some(
+            pair.split_once(':')
+                .map_or(pair.as_str(), |(_, p)| p)
+                .to_owned(),
+        );
+    }
+    form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v.into_owned())
+}
+
+/// Refuses a mail post without the configured token: 401, before anything is read.
+fn require_token(req: &Request, expected: Option<&str>) -> Result<(), IntakeError> {
+    let refuse = |message: &str| {
+        let mut e = IntakeError::unauthorized(message);
+        e.authenticate = Some("Basic realm=\"inlet-email\"");
+        e
+    };
+    let Some(expected) = expected else {
+        return Err(refuse(
+            "mail over HTTP is refused until [email] http_token (INLET_EMAIL_HTTP_TOKEN) is set",
+        ));
+    };
+    crate::web::signature::shared_secret(presented_token(req).as_deref(), expected, "token")
+        .map_err(|_| refuse("mail posts need the mail token: as the Basic password, or ?token="))
+}
 
 impl From<IngressError> for IntakeError {
     fn from(e: IngressError) -> Self {
@@ -20,17 +83,39 @@ impl From<IngressError> for IntakeError {
     }
 }
 
+fn outcome_id(outcome: &Outcome) -> Option<String> {
+    match outcome {
+        Outcome::Lead(e) | Outcome::Unroutable { envelope: e, .. } => Some(e.id.clone()),
+        _ => None,
+    }
+}
+
+fn ledger_refusal(e: crate::ledger::LedgerError) -> IntakeError {
+    tracing::error!(error = %e, "the ledger could not be read for a Mailgun token");
+    IntakeError {
+        retry_after: Some(5),
+        ..IntakeError::new(
+            503,
+            "ledger_unavailable",
+            "the ledger is unavailable; retry later",
+        )
+    }
+}
+
 impl Intake {
     pub(super) async fn email(
         &self,
         provider: &str,
         req: &Request,
     ) -> Result<Response, IntakeError> {
-        let limit = self.settings.body_limit.max(EMAIL_BODY_LIMIT);
-        if req.body().len() > limit {
-            return Err(IntakeError::too_large(limit));
-        }
         let settings = &self.settings.email;
+        if TOKEN_PROVIDERS.contains(&provider) {
+            require_token(req, settings.http_token.as_deref())?;
+        }
+        let limit = self.settings.email_body_limit;
+        if req.body().len() > limit {
+            return Err(mail_too_large(limit));
+        }
         let inbound = ingress::from_http(
             provider,
             header_str(req, "content-type"),
@@ -39,10 +124,24 @@ impl Intake {
             chrono::Utc::now().timestamp(),
         )
         .await?;
+        let replay_key = inbound.signed_token.as_deref().map(mailgun_token_key);
+        if let Some(key) = &replay_key
+            && self
+                .ledger
+                .sender_lead(key)
+                .await
+                .map_err(ledger_refusal)?
+                .is_some()
+        {
+            return Err(IntakeError::unauthorized(
+                "Mailgun signature: its token was already used (a replayed post)",
+            ));
+        }
         let ctx = EmailContext {
             settings,
             policy: &self.settings.channels,
             normalize: self.settings.normalize,
+            verify_senders: true,
         };
         let outcome = accept(self.queue.as_ref(), &inbound, &ctx)
             .await
@@ -51,6 +150,16 @@ impl Intake {
                 tracing::error!(error = %e, status = refusal.status, "the queue did not take the mail's lead");
                 refusal
             })?;
+        // Kept only once the mail is taken: a retry after a failure above must still pass.
+        if let Some(key) = &replay_key {
+            let link = crate::ledger::SenderLink {
+                envelope_id: outcome_id(&outcome).unwrap_or_default(),
+                rechat_lead_id: None,
+            };
+            if let Err(e) = self.ledger.link_sender_lead(key, &link).await {
+                tracing::warn!(error = %e, "the Mailgun token could not be kept; a replay of this post would pass");
+            }
+        }
         // Every outcome is final for the sender: a 2xx stops its retries. What was not
         // queued says why.
         Ok(match outcome {
@@ -105,9 +214,14 @@ pub async fn accept(
                 cause: None,
             };
             queue.dead_letter(&body, &dead).await?;
+            // The dead letter names the recipient whole, for the operator to add; logs, which
+            // travel further, only masked.
+            let recipients: Vec<String> =
+                inbound.recipients.iter().map(|r| crate::mask::email(r)).collect();
             tracing::warn!(
                 envelope = %envelope.id, provider = inbound.provider, outcome = outcome.kind(),
-                reason = %reason, "email dead-lettered"
+                recipients = %recipients.join(", "),
+                "email dead-lettered: no routing rule places it (the dead letter names the address)"
             );
         }
         Outcome::NotALead { reason } | Outcome::Dropped { reason } => {

@@ -30,6 +30,9 @@ use std::sync::Arc;
 pub struct IntakeSettings {
     pub channels: ChannelPolicy,
     pub body_limit: usize,
+    /// The largest mail post `/email/{provider}` takes: what fits the way in (see
+    /// `email::EMAIL_BODY_LIMIT` and `email::LAMBDA_EMAIL_BODY_LIMIT`).
+    pub email_body_limit: usize,
     pub normalize: NormalizeOptions,
     /// What a 503 tells the sender to wait, in seconds.
     pub retry_after_secs: u32,
@@ -44,6 +47,7 @@ impl Default for IntakeSettings {
         IntakeSettings {
             channels: ChannelPolicy::AnyUuid,
             body_limit: 1024 * 1024,
+            email_body_limit: email::EMAIL_BODY_LIMIT,
             normalize: NormalizeOptions::default(),
             retry_after_secs: 5,
             webhooks: crate::webhook::WebhookSettings::default(),

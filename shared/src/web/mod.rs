@@ -25,6 +25,8 @@ pub struct IntakeError {
     pub field: Option<String>,
     pub retry_after: Option<u32>,
     pub allow: Option<&'static str>,
+    /// The `WWW-Authenticate` challenge of a 401 that takes HTTP credentials.
+    pub authenticate: Option<&'static str>,
 }
 
 impl IntakeError {
@@ -36,6 +38,7 @@ impl IntakeError {
             field: None,
             retry_after: None,
             allow: None,
+            authenticate: None,
         }
     }
 
@@ -119,6 +122,12 @@ impl IntakeError {
             response
                 .headers_mut()
                 .insert(header::ALLOW, HeaderValue::from_static(allow));
+        }
+        if let Some(challenge) = self.authenticate {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
         }
         response
     }

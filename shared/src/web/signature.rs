@@ -121,9 +121,8 @@ pub fn webflow(
 }
 
 /// Mailgun's route forwards: hex HMAC-SHA256(signing key, timestamp + token) in
-/// `signature`. Mailgun retries a failed forward for about 8 hours, so the window is
-/// `window_secs` wide rather than five minutes; a replay within it re-queues a message whose
-/// envelope id (from its Message-ID) the queue and the ledger already know.
+/// `signature`, at most `window_secs` old. The token is random per post; the caller refuses
+/// one it has seen (a replay within the window).
 pub fn mailgun(
     timestamp: Option<&str>,
     token: Option<&str>,
