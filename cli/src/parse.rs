@@ -166,6 +166,15 @@ async fn email(args: EmailArgs) -> ExitCode {
         inlet::email::Outcome::NotALead { reason } | inlet::email::Outcome::Dropped { reason } => {
             json!({"envelopes": [], "outcome": outcome.kind(), "reason": reason})
         }
+        inlet::email::Outcome::Confirmation {
+            confirmation,
+            confirm,
+            ..
+        } => json!({
+            "envelopes": [], "outcome": outcome.kind(), "reason": confirmation.describe(),
+            "code": confirmation.code, "link": confirmation.link,
+            "inlet_would_fetch": confirm.is_some()
+        }),
         inlet::email::Outcome::Unroutable { envelope, reason } => json!({
             "envelopes": [], "outcome": outcome.kind(), "reason": reason, "dead_letter": envelope
         }),

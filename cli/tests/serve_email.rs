@@ -181,6 +181,46 @@ async fn serve_generates_the_mail_token_once_keeps_it_and_prints_it() {
 }
 
 #[tokio::test]
+async fn a_forwarding_confirmation_shows_in_the_dead_letters_and_is_never_replayed() {
+    let double = RechatDouble::start().await;
+    let data = data_dir("serve-email-confirmation");
+    let serve = Serve::start(
+        double.url(),
+        &data,
+        "127.0.0.1:0",
+        &[("INLET_DEFAULT_CHANNEL", CHANNEL)],
+    );
+    let confirmation = "From: Gmail Team <forwarding-noreply@google.com>\r\nTo: leads@in.example.com\r\nSubject: (#550193224) Gmail Forwarding Confirmation - Receive Mail from ana.agent@gmail.com\r\nMessage-ID: <fwd-confirm-3@google.com>\r\n\r\nConfirmation code: 550193224\r\nhttps://mail-settings.google.com/mail/vf-%5BAB%5D-cd\r\n";
+    let r = reqwest::Client::new()
+        .post(format!("{}/email/raw", serve.url))
+        .basic_auth("inlet", Some(serve.mail_token()))
+        .header("content-type", "message/rfc822")
+        .body(confirmation)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let dlq = |action: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_inlet"))
+            .args(["dlq", action, "--data-dir"])
+            .arg(&data)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+    };
+    let listed = dlq("list");
+    assert!(listed.contains("550193224"), "{listed}");
+    assert!(
+        listed.contains("https://mail-settings.google.com/mail/vf-"),
+        "{listed}"
+    );
+    dlq("replay");
+    assert!(dlq("list").contains("550193224"), "a replay leaves it");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(double.leads().is_empty());
+}
+
+#[tokio::test]
 async fn unroutable_mail_is_kept_as_a_dead_letter() {
     let double = RechatDouble::start().await;
     let data = data_dir("serve-email-unroutable");

@@ -344,10 +344,14 @@ impl EmbeddedStore {
                     .collect::<Result<_, _>>()?;
                 let mut moved = 0;
                 for (seq, message_id, attributes) in rows {
-                    let envelope_id = serde_json::from_str::<serde_json::Value>(&attributes)
-                        .ok()
-                        .and_then(|a| a.get("envelope_id").and_then(|v| v.as_str()).map(str::to_owned));
-                    let wanted = id.as_deref().is_none_or(|want| want == message_id || Some(want) == envelope_id.as_deref());
+                    let attributes = serde_json::from_str::<serde_json::Value>(&attributes).ok();
+                    let text = |name: &str| {
+                        attributes.as_ref().and_then(|a| a.get(name)).and_then(|v| v.as_str()).map(str::to_owned)
+                    };
+                    let envelope_id = text("envelope_id");
+                    let replayable = text("cause").as_deref() != Some(crate::queue::FORWARDING_CONFIRMATION);
+                    let wanted = replayable
+                        && id.as_deref().is_none_or(|want| want == message_id || Some(want) == envelope_id.as_deref());
                     if !wanted {
                         continue;
                     }

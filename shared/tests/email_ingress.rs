@@ -474,6 +474,43 @@ async fn a_portal_is_credited_only_when_its_domain_is_proven() {
     }
 }
 
+/// Gmail's forwarding confirmation, as its help describes it; written for this test.
+const GMAIL_CONFIRMATION: &str = "From: Gmail Team <forwarding-noreply@google.com>\r\nTo: zillow@in.example.com\r\nSubject: (#418220937) Gmail Forwarding Confirmation - Receive Mail from ana.agent@gmail.com\r\nMessage-ID: <fwd-confirm-2@google.com>\r\n\r\nana.agent@gmail.com has requested to automatically forward mail to your email\r\naddress zillow@in.example.com.\r\nConfirmation code: 418220937\r\n\r\nhttps://mail-settings.google.com/mail/vf-%5BANGjdJ9xQ2%5D-Zk3pLw8\r\n";
+
+#[tokio::test]
+async fn a_forwarding_confirmation_is_kept_with_its_code_and_link_not_dropped() {
+    let (intake, queue) = intake(true);
+    let (status, body) = post(&intake, "raw", "message/rfc822", GMAIL_CONFIRMATION.into()).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (200, Some("FORWARDING_CONFIRMATION")),
+        "{body}"
+    );
+    assert!(queue.sent.lock().unwrap().is_empty(), "no lead");
+    let dead = queue.dead_letters.lock().unwrap();
+    assert_eq!(dead.len(), 1);
+    let letter = &dead[0].1;
+    assert_eq!(
+        letter.cause.as_deref(),
+        Some(inlet::queue::FORWARDING_CONFIRMATION)
+    );
+    assert!(!letter.replayable());
+    assert!(letter.reason.contains("418220937"), "{}", letter.reason);
+    assert!(
+        letter
+            .reason
+            .contains("https://mail-settings.google.com/mail/vf-"),
+        "{}",
+        letter.reason
+    );
+    // Unproven and confirm_forwarding off: Inlet fetched nothing.
+    assert!(
+        !letter.reason.contains("Inlet fetched"),
+        "{}",
+        letter.reason
+    );
+}
+
 #[tokio::test]
 async fn postmark_and_cloudmailin_json() {
     let (intake, queue) = intake(true);

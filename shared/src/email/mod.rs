@@ -6,6 +6,7 @@
 //! outcome (queue it, dead-letter it).
 
 pub mod authres;
+pub mod confirmation;
 pub mod forward;
 pub mod html;
 pub mod ingress;
@@ -35,6 +36,14 @@ pub enum Outcome {
     Dropped { reason: String },
     /// A lead no routing rule places: to dead-letter with the reason.
     Unroutable { envelope: Envelope, reason: String },
+    /// A mailbox provider's forwarding confirmation: kept for the operator with its code
+    /// and link (`envelope` carries the message, and no step); `confirm` is the link Inlet
+    /// may fetch itself (see `confirmation::confirm_link`).
+    Confirmation {
+        envelope: Envelope,
+        confirmation: confirmation::ForwardingConfirmation,
+        confirm: Option<url::Url>,
+    },
 }
 
 impl Outcome {
@@ -45,6 +54,7 @@ impl Outcome {
             Outcome::NotALead { .. } => "not_a_lead",
             Outcome::Dropped { .. } => "spam",
             Outcome::Unroutable { .. } => "unroutable",
+            Outcome::Confirmation { .. } => "forwarding_confirmation",
         }
     }
 }
@@ -135,6 +145,25 @@ pub fn process(inbound: &Inbound, ctx: &EmailContext) -> Outcome {
     }
     if let Some(reason) = refused_by_verdicts(&verdicts, ctx.settings) {
         return Outcome::Dropped { reason };
+    }
+    // Before the not-lead rules, which would take it for an account notice.
+    if let Some(found) = confirmation::recognize(outer) {
+        let message_id = outer
+            .header("message-id")
+            .map(|m| m.trim().trim_matches(['<', '>']).to_owned());
+        let envelope = EnvelopeBuilder::new(
+            OriginKind::Email,
+            "forwarding-confirmation",
+            "",
+            &inbound.raw,
+        )
+        .event_id(message_id.as_deref())
+        .build();
+        return Outcome::Confirmation {
+            envelope,
+            confirm: confirmation::confirm_link(&found, &verdicts, ctx.settings.confirm_forwarding),
+            confirmation: found,
+        };
     }
     let mut unwrapped = forward::unwrap(outer);
     if let Some(kind) = not_lead::classify(outer, &unwrapped.original) {

@@ -93,6 +93,9 @@ impl EmailFunction<'_> {
                 Outcome::Unroutable { envelope, reason } => {
                     json!({"outcome": outcome.kind(), "id": envelope.id, "reason": reason})
                 }
+                Outcome::Confirmation { envelope, .. } => {
+                    json!({"outcome": outcome.kind(), "id": envelope.id})
+                }
                 Outcome::NotALead { reason } | Outcome::Dropped { reason } => {
                     json!({"outcome": outcome.kind(), "reason": reason})
                 }

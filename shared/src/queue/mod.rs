@@ -49,6 +49,17 @@ pub struct DeadLetter {
 /// ALARM for every later real failure).
 pub const UNKNOWN_LEAD: &str = "unknown_lead";
 
+/// The `cause` of a dead letter that is a mailbox provider's forwarding confirmation, kept
+/// for the operator to read its code and link: no lead, so never replayed.
+pub const FORWARDING_CONFIRMATION: &str = "forwarding_confirmation";
+
+impl DeadLetter {
+    /// Whether a replay may put it back on the queue.
+    pub fn replayable(&self) -> bool {
+        self.cause.as_deref() != Some(FORWARDING_CONFIRMATION)
+    }
+}
+
 /// A message on the dead-letter queue, with why it is there.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeadMessage {

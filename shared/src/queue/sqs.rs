@@ -223,9 +223,11 @@ impl SqsQueue {
             let held = self.drain_dead_letters().await?;
             let mut this_round = 0;
             for (m, dead) in held {
-                let wanted = id.is_none_or(|want| {
-                    want == dead.message_id || Some(want) == dead.dead_letter.envelope_id.as_deref()
-                });
+                let wanted = dead.dead_letter.replayable()
+                    && id.is_none_or(|want| {
+                        want == dead.message_id
+                            || Some(want) == dead.dead_letter.envelope_id.as_deref()
+                    });
                 let Some(handle) = m.receipt_handle.as_deref() else {
                     continue;
                 };

@@ -83,9 +83,28 @@ impl From<IngressError> for IntakeError {
     }
 }
 
+/// Confirms a Gmail forwarding request by fetching its link: only a link
+/// `confirmation::confirm_link` let through, and no redirect followed (a redirect off
+/// Google's host would be a fetch of something else).
+async fn confirm_forwarding(link: &url::Url) -> Result<u16, String> {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let response = client
+        .get(link.clone())
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(response.status().as_u16())
+}
+
 fn outcome_id(outcome: &Outcome) -> Option<String> {
     match outcome {
-        Outcome::Lead(e) | Outcome::Unroutable { envelope: e, .. } => Some(e.id.clone()),
+        Outcome::Lead(e)
+        | Outcome::Unroutable { envelope: e, .. }
+        | Outcome::Confirmation { envelope: e, .. } => Some(e.id.clone()),
         _ => None,
     }
 }
@@ -177,6 +196,14 @@ impl Intake {
             Outcome::Dropped { reason } => {
                 json_response(200, &json!({"code": "DROPPED", "reason": reason}))
             }
+            Outcome::Confirmation {
+                envelope,
+                confirmation,
+                ..
+            } => json_response(
+                200,
+                &json!({"code": "FORWARDING_CONFIRMATION", "data": {"id": envelope.id}, "reason": confirmation.describe()}),
+            ),
         })
     }
 }
@@ -216,8 +243,11 @@ pub async fn accept(
             queue.dead_letter(&body, &dead).await?;
             // The dead letter names the recipient whole, for the operator to add; logs, which
             // travel further, only masked.
-            let recipients: Vec<String> =
-                inbound.recipients.iter().map(|r| crate::mask::email(r)).collect();
+            let recipients: Vec<String> = inbound
+                .recipients
+                .iter()
+                .map(|r| crate::mask::email(r))
+                .collect();
             tracing::warn!(
                 envelope = %envelope.id, provider = inbound.provider, outcome = outcome.kind(),
                 recipients = %recipients.join(", "),
@@ -228,6 +258,34 @@ pub async fn accept(
             tracing::info!(
                 provider = inbound.provider, outcome = outcome.kind(), reason = %reason,
                 "email not queued"
+            );
+        }
+        Outcome::Confirmation {
+            envelope,
+            confirmation,
+            confirm,
+        } => {
+            let mut reason = confirmation.describe();
+            if let Some(link) = confirm {
+                reason.push_str(&match confirm_forwarding(link).await {
+                    Ok(status) => format!("; Inlet fetched the link (HTTP {status})"),
+                    Err(e) => format!("; Inlet could not fetch the link ({e}): open it yourself"),
+                });
+            }
+            let body = crate::queue::message_body(envelope)?;
+            let dead = DeadLetter {
+                reason,
+                envelope_id: Some(envelope.id.clone()),
+                group_id: envelope.lead_key.clone(),
+                failed_step: None,
+                status: None,
+                cause: Some(crate::queue::FORWARDING_CONFIRMATION.to_owned()),
+            };
+            queue.dead_letter(&body, &dead).await?;
+            tracing::warn!(
+                envelope = %envelope.id, provider = inbound.provider, outcome = outcome.kind(),
+                mailbox = confirmation.provider, fetched = confirm.is_some(),
+                "a forwarding confirmation is waiting (inlet dlq list shows its code and link)"
             );
         }
     }
