@@ -212,10 +212,16 @@ pub enum DlqAction {
         #[arg(long)]
         json: bool,
     },
-    /// Put dead letters back on the queue (all, or one by message or envelope id).
+    /// Put dead letters back on the queue (all, or one by message or envelope id). Mail no
+    /// rule routed is read again with the settings in force (--config, the environment),
+    /// not re-sent as it failed; forwarding confirmations stay.
     Replay {
         #[arg(long)]
         id: Option<String>,
+        /// The routing file in force now (as `inlet serve --config` or the stack's routing
+        /// parameter holds it).
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
 }
 
@@ -266,16 +272,41 @@ pub fn dlq_sqs(
                 Ok(dead) => print_dead_letters(&dead, json),
                 Err(e) => fail("dlq", e),
             },
-            DlqAction::Replay { id } => match queue.replay(id.as_deref()).await {
-                Ok(0) if id.is_some() => {
-                    fail("dlq", "no dead letter at the head of its group has that id")
+            DlqAction::Replay { id, config } => {
+                let dead = match queue.dead_letters().await {
+                    Ok(d) => d,
+                    Err(e) => return fail("dlq", e),
+                };
+                let objects = inlet::objects::s3::S3Objects::new(aws_sdk_s3::Client::new(&aws));
+                let again =
+                    match read_again(&dead, id.as_deref(), config.as_deref(), Some(&objects)).await
+                    {
+                        Ok(a) => a,
+                        Err(e) => return fail("dlq", e),
+                    };
+                let mut queued = 0;
+                for (message_id, envelope) in &again.queue {
+                    if let Err(e) = inlet::queue::Queue::send(&queue, envelope).await {
+                        return fail("dlq", e);
+                    }
+                    if let Err(e) = queue.remove_dead_letter(message_id).await {
+                        return fail("dlq", e);
+                    }
+                    queued += 1;
                 }
-                Ok(n) => {
-                    println!("{n} dead letter(s) put back on the queue.");
-                    ExitCode::SUCCESS
+                match queue.replay(id.as_deref()).await {
+                    Ok(0) if id.is_some() && queued == 0 && again.kept == 0 => {
+                        fail("dlq", "no dead letter at the head of its group has that id")
+                    }
+                    Ok(n) => {
+                        println!(
+                            "{n} dead letter(s) put back on the queue; {queued} read again and queued."
+                        );
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => fail("dlq", e),
                 }
-                Err(e) => fail("dlq", e),
-            },
+            }
         }
     })
 }
@@ -293,15 +324,149 @@ pub async fn dlq(action: DlqAction, data_dir: &Path) -> ExitCode {
             };
             print_dead_letters(&dead, json)
         }
-        DlqAction::Replay { id } => match store.replay(id.clone()).await {
-            Ok(0) if id.is_some() => fail("dlq", "no dead letter has that message or envelope id"),
-            Ok(n) => {
-                println!("{n} dead letter(s) put back on the queue.");
-                ExitCode::SUCCESS
+        DlqAction::Replay { id, config } => {
+            let dead = match store.dead_letters().await {
+                Ok(d) => d,
+                Err(e) => return fail("dlq", e),
+            };
+            let again = match read_again(&dead, id.as_deref(), config.as_deref(), None).await {
+                Ok(a) => a,
+                Err(e) => return fail("dlq", e),
+            };
+            let mut queued = 0;
+            for (message_id, envelope) in &again.queue {
+                if let Err(e) = inlet::queue::Queue::send(&store, envelope).await {
+                    return fail("dlq", e);
+                }
+                if let Err(e) = store.remove_dead_letter(message_id.clone()).await {
+                    return fail("dlq", e);
+                }
+                queued += 1;
             }
-            Err(e) => fail("dlq", e),
-        },
+            match store.replay(id.clone()).await {
+                Ok(0) if id.is_some() && queued == 0 && again.kept == 0 => {
+                    fail("dlq", "no dead letter has that message or envelope id")
+                }
+                Ok(n) => {
+                    println!(
+                        "{n} dead letter(s) put back on the queue; {queued} read again and queued."
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail("dlq", e),
+            }
+        }
     }
+}
+
+/// What a replay found when it read unroutable mail again.
+struct ReadAgain {
+    /// The dead letters (by message id) that are leads now, with their new envelopes.
+    queue: Vec<(String, inlet::envelope::Envelope)>,
+    /// How many stay, each printed with why.
+    kept: usize,
+}
+
+/// Reads again, with the settings in force, each dead letter that is mail no rule routed
+/// (all, or the one `id` names): those a rule places now are to be queued; the others stay,
+/// each said why. `objects` fetches a message SES stored that the dead letter does not hold.
+async fn read_again(
+    dead: &[inlet::queue::DeadMessage],
+    id: Option<&str>,
+    config: Option<&Path>,
+    objects: Option<&dyn inlet::objects::ObjectStore>,
+) -> Result<ReadAgain, String> {
+    let mut out = ReadAgain {
+        queue: Vec::new(),
+        kept: 0,
+    };
+    let candidates: Vec<_> = dead
+        .iter()
+        .filter(|d| d.dead_letter.cause.as_deref() == Some(inlet::queue::UNROUTABLE))
+        .filter(|d| {
+            id.is_none_or(|want| {
+                want == d.message_id || Some(want) == d.dead_letter.envelope_id.as_deref()
+            })
+        })
+        .collect();
+    if candidates.is_empty() {
+        return Ok(out);
+    }
+    let settings = Config::load(config)
+        .map_err(|e| e.to_string())?
+        .intake_settings();
+    let ctx = inlet::email::EmailContext {
+        settings: &settings.email,
+        policy: &settings.channels,
+        normalize: settings.normalize,
+        verify_senders: true,
+    };
+    for d in candidates {
+        let stored = serde_json::from_str::<serde_json::Value>(&d.body)
+            .ok()
+            .and_then(|v| v.get("source").cloned())
+            .and_then(|s| serde_json::from_value::<inlet::email::StoredMail>(s).ok());
+        let Some(stored) = stored else {
+            println!("{}: kept: it holds no message to read again", d.message_id);
+            out.kept += 1;
+            continue;
+        };
+        let raw = match (stored.inline_mime(), &stored.object, objects) {
+            (Some(raw), _, _) => raw,
+            (None, Some(at), Some(objects)) => {
+                match objects
+                    .get(
+                        &at.bucket,
+                        &at.key,
+                        inlet::router::email::EMAIL_BODY_LIMIT as u64,
+                    )
+                    .await
+                {
+                    Ok(raw) => raw,
+                    Err(e) => {
+                        println!("{}: kept: {e}", d.message_id);
+                        out.kept += 1;
+                        continue;
+                    }
+                }
+            }
+            _ => {
+                println!(
+                    "{}: kept: {} posts its parsed fields, not the message, or it was too large to keep; have it sent again",
+                    d.message_id, stored.provider
+                );
+                out.kept += 1;
+                continue;
+            }
+        };
+        match inlet::email::reread(&stored, raw, &ctx) {
+            Ok(inlet::email::Outcome::Lead(envelope)) => {
+                println!(
+                    "{}: read again: a lead, queued as {}",
+                    d.message_id, envelope.id
+                );
+                out.queue.push((d.message_id.clone(), envelope));
+            }
+            Ok(other) => {
+                let now = match &other {
+                    inlet::email::Outcome::Unroutable { reason, .. }
+                    | inlet::email::Outcome::NotALead { reason }
+                    | inlet::email::Outcome::Dropped { reason } => reason.clone(),
+                    other => other.kind().to_owned(),
+                };
+                println!(
+                    "{}: kept: {now} (first: {})",
+                    d.message_id, stored.first_reason
+                );
+                out.kept += 1;
+            }
+            Err(e) => {
+                println!("{}: kept: {e}", d.message_id);
+                out.kept += 1;
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn print_dead_letters(dead: &[inlet::queue::DeadMessage], json: bool) -> ExitCode {

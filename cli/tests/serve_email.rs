@@ -245,5 +245,45 @@ async fn unroutable_mail_is_kept_as_a_dead_letter() {
         .unwrap();
     let listed = String::from_utf8_lossy(&out.stdout);
     assert!(listed.contains("unroutable"), "{listed}");
+    // The reason names the address to add, whole.
+    assert!(listed.contains("anything@in.example.com"), "{listed}");
     assert!(double.leads().is_empty());
+
+    let replay = |config: Option<&std::path::Path>| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_inlet"));
+        cmd.args(["dlq", "replay", "--data-dir"]).arg(&data);
+        if let Some(c) = config {
+            cmd.arg("--config").arg(c);
+        }
+        let out = cmd.output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+    };
+    // Replayed with the same settings it is read again, still unroutable: it stays, rather
+    // than going to Rechat with an empty channel and coming back a 404.
+    let said = replay(None);
+    assert!(said.contains("kept: unroutable"), "{said}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(double.leads().is_empty());
+    // With the address routed now, the replay reads it again onto that channel.
+    let routing = data.join("routing-now.toml");
+    std::fs::write(
+        &routing,
+        format!("[email.addresses]\n\"anything@in.example.com\" = \"{CHANNEL}\"\n"),
+    )
+    .unwrap();
+    let said = replay(Some(&routing));
+    assert!(said.contains("read again: a lead"), "{said}");
+    assert!(wait_for(Duration::from_secs(20), || double.leads().len() == 1).await);
+    assert_eq!(double.leads()[0].channel, CHANNEL);
+    assert_eq!(
+        double.leads()[0].payload["email"],
+        "diego.alvarez@example.com"
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_inlet"))
+        .args(["dlq", "list", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(listed.contains("is empty"), "{listed}");
 }

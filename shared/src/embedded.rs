@@ -331,6 +331,19 @@ impl EmbeddedStore {
         .await
     }
 
+    /// Removes one dead letter (one a replay has read again and queued anew). Whether it
+    /// was there.
+    pub async fn remove_dead_letter(&self, message_id: String) -> Result<bool, StoreError> {
+        self.call(move |conn| {
+            let n = conn.execute(
+                "DELETE FROM messages WHERE queue = ?1 AND message_id = ?2",
+                params![DEAD, message_id],
+            )?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
     /// Moves dead letters (all, or the one with this message or envelope id) back to the
     /// main queue, at the end of their group. Returns how many moved.
     pub async fn replay(&self, id: Option<String>) -> Result<usize, StoreError> {
@@ -349,7 +362,10 @@ impl EmbeddedStore {
                         attributes.as_ref().and_then(|a| a.get(name)).and_then(|v| v.as_str()).map(str::to_owned)
                     };
                     let envelope_id = text("envelope_id");
-                    let replayable = text("cause").as_deref() != Some(crate::queue::FORWARDING_CONFIRMATION);
+                    let replayable = !matches!(
+                        text("cause").as_deref(),
+                        Some(crate::queue::FORWARDING_CONFIRMATION | crate::queue::UNROUTABLE)
+                    );
                     let wanted = replayable
                         && id.as_deref().is_none_or(|want| want == message_id || Some(want) == envelope_id.as_deref());
                     if !wanted {

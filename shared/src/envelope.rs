@@ -28,6 +28,11 @@ pub struct Envelope {
     /// What normalization left out, and why.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notices: Vec<Notice>,
+    /// What the source that made it needs to read it again at replay, when its failure was
+    /// its own (routing, reading) and not Rechat's: the source owns the format (mail:
+    /// `email::StoredMail`). Only dead letters carry it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -442,6 +447,7 @@ impl EnvelopeBuilder {
             lead_key,
             steps: self.steps,
             notices: self.notices,
+            source: None,
         }
     }
 }

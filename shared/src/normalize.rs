@@ -58,6 +58,8 @@ pub enum Notice {
     /// Mail in a portal's layout whose sender was not proven to be that portal (no aligned
     /// DMARC or DKIM pass, nor a listed agent's forward): read as plain mail, not credited.
     UnverifiedSender { portal: String },
+    /// Read again at replay with the settings then in force, after it first failed so.
+    ReadAgain { first_reason: String },
 }
 
 /// The lead, and what normalization had to say about it.
@@ -128,6 +130,7 @@ pub fn normalize(raw: RawLead, options: &NormalizeOptions) -> Result<Normalized,
                 Notice::UnparsedPhone => "the phone is not a number",
                 Notice::Cut { .. } => "a field is too long",
                 Notice::UnverifiedSender { .. } => "its sender is not proven",
+                Notice::ReadAgain { .. } => "it was read again",
             })
             .collect();
         if !unusable.is_empty() {

@@ -586,6 +586,43 @@ async fn not_leads_unroutable_and_bad_input_each_answer_clearly() {
         );
     }
     assert!(queue.sent.lock().unwrap().is_empty());
+    {
+        // Kept with what a replay needs to read it again, and not replayed as it is.
+        let dead = queue.dead_letters.lock().unwrap();
+        assert_eq!(dead[0].1.cause.as_deref(), Some(inlet::queue::UNROUTABLE));
+        assert!(!dead[0].1.replayable());
+        let kept = inlet::envelope::Envelope::from_json(&dead[0].0).unwrap();
+        let stored: inlet::email::StoredMail =
+            serde_json::from_value(kept.source.clone().unwrap()).unwrap();
+        assert_eq!(stored.recipients, ["nobody@in.example.com"]);
+        assert!(stored.first_reason.starts_with("unroutable"));
+        // Read again once the address is routed: a lead on that channel, the first reason
+        // kept in its notices.
+        let mut now = email_settings(false);
+        now.addresses
+            .insert("nobody@in.example.com".into(), DEFAULT.into());
+        let ctx = inlet::email::EmailContext {
+            settings: &now,
+            policy: &ChannelPolicy::AnyUuid,
+            normalize: Default::default(),
+            verify_senders: true,
+        };
+        let raw = stored.inline_mime().expect("the message is kept inline");
+        match inlet::email::reread(&stored, raw, &ctx).unwrap() {
+            inlet::email::Outcome::Lead(e) => {
+                assert_eq!(e.channel, DEFAULT);
+                assert_eq!(email_of(&e), "mei.tanaka@example.com");
+                let notices = serde_json::to_string(&e.notices).unwrap();
+                assert!(
+                    notices.contains("read_again") && notices.contains("unroutable"),
+                    "{notices}"
+                );
+                // Its portal stays proven: SES's verdicts are in the stored message.
+                assert_eq!(e.origin.sender, "zillow");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
     let (status, _) = post(
         &intake,
         "postmark",

@@ -21,10 +21,34 @@ pub struct Inbound {
     pub verdicts: Verdicts,
     /// The token of a Mailgun signature: the router refuses a token it has seen.
     pub signed_token: Option<String>,
+    /// Whether `raw` is the whole MIME message (not a provider's parsed fields): then it
+    /// can be read again at replay.
+    pub mime: bool,
+    /// Where the message is stored whole (SES's S3 action), when it is.
+    pub stored: Option<StoredObject>,
+}
+
+/// Every way mail arrives, as `Inbound::provider` names it.
+pub const PROVIDERS: [&str; 7] = [
+    "ses",
+    "sns",
+    "raw",
+    "sendgrid",
+    "mailgun",
+    "postmark",
+    "cloudmailin",
+];
+
+/// An object in a bucket.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StoredObject {
+    pub bucket: String,
+    pub key: String,
 }
 
 /// A receiving service's verdict on a check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Pass,
     Fail,
@@ -45,7 +69,8 @@ impl Verdict {
 
 /// Checks the receiving service made (SES receipts; SendGrid's SPF/DKIM fields; the
 /// receiving server's `Authentication-Results`, see `authres`).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Verdicts {
     pub spam: Option<Verdict>,
     pub virus: Option<Verdict>,
@@ -124,6 +149,8 @@ pub fn from_raw(provider: &'static str, raw: Vec<u8>) -> Result<Inbound, Ingress
         raw,
         verdicts: Verdicts::default(),
         signed_token: None,
+        mime: true,
+        stored: None,
     })
 }
 
@@ -630,6 +657,8 @@ fn cloudmailin(v: &Value, body: &[u8]) -> Result<Inbound, IngressError> {
             ..Verdicts::default()
         },
         signed_token: None,
+        mime: false,
+        stored: None,
     })
 }
 
@@ -660,6 +689,8 @@ fn parsed(
         recipients,
         verdicts,
         signed_token: None,
+        mime: false,
+        stored: None,
     })
 }
 

@@ -72,6 +72,93 @@ pub struct EmailContext<'a> {
     pub verify_senders: bool,
 }
 
+/// What an unroutable message's dead letter keeps so that a replay can read it again with
+/// the settings then in force (kept in `Envelope::source`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StoredMail {
+    /// How it came (`raw`, `ses`, `sendgrid`, …).
+    pub provider: String,
+    /// The envelope recipients it came for (headers may not name them).
+    pub recipients: Vec<String>,
+    /// The carrier's verdicts (a receipt's, a provider's fields), which the message's own
+    /// headers do not repeat.
+    pub verdicts: Verdicts,
+    /// The whole MIME message, base64, when it came whole and is small enough to keep in a
+    /// queue message (`INLINE_MAIL_LIMIT`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mime_base64: Option<String>,
+    /// Where SES stored it, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object: Option<ingress::StoredObject>,
+    /// Why it first failed: the history keeps it whatever a replay finds.
+    pub first_reason: String,
+}
+
+/// The largest message a dead letter keeps inline: base64 makes it a third larger, and an
+/// SQS message (256 KiB) holds the envelope besides.
+pub const INLINE_MAIL_LIMIT: usize = 160 * 1024;
+
+impl StoredMail {
+    /// What `inbound`'s dead letter keeps, having failed for `reason`.
+    pub fn of(inbound: &Inbound, reason: &str, inline: bool) -> StoredMail {
+        use base64::Engine;
+        StoredMail {
+            provider: inbound.provider.to_owned(),
+            recipients: inbound.recipients.clone(),
+            verdicts: inbound.verdicts.clone(),
+            mime_base64: (inline && inbound.mime && inbound.raw.len() <= INLINE_MAIL_LIMIT)
+                .then(|| base64::engine::general_purpose::STANDARD.encode(&inbound.raw)),
+            object: inbound.stored.clone(),
+            first_reason: reason.to_owned(),
+        }
+    }
+
+    /// The message inline, when it is kept so.
+    pub fn inline_mime(&self) -> Option<Vec<u8>> {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD
+            .decode(self.mime_base64.as_deref()?)
+            .ok()
+    }
+}
+
+/// Reads a stored message again (`raw`, from the dead letter or its bucket) as it first
+/// came, with `ctx`'s settings: what it becomes now. A lead carries a notice with the first
+/// reason.
+pub fn reread(
+    stored: &StoredMail,
+    raw: Vec<u8>,
+    ctx: &EmailContext,
+) -> Result<Outcome, IngressError> {
+    let provider = ingress::PROVIDERS
+        .iter()
+        .copied()
+        .find(|p| *p == stored.provider)
+        .unwrap_or("raw");
+    let mut inbound = ingress::from_raw(provider, raw)?;
+    if !stored.recipients.is_empty() {
+        inbound.recipients = stored.recipients.clone();
+    }
+    inbound.verdicts = stored.verdicts.clone();
+    let read_again = crate::normalize::Notice::ReadAgain {
+        first_reason: stored.first_reason.clone(),
+    };
+    Ok(match process(&inbound, ctx) {
+        Outcome::Lead(mut e) => {
+            e.notices.push(read_again);
+            Outcome::Lead(e)
+        }
+        Outcome::Unroutable {
+            mut envelope,
+            reason,
+        } => {
+            envelope.notices.push(read_again);
+            Outcome::Unroutable { envelope, reason }
+        }
+        other => other,
+    })
+}
+
 /// Reads a file as Inlet receives mail: any provider's payload (detected), else raw MIME.
 pub async fn inbound_from_file(
     raw: &[u8],

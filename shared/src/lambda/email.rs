@@ -134,6 +134,7 @@ impl EmailFunction<'_> {
             // `process` reads by its authserv-id.
             Ok(raw) => ingress::from_raw("ses", raw).map(|mut i| {
                 i.verdicts = ingress::header_verdicts(&i.message);
+                i.stored = Some(ingress::StoredObject { bucket, key });
                 i
             }),
             Err(e) => Err(e),
@@ -169,7 +170,10 @@ impl EmailFunction<'_> {
             )));
         };
         Ok(match self.get(&bucket, &key).await? {
-            Ok(raw) => ingress::from_ses_record(&ses, raw),
+            Ok(raw) => ingress::from_ses_record(&ses, raw).map(|mut i| {
+                i.stored = Some(ingress::StoredObject { bucket, key });
+                i
+            }),
             Err(e) => Err(e),
         })
     }

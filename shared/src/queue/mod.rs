@@ -53,10 +53,18 @@ pub const UNKNOWN_LEAD: &str = "unknown_lead";
 /// for the operator to read its code and link: no lead, so never replayed.
 pub const FORWARDING_CONFIRMATION: &str = "forwarding_confirmation";
 
+/// The `cause` of a dead letter that is mail no routing rule placed: re-sent as it is, it
+/// would only come back from Rechat as a 404 for its empty channel, so a replay reads it
+/// again instead (`inlet dlq replay`, with the settings then in force).
+pub const UNROUTABLE: &str = "unroutable";
+
 impl DeadLetter {
-    /// Whether a replay may put it back on the queue.
+    /// Whether a replay may put it back on the queue as it is.
     pub fn replayable(&self) -> bool {
-        self.cause.as_deref() != Some(FORWARDING_CONFIRMATION)
+        !matches!(
+            self.cause.as_deref(),
+            Some(FORWARDING_CONFIRMATION | UNROUTABLE)
+        )
     }
 }
 

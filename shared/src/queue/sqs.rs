@@ -213,6 +213,25 @@ impl SqsQueue {
         Ok(held.into_iter().map(|(_, d)| d).collect())
     }
 
+    /// Removes one dead letter (one a replay has read again and queued anew); the others are
+    /// released as they were. Whether it was found.
+    pub async fn remove_dead_letter(&self, message_id: &str) -> Result<bool, QueueError> {
+        let held = self.drain_dead_letters().await?;
+        let mut found = false;
+        for (m, dead) in held {
+            let Some(handle) = m.receipt_handle.as_deref() else {
+                continue;
+            };
+            if dead.message_id == message_id {
+                self.delete(true, handle).await?;
+                found = true;
+            } else {
+                self.release_dead_letter(handle).await?;
+            }
+        }
+        Ok(found)
+    }
+
     /// Puts dead letters back on the main queue in their FIFO groups (all, or the one whose
     /// message or envelope id is `id`); the others stay. Returns how many moved. A FIFO
     /// queue hands out one message of a group at a time, so this repeats until a round

@@ -231,14 +231,26 @@ pub async fn accept(
             );
         }
         Outcome::Unroutable { envelope, reason } => {
-            let body = crate::queue::message_body(envelope)?;
+            // Kept with what a replay needs to read it again; the message inline when it
+            // fits a queue message, else only where SES stored it.
+            let with_source = |inline: bool| {
+                let mut kept = envelope.clone();
+                kept.source =
+                    serde_json::to_value(crate::email::StoredMail::of(inbound, reason, inline))
+                        .ok();
+                crate::queue::message_body(&kept)
+            };
+            let body = match with_source(true) {
+                Err(QueueError::TooLarge { .. }) => with_source(false)?,
+                other => other?,
+            };
             let dead = DeadLetter {
                 reason: reason.clone(),
                 envelope_id: Some(envelope.id.clone()),
                 group_id: envelope.lead_key.clone(),
                 failed_step: None,
                 status: None,
-                cause: None,
+                cause: Some(crate::queue::UNROUTABLE.to_owned()),
             };
             queue.dead_letter(&body, &dead).await?;
             // The dead letter names the recipient whole, for the operator to add; logs, which
