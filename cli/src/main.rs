@@ -1,5 +1,6 @@
 //! The `inlet` command. Wiring only: every decision is in the `inlet` library.
 
+mod mail;
 mod ops;
 mod parse;
 mod serve;
@@ -52,6 +53,11 @@ enum Command {
     },
     /// What the ledger knows: recent envelopes, or one lead's.
     Leads(ops::LeadsArgs),
+    /// Stored inbound mail: redrive what the email function failed on.
+    Email {
+        #[command(subcommand)]
+        action: mail::EmailAction,
+    },
     /// Show what a body would become, without queueing it.
     Parse {
         #[command(subcommand)]
@@ -82,6 +88,7 @@ fn main() -> ExitCode {
             _ => Box::pin(ops::dlq(action, &data_dir)),
         }),
         Command::Leads(args) => runtime.block_on(ops::leads(args)),
+        Command::Email { action } => runtime.block_on(mail::run(action)),
         Command::Parse { what } => runtime.block_on(parse::run(what)),
     }
 }

@@ -277,7 +277,7 @@ pub fn dlq_sqs(
                     Ok(d) => d,
                     Err(e) => return fail("dlq", e),
                 };
-                let objects = inlet::objects::s3::S3Objects::new(aws_sdk_s3::Client::new(&aws));
+                let objects = inlet::objects::s3::S3Objects::new(inlet::objects::s3::client(&aws));
                 let again =
                     match read_again(&dead, id.as_deref(), config.as_deref(), Some(&objects)).await
                     {

@@ -226,6 +226,28 @@ pub fn s3_objects(event: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
+/// A message SES's S3 action stored, read from `bucket`/`key`: its spam and virus verdicts
+/// from SES's headers (SPF, DKIM and DMARC from SES's `Authentication-Results`, which
+/// `process` reads by its authserv-id), and where it is kept.
+pub fn from_stored(bucket: &str, key: &str, raw: Vec<u8>) -> Result<Inbound, IngressError> {
+    let mut inbound = from_raw("ses", raw)?;
+    inbound.verdicts = header_verdicts(&inbound.message);
+    inbound.stored = Some(StoredObject {
+        bucket: bucket.to_owned(),
+        key: key.to_owned(),
+    });
+    Ok(inbound)
+}
+
+/// The objects a Lambda asynchronous-invocation failure record names: the S3 event it
+/// failed on is its `requestPayload`.
+pub fn failed_invocation_objects(record: &Value) -> Vec<(String, String)> {
+    record
+        .get("requestPayload")
+        .map(s3_objects)
+        .unwrap_or_default()
+}
+
 /// An SES receipt (`mail` and `receipt` of an SES event record or SNS notification):
 /// recipients and verdicts.
 fn ses_receipt(record: &Value) -> (Vec<String>, Verdicts) {

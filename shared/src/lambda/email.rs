@@ -130,13 +130,7 @@ impl EmailFunction<'_> {
             )));
         };
         Ok(match self.get(&bucket, &key).await? {
-            // SPF, DKIM and DMARC come from SES's own `Authentication-Results`, which
-            // `process` reads by its authserv-id.
-            Ok(raw) => ingress::from_raw("ses", raw).map(|mut i| {
-                i.verdicts = ingress::header_verdicts(&i.message);
-                i.stored = Some(ingress::StoredObject { bucket, key });
-                i
-            }),
+            Ok(raw) => ingress::from_stored(&bucket, &key, raw),
             Err(e) => Err(e),
         })
     }
@@ -198,11 +192,7 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
         .clone()
         .ok_or("INLET_DLQ_URL is not set (unroutable mail is dead-lettered)")?;
     let queue = SqsQueue::new(aws_sdk_sqs::Client::new(&aws), &queue_url, &dlq_url);
-    let objects = S3Objects::new(aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&aws)
-            .force_path_style(std::env::var_os("AWS_ENDPOINT_URL").is_some())
-            .build(),
-    ));
+    let objects = S3Objects::new(crate::objects::s3::client(&aws));
     let policy = ChannelPolicy::from_list(&config.channels);
     let prefix = std::env::var("INLET_EMAIL_PREFIX").unwrap_or_default();
     let function = EmailFunction {

@@ -15,6 +15,16 @@ impl S3Objects {
     }
 }
 
+/// An S3 client for `aws`: path-style addressing when a custom endpoint is set
+/// (`AWS_ENDPOINT_URL`: moto, MinIO, LocalStack), where `bucket.host` names no server.
+pub fn client(aws: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(aws)
+            .force_path_style(std::env::var_os("AWS_ENDPOINT_URL").is_some())
+            .build(),
+    )
+}
+
 #[async_trait]
 impl ObjectStore for S3Objects {
     async fn get(&self, bucket: &str, key: &str, limit: u64) -> Result<Vec<u8>, ObjectError> {
