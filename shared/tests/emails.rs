@@ -44,6 +44,29 @@ fn check(expect: &Value, outcome: &Outcome) -> Vec<String> {
         }
         return wrong;
     }
+    if expect.get("outcome").and_then(Value::as_str) == Some("forwarding_confirmation") {
+        match outcome {
+            Outcome::Confirmation { confirmation, .. } => {
+                let got = [
+                    ("provider", Some(confirmation.provider.to_owned())),
+                    ("code", confirmation.code.clone()),
+                    ("requester", confirmation.requester.clone()),
+                    ("link", confirmation.link.clone()),
+                ];
+                for (key, got) in got {
+                    let want = expect.get(key).and_then(Value::as_str).map(str::to_owned);
+                    if expect.get(key).is_some() && want != got {
+                        wrong.push(format!("{key}: want {want:?}, got {got:?}"));
+                    }
+                }
+            }
+            other => wrong.push(format!(
+                "expected a forwarding confirmation, got {}",
+                other.kind()
+            )),
+        }
+        return wrong;
+    }
     let Outcome::Lead(envelope) = outcome else {
         return vec![format!("expected a lead, got {outcome:?}")];
     };
