@@ -18,7 +18,8 @@ use std::time::Duration;
 const CHANNEL: &str = "55f5d0b8-3f4e-4b8e-9d6a-0c1b2a3d745f";
 const BUCKET: &str = "inlet-inbound-mail";
 
-const MESSAGE: &str = "X-SES-Spam-Verdict: PASS\r\nX-SES-Virus-Verdict: PASS\r\nFrom: realtor.com <leads@email.realtor.com>\r\nTo: realtor@in.example.com\r\nSubject: New realtor.com lead - Diego Alvarez\r\nMessage-ID: <s3-e2e@fixtures.example>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nFirst Name: Diego\r\nLast Name: Alvarez\r\nEmail: diego.alvarez@example.com\r\nPhone: 303.555.0151\r\nComments: Please send the HOA details.\r\n";
+/// As SES stores it: its own verdicts on top (the realtor.com DMARC pass credits the portal).
+const MESSAGE: &str = "Authentication-Results: amazonses.com;\r\n spf=pass (spfCheck: domain of email.realtor.com designates 203.0.113.5 as permitted sender) smtp.mailfrom=bounce@email.realtor.com;\r\n dkim=pass header.i=@email.realtor.com;\r\n dmarc=pass header.from=email.realtor.com;\r\nX-SES-Spam-Verdict: PASS\r\nX-SES-Virus-Verdict: PASS\r\nFrom: realtor.com <leads@email.realtor.com>\r\nTo: realtor@in.example.com\r\nSubject: New realtor.com lead - Diego Alvarez\r\nMessage-ID: <s3-e2e@fixtures.example>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nFirst Name: Diego\r\nLast Name: Alvarez\r\nEmail: diego.alvarez@example.com\r\nPhone: 303.555.0151\r\nComments: Please send the HOA details.\r\n";
 
 #[tokio::test]
 async fn a_message_stored_in_s3_reaches_rechat() {
