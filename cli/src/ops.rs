@@ -117,10 +117,35 @@ pub fn check(file: Option<&Path>) -> ExitCode {
             inlet::mask::id
         ),
         if email.forwarder_is_assignee {
-            "; a forwarding agent is the assignee"
+            "; a listed agent who forwards is the assignee"
         } else {
             ""
         }
+    );
+    // Never the token itself: whether mail over HTTP is open to anyone who has it.
+    let required: Vec<&str> = [
+        (email.require_spf, "SPF"),
+        (email.require_dkim, "DKIM"),
+        (email.require_dmarc, "DMARC"),
+    ]
+    .iter()
+    .filter(|(on, _)| *on)
+    .map(|(_, name)| *name)
+    .collect();
+    println!(
+        "email security: mail over HTTP {}; verdicts from {}; {} trusted agent(s); must pass: {}",
+        if email.http_token.is_some() {
+            "needs the mail token (set)"
+        } else {
+            "refused (no [email] http_token; inlet serve generates one)"
+        },
+        email.authserv_id,
+        email.agents.len(),
+        if required.is_empty() {
+            "nothing".to_owned()
+        } else {
+            required.join(", ")
+        },
     );
     ExitCode::SUCCESS
 }

@@ -270,4 +270,26 @@ fn inlet_check_is_strict_names_every_missing_secret_and_says_what_it_loaded() {
     );
     assert!(!ok);
     assert!(err.contains("INLET_DEFAULT_CHANNEL"), "{err}");
+
+    // The mail settings: what is in force, the token never printed, a short one refused.
+    let mail = "[email]\nhttp_token = \"env:INLET_TEST_MAIL_TOKEN\"\nagents = [\"brokerage.example\", \"ana@gmail.com\"]\nrequire_dmarc = true\nauthserv_id = \"mx.brokerage.example\"\n";
+    let token = "a-mail-token-of-enough-length";
+    let (ok, out, err) = check(mail, &[("INLET_TEST_MAIL_TOKEN", token)]);
+    assert!(ok, "{err}");
+    assert!(out.contains("needs the mail token (set)"), "{out}");
+    assert!(out.contains("verdicts from mx.brokerage.example"), "{out}");
+    assert!(
+        out.contains("2 trusted agent(s); must pass: DMARC"),
+        "{out}"
+    );
+    assert!(!out.contains(token) && !err.contains(token), "{out}{err}");
+    let (ok, _, err) = check(mail, &[("INLET_TEST_MAIL_TOKEN", "short")]);
+    assert!(!ok);
+    assert!(err.contains("at least 16 characters"), "{err}");
+    let (ok, _, err) = check("[email]\nagents = [\"nodot\"]\n", &[]);
+    assert!(!ok);
+    assert!(err.contains("neither an address nor a domain"), "{err}");
+    let (ok, _, err) = check("", &[("INLET_EMAIL_HTTP_TOKEN", "short")]);
+    assert!(!ok);
+    assert!(err.contains("INLET_EMAIL_HTTP_TOKEN"), "{err}");
 }
