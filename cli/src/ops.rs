@@ -311,7 +311,13 @@ pub fn dlq_sqs(
                     };
                 let mut queued = 0;
                 for (message_id, envelope) in &again.queue {
-                    if let Err(e) = inlet::queue::Queue::send(&queue, envelope).await {
+                    // Past the deduplication window, as a replay: a re-read of an event
+                    // with the sender's id keeps the envelope's id.
+                    let sent = match inlet::queue::message_body(envelope) {
+                        Ok(body) => queue.send_raw(&body, &envelope.lead_key).await,
+                        Err(e) => Err(e),
+                    };
+                    if let Err(e) = sent {
                         return fail("dlq", e);
                     }
                     if let Err(e) = queue.remove_dead_letter(message_id).await {
@@ -360,7 +366,12 @@ pub async fn dlq(action: DlqAction, data_dir: &Path) -> ExitCode {
             };
             let mut queued = 0;
             for (message_id, envelope) in &again.queue {
-                if let Err(e) = inlet::queue::Queue::send(&store, envelope).await {
+                // Past the deduplication window, as a replay (see dlq_sqs).
+                let body = match inlet::queue::message_body(envelope) {
+                    Ok(b) => b,
+                    Err(e) => return fail("dlq", e),
+                };
+                if let Err(e) = store.send_raw(body, envelope.lead_key.clone()).await {
                     return fail("dlq", e);
                 }
                 if let Err(e) = store.remove_dead_letter(message_id.clone()).await {
@@ -382,6 +393,22 @@ pub async fn dlq(action: DlqAction, data_dir: &Path) -> ExitCode {
             }
         }
     }
+}
+
+/// A webhook's dead letter Rechat refused for its content (400: what the field rules made
+/// of the request), with the request it keeps and its channel: read again at replay.
+fn refused_webhook(
+    d: &inlet::queue::DeadMessage,
+) -> Option<(inlet::webhook::StoredWebhook, String)> {
+    if d.dead_letter.status != Some(400) {
+        return None;
+    }
+    let envelope: serde_json::Value = serde_json::from_str(&d.body).ok()?;
+    if envelope.pointer("/origin/kind")?.as_str()? != "webhook" {
+        return None;
+    }
+    let stored = serde_json::from_value(envelope.get("source")?.clone()).ok()?;
+    Some((stored, envelope.get("channel")?.as_str()?.to_owned()))
 }
 
 /// What a replay found when it read unroutable mail again.
@@ -407,7 +434,10 @@ async fn read_again(
     };
     let candidates: Vec<_> = dead
         .iter()
-        .filter(|d| d.dead_letter.cause.as_deref() == Some(inlet::queue::UNROUTABLE))
+        .filter(|d| {
+            d.dead_letter.cause.as_deref() == Some(inlet::queue::UNROUTABLE)
+                || refused_webhook(d).is_some()
+        })
         .filter(|d| {
             id.is_none_or(|want| {
                 want == d.message_id || Some(want) == d.dead_letter.envelope_id.as_deref()
@@ -427,6 +457,63 @@ async fn read_again(
         verify_senders: true,
     };
     for d in candidates {
+        // A re-read is the same submission read again: it keeps the time it was received,
+        // so that delivery's ledger takes an unchanged envelope as itself seen again (not
+        // as a repeat to drop) and its retry window runs from the first receipt.
+        let first_received = serde_json::from_str::<serde_json::Value>(&d.body)
+            .ok()
+            .and_then(|v| v.get("received_at").cloned())
+            .and_then(|t| serde_json::from_value::<chrono::DateTime<chrono::Utc>>(t).ok());
+        let keep_time = |mut e: inlet::envelope::Envelope| {
+            if let Some(t) = first_received {
+                e.received_at = t;
+            }
+            e
+        };
+        if let Some((stored, channel)) = refused_webhook(d) {
+            let reread = inlet::webhook::reread(
+                &stored,
+                &channel,
+                &settings.webhooks,
+                &settings.normalize,
+                chrono::Utc::now(),
+            )
+            .await;
+            match reread {
+                Ok(parsed) if !parsed.envelopes.is_empty() => {
+                    let ids: Vec<&str> = parsed.envelopes.iter().map(|e| e.id.as_str()).collect();
+                    println!(
+                        "{}: read again with the field rules in force: queued as {}",
+                        d.message_id,
+                        ids.join(", ")
+                    );
+                    let mut envelopes = parsed.envelopes.into_iter();
+                    let first = envelopes.next().map(|mut e| {
+                        e.notices.push(normalize::Notice::ReadAgain {
+                            first_reason: d.dead_letter.reason.clone(),
+                        });
+                        e
+                    });
+                    // The first takes the dead letter's place; the rest are queued with it.
+                    for e in first.into_iter().chain(envelopes) {
+                        out.queue.push((d.message_id.clone(), keep_time(e)));
+                    }
+                }
+                Ok(parsed) => {
+                    println!(
+                        "{}: kept: read again, no lead ({})",
+                        d.message_id,
+                        parsed.refused.join("; ")
+                    );
+                    out.kept += 1;
+                }
+                Err(e) => {
+                    println!("{}: kept: read again: {}", d.message_id, e.message);
+                    out.kept += 1;
+                }
+            }
+            continue;
+        }
         let stored = serde_json::from_str::<serde_json::Value>(&d.body)
             .ok()
             .and_then(|v| v.get("source").cloned())
@@ -470,7 +557,7 @@ async fn read_again(
                     "{}: read again: a lead, queued as {}",
                     d.message_id, envelope.id
                 );
-                out.queue.push((d.message_id.clone(), envelope));
+                out.queue.push((d.message_id.clone(), keep_time(envelope)));
             }
             Ok(other) => {
                 let now = match &other {

@@ -331,6 +331,23 @@ impl EmbeddedStore {
         .await
     }
 
+    /// Puts a body on the main queue in `group` past the deduplication window (a replay, as
+    /// SQS's `send_raw`): the window for the original must not swallow it; the ledger still
+    /// prevents a second delivery.
+    pub async fn send_raw(&self, body: String, group: String) -> Result<(), StoreError> {
+        self.call(move |conn| {
+            let now = now_ms();
+            conn.execute(
+                "INSERT INTO messages (queue, message_id, group_id, body, sent_at, visible_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+                params![MAIN, uuid::Uuid::new_v4().to_string(), group, body, now],
+            )?;
+            Ok(())
+        })
+        .await?;
+        self.arrived.notify_waiters();
+        Ok(())
+    }
+
     /// Removes one dead letter (one a replay has read again and queued anew). Whether it
     /// was there.
     pub async fn remove_dead_letter(&self, message_id: String) -> Result<bool, StoreError> {

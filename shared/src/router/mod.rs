@@ -435,13 +435,20 @@ impl Intake {
             query: req.uri().query().unwrap_or(""),
             body: req.body(),
         };
-        let parsed = crate::webhook::process(
+        let mut parsed = crate::webhook::process(
             &request,
             &self.settings.webhooks,
             &self.settings.normalize,
             chrono::Utc::now(),
         )
         .await?;
+        // Kept so that a lead Rechat refuses can be read again once the field rules are
+        // fixed (`inlet dlq replay`).
+        let stored = crate::webhook::StoredWebhook::of(parsed.sender, &request)
+            .and_then(|s| serde_json::to_value(s).ok());
+        for envelope in &mut parsed.envelopes {
+            envelope.source = stored.clone();
+        }
         let sends = parsed.envelopes.iter().map(|e| self.enqueue(e));
         for result in futures::future::join_all(sends).await {
             result?;

@@ -314,6 +314,109 @@ pub fn handshake(query: &str, settings: &WebhookSettings) -> Result<String, Inta
     Ok(challenge)
 }
 
+/// What a webhook's envelopes keep so that a replay can read the request again with the
+/// field rules then in force, after Rechat refused what the rules made of it (kept in
+/// `Envelope::source`). Credentials are not kept: a replay does not verify again (the
+/// request was verified when it came, and its signature's time has passed).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StoredWebhook {
+    pub sender: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    #[serde(default)]
+    pub query: String,
+    /// The request's headers but those that carry credentials.
+    #[serde(default)]
+    pub headers: Vec<(String, String)>,
+    pub body_base64: String,
+}
+
+/// The largest request body a webhook's envelopes keep: each envelope carries it, and a
+/// queue message holds 256 KiB.
+pub const INLINE_WEBHOOK_LIMIT: usize = 32 * 1024;
+
+/// Header names that carry credentials, never kept (by part of the name).
+const CREDENTIAL_HEADERS: [&str; 8] = [
+    "authorization",
+    "cookie",
+    "signature",
+    "token",
+    "secret",
+    "key",
+    "hmac",
+    "auth",
+];
+
+impl StoredWebhook {
+    /// What `req`'s envelopes keep, if its body is small enough to.
+    pub fn of(sender: &str, req: &WebhookRequest) -> Option<StoredWebhook> {
+        use base64::Engine;
+        if req.body.len() > INLINE_WEBHOOK_LIMIT {
+            return None;
+        }
+        let headers = req
+            .headers
+            .iter()
+            .filter(|(name, _)| {
+                let name = name.as_str();
+                !CREDENTIAL_HEADERS.iter().any(|c| name.contains(c))
+            })
+            .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect();
+        Some(StoredWebhook {
+            sender: sender.to_owned(),
+            content_type: req.content_type.map(str::to_owned),
+            query: req.query.to_owned(),
+            headers,
+            body_base64: base64::engine::general_purpose::STANDARD.encode(req.body),
+        })
+    }
+}
+
+/// Reads a stored webhook again, for `channel`, with `settings` (its sender's field rules
+/// as they are now): the envelopes it makes now. Not verified again (see `StoredWebhook`).
+pub async fn reread(
+    stored: &StoredWebhook,
+    channel: &str,
+    settings: &WebhookSettings,
+    normalize_options: &NormalizeOptions,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Parsed, IntakeError> {
+    use base64::Engine;
+    let body = base64::engine::general_purpose::STANDARD
+        .decode(&stored.body_base64)
+        .map_err(|e| IntakeError::malformed(format!("the stored body is not base64: {e}")))?;
+    let mut headers = HeaderMap::new();
+    for (name, value) in &stored.headers {
+        if let (Ok(n), Ok(v)) = (
+            http::HeaderName::from_bytes(name.as_bytes()),
+            http::HeaderValue::from_str(value),
+        ) {
+            headers.append(n, v);
+        }
+    }
+    let decoded = crate::web::body::decode(stored.content_type.as_deref(), &body).await?;
+    let incoming = Incoming {
+        headers: &headers,
+        query: &stored.query,
+        raw: &body,
+        decoded,
+    };
+    let sender =
+        senders::by_name(&stored.sender).ok_or_else(|| IntakeError::not_found("no such sender"))?;
+    let sender_settings = settings.sender(sender.name);
+    let events = (sender.parse)(&incoming, &sender_settings)?;
+    build(
+        sender.name,
+        channel,
+        &body,
+        events,
+        &sender_settings,
+        normalize_options,
+        now,
+    )
+}
+
 /// Decodes, recognizes, verifies and parses one webhook, and builds its envelopes.
 pub async fn process(
     req: &WebhookRequest<'_>,
