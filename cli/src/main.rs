@@ -4,6 +4,7 @@ mod mail;
 mod ops;
 mod parse;
 mod serve;
+mod status;
 
 use clap::{Parser, Subcommand};
 
@@ -53,6 +54,15 @@ enum Command {
     },
     /// What the ledger knows: recent envelopes, or one lead's.
     Leads(ops::LeadsArgs),
+    /// What waits and what needs a person: leads waiting, dead letters by why, forwarding
+    /// confirmations with their code and link.
+    Status {
+        #[arg(long, default_value = "inlet-data")]
+        data_dir: PathBuf,
+        /// A deployed stack's queues (its QueueUrl and DeadLetterQueueUrl outputs).
+        #[arg(long)]
+        stack: Option<String>,
+    },
     /// Stored inbound mail: redrive what the email function failed on.
     Email {
         #[command(subcommand)]
@@ -89,6 +99,7 @@ fn main() -> ExitCode {
         }),
         Command::Leads(args) => runtime.block_on(ops::leads(args)),
         Command::Email { action } => runtime.block_on(mail::run(action)),
+        Command::Status { data_dir, stack } => runtime.block_on(ops::status(&data_dir, stack)),
         Command::Parse { what } => runtime.block_on(parse::run(what)),
     }
 }

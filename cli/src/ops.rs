@@ -395,6 +395,53 @@ pub async fn dlq(action: DlqAction, data_dir: &Path) -> ExitCode {
     }
 }
 
+/// `inlet status`: the embedded store's queues, or a deployed stack's.
+pub async fn status(data_dir: &Path, stack: Option<String>) -> ExitCode {
+    let Some(name) = stack else {
+        let store = match open(data_dir) {
+            Ok(s) => s,
+            Err(e) => return fail("status", e),
+        };
+        let (waiting, _) = match store.depth().await {
+            Ok(d) => d,
+            Err(e) => return fail("status", e),
+        };
+        let dead = match store.dead_letters().await {
+            Ok(d) => d,
+            Err(e) => return fail("status", e),
+        };
+        let place = format!("embedded store {}", data_dir.join("inlet.db").display());
+        return crate::status::print(&crate::status::report(&place, waiting, &dead));
+    };
+    let aws = aws_config::load_from_env().await;
+    let client = aws_sdk_cloudformation::Client::new(&aws);
+    let urls = inlet::stack::outputs(&client, &name).await.and_then(|o| {
+        Ok((
+            inlet::stack::output(&o, &name, "QueueUrl")?.to_owned(),
+            inlet::stack::output(&o, &name, "DeadLetterQueueUrl")?.to_owned(),
+        ))
+    });
+    let (queue_url, dlq_url) = match urls {
+        Ok(u) => u,
+        Err(e) => return fail("status", e),
+    };
+    let queue =
+        inlet::queue::sqs::SqsQueue::new(aws_sdk_sqs::Client::new(&aws), queue_url, dlq_url);
+    let waiting = match queue.waiting().await {
+        Ok(n) => n,
+        Err(e) => return fail("status", e),
+    };
+    let dead = match queue.dead_letters().await {
+        Ok(d) => d,
+        Err(e) => return fail("status", e),
+    };
+    crate::status::print(&crate::status::report(
+        &format!("stack {name}"),
+        waiting,
+        &dead,
+    ))
+}
+
 /// A webhook's dead letter Rechat refused for its content (400: what the field rules made
 /// of the request), with the request it keeps and its channel: read again at replay.
 fn refused_webhook(

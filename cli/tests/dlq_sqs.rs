@@ -97,7 +97,9 @@ async fn replay_reads_unroutable_mail_again_on_the_stacks_queues() {
         "{said}"
     );
 
-    // The routed one is on the main queue, on its channel, with the first reason.
+    // The routed one is on the main queue (what `inlet status --stack` counts), on its
+    // channel, with the first reason.
+    assert_eq!(queue.waiting().await.unwrap(), 1);
     let received = queue.receive(false, 10, 0).await.unwrap();
     assert_eq!(received.len(), 1, "{received:?}");
     let envelope = Envelope::from_json(&received[0].0.body).unwrap();

@@ -216,6 +216,23 @@ async fn a_forwarding_confirmation_shows_in_the_dead_letters_and_is_never_replay
     );
     dlq("replay");
     assert!(dlq("list").contains("550193224"), "a replay leaves it");
+    // `inlet status` shows it waiting, with its code and link, apart from dead letters.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_inlet"))
+        .args(["status", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let status = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{status}");
+    assert!(
+        status.contains("forwarding confirmations waiting   1"),
+        "{status}"
+    );
+    assert!(
+        status.contains("code 550193224; confirm at https://mail-settings.google.com/mail/vf-"),
+        "{status}"
+    );
+    assert!(status.contains("dead letters         0"), "{status}");
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(double.leads().is_empty());
 }

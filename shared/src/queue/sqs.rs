@@ -213,6 +213,28 @@ impl SqsQueue {
         Ok(held.into_iter().map(|(_, d)| d).collect())
     }
 
+    /// How many messages wait on the main queue (SQS's approximate count, visible and in
+    /// flight).
+    pub async fn waiting(&self) -> Result<u64, QueueError> {
+        let out = self
+            .client
+            .get_queue_attributes()
+            .queue_url(&self.queue_url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let count = |name: QueueAttributeName| {
+            out.attributes()
+                .and_then(|a| a.get(&name))
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        Ok(count(QueueAttributeName::ApproximateNumberOfMessages)
+            + count(QueueAttributeName::ApproximateNumberOfMessagesNotVisible))
+    }
+
     /// Removes one dead letter (one a replay has read again and queued anew); the others are
     /// released as they were. Whether it was found.
     pub async fn remove_dead_letter(&self, message_id: &str) -> Result<bool, QueueError> {
