@@ -4,39 +4,14 @@
 
 mod common;
 
-use common::Serve;
+use common::{Serve, inlet_on_moto, moto_config};
 use inlet::envelope::{EnvelopeBuilder, OriginKind, Step};
 use inlet::lead::Lead;
 use inlet::ledger::dynamodb::DynamoLedger;
 use inlet::ledger::{Ledger, LedgerRecord};
 use inlet_testkit::{Moto, RechatDouble};
-use std::process::Command;
 
 const CHANNEL: &str = "55f5d0b8-3f4e-4b8e-9d6a-0c1b2a3d745f";
-
-/// `inlet ARGS` with the standard credential chain pointed at moto.
-fn inlet_on_moto(endpoint: &str, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_inlet"))
-        .args(args)
-        .env("AWS_ENDPOINT_URL", endpoint)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_REGION", "us-east-1")
-        .output()
-        .unwrap()
-}
-
-/// The SDK pointed at moto, with dummy credentials.
-async fn moto_config(endpoint: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "test", "test", None, None, "moto",
-        ))
-        .load()
-        .await
-}
 
 #[tokio::test]
 async fn a_persons_envelopes_from_the_deployed_ledger() {

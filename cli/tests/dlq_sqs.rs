@@ -2,12 +2,14 @@
 //! read again with the routing in force and queued on its channel; mail still unroutable and
 //! a forwarding confirmation stay.
 
+mod common;
+
+use common::{inlet_on_moto, moto_config};
 use inlet::email::{EmailContext, EmailSettings, Outcome, ingress};
 use inlet::envelope::Envelope;
 use inlet::queue::sqs::SqsQueue;
 use inlet::web::ChannelPolicy;
 use inlet_testkit::Moto;
-use std::process::Command;
 
 const CHANNEL: &str = "55f5d0b8-3f4e-4b8e-9d6a-0c1b2a3d745f";
 
@@ -15,17 +17,6 @@ fn mail(to: &str, id: &str) -> String {
     format!(
         "Authentication-Results: amazonses.com; dkim=pass header.i=@email.realtor.com; dmarc=pass header.from=email.realtor.com\r\nFrom: realtor.com <leads@email.realtor.com>\r\nTo: {to}\r\nSubject: New realtor.com lead - Diego Alvarez\r\nMessage-ID: <{id}@fixtures.example>\r\n\r\nFirst Name: Diego\r\nLast Name: Alvarez\r\nEmail: diego.alvarez@example.com\r\n"
     )
-}
-
-async fn moto_config(endpoint: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-            "test", "test", None, None, "moto",
-        ))
-        .load()
-        .await
 }
 
 #[tokio::test]
@@ -71,23 +62,19 @@ async fn replay_reads_unroutable_mail_again_on_the_stacks_queues() {
         format!("[email.addresses]\n\"zillow@in.example.com\" = \"{CHANNEL}\"\n"),
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_inlet"))
-        .args([
+    let out = inlet_on_moto(
+        moto.endpoint(),
+        &[
             "dlq",
             "replay",
             "--queue-url",
             &queue_url,
             "--dlq-url",
             &dlq_url,
-        ])
-        .arg("--config")
-        .arg(&routing)
-        .env("AWS_ENDPOINT_URL", moto.endpoint())
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_REGION", "us-east-1")
-        .output()
-        .unwrap();
+            "--config",
+            routing.to_str().unwrap(),
+        ],
+    );
     let said =
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{said}");

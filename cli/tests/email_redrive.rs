@@ -2,11 +2,13 @@
 //! Lambda's on-failure destination writes them) and a time range of stored messages are
 //! taken through the email function's path, once each however often they are redriven.
 
+mod common;
+
+use common::{inlet_on_moto, moto_config};
 use inlet::envelope::Envelope;
 use inlet::queue::sqs::SqsQueue;
 use inlet_testkit::Moto;
 use serde_json::json;
-use std::process::Command;
 
 const CHANNEL: &str = "55f5d0b8-3f4e-4b8e-9d6a-0c1b2a3d745f";
 const BUCKET: &str = "inlet-mail-test";
@@ -29,17 +31,6 @@ fn failure_record(key: &str) -> String {
         "responsePayload": {"errorMessage": "queue unavailable: timeout"}
     })
     .to_string()
-}
-
-async fn moto_config(endpoint: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-            "test", "test", None, None, "moto",
-        ))
-        .load()
-        .await
 }
 
 #[tokio::test]
@@ -105,19 +96,22 @@ async fn redrive_takes_failed_and_stored_mail_through_the_same_path_once() {
     )
     .unwrap();
     let redrive = |extra: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_inlet"))
-            .args(["email", "redrive", "--bucket", BUCKET])
-            .args(["--queue-url", &queue_url, "--dlq-url", &dlq_url])
-            .args(["--failure-queue-url", &failures])
-            .arg("--config")
-            .arg(&routing)
-            .args(extra)
-            .env("AWS_ENDPOINT_URL", moto.endpoint())
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_REGION", "us-east-1")
-            .output()
-            .unwrap();
+        let mut args = vec![
+            "email",
+            "redrive",
+            "--bucket",
+            BUCKET,
+            "--queue-url",
+            &queue_url,
+            "--dlq-url",
+            &dlq_url,
+            "--failure-queue-url",
+            &failures,
+            "--config",
+            routing.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let out = inlet_on_moto(moto.endpoint(), &args);
         (
             out.status.code(),
             String::from_utf8_lossy(&out.stdout).into_owned()
