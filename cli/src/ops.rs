@@ -410,8 +410,13 @@ pub async fn status(data_dir: &Path, stack: Option<String>) -> ExitCode {
             Ok(d) => d,
             Err(e) => return fail("status", e),
         };
+        let rechat = inlet::ledger::Ledger::rechat_state(&store).await;
+        let rechat = rechat_or_warn(rechat);
         let place = format!("embedded store {}", data_dir.join("inlet.db").display());
-        return crate::status::print(&crate::status::report(&place, waiting, &dead));
+        return crate::status::print(
+            &crate::status::report(&place, waiting, &dead, rechat.as_ref()),
+            crate::status::failing(rechat.as_ref()),
+        );
     };
     let aws = aws_config::load_from_env().await;
     let client = aws_sdk_cloudformation::Client::new(&aws);
@@ -419,9 +424,10 @@ pub async fn status(data_dir: &Path, stack: Option<String>) -> ExitCode {
         Ok((
             inlet::stack::output(&o, &name, "QueueUrl")?.to_owned(),
             inlet::stack::output(&o, &name, "DeadLetterQueueUrl")?.to_owned(),
+            inlet::stack::output(&o, &name, "LedgerTable")?.to_owned(),
         ))
     });
-    let (queue_url, dlq_url) = match urls {
+    let (queue_url, dlq_url, table) = match urls {
         Ok(u) => u,
         Err(e) => return fail("status", e),
     };
@@ -435,11 +441,23 @@ pub async fn status(data_dir: &Path, stack: Option<String>) -> ExitCode {
         Ok(d) => d,
         Err(e) => return fail("status", e),
     };
-    crate::status::print(&crate::status::report(
-        &format!("stack {name}"),
-        waiting,
-        &dead,
-    ))
+    let ledger = inlet::ledger::dynamodb::DynamoLedger::new(
+        aws_sdk_dynamodb::Client::new(&aws),
+        table,
+        std::time::Duration::ZERO,
+    );
+    let rechat = rechat_or_warn(inlet::ledger::Ledger::rechat_state(&ledger).await);
+    crate::status::print(
+        &crate::status::report(&format!("stack {name}"), waiting, &dead, rechat.as_ref()),
+        crate::status::failing(rechat.as_ref()),
+    )
+}
+
+/// Rechat's availability for the report; an unreadable ledger is said, not fatal.
+fn rechat_or_warn(
+    read: Result<inlet::breaker::RechatState, inlet::ledger::LedgerError>,
+) -> Option<inlet::breaker::RechatState> {
+    read.map_err(|e| eprintln!("inlet status: {e}")).ok()
 }
 
 /// A webhook's dead letter Rechat refused for its content (400: what the field rules made

@@ -61,6 +61,10 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ),
     ("INLET_RETRY_CAP_SECS", "longest retry delay (default 300)"),
     (
+        "INLET_PROBE_SECS",
+        "while Rechat is down, seconds between the probes that test whether it answers again (default 5)",
+    ),
+    (
         "INLET_RETRY_FOR_HOURS",
         "hours after a lead was received its transient failures are still retried, then it is dead-lettered (default 72, at most 312)",
     ),
@@ -134,6 +138,8 @@ pub struct Config {
     pub body_limit: usize,
     pub retry_base: Duration,
     pub retry_cap: Duration,
+    /// While Rechat is down: seconds between probes.
+    pub probe_every: Duration,
     /// How long after a lead was received delivery still retries its transient failures.
     pub retry_for: Duration,
     pub meta_page_token: Option<String>,
@@ -171,6 +177,7 @@ impl Default for Config {
             body_limit: 1024 * 1024,
             retry_base: Duration::from_secs(2),
             retry_cap: Duration::from_secs(300),
+            probe_every: crate::breaker::BreakerOptions::default().probe_every,
             retry_for: Duration::from_secs(72 * 3600),
             meta_page_token: None,
             meta_graph_url: "https://graph.facebook.com/v21.0".into(),
@@ -374,6 +381,13 @@ impl Config {
             retry_cap: self.retry_cap,
             retry_for: self.retry_for,
             normalize: self.normalize_options(),
+            breaker: crate::breaker::BreakerOptions {
+                probe_every: self.probe_every,
+                // One probe at a time even when Rechat takes its whole timeout to fail.
+                probe_lease: (self.rechat.total_timeout + Duration::from_secs(5))
+                    .max(crate::breaker::BreakerOptions::default().probe_lease),
+                ..crate::breaker::BreakerOptions::default()
+            },
         }
     }
 
@@ -493,6 +507,9 @@ impl Config {
         }
         if let Some(v) = get("INLET_RETRY_CAP_SECS") {
             config.retry_cap = Duration::from_secs(number("INLET_RETRY_CAP_SECS", &v, 1, 43_200)?);
+        }
+        if let Some(v) = get("INLET_PROBE_SECS") {
+            config.probe_every = Duration::from_secs(number("INLET_PROBE_SECS", &v, 1, 300)?);
         }
         // At most 13 days: the queues keep a message 14, and a lead given up on must still be
         // in the dead-letter queue when someone looks.
@@ -642,6 +659,10 @@ impl Config {
             (
                 "INLET_RETRY_FOR_HOURS".into(),
                 (self.retry_for.as_secs() / 3600).to_string(),
+            ),
+            (
+                "INLET_PROBE_SECS".into(),
+                self.probe_every.as_secs().to_string(),
             ),
         ]
     }

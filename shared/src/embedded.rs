@@ -8,7 +8,7 @@
 //! and many requests share one fsync (group commit).
 
 use crate::envelope::Envelope;
-use crate::ledger::{Ledger, LedgerError, LedgerRecord, SenderLink};
+use crate::ledger::{Ledger, LedgerError, LedgerRecord, RECHAT_STATE_KEY, RechatState, SenderLink};
 use crate::queue::{DeadLetter, DeadMessage, Queue, QueueError, QueueMessage};
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -114,6 +114,7 @@ CREATE TABLE IF NOT EXISTS ledger (
 CREATE INDEX IF NOT EXISTS ledger_by_lead ON ledger(lead_key, received_at);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS sender_links (key TEXT PRIMARY KEY, doc TEXT NOT NULL, expires_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, doc TEXT NOT NULL, version INTEGER NOT NULL);
 ";
 
 impl EmbeddedStore {
@@ -245,7 +246,8 @@ impl EmbeddedStore {
             drop(rows);
             let visible_at = now + settings.visibility.as_millis() as i64;
             let mut mark = conn.prepare_cached(
-                "UPDATE messages SET receive_count = receive_count + 1, receipt = ?1, visible_at = ?2 WHERE seq = ?3",
+                "UPDATE messages SET receive_count = receive_count + 1, receipt = ?1, visible_at = ?2,
+                 attributes = json_remove(attributes, '$.held') WHERE seq = ?3",
             )?;
             for (seq, m) in &taken {
                 mark.execute(params![m.receipt_handle, visible_at, seq])?;
@@ -575,6 +577,43 @@ impl Queue for EmbeddedStore {
         .map_err(queue_error)
     }
 
+    /// Marked as held, so that `release_held` finds it; a receive clears the mark (a
+    /// message in hand is never released under its consumer).
+    async fn hold(&self, receipt_handle: &str, seconds: u32) -> Result<(), QueueError> {
+        let receipt = receipt_handle.to_owned();
+        self.call(move |conn| {
+            let Some(seq) = seq_of(&receipt) else {
+                return Ok(());
+            };
+            conn.prepare_cached(
+                "UPDATE messages SET visible_at = ?1, attributes = json_set(attributes, '$.held', 1)
+                 WHERE seq = ?2 AND receipt = ?3",
+            )?
+            .execute(params![now_ms() + i64::from(seconds) * 1000, seq, receipt])?;
+            Ok(())
+        })
+        .await
+        .map_err(queue_error)
+    }
+
+    async fn release_held(&self) -> Result<usize, QueueError> {
+        let released = self
+            .call(|conn| {
+                Ok(conn
+                    .prepare_cached(
+                        "UPDATE messages SET visible_at = ?1, attributes = json_remove(attributes, '$.held')
+                         WHERE queue = ?2 AND json_extract(attributes, '$.held') = 1",
+                    )?
+                    .execute(params![now_ms(), MAIN])?)
+            })
+            .await
+            .map_err(queue_error)?;
+        if released > 0 {
+            self.arrived.notify_waiters();
+        }
+        Ok(released)
+    }
+
     async fn health(&self) -> Result<(), QueueError> {
         self.call(|conn| Ok(conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
             .await
@@ -715,5 +754,52 @@ impl Ledger for EmbeddedStore {
             .await
             .map_err(ledger_error)?;
         rows.iter().map(|(k, d)| parse_record(k, d)).collect()
+    }
+
+    async fn rechat_state(&self) -> Result<RechatState, LedgerError> {
+        let doc = self
+            .call(|conn| {
+                Ok(conn
+                    .prepare_cached("SELECT doc FROM state WHERE key = ?1")?
+                    .query_row(params![RECHAT_STATE_KEY], |r| r.get::<_, String>(0))
+                    .optional()?)
+            })
+            .await
+            .map_err(ledger_error)?;
+        match doc {
+            Some(doc) => serde_json::from_str(&doc).map_err(|e| LedgerError::Corrupt {
+                key: RECHAT_STATE_KEY.into(),
+                reason: e.to_string(),
+            }),
+            None => Ok(RechatState::default()),
+        }
+    }
+
+    async fn put_rechat_state(&self, state: &RechatState) -> Result<(), LedgerError> {
+        let doc = serde_json::to_string(state).expect("the breaker's state always serializes");
+        let (version, expected) = (state.version as i64, state.version.wrapping_sub(1) as i64);
+        let changed = self
+            .call(move |conn| {
+                let changed = conn
+                    .prepare_cached(
+                        "UPDATE state SET doc = ?1, version = ?2 WHERE key = ?3 AND version = ?4",
+                    )?
+                    .execute(params![doc, version, RECHAT_STATE_KEY, expected])?;
+                if changed == 0 && expected == 0 {
+                    return Ok(conn
+                        .prepare_cached(
+                            "INSERT OR IGNORE INTO state (key, doc, version) VALUES (?1, ?2, ?3)",
+                        )?
+                        .execute(params![RECHAT_STATE_KEY, doc, version])?);
+                }
+                Ok(changed)
+            })
+            .await
+            .map_err(ledger_error)?;
+        if changed == 1 {
+            Ok(())
+        } else {
+            Err(crate::ledger::rechat_state_conflict(state))
+        }
     }
 }

@@ -29,6 +29,7 @@ pub mod telemetry;
 pub mod tls;
 
 // 1. plain data and decisions
+pub mod breaker;
 pub mod envelope;
 pub mod fields;
 pub mod lead;

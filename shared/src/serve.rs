@@ -187,7 +187,9 @@ pub async fn deliver_loop(
     stop: watch::Receiver<bool>,
 ) {
     use futures::StreamExt;
+    let breaker = crate::deliver::Breaker::default();
     let delivery = Delivery {
+        breaker: &breaker,
         meta: meta.as_deref(),
         rechat: rechat.as_ref(),
         ledger: &store,

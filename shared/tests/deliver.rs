@@ -3,7 +3,7 @@
 //! DynamoDB (moto) in `tests/tests/sqs_deliver.rs`.
 
 use chrono::Utc;
-use inlet::deliver::{Delivery, DeliveryOptions, Outcome};
+use inlet::deliver::{Breaker, Delivery, DeliveryOptions, Outcome};
 use inlet::envelope::{Envelope, EnvelopeBuilder, LeadRef, OriginKind, Step};
 use inlet::lead::{Action, Activity, ActivityListing, Assignee, Lead};
 use inlet::ledger::memory::MemoryLedger;
@@ -23,6 +23,7 @@ struct World {
     ledger: MemoryLedger,
     queue: RecordingQueue,
     options: DeliveryOptions,
+    breaker: Breaker,
 }
 
 impl World {
@@ -40,11 +41,13 @@ impl World {
             ledger: MemoryLedger::new(),
             queue: RecordingQueue::default(),
             options: DeliveryOptions::default(),
+            breaker: Breaker::default(),
         }
     }
 
     fn delivery(&self) -> Delivery<'_> {
         Delivery {
+            breaker: &self.breaker,
             meta: None,
             rechat: &self.client,
             ledger: &self.ledger,
@@ -996,6 +999,7 @@ async fn a_panic_on_one_lead_fails_its_own_message_and_the_batch_goes_on() {
     let w = World::new().await;
     let rechat = PanicsOnPoison(w.client.clone());
     let delivery = Delivery {
+        breaker: &w.breaker,
         meta: None,
         rechat: &rechat,
         ledger: &w.ledger,
@@ -1027,4 +1031,257 @@ async fn a_panic_on_one_lead_fails_its_own_message_and_the_batch_goes_on() {
         "{reason}"
     );
     assert_eq!(w.double.requests().len(), 2, "the other two reached Rechat");
+}
+
+// Rechat down for everyone: the breaker (`inlet::breaker`).
+
+/// `n` captures of different people, one message each.
+fn captures(prefix: &str, n: usize) -> Vec<QueueMessage> {
+    (0..n)
+        .map(|i| {
+            let email = format!("{prefix}{i}@example.com");
+            message(
+                &EnvelopeBuilder::new(OriginKind::Webhook, "test", CHANNEL, email.as_bytes())
+                    .step(Step::Capture {
+                        lead: lead(&email),
+                        sender_lead_id: None,
+                    })
+                    .build(),
+            )
+        })
+        .collect()
+}
+
+/// The same messages received once more.
+fn received_again(messages: &mut [QueueMessage]) {
+    for m in messages.iter_mut() {
+        m.receive_count += 1;
+    }
+}
+
+fn quick_probes() -> DeliveryOptions {
+    DeliveryOptions {
+        breaker: inlet::breaker::BreakerOptions {
+            probe_every: Duration::from_millis(200),
+            ..inlet::breaker::BreakerOptions::default()
+        },
+        ..DeliveryOptions::default()
+    }
+}
+
+#[tokio::test]
+async fn an_outage_holds_every_lead_probes_once_at_a_time_and_releases_all_when_rechat_answers() {
+    let mut w = World::new().await;
+    w.options = quick_probes();
+    w.double.go_down(Fault::Status(503));
+    let mut waiting = captures("outage", 10);
+
+    // The first receive: every lead tries (they run at once) and fails; that is the outage.
+    // The failures seen after it opened are held with the rest, not left to their backoff.
+    let first = w.deliver(&waiting).await;
+    assert!(first.iter().all(Outcome::stays_queued), "{first:?}");
+    assert!(
+        first.iter().any(|o| matches!(o, Outcome::Held { .. })),
+        "{first:?}"
+    );
+    assert_eq!(w.double.requests().len(), 10);
+    let state = w.ledger.rechat_state().await.unwrap();
+    let since = state.unavailable_since.expect("the breaker is open");
+
+    // Received again before a probe is due: held, no call, the reason says since when.
+    received_again(&mut waiting);
+    let held = w.deliver(&waiting).await;
+    assert_eq!(
+        w.double.requests().len(),
+        10,
+        "no lead called the failing Rechat"
+    );
+    for o in &held {
+        assert!(
+            matches!(o, Outcome::Held { reason, retry_in }
+                if reason.contains("Rechat unavailable since") && reason.contains("503")
+                    && *retry_in == Duration::from_secs(5)),
+            "{o:?}"
+        );
+    }
+
+    // A probe is due: exactly one lead calls, fails, and the rest stay held.
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    received_again(&mut waiting);
+    let probed = w.deliver(&waiting).await;
+    assert_eq!(w.double.requests().len(), 11, "one probe: {probed:?}");
+    // The failed probe comes back when the next probe is due (a second: whole seconds).
+    assert_eq!(
+        probed
+            .iter()
+            .filter(|o| matches!(o, Outcome::Held { retry_in, .. } if *retry_in == Duration::from_secs(1)))
+            .count(),
+        1,
+        "{probed:?}"
+    );
+    assert!(
+        probed.iter().all(|o| matches!(o, Outcome::Held { .. })),
+        "{probed:?}"
+    );
+    assert_eq!(
+        w.ledger.rechat_state().await.unwrap().unavailable_since,
+        Some(since)
+    );
+
+    // Rechat is back: the next probe succeeds and closes the breaker; every lead goes on
+    // its next receive, whatever its own backoff was.
+    w.double.come_back();
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    received_again(&mut waiting);
+    let recovered = w.deliver(&waiting).await;
+    assert!(recovered.contains(&Outcome::Delivered), "{recovered:?}");
+    let state = w.ledger.rechat_state().await.unwrap();
+    assert!(!state.is_open(), "{state:?}");
+    assert!(state.recovered_at.is_some());
+    received_again(&mut waiting);
+    let rest: Vec<QueueMessage> = waiting
+        .iter()
+        .zip(&recovered)
+        .filter(|(_, o)| o.stays_queued())
+        .map(|(m, _)| m.clone())
+        .collect();
+    let after = w.deliver(&rest).await;
+    assert!(after.iter().all(|o| *o == Outcome::Delivered), "{after:?}");
+    assert_eq!(w.double.leads().len(), 10);
+    // Failing calls: one per lead before the outage was seen, and the probes.
+    let failed = w
+        .double
+        .requests()
+        .iter()
+        .filter(|r| r.fault.is_some())
+        .count();
+    assert_eq!(failed, 11);
+}
+
+#[tokio::test]
+async fn one_leads_own_failures_while_others_succeed_keep_its_backoff_and_open_nothing() {
+    let mut w = World::new().await;
+    w.options = quick_probes();
+    w.double
+        .fail_bodies_containing("troubled@example.com", Fault::Status(500));
+    let troubled = message(&capture_received_hours_ago(0, "troubled@example.com"));
+    for round in 1..=6u32 {
+        let mut batch = captures(&format!("fine-{round}-"), 4);
+        let mut mine = troubled.clone();
+        mine.receive_count = round;
+        batch.push(mine);
+        let outcomes = w.deliver(&batch).await;
+        assert!(
+            outcomes[..4].iter().all(|o| *o == Outcome::Delivered),
+            "{outcomes:?}"
+        );
+        // Its own doubling backoff, never a hold for everyone.
+        let backoff = w.options.backoff(round);
+        assert!(
+            matches!(&outcomes[4], Outcome::Retry { retry_in, .. } if *retry_in == backoff),
+            "round {round}: {:?}",
+            outcomes[4]
+        );
+        assert!(!w.ledger.rechat_state().await.unwrap().is_open());
+    }
+    assert_eq!(w.double.leads().len(), 24);
+}
+
+#[tokio::test]
+async fn a_4xx_is_the_leads_own_and_never_opens_the_breaker() {
+    let mut w = World::new().await;
+    w.options = quick_probes();
+    w.double
+        .fail_next_n(Some(Route::Capture), Fault::Status(400), 10);
+    let outcomes = w.deliver(&captures("refused", 10)).await;
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| matches!(o, Outcome::DeadLettered { .. })),
+        "{outcomes:?}"
+    );
+    assert!(!w.ledger.rechat_state().await.unwrap().is_open());
+}
+
+#[tokio::test]
+async fn a_429s_retry_after_holds_back_the_other_leads_too() {
+    let w = World::new().await;
+    w.double.fail_next(
+        Some(Route::Capture),
+        Fault::TooManyRequests {
+            retry_after_secs: 2,
+        },
+    );
+    let first = w.deliver(&captures("paced-first", 1)).await;
+    assert!(
+        matches!(&first[0], Outcome::Retry { retry_in, .. } if *retry_in == Duration::from_secs(2)),
+        "{first:?}"
+    );
+    // Other leads, right after: held without a call, for what is left of the wait.
+    let others = w.deliver(&captures("paced-other", 5)).await;
+    for o in &others {
+        assert!(
+            matches!(o, Outcome::Held { reason, retry_in }
+                if reason.contains("429") && *retry_in <= Duration::from_secs(2)),
+            "{o:?}"
+        );
+    }
+    assert_eq!(w.double.requests().len(), 1);
+    assert!(!w.ledger.rechat_state().await.unwrap().is_open());
+    // Once it has passed, they go.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let later = w.deliver(&captures("paced-other", 5)).await;
+    assert!(later.iter().all(|o| *o == Outcome::Delivered), "{later:?}");
+}
+
+#[tokio::test]
+async fn past_the_retry_window_a_held_lead_is_tried_once_more_and_dead_lettered() {
+    let mut w = World::new().await;
+    w.options = quick_probes();
+    w.double.go_down(Fault::Status(503));
+    let _ = w.deliver(&captures("window", 5)).await;
+    assert!(w.ledger.rechat_state().await.unwrap().is_open());
+    let old = message(&capture_received_hours_ago(73, "window-old@example.com"));
+    let calls = w.double.requests().len();
+    let outcomes = w.deliver(std::slice::from_ref(&old)).await;
+    assert!(
+        matches!(&outcomes[0], Outcome::DeadLettered { reason } if reason.contains("72 hours")),
+        "{outcomes:?}"
+    );
+    assert_eq!(w.double.requests().len(), calls + 1);
+}
+
+#[tokio::test]
+async fn deliverers_sharing_a_ledger_take_one_probe_between_them() {
+    // Two processes (two Lambda containers): their own windows and caches, one ledger.
+    let mut w = World::new().await;
+    w.options = quick_probes();
+    w.double.go_down(Fault::Status(503));
+    let _ = w.deliver(&captures("shared", 5)).await;
+    assert!(w.ledger.rechat_state().await.unwrap().is_open());
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let other = Breaker::default();
+    let second = Delivery {
+        breaker: &other,
+        ..w.delivery()
+    };
+    let calls = w.double.requests().len();
+    let first = w.delivery();
+    let (a, b) = tokio::join!(
+        first.deliver_batch(captures("shared-a", 5)),
+        second.deliver_batch(captures("shared-b", 5))
+    );
+    let held = a
+        .outcomes
+        .iter()
+        .chain(&b.outcomes)
+        .filter(|(_, o)| matches!(o, Outcome::Held { .. }))
+        .count();
+    assert_eq!(
+        w.double.requests().len(),
+        calls + 1,
+        "one probe between them"
+    );
+    // All ten held: nine without a call, and the failed probe until the next is due.
+    assert_eq!(held, 10);
 }

@@ -2,7 +2,7 @@
 //! `cargo lambda invoke` sends).
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use inlet::deliver::{Delivery, DeliveryOptions};
+use inlet::deliver::{Breaker, Delivery, DeliveryOptions};
 use inlet::lambda::deliver as lambda;
 use inlet::ledger::memory::MemoryLedger;
 use inlet::queue::memory::RecordingQueue;
@@ -21,7 +21,9 @@ async fn deliver(name: &str) -> (RechatDouble, RecordingQueue, SqsBatchResponse)
     })
     .unwrap();
     let (ledger, queue) = (MemoryLedger::new(), RecordingQueue::default());
+    let breaker = Breaker::default();
     let delivery = Delivery {
+        breaker: &breaker,
         meta: None,
         rechat: &client,
         ledger: &ledger,

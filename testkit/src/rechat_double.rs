@@ -124,10 +124,24 @@ struct State {
     allowed_channels: Option<HashSet<String>>,
     in_flight: usize,
     max_in_flight: usize,
+    /// An outage: every request gets this fault until `come_back`.
+    down: Option<Fault>,
+    /// One lead's own trouble: requests whose body contains the text get the fault.
+    failing_bodies: Vec<(String, Fault)>,
 }
 
 impl State {
-    fn next_fault(&mut self, route: Route) -> Option<Fault> {
+    fn next_fault(&mut self, route: Route, body: &str) -> Option<Fault> {
+        if let Some(fault) = self.down {
+            return Some(fault);
+        }
+        if let Some((_, fault)) = self
+            .failing_bodies
+            .iter()
+            .find(|(needle, _)| body.contains(needle.as_str()))
+        {
+            return Some(*fault);
+        }
         if let Some(pos) = self
             .scripted
             .iter()
@@ -230,10 +244,32 @@ impl RechatDouble {
         s.rng = Some(fastrand::Rng::with_seed(seed));
     }
 
+    /// An outage: every request answers with `fault` (a 503, a reset…) until `come_back`.
+    pub fn go_down(&self, fault: Fault) {
+        self.state.lock().unwrap().down = Some(fault);
+    }
+
+    /// The outage ends: requests are answered again (scripted and random faults still apply).
+    pub fn come_back(&self) {
+        self.state.lock().unwrap().down = None;
+    }
+
+    /// Every request whose body contains `needle` (one lead's email) gets `fault`: a lead's
+    /// own trouble while the others are answered.
+    pub fn fail_bodies_containing(&self, needle: &str, fault: Fault) {
+        self.state
+            .lock()
+            .unwrap()
+            .failing_bodies
+            .push((needle.to_owned(), fault));
+    }
+
     pub fn clear_faults(&self) {
         let mut s = self.state.lock().unwrap();
         s.scripted.clear();
         s.rng = None;
+        s.down = None;
+        s.failing_bodies.clear();
     }
 
     /// Every answer waits this long first (a real server's latency).
@@ -404,7 +440,7 @@ async fn handle(
         let mut s = state.lock().unwrap();
         s.in_flight += 1;
         s.max_in_flight = s.max_in_flight.max(s.in_flight);
-        let fault = route.and_then(|r| s.next_fault(r));
+        let fault = route.and_then(|r| s.next_fault(r, &body));
         s.requests.push(Recorded {
             method: method.to_string(),
             path: path.clone(),

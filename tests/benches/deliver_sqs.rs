@@ -6,7 +6,7 @@
 //! while the current one is delivered (Lambda's pollers do the same) and deleting what
 //! succeeded with one batch call (Lambda does that too, outside the function).
 
-use inlet::deliver::{Delivery, DeliveryOptions};
+use inlet::deliver::{Breaker, Delivery, DeliveryOptions};
 use inlet::envelope::{EnvelopeBuilder, OriginKind, Step};
 use inlet::lambda::deliver as lambda;
 use inlet::lead::Lead;
@@ -63,7 +63,9 @@ async fn without_moto() {
     })
     .unwrap();
     let (ledger, queue) = (MemoryLedger::new(), RecordingQueue::default());
+    let breaker = Breaker::default();
     let delivery = Delivery {
+        breaker: &breaker,
         meta: None,
         rechat: &client,
         ledger: &ledger,
@@ -155,7 +157,9 @@ async fn run(on_dynamodb: bool) {
         sent += 10;
     }
 
+    let breaker = Breaker::default();
     let delivery = Delivery {
+        breaker: &breaker,
         meta: None,
         rechat: &client,
         ledger,

@@ -2,7 +2,7 @@
 //! bucket, the `email` function invoked with the S3 event for it, the lead on the FIFO
 //! queue, the `deliver` handler on what the queue holds, and the lead at the Rechat double.
 
-use inlet::deliver::{Delivery, DeliveryOptions};
+use inlet::deliver::{Breaker, Delivery, DeliveryOptions};
 use inlet::email::EmailSettings;
 use inlet::lambda::deliver as lambda;
 use inlet::lambda::email::EmailFunction;
@@ -96,7 +96,9 @@ async fn a_message_stored_in_s3_reaches_rechat() {
     })
     .unwrap();
     let ledger = MemoryLedger::new();
+    let breaker = Breaker::default();
     let delivery = Delivery {
+        breaker: &breaker,
         meta: None,
         rechat: &client,
         ledger: &ledger,

@@ -3,7 +3,7 @@
 //! → Rechat; then what Lambda does with the partial batch response.
 
 use aws_lambda_events::event::sqs::SqsBatchResponse;
-use inlet::deliver::{Delivery, DeliveryOptions};
+use inlet::deliver::{Breaker, Delivery, DeliveryOptions};
 use inlet::envelope::{Envelope, EnvelopeBuilder, LeadRef, OriginKind, Step};
 use inlet::lambda::deliver as lambda;
 use inlet::lead::{Action, Activity, ActivityListing, Lead};
@@ -26,6 +26,7 @@ struct Stack {
     double: RechatDouble,
     client: RechatClient,
     options: DeliveryOptions,
+    breaker: Breaker,
 }
 
 async fn stack(max_receives: u32) -> Stack {
@@ -57,12 +58,14 @@ async fn stack(max_receives: u32) -> Stack {
             retry_base: Duration::from_secs(1),
             ..DeliveryOptions::default()
         },
+        breaker: Breaker::default(),
     }
 }
 
 impl Stack {
     fn delivery(&self) -> Delivery<'_> {
         Delivery {
+            breaker: &self.breaker,
             meta: None,
             rechat: &self.client,
             ledger: &self.ledger,

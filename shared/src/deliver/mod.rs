@@ -17,7 +17,15 @@
 //!   again, whatever fails after it; a retry resumes after the last finished step.
 //! - A capture whose answer was lost (timeout, reset) may have created the lead: the retry
 //!   may duplicate it. That cannot be told apart from a failure, so the ledger counts it.
+//! - When calls fail across leads, Rechat is down for everyone (`crate::breaker`): leads
+//!   are held without calling it, one probe at a time tests it, and its first answer
+//!   releases them all. A 429's `Retry-After` holds every lead, not only the one it answered.
 
+pub mod breaker;
+
+pub use breaker::Breaker;
+
+use crate::breaker::{Admission, BreakerOptions, Transition};
 use crate::envelope::{Envelope, IdSource, LeadRef, Step};
 use crate::ledger::{
     Ledger, LedgerError, LedgerRecord, RecordStatus, SenderLink, StepState, sender_link_key,
@@ -54,6 +62,8 @@ pub struct DeliveryOptions {
     pub retry_for: Duration,
     /// For leads fetched at delivery (Meta).
     pub normalize: crate::normalize::NormalizeOptions,
+    /// When Rechat counts as down for everyone, and how it is probed.
+    pub breaker: BreakerOptions,
 }
 
 impl Default for DeliveryOptions {
@@ -65,6 +75,7 @@ impl Default for DeliveryOptions {
             retry_cap: Duration::from_secs(300),
             retry_for: Duration::from_secs(72 * 3600),
             normalize: crate::normalize::NormalizeOptions::default(),
+            breaker: BreakerOptions::default(),
         }
     }
 }
@@ -107,12 +118,21 @@ pub enum Outcome {
     UnknownLead {
         reason: String,
     },
+    /// Not attempted: Rechat is down for everyone, or asked everyone to wait (429). Back on
+    /// the queue after `retry_in`, or sooner when Rechat answers a probe.
+    Held {
+        reason: String,
+        retry_in: Duration,
+    },
 }
 
 impl Outcome {
     /// Whether the message stays on the queue (reported as a batch item failure).
     pub fn stays_queued(&self) -> bool {
-        matches!(self, Outcome::Retry { .. } | Outcome::Blocked)
+        matches!(
+            self,
+            Outcome::Retry { .. } | Outcome::Blocked | Outcome::Held { .. }
+        )
     }
 
     fn label(&self) -> &'static str {
@@ -123,6 +143,7 @@ impl Outcome {
             Outcome::Retry { .. } => "retry",
             Outcome::Blocked => "blocked",
             Outcome::UnknownLead { .. } => "unknown_lead",
+            Outcome::Held { .. } => "held",
         }
     }
 }
@@ -152,6 +173,8 @@ pub struct Delivery<'a> {
     pub options: DeliveryOptions,
     /// Meta's Graph API, for leads that arrive as ids only (none: such leads dead-letter).
     pub meta: Option<&'a dyn crate::meta_graph::MetaLeads>,
+    /// Rechat's availability, shared by every lead this process delivers.
+    pub breaker: &'a Breaker,
 }
 
 // A short-lived return value: boxing the record would only add an allocation.
@@ -255,13 +278,24 @@ impl Delivery<'_> {
             // visible at once: FIFO yields nothing of a group whose head is in flight, so
             // they wait behind it, in order, without counting as in flight themselves.
             let delay = match &outcome {
-                Outcome::Retry { retry_in, .. } => Some(*retry_in),
+                Outcome::Retry { retry_in, .. } | Outcome::Held { retry_in, .. } => Some(*retry_in),
                 Outcome::Blocked => Some(Duration::ZERO),
                 _ => None,
             };
             if let (Some(delay), Some(receipt)) = (delay, message.receipt_handle.as_deref()) {
                 let secs = delay.as_secs().min(43_200) as u32;
-                if let Err(e) = self.queue.change_visibility(receipt, secs).await {
+                let set = if matches!(outcome, Outcome::Held { .. }) {
+                    // Rechat answered a probe while this lead was being held: it goes now,
+                    // not when a hold that nothing will release ends.
+                    let secs = match self.breaker.holding(&self.options.breaker) {
+                        Some(_) => secs,
+                        None => 0,
+                    };
+                    self.queue.hold(receipt, secs).await
+                } else {
+                    self.queue.change_visibility(receipt, secs).await
+                };
+                if let Err(e) = set {
                     tracing::warn!(message_id = %message.message_id, error = %e, "could not set the retry delay");
                 }
             }
@@ -294,13 +328,48 @@ impl Delivery<'_> {
                 return self.dead_letter(message, dead).await;
             }
         };
-        let outcome = self.deliver_envelope(&envelope, message).await;
+        // Held without a call while Rechat is down or pacing everyone; past the retry
+        // window a lead is tried once more, and dead-lettered with what Rechat answers.
+        let admission = self.breaker.admit(self.ledger, &self.options.breaker).await;
+        if let Admission::Hold { retry_in, why } = &admission
+            && !self.options.retry_window_over(envelope.received_at)
+        {
+            tracing::debug!(envelope = %envelope.id, retry_in_secs = retry_in.as_secs(), reason = %why, "held");
+            return Outcome::Held {
+                reason: why.clone(),
+                retry_in: *retry_in,
+            };
+        }
+        let outcome = match self.deliver_envelope(&envelope, message).await {
+            // Failed while Rechat is down for everyone: held with the rest and released with
+            // them, not left to its own backoff. A failed probe comes back when the next
+            // probe is due, and is that probe.
+            Outcome::Retry { error, retry_in } => {
+                match self.breaker.down_hold(&self.options.breaker) {
+                    Some(_) if admission == Admission::Probe => Outcome::Held {
+                        reason: error,
+                        retry_in: self.options.breaker.probe_every.max(Duration::from_secs(1)),
+                    },
+                    Some(hold) => Outcome::Held {
+                        reason: error,
+                        retry_in: hold.max(Duration::from_secs(1)),
+                    },
+                    None => Outcome::Retry { error, retry_in },
+                }
+            }
+            other => other,
+        };
         let channel = mask::id(&envelope.channel);
         match &outcome {
             Outcome::Retry { error, retry_in } => tracing::warn!(
                 envelope = %envelope.id, sender = %envelope.origin.sender, channel = %channel,
                 receive_count = message.receive_count, retry_in_secs = retry_in.as_secs(), error = %error,
                 outcome = outcome.label(), "delivery will be retried"
+            ),
+            Outcome::Held { reason, retry_in } => tracing::warn!(
+                envelope = %envelope.id, sender = %envelope.origin.sender, channel = %channel,
+                receive_count = message.receive_count, retry_in_secs = retry_in.as_secs(), error = %reason,
+                outcome = outcome.label(), "Rechat is down for everyone: held until it answers"
             ),
             Outcome::DeadLettered { reason } => tracing::error!(
                 envelope = %envelope.id, sender = %envelope.origin.sender, channel = %channel,
@@ -587,7 +656,9 @@ impl Delivery<'_> {
             Step::Activity { target, activity } => {
                 match self.resolve(envelope, record, target).await? {
                     Resolved::Lead(id) => {
-                        self.rechat.timeline(&id, activity).await?;
+                        let result = self.rechat.timeline(&id, activity).await;
+                        self.observe(envelope, &result).await;
+                        result?;
                         Ok(StepDone::Done)
                     }
                     Resolved::Skip(reason) => Ok(StepDone::Skipped(reason)),
@@ -596,7 +667,9 @@ impl Delivery<'_> {
             Step::Assign { target, assignees } => {
                 match self.resolve(envelope, record, target).await? {
                     Resolved::Lead(id) => {
-                        self.rechat.assign(&id, assignees).await?;
+                        let result = self.rechat.assign(&id, assignees).await;
+                        self.observe(envelope, &result).await;
+                        result?;
                         Ok(StepDone::Done)
                     }
                     Resolved::Skip(reason) => Ok(StepDone::Skipped(reason)),
@@ -627,7 +700,9 @@ impl Delivery<'_> {
             record.capture_calls += 1;
             self.save(record).await?;
         }
-        let outcome = match self.rechat.capture(&envelope.channel, lead).await {
+        let result = self.rechat.capture(&envelope.channel, lead).await;
+        self.observe(envelope, &result).await;
+        let outcome = match result {
             Ok(o) => o,
             Err(e) => {
                 if let RechatError::Transient {
@@ -668,6 +743,28 @@ impl Delivery<'_> {
             }
         }
         Ok(StepDone::Done)
+    }
+
+    /// Tells the breaker what Rechat answered; when that ends an outage, every held lead
+    /// is released at once (where the queue can).
+    async fn observe<T>(&self, envelope: &Envelope, result: &Result<T, RechatError>) {
+        let transition = self
+            .breaker
+            .record(
+                self.ledger,
+                &self.options.breaker,
+                &envelope.lead_key,
+                result,
+            )
+            .await;
+        if transition == Transition::Closed {
+            match self.queue.release_held().await {
+                Ok(released) => tracing::info!(released, "held leads released"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not release the held leads; they come back when their hold ends")
+                }
+            }
+        }
     }
 
     /// The Rechat lead id a step acts on.

@@ -71,14 +71,18 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
         settings.dead_letter_url,
     );
     let meta = config.meta_client(Some(&tls));
+    let options = config.delivery_options();
+    // One per warm container; its state is shared with every other through the ledger.
+    let breaker = crate::deliver::Breaker::default();
     let delivery = Delivery {
+        breaker: &breaker,
         meta: meta
             .as_ref()
             .map(|m| m as &dyn crate::meta_graph::MetaLeads),
         rechat: &rechat,
         ledger: &ledger,
         queue: &queue,
-        options: config.delivery_options(),
+        options,
     };
     let delivery = &delivery;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {

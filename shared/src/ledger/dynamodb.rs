@@ -2,7 +2,7 @@
 //! (`snd#<key>`), conditional writes for create and optimistic updates, a TTL attribute,
 //! and a `lead_key` index for "what happened to lead X".
 
-use super::{Ledger, LedgerError, LedgerRecord, SenderLink};
+use super::{Ledger, LedgerError, LedgerRecord, RECHAT_STATE_KEY, RechatState, SenderLink};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
@@ -252,5 +252,45 @@ impl Ledger for DynamoLedger {
             }
         }
         Ok(records)
+    }
+
+    async fn rechat_state(&self) -> Result<RechatState, LedgerError> {
+        match self.get_doc(format!("sys#{RECHAT_STATE_KEY}")).await? {
+            Some(doc) => serde_json::from_str(&doc).map_err(|e| LedgerError::Corrupt {
+                key: RECHAT_STATE_KEY.into(),
+                reason: e.to_string(),
+            }),
+            None => Ok(RechatState::default()),
+        }
+    }
+
+    /// One item, no TTL: the state must outlive any quiet spell. The first write expects
+    /// no item; later ones the version they read.
+    async fn put_rechat_state(&self, state: &RechatState) -> Result<(), LedgerError> {
+        let doc = serde_json::to_string(state).expect("the breaker's state always serializes");
+        let expected = state.version.wrapping_sub(1);
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(format!("sys#{RECHAT_STATE_KEY}")))
+            .item("doc", s(doc))
+            .item("version", n(state.version));
+        let put = if expected == 0 {
+            put.condition_expression("attribute_not_exists(pk) OR version = :expected")
+        } else {
+            put.condition_expression("version = :expected")
+        };
+        match put
+            .expression_attribute_values(":expected", n(expected))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") => {
+                Err(super::rechat_state_conflict(state))
+            }
+            Err(e) => Err(unavailable(e)),
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! A ledger in memory, for tests and dry runs. Same rules as the durable ones.
 
-use super::{Ledger, LedgerError, LedgerRecord, SenderLink};
+use super::{Ledger, LedgerError, LedgerRecord, RechatState, SenderLink};
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -9,6 +9,7 @@ use std::sync::Mutex;
 pub struct MemoryLedger {
     records: Mutex<HashMap<String, LedgerRecord>>,
     links: Mutex<HashMap<String, SenderLink>>,
+    rechat: Mutex<RechatState>,
 }
 
 impl MemoryLedger {
@@ -69,5 +70,18 @@ impl Ledger for MemoryLedger {
             .into_iter()
             .filter(|r| r.lead_key == lead_key)
             .collect())
+    }
+
+    async fn rechat_state(&self) -> Result<RechatState, LedgerError> {
+        Ok(self.rechat.lock().unwrap().clone())
+    }
+
+    async fn put_rechat_state(&self, state: &RechatState) -> Result<(), LedgerError> {
+        let mut stored = self.rechat.lock().unwrap();
+        if stored.version.wrapping_add(1) != state.version {
+            return Err(super::rechat_state_conflict(state));
+        }
+        *stored = state.clone();
+        Ok(())
     }
 }

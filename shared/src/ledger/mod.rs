@@ -12,6 +12,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use crate::breaker::RechatState;
+
 /// Where an envelope stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -150,6 +152,24 @@ pub trait Ledger: Send + Sync {
 
     /// Every record of one lead (by `lead_key`), oldest first.
     async fn records_for_lead(&self, lead_key: &str) -> Result<Vec<LedgerRecord>, LedgerError>;
+
+    /// Rechat's availability as every deliverer shares it (the default when none is stored).
+    async fn rechat_state(&self) -> Result<RechatState, LedgerError>;
+
+    /// Stores `state`, whose `version` must be one more than the stored one (`Conflict`
+    /// otherwise: another deliverer wrote first).
+    async fn put_rechat_state(&self, state: &RechatState) -> Result<(), LedgerError>;
+}
+
+/// The key the breaker's state is kept under, beside the envelopes.
+pub const RECHAT_STATE_KEY: &str = "rechat-availability";
+
+/// The conflict a `put_rechat_state` reports.
+pub fn rechat_state_conflict(state: &RechatState) -> LedgerError {
+    LedgerError::Conflict {
+        key: RECHAT_STATE_KEY.into(),
+        expected: state.version.wrapping_sub(1),
+    }
 }
 
 /// The ledger of a function that keeps none: the `form` function, whose captures no
@@ -178,6 +198,12 @@ impl Ledger for NoLedger {
         Err(no_ledger())
     }
     async fn records_for_lead(&self, _: &str) -> Result<Vec<LedgerRecord>, LedgerError> {
+        Err(no_ledger())
+    }
+    async fn rechat_state(&self) -> Result<RechatState, LedgerError> {
+        Err(no_ledger())
+    }
+    async fn put_rechat_state(&self, _: &RechatState) -> Result<(), LedgerError> {
         Err(no_ledger())
     }
 }

@@ -127,4 +127,17 @@ pub trait Queue: Send + Sync {
 
     /// Whether the queue answers (for `/health`).
     async fn health(&self) -> Result<(), QueueError>;
+
+    /// Returns a message held back while Rechat is down (the breaker). By default the same
+    /// as `change_visibility`; a queue that can release held messages early marks them.
+    async fn hold(&self, receipt_handle: &str, seconds: u32) -> Result<(), QueueError> {
+        self.change_visibility(receipt_handle, seconds).await
+    }
+
+    /// Makes every held message visible now, when Rechat answers again; how many. SQS
+    /// cannot (a visibility is changed only with the receipt in hand): its held messages
+    /// come back when their hold ends.
+    async fn release_held(&self) -> Result<usize, QueueError> {
+        Ok(0)
+    }
 }

@@ -298,9 +298,25 @@ impl Intake {
                 json!({"reachable": false})
             }
         };
+        // Still 200 while Rechat is down: intake accepts and queues (load balancers must
+        // not take it out); the body says delivery is failing, and since when.
+        let delivery = match self.ledger.rechat_state().await {
+            Ok(state) => match state.unavailable_since {
+                Some(since) => json!({
+                    "status": "failing",
+                    "rechat": "unavailable",
+                    "rechat_unavailable_since": since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                }),
+                None => json!({"status": "ok", "rechat": "available"}),
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "health: Rechat's availability cannot be read");
+                json!({"status": "unknown"})
+            }
+        };
         json_response(
             200,
-            &json!({"status": "ok", "version": crate::VERSION, "queue": queue}),
+            &json!({"status": "ok", "version": crate::VERSION, "queue": queue, "delivery": delivery}),
         )
     }
 
