@@ -1,0 +1,148 @@
+#![allow(dead_code)]
+
+//! A Rechat outage on the Lambda set-up (issue 25): the `deliver` binary under `cargo
+//! lambda watch`, moto's SQS FIFO queue and DynamoDB ledger, and `POLLERS` event-source
+//! pollers (receive ten, invoke, delete what is not reported failed). Leads wait on the
+//! queue while Rechat fails every call; it comes back; the figures say what that cost.
+//! Shared by the test `lambda_outage` (short) and the bench of the same name.
+
+use inlet::envelope::{EnvelopeBuilder, OriginKind, Step};
+use inlet::lead::Lead;
+use inlet::ledger::Ledger;
+use inlet::ledger::dynamodb::DynamoLedger;
+use inlet::queue::Queue;
+use inlet::queue::sqs::SqsQueue;
+use inlet_testkit::{Fault, Moto, RechatDouble, Route};
+use inlet_tests::watch::{CHANNEL, Watch, deploy, function_binary, function_env};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// Lambda's FIFO event source starts with a few concurrent batches; each is one invocation.
+pub const POLLERS: usize = 3;
+
+#[derive(Debug)]
+pub struct Figures {
+    pub leads: usize,
+    pub outage: Duration,
+    pub failed_calls: usize,
+    pub to_first: Duration,
+    pub to_last: Duration,
+    pub order_violations: usize,
+    /// ReceiveMessage calls, and the messages they returned, during the outage.
+    pub receive_calls_during: usize,
+    pub received_during: usize,
+    /// What the ledger said midway.
+    pub state_during: inlet::breaker::RechatState,
+}
+
+pub async fn run(outage: Duration, leads: usize, probe_secs: &str) -> Figures {
+    let (moto, _guard) = Moto::exclusive().await;
+    let aws = inlet_tests::aws_config(moto.endpoint()).await;
+    let routing = format!("[email.tags]\nmain = \"{CHANNEL}\"\n");
+    let deployed = deploy(&aws, &routing, b"From: a@example.com\r\n\r\nx").await;
+    let double = RechatDouble::start().await;
+    double.go_down(Fault::Status(503));
+    let logs = std::env::temp_dir().join(format!("inlet-lambda-outage-{}", std::process::id()));
+    let mut watch = Watch::start(&logs);
+    let mut env = function_env(moto.endpoint(), double.url(), &deployed);
+    env.push(("INLET_PROBE_SECS", probe_secs.to_owned()));
+    for _ in 0..POLLERS {
+        watch.start_function(&function_binary("deliver"), "deliver", 128, &env);
+    }
+    let queue = SqsQueue::new(
+        aws_sdk_sqs::Client::new(&aws),
+        deployed.queue_url.clone(),
+        deployed.dlq_url.clone(),
+    );
+    for n in 0..leads {
+        let email = format!("lambda-outage{n}@example.com");
+        let envelope =
+            EnvelopeBuilder::new(OriginKind::Webhook, "rechat-api", CHANNEL, email.as_bytes())
+                .step(Step::Capture {
+                    lead: Lead {
+                        first_name: Some("Ana".into()),
+                        email: Some(email.clone()),
+                        ..Lead::default()
+                    },
+                    sender_lead_id: None,
+                })
+                .build();
+        queue.send(&envelope).await.unwrap();
+    }
+    let started = Instant::now();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let (calls, received) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let watch = Arc::new(watch);
+    let pollers: Vec<_> = (0..POLLERS)
+        .map(|_| {
+            let (queue, watch, stop) = (queue.clone(), watch.clone(), stop.clone());
+            let (calls, received) = (calls.clone(), received.clone());
+            tokio::spawn(async move {
+                let http = reqwest::Client::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let batch = inlet_tests::watch::receive_batch(&queue).await;
+                    calls.fetch_add(1, Ordering::Relaxed);
+                    received.fetch_add(batch.len(), Ordering::Relaxed);
+                    if !batch.is_empty() {
+                        watch.deliver_batch(&http, &queue, &batch).await;
+                    }
+                }
+            })
+        })
+        .collect();
+
+    tokio::time::sleep(outage / 2).await;
+    let ledger = DynamoLedger::new(
+        aws_sdk_dynamodb::Client::new(&aws),
+        "inlet-ledger",
+        Duration::from_secs(86_400),
+    );
+    let state_during = ledger.rechat_state().await.unwrap();
+    tokio::time::sleep(outage.saturating_sub(started.elapsed())).await;
+
+    double.come_back();
+    let back = Instant::now();
+    let (receive_calls_during, received_during) = (
+        calls.load(Ordering::Relaxed),
+        received.load(Ordering::Relaxed),
+    );
+    let failed_calls = double
+        .requests()
+        .iter()
+        .filter(|r| r.fault.is_some())
+        .count();
+    let limit = Duration::from_secs(300) + outage;
+    while double.leads().len() < leads {
+        assert!(
+            back.elapsed() < limit,
+            "{} of {leads} leads delivered\n{}",
+            double.leads().len(),
+            watch.function_log("deliver")
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    for p in pollers {
+        let _ = p.await;
+    }
+    let captures: Vec<Instant> = double
+        .requests()
+        .iter()
+        .filter(|r| r.route == Some(Route::Capture) && r.fault.is_none() && r.at >= back)
+        .map(|r| r.at)
+        .collect();
+    let since = |at: &Instant| at.saturating_duration_since(back);
+    Figures {
+        leads,
+        outage,
+        failed_calls,
+        to_first: captures.iter().map(since).min().unwrap_or_default(),
+        to_last: captures.iter().map(since).max().unwrap_or_default(),
+        order_violations: double.order_violations().len(),
+        receive_calls_during,
+        received_during,
+        state_during,
+    }
+}
