@@ -31,7 +31,7 @@ use crate::ledger::{
     Ledger, LedgerError, LedgerRecord, RecordStatus, SenderLink, StepState, sender_link_key,
 };
 use crate::mask;
-use crate::queue::{DeadLetter, Queue, QueueMessage};
+use crate::queue::{DeadLetter, Queue, QueueMessage, VisibilityChange};
 use crate::rechat::{CaptureOutcome, RechatApi, RechatError, TransientKind};
 use futures::FutureExt;
 use futures::StreamExt;
@@ -238,6 +238,8 @@ impl Delivery<'_> {
     /// Delivers one batch and says what became of each message.
     pub async fn deliver_batch(&self, messages: Vec<QueueMessage>) -> BatchReport {
         let ids: Vec<String> = messages.iter().map(|m| m.message_id.clone()).collect();
+        let receipts: Vec<Option<String>> =
+            messages.iter().map(|m| m.receipt_handle.clone()).collect();
         let groups = by_group(messages.into_iter().enumerate().collect());
         let mut outcomes: Vec<Option<Outcome>> = vec![None; ids.len()];
         let results: Vec<Vec<(usize, Outcome)>> = futures::stream::iter(groups)
@@ -248,12 +250,51 @@ impl Delivery<'_> {
         for (i, outcome) in results.into_iter().flatten() {
             outcomes[i] = Some(outcome);
         }
+        self.set_visibilities(&receipts, &outcomes).await;
         BatchReport {
             outcomes: ids
                 .into_iter()
                 .zip(outcomes)
                 .map(|(id, o)| (id, o.unwrap_or(Outcome::Blocked)))
                 .collect(),
+        }
+    }
+
+    /// When what stays queued comes back, set for the whole batch at once (SQS: ten per
+    /// call, where a FIFO queue takes 300 calls a second; during an outage every waiting
+    /// lead is held this way).
+    ///
+    /// A failed message comes back after its delay. The ones behind it are made visible at
+    /// once: FIFO yields nothing of a group whose head is in flight, so they wait behind it,
+    /// in order, without counting as in flight themselves.
+    async fn set_visibilities(&self, receipts: &[Option<String>], outcomes: &[Option<Outcome>]) {
+        // Rechat answered a probe while these leads were being held: they go now, not when
+        // a hold that nothing will release ends.
+        let still_down = self.breaker.holding(&self.options.breaker).is_some();
+        let changes: Vec<VisibilityChange> = receipts
+            .iter()
+            .zip(outcomes)
+            .filter_map(|(receipt, outcome)| {
+                let receipt = receipt.clone()?;
+                let (delay, held) = match outcome.as_ref()? {
+                    Outcome::Retry { retry_in, .. } => (*retry_in, false),
+                    Outcome::Held { retry_in, .. } if still_down => (*retry_in, true),
+                    Outcome::Held { .. } => (Duration::ZERO, true),
+                    Outcome::Blocked => (Duration::ZERO, false),
+                    _ => return None,
+                };
+                Some(VisibilityChange {
+                    receipt,
+                    seconds: delay.as_secs().min(43_200) as u32,
+                    held,
+                })
+            })
+            .collect();
+        if changes.is_empty() {
+            return;
+        }
+        if let Err(e) = self.queue.change_visibilities(&changes).await {
+            tracing::warn!(messages = changes.len(), error = %e, "could not set the retry delays; they come back at the queue's visibility timeout");
         }
     }
 
@@ -274,31 +315,6 @@ impl Delivery<'_> {
                     Err(panic) => self.panicked(&message, panic).await,
                 }
             };
-            // The failed message comes back after its delay. The ones behind it are made
-            // visible at once: FIFO yields nothing of a group whose head is in flight, so
-            // they wait behind it, in order, without counting as in flight themselves.
-            let delay = match &outcome {
-                Outcome::Retry { retry_in, .. } | Outcome::Held { retry_in, .. } => Some(*retry_in),
-                Outcome::Blocked => Some(Duration::ZERO),
-                _ => None,
-            };
-            if let (Some(delay), Some(receipt)) = (delay, message.receipt_handle.as_deref()) {
-                let secs = delay.as_secs().min(43_200) as u32;
-                let set = if matches!(outcome, Outcome::Held { .. }) {
-                    // Rechat answered a probe while this lead was being held: it goes now,
-                    // not when a hold that nothing will release ends.
-                    let secs = match self.breaker.holding(&self.options.breaker) {
-                        Some(_) => secs,
-                        None => 0,
-                    };
-                    self.queue.hold(receipt, secs).await
-                } else {
-                    self.queue.change_visibility(receipt, secs).await
-                };
-                if let Err(e) = set {
-                    tracing::warn!(message_id = %message.message_id, error = %e, "could not set the retry delay");
-                }
-            }
             failed |= outcome.stays_queued();
             out.push((i, outcome));
         }

@@ -113,6 +113,15 @@ pub fn fits(body: &str) -> Result<(), QueueError> {
     Ok(())
 }
 
+/// When a received message comes back; `held`: held back while Rechat is down, so that
+/// `release_held` may bring it back sooner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VisibilityChange {
+    pub receipt: String,
+    pub seconds: u32,
+    pub held: bool,
+}
+
 #[async_trait]
 pub trait Queue: Send + Sync {
     /// Queues an envelope durably: once this returns, the envelope is not lost.
@@ -127,6 +136,19 @@ pub trait Queue: Send + Sync {
 
     /// Whether the queue answers (for `/health`).
     async fn health(&self) -> Result<(), QueueError>;
+
+    /// Sets when each of a batch's messages comes back. By default one call each.
+    async fn change_visibilities(&self, changes: &[VisibilityChange]) -> Result<(), QueueError> {
+        for change in changes {
+            if change.held {
+                self.hold(&change.receipt, change.seconds).await?;
+            } else {
+                self.change_visibility(&change.receipt, change.seconds)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
 
     /// Returns a message held back while Rechat is down (the breaker). By default the same
     /// as `change_visibility`; a queue that can release held messages early marks them.
