@@ -50,6 +50,8 @@ bench: tools
 	$(CARGO) bench -p inlet-shared --bench email
 	$(CARGO) bench -p inlet-tests --bench deliver_sqs
 	$(CARGO) bench -p inlet-cli --bench serve_load
+	$(CARGO) bench -p inlet-cli --bench outage
+	$(CARGO) bench -p inlet-tests --bench lambda_outage
 	$(CARGO) bench -p inlet-tests --bench lambda_init
 	$(CARGO) bench -p inlet-tests --bench lambda_cost
 

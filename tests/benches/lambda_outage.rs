@@ -20,12 +20,13 @@ async fn main() {
         "| outage | leads | calls to the failing Rechat | probes | return → first lead | return → last lead | receives during the outage (calls / messages) | order violations |"
     );
     println!("|---|---|---|---|---|---|---|---|");
+    let deliver = inlet_tests::watch::release_binaries().join("deliver");
     for run in runs.split(',') {
         let (secs, leads) = run
             .split_once('x')
             .and_then(|(s, l)| Some((s.trim().parse().ok()?, l.trim().parse().ok()?)))
             .expect("INLET_OUTAGE_RUNS: SECONDSxLEADS,…");
-        let f = lambda_outage::run(Duration::from_secs(secs), leads, "5").await;
+        let f = lambda_outage::run(&deliver, Duration::from_secs(secs), leads, "5").await;
         println!(
             "| {} s | {} | {} | {} | {:.1} s | {:.1} s | {} / {} | {} |",
             secs,

@@ -13,7 +13,8 @@ use std::time::Duration;
 async fn deliver_instances_share_one_outage_and_recover_together() {
     let outage = Duration::from_secs(20);
     let leads = 60;
-    let f = lambda_outage::run(outage, leads, "2").await;
+    let deliver = inlet_tests::watch::function_binary("deliver");
+    let f = lambda_outage::run(&deliver, outage, leads, "2").await;
     println!("{f:#?}");
     let since = f
         .state_during

@@ -13,7 +13,7 @@ use inlet::ledger::dynamodb::DynamoLedger;
 use inlet::queue::Queue;
 use inlet::queue::sqs::SqsQueue;
 use inlet_testkit::{Fault, Moto, RechatDouble, Route};
-use inlet_tests::watch::{CHANNEL, Watch, deploy, function_binary, function_env};
+use inlet_tests::watch::{CHANNEL, Watch, deploy, function_env};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -36,7 +36,13 @@ pub struct Figures {
     pub state_during: inlet::breaker::RechatState,
 }
 
-pub async fn run(outage: Duration, leads: usize, probe_secs: &str) -> Figures {
+/// `deliver`: the function binary (the test's debug build, the bench's release build).
+pub async fn run(
+    deliver: &std::path::Path,
+    outage: Duration,
+    leads: usize,
+    probe_secs: &str,
+) -> Figures {
     let (moto, _guard) = Moto::exclusive().await;
     let aws = inlet_tests::aws_config(moto.endpoint()).await;
     let routing = format!("[email.tags]\nmain = \"{CHANNEL}\"\n");
@@ -48,7 +54,7 @@ pub async fn run(outage: Duration, leads: usize, probe_secs: &str) -> Figures {
     let mut env = function_env(moto.endpoint(), double.url(), &deployed);
     env.push(("INLET_PROBE_SECS", probe_secs.to_owned()));
     for _ in 0..POLLERS {
-        watch.start_function(&function_binary("deliver"), "deliver", 128, &env);
+        watch.start_function(deliver, "deliver", 128, &env);
     }
     let queue = SqsQueue::new(
         aws_sdk_sqs::Client::new(&aws),
