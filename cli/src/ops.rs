@@ -5,7 +5,7 @@ use inlet::config::{Config, VARIABLES};
 use inlet::embedded::{EmbeddedStore, QueueSettings};
 use inlet::envelope::lead_key;
 use inlet::lead::Lead;
-use inlet::ledger::{Ledger, LedgerRecord, StepState};
+use inlet::ledger::{Ledger, LedgerRecord, RecordStatus, StepState};
 use inlet::normalize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -798,6 +798,26 @@ pub async fn leads(args: LeadsArgs) -> ExitCode {
     };
     if records.is_empty() {
         println!("The ledger has no such envelopes.");
+    }
+    // A lead not yet delivered while Rechat is down waits for it, not for its own retry.
+    let waiting = records
+        .iter()
+        .any(|r| matches!(r.status, RecordStatus::Queued | RecordStatus::InProgress));
+    if waiting && !args.json {
+        let state = if deployed {
+            match deployed_ledger(args.stack.as_deref(), args.table.as_deref()).await {
+                Ok(ledger) => ledger.rechat_state().await.ok(),
+                Err(_) => None,
+            }
+        } else {
+            match open(&args.data_dir) {
+                Ok(store) => store.rechat_state().await.ok(),
+                Err(_) => None,
+            }
+        };
+        if let Some(down) = state.and_then(|s| s.describe()) {
+            println!("{down}: the leads not yet delivered are held until it answers.");
+        }
     }
     for r in &records {
         if args.json {

@@ -24,6 +24,11 @@ async fn an_outage_costs_about_a_call_per_lead_and_recovery_takes_seconds() {
     );
     assert!(status.contains("Rechat unavailable since"), "{status}");
     assert!(status.contains("503"), "{status}");
+    assert!(
+        f.leads_during.contains("Rechat unavailable since"),
+        "{}",
+        f.leads_during
+    );
     assert_eq!(f.health_during["status"], "failing", "{}", f.health_during);
     assert!(
         f.health_during["rechat_unavailable_since"].is_string(),

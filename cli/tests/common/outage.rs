@@ -19,6 +19,8 @@ pub struct Figures {
     pub order_violations: usize,
     /// What `inlet status` printed, and its exit status, during the outage.
     pub status_during: (String, Option<i32>),
+    /// What `inlet leads` printed during the outage.
+    pub leads_during: String,
     /// `/health`'s `delivery` during the outage.
     pub health_during: serde_json::Value,
 }
@@ -73,6 +75,12 @@ pub async fn run(name: &str, outage: Duration, leads: usize, env: &[(&str, &str)
         String::from_utf8_lossy(&out.stdout).into_owned(),
         out.status.code(),
     );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_inlet"))
+        .args(["leads", "--limit", "3", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let leads_during = String::from_utf8_lossy(&out.stdout).into_owned();
     let health: serde_json::Value = http
         .get(format!("{}/health", serve.url))
         .send()
@@ -114,6 +122,7 @@ pub async fn run(name: &str, outage: Duration, leads: usize, env: &[(&str, &str)
         to_last: captures.iter().map(since).max().unwrap_or_default(),
         order_violations: double.order_violations().len(),
         status_during,
+        leads_during,
         health_during: health["delivery"].clone(),
     }
 }
