@@ -399,3 +399,46 @@ async fn a_slow_answer_holds_up_its_own_lead_and_not_the_rest_of_the_queue() {
         .unwrap();
     assert_eq!(s.depth().await.unwrap(), (0, 0));
 }
+
+#[tokio::test]
+async fn rechat_availability_is_written_only_over_the_version_read_and_survives_a_reopen() {
+    let (s, d) = store("rechat-state", QueueSettings::default());
+    let mut state = s.rechat_state().await.unwrap();
+    assert_eq!(state, inlet::breaker::RechatState::default());
+    state.unavailable_since = Some(chrono::Utc::now());
+    state.version = 1;
+    s.put_rechat_state(&state).await.unwrap();
+    // A second writer that read version 0 too loses.
+    assert!(matches!(
+        s.put_rechat_state(&state).await,
+        Err(LedgerError::Conflict { .. })
+    ));
+    let mut closed = state.clone();
+    closed.unavailable_since = None;
+    closed.version = 2;
+    s.put_rechat_state(&closed).await.unwrap();
+    drop(s);
+    let reopened = EmbeddedStore::open(&d, QueueSettings::default()).unwrap();
+    assert_eq!(reopened.rechat_state().await.unwrap(), closed);
+}
+
+#[tokio::test]
+async fn held_messages_are_released_at_once_and_a_message_in_hand_never_is() {
+    let (s, _d) = store("held", QueueSettings::default());
+    s.send(&envelope("held-a@example.com", "a")).await.unwrap();
+    s.send(&envelope("held-b@example.com", "b")).await.unwrap();
+    let got = s.receive(10).await.unwrap();
+    assert_eq!(got.len(), 2);
+    // One held for ten minutes, one simply in hand (being delivered).
+    s.hold(got[0].receipt_handle.as_deref().unwrap(), 600)
+        .await
+        .unwrap();
+    assert!(s.receive(10).await.unwrap().is_empty());
+    assert_eq!(s.release_held().await.unwrap(), 1);
+    let again = s.receive(10).await.unwrap();
+    assert_eq!(again.len(), 1, "only the held one comes back");
+    assert_eq!(again[0].message_id, got[0].message_id);
+    // Received again, it is in hand: a later release leaves it alone.
+    assert_eq!(s.release_held().await.unwrap(), 0);
+    assert!(s.receive(10).await.unwrap().is_empty());
+}

@@ -425,3 +425,64 @@ async fn the_dynamodb_ledger_writes_conditionally_and_expires_records() {
         "expires in the configured TTL"
     );
 }
+
+#[tokio::test]
+async fn rechat_availability_in_dynamodb_is_written_only_over_the_version_read() {
+    let s = stack(5).await;
+    let mut state = s.ledger.rechat_state().await.unwrap();
+    assert_eq!(state, inlet::breaker::RechatState::default());
+    state.unavailable_since = Some(chrono::Utc::now());
+    state.probes = 1;
+    state.version = 1;
+    s.ledger.put_rechat_state(&state).await.unwrap();
+    assert!(matches!(
+        s.ledger.put_rechat_state(&state).await,
+        Err(LedgerError::Conflict { .. })
+    ));
+    let mut next = state.clone();
+    next.probes = 2;
+    next.version = 2;
+    s.ledger.put_rechat_state(&next).await.unwrap();
+    let skipped = inlet::breaker::RechatState {
+        version: 4,
+        ..next.clone()
+    };
+    assert!(s.ledger.put_rechat_state(&skipped).await.is_err());
+    assert_eq!(s.ledger.rechat_state().await.unwrap(), next);
+}
+
+#[tokio::test]
+async fn held_messages_on_sqs_come_back_after_the_hold_set_ten_per_call() {
+    let s = stack(50).await;
+    let queue = &s.queue;
+    for i in 0..12 {
+        queue
+            .send(&capture(&format!("held{i}@example.com"), None))
+            .await
+            .unwrap();
+    }
+    let mut received = Vec::new();
+    while received.len() < 12 {
+        let batch = queue.receive(false, 10, 1).await.unwrap();
+        assert!(!batch.is_empty(), "{} of 12 received", received.len());
+        received.extend(batch.into_iter().map(|(m, _)| m));
+    }
+    let changes: Vec<inlet::queue::VisibilityChange> = received
+        .iter()
+        .enumerate()
+        .map(|(i, m)| inlet::queue::VisibilityChange {
+            receipt: m.receipt_handle.clone().unwrap(),
+            seconds: if i < 6 { 0 } else { 600 },
+            held: true,
+        })
+        .collect();
+    queue.change_visibilities(&changes).await.unwrap();
+    let mut back = 0;
+    for _ in 0..3 {
+        back += queue.receive(false, 10, 1).await.unwrap().len();
+    }
+    assert_eq!(
+        back, 6,
+        "the six with no hold, and not the six held ten minutes"
+    );
+}
