@@ -16,7 +16,8 @@
 //! - **While open** no lead calls Rechat except one probe every `probe_every` (5 s); the
 //!   others are held (returned to the queue) for a time that grows with the outage, a
 //!   fortieth of its age between 5 s and 10 min: seconds for a short outage, and a long one
-//!   spends few queue receives (a 72-hour outage costs ~630, below the queue's receive limit of 1,000).
+//!   spends few queue receives (a 72-hour outage costs ~630, under the queue's limit of
+//!   1,000). A failed probe's lead comes back when the next probe is due, and is that probe.
 //! - **Closed** by any answer from Rechat (a success or a 4xx: it is up, and a 4xx belongs
 //!   to the lead). Calls before the close are forgotten.
 //! - **429** paces everyone: no call until its `Retry-After` has passed.
