@@ -293,7 +293,9 @@ pub fn decide(
         }
     }
     if let CallResult::TooMany { retry_after } = result {
-        let until = now + chrono_of(*retry_after);
+        // Everyone waits at most the longest hold: a Retry-After of a day (or garbage) must
+        // not stop every lead for a day. The lead it answered keeps the whole wait.
+        let until = now + chrono_of((*retry_after).min(options.max_hold));
         if state.paced_until.is_none_or(|at| at < until) {
             next.paced_until = Some(until);
         }
@@ -305,8 +307,10 @@ pub fn decide(
     Some((next, transition))
 }
 
+/// Capped at a day, so that adding it to a time never overflows.
 fn chrono_of(d: Duration) -> chrono::Duration {
-    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+    chrono::Duration::from_std(d.min(Duration::from_secs(86_400)))
+        .unwrap_or(chrono::Duration::days(1))
 }
 
 /// Queue visibility is set in whole seconds; a wait is never shortened to zero.
@@ -484,6 +488,19 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(admit(&state, &options, t(3)).0, Admission::Call);
+    }
+
+    #[test]
+    fn a_retry_after_of_a_year_paces_everyone_ten_minutes_at_most() {
+        let year = CallResult::TooMany {
+            retry_after: Duration::from_secs(365 * 86_400),
+        };
+        let (state, _) = run(&[(0, 1, year)]);
+        assert_eq!(state.paced_until, Some(t(600)));
+        let huge = CallResult::TooMany {
+            retry_after: Duration::MAX,
+        };
+        assert_eq!(run(&[(0, 1, huge)]).0.paced_until, Some(t(600)));
     }
 
     #[test]
