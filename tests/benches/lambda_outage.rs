@@ -14,6 +14,21 @@ use std::time::Duration;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    // The floor moto sets: how long it takes to hand out this many messages with no delivery.
+    if let Ok(sizes) = std::env::var("INLET_QUEUE_FLOOR") {
+        for leads in sizes
+            .split(',')
+            .map(|n| n.trim().parse::<usize>().expect("INLET_QUEUE_FLOOR: N,…"))
+        {
+            let took = lambda_outage::queue_alone(leads).await;
+            println!(
+                "moto alone: {leads} messages received and deleted by {} pollers in {:.1} s",
+                lambda_outage::POLLERS,
+                took.as_secs_f64()
+            );
+        }
+        return;
+    }
     let runs = std::env::var("INLET_OUTAGE_RUNS")
         .unwrap_or_else(|_| "120x200,120x2000,600x200,600x2000".into());
     println!(
@@ -28,13 +43,13 @@ async fn main() {
             .expect("INLET_OUTAGE_RUNS: SECONDSxLEADS,…");
         let f = lambda_outage::run(&deliver, Duration::from_secs(secs), leads, "5").await;
         println!(
-            "| {} s | {} | {} | {} | {:.1} s | {:.1} s | {} / {} | {} |",
+            "| {} s | {} | {} | {:.1} s | {:.1} s | {:.1} s | {} / {} | {} |",
             secs,
             f.leads,
             f.failed_calls,
-            f.state_during.probes,
             f.to_first.as_secs_f64(),
             f.to_last.as_secs_f64(),
+            f.receiving_after.as_secs_f64(),
             f.receive_calls_during,
             f.received_during,
             f.order_violations

@@ -32,6 +32,10 @@ pub struct Figures {
     /// ReceiveMessage calls, and the messages they returned, during the outage.
     pub receive_calls_during: usize,
     pub received_during: usize,
+    /// The pollers' time inside ReceiveMessage after Rechat's return, over `POLLERS`: how
+    /// much of the recovery was the queue handing out messages (moto: one thread, and its
+    /// FIFO receive scans the whole queue).
+    pub receiving_after: Duration,
     /// What the ledger said midway.
     pub state_during: inlet::breaker::RechatState,
 }
@@ -80,15 +84,25 @@ pub async fn run(
 
     let stop = Arc::new(AtomicBool::new(false));
     let (calls, received) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    // Microseconds spent receiving since Rechat's return, summed over the pollers.
+    let (back_flag, receiving) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicUsize::new(0)),
+    );
     let watch = Arc::new(watch);
     let pollers: Vec<_> = (0..POLLERS)
         .map(|_| {
             let (queue, watch, stop) = (queue.clone(), watch.clone(), stop.clone());
             let (calls, received) = (calls.clone(), received.clone());
+            let (back_flag, receiving) = (back_flag.clone(), receiving.clone());
             tokio::spawn(async move {
                 let http = reqwest::Client::new();
                 while !stop.load(Ordering::Relaxed) {
+                    let t = Instant::now();
                     let batch = inlet_tests::watch::receive_batch(&queue).await;
+                    if back_flag.load(Ordering::Relaxed) {
+                        receiving.fetch_add(t.elapsed().as_micros() as usize, Ordering::Relaxed);
+                    }
                     calls.fetch_add(1, Ordering::Relaxed);
                     received.fetch_add(batch.len(), Ordering::Relaxed);
                     if !batch.is_empty() {
@@ -109,6 +123,7 @@ pub async fn run(
     tokio::time::sleep(outage.saturating_sub(started.elapsed())).await;
 
     double.come_back();
+    back_flag.store(true, Ordering::Relaxed);
     let back = Instant::now();
     let (receive_calls_during, received_during) = (
         calls.load(Ordering::Relaxed),
@@ -149,6 +164,58 @@ pub async fn run(
         order_violations: double.order_violations().len(),
         receive_calls_during,
         received_during,
+        receiving_after: Duration::from_micros(
+            (receiving.load(Ordering::Relaxed) / POLLERS) as u64,
+        ),
         state_during,
     }
+}
+
+/// The queue alone, no delivery: `leads` messages sent, then received and deleted by
+/// `POLLERS` pollers as fast as moto hands them out. The floor under any recovery time on
+/// this set-up.
+pub async fn queue_alone(leads: usize) -> Duration {
+    let (moto, _guard) = Moto::exclusive().await;
+    let aws = inlet_tests::aws_config(moto.endpoint()).await;
+    let (queue_url, dlq_url) =
+        SqsQueue::create_fifo_pair(&aws_sdk_sqs::Client::new(&aws), "inlet-floor", 1000, 10)
+            .await
+            .unwrap();
+    let queue = SqsQueue::new(aws_sdk_sqs::Client::new(&aws), queue_url, dlq_url);
+    for n in 0..leads {
+        let email = format!("floor{n}@example.com");
+        let envelope =
+            EnvelopeBuilder::new(OriginKind::Webhook, "rechat-api", CHANNEL, email.as_bytes())
+                .step(Step::Capture {
+                    lead: Lead {
+                        email: Some(email.clone()),
+                        ..Lead::default()
+                    },
+                    sender_lead_id: None,
+                })
+                .build();
+        queue.send(&envelope).await.unwrap();
+    }
+    let done = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let pollers: Vec<_> = (0..POLLERS)
+        .map(|_| {
+            let (queue, done) = (queue.clone(), done.clone());
+            tokio::spawn(async move {
+                while done.load(Ordering::Relaxed) < leads {
+                    for m in inlet_tests::watch::receive_batch(&queue).await {
+                        queue
+                            .delete(false, m.receipt_handle.as_deref().unwrap())
+                            .await
+                            .unwrap();
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    for p in pollers {
+        p.await.unwrap();
+    }
+    started.elapsed()
 }
