@@ -766,13 +766,7 @@ impl Ledger for EmbeddedStore {
             })
             .await
             .map_err(ledger_error)?;
-        match doc {
-            Some(doc) => serde_json::from_str(&doc).map_err(|e| LedgerError::Corrupt {
-                key: RECHAT_STATE_KEY.into(),
-                reason: e.to_string(),
-            }),
-            None => Ok(RechatState::default()),
-        }
+        crate::ledger::read_rechat_state(doc)
     }
 
     async fn put_rechat_state(&self, state: &RechatState) -> Result<(), LedgerError> {

@@ -255,13 +255,7 @@ impl Ledger for DynamoLedger {
     }
 
     async fn rechat_state(&self) -> Result<RechatState, LedgerError> {
-        match self.get_doc(format!("sys#{RECHAT_STATE_KEY}")).await? {
-            Some(doc) => serde_json::from_str(&doc).map_err(|e| LedgerError::Corrupt {
-                key: RECHAT_STATE_KEY.into(),
-                reason: e.to_string(),
-            }),
-            None => Ok(RechatState::default()),
-        }
+        super::read_rechat_state(self.get_doc(format!("sys#{RECHAT_STATE_KEY}")).await?)
     }
 
     /// One item, no TTL: the state must outlive any quiet spell. The first write expects

@@ -164,6 +164,17 @@ pub trait Ledger: Send + Sync {
 /// The key the breaker's state is kept under, beside the envelopes.
 pub const RECHAT_STATE_KEY: &str = "rechat-availability";
 
+/// The breaker's state from its stored document; none stored is Rechat available.
+pub fn read_rechat_state(doc: Option<String>) -> Result<RechatState, LedgerError> {
+    match doc {
+        Some(doc) => serde_json::from_str(&doc).map_err(|e| LedgerError::Corrupt {
+            key: RECHAT_STATE_KEY.into(),
+            reason: e.to_string(),
+        }),
+        None => Ok(RechatState::default()),
+    }
+}
+
 /// The conflict a `put_rechat_state` reports.
 pub fn rechat_state_conflict(state: &RechatState) -> LedgerError {
     LedgerError::Conflict {
