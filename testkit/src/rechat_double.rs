@@ -244,6 +244,21 @@ impl RechatDouble {
         s.rng = Some(fastrand::Rng::with_seed(seed));
     }
 
+    /// How long after `at` the first and the last answered capture came (zero if none):
+    /// the time from an outage's end to its first and last lead.
+    pub fn captures_after(&self, at: Instant) -> (Duration, Duration) {
+        let since: Vec<Duration> = self
+            .requests()
+            .iter()
+            .filter(|r| r.route == Some(Route::Capture) && r.fault.is_none() && r.at >= at)
+            .map(|r| r.at.saturating_duration_since(at))
+            .collect();
+        (
+            since.iter().min().copied().unwrap_or_default(),
+            since.iter().max().copied().unwrap_or_default(),
+        )
+    }
+
     /// An outage: every request answers with `fault` (a 503, a reset…) until `come_back`.
     pub fn go_down(&self, fault: Fault) {
         self.state.lock().unwrap().down = Some(fault);

@@ -4,7 +4,7 @@
 
 use super::{CHANNEL, Serve, data_dir, wait_for};
 use futures::StreamExt;
-use inlet_testkit::{Fault, RechatDouble, Route};
+use inlet_testkit::{Fault, RechatDouble};
 use std::time::{Duration, Instant};
 
 #[derive(Debug)]
@@ -107,19 +107,13 @@ pub async fn run(name: &str, outage: Duration, leads: usize, env: &[(&str, &str)
         "{} of {leads} leads delivered after Rechat came back",
         double.leads().len()
     );
-    let captures: Vec<Instant> = double
-        .requests()
-        .iter()
-        .filter(|r| r.route == Some(Route::Capture) && r.fault.is_none() && r.at >= back)
-        .map(|r| r.at)
-        .collect();
-    let since = |at: &Instant| at.saturating_duration_since(back);
+    let (to_first, to_last) = double.captures_after(back);
     Figures {
         leads,
         outage,
         failed_calls,
-        to_first: captures.iter().map(since).min().unwrap_or_default(),
-        to_last: captures.iter().map(since).max().unwrap_or_default(),
+        to_first,
+        to_last,
         order_violations: double.order_violations().len(),
         status_during,
         leads_during,

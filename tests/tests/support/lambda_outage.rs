@@ -12,7 +12,7 @@ use inlet::ledger::Ledger;
 use inlet::ledger::dynamodb::DynamoLedger;
 use inlet::queue::Queue;
 use inlet::queue::sqs::SqsQueue;
-use inlet_testkit::{Fault, Moto, RechatDouble, Route};
+use inlet_testkit::{Fault, Moto, RechatDouble};
 use inlet_tests::watch::{CHANNEL, Watch, deploy, function_env};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -148,19 +148,13 @@ pub async fn run(
     for p in pollers {
         let _ = p.await;
     }
-    let captures: Vec<Instant> = double
-        .requests()
-        .iter()
-        .filter(|r| r.route == Some(Route::Capture) && r.fault.is_none() && r.at >= back)
-        .map(|r| r.at)
-        .collect();
-    let since = |at: &Instant| at.saturating_duration_since(back);
+    let (to_first, to_last) = double.captures_after(back);
     Figures {
         leads,
         outage,
         failed_calls,
-        to_first: captures.iter().map(since).min().unwrap_or_default(),
-        to_last: captures.iter().map(since).max().unwrap_or_default(),
+        to_first,
+        to_last,
         order_violations: double.order_violations().len(),
         receive_calls_during,
         received_during,
