@@ -638,16 +638,24 @@ async fn the_webhook_and_mail_samples_are_taken() {
     settings.email.default_channel = Some(CHANNEL.into());
     // The sample mail post carries `inlet:sample-mail-token-0001` as Basic credentials.
     settings.email.http_token = Some("sample-mail-token-0001".into());
+    // The sample Follow Up Boss post carries `sample-fub-api-key-0001` as the Basic user.
+    settings.webhooks = inlet::webhook::WebhookSettings::from_toml(
+        &format!("[senders.followupboss.api_keys]\n\"{CHANNEL}\" = \"sample-fub-api-key-0001\"\n")
+            .parse()
+            .unwrap(),
+    )
+    .unwrap();
     let f = fixture(settings);
-    for name in [
-        "apigw-webhook.json",
-        "apigw-webhook-sender.json",
-        "apigw-email.json",
+    for (name, expected) in [
+        ("apigw-webhook.json", 202),
+        ("apigw-webhook-sender.json", 202),
+        ("apigw-email.json", 202),
+        ("apigw-fub-events.json", 201),
     ] {
         let (status, body) = call_event(&f, name).await;
-        assert_eq!(status, 202, "{name}: {body}");
+        assert_eq!(status, expected, "{name}: {body}");
     }
-    assert_eq!(f.queue.sent.lock().unwrap().len(), 3);
+    assert_eq!(f.queue.sent.lock().unwrap().len(), 4);
 }
 
 // ---- Every intake route: only who may, once per event, nothing acknowledged that cannot be
@@ -1012,4 +1020,90 @@ async fn rechat_routes_answer_errors_in_rechats_shape_beside_inlets() {
     assert_eq!(status, 503);
     assert_eq!(answer["retry"], true);
     assert!(headers.contains_key("retry-after"));
+}
+
+// ---- Follow Up Boss's `POST /v1/events` (issue 23): the API key picks the channel.
+
+const OTHER_CHANNEL: &str = "00000000-0000-4000-8000-0000000000b2";
+
+fn follow_up_boss() -> Fixture {
+    let routing: toml::Table = format!(
+        "[senders.followupboss.api_keys]\n\"{CHANNEL}\" = \"key-of-the-first-team\"\n\"{OTHER_CHANNEL}\" = \"key-of-the-second-team\"\n"
+    )
+    .parse()
+    .unwrap();
+    fixture(IntakeSettings {
+        webhooks: inlet::webhook::WebhookSettings::from_toml(&routing).unwrap(),
+        ..IntakeSettings::default()
+    })
+}
+
+fn fub_event(authorization: Option<&str>) -> http::Request<Bytes> {
+    let body = r#"{"source":"Site.example","type":"General Inquiry","message":"Call me","person":{"firstName":"Lea","emails":[{"value":"lea@example.com"}]}}"#;
+    let req = request("POST", "/v1/events", Some("application/json"), body);
+    match authorization {
+        Some(a) => with_header(req, "authorization", a),
+        None => req,
+    }
+}
+
+fn basic_user(user: &str) -> String {
+    use base64::Engine;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:"))
+    )
+}
+
+#[tokio::test]
+async fn follow_up_boss_events_go_to_the_channel_of_their_api_key() {
+    let f = follow_up_boss();
+    for (key, channel) in [
+        ("key-of-the-first-team", CHANNEL),
+        ("key-of-the-second-team", OTHER_CHANNEL),
+    ] {
+        let (status, _, body) = call(&f, fub_event(Some(&basic_user(key)))).await;
+        assert_eq!(status, 201, "{body}");
+        let id = body["id"].as_str().unwrap().to_owned();
+        let queued = sent(&f);
+        let env = queued.iter().find(|e| e.id == id).expect("queued");
+        assert_eq!(env.channel, channel);
+    }
+}
+
+#[tokio::test]
+async fn follow_up_boss_events_without_a_known_key_are_refused_and_nothing_queued() {
+    let f = follow_up_boss();
+    let wrong = basic_user("key-of-nobody-at-all");
+    let password_only = {
+        use base64::Engine;
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(":key-of-the-first-team")
+        )
+    };
+    for auth in [
+        None,
+        Some(wrong.as_str()),
+        Some(password_only.as_str()),
+        Some("Basic !!!not-base64"),
+        Some("Bearer key-of-the-first-team"),
+    ] {
+        let (status, headers, body) = call(&f, fub_event(auth)).await;
+        assert_eq!(status, 401, "{auth:?}: {body}");
+        assert!(headers.get("www-authenticate").is_some(), "{auth:?}");
+    }
+    // Not configured at all: refused, saying what to set.
+    let (status, _, body) = call(&default(), fub_event(Some(&basic_user("anything-goes")))).await;
+    assert_eq!(status, 401);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("api_keys")
+    );
+    let (status, headers, _) = call(&f, request("GET", "/v1/events", None, "")).await;
+    assert_eq!(status, 405);
+    assert_eq!(headers["allow"], "POST");
+    assert!(sent(&f).is_empty());
 }

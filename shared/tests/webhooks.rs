@@ -963,3 +963,156 @@ fn a_senders_follow_ups_without_an_event_id_are_never_merged_by_content() {
     let (a, b) = ids(Some("evt-9"));
     assert_eq!(a, b, "a retried event is the same event");
 }
+
+// ---- Follow Up Boss's Events API shape (issue 23).
+
+fn basic(user: &str) -> String {
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:"))
+    )
+}
+
+#[tokio::test]
+async fn follow_up_boss_inquiries_are_read_with_their_listing_and_agent() {
+    let p = run("fub-property-inquiry.json", JSON).await;
+    assert_eq!(p.sender, "followupboss", "recognized by its shape");
+    let l = only(&p);
+    assert_eq!(l.first_name.as_deref(), Some("Priya"));
+    assert_eq!(l.email.as_deref(), Some("priya.raman@example.net"));
+    assert_eq!(l.phone_number.as_deref(), Some("+14695550142"));
+    assert_eq!(l.lead_source.as_deref(), Some("LakesideHomes.com"));
+    assert_eq!(l.tag, vec!["Buyer", "Pre-approved", "Property Inquiry"]);
+    let note = l.note.as_deref().unwrap();
+    assert!(
+        note.starts_with("Can we see it this Saturday after 2pm?"),
+        "{note}"
+    );
+    assert!(note.contains("Campaign: source google, medium cpc, campaign uptown-condos"));
+    let listing = l.listing.as_ref().unwrap();
+    assert_eq!(listing.mls_number.as_deref(), Some("21004567"));
+    assert_eq!(listing.price, Some(615000.0));
+    let address = listing.property.as_ref().unwrap().address.as_ref().unwrap();
+    assert_eq!(address.city.as_deref(), Some("Dallas"));
+    assert_eq!(address.postal_code.as_deref(), Some("75219"));
+    assert_eq!(
+        address.full_address.as_deref(),
+        Some("4120 Cedar Springs Rd, Dallas, TX 75219")
+    );
+    assert_eq!(l.assignees[0].first_name.as_deref(), Some("Marco"));
+    assert_eq!(l.assignees[0].last_name.as_deref(), Some("Diaz"));
+}
+
+#[tokio::test]
+async fn follow_up_boss_views_and_searches_become_timeline_activities() {
+    let p = run("fub-viewed-property.json", JSON).await;
+    let env = &p.envelopes[0];
+    assert!(matches!(&env.steps[0], Step::Capture { .. }));
+    assert!(
+        matches!(&env.steps[1], Step::Activity { target: LeadRef::Captured, activity } if activity.action == Action::ContactViewedListing
+            && activity.listing.as_ref().and_then(|l| l.mls_number.as_deref()) == Some("21009876"))
+    );
+
+    let p = run("fub-saved-search.json", JSON).await;
+    let l = only(&p);
+    assert_eq!(l.first_name.as_deref(), Some("Tomás"));
+    assert_eq!(
+        l.lead_source.as_deref(),
+        Some("LakesideIDX"),
+        "the system when no source"
+    );
+    let Step::Activity { activity, .. } = &p.envelopes[0].steps[1] else {
+        panic!("an activity")
+    };
+    assert_eq!(activity.action, Action::ContactCreatedSearch);
+    let search = activity.search.as_ref().unwrap();
+    assert_eq!(search.minimum_price, Some(400000.0));
+    assert_eq!(search.minimum_bedrooms, Some(3.0));
+    assert_eq!(search.title.as_deref(), Some("Frisco, TX"));
+
+    // A registration is a sign-up on the timeline; a page visit only a capture.
+    for (kind, steps) in [("Registration", 2), ("Visited Website", 1), ("Inquiry", 1)] {
+        let body = format!(
+            r#"{{"source":"x.example","type":"{kind}","person":{{"emails":[{{"value":"a@example.com"}}]}},"pageUrl":"https://x.example/p"}}"#
+        );
+        let p = run_body(
+            body.as_bytes(),
+            JSON,
+            &[],
+            None,
+            &WebhookSettings::default(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(p.envelopes[0].steps.len(), steps, "{kind}");
+    }
+}
+
+#[tokio::test]
+async fn follow_up_boss_events_that_are_no_lead_are_refused_by_name() {
+    for (body, problem) in [
+        (
+            r#"{"source":"x","type":"Unsubscribed","person":{"emails":[{"value":"a@example.com"}]}}"#,
+            "Unsubscribed",
+        ),
+        (
+            r#"{"source":"x","type":"Sent Fax","person":{"emails":[{"value":"a@example.com"}]}}"#,
+            "Sent Fax",
+        ),
+        (
+            r#"{"source":"x","type":"Inquiry","person":{}}"#,
+            "no email, phone or name",
+        ),
+        (r#"{"source":"x","type":"Inquiry"}"#, "person"),
+    ] {
+        let e = run_body(
+            body.as_bytes(),
+            JSON,
+            &[],
+            Some("followupboss"),
+            &WebhookSettings::default(),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e.status, 422, "{body}");
+        assert!(e.message.contains(problem), "{body}: {}", e.message);
+    }
+}
+
+#[tokio::test]
+async fn follow_up_boss_keys_are_per_channel_as_the_basic_user() {
+    let routing: toml::Table = format!(
+        "[senders.followupboss.api_keys]\n\"{CHANNEL}\" = \"fub-key-for-this-channel\"\n\"7d2c9a4e-0000-4000-8000-00000000000b\" = \"fub-key-of-another-one\"\n"
+    )
+    .parse()
+    .unwrap();
+    let settings = WebhookSettings::from_toml(&routing).unwrap();
+    let body = fixture("fub-property-inquiry.json");
+    let mine = basic("fub-key-for-this-channel");
+    let theirs = basic("fub-key-of-another-one");
+    let bearer = "Bearer fub-key-for-this-channel".to_owned();
+    for (auth, ok) in [
+        (Some(&mine), true),
+        (Some(&bearer), true),
+        (Some(&theirs), false),
+        (None, false),
+    ] {
+        let headers: Vec<(&str, &str)> =
+            auth.iter().map(|a| ("authorization", a.as_str())).collect();
+        let result = run_body(&body, JSON, &headers, Some("fub"), &settings).await;
+        match (ok, result) {
+            (true, Ok(p)) => assert_eq!(p.answer().0, 201),
+            (false, Err(e)) => assert_eq!(e.status, 401, "{auth:?}"),
+            (ok, other) => panic!("{auth:?}: expected ok={ok}, got {other:?}"),
+        }
+    }
+    // A short key is refused when the routing file is read.
+    let short: toml::Table = format!("[senders.followupboss.api_keys]\n\"{CHANNEL}\" = \"abc\"\n")
+        .parse()
+        .unwrap();
+    assert!(
+        WebhookSettings::from_toml(&short)
+            .unwrap_err()
+            .contains("guessable")
+    );
+}

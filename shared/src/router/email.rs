@@ -38,19 +38,11 @@ fn mailgun_token_key(token: &str) -> String {
 /// The credential a mail post carries: the Basic password (any user name; the providers
 /// put it in the URL they post to) or `?token=`.
 fn presented_token(req: &Request) -> Option<String> {
-    use base64::Engine;
-    if let Some(basic) = header_str(req, "authorization").and_then(|v| {
-        v.trim()
-            .strip_prefix("Basic ")
-            .or(v.trim().strip_prefix("basic "))
-    }) && let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(basic.trim())
-        && let Ok(pair) = String::from_utf8(decoded)
+    if let Some((user, password)) =
+        header_str(req, "authorization").and_then(crate::web::basic_credentials)
     {
-        return Some(
-            pair.split_once(':')
-                .map_or(pair.as_str(), |(_, p)| p)
-                .to_owned(),
-        );
+        // Some providers' URL fields keep only a user name (`https://TOKEN@host/…`).
+        return Some(if password.is_empty() { user } else { password });
     }
     form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
         .find(|(k, _)| k == "token")

@@ -85,6 +85,8 @@ enum Route<'a> {
         channel: &'a str,
         sender: Option<&'a str>,
     },
+    /// Follow Up Boss's `POST /v1/events`, its channel found from the API key.
+    FollowUpBossEvents,
     Form {
         target: &'a str,
     },
@@ -103,6 +105,7 @@ impl Route<'_> {
             Route::Capture { .. } | Route::Timeline { .. } => "POST, OPTIONS",
             Route::Assignees { .. } => "PUT, OPTIONS",
             Route::Webhook { .. } => "GET, POST",
+            Route::FollowUpBossEvents => "POST",
             Route::Email { .. } => "POST",
             Route::Form { .. } => "POST, OPTIONS",
             Route::FormToken { .. } => "GET, OPTIONS",
@@ -124,7 +127,7 @@ impl Route<'_> {
             Route::Capture { .. } => "capture",
             Route::Timeline { .. } => "timeline",
             Route::Assignees { .. } => "assignees",
-            Route::Webhook { .. } => "webhook",
+            Route::Webhook { .. } | Route::FollowUpBossEvents => "webhook",
             Route::Email { .. } => "email",
             Route::Form { .. } | Route::FormToken { .. } | Route::FormDemo { .. } => "form",
         }
@@ -147,6 +150,7 @@ fn route(path: &str) -> Option<Route<'_>> {
             sender: Some(sender),
         }),
         ["email", provider] => Some(Route::Email { provider }),
+        ["v1", "events"] => Some(Route::FollowUpBossEvents),
         ["forms", "demo", "inlet-form.js"] => Some(Route::FormDemo {
             path: "/inlet-form.js",
         }),
@@ -217,6 +221,8 @@ impl Intake {
             }
             (Route::Webhook { .. }, &Method::GET) => self.handshake(&req),
             (Route::Webhook { .. }, _) => Err(IntakeError::method_not_allowed(route.allow())),
+            (Route::FollowUpBossEvents, &Method::POST) => self.follow_up_boss_events(&req).await,
+            (Route::FollowUpBossEvents, _) => Err(IntakeError::method_not_allowed(route.allow())),
             (Route::Email { provider }, &Method::POST) => self.email(provider, &req).await,
             (Route::Email { .. }, _) => Err(IntakeError::method_not_allowed(route.allow())),
             (_, &Method::OPTIONS) => return rechat_cors(route.allow()).preflight(&req),
@@ -244,7 +250,7 @@ impl Intake {
         };
         if matches!(
             route,
-            Route::Health | Route::Webhook { .. } | Route::Email { .. }
+            Route::Health | Route::Webhook { .. } | Route::FollowUpBossEvents | Route::Email { .. }
         ) {
             response
         } else {
@@ -469,11 +475,33 @@ impl Intake {
         for result in futures::future::join_all(sends).await {
             result?;
         }
-        let ids: Vec<&str> = parsed.envelopes.iter().map(|e| e.id.as_str()).collect();
-        Ok(json_response(
-            202,
-            &json!({"code": "ACCEPTED", "data": {"sender": parsed.sender, "ids": ids, "refused": parsed.refused, "dropped_test_leads": parsed.dropped}}),
-        ))
+        let (status, body) = parsed.answer();
+        Ok(json_response(status, &body))
+    }
+
+    /// Follow Up Boss's own endpoint, for lead sources built for it: the API key, given as
+    /// the Basic user name, says which channel the lead is for.
+    async fn follow_up_boss_events(&self, req: &Request) -> Result<Response, IntakeError> {
+        let refuse = |message: &str| {
+            let mut e = IntakeError::unauthorized(message);
+            e.authenticate = Some("Basic realm=\"inlet\"");
+            e
+        };
+        let sender = self.settings.webhooks.sender("followupboss");
+        if sender.api_keys.is_empty() {
+            return Err(refuse(
+                "POST /v1/events takes leads once [senders.followupboss.api_keys] maps a lead channel to a key",
+            ));
+        }
+        let presented = header_str(req, "authorization")
+            .and_then(crate::web::basic_credentials)
+            .map(|(user, _)| user)
+            .ok_or_else(|| refuse("give the API key as the Basic-auth user name"))?;
+        let channel = sender
+            .channel_of_key(&presented)
+            .ok_or_else(|| refuse("the API key is not one of [senders.followupboss.api_keys]"))?
+            .to_owned();
+        self.webhook(&channel, Some("followupboss"), req).await
     }
 
     /// Meta's subscription check: the challenge echoed when the verify token matches.

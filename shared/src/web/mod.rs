@@ -156,6 +156,25 @@ pub fn header_str<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
+/// The user name and password of an `Authorization: Basic …` value (RFC 7617), when it is
+/// one; a value without `:` is all user name.
+pub fn basic_credentials(authorization: &str) -> Option<(String, String)> {
+    use base64::Engine;
+    let v = authorization.trim();
+    let (scheme, encoded) = v.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let pair = String::from_utf8(decoded).ok()?;
+    Some(match pair.split_once(':') {
+        Some((user, password)) => (user.to_owned(), password.to_owned()),
+        None => (pair, String::new()),
+    })
+}
+
 /// Which lead channels intake accepts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChannelPolicy {

@@ -120,6 +120,28 @@ pub struct SenderSettings {
     /// The name the routing file gave, when it is another name of this module
     /// (`[senders.zapier]` configures `generic`).
     pub configured_as: Option<String>,
+    /// A credential per lead channel (`[senders.<name>.api_keys]`, channel = key): the
+    /// channel's own key instead of `secret`, and, for senders whose URL names no channel
+    /// (Follow Up Boss's `POST /v1/events`), the channel the key's holder posts to.
+    pub api_keys: BTreeMap<String, String>,
+}
+
+impl SenderSettings {
+    /// The credential a request for `channel` must carry, if any.
+    pub fn secret_for(&self, channel: &str) -> Option<&str> {
+        self.api_keys
+            .get(channel)
+            .or(self.secret.as_ref())
+            .map(String::as_str)
+    }
+
+    /// The channel whose key `presented` is, each compared in constant time.
+    pub fn channel_of_key(&self, presented: &str) -> Option<&str> {
+        self.api_keys
+            .iter()
+            .find(|(_, key)| signature::shared_secret(Some(presented), key, "api key").is_ok())
+            .map(|(channel, _)| channel.as_str())
+    }
 }
 
 /// All senders' settings.
@@ -160,6 +182,20 @@ impl WebhookSettings {
                 match key.as_str() {
                     "secret" => s.secret = Some(settings::secret(&at, v)?),
                     "verify_token" => s.verify_token = Some(settings::secret(&at, v)?),
+                    "api_keys" => {
+                        let keys = v.as_table().ok_or_else(|| {
+                            format!("{at} must map lead channels to keys (channel = \"key\")")
+                        })?;
+                        for (channel, key) in keys {
+                            let key = settings::secret(&format!("{at}.{channel}"), key)?;
+                            if key.len() < 8 {
+                                return Err(format!(
+                                    "{at}.{channel}: a key shorter than 8 characters is guessable"
+                                ));
+                            }
+                            s.api_keys.insert(channel.trim().to_ascii_lowercase(), key);
+                        }
+                    }
                     "lead_source" => s.lead_source = Some(settings::string(&at, v)?),
                     "drop_test" => s.drop_test = settings::flag(&at, v)?,
                     "tags" => s.tags = settings::strings(&at, v)?,
@@ -252,6 +288,26 @@ pub struct Parsed {
     pub refused: Vec<String>,
     /// Test events dropped by config.
     pub dropped: usize,
+}
+
+impl Parsed {
+    /// The answer once every envelope is queued, in the shape the sender expects: Follow Up
+    /// Boss's clients read the created record's `id` from a 201 (its 204 means "archived,
+    /// ignored", never sent here); the others take any 2xx, and get Inlet's 202 with what
+    /// became of each event.
+    pub fn answer(&self) -> (u16, Value) {
+        let ids: Vec<&str> = self.envelopes.iter().map(|e| e.id.as_str()).collect();
+        match self.sender {
+            "followupboss" => (
+                201,
+                serde_json::json!({"id": ids.first(), "status": "queued", "ids": ids}),
+            ),
+            _ => (
+                202,
+                serde_json::json!({"code": "ACCEPTED", "data": {"sender": self.sender, "ids": ids, "refused": self.refused, "dropped_test_leads": self.dropped}}),
+            ),
+        }
+    }
 }
 
 /// Request details the pipeline needs beyond the body.
@@ -438,7 +494,7 @@ pub async fn process(
         None => senders::recognize(&incoming),
     };
     let sender_settings = settings.sender(sender.name);
-    match &sender_settings.secret {
+    match sender_settings.secret_for(&req.channel.to_ascii_lowercase()) {
         Some(secret) => {
             (sender.verify)(&incoming, secret, now.timestamp()).map_err(unauthorized)?
         }

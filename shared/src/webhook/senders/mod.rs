@@ -2,6 +2,7 @@
 
 pub mod elementor;
 pub mod fivestreet;
+pub mod followupboss;
 pub mod formstack;
 pub mod generic;
 pub mod google_ads;
@@ -28,6 +29,7 @@ pub const SENDERS: &[Sender] = &[
     webflow::SENDER,
     real_geeks::SENDER,
     fivestreet::SENDER,
+    followupboss::SENDER,
     hotpads::SENDER,
     wufoo::SENDER,
     netlify::SENDER,
@@ -46,6 +48,7 @@ pub fn by_name(name: &str) -> Option<&'static Sender> {
         "gravityforms" | "gravity" => "gravity-forms",
         "realgeeks" => "real-geeks",
         "zillow-rentals" => "hotpads",
+        "fub" | "follow-up-boss" | "follow_up_boss" => "followupboss",
         other => other,
     };
     SENDERS.iter().find(|s| s.name == alias)
@@ -63,4 +66,88 @@ pub(crate) fn has_keys(incoming: &Incoming, keys: &[&str]) -> bool {
     incoming
         .object()
         .is_some_and(|m| keys.iter().all(|k| m.contains_key(*k)))
+}
+
+/// A listing as portals send it, in parts: what the lead asked about, for the capture's
+/// listing and for timeline activities alike.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct ListingParts {
+    pub street: Option<String>,
+    pub city: Option<String>,
+    pub state: Option<String>,
+    pub postal_code: Option<String>,
+    pub mls_number: Option<String>,
+    pub mls: Option<String>,
+    pub price: Option<f64>,
+    pub url: Option<String>,
+    pub photo: Option<String>,
+}
+
+impl ListingParts {
+    /// The one-line address (`12 Elm St, Dallas, TX 75201`), from the parts given.
+    pub fn full_address(&self) -> Option<String> {
+        let state_zip = [self.state.as_deref(), self.postal_code.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let parts: Vec<&str> = [self.street.as_deref(), self.city.as_deref()]
+            .into_iter()
+            .flatten()
+            .chain((!state_zip.is_empty()).then_some(state_zip.as_str()))
+            .collect();
+        (!parts.is_empty()).then(|| parts.join(", "))
+    }
+
+    /// The capture's listing, when anything of it was given.
+    pub fn listing(&self) -> Option<crate::lead::Listing> {
+        use crate::lead::{Address, IsEmpty, Listing, Property};
+        let address = Address {
+            street_address: self.street.clone(),
+            city: self.city.clone(),
+            state_code: self.state.clone(),
+            postal_code: self.postal_code.clone(),
+            full_address: self.full_address(),
+            ..Address::default()
+        };
+        let listing = Listing {
+            price: self.price,
+            mls_number: self.mls_number.clone(),
+            cover_image_url: self.photo.clone(),
+            property: (!address.is_empty()).then_some(Property {
+                address: Some(address),
+            }),
+        };
+        (!listing.is_empty()).then_some(listing)
+    }
+
+    /// The listing of a timeline activity.
+    pub fn activity_listing(&self) -> Option<crate::lead::ActivityListing> {
+        use crate::lead::{ActivityListing, ActivityProperty, IsEmpty, StreetAddress};
+        let listing = ActivityListing {
+            url: self.url.clone(),
+            mls_number: self.mls_number.clone(),
+            mls: self.mls.clone(),
+            cover_image_url: self.photo.clone(),
+            price: self.price,
+            property: self.full_address().map(|s| ActivityProperty {
+                address: Some(StreetAddress {
+                    street_address: Some(s),
+                }),
+            }),
+        };
+        (!listing.is_empty()).then_some(listing)
+    }
+}
+
+/// A number given as a JSON number or as text (`"3"`, `"$450,000"`).
+pub(crate) fn number(v: Option<&serde_json::Value>) -> Option<f64> {
+    let v = v?;
+    v.as_f64()
+        .or_else(|| {
+            crate::fields::text_of(v)
+                .as_deref()
+                .and_then(crate::fields::price)
+        })
+        .filter(|n| n.is_finite() && *n > 0.0)
 }
