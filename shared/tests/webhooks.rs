@@ -1116,3 +1116,131 @@ async fn follow_up_boss_keys_are_per_channel_as_the_basic_user() {
             .contains("guessable")
     );
 }
+
+// ---- Realtor.com Lead Delivery (issue 23).
+
+#[tokio::test]
+async fn realtor_leads_are_read_in_both_published_nestings() {
+    let p = run("realtor-nested.json", JSON).await;
+    assert_eq!(p.sender, "realtor");
+    assert_eq!(p.answer().0, 200);
+    let env = &p.envelopes[0];
+    let l = lead(env);
+    assert_eq!(l.first_name.as_deref(), Some("Mei-Ling"));
+    assert_eq!(l.phone_number.as_deref(), Some("+15125550168"));
+    assert_eq!(l.lead_source.as_deref(), Some("Realtor.com"));
+    assert_eq!(l.tag, vec!["Buyer", "Realtor.com Connections Plus"]);
+    assert_eq!(
+        l.assignees[0].email.as_deref(),
+        Some("jordan.blake@example-realty.com")
+    );
+    let listing = l.listing.as_ref().unwrap();
+    assert_eq!(listing.mls_number.as_deref(), Some("5512345"));
+    assert_eq!(listing.price, Some(725000.0));
+    let address = listing.property.as_ref().unwrap().address.as_ref().unwrap();
+    assert_eq!(
+        address.street_address.as_deref(),
+        Some("902 Lamar Blvd Unit 4")
+    );
+    assert_eq!(address.postal_code.as_deref(), Some("78703"));
+    let note = l.note.as_deref().unwrap();
+    assert!(
+        note.starts_with("I would like to schedule a tour"),
+        "{note}"
+    );
+    assert!(note.contains("Timeframe: 1-3 months"), "{note}");
+    assert!(
+        matches!(&env.steps[0], Step::Capture { sender_lead_id: Some(id), .. } if id == "4e2a9c71-8b3d-4f6a-a1c5-7d9e0b2f3a18")
+    );
+    let actions: Vec<Action> = env.steps[1..]
+        .iter()
+        .map(|s| match s {
+            Step::Activity { activity, .. } => activity.action,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        vec![Action::ContactViewedListing, Action::ContactCreatedSearch]
+    );
+
+    // The property and the preferences beside lead_info, and an invalid email: kept in the
+    // note, the lead goes on by its phone.
+    let p = run("realtor-siblings.json", JSON).await;
+    assert_eq!(p.sender, "realtor");
+    let env = &p.envelopes[0];
+    let l = lead(env);
+    assert_eq!(l.first_name.as_deref(), Some("Declan"));
+    assert_eq!(l.email, None);
+    assert_eq!(l.phone_number.as_deref(), Some("+17375550191"));
+    assert_eq!(l.tag, vec!["Seller"]);
+    assert!(
+        l.note
+            .as_deref()
+            .unwrap()
+            .contains("Email as given: declan.murphy@@example")
+    );
+    let address = l.listing.as_ref().unwrap().property.as_ref().unwrap();
+    assert_eq!(
+        address.address.as_ref().unwrap().full_address.as_deref(),
+        Some("3300 Duval St, Austin, TX 78705")
+    );
+    assert_eq!(
+        l.assignees[0].email.as_deref(),
+        Some("team@example-realty.com")
+    );
+    assert!(
+        matches!(&env.steps[1], Step::Activity { activity, .. } if activity.action == Action::ContactSearchedListings)
+    );
+}
+
+#[tokio::test]
+async fn realtor_keys_test_leads_and_malformed_bodies() {
+    let body = fixture("realtor-nested.json");
+    let settings = with_secret("realtor", "rdc-dashboard-key-1");
+    let ok = run_body(
+        &body,
+        JSON,
+        &[("x-api-key", "rdc-dashboard-key-1")],
+        None,
+        &settings,
+    )
+    .await;
+    assert!(ok.is_ok(), "{ok:?}");
+    for headers in [
+        vec![("x-api-key", "rdc-dashboard-key-2")],
+        vec![("x-api-key", "")],
+        vec![],
+    ] {
+        let e = run_body(&body, JSON, &headers, Some("realtor"), &settings)
+            .await
+            .unwrap_err();
+        assert_eq!(e.status, 401, "{headers:?}");
+    }
+    // A test lead is tagged, or dropped by config.
+    let test = String::from_utf8(body.clone())
+        .unwrap()
+        .replace(r#""test": false"#, r#""test": true"#);
+    let p = run_body(
+        test.as_bytes(),
+        JSON,
+        &[],
+        None,
+        &WebhookSettings::default(),
+    )
+    .await
+    .unwrap();
+    assert!(only(&p).tag.contains(&"test".to_owned()));
+    // Named but not in its shape: 422 naming what is missing.
+    let e = run_body(
+        br#"{"Lead":{}}"#,
+        JSON,
+        &[],
+        Some("realtor.com"),
+        &WebhookSettings::default(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.status, 422);
+    assert!(e.message.contains("lead_consumer_info"), "{}", e.message);
+}

@@ -293,14 +293,19 @@ pub struct Parsed {
 impl Parsed {
     /// The answer once every envelope is queued, in the shape the sender expects: Follow Up
     /// Boss's clients read the created record's `id` from a 201 (its 204 means "archived,
-    /// ignored", never sent here); the others take any 2xx, and get Inlet's 202 with what
-    /// became of each event.
+    /// ignored", never sent here); Realtor.com's Lead Delivery takes a 200 as delivered (it
+    /// retries anything else); the others take any 2xx, and get Inlet's 202 with what became
+    /// of each event.
     pub fn answer(&self) -> (u16, Value) {
         let ids: Vec<&str> = self.envelopes.iter().map(|e| e.id.as_str()).collect();
         match self.sender {
             "followupboss" => (
                 201,
                 serde_json::json!({"id": ids.first(), "status": "queued", "ids": ids}),
+            ),
+            "realtor" => (
+                200,
+                serde_json::json!({"status": "success", "id": ids.first(), "ids": ids}),
             ),
             _ => (
                 202,

@@ -12,6 +12,7 @@ pub mod jotform;
 pub mod meta;
 pub mod netlify;
 pub mod real_geeks;
+pub mod realtor;
 pub mod typeform;
 pub mod unbounce;
 pub mod webflow;
@@ -30,6 +31,7 @@ pub const SENDERS: &[Sender] = &[
     real_geeks::SENDER,
     fivestreet::SENDER,
     followupboss::SENDER,
+    realtor::SENDER,
     hotpads::SENDER,
     wufoo::SENDER,
     netlify::SENDER,
@@ -48,6 +50,7 @@ pub fn by_name(name: &str) -> Option<&'static Sender> {
         "gravityforms" | "gravity" => "gravity-forms",
         "realgeeks" => "real-geeks",
         "zillow-rentals" => "hotpads",
+        "realtor.com" | "realtor-com" | "realtordotcom" | "rdc" => "realtor",
         "fub" | "follow-up-boss" | "follow_up_boss" => "followupboss",
         other => other,
     };
