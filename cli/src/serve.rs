@@ -198,6 +198,7 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         ledger: Arc::new(store.clone()),
         settings,
         captcha: Arc::new(inlet::forms::spam::HttpCaptchaVerifier::new()),
+        sns: Arc::new(inlet::sns::HttpsSns::new(None)),
     });
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let http = tokio::spawn(inlet::serve::serve_http(listener, intake, stopped.clone()));

@@ -13,6 +13,7 @@
 //!    (`rechat_api`), sender webhooks (`webhook`), website forms (`forms`), mail (`email`);
 //!    each owns its settings and its part of the routing file;
 //! 4. the ports and their adapters: `queue`, `ledger`, `objects`, `rechat`, `meta_graph`,
+//!    the SNS endpoint (`sns`: signing certificates, subscription confirmations),
 //!    the embedded SQLite store that implements the queue and ledger for `inlet serve`
 //!    (`embedded`), the AWS SDK's set-up (`sdk`) and stack outputs (`stack`);
 //! 5. delivery (`deliver`): envelopes off the queue, to Rechat;
@@ -55,6 +56,7 @@ pub mod queue;
 pub mod rechat;
 #[cfg(feature = "aws")]
 pub mod sdk;
+pub mod sns;
 #[cfg(feature = "stack")]
 pub mod stack;
 

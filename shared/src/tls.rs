@@ -103,15 +103,32 @@ pub(crate) mod test_server {
         NoHandshake,
         /// Completes the handshake, reads the request and never answers.
         Silent,
+        /// Answers every request with this status line (and any headers after it, each
+        /// line ending `\r\n`), and no body.
+        Status(&'static str),
     }
 
     pub struct Server {
         pub port: u16,
         /// The CA that signed the server's certificate for `localhost`, as PEM.
         pub ca_pem: String,
+        requests: Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl Server {
+        /// The requests the server has read.
+        pub fn requests(&self) -> usize {
+            self.requests.load(std::sync::atomic::Ordering::SeqCst)
+        }
     }
 
     pub async fn start(behaviour: Behaviour) -> Server {
+        start_for(&["localhost"], behaviour).await
+    }
+
+    /// A server whose certificate names `hosts` (a client reaches it by resolving them to
+    /// 127.0.0.1).
+    pub async fn start_for(hosts: &[&str], behaviour: Behaviour) -> Server {
         use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -120,7 +137,7 @@ pub(crate) mod test_server {
             .push(DnType::CommonName, "Inlet test CA");
         let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
         let key = KeyPair::generate().unwrap();
-        let cert = CertificateParams::new(vec!["localhost".to_string()])
+        let cert = CertificateParams::new(hosts.iter().map(|h| h.to_string()).collect::<Vec<_>>())
             .unwrap()
             .signed_by(&key, &ca)
             .unwrap();
@@ -138,12 +155,15 @@ pub(crate) mod test_server {
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server_config));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
+        let requests = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = requests.clone();
         tokio::spawn(async move {
             loop {
                 let Ok((tcp, _)) = listener.accept().await else {
                     return;
                 };
                 let acceptor = acceptor.clone();
+                let counted = counted.clone();
                 tokio::spawn(async move {
                     if let Behaviour::NoHandshake = behaviour {
                         tokio::time::sleep(std::time::Duration::from_secs(60)).await;
@@ -164,7 +184,16 @@ pub(crate) mod test_server {
                         }
                         request.extend_from_slice(&buf[..n]);
                         if request.windows(4).any(|w| w == b"\r\n\r\n") {
+                            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                             match behaviour {
+                                Behaviour::Status(status) => {
+                                    let response =
+                                        format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\n\r\n");
+                                    if tls.write_all(response.as_bytes()).await.is_err() {
+                                        return;
+                                    }
+                                    request.clear();
+                                }
                                 Behaviour::Answer(answer) => {
                                     let response = format!(
                                         "HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.0\r\ncontent-length: {}\r\n\r\n{answer}",
@@ -188,6 +217,7 @@ pub(crate) mod test_server {
         Server {
             port,
             ca_pem: ca.pem(),
+            requests,
         }
     }
 }

@@ -52,6 +52,7 @@ fn intake(default: bool) -> (Intake, Arc<RecordingQueue>) {
             ..IntakeSettings::default()
         },
         captcha: Arc::new(inlet::forms::spam::HttpCaptchaVerifier::new()),
+        sns: Arc::new(inlet::sns::HttpsSns::new(None)),
     };
     (intake, queue)
 }

@@ -30,6 +30,7 @@ fn site(forms: FormsConfig) -> Site {
                 ..IntakeSettings::default()
             },
             captcha: Arc::new(HttpCaptchaVerifier::new()),
+            sns: Arc::new(inlet::sns::HttpsSns::new(None)),
         },
         queue,
     }
@@ -660,6 +661,7 @@ async fn a_form_posted_to_a_channel_outside_the_allowlist_is_404_and_nothing_is_
                 ..IntakeSettings::default()
             },
             captcha: Arc::new(HttpCaptchaVerifier::new()),
+            sns: Arc::new(inlet::sns::HttpsSns::new(None)),
         },
         queue,
     };

@@ -20,20 +20,53 @@ struct Fixture {
     intake: Intake,
     queue: Arc<RecordingQueue>,
     ledger: Arc<MemoryLedger>,
+    sns: Arc<SnsDouble>,
+}
+
+/// SNS as the router sees it: the fixtures' certificate at every certificate URL, and the
+/// confirmations asked for.
+#[derive(Default)]
+struct SnsDouble {
+    certificates: std::sync::Mutex<Vec<String>>,
+    confirmations: std::sync::Mutex<Vec<String>>,
+    down: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl inlet::sns::SnsEndpoint for SnsDouble {
+    async fn certificate(&self, url: &url::Url) -> Result<Arc<Vec<u8>>, inlet::sns::SnsFetchError> {
+        self.certificates.lock().unwrap().push(url.to_string());
+        if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(inlet::sns::SnsFetchError("connection refused".into()));
+        }
+        let path = format!(
+            "{}/tests/fixtures/webhooks/sns/cert.pem",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        Ok(Arc::new(std::fs::read(path).unwrap()))
+    }
+
+    async fn confirm(&self, url: &url::Url) -> Result<(), inlet::sns::SnsFetchError> {
+        self.confirmations.lock().unwrap().push(url.to_string());
+        Ok(())
+    }
 }
 
 fn fixture(settings: IntakeSettings) -> Fixture {
     let queue = Arc::new(RecordingQueue::default());
     let ledger = Arc::new(MemoryLedger::new());
+    let sns = Arc::new(SnsDouble::default());
     Fixture {
         intake: Intake {
             queue: queue.clone(),
             ledger: ledger.clone(),
             settings,
             captcha: Arc::new(inlet::forms::spam::HttpCaptchaVerifier::new()),
+            sns: sns.clone(),
         },
         queue,
         ledger,
+        sns,
     }
 }
 
@@ -1106,4 +1139,291 @@ async fn follow_up_boss_events_without_a_known_key_are_refused_and_nothing_queue
     assert_eq!(status, 405);
     assert_eq!(headers["allow"], "POST");
     assert!(sent(&f).is_empty());
+}
+
+// ---- Zillow Tech Connect through Amazon SNS (issue 23).
+
+fn sns_fixture(name: &str) -> String {
+    std::fs::read_to_string(format!(
+        "{}/tests/fixtures/webhooks/sns/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+fn zillow(extra: &str) -> Fixture {
+    let routing: toml::Table =
+        format!("[senders.zillow]\nsecret = \"zillow-partner:s3cret-pass\"\n{extra}")
+            .parse()
+            .unwrap();
+    fixture(IntakeSettings {
+        webhooks: inlet::webhook::WebhookSettings::from_toml(&routing).unwrap(),
+        ..IntakeSettings::default()
+    })
+}
+
+fn zillow_basic() -> String {
+    use base64::Engine;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("zillow-partner:s3cret-pass")
+    )
+}
+
+/// An SNS delivery as SNS posts it: JSON labelled text/plain.
+fn sns_post(path: &str, body: &str, authorization: Option<&str>) -> http::Request<Bytes> {
+    let req = with_header(
+        request("POST", path, Some("text/plain; charset=UTF-8"), body),
+        "x-amz-sns-message-type",
+        "Notification",
+    );
+    match authorization {
+        Some(a) => with_header(req, "authorization", a),
+        None => req,
+    }
+}
+
+fn zillow_path() -> String {
+    format!("/webhooks/{CHANNEL}/zillow")
+}
+
+#[tokio::test]
+async fn a_signed_sns_notification_is_read_as_the_zillow_lead_inside() {
+    let f = zillow("");
+    for name in ["notification-v1.json", "notification-v2.json"] {
+        let (status, _, body) = call(
+            &f,
+            sns_post(&zillow_path(), &sns_fixture(name), Some(&zillow_basic())),
+        )
+        .await;
+        assert_eq!(status, 202, "{name}: {body}");
+        assert_eq!(body["data"]["sender"], "zillow");
+    }
+    // The same message signed two ways is one lead (its CommunicationGUID).
+    let queued = sent(&f);
+    assert_eq!(queued.len(), 2);
+    assert_eq!(queued[0].id, queued[1].id);
+    let lead = queued[0].captured_lead().unwrap();
+    assert_eq!(lead.first_name.as_deref(), Some("Rosa"));
+    assert_eq!(lead.last_name.as_deref(), Some("Delgado"));
+    assert_eq!(lead.phone_number.as_deref(), Some("+12145550187"));
+    assert_eq!(lead.lead_source.as_deref(), Some("Zillow"));
+    assert_eq!(lead.tag, vec!["Buyer"]);
+    assert_eq!(
+        lead.assignees[0].email.as_deref(),
+        Some("sam.okafor@example-realty.com")
+    );
+    let listing = lead.listing.as_ref().unwrap();
+    assert_eq!(listing.mls_number.as_deref(), Some("20412345"));
+    assert_eq!(
+        listing
+            .property
+            .as_ref()
+            .unwrap()
+            .address
+            .as_ref()
+            .unwrap()
+            .full_address
+            .as_deref(),
+        Some("2715 Ross Ave, Dallas, TX 75204")
+    );
+    let note = lead.note.as_deref().unwrap();
+    assert!(
+        note.starts_with("I am interested in 2715 Ross Ave."),
+        "{note}"
+    );
+    assert!(
+        note.contains("Looking for: in Dallas TX 75204, beds from 2, price up to 600000"),
+        "{note}"
+    );
+    // The certificate was asked for at the URL SNS named.
+    assert!(
+        f.sns.certificates.lock().unwrap()[0].starts_with("https://sns.us-west-2.amazonaws.com/")
+    );
+
+    // The detecting route knows an SNS delivery by its content.
+    let f = zillow("");
+    let (status, _, body) = call(
+        &f,
+        sns_post(
+            &format!("/webhooks/{CHANNEL}"),
+            &sns_fixture("notification-v1.json"),
+            Some(&zillow_basic()),
+        ),
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["data"]["sender"], "zillow");
+}
+
+#[tokio::test]
+async fn sns_deliveries_without_the_partners_credential_fetch_nothing() {
+    let f = zillow("");
+    let wrong = {
+        use base64::Engine;
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode("zillow-partner:guess")
+        )
+    };
+    for auth in [None, Some(wrong.as_str())] {
+        for name in ["notification-v1.json", "subscription.json"] {
+            let (status, _, body) =
+                call(&f, sns_post(&zillow_path(), &sns_fixture(name), auth)).await;
+            assert_eq!(status, 401, "{name} {auth:?}: {body}");
+        }
+    }
+    assert!(
+        f.sns.certificates.lock().unwrap().is_empty(),
+        "no fetch for a stranger"
+    );
+    assert!(f.sns.confirmations.lock().unwrap().is_empty());
+    assert!(sent(&f).is_empty());
+}
+
+#[tokio::test]
+async fn a_changed_sns_message_or_an_untrusted_certificate_url_is_refused() {
+    let f = zillow("");
+    let original: Value = serde_json::from_str(&sns_fixture("notification-v1.json")).unwrap();
+    // The lead inside changed after signing.
+    let mut changed = original.clone();
+    changed["Message"] = Value::String(
+        original["Message"]
+            .as_str()
+            .unwrap()
+            .replace("rosa.delgado@example.com", "attacker@example.net"),
+    );
+    // A certificate of the attacker's own.
+    let mut elsewhere = original.clone();
+    elsewhere["SigningCertURL"] =
+        "https://sns.us-west-2.amazonaws.com.evil.example/cert.pem".into();
+    let mut plain_http = original.clone();
+    plain_http["SigningCertURL"] =
+        "http://sns.us-west-2.amazonaws.com/SimpleNotificationService-1.pem".into();
+    let mut unknown_type = original.clone();
+    unknown_type["Type"] = "Surprise".into();
+    for (what, body) in [
+        ("changed", &changed),
+        ("elsewhere", &elsewhere),
+        ("http", &plain_http),
+        ("type", &unknown_type),
+    ] {
+        let (status, _, answer) = call(
+            &f,
+            sns_post(&zillow_path(), &body.to_string(), Some(&zillow_basic())),
+        )
+        .await;
+        assert_eq!(status, 401, "{what}: {answer}");
+    }
+    let fetched = f.sns.certificates.lock().unwrap().clone();
+    assert!(
+        fetched
+            .iter()
+            .all(|u| u.starts_with("https://sns.us-west-2.amazonaws.com/")),
+        "only SNS's own host is ever asked: {fetched:?}"
+    );
+    assert!(sent(&f).is_empty());
+}
+
+#[tokio::test]
+async fn a_subscription_is_confirmed_once_signed_and_only_for_allowed_topics() {
+    let f = zillow("");
+    let (status, _, body) = call(
+        &f,
+        sns_post(
+            &zillow_path(),
+            &sns_fixture("subscription.json"),
+            Some(&zillow_basic()),
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["code"], "CONFIRMED");
+    let confirmations = f.sns.confirmations.lock().unwrap().clone();
+    assert_eq!(confirmations.len(), 1);
+    assert!(
+        confirmations[0]
+            .starts_with("https://sns.us-west-2.amazonaws.com/?Action=ConfirmSubscription")
+    );
+    assert!(sent(&f).is_empty(), "a confirmation is no lead");
+
+    // Topics named in the routing file: another topic's deliveries are refused before any fetch.
+    let f = zillow("topics = [\"arn:aws:sns:us-east-1:111122223333:someone-else\"]\n");
+    for name in ["subscription.json", "notification-v1.json"] {
+        let (status, _, body) = call(
+            &f,
+            sns_post(&zillow_path(), &sns_fixture(name), Some(&zillow_basic())),
+        )
+        .await;
+        assert_eq!(status, 403, "{name}: {body}");
+    }
+    assert!(f.sns.certificates.lock().unwrap().is_empty());
+    assert!(f.sns.confirmations.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn sns_certificates_out_of_reach_ask_sns_to_retry() {
+    let f = zillow("");
+    f.sns.down.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (status, headers, _) = call(
+        &f,
+        sns_post(
+            &zillow_path(),
+            &sns_fixture("notification-v1.json"),
+            Some(&zillow_basic()),
+        ),
+    )
+    .await;
+    assert_eq!(status, 503);
+    assert!(headers.get("retry-after").is_some());
+    assert!(sent(&f).is_empty());
+}
+
+#[tokio::test]
+async fn zillow_leads_posted_directly_and_reassignments() {
+    let f = zillow("");
+    let lead = sns_fixture("zillow-lead.json");
+    let (status, _, body) = call(
+        &f,
+        with_header(
+            request("POST", &zillow_path(), Some("application/json"), &lead),
+            "authorization",
+            &zillow_basic(),
+        ),
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    let (status, _, _) = call(
+        &f,
+        request("POST", &zillow_path(), Some("application/json"), &lead),
+    )
+    .await;
+    assert_eq!(status, 401, "Basic auth is required once configured");
+
+    let mut reassigned: Value = serde_json::from_str(&lead).unwrap();
+    reassigned["ContactMessage"]["ContactInfo"]["Reassignment"] = true.into();
+    reassigned["ContactMessage"]["ContactInfo"]["Assignee"]["ReassignmentDateTime"] =
+        "2026-12-03T12:00:00Z".into();
+    let (status, _, body) = call(
+        &f,
+        with_header(
+            request(
+                "POST",
+                &zillow_path(),
+                Some("application/json"),
+                &reassigned.to_string(),
+            ),
+            "authorization",
+            &zillow_basic(),
+        ),
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    let queued = sent(&f);
+    assert!(matches!(
+        &queued[1].steps[0],
+        inlet::envelope::Step::Assign { target: inlet::envelope::LeadRef::Sender { sender, id }, assignees }
+            if sender == "zillow" && id == "9a1c2e3f-4b5d-4e6f-8a9b-0c1d2e3f4a5b" && assignees[0].email.as_deref() == Some("sam.okafor@example-realty.com")
+    ));
+    assert_eq!(queued[1].lead_key, queued[0].lead_key, "behind its capture");
 }

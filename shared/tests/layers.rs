@@ -32,6 +32,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("ledger", 40),
     ("objects", 40),
     ("rechat", 40),
+    ("sns", 40),
     ("sdk", 40),
     ("meta_graph", 41),
     ("stack", 41),

@@ -89,7 +89,10 @@ pub async fn run(function: Function) -> Result<(), lambda_http::Error> {
         queue: Arc::new(queue),
         ledger,
         settings,
-        captcha: Arc::new(crate::forms::spam::HttpCaptchaVerifier::with_tls(Some(tls))),
+        captcha: Arc::new(crate::forms::spam::HttpCaptchaVerifier::with_tls(Some(
+            tls.clone(),
+        ))),
+        sns: Arc::new(crate::sns::HttpsSns::new(Some(tls))),
     };
     let intake = &intake;
     lambda_http::run(lambda_http::service_fn(move |req: Request| async move {

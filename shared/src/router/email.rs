@@ -38,11 +38,10 @@ fn mailgun_token_key(token: &str) -> String {
 /// The credential a mail post carries: the Basic password (any user name; the providers
 /// put it in the URL they post to) or `?token=`.
 fn presented_token(req: &Request) -> Option<String> {
-    if let Some((user, password)) =
+    if let Some((_, password)) =
         header_str(req, "authorization").and_then(crate::web::basic_credentials)
     {
-        // Some providers' URL fields keep only a user name (`https://TOKEN@host/…`).
-        return Some(if password.is_empty() { user } else { password });
+        return Some(password);
     }
     form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
         .find(|(k, _)| k == "token")

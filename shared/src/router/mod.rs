@@ -64,6 +64,8 @@ pub struct Intake {
     pub settings: IntakeSettings,
     /// Checks forms' captcha answers with their providers.
     pub captcha: Arc<dyn crate::forms::spam::CaptchaVerifier>,
+    /// SNS's signing certificates and subscription confirmations (Zillow Tech Connect).
+    pub sns: Arc<dyn crate::sns::SnsEndpoint>,
 }
 
 /// The routes, for 404 and 405 decisions.
@@ -438,7 +440,8 @@ impl Intake {
         Err(unknown())
     }
 
-    /// A sender's webhook: recognized (or named), verified, parsed, every lead queued.
+    /// A sender's webhook: recognized (or named), verified, parsed, every lead queued. An
+    /// SNS delivery is checked and opened first.
     async fn webhook(
         &self,
         channel: &str,
@@ -457,16 +460,28 @@ impl Intake {
             query: req.uri().query().unwrap_or(""),
             body: req.body(),
         };
+        let now = chrono::Utc::now();
+        match crate::webhook::sns_delivery(&request, &self.settings.webhooks, now).await? {
+            Some((sender, message)) => self.sns(&request, sender.name, message, now).await,
+            None => self.queue_webhook(&request, now).await,
+        }
+    }
+
+    async fn queue_webhook(
+        &self,
+        request: &crate::webhook::WebhookRequest<'_>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Response, IntakeError> {
         let mut parsed = crate::webhook::process(
-            &request,
+            request,
             &self.settings.webhooks,
             &self.settings.normalize,
-            chrono::Utc::now(),
+            now,
         )
         .await?;
         // Kept so that a lead Rechat refuses can be read again once the field rules are
         // fixed (`inlet dlq replay`).
-        let stored = crate::webhook::StoredWebhook::of(parsed.sender, &request)
+        let stored = crate::webhook::StoredWebhook::of(parsed.sender, request)
             .and_then(|s| serde_json::to_value(s).ok());
         for envelope in &mut parsed.envelopes {
             envelope.source = stored.clone();
@@ -477,6 +492,61 @@ impl Intake {
         }
         let (status, body) = parsed.answer();
         Ok(json_response(status, &body))
+    }
+
+    /// An SNS delivery whose sender credential passed: its signature checked with SNS's
+    /// certificate, then a subscription confirmed, or a notification's message read as the
+    /// sender's webhook.
+    async fn sns(
+        &self,
+        request: &crate::webhook::WebhookRequest<'_>,
+        sender: &'static str,
+        message: crate::web::sns::SnsMessage,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Response, IntakeError> {
+        use crate::web::sns::SnsKind;
+        let refused = |e: crate::web::sns::SnsError| IntakeError::unauthorized(e.to_string());
+        let kind = message.kind().map_err(refused)?;
+        let certificate_url = message.certificate_url().map_err(refused)?;
+        let certificate = self.sns.certificate(&certificate_url).await.map_err(|e| {
+            tracing::warn!(error = %e, "the SNS signing certificate could not be fetched");
+            IntakeError::unavailable(self.settings.retry_after_secs)
+        })?;
+        message
+            .verify(&certificate, now.timestamp())
+            .map_err(refused)?;
+        match kind {
+            SnsKind::SubscriptionConfirmation => {
+                let url = message.confirmation_url().map_err(refused)?;
+                self.sns.confirm(&url).await.map_err(|e| {
+                    tracing::error!(topic = %message.topic_arn, error = %e, "the SNS subscription could not be confirmed");
+                    IntakeError::new(502, "confirmation_failed", format!("the subscription could not be confirmed: {e}"))
+                })?;
+                tracing::warn!(topic = %message.topic_arn, sender, "SNS subscription confirmed");
+                Ok(json_response(
+                    200,
+                    &json!({"code": "CONFIRMED", "data": {"topic": message.topic_arn}}),
+                ))
+            }
+            SnsKind::UnsubscribeConfirmation => {
+                tracing::warn!(topic = %message.topic_arn, sender, "SNS says the subscription ended; nothing done");
+                Ok(json_response(
+                    200,
+                    &json!({"code": "UNSUBSCRIBED", "data": {"topic": message.topic_arn}}),
+                ))
+            }
+            SnsKind::Notification => {
+                let inner = crate::webhook::WebhookRequest {
+                    channel: request.channel,
+                    sender: Some(sender),
+                    content_type: Some("application/json"),
+                    headers: request.headers,
+                    query: request.query,
+                    body: message.message.as_bytes(),
+                };
+                self.queue_webhook(&inner, now).await
+            }
+        }
     }
 
     /// Follow Up Boss's own endpoint, for lead sources built for it: the API key, given as

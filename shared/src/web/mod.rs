@@ -5,6 +5,7 @@
 
 pub mod body;
 pub mod signature;
+pub mod sns;
 
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode, header};

@@ -124,6 +124,9 @@ pub struct SenderSettings {
     /// channel's own key instead of `secret`, and, for senders whose URL names no channel
     /// (Follow Up Boss's `POST /v1/events`), the channel the key's holder posts to.
     pub api_keys: BTreeMap<String, String>,
+    /// The SNS topics whose deliveries are taken (`topics`); any topic when empty (a valid
+    /// SNS signature proves only that some AWS account's topic sent it).
+    pub sns_topics: Vec<String>,
 }
 
 impl SenderSettings {
@@ -199,6 +202,7 @@ impl WebhookSettings {
                     "lead_source" => s.lead_source = Some(settings::string(&at, v)?),
                     "drop_test" => s.drop_test = settings::flag(&at, v)?,
                     "tags" => s.tags = settings::strings(&at, v)?,
+                    "topics" => s.sns_topics = settings::strings(&at, v)?,
                     "assignees" => s.assignees = settings::assignees(&at, v)?,
                     "fields" => s.rules = rules(v, &at)?,
                     "forms" => {
@@ -478,6 +482,63 @@ pub async fn reread(
     )
 }
 
+/// Checks the request's credential for `sender` on `channel`: the channel's own key or the
+/// sender's secret when configured; under `require_sender_auth`, a credential of any
+/// configured sender otherwise.
+pub fn authenticate(
+    sender: &Sender,
+    incoming: &Incoming,
+    channel: &str,
+    settings: &WebhookSettings,
+    now: i64,
+) -> Result<(), IntakeError> {
+    let sender_settings = settings.sender(sender.name);
+    match sender_settings.secret_for(&channel.to_ascii_lowercase()) {
+        Some(secret) => (sender.verify)(incoming, secret, now).map_err(unauthorized),
+        None if settings.require_sender_auth => verify_any(incoming, settings, now).map_err(|()| {
+            IntakeError::unauthorized(format!(
+                "this channel takes only authenticated webhooks (require_sender_auth), and the request carries no valid credential of a configured sender ({} has none configured)",
+                sender.name
+            ))
+        }),
+        None => Ok(()),
+    }
+}
+
+/// An SNS delivery for `sender` (Zillow's when the route names none), its credential checked
+/// before anything is fetched for it: the sender, and the SNS message.
+pub async fn sns_delivery(
+    req: &WebhookRequest<'_>,
+    settings: &WebhookSettings,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<(&'static Sender, crate::web::sns::SnsMessage)>, IntakeError> {
+    let Some(message) = crate::web::sns::envelope(req.body) else {
+        return Ok(None);
+    };
+    let sender = senders::by_name(req.sender.unwrap_or("zillow"))
+        .ok_or_else(|| IntakeError::not_found("no such sender"))?;
+    let incoming = Incoming {
+        headers: req.headers,
+        query: req.query,
+        raw: req.body,
+        decoded: crate::web::body::decode(req.content_type, req.body).await?,
+    };
+    authenticate(sender, &incoming, req.channel, settings, now.timestamp())?;
+    let topics = &settings.sender(sender.name).sns_topics;
+    if !topics.is_empty() && !topics.contains(&message.topic_arn) {
+        let mut e = IntakeError::forbidden(
+            "forbidden",
+            format!(
+                "the SNS topic is not one of [senders.{}] topics",
+                sender.name
+            ),
+        );
+        e.field = Some("TopicArn".into());
+        return Err(e);
+    }
+    Ok(Some((sender, message)))
+}
+
 /// Decodes, recognizes, verifies and parses one webhook, and builds its envelopes.
 pub async fn process(
     req: &WebhookRequest<'_>,
@@ -498,21 +559,8 @@ pub async fn process(
         }
         None => senders::recognize(&incoming),
     };
+    authenticate(sender, &incoming, req.channel, settings, now.timestamp())?;
     let sender_settings = settings.sender(sender.name);
-    match sender_settings.secret_for(&req.channel.to_ascii_lowercase()) {
-        Some(secret) => {
-            (sender.verify)(&incoming, secret, now.timestamp()).map_err(unauthorized)?
-        }
-        None if settings.require_sender_auth => {
-            verify_any(&incoming, settings, now.timestamp()).map_err(|()| {
-                IntakeError::unauthorized(format!(
-                    "this channel takes only authenticated webhooks (require_sender_auth), and the request carries no valid credential of a configured sender ({} has none configured)",
-                    sender.name
-                ))
-            })?
-        }
-        None => {}
-    }
     let events = (sender.parse)(&incoming, &sender_settings)?;
     build(
         sender.name,

@@ -17,6 +17,7 @@ pub mod typeform;
 pub mod unbounce;
 pub mod webflow;
 pub mod wufoo;
+pub mod zillow;
 
 use super::{Incoming, Sender};
 
@@ -31,6 +32,7 @@ pub const SENDERS: &[Sender] = &[
     real_geeks::SENDER,
     fivestreet::SENDER,
     followupboss::SENDER,
+    zillow::SENDER,
     realtor::SENDER,
     hotpads::SENDER,
     wufoo::SENDER,
@@ -50,6 +52,7 @@ pub fn by_name(name: &str) -> Option<&'static Sender> {
         "gravityforms" | "gravity" => "gravity-forms",
         "realgeeks" => "real-geeks",
         "zillow-rentals" => "hotpads",
+        "zillow-tech-connect" | "techconnect" | "zillow-premier-agent" => "zillow",
         "realtor.com" | "realtor-com" | "realtordotcom" | "rdc" => "realtor",
         "fub" | "follow-up-boss" | "follow_up_boss" => "followupboss",
         other => other,
