@@ -35,6 +35,7 @@ pub mod envelope;
 pub mod fields;
 pub mod lead;
 pub mod normalize;
+pub mod postal;
 pub mod settings;
 
 // 2. HTTP

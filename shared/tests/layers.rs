@@ -16,6 +16,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("tls", 0),
     // 1. plain data and decisions
     ("lead", 10),
+    ("postal", 11),
     ("normalize", 11),
     ("envelope", 12),
     ("fields", 12),

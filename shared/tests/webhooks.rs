@@ -782,11 +782,25 @@ async fn malformed_variants_answer_4xx_naming_the_problem() {
             "rawRequest",
         ),
         (
-            "xml",
+            "XML that holds no lead",
             b"<lead/>".to_vec(),
             "application/xml",
+            422,
+            "not a lead",
+        ),
+        (
+            "an XML bomb",
+            br#"<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]><l>&b;</l>"#.to_vec(),
+            "text/xml",
+            400,
+            "DTD",
+        ),
+        (
+            "an image",
+            b"\x89PNG".to_vec(),
+            "image/png",
             415,
-            "application/xml",
+            "image/png",
         ),
     ];
     for (what, body, ct, status, says) in cases {

@@ -342,66 +342,7 @@ fn says(text: &str) -> Option<(String, String)> {
     (!name.is_empty()).then_some((name, message))
 }
 
-const STREET_SUFFIXES: &[&str] = &[
-    "st",
-    "street",
-    "ave",
-    "avenue",
-    "blvd",
-    "boulevard",
-    "pl",
-    "place",
-    "rd",
-    "road",
-    "dr",
-    "drive",
-    "way",
-    "ln",
-    "lane",
-    "ct",
-    "court",
-    "cir",
-    "circle",
-    "pkwy",
-    "parkway",
-    "ter",
-    "terrace",
-    "trl",
-    "trail",
-    "hwy",
-    "sq",
-    "loop",
-    "row",
-];
-
-/// The first line that reads as a street address ("138 Montague St #11, Brooklyn, NY"):
-/// a house number, words, a street suffix. Up to the first comma, without the unit.
-pub fn street_line(text: &str) -> Option<String> {
-    for line in text.lines().map(str::trim) {
-        let street = line.split(',').next().unwrap_or("").trim();
-        let street = street.split(" #").next().unwrap_or(street).trim();
-        let all: Vec<&str> = street.split_whitespace().collect();
-        // The address may follow other words ("Parkmerced / 3711 19th Ave", "I'm
-        // interested in 40 Pine St"): it starts at the first house number.
-        let Some(start) = all.iter().position(|w| {
-            w.chars().all(|c| c.is_ascii_digit() || c == '-')
-                && w.chars().next().is_some_and(|c| c.is_ascii_digit())
-        }) else {
-            continue;
-        };
-        let words = &all[start..];
-        if words.len() < 3 || words.len() > 8 {
-            continue;
-        }
-        let suffix = words[1..].iter().any(|w| {
-            STREET_SUFFIXES.contains(&w.trim_end_matches('.').to_ascii_lowercase().as_str())
-        });
-        if suffix {
-            return Some(words.join(" "));
-        }
-    }
-    None
-}
+pub use crate::postal::street_line;
 
 /// A person's name in a subject: "Ana Silva is interested in…", "Message from Ana Silva for
 /// …", "… Inquiry From Ana Silva", "New lead - Ana Silva", "Lead | Ana Silva - Property".

@@ -135,6 +135,7 @@ pub enum Format {
     Json,
     Form,
     Multipart,
+    Xml,
 }
 
 /// A decoded body: its fields as JSON, and the names of file parts it carried.
@@ -191,9 +192,13 @@ pub async fn decode(content_type: Option<&str>, body: &[u8]) -> Result<Decoded, 
         e if e.starts_with("application/") && e.ends_with("+json") => json(body),
         "application/x-www-form-urlencoded" if looks_like_json(body) => json(body),
         "application/x-www-form-urlencoded" => form(body),
+        "text/xml" | "application/xml" => xml(body),
+        e if e.starts_with("application/") && e.ends_with("+xml") => xml(body),
         "" | "text/plain" | "application/octet-stream" => {
             if looks_like_json(body) {
                 json(body)
+            } else if looks_like_xml(body) {
+                xml(body)
             } else if let Some(boundary) = looks_like_multipart(body) {
                 multipart(body, &boundary).await
             } else {
@@ -202,6 +207,91 @@ pub async fn decode(content_type: Option<&str>, body: &[u8]) -> Result<Decoded, 
         }
         other => Err(IntakeError::unsupported_type(other)),
     }
+}
+
+fn looks_like_xml(body: &[u8]) -> bool {
+    let start = body
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(0);
+    body[start..].starts_with(b"<?xml")
+        || body[start..].starts_with(b"<")
+            && body[start..].get(1).is_some_and(u8::is_ascii_alphabetic)
+}
+
+/// How many elements an XML body may hold, and how deep: far beyond any lead.
+const XML_NODES_LIMIT: u32 = 20_000;
+const XML_DEPTH_LIMIT: usize = 32;
+
+/// An XML body as JSON, so that senders read it as they read the rest: each element is its
+/// text, or, when it has attributes or child elements, an object of them (`@name` for an
+/// attribute, the local name for a child, repeated children an array, `#text` for text beside
+/// them). The root is the one key of the top object. A DTD is refused, so no entity is ever
+/// declared or expanded: that is what an XML bomb needs.
+fn xml(body: &[u8]) -> Result<Decoded, IntakeError> {
+    let text = std::str::from_utf8(body)
+        .map_err(|_| IntakeError::malformed("the XML body is not UTF-8".into()))?;
+    let options = roxmltree::ParsingOptions {
+        allow_dtd: false,
+        nodes_limit: XML_NODES_LIMIT,
+        ..roxmltree::ParsingOptions::default()
+    };
+    let doc = roxmltree::Document::parse_with_options(text, options).map_err(|e| {
+        IntakeError::malformed(match e {
+            roxmltree::Error::DtdDetected => {
+                "XML with a DTD (<!DOCTYPE …>) is refused: Inlet expands no entities".into()
+            }
+            roxmltree::Error::NodesLimitReached => {
+                format!("the XML body has more than {XML_NODES_LIMIT} nodes")
+            }
+            other => format!("the body is not well-formed XML: {other}"),
+        })
+    })?;
+    let root = doc.root_element();
+    let mut top = Map::new();
+    top.insert(root.tag_name().name().to_owned(), element(root, 0)?);
+    Ok(Decoded {
+        format: Format::Xml,
+        value: Value::Object(top),
+        files: Vec::new(),
+    })
+}
+
+fn element(node: roxmltree::Node, depth: usize) -> Result<Value, IntakeError> {
+    if depth > XML_DEPTH_LIMIT {
+        return Err(IntakeError::malformed(format!(
+            "the XML body nests deeper than {XML_DEPTH_LIMIT} elements"
+        )));
+    }
+    let children: Vec<roxmltree::Node> = node.children().filter(|c| c.is_element()).collect();
+    let text: String = node
+        .children()
+        .filter(|c| c.is_text())
+        .filter_map(|c| c.text())
+        .collect::<String>()
+        .trim()
+        .to_owned();
+    if children.is_empty() && node.attributes().len() == 0 {
+        return Ok(Value::String(text));
+    }
+    let mut map = Map::new();
+    for a in node.attributes() {
+        map.insert(
+            format!("@{}", a.name()),
+            Value::String(a.value().to_owned()),
+        );
+    }
+    for child in children {
+        insert(
+            &mut map,
+            child.tag_name().name().to_owned(),
+            element(child, depth + 1)?,
+        );
+    }
+    if !text.is_empty() {
+        map.insert("#text".into(), Value::String(text));
+    }
+    Ok(Value::Object(map))
 }
 
 fn json(body: &[u8]) -> Result<Decoded, IntakeError> {
@@ -406,10 +496,11 @@ mod tests {
         );
         assert_eq!(decode(None, b"a=1").await.unwrap().format, Format::Form);
         assert_eq!(
-            decode(Some("application/xml"), b"<a/>")
-                .await
-                .unwrap_err()
-                .status,
+            decode(Some("application/xml"), b"<a/>").await.unwrap().format,
+            Format::Xml
+        );
+        assert_eq!(
+            decode(Some("image/png"), b"\x89PNG").await.unwrap_err().status,
             415
         );
         assert_eq!(
@@ -450,5 +541,63 @@ mod tests {
             .status,
             400
         );
+    }
+
+    #[tokio::test]
+    async fn xml_bodies_become_json_trees() {
+        let body = br#"<?xml version="1.0" encoding="UTF-8"?>
+<LeadList xmlns="urn:example:lts"><Lead id="7"><Contact><Name><First>Ana</First><Last>Silva</Last></Name>
+<PhoneList><Phone type="Mobile"><Number>214-555-0123</Number></Phone><Phone><Number>1</Number></Phone></PhoneList>
+<Note>Hi &amp; thanks</Note></Contact></Lead></LeadList>"#;
+        for ct in [
+            Some("text/xml"),
+            Some("application/xml; charset=utf-8"),
+            Some("text/plain"),
+            None,
+        ] {
+            let d = decode(ct, body).await.unwrap();
+            assert_eq!(d.format, Format::Xml, "{ct:?}");
+            let lead = &d.value["LeadList"]["Lead"];
+            assert_eq!(lead["@id"], "7");
+            assert_eq!(lead["Contact"]["Name"]["First"], "Ana");
+            assert_eq!(lead["Contact"]["Note"], "Hi & thanks");
+            let phones = lead["Contact"]["PhoneList"]["Phone"].as_array().unwrap();
+            assert_eq!(phones[0]["@type"], "Mobile");
+            assert_eq!(phones[0]["Number"], "214-555-0123");
+        }
+    }
+
+    #[tokio::test]
+    async fn xml_bombs_and_entities_are_refused_before_anything_is_expanded() {
+        let laughs = br#"<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>
+<lolz>&lol3;</lolz>"#;
+        let external = br#"<?xml version="1.0"?><!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><x>&xxe;</x>"#;
+        for body in [&laughs[..], &external[..]] {
+            let e = decode(Some("application/xml"), body).await.unwrap_err();
+            assert_eq!(e.status, 400);
+            assert!(e.message.contains("DTD"), "{}", e.message);
+        }
+        let undeclared = b"<x>&nope;</x>";
+        assert_eq!(
+            decode(Some("text/xml"), undeclared)
+                .await
+                .unwrap_err()
+                .status,
+            400
+        );
+        let deep = format!("{}{}", "<a>".repeat(100), "</a>".repeat(100));
+        let e = decode(Some("text/xml"), deep.as_bytes()).await.unwrap_err();
+        assert!(e.message.contains("deeper"), "{}", e.message);
+        let wide = format!("<a>{}</a>", "<b/>".repeat(30_000));
+        let e = decode(Some("text/xml"), wide.as_bytes()).await.unwrap_err();
+        assert!(e.message.contains("nodes"), "{}", e.message);
+        for broken in [&b"<a><b></a>"[..], b"<a>", b"\xff\xfe<a/>"] {
+            assert_eq!(
+                decode(Some("text/xml"), broken).await.unwrap_err().status,
+                400
+            );
+        }
     }
 }
