@@ -184,12 +184,18 @@ fn city_state_zip(parts: &[&str]) -> Option<(String, String, Option<String>)> {
     };
     match parts {
         [city, rest, ..] if city_ok(city) => {
-            let words: Vec<&str> = rest.split_whitespace().collect();
+            let words: Vec<&str> = rest
+                .split_whitespace()
+                .map(|w| w.trim_end_matches(['.', ';', ')', '!', '?']))
+                .collect();
             state_zip(&words).map(|(s, z)| ((*city).to_owned(), s, z))
         }
         [one, ..] => {
             // "Dallas TX 75201": the state and ZIP are the last words.
-            let words: Vec<&str> = one.split_whitespace().collect();
+            let words: Vec<&str> = one
+                .split_whitespace()
+                .map(|w| w.trim_end_matches(['.', ';', ')', '!', '?']))
+                .collect();
             (1..words.len()).find_map(|i| {
                 let city = words[..i].join(" ");
                 let (s, z) = state_zip(&words[i..])?;
@@ -224,6 +230,9 @@ mod tests {
             a.full_address.as_deref(),
             Some("4120 Cedar Springs Rd #210, Dallas, TX 75219-1234")
         );
+
+        let a = address_line("About 1806 Enfield Rd, Austin, TX 78703. We move in March.").unwrap();
+        assert_eq!(a.postal_code.as_deref(), Some("78703"));
 
         let a = address_line("88 Maple Ave, San Luis Obispo, ca").unwrap();
         assert_eq!(a.city.as_deref(), Some("San Luis Obispo"));

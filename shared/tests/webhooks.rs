@@ -1258,3 +1258,72 @@ async fn realtor_keys_test_leads_and_malformed_bodies() {
     assert_eq!(e.status, 422);
     assert!(e.message.contains("lead_consumer_info"), "{}", e.message);
 }
+
+// ---- LTS XML from IDX vendors (issue 23).
+
+#[tokio::test]
+async fn lts_xml_leads_with_the_address_found_in_the_comments() {
+    for ct in ["text/xml", "application/xml; charset=UTF-8"] {
+        let p = run("lts-ihomefinder.xml", ct).await;
+        assert_eq!(p.sender, "lts", "{ct}");
+        assert_eq!(p.envelopes.len(), 2);
+        let grace = lead(&p.envelopes[0]);
+        assert_eq!(grace.first_name.as_deref(), Some("Grace"));
+        assert_eq!(grace.last_name.as_deref(), Some("O'Neill"));
+        assert_eq!(
+            grace.phone_number.as_deref(),
+            Some("+15125550134"),
+            "the first phone"
+        );
+        assert_eq!(grace.lead_source.as_deref(), Some("iHomefinder"));
+        assert_eq!(grace.tag, vec!["More Info Request"]);
+        assert_eq!(grace.assignees[0].mls_id.as_deref(), Some("ACT12345"));
+        assert!(
+            grace
+                .note
+                .as_deref()
+                .unwrap()
+                .contains("We relocate in March & need a yard.")
+        );
+        let listing = grace.listing.as_ref().unwrap();
+        assert_eq!(listing.mls_number.as_deref(), Some("6617780"));
+        let address = listing.property.as_ref().unwrap().address.as_ref().unwrap();
+        assert_eq!(address.street_address.as_deref(), Some("1806 Enfield Rd"));
+        assert_eq!(address.city.as_deref(), Some("Austin"));
+        assert_eq!(address.postal_code.as_deref(), Some("78703"));
+        assert!(
+            matches!(&p.envelopes[0].steps[0], Step::Capture { sender_lead_id: Some(id), .. } if id == "IHF-558812")
+        );
+
+        let ravi = lead(&p.envelopes[1]);
+        assert_eq!(ravi.first_name.as_deref(), Some("Ravi"));
+        assert_eq!(ravi.last_name.as_deref(), Some("Shah"));
+        let listing = ravi.listing.as_ref().unwrap();
+        assert_eq!(listing.price, Some(1_250_000.0));
+        let address = listing.property.as_ref().unwrap().address.as_ref().unwrap();
+        assert_eq!(address.street_address.as_deref(), Some("500 Congress Ave"));
+        assert_eq!(address.state_code.as_deref(), Some("TX"));
+    }
+    // The same body labelled text/plain (or nothing) is still XML, read by its content.
+    let p = run("lts-ihomefinder.xml", "text/plain").await;
+    assert_eq!(p.sender, "lts");
+}
+
+#[tokio::test]
+async fn lts_bodies_that_hold_no_lead_or_attack_the_parser_are_refused() {
+    let none = WebhookSettings::default();
+    for (body, status, says) in [
+        (&b"<LeadList></LeadList>"[..], 422, "LeadList"),
+        (b"<LeadList><Lead><Contact></Contact></Lead></LeadList>", 422, "no email, phone or name"),
+        (
+            br#"<?xml version="1.0"?><!DOCTYPE LeadList [<!ENTITY x SYSTEM "http://169.254.169.254/latest/meta-data/">]><LeadList><Lead><Contact><Email>&x;</Email></Contact></Lead></LeadList>"#,
+            400,
+            "DTD",
+        ),
+        (b"<LeadList><Lead><Contact><Email>a@example.com</Email>", 400, "XML"),
+    ] {
+        let e = run_body(body, "text/xml", &[], Some("lts"), &none).await.unwrap_err();
+        assert_eq!(e.status, status, "{}", String::from_utf8_lossy(body));
+        assert!(e.message.contains(says), "{}", e.message);
+    }
+}

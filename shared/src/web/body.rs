@@ -496,11 +496,17 @@ mod tests {
         );
         assert_eq!(decode(None, b"a=1").await.unwrap().format, Format::Form);
         assert_eq!(
-            decode(Some("application/xml"), b"<a/>").await.unwrap().format,
+            decode(Some("application/xml"), b"<a/>")
+                .await
+                .unwrap()
+                .format,
             Format::Xml
         );
         assert_eq!(
-            decode(Some("image/png"), b"\x89PNG").await.unwrap_err().status,
+            decode(Some("image/png"), b"\x89PNG")
+                .await
+                .unwrap_err()
+                .status,
             415
         );
         assert_eq!(

@@ -9,6 +9,7 @@ pub mod google_ads;
 pub mod gravity_forms;
 pub mod hotpads;
 pub mod jotform;
+pub mod lts;
 pub mod meta;
 pub mod netlify;
 pub mod real_geeks;
@@ -34,6 +35,7 @@ pub const SENDERS: &[Sender] = &[
     followupboss::SENDER,
     zillow::SENDER,
     realtor::SENDER,
+    lts::SENDER,
     hotpads::SENDER,
     wufoo::SENDER,
     netlify::SENDER,
@@ -53,6 +55,7 @@ pub fn by_name(name: &str) -> Option<&'static Sender> {
         "realgeeks" => "real-geeks",
         "zillow-rentals" => "hotpads",
         "zillow-tech-connect" | "techconnect" | "zillow-premier-agent" => "zillow",
+        "ihomefinder" | "lead-transmission-standard" | "xml" => "lts",
         "realtor.com" | "realtor-com" | "realtordotcom" | "rdc" => "realtor",
         "fub" | "follow-up-boss" | "follow_up_boss" => "followupboss",
         other => other,
