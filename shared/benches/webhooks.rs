@@ -66,6 +66,7 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 let req = WebhookRequest {
                     channel: "55f5d0b8-3f4e-4b8e-9d6a-0c1b2a3d745f",
+                    path: "",
                     sender: None,
                     content_type: Some(content_type),
                     headers: &headers,

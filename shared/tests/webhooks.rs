@@ -39,6 +39,7 @@ async fn run_body(
     }
     let req = WebhookRequest {
         channel: CHANNEL,
+        path: "/webhooks/test",
         sender,
         content_type: Some(content_type),
         headers: &map,
@@ -1326,4 +1327,128 @@ async fn lts_bodies_that_hold_no_lead_or_attack_the_parser_are_refused() {
         assert_eq!(e.status, status, "{}", String::from_utf8_lossy(body));
         assert!(e.message.contains(says), "{}", e.message);
     }
+}
+
+// ---- HubSpot (issue 23).
+
+#[tokio::test]
+async fn hubspot_workflow_contacts_and_form_submissions() {
+    let p = run("hubspot-contact.json", JSON).await;
+    assert_eq!(p.sender, "hubspot");
+    let l = only(&p);
+    assert_eq!(l.first_name.as_deref(), Some("Hannah"));
+    assert_eq!(l.email.as_deref(), Some("hannah.k@example.org"));
+    assert_eq!(l.phone_number.as_deref(), Some("+13035550148"));
+    assert_eq!(l.lead_source.as_deref(), Some("HubSpot"));
+    let note = l.note.as_deref().unwrap();
+    assert!(note.contains("We want a 3-bed near Wash Park"), "{note}");
+    assert!(
+        !note.contains("PAID_SOCIAL") && !note.contains("1764755000000"),
+        "{note}"
+    );
+    assert!(
+        matches!(&p.envelopes[0].steps[0], Step::Capture { sender_lead_id: Some(id), .. } if id == "4051")
+    );
+
+    let p = run("hubspot-form.json", JSON).await;
+    assert_eq!(p.sender, "hubspot");
+    let l = only(&p);
+    assert_eq!(l.last_name.as_deref(), Some("Romero"));
+    assert_eq!(l.phone_number.as_deref(), Some("+17205550116"));
+    assert_eq!(
+        l.referer_url.as_deref(),
+        Some("https://www.example-brokerage.com/sell")
+    );
+    assert!(
+        l.note
+            .as_deref()
+            .unwrap()
+            .contains("Selling a condo in LoDo")
+    );
+}
+
+#[tokio::test]
+async fn hubspot_events_without_the_contact_are_not_a_lead() {
+    let e = run_body(
+        &fixture("hubspot-events.json"),
+        JSON,
+        &[],
+        None,
+        &WebhookSettings::default(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.status, 422);
+    assert!(e.message.starts_with("not a lead"), "{}", e.message);
+    assert!(e.message.contains("Send a webhook"), "{}", e.message);
+}
+
+#[tokio::test]
+async fn hubspot_signatures_v3_and_v1() {
+    let body = fixture("hubspot-contact.json");
+    let settings = with_secret("hubspot", "hubspot-client-secret");
+    let now_ms = chrono::Utc::now().timestamp_millis().to_string();
+    let uri = "https://hooks.example.com/webhooks/test";
+    let v3 = base64::engine::general_purpose::STANDARD.encode(sign(
+        b"hubspot-client-secret",
+        &[b"POST", uri.as_bytes(), &body, now_ms.as_bytes()],
+    ));
+    let host = ("host", "hooks.example.com");
+    let ok = run_body(
+        &body,
+        JSON,
+        &[
+            host,
+            ("x-hubspot-signature-v3", &v3),
+            ("x-hubspot-request-timestamp", &now_ms),
+        ],
+        Some("hubspot"),
+        &settings,
+    )
+    .await;
+    assert!(ok.is_ok(), "{ok:?}");
+    // Another host (the URL is signed), an old timestamp, another body: refused.
+    let stale = (chrono::Utc::now().timestamp_millis() - 600_000).to_string();
+    for headers in [
+        vec![
+            ("host", "evil.example"),
+            ("x-hubspot-signature-v3", v3.as_str()),
+            ("x-hubspot-request-timestamp", now_ms.as_str()),
+        ],
+        vec![
+            host,
+            ("x-hubspot-signature-v3", v3.as_str()),
+            ("x-hubspot-request-timestamp", stale.as_str()),
+        ],
+        vec![host, ("x-hubspot-signature-v3", v3.as_str())],
+        vec![],
+    ] {
+        let e = run_body(&body, JSON, &headers, Some("hubspot"), &settings)
+            .await
+            .unwrap_err();
+        assert_eq!(e.status, 401, "{headers:?}");
+    }
+    use sha2::Digest;
+    let v1 = hex::encode(sha2::Sha256::digest(
+        [&b"hubspot-client-secret"[..], &body].concat(),
+    ));
+    let ok = run_body(
+        &body,
+        JSON,
+        &[("x-hubspot-signature", &v1)],
+        Some("hubspot"),
+        &settings,
+    )
+    .await;
+    assert!(ok.is_ok(), "{ok:?}");
+    let e = run_body(
+        b"{\"vid\":1,\"properties\":{}}",
+        JSON,
+        &[("x-hubspot-signature", &v1)],
+        Some("hubspot"),
+        &settings,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.status, 401);
 }

@@ -454,6 +454,7 @@ impl Intake {
         }
         let request = crate::webhook::WebhookRequest {
             channel: &channel,
+            path: req.uri().path(),
             sender,
             content_type: header_str(req, "content-type"),
             headers: req.headers(),
@@ -538,6 +539,7 @@ impl Intake {
             SnsKind::Notification => {
                 let inner = crate::webhook::WebhookRequest {
                     channel: request.channel,
+                    path: request.path,
                     sender: Some(sender),
                     content_type: Some("application/json"),
                     headers: request.headers,

@@ -20,6 +20,8 @@ use std::collections::BTreeMap;
 
 /// A request as senders see it.
 pub struct Incoming<'a> {
+    /// The request's path as the sender called it (HubSpot signs its URL).
+    pub path: &'a str,
     pub headers: &'a HeaderMap,
     /// The query string, without `?`.
     pub query: &'a str,
@@ -322,6 +324,8 @@ impl Parsed {
 /// Request details the pipeline needs beyond the body.
 pub struct WebhookRequest<'a> {
     pub channel: &'a str,
+    /// The request's path, as the sender called it.
+    pub path: &'a str,
     pub sender: Option<&'a str>,
     pub content_type: Option<&'a str>,
     pub headers: &'a HeaderMap,
@@ -462,6 +466,7 @@ pub async fn reread(
     }
     let decoded = crate::web::body::decode(stored.content_type.as_deref(), &body).await?;
     let incoming = Incoming {
+        path: "",
         headers: &headers,
         query: &stored.query,
         raw: &body,
@@ -518,6 +523,7 @@ pub async fn sns_delivery(
     let sender = senders::by_name(req.sender.unwrap_or("zillow"))
         .ok_or_else(|| IntakeError::not_found("no such sender"))?;
     let incoming = Incoming {
+        path: req.path,
         headers: req.headers,
         query: req.query,
         raw: req.body,
@@ -548,6 +554,7 @@ pub async fn process(
 ) -> Result<Parsed, IntakeError> {
     let decoded = crate::web::body::decode(req.content_type, req.body).await?;
     let incoming = Incoming {
+        path: req.path,
         headers: req.headers,
         query: req.query,
         raw: req.body,

@@ -8,6 +8,7 @@ pub mod generic;
 pub mod google_ads;
 pub mod gravity_forms;
 pub mod hotpads;
+pub mod hubspot;
 pub mod jotform;
 pub mod lts;
 pub mod meta;
@@ -36,6 +37,7 @@ pub const SENDERS: &[Sender] = &[
     zillow::SENDER,
     realtor::SENDER,
     lts::SENDER,
+    hubspot::SENDER,
     hotpads::SENDER,
     wufoo::SENDER,
     netlify::SENDER,
@@ -55,6 +57,7 @@ pub fn by_name(name: &str) -> Option<&'static Sender> {
         "realgeeks" => "real-geeks",
         "zillow-rentals" => "hotpads",
         "zillow-tech-connect" | "techconnect" | "zillow-premier-agent" => "zillow",
+        "hub-spot" | "hubspot-forms" | "hubspot-workflow" => "hubspot",
         "ihomefinder" | "lead-transmission-standard" | "xml" => "lts",
         "realtor.com" | "realtor-com" | "realtordotcom" | "rdc" => "realtor",
         "fub" | "follow-up-boss" | "follow_up_boss" => "followupboss",
