@@ -60,6 +60,20 @@ pub enum Notice {
     UnverifiedSender { portal: String },
     /// Read again at replay with the settings then in force, after it first failed so.
     ReadAgain { first_reason: String },
+    /// The reading may be wrong or leave the agent no way to reach the person (no email or
+    /// phone, or only a portal's relay address): delivered all the same, and said so, so
+    /// that an operator can review it. Never a reason to drop the lead.
+    Unsure { reason: String },
+}
+
+impl Notice {
+    /// Why the reading is unsure, when it is.
+    pub fn unsure(&self) -> Option<&str> {
+        match self {
+            Notice::Unsure { reason } => Some(reason),
+            _ => None,
+        }
+    }
 }
 
 /// The lead, and what normalization had to say about it.
@@ -131,6 +145,7 @@ pub fn normalize(raw: RawLead, options: &NormalizeOptions) -> Result<Normalized,
                 Notice::Cut { .. } => "a field is too long",
                 Notice::UnverifiedSender { .. } => "its sender is not proven",
                 Notice::ReadAgain { .. } => "it was read again",
+                Notice::Unsure { .. } => "the reading is unsure",
             })
             .collect();
         if !unusable.is_empty() {
@@ -161,6 +176,11 @@ pub fn normalize(raw: RawLead, options: &NormalizeOptions) -> Result<Normalized,
         source_type: text(raw.source_type.as_deref()),
         ..Lead::default()
     };
+    if lead.email.is_none() && lead.phone_number.is_none() {
+        notices.push(Notice::Unsure {
+            reason: "no email or phone: only a name to reach the person by".into(),
+        });
+    }
     notices.extend(bounds::lead(&mut lead));
     Ok(Normalized { lead, notices })
 }
@@ -925,7 +945,46 @@ mod tests {
         )
         .unwrap();
         assert_eq!(small.lead.note.as_deref(), Some("Call me"));
-        assert!(small.notices.is_empty());
+        assert!(
+            small.notices.iter().all(|n| n.unsure().is_some()),
+            "nothing cut: {:?}",
+            small.notices
+        );
+    }
+
+    #[test]
+    fn a_lead_with_only_a_name_is_kept_and_said_to_be_unsure() {
+        let n = normalize(
+            RawLead {
+                full_name: Some("Ana Silva".into()),
+                email: Some("not an address".into()),
+                ..RawLead::default()
+            },
+            &opts(),
+        )
+        .unwrap();
+        let unsure: Vec<&str> = n.notices.iter().filter_map(Notice::unsure).collect();
+        assert_eq!(
+            unsure,
+            vec!["no email or phone: only a name to reach the person by"]
+        );
+        assert!(
+            n.lead
+                .note
+                .as_deref()
+                .unwrap()
+                .contains("Email as given: not an address")
+        );
+        let reachable = normalize(
+            RawLead {
+                full_name: Some("Ana Silva".into()),
+                phone: Some("214-555-0123".into()),
+                ..RawLead::default()
+            },
+            &opts(),
+        )
+        .unwrap();
+        assert!(reachable.notices.iter().all(|n| n.unsure().is_none()));
     }
 
     #[test]

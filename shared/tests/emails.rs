@@ -106,6 +106,32 @@ fn check(expect: &Value, outcome: &Outcome) -> Vec<String> {
         "street_contains",
         text(&["listing", "property", "address", "street_address"]),
     );
+    eq(
+        &mut wrong,
+        "city",
+        text(&["listing", "property", "address", "city"]),
+    );
+    eq(
+        &mut wrong,
+        "state",
+        text(&["listing", "property", "address", "state_code"]),
+    );
+    eq(
+        &mut wrong,
+        "postal_code",
+        text(&["listing", "property", "address", "postal_code"]),
+    );
+    // An unsure reading says so (issue 23): `unsure_contains` one of its reasons, or `unsure:
+    // false` none at all.
+    let unsure: Vec<&str> = envelope.notices.iter().filter_map(|n| n.unsure()).collect();
+    if let Some(want) = expect.get("unsure_contains").and_then(Value::as_str)
+        && !unsure.iter().any(|r| r.contains(want))
+    {
+        wrong.push(format!("unsure: want {want:?} in {unsure:?}"));
+    }
+    if expect.get("unsure") == Some(&Value::Bool(false)) && !unsure.is_empty() {
+        wrong.push(format!("unsure: want none, got {unsure:?}"));
+    }
     if let Some(want) = expect.get("assignee").and_then(Value::as_str) {
         let got = lead["assignees"][0]["email"].as_str();
         if got != Some(want) {

@@ -1427,3 +1427,39 @@ async fn zillow_leads_posted_directly_and_reassignments() {
     ));
     assert_eq!(queued[1].lead_key, queued[0].lead_key, "behind its capture");
 }
+
+/// A lead with only a name is queued, never dropped, and the answer says its reading is
+/// unsure (issue 23); so does its envelope, for the operator.
+#[tokio::test]
+async fn a_lead_without_email_or_phone_is_queued_and_said_unsure() {
+    let f = default();
+    let (status, _, body) = call(
+        &f,
+        request(
+            "POST",
+            &format!("/webhooks/{CHANNEL}"),
+            Some("application/json"),
+            r#"{"name":"Ana Silva","email":"ana at example dot com","message":"Call me"}"#,
+        ),
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    assert!(
+        body["data"]["unsure"][0]
+            .as_str()
+            .unwrap()
+            .contains("no email or phone"),
+        "{body}"
+    );
+    let queued = sent(&f);
+    assert!(queued[0].notices.iter().any(|n| n.unsure().is_some()));
+    assert!(
+        queued[0]
+            .captured_lead()
+            .unwrap()
+            .note
+            .as_deref()
+            .unwrap()
+            .contains("Email as given: ana at example dot com")
+    );
+}

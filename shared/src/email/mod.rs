@@ -319,6 +319,12 @@ pub fn process(inbound: &Inbound, ctx: &EmailContext) -> Outcome {
                     portal: portal.source.to_owned(),
                 });
             }
+            if n.lead.phone_number.is_none() && n.lead.email.as_deref().is_some_and(read::is_relay)
+            {
+                n.notices.push(crate::normalize::Notice::Unsure {
+                    reason: "the only way to reach the person is the portal's relay address".into(),
+                });
+            }
             n
         }
         Err(e) => {

@@ -348,7 +348,11 @@ impl Intake {
     /// Queues an envelope the queue can take (`fits` first).
     async fn enqueue(&self, envelope: &Envelope) -> Result<(), IntakeError> {
         self.fits(envelope)?;
-        self.send(envelope).await
+        self.send(envelope).await?;
+        for reason in envelope.notices.iter().filter_map(|n| n.unsure()) {
+            tracing::warn!(envelope = %envelope.id, sender = %envelope.origin.sender, reason, "lead queued, its reading unsure");
+        }
+        Ok(())
     }
 
     /// Refuses, before anything is recorded or acknowledged, an envelope the queue cannot

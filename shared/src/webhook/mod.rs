@@ -313,10 +313,18 @@ impl Parsed {
                 200,
                 serde_json::json!({"status": "success", "id": ids.first(), "ids": ids}),
             ),
-            _ => (
-                202,
-                serde_json::json!({"code": "ACCEPTED", "data": {"sender": self.sender, "ids": ids, "refused": self.refused, "dropped_test_leads": self.dropped}}),
-            ),
+            _ => {
+                let unsure: Vec<&str> = self
+                    .envelopes
+                    .iter()
+                    .flat_map(|e| e.notices.iter().filter_map(|n| n.unsure()))
+                    .collect();
+                let mut data = serde_json::json!({"sender": self.sender, "ids": ids, "refused": self.refused, "dropped_test_leads": self.dropped});
+                if !unsure.is_empty() {
+                    data["unsure"] = serde_json::json!(unsure);
+                }
+                (202, serde_json::json!({"code": "ACCEPTED", "data": data}))
+            }
         }
     }
 }
