@@ -468,6 +468,12 @@ pub fn email(given: &str) -> Result<String, String> {
 /// E.164, or `None` when the text is not a valid number for `region` or with its own
 /// country code.
 pub fn phone(given: &str, region: Region) -> Option<String> {
+    // A mail client's link annotation after the number ("214-555-0187 <tel:2145550187>",
+    // "<//2145550187>") repeats its digits: only the number before it is read.
+    let given = match given.split_once('<') {
+        Some((before, _)) if before.chars().any(|c| c.is_ascii_digit()) => before,
+        _ => given.trim_matches(['<', '>', '/']),
+    };
     let cleaned = given.trim().trim_start_matches("tel:").trim();
     let digits: String = cleaned.chars().filter(char::is_ascii_digit).collect();
     if digits.len() < 7 {
@@ -617,10 +623,40 @@ fn name_part(given: &str) -> Option<String> {
     if joined.is_empty() || joined.contains('@') || !joined.chars().any(char::is_alphabetic) {
         return None;
     }
-    if HONORIFICS.contains(&joined.trim_end_matches('.').to_lowercase().as_str()) {
+    if HONORIFICS.contains(&joined.trim_end_matches('.').to_lowercase().as_str())
+        || is_placeholder_name(joined)
+    {
         return None;
     }
     Some(title_case_if_one_case(joined))
+}
+
+/// What forms and platforms put where a name was not given ("No last name provided",
+/// "N/A", "Unknown"): no name.
+fn is_placeholder_name(name: &str) -> bool {
+    let lower = name.trim_end_matches('.').to_lowercase();
+    let words: Vec<&str> = lower.split_whitespace().collect();
+    matches!(
+        lower.as_str(),
+        "n/a"
+            | "na"
+            | "none"
+            | "null"
+            | "unknown"
+            | "not provided"
+            | "not given"
+            | "no name"
+            | "first name"
+            | "last name"
+            | "name"
+            | "your name"
+            | "test"
+            | "undefined"
+    ) || (words.first() == Some(&"no")
+        && words.contains(&"name")
+        && words
+            .iter()
+            .any(|w| matches!(*w, "provided" | "given" | "entered" | "supplied")))
 }
 
 fn title_case_if_one_case(name: &str) -> String {
@@ -650,6 +686,38 @@ mod tests {
 
     fn opts() -> NormalizeOptions {
         NormalizeOptions::default()
+    }
+
+    #[test]
+    fn placeholders_are_no_name_and_link_annotations_no_phone() {
+        for placeholder in [
+            "No last name provided",
+            "N/A",
+            "unknown",
+            "No Name Given",
+            "Last Name",
+        ] {
+            assert_eq!(
+                names(Some("Dana"), Some(placeholder), None),
+                (Some("Dana".into()), None),
+                "{placeholder}"
+            );
+        }
+        assert_eq!(
+            names(Some("Nona"), Some("Noname"), None).1.as_deref(),
+            Some("Noname")
+        );
+        for given in [
+            "214-555-0187 <tel:2145550187>",
+            "214-555-0187<//2145550187>",
+            "<tel:+12145550187>",
+        ] {
+            assert_eq!(
+                phone(given, Region::US).as_deref(),
+                Some("+12145550187"),
+                "{given}"
+            );
+        }
     }
 
     #[test]

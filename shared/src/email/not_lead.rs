@@ -149,7 +149,10 @@ pub fn classify(outer: &Message, original: &Message) -> Option<NotALead> {
     if any(&subject, LISTING_SUBJECTS) {
         return Some(NotALead::ListingNotice);
     }
-    if any(&subject, ALERT_SUBJECTS) || any(from, ALERT_SENDERS) {
+    // An alerts address also sends inquiries on a listing ("New inquiry on your listing"):
+    // the sender alone decides only when the subject says nothing of one.
+    if any(&subject, ALERT_SUBJECTS) || (any(from, ALERT_SENDERS) && !looks_like_inquiry(original))
+    {
         return Some(NotALead::SearchAlert);
     }
     if any(&subject, RECEIPT_SUBJECTS) {

@@ -196,7 +196,21 @@ fn label_values_into(text: &str, html: Option<&HtmlReading>, pairs: &mut Vec<(St
             if known && !label.is_empty() && label.len() <= 80 && !label.contains("http") {
                 // A required-field marker ("Name: * Ana") is not part of the value.
                 let value = value.trim().trim_start_matches('*').trim();
-                if value.is_empty() && i + 1 < lines.len() && !lines[i + 1].contains(':') {
+                if matches!(meaning_of(&canonical(label)), Meaning::Message) {
+                    // A message runs on over the lines after its label ("Comments: Hello,",
+                    // a blank line, then what they wrote), up to the next label, a rule or a
+                    // signature's dashes.
+                    let mut message = value.to_owned();
+                    while i + 1 < lines.len() && !ends_message(lines[i + 1]) {
+                        i += 1;
+                        message.push('\n');
+                        message.push_str(lines[i]);
+                    }
+                    let message = message.trim().to_owned();
+                    if !message.is_empty() {
+                        pairs.push((label.to_owned(), message));
+                    }
+                } else if value.is_empty() && i + 1 < lines.len() && !lines[i + 1].contains(':') {
                     pairs.push((label.to_owned(), lines[i + 1].to_owned()));
                     i += 1;
                 } else if !value.is_empty() {
@@ -212,6 +226,19 @@ fn label_values_into(text: &str, html: Option<&HtmlReading>, pairs: &mut Vec<(St
             pairs.push((label.to_owned(), value.clone()));
         }
     }
+}
+
+/// Where a message that runs on over lines ends: another known label, a rule, a
+/// signature's dashes, a quoted or forwarded block.
+fn ends_message(line: &str) -> bool {
+    let rule = ["--", "__", "==", "**"].iter().any(|r| line.starts_with(r));
+    let labelled = line.split_once(':').is_some_and(|(label, _)| {
+        let label = label.trim();
+        label.len() <= 40
+            && !label.contains("http")
+            && !matches!(meaning_of(&canonical(label)), Meaning::Unknown)
+    });
+    rule || labelled || line.starts_with('>') || line.starts_with("On ") && line.ends_with("wrote:")
 }
 
 /// A label the alias table lists itself (not one it guesses from a word in it).
@@ -438,10 +465,91 @@ fn person_name(mailbox: &Mailbox) -> Option<String> {
         Some((n, rest)) if rest.ends_with(']') => n.trim(),
         _ => name,
     };
-    if name.is_empty() || name.contains('@') || is_portal_name(name) {
+    if name.is_empty() || name.contains('@') || is_portal_name(name) || is_platform_name(name) {
         return None;
     }
     Some(name.to_owned())
+}
+
+/// Words of a sending system's display name, never of a person's ("Listing Alerts", "Site
+/// Forms for Business Owners", "WordPress", "Website").
+const PLATFORM_WORDS: &[&str] = &[
+    "alerts",
+    "alert",
+    "forms",
+    "form",
+    "notifications",
+    "notification",
+    "notifier",
+    "team",
+    "support",
+    "website",
+    "web",
+    "site",
+    "leads",
+    "lead",
+    "noreply",
+    "no-reply",
+    "admin",
+    "wordpress",
+    "webmaster",
+    "mailer",
+    "system",
+    "automated",
+    "updates",
+    "business",
+    "owners",
+    "services",
+    "inquiries",
+    "inquiry",
+    "contact",
+    "info",
+    "crm",
+    "idx",
+];
+
+fn is_platform_name(name: &str) -> bool {
+    name.split(|c: char| !c.is_alphanumeric() && c != '-')
+        .any(|w| PLATFORM_WORDS.contains(&w.to_ascii_lowercase().as_str()))
+}
+
+/// What introduces a person in a sentence of a notice: "Jordan Ellis is interested in 14
+/// Birch Ln", "Ana Silva would like to see…".
+const SENTENCE_MARKERS: &[&str] = &[
+    " is interested in",
+    " would like to",
+    " wants to",
+    " has a question about",
+    " requested information about",
+    " requested a tour of",
+];
+
+/// A person named at the start of a line by such a sentence, and the rest of the line after
+/// the marker: two to four words, each capitalized (or the whole name in capitals).
+fn sentence_name(text: &str) -> Option<(String, String)> {
+    text.lines().map(str::trim).find_map(|line| {
+        let lower = line.to_lowercase();
+        let (at, marker) = SENTENCE_MARKERS
+            .iter()
+            .filter_map(|m| lower.find(m).map(|i| (i, *m)))
+            .min_by_key(|(i, _)| *i)?;
+        let name = line[..at].trim().trim_matches(['"', '\'']).trim();
+        let words: Vec<&str> = name.split_whitespace().collect();
+        let capitalized = words.iter().all(|w| {
+            w.chars().next().is_some_and(char::is_uppercase)
+                && w.chars().all(|c| c.is_alphabetic() || "'-.".contains(c))
+        });
+        ((2..=4).contains(&words.len()) && capitalized && !is_platform_name(name))
+            .then(|| (name.to_owned(), line[at + marker.len()..].trim().to_owned()))
+    })
+}
+
+/// A line wholly in quotes: how notices set off the person's own words.
+fn quoted_line(text: &str) -> Option<String> {
+    text.lines().map(str::trim).find_map(|l| {
+        let inner = l.strip_prefix(['"', '“'])?.strip_suffix(['"', '”'])?.trim();
+        (inner.split_whitespace().count() >= 3).then(|| inner.to_owned())
+    })
 }
 
 /// The lead in a message: its portal's module when one recognizes it, else the generic
@@ -527,6 +635,28 @@ pub fn generic(r: &Reading, portal_mail: bool) -> RawLead {
         }
     }
     let mut raw = reader.finish();
+    if raw.first_name.is_none()
+        && raw.last_name.is_none()
+        && raw.full_name.is_none()
+        && let Some((name, rest)) = texts.iter().find_map(|t| sentence_name(t))
+    {
+        raw.full_name = Some(name);
+        if let Some(address) = crate::postal::address_line(&rest)
+            && raw
+                .listing
+                .as_ref()
+                .and_then(|l| l.property.as_ref())
+                .is_none()
+        {
+            raw.listing.get_or_insert_with(Default::default).property =
+                Some(crate::lead::Property {
+                    address: Some(address),
+                });
+        }
+        if raw.note.is_none() {
+            raw.note = texts.iter().find_map(|t| quoted_line(t));
+        }
+    }
     let no_address = raw
         .listing
         .as_ref()
@@ -540,12 +670,18 @@ pub fn generic(r: &Reading, portal_mail: bool) -> RawLead {
         && let Some(street) = street_line(&message.subject.replace(':', "\n"))
             .or_else(|| texts.iter().find_map(|t| street_line(t)))
     {
+        // The city, state and ZIP after the street, when the text has them ("12 Elm St,
+        // Dallas, TX 75201"): the address kept whole.
+        let whole = std::iter::once(message.subject.as_str())
+            .chain(texts.iter().map(String::as_str))
+            .filter_map(crate::postal::address_line)
+            .find(|a| a.street_address.as_deref() == Some(street.as_str()) && a.city.is_some());
         let listing = raw.listing.get_or_insert_with(Default::default);
         listing.property = Some(crate::lead::Property {
-            address: Some(crate::lead::Address {
+            address: Some(whole.unwrap_or(crate::lead::Address {
                 street_address: Some(street),
                 ..Default::default()
-            }),
+            })),
         });
     }
     for text in texts {
