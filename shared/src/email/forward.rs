@@ -100,11 +100,19 @@ pub fn unwrap(message: &Message) -> Unwrapped<'_> {
             read_html = None;
             None
         } else {
-            // An inline forward's original keeps the HTML it was found in.
-            let Some(inner) = inline_original(&current, &mut read_html) else {
-                break;
-            };
-            Some(inner)
+            // An inline forward's original keeps the HTML it was found in; else an agent's
+            // reply quoting the inquiry ("On … Ana Silva <ana@…> wrote:"): the inquiry is the
+            // original, never the agent who replied.
+            match inline_original(&current, &mut read_html) {
+                Some(inner) => Some(inner),
+                None => match quoted_inquiry(&current, forwarded_by.as_ref()) {
+                    Some(inner) => {
+                        read_html = None;
+                        Some(inner)
+                    }
+                    None => break,
+                },
+            }
         };
         if forwarded_by.is_none() {
             forwarded_by = current.from.first().cloned();
@@ -120,6 +128,120 @@ pub fn unwrap(message: &Message) -> Unwrapped<'_> {
         forwarded_by,
         html: read_html,
     }
+}
+
+/// Mail providers anyone has an address at.
+const FREE_MAIL: &[&str] = &[
+    "gmail.com",
+    "googlemail.com",
+    "yahoo.com",
+    "outlook.com",
+    "hotmail.com",
+    "live.com",
+    "msn.com",
+    "icloud.com",
+    "me.com",
+    "mac.com",
+    "aol.com",
+    "proton.me",
+    "protonmail.com",
+    "gmx.com",
+    "mail.com",
+    "comcast.net",
+    "att.net",
+    "sbcglobal.net",
+    "verizon.net",
+];
+
+fn domain(address: &str) -> &str {
+    address.rsplit('@').next().unwrap_or("")
+}
+
+/// The message an agent's reply quotes, Gmail's way: an attribution line "On <date> <Name>
+/// <address> wrote:" (which Gmail wraps over two lines when long), then the quoted lines.
+/// Taken only when the reply is the agent side's (its author is the forwarder or shares the
+/// forwarder's domain): a prospect's own reply quoting the agent is the prospect's.
+fn quoted_inquiry(message: &Message, forwarded_by: Option<&Mailbox>) -> Option<Message> {
+    let text = message.text.as_deref()?;
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    let (at, attribution) = (0..lines.len()).find_map(|i| {
+        let one = lines[i];
+        let two = lines.get(i + 1).map(|next| format!("{one} {next}"));
+        let line = if one.ends_with("wrote:") {
+            one.to_owned()
+        } else {
+            two.filter(|t| t.ends_with("wrote:"))?
+        };
+        let lower = line.to_lowercase();
+        (lower.starts_with("on ") && line.len() <= 300).then_some((i, line))
+    })?;
+    let start = attribution.find('<')?;
+    let end = attribution.rfind('>')?;
+    let address = attribution.get(start + 1..end)?.trim();
+    if !address.contains('@') {
+        return None;
+    }
+    // The name: the words before `<` after the date's time or year.
+    let before = attribution[..start].trim().trim_end_matches('"').trim();
+    let name = before
+        .rsplit_once([',', ' '])
+        .map(|_| {
+            let words: Vec<&str> = before.split_whitespace().collect();
+            let from = words
+                .iter()
+                .rposition(|w| {
+                    w.ends_with("AM")
+                        || w.ends_with("PM")
+                        || w.chars().all(|c| c.is_ascii_digit() || c == ',')
+                })
+                .map_or(0, |i| i + 1);
+            words[from..].join(" ")
+        })
+        .filter(|n| !n.is_empty());
+    let author = Mailbox {
+        name: name.map(|n| n.trim_matches('"').to_owned()),
+        address: address.to_lowercase(),
+    };
+    let reply_author = message.from.first()?;
+    // A shared mail provider's domain (gmail.com) says nothing of who is on which side.
+    let shared_domain = |a: &str, b: &str| {
+        domain(a).eq_ignore_ascii_case(domain(b))
+            && !FREE_MAIL.contains(&domain(a).to_ascii_lowercase().as_str())
+    };
+    let agents_side = forwarded_by.is_some_and(|f| {
+        f.address.eq_ignore_ascii_case(&reply_author.address)
+            || shared_domain(&f.address, &reply_author.address)
+    });
+    if !agents_side || author.address.eq_ignore_ascii_case(&reply_author.address) {
+        return None;
+    }
+    // The quoted lines after the attribution (their `>` may be gone already: a forward's
+    // body is read unquoted).
+    let after = if lines[at].ends_with("wrote:") {
+        at + 1
+    } else {
+        at + 2
+    };
+    let body: Vec<&str> = lines[after.min(lines.len())..]
+        .iter()
+        .map(|l| l.trim_start_matches('>').trim())
+        .collect();
+    let subject = message.subject.trim();
+    let subject = ["re:", "aw:", "sv:", "rv:"]
+        .iter()
+        .find_map(|p| {
+            subject
+                .get(..p.len())
+                .filter(|s| s.eq_ignore_ascii_case(p))
+                .map(|_| subject[p.len()..].trim())
+        })
+        .unwrap_or(subject);
+    Some(Message {
+        from: vec![author],
+        subject: subject.to_owned(),
+        text: Some(body.join("\n")),
+        ..Message::default()
+    })
 }
 
 /// A mailbox rule's forward keeps the original From and says who forwarded it.
@@ -373,5 +495,51 @@ mod tests {
         let u = unwrap(&m);
         assert_eq!(*u.original, m);
         assert_eq!(u.forwarded_by, None);
+    }
+
+    #[test]
+    fn a_reply_quotes_the_inquiry_only_when_the_agent_side_replied() {
+        let mailbox = |a: &str| Mailbox {
+            name: None,
+            address: a.into(),
+        };
+        let reply = |from: &str, quoted: &str| Message {
+            from: vec![mailbox(from)],
+            subject: "Re: 12 Elm St".into(),
+            text: Some(format!(
+                "Sure, Saturday works.\n\nOn Mon, Nov 30, 2026 at 9:00 AM Ana Silva <\n{quoted}> wrote:\n> Can I see 12 Elm St?"
+            )),
+            ..Message::default()
+        };
+        let agent = mailbox("dana@brokerage.example");
+        let inquiry = quoted_inquiry(
+            &reply("marcus@brokerage.example", "ana@example.com"),
+            Some(&agent),
+        )
+        .unwrap();
+        assert_eq!(inquiry.from[0].address, "ana@example.com");
+        assert_eq!(inquiry.from[0].name.as_deref(), Some("Ana Silva"));
+        assert_eq!(inquiry.subject, "12 Elm St");
+        assert_eq!(inquiry.text.as_deref(), Some("Can I see 12 Elm St?"));
+        // The prospect replying, the same free-mail provider on both sides, or no forwarder:
+        // the reply is the prospect's own.
+        assert!(
+            quoted_inquiry(
+                &reply("ana@example.com", "dana@brokerage.example"),
+                Some(&agent)
+            )
+            .is_none()
+        );
+        let gmail_agent = mailbox("dana.realty@gmail.com");
+        assert!(
+            quoted_inquiry(
+                &reply("ana.silva@gmail.com", "dana.realty@gmail.com"),
+                Some(&gmail_agent)
+            )
+            .is_none()
+        );
+        assert!(
+            quoted_inquiry(&reply("marcus@brokerage.example", "ana@example.com"), None).is_none()
+        );
     }
 }

@@ -544,6 +544,53 @@ fn sentence_name(text: &str) -> Option<(String, String)> {
     })
 }
 
+/// A North American number inside a sentence ("My cell is 469-555-0177.").
+static SENTENCE_PHONE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:\+?1[-. ]?)?\(?\b[2-9]\d{2}\)?[-. ]\d{3}[-. ]\d{4}\b").expect("valid pattern")
+});
+
+/// What a person wrote: the text up to a signature's dashes or a quoted block, without a
+/// bare greeting line or the closing name lines.
+fn personal_message(text: &str) -> Option<String> {
+    let mut lines: Vec<&str> = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if line.starts_with("--")
+            || line.starts_with('>')
+            || (line.starts_with("On ") && line.ends_with("wrote:"))
+        {
+            break;
+        }
+        lines.push(line);
+    }
+    // A closing: the last short lines after the last blank line ("Thanks,", "Olivia Brandt").
+    if let Some(blank) = lines.iter().rposition(|l| l.is_empty())
+        && lines[blank + 1..]
+            .iter()
+            .all(|l| l.split_whitespace().count() <= 3)
+    {
+        lines.truncate(blank);
+    }
+    let greeting = |l: &str| {
+        let w = l.trim_end_matches([',', '!', '.']).to_lowercase();
+        w.split_whitespace().count() <= 3
+            && [
+                "hi",
+                "hello",
+                "hey",
+                "dear",
+                "good morning",
+                "good afternoon",
+            ]
+            .iter()
+            .any(|g| w.starts_with(g))
+    };
+    while lines.first().is_some_and(|l| l.is_empty() || greeting(l)) {
+        lines.remove(0);
+    }
+    let message = lines.join("\n").trim().to_owned();
+    (message.split_whitespace().count() >= 3).then_some(message)
+}
+
 /// A line wholly in quotes: how notices set off the person's own words.
 fn quoted_line(text: &str) -> Option<String> {
     text.lines().map(str::trim).find_map(|l| {
@@ -611,6 +658,7 @@ pub fn generic(r: &Reading, portal_mail: bool) -> RawLead {
     // label the first rendering had is not read again from the second, which may wrap or
     // cut its value differently.
     let mut earlier = std::collections::HashSet::new();
+    let mut labelled = false;
     for (i, text) in texts.iter().enumerate() {
         let html = if i + 1 == texts.len() {
             r.html.as_ref()
@@ -619,6 +667,7 @@ pub fn generic(r: &Reading, portal_mail: bool) -> RawLead {
         };
         let mut here = std::collections::HashSet::new();
         for (label, value) in label_values(text, html) {
+            labelled = true;
             let key = canonical(&label);
             if earlier.contains(&key) || !here.insert((key, value.clone())) {
                 continue;
@@ -655,6 +704,32 @@ pub fn generic(r: &Reading, portal_mail: bool) -> RawLead {
         }
         if raw.note.is_none() {
             raw.note = texts.iter().find_map(|t| quoted_line(t));
+        }
+    }
+    // A person's own mail (an inquiry written to the agent, or quoted in the agent's reply):
+    // no labels, so its words are the note, and a number or an address inside a sentence
+    // is theirs.
+    if !labelled
+        && !portal_mail
+        && let Some(text) = texts.first()
+    {
+        if raw.note.is_none() {
+            raw.note = personal_message(text);
+        }
+        if raw.phone.is_none() {
+            raw.phone = SENTENCE_PHONE.find(text).map(|m| m.as_str().to_owned());
+        }
+        if raw
+            .listing
+            .as_ref()
+            .and_then(|l| l.property.as_ref())
+            .is_none()
+            && let Some(address) = crate::postal::address_line(text).filter(|a| a.city.is_some())
+        {
+            raw.listing.get_or_insert_with(Default::default).property =
+                Some(crate::lead::Property {
+                    address: Some(address),
+                });
         }
     }
     let no_address = raw
