@@ -130,29 +130,6 @@ pub fn unwrap(message: &Message) -> Unwrapped<'_> {
     }
 }
 
-/// Mail providers anyone has an address at.
-const FREE_MAIL: &[&str] = &[
-    "gmail.com",
-    "googlemail.com",
-    "yahoo.com",
-    "outlook.com",
-    "hotmail.com",
-    "live.com",
-    "msn.com",
-    "icloud.com",
-    "me.com",
-    "mac.com",
-    "aol.com",
-    "proton.me",
-    "protonmail.com",
-    "gmx.com",
-    "mail.com",
-    "comcast.net",
-    "att.net",
-    "sbcglobal.net",
-    "verizon.net",
-];
-
 fn domain(address: &str) -> &str {
     address.rsplit('@').next().unwrap_or("")
 }
@@ -205,8 +182,7 @@ fn quoted_inquiry(message: &Message, forwarded_by: Option<&Mailbox>) -> Option<M
     let reply_author = message.from.first()?;
     // A shared mail provider's domain (gmail.com) says nothing of who is on which side.
     let shared_domain = |a: &str, b: &str| {
-        domain(a).eq_ignore_ascii_case(domain(b))
-            && !FREE_MAIL.contains(&domain(a).to_ascii_lowercase().as_str())
+        domain(a).eq_ignore_ascii_case(domain(b)) && !super::read::is_free_mail(a)
     };
     let agents_side = forwarded_by.is_some_and(|f| {
         f.address.eq_ignore_ascii_case(&reply_author.address)

@@ -29,6 +29,57 @@ const RELAYS: &[&str] = &[
     "reply.zumper.com",
 ];
 
+/// Mail providers anyone has an address at.
+const FREE_MAIL: &[&str] = &[
+    "gmail.com",
+    "googlemail.com",
+    "yahoo.com",
+    "outlook.com",
+    "hotmail.com",
+    "live.com",
+    "msn.com",
+    "icloud.com",
+    "me.com",
+    "mac.com",
+    "aol.com",
+    "proton.me",
+    "protonmail.com",
+    "gmx.com",
+    "mail.com",
+    "comcast.net",
+    "att.net",
+    "sbcglobal.net",
+    "verizon.net",
+];
+
+/// An address at a mail provider anyone has one at (its domain says nothing of a sender).
+pub fn is_free_mail(address: &str) -> bool {
+    let domain = address
+        .rsplit('@')
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    FREE_MAIL.contains(&domain.as_str())
+}
+
+/// The site or platform that sent a notice no portal module knows, as its lead source: the
+/// registrable part of the sender's domain (`forms.sitebuilder.example` → `sitebuilder.example`).
+/// None for a person's own mail at a mail provider, or a forwarding agent's.
+fn sender_platform(message: &Message) -> Option<String> {
+    let from = message.from.first()?;
+    if is_free_mail(&from.address) || is_relay(&from.address) {
+        return None;
+    }
+    let domain = from.address.rsplit_once('@')?.1.trim().to_ascii_lowercase();
+    let labels: Vec<&str> = domain.split('.').filter(|l| !l.is_empty()).collect();
+    // `example.co.uk`: a short second level under a country code takes one more label.
+    let keep = match labels.as_slice() {
+        [.., second, tld] if tld.len() == 2 && second.len() <= 3 => 3,
+        _ => 2,
+    };
+    (labels.len() >= keep).then(|| labels[labels.len() - keep..].join("."))
+}
+
 pub fn is_relay(address: &str) -> bool {
     RELAYS.iter().any(|r| on_domain(address, r))
 }
@@ -544,6 +595,16 @@ fn sentence_name(text: &str) -> Option<(String, String)> {
     })
 }
 
+/// Mail a person wrote themselves: a reply, or from a mail provider's address.
+fn is_personal(message: &Message) -> bool {
+    let subject = message.subject.trim().to_ascii_lowercase();
+    subject.starts_with("re:")
+        || message
+            .from
+            .first()
+            .is_some_and(|m| is_free_mail(&m.address))
+}
+
 /// A North American number inside a sentence ("My cell is 469-555-0177.").
 static SENTENCE_PHONE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?:\+?1[-. ]?)?\(?\b[2-9]\d{2}\)?[-. ]\d{3}[-. ]\d{4}\b").expect("valid pattern")
@@ -633,6 +694,11 @@ pub fn read_with_html(message: &Message, html: Option<HtmlReading>, portals_trus
     };
     if raw.lead_source.is_none() {
         raw.lead_source = module.map(|m| m.portal.source.to_owned());
+    }
+    // A notice from a site or platform no module knows: its domain says where the lead came
+    // from. A person's own mail (no labels, a mail provider's address) has no such source.
+    if raw.lead_source.is_none() && module.is_none() && !is_personal(message) {
+        raw.lead_source = sender_platform(message);
     }
     Read {
         lead: raw,
