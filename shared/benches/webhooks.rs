@@ -43,6 +43,13 @@ const FIXTURES: &[Fixture] = &[
     ("formstack.form", "application/x-www-form-urlencoded", &[]),
     ("gravity-forms.json", "application/json", &[]),
     ("elementor.form", "application/x-www-form-urlencoded", &[]),
+    ("fub-property-inquiry.json", "application/json", &[]),
+    ("realtor-nested.json", "application/json", &[]),
+    ("realtor-siblings.json", "application/json", &[]),
+    ("sns/zillow-lead.json", "application/json", &[]),
+    ("lts-ihomefinder.xml", "text/xml", &[]),
+    ("hubspot-contact.json", "application/json", &[]),
+    ("hubspot-form.json", "application/json", &[]),
 ];
 
 fn bench(c: &mut Criterion) {
@@ -78,6 +85,31 @@ fn bench(c: &mut Criterion) {
                         .block_on(process(&req, &settings, &options, chrono::Utc::now()))
                         .unwrap(),
                 )
+            })
+        });
+    }
+    group.finish();
+
+    // What an SNS delivery adds before its message is parsed: the envelope read and its
+    // signature checked against the (cached) certificate, SHA1 and SHA256.
+    let cert = std::fs::read(format!(
+        "{}/tests/fixtures/webhooks/sns/cert.pem",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let mut group = c.benchmark_group("sns envelope + signature");
+    for file in ["notification-v1.json", "notification-v2.json"] {
+        let body = std::fs::read(format!(
+            "{}/tests/fixtures/webhooks/sns/{file}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        let now = chrono::Utc::now().timestamp();
+        group.bench_function(file, |b| {
+            b.iter(|| {
+                let message = inlet::web::sns::envelope(black_box(&body)).unwrap();
+                message.verify(&cert, now).unwrap();
+                black_box(message)
             })
         });
     }
