@@ -27,6 +27,8 @@ fn basic(user: &str, password: &str) -> String {
     )
 }
 const MAILGUN_KEY: &str = "hostile-mailgun-key-0d4e";
+const FUB_KEY: &str = "hostile-fub-key-7e1c9a";
+const ZILLOW_BASIC: &str = "zillow-partner:hostile-zillow-pass";
 
 struct Case {
     what: String,
@@ -609,6 +611,192 @@ fn corpus() -> Vec<Case> {
             &[200, 202, 400, 422],
         ));
     }
+    cases.extend(feed_cases());
+    cases
+}
+
+/// The feeds of issue 23: Follow Up Boss's keyed endpoint, Zillow through SNS, XML.
+fn feed_cases() -> Vec<Case> {
+    let mut cases = Vec::new();
+    let lead = br#"{"source":"x.example","type":"Inquiry","person":{"emails":[{"value":"a@example.com"}]}}"#;
+    let with = |mut c: Case, auth: Option<String>| {
+        c.headers.retain(|(k, _)| *k != "x-inlet-token");
+        if let Some(a) = auth {
+            c.headers.push(("authorization", a));
+        }
+        c
+    };
+    // No key, a wrong one, the key where FUB never puts it, a broken header: 401.
+    for (what, auth) in [
+        ("no key", None),
+        ("a wrong key", Some(basic("not-the-key-at-all", ""))),
+        ("the key as the password", Some(basic("", FUB_KEY))),
+        ("a bearer key", Some(format!("Bearer {FUB_KEY}"))),
+        ("not base64", Some("Basic %%%%".to_owned())),
+        ("a huge user", Some(basic(&"k".repeat(20_000), ""))),
+    ] {
+        cases.push(with(
+            case(
+                format!("fub events {what}"),
+                "POST",
+                "/v1/events",
+                JSON,
+                lead.to_vec(),
+                &[401, 431],
+            ),
+            auth,
+        ));
+    }
+    for method in ["GET", "PUT", "DELETE"] {
+        cases.push(case(
+            format!("fub events {method}"),
+            method,
+            "/v1/events",
+            JSON,
+            lead.to_vec(),
+            &[405],
+        ));
+    }
+    // The right key with hostile bodies: refused as bodies, never a 5xx.
+    for (what, body) in [
+        ("not JSON", b"person=1".to_vec()),
+        ("no person", br#"{"source":"x","type":"Inquiry"}"#.to_vec()),
+        ("unsubscribed", br#"{"source":"x","type":"Unsubscribed","person":{"emails":[{"value":"a@example.com"}]}}"#.to_vec()),
+        ("a person that is a list", br#"{"source":"x","type":"Inquiry","person":[1,2]}"#.to_vec()),
+        ("emails of numbers", br#"{"source":"x","type":"Inquiry","person":{"emails":[1,2,{"value":null}]}}"#.to_vec()),
+    ] {
+        cases.push(with(
+            case(format!("fub events {what}"), "POST", "/v1/events", JSON, body, REFUSED),
+            Some(basic(FUB_KEY, "")),
+        ));
+    }
+    cases.push(with(
+        case(
+            "fub events with its key",
+            "POST",
+            "/v1/events",
+            JSON,
+            lead.to_vec(),
+            &[201],
+        ),
+        Some(basic(FUB_KEY, "")),
+    ));
+    // SNS envelopes: without the partner's Basic credentials nothing is fetched (401); with
+    // them, a certificate or subscription URL off SNS's hosts is refused before any fetch.
+    let sns = |kind: &str, cert: &str, subscribe: &str| {
+        format!(
+            r#"{{"Type":"{kind}","MessageId":"m","Token":"t","TopicArn":"arn:aws:sns:us-east-1:1:x","Message":"{{}}","Timestamp":"2026-12-03T00:00:00Z","SignatureVersion":"1","Signature":"c2ln","SigningCertURL":"{cert}","SubscribeURL":"{subscribe}"}}"#
+        )
+    };
+    let zillow = format!("/webhooks/{CHANNEL}/zillow");
+    let partner = {
+        let (u, p) = ZILLOW_BASIC.split_once(':').unwrap();
+        basic(u, p)
+    };
+    for (what, body, auth, expect) in [
+        (
+            "no credentials",
+            sns(
+                "SubscriptionConfirmation",
+                "https://sns.us-east-1.amazonaws.com/a.pem",
+                "http://169.254.169.254/latest/meta-data/",
+            ),
+            None,
+            &[401][..],
+        ),
+        (
+            "a wrong password",
+            sns(
+                "Notification",
+                "https://sns.us-east-1.amazonaws.com/a.pem",
+                "",
+            ),
+            Some(basic("zillow-partner", "guess")),
+            &[401],
+        ),
+        (
+            "a certificate elsewhere",
+            sns("Notification", "https://evil.example/cert.pem", ""),
+            Some(partner.clone()),
+            &[401],
+        ),
+        (
+            "a certificate over http",
+            sns(
+                "Notification",
+                "http://sns.us-east-1.amazonaws.com/a.pem",
+                "",
+            ),
+            Some(partner.clone()),
+            &[401],
+        ),
+        (
+            "a host that only begins like SNS",
+            sns(
+                "SubscriptionConfirmation",
+                "https://sns.us-east-1.amazonaws.com.evil.example/a.pem",
+                "https://sns.us-east-1.amazonaws.com.evil.example/",
+            ),
+            Some(partner.clone()),
+            &[401],
+        ),
+        (
+            "credentials in the certificate URL",
+            sns(
+                "Notification",
+                "https://sns.us-east-1.amazonaws.com@evil.example/a.pem",
+                "",
+            ),
+            Some(partner.clone()),
+            &[401],
+        ),
+        (
+            "an unknown type",
+            sns("Surprise", "https://evil.example/a.pem", ""),
+            Some(partner.clone()),
+            &[401],
+        ),
+    ] {
+        cases.push(with(
+            case(
+                format!("zillow sns {what}"),
+                "POST",
+                zillow.clone(),
+                Some("text/plain; charset=UTF-8"),
+                body,
+                expect,
+            ),
+            auth,
+        ));
+    }
+    // XML: a bomb, an external entity, an undeclared one, depth: 400 before anything is read.
+    let laughs = r#"<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]><LeadList><Lead><Contact><Note>&c;</Note></Contact></Lead></LeadList>"#;
+    let external = r#"<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><LeadList><Lead><Contact><Email>&e;</Email></Contact></Lead></LeadList>"#;
+    let deep = format!("{}{}", "<a>".repeat(5000), "</a>".repeat(5000));
+    for (what, body) in [
+        ("billion laughs", laughs.to_owned()),
+        ("an external entity", external.to_owned()),
+        (
+            "an undeclared entity",
+            "<LeadList><Lead><Contact><Email>&x;</Email></Contact></Lead></LeadList>".to_owned(),
+        ),
+        ("five thousand deep", deep),
+        ("unclosed", "<LeadList><Lead>".to_owned()),
+    ] {
+        for path in [
+            format!("/webhooks/{CHANNEL}"),
+            format!("/webhooks/{CHANNEL}/lts"),
+        ] {
+            cases.push(case(
+                format!("xml {what} at {path}"),
+                "POST",
+                path,
+                Some("application/xml"),
+                body.clone(),
+                &[400],
+            ));
+        }
+    }
     cases
 }
 
@@ -644,7 +832,7 @@ async fn hostile_requests_end_in_documented_refusals_and_the_server_stays_up() {
         double.url(),
         &data,
         &format!(
-            "[senders.zapier]\nsecret = \"{SECRET}\"\n\n[senders.meta]\nsecret = \"{META_SECRET}\"\n\n[email]\ndefault_channel = \"{CHANNEL}\"\nmailgun_signing_key = \"{MAILGUN_KEY}\"\nhttp_token = \"{MAIL_TOKEN}\"\n\n[forms.contact]\nchannel = \"{CHANNEL}\"\nredirect_hosts = [\"www.example.com\"]\n"
+            "[senders.zapier]\nsecret = \"{SECRET}\"\n\n[senders.zillow]\nsecret = \"{ZILLOW_BASIC}\"\n\n[senders.followupboss.api_keys]\n\"{CHANNEL}\" = \"{FUB_KEY}\"\n\n[senders.meta]\nsecret = \"{META_SECRET}\"\n\n[email]\ndefault_channel = \"{CHANNEL}\"\nmailgun_signing_key = \"{MAILGUN_KEY}\"\nhttp_token = \"{MAIL_TOKEN}\"\n\n[forms.contact]\nchannel = \"{CHANNEL}\"\nredirect_hosts = [\"www.example.com\"]\n"
         ),
     );
     let addr = serve.url.trim_start_matches("http://").to_owned();
