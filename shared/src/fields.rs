@@ -92,7 +92,7 @@ pub fn meaning_of(key: &str) -> Meaning {
         | "namefull" | "consumername" => FullName,
         "email" | "emailaddress" | "mail" | "youremail" | "emailid" | "contactemail"
         | "clientemail" | "leademail" | "customeremail" | "useremail" | "youremailaddress"
-        | "consumeremail" => Email,
+        | "consumeremail" | "replyto" | "replytoemail" => Email,
         "phone" | "phonenumber" | "telephone" | "tel" | "mobile" | "mobilephone"
         | "mobilenumber" | "cell" | "cellphone" | "yourphone" | "contactphone" | "phoneno"
         | "homephone" | "primaryphone" | "yourphonenumber" | "telephonenumber"

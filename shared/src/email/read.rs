@@ -476,7 +476,10 @@ pub fn subject_name(subject: &str) -> Option<String> {
         .trim()
         .to_owned();
     let words = name.split_whitespace().count();
+    let first = name.split_whitespace().next().unwrap_or("").to_lowercase();
     let plausible = (1..=5).contains(&words)
+        && !matches!(first.as_str(), "your" | "the" | "a" | "an" | "our" | "this")
+        && !is_platform_name(&name)
         && !name.contains('@')
         && !name.chars().any(|c| c.is_ascii_digit())
         && name.chars().any(char::is_alphabetic);
@@ -652,6 +655,28 @@ fn personal_message(text: &str) -> Option<String> {
     (message.split_whitespace().count() >= 3).then_some(message)
 }
 
+/// A person who introduces themselves ("Hi, my name is Maria Lopez and …", "This is Tom
+/// Reyes."): the name, and the line it is in.
+fn greeting_name(text: &str) -> Option<(String, String)> {
+    text.lines().map(str::trim).find_map(|line| {
+        let lower = line.to_lowercase();
+        let at = ["my name is ", "this is "]
+            .iter()
+            .filter_map(|m| lower.find(m).map(|i| i + m.len()))
+            .min()?;
+        let words: Vec<&str> = line[at..]
+            .split_whitespace()
+            .map(|w| w.trim_end_matches([',', '.', '!', ';']))
+            .take_while(|w| {
+                w.chars().next().is_some_and(char::is_uppercase)
+                    && w.chars().all(|c| c.is_alphabetic() || "'-".contains(c))
+            })
+            .take(3)
+            .collect();
+        ((2..=3).contains(&words.len())).then(|| (words.join(" "), line.to_owned()))
+    })
+}
+
 /// A line wholly in quotes: how notices set off the person's own words.
 fn quoted_line(text: &str) -> Option<String> {
     text.lines().map(str::trim).find_map(|l| {
@@ -796,6 +821,28 @@ pub fn generic(r: &Reading, portal_mail: bool) -> RawLead {
                 Some(crate::lead::Property {
                     address: Some(address),
                 });
+        }
+    }
+    if raw.first_name.is_none()
+        && raw.last_name.is_none()
+        && raw.full_name.is_none()
+        && let Some((name, line)) = texts.iter().find_map(|t| greeting_name(t))
+    {
+        raw.full_name = Some(name);
+        if raw
+            .listing
+            .as_ref()
+            .and_then(|l| l.property.as_ref())
+            .is_none()
+            && let Some(address) = crate::postal::address_line(&line).filter(|a| a.city.is_some())
+        {
+            raw.listing.get_or_insert_with(Default::default).property =
+                Some(crate::lead::Property {
+                    address: Some(address),
+                });
+        }
+        if raw.note.is_none() {
+            raw.note = Some(line);
         }
     }
     let no_address = raw
