@@ -121,6 +121,11 @@ fn check(expect: &Value, outcome: &Outcome) -> Vec<String> {
         "postal_code",
         text(&["listing", "property", "address", "postal_code"]),
     );
+    if let Some(want) = expect.get("tag").and_then(Value::as_str)
+        && !lead["tag"].as_array().is_some_and(|t| t.iter().any(|x| x == want))
+    {
+        wrong.push(format!("tag: want {want:?} in {}", lead["tag"]));
+    }
     // An unsure reading says so (issue 23): `unsure_contains` one of its reasons, or `unsure:
     // false` none at all.
     let unsure: Vec<&str> = envelope.notices.iter().filter_map(|n| n.unsure()).collect();

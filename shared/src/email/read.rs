@@ -177,7 +177,9 @@ fn metadata_meaning(name: &str) -> Meaning {
         "lead_property_url" | "lead_listing_url" => Meaning::ListingUrl,
         "lead_tag" => Meaning::Tags,
         "lead_assigned_agent" => Meaning::AgentName,
-        "lead_version" | "lead_type" => Meaning::Ignore,
+        // Buyer, Seller or Renter: what the agent sorts leads by.
+        "lead_type" => Meaning::Tags,
+        "lead_version" => Meaning::Ignore,
         _ => Meaning::Unknown,
     }
 }
