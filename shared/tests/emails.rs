@@ -122,7 +122,9 @@ fn check(expect: &Value, outcome: &Outcome) -> Vec<String> {
         text(&["listing", "property", "address", "postal_code"]),
     );
     if let Some(want) = expect.get("tag").and_then(Value::as_str)
-        && !lead["tag"].as_array().is_some_and(|t| t.iter().any(|x| x == want))
+        && !lead["tag"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|x| x == want))
     {
         wrong.push(format!("tag: want {want:?} in {}", lead["tag"]));
     }
