@@ -12,6 +12,7 @@ const TYPES: &[Option<&str>] = &[
     Some("application/x-www-form-urlencoded"),
     Some("multipart/form-data; boundary=XyZ"),
     Some("text/plain"),
+    Some("text/xml"),
     None,
 ];
 
@@ -30,6 +31,7 @@ fuzz_target!(|data: &[u8]| {
     let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
     let req = WebhookRequest {
         channel: "55f5d0b8-3f4e-4b8e-9d6a-0c1b2a3d745f",
+        path: "",
         sender,
         content_type,
         headers: &headers,
