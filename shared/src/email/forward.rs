@@ -160,21 +160,16 @@ fn quoted_inquiry(message: &Message, forwarded_by: Option<&Mailbox>) -> Option<M
     }
     // The name: the words before `<` after the date's time or year.
     let before = attribution[..start].trim().trim_end_matches('"').trim();
-    let name = before
-        .rsplit_once([',', ' '])
-        .map(|_| {
-            let words: Vec<&str> = before.split_whitespace().collect();
-            let from = words
-                .iter()
-                .rposition(|w| {
-                    w.ends_with("AM")
-                        || w.ends_with("PM")
-                        || w.chars().all(|c| c.is_ascii_digit() || c == ',')
-                })
-                .map_or(0, |i| i + 1);
-            words[from..].join(" ")
+    let words: Vec<&str> = before.split_whitespace().collect();
+    let name_starts = words
+        .iter()
+        .rposition(|w| {
+            w.ends_with("AM")
+                || w.ends_with("PM")
+                || w.chars().all(|c| c.is_ascii_digit() || c == ',')
         })
-        .filter(|n| !n.is_empty());
+        .map_or(0, |i| i + 1);
+    let name = Some(words[name_starts..].join(" ")).filter(|n| !n.is_empty());
     let author = Mailbox {
         name: name.map(|n| n.trim_matches('"').to_owned()),
         address: address.to_lowercase(),
