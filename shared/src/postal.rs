@@ -96,13 +96,13 @@ const STATES: &[&str] = &[
 ];
 
 fn is_zip(word: &str) -> bool {
-    let (five, rest) = word.split_at(word.len().min(5));
-    five.len() == 5
-        && five.bytes().all(|b| b.is_ascii_digit())
-        && (rest.is_empty()
-            || (rest.len() == 5
-                && rest.starts_with('-')
-                && rest[1..].bytes().all(|b| b.is_ascii_digit())))
+    // Bytes, not chars: a word of non-ASCII letters must not be split inside a character.
+    let digits = |b: &[u8]| b.iter().all(u8::is_ascii_digit);
+    match word.as_bytes() {
+        five if five.len() == 5 => digits(five),
+        b if b.len() == 10 => digits(&b[..5]) && b[5] == b'-' && digits(&b[6..]),
+        _ => false,
+    }
 }
 
 /// The first address in the text with its street and, when they follow it, the unit, city,
@@ -209,6 +209,18 @@ fn city_state_zip(parts: &[&str]) -> Option<(String, String, Option<String>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_zip_check_on_multibyte_text_does_not_panic() {
+        // Found by the email fuzz target: "7\u{fffd}\u{fffd}24" split inside a character.
+        assert!(!is_zip("7\u{fffd}\u{fffd}24"));
+        assert!(!is_zip("7520\u{e9}"));
+        assert!(!is_zip("75201-12\u{e9}"));
+        assert!(is_zip("75201"));
+        assert!(is_zip("75201-1234"));
+        assert!(!is_zip("75201-123"));
+        assert!(address_line("12 Elm St, Plano, TX 7\u{fffd}\u{fffd}24").is_some());
+    }
 
     #[test]
     fn a_full_address_is_kept_whole() {
