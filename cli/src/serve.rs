@@ -199,6 +199,7 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         settings,
         captcha: Arc::new(inlet::forms::spam::HttpCaptchaVerifier::new()),
         sns: Arc::new(inlet::sns::HttpsSns::new(None)),
+        readings: Default::default(),
     });
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let http = tokio::spawn(inlet::serve::serve_http(listener, intake, stopped.clone()));

@@ -9,8 +9,9 @@
 
 use crate::envelope::Envelope;
 use crate::ledger::{Ledger, LedgerError, LedgerRecord, RECHAT_STATE_KEY, RechatState, SenderLink};
-use crate::queue::{DeadLetter, DeadMessage, Queue, QueueError, QueueMessage};
+use crate::queue::{Backlog, DeadLetter, DeadMessage, Queue, QueueError, QueueMessage};
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashSet;
 use std::path::Path;
@@ -112,6 +113,7 @@ CREATE TABLE IF NOT EXISTS ledger (
     expires_at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS ledger_by_lead ON ledger(lead_key, received_at);
+CREATE INDEX IF NOT EXISTS ledger_by_received ON ledger(received_at);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS sender_links (key TEXT PRIMARY KEY, doc TEXT NOT NULL, expires_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, doc TEXT NOT NULL, version INTEGER NOT NULL);
@@ -620,6 +622,29 @@ impl Queue for EmbeddedStore {
             .map(|_| ())
             .map_err(queue_error)
     }
+
+    async fn backlog(&self) -> Result<Option<Backlog>, QueueError> {
+        self.call(|conn| {
+            let (waiting, in_flight, oldest) = conn
+                .prepare_cached(
+                    "SELECT COUNT(*), COALESCE(SUM(receive_count > 0), 0), MIN(sent_at) FROM messages WHERE queue = ?1",
+                )?
+                .query_row(params![MAIN], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, Option<i64>>(2)?))
+                })?;
+            let dead_letters = conn
+                .prepare_cached("SELECT COUNT(*) FROM messages WHERE queue = ?1")?
+                .query_row(params![DEAD], |r| r.get::<_, i64>(0))?;
+            Ok(Some(Backlog {
+                waiting: waiting as u64,
+                in_flight: in_flight as u64,
+                oldest_waiting_secs: oldest.map(|sent| ((now_ms() - sent).max(0) / 1000) as u64),
+                dead_letters: dead_letters as u64,
+            }))
+        })
+        .await
+        .map_err(queue_error)
+    }
 }
 
 #[async_trait]
@@ -735,6 +760,33 @@ impl Ledger for EmbeddedStore {
             })
         })
         .transpose()
+    }
+
+    async fn records_since(
+        &self,
+        since: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Option<Vec<LedgerRecord>>, LedgerError> {
+        // RFC 3339 in UTC sorts as text (to within the fraction of a second at the bound).
+        let since = since.to_rfc3339();
+        let rows = self
+            .call(move |conn| {
+                let mut stmt = conn.prepare_cached(
+                    "SELECT key, doc FROM ledger WHERE received_at >= ?1 ORDER BY received_at DESC LIMIT ?2",
+                )?;
+                let rows = stmt
+                    .query_map(params![since, limit as i64], |r| {
+                        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                    })?
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(rows)
+            })
+            .await
+            .map_err(ledger_error)?;
+        rows.iter()
+            .map(|(k, d)| parse_record(k, d))
+            .collect::<Result<_, _>>()
+            .map(Some)
     }
 
     async fn records_for_lead(&self, lead_key: &str) -> Result<Vec<LedgerRecord>, LedgerError> {

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use inlet::envelope::{LeadRef, Step, answer_uuid, rechat_lead_key};
 use inlet::lambda::http as lambda;
 use inlet::ledger::memory::MemoryLedger;
-use inlet::ledger::{Ledger, RecordStatus};
+use inlet::ledger::{Ledger, LedgerRecord, RecordStatus};
 use inlet::queue::memory::RecordingQueue;
 use inlet::router::{Intake, IntakeSettings};
 use inlet::web::ChannelPolicy;
@@ -63,6 +63,7 @@ fn fixture(settings: IntakeSettings) -> Fixture {
             settings,
             captcha: Arc::new(inlet::forms::spam::HttpCaptchaVerifier::new()),
             sns: sns.clone(),
+            readings: Default::default(),
         },
         queue,
         ledger,
@@ -204,6 +205,67 @@ async fn health_reports_the_version_and_the_queue() {
     let (status, _, body) = call(&f, request("GET", "/health", None, "")).await;
     assert_eq!(status, 200);
     assert_eq!(body["queue"]["reachable"], false);
+}
+
+/// A ledger record as delivery leaves it: `status`, with an error when it failed.
+fn delivery_record(n: usize, status: RecordStatus, error: Option<&str>) -> LedgerRecord {
+    let envelope = inlet::rechat_api::capture_envelope(
+        CHANNEL,
+        &json!({"first_name": "Ana", "email": format!("ana{n}@example.com")}),
+        b"{}",
+        None,
+        &Default::default(),
+    )
+    .unwrap();
+    let mut record = LedgerRecord::new(format!("k{n}"), &envelope);
+    record.status = status;
+    record.attempts = 1;
+    record.last_error = error.map(str::to_owned);
+    record
+}
+
+#[tokio::test]
+async fn health_says_delivery_is_failing_when_most_recent_attempts_fail() {
+    // Rechat answers, every lead with 401 (a revoked token): the breaker stays closed, and
+    // /health must still say delivery fails, with 200 for the load balancer.
+    let f = default();
+    f.ledger
+        .create(&delivery_record(0, RecordStatus::Delivered, None))
+        .await
+        .unwrap();
+    for n in 1..6 {
+        let r = delivery_record(n, RecordStatus::DeadLettered, Some("Rechat answered 401"));
+        f.ledger.create(&r).await.unwrap();
+    }
+    let (status, _, body) = call(&f, request("GET", "/health", None, "")).await;
+    assert_eq!(status, 200);
+    let delivery = &body["delivery"];
+    assert_eq!(delivery["status"], "failing", "{body}");
+    assert_eq!(delivery["rechat"], "available");
+    assert!(
+        delivery["why"]
+            .as_str()
+            .unwrap()
+            .contains("5 of the last 6"),
+        "{body}"
+    );
+    assert!(delivery["last_success_at"].is_string(), "{body}");
+    // A queue that cannot count says so with nulls, not zeros.
+    assert!(
+        delivery["waiting"].is_null() && delivery["dead_letters"].is_null(),
+        "{body}"
+    );
+    // Nothing personal in a body anyone may read.
+    assert!(!body.to_string().contains("example.com"), "{body}");
+
+    let f = default();
+    f.ledger
+        .create(&delivery_record(0, RecordStatus::Delivered, None))
+        .await
+        .unwrap();
+    let (_, _, body) = call(&f, request("GET", "/health", None, "")).await;
+    assert_eq!(body["delivery"]["status"], "ok", "{body}");
+    assert!(body["delivery"].get("why").is_none(), "{body}");
 }
 
 #[tokio::test]

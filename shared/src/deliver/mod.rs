@@ -22,6 +22,7 @@
 //!   releases them all. A 429's `Retry-After` holds every lead, not only the one it answered.
 
 pub mod breaker;
+pub mod view;
 
 pub use breaker::Breaker;
 

@@ -93,6 +93,7 @@ pub async fn run(function: Function) -> Result<(), lambda_http::Error> {
             tls.clone(),
         ))),
         sns: Arc::new(crate::sns::HttpsSns::new(Some(tls))),
+        readings: Default::default(),
     };
     let intake = &intake;
     lambda_http::run(lambda_http::service_fn(move |req: Request| async move {

@@ -2,6 +2,7 @@
 
 use super::{Ledger, LedgerError, LedgerRecord, RechatState, SenderLink};
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -62,6 +63,24 @@ impl Ledger for MemoryLedger {
 
     async fn sender_lead(&self, key: &str) -> Result<Option<SenderLink>, LedgerError> {
         Ok(self.links.lock().unwrap().get(key).cloned())
+    }
+
+    async fn records_since(
+        &self,
+        since: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Option<Vec<LedgerRecord>>, LedgerError> {
+        let mut all: Vec<_> = self
+            .records
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|r| r.received_at >= since)
+            .cloned()
+            .collect();
+        all.sort_by_key(|r| std::cmp::Reverse(r.received_at));
+        all.truncate(limit);
+        Ok(Some(all))
     }
 
     async fn records_for_lead(&self, lead_key: &str) -> Result<Vec<LedgerRecord>, LedgerError> {

@@ -159,6 +159,17 @@ pub trait Ledger: Send + Sync {
     /// Stores `state`, whose `version` must be one more than the stored one (`Conflict`
     /// otherwise: another deliverer wrote first).
     async fn put_rechat_state(&self, state: &RechatState) -> Result<(), LedgerError>;
+
+    /// Records received since `since`, newest first, at most `limit`: what delivery did
+    /// lately (`deliver::view`). `None` where the ledger is not listed (DynamoDB's would be
+    /// a scan: on AWS those figures are CloudWatch's).
+    async fn records_since(
+        &self,
+        _since: DateTime<Utc>,
+        _limit: usize,
+    ) -> Result<Option<Vec<LedgerRecord>>, LedgerError> {
+        Ok(None)
+    }
 }
 
 /// The key the breaker's state is kept under, beside the envelopes.

@@ -113,6 +113,20 @@ pub fn fits(body: &str) -> Result<(), QueueError> {
     Ok(())
 }
 
+/// How much waits on the queues, for `/health`, `inlet status` and the metrics.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Backlog {
+    /// Envelopes on the main queue: ready, being delivered, or waiting out a retry delay.
+    pub waiting: u64,
+    /// Of those, received and not yet finished (being delivered or back off after a try).
+    pub in_flight: u64,
+    /// The oldest waiting envelope's age, when the queue can tell (SQS keeps it only as the
+    /// CloudWatch metric `ApproximateAgeOfOldestMessage`).
+    pub oldest_waiting_secs: Option<u64>,
+    /// Messages on the dead-letter queue, of every cause.
+    pub dead_letters: u64,
+}
+
 /// When a received message comes back; `held`: held back while Rechat is down, so that
 /// `release_held` may bring it back sooner.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,6 +150,11 @@ pub trait Queue: Send + Sync {
 
     /// Whether the queue answers (for `/health`).
     async fn health(&self) -> Result<(), QueueError>;
+
+    /// What waits, when the queue can count it (a test double may not).
+    async fn backlog(&self) -> Result<Option<Backlog>, QueueError> {
+        Ok(None)
+    }
 
     /// Sets when each of a batch's messages comes back. By default one call each.
     async fn change_visibilities(&self, changes: &[VisibilityChange]) -> Result<(), QueueError> {

@@ -10,6 +10,7 @@
 
 pub mod email;
 
+use crate::deliver::view::Reading;
 use crate::envelope::{
     Envelope, LeadRef, Step, answer_uuid, envelope_ids_answered_as, is_envelope_id, rechat_lead_key,
 };
@@ -23,7 +24,7 @@ use crate::web::{ChannelPolicy, Cors, IntakeError, Request, Response, header_str
 use bytes::Bytes;
 use http::{Method, header};
 use serde_json::{Value, json};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// How intake behaves.
 #[derive(Debug, Clone)]
@@ -66,6 +67,54 @@ pub struct Intake {
     pub captcha: Arc<dyn crate::forms::spam::CaptchaVerifier>,
     /// SNS's signing certificates and subscription confirmations (Zillow Tech Connect).
     pub sns: Arc<dyn crate::sns::SnsEndpoint>,
+    /// The last reading of delivery's state (`/health`).
+    pub readings: Readings,
+}
+
+/// How long `/health` reuses its reading of delivery's state.
+const READING_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The ledger records `/health` reads to judge delivery: the newest, enough for the last
+/// success and the recent attempts.
+const HEALTH_RECORDS: usize = 1_000;
+
+/// The last reading of delivery's state, and when it was read.
+#[derive(Default)]
+pub struct Readings(Mutex<Option<(std::time::Instant, Arc<Reading>)>>);
+
+impl std::ops::Deref for Readings {
+    type Target = Mutex<Option<(std::time::Instant, Arc<Reading>)>>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+/// `/health`'s `delivery`: the judgement, and Rechat's availability as before.
+fn health_delivery(reading: &Reading) -> Value {
+    let view = &reading.view;
+    let secs = |t: Option<chrono::DateTime<chrono::Utc>>| {
+        t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+    };
+    let rechat = match &reading.rechat {
+        Some(state) if state.is_open() => "unavailable",
+        Some(_) => "available",
+        None => "unknown",
+    };
+    let mut delivery = json!({
+        "status": view.status.as_str(),
+        "waiting": view.waiting,
+        "oldest_waiting_secs": view.oldest_waiting_secs,
+        "dead_letters": view.dead_letters,
+        "last_success_at": secs(view.last_success_at),
+        "rechat": rechat,
+    });
+    if let Some(since) = view.rechat_unavailable_since {
+        delivery["rechat_unavailable_since"] = json!(secs(Some(since)));
+    }
+    if !view.why.is_empty() {
+        delivery["why"] = json!(view.why);
+    }
+    delivery
 }
 
 /// The routes, for 404 and 405 decisions.
@@ -306,26 +355,29 @@ impl Intake {
                 json!({"reachable": false})
             }
         };
-        // Still 200 while Rechat is down: intake accepts and queues (load balancers must
-        // not take it out); the body says delivery is failing, and since when.
-        let delivery = match self.ledger.rechat_state().await {
-            Ok(state) => match state.unavailable_since {
-                Some(since) => json!({
-                    "status": "failing",
-                    "rechat": "unavailable",
-                    "rechat_unavailable_since": since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                }),
-                None => json!({"status": "ok", "rechat": "available"}),
-            },
-            Err(e) => {
-                tracing::warn!(error = %e, "health: Rechat's availability cannot be read");
-                json!({"status": "unknown"})
-            }
-        };
+        // Still 200 while delivery fails: intake accepts and queues (load balancers must not
+        // take it out); the body says how delivery is doing, and since when.
+        let reading = self.delivery_reading().await;
         json_response(
             200,
-            &json!({"status": "ok", "version": crate::VERSION, "queue": queue, "delivery": delivery}),
+            &json!({"status": "ok", "version": crate::VERSION, "queue": queue, "delivery": health_delivery(&reading)}),
         )
+    }
+
+    /// Delivery's state, read at most once per `READING_TTL`: a health check every second
+    /// from each load balancer must not cost the store a count and a scan each.
+    pub async fn delivery_reading(&self) -> Arc<Reading> {
+        if let Some((at, reading)) = self.readings.lock().unwrap().as_ref()
+            && at.elapsed() < READING_TTL
+        {
+            return reading.clone();
+        }
+        let reading = Arc::new(
+            crate::deliver::view::read(self.queue.as_ref(), self.ledger.as_ref(), HEALTH_RECORDS)
+                .await,
+        );
+        *self.readings.lock().unwrap() = Some((std::time::Instant::now(), reading.clone()));
+        reading
     }
 
     /// The channel in canonical form, if allowed. Unknown and disallowed channels look
