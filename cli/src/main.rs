@@ -4,6 +4,7 @@ mod mail;
 mod ops;
 mod parse;
 mod serve;
+mod spam;
 mod status;
 
 use clap::{Parser, Subcommand};
@@ -63,6 +64,8 @@ enum Command {
         #[arg(long)]
         stack: Option<String>,
     },
+    /// Form submissions taken for spam, kept for review: list them, release one as a lead.
+    Spam(spam::SpamArgs),
     /// Stored inbound mail: redrive what the email function failed on.
     Email {
         #[command(subcommand)]
@@ -98,6 +101,7 @@ fn main() -> ExitCode {
             _ => Box::pin(ops::dlq(action, &data_dir)),
         }),
         Command::Leads(args) => runtime.block_on(ops::leads(args)),
+        Command::Spam(args) => runtime.block_on(spam::run(args)),
         Command::Email { action } => runtime.block_on(mail::run(action)),
         Command::Status { data_dir, stack } => runtime.block_on(ops::status(&data_dir, stack)),
         Command::Parse { what } => runtime.block_on(parse::run(what)),

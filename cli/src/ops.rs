@@ -250,7 +250,7 @@ pub enum DlqAction {
     },
 }
 
-fn open(data_dir: &Path) -> Result<EmbeddedStore, String> {
+pub fn open(data_dir: &Path) -> Result<EmbeddedStore, String> {
     let db = data_dir.join("inlet.db");
     if !db.exists() {
         return Err(format!(
@@ -342,6 +342,25 @@ pub fn dlq_sqs(
     })
 }
 
+/// A deployed stack's queue pair, from its outputs.
+pub async fn stack_queues(name: &str) -> Result<inlet::queue::sqs::SqsQueue, String> {
+    let aws = aws_config::load_from_env().await;
+    let client = aws_sdk_cloudformation::Client::new(&aws);
+    let outputs = inlet::stack::outputs(&client, name)
+        .await
+        .map_err(|e| e.to_string())?;
+    let url = |key: &str| {
+        inlet::stack::output(&outputs, name, key)
+            .map(str::to_owned)
+            .map_err(|e| e.to_string())
+    };
+    Ok(inlet::queue::sqs::SqsQueue::new(
+        aws_sdk_sqs::Client::new(&aws),
+        url("QueueUrl")?,
+        url("DeadLetterQueueUrl")?,
+    ))
+}
+
 pub async fn dlq(action: DlqAction, data_dir: &Path) -> ExitCode {
     let store = match open(data_dir) {
         Ok(s) => s,
@@ -395,27 +414,25 @@ pub async fn dlq(action: DlqAction, data_dir: &Path) -> ExitCode {
     }
 }
 
-/// `inlet status`: the embedded store's queues, or a deployed stack's.
+/// The ledger records `inlet status` reads: a busy office's day.
+const STATUS_RECORDS: usize = 100_000;
+
+/// `inlet status`: the embedded store's queues and ledger, or a deployed stack's.
 pub async fn status(data_dir: &Path, stack: Option<String>) -> ExitCode {
     let Some(name) = stack else {
         let store = match open(data_dir) {
             Ok(s) => s,
             Err(e) => return fail("status", e),
         };
-        let (waiting, _) = match store.depth().await {
-            Ok(d) => d,
-            Err(e) => return fail("status", e),
-        };
         let dead = match store.dead_letters().await {
             Ok(d) => d,
             Err(e) => return fail("status", e),
         };
-        let rechat = inlet::ledger::Ledger::rechat_state(&store).await;
-        let rechat = rechat_or_warn(rechat);
+        let reading = inlet::deliver::view::read(&store, &store, STATUS_RECORDS).await;
         let place = format!("embedded store {}", data_dir.join("inlet.db").display());
         return crate::status::print(
-            &crate::status::report(&place, waiting, &dead, rechat.as_ref()),
-            crate::status::failing(rechat.as_ref()),
+            &crate::status::report(&place, &reading, &dead),
+            crate::status::failing(&reading),
         );
     };
     let aws = aws_config::load_from_env().await;
@@ -433,10 +450,6 @@ pub async fn status(data_dir: &Path, stack: Option<String>) -> ExitCode {
     };
     let queue =
         inlet::queue::sqs::SqsQueue::new(aws_sdk_sqs::Client::new(&aws), queue_url, dlq_url);
-    let waiting = match queue.waiting().await {
-        Ok(n) => n,
-        Err(e) => return fail("status", e),
-    };
     let dead = match queue.dead_letters().await {
         Ok(d) => d,
         Err(e) => return fail("status", e),
@@ -446,18 +459,17 @@ pub async fn status(data_dir: &Path, stack: Option<String>) -> ExitCode {
         table,
         std::time::Duration::ZERO,
     );
-    let rechat = rechat_or_warn(inlet::ledger::Ledger::rechat_state(&ledger).await);
+    let reading = inlet::deliver::view::read(&queue, &ledger, STATUS_RECORDS).await;
+    if reading.backlog.is_none() {
+        return fail(
+            "status",
+            "the queues' counts cannot be read (see the log above)",
+        );
+    }
     crate::status::print(
-        &crate::status::report(&format!("stack {name}"), waiting, &dead, rechat.as_ref()),
-        crate::status::failing(rechat.as_ref()),
+        &crate::status::report(&format!("stack {name}"), &reading, &dead),
+        crate::status::failing(&reading),
     )
-}
-
-/// Rechat's availability for the report; an unreadable ledger is said, not fatal.
-fn rechat_or_warn(
-    read: Result<inlet::breaker::RechatState, inlet::ledger::LedgerError>,
-) -> Option<inlet::breaker::RechatState> {
-    read.map_err(|e| eprintln!("inlet status: {e}")).ok()
 }
 
 /// A webhook's dead letter Rechat refused for its content (400: what the field rules made

@@ -101,6 +101,7 @@ pub async fn run(args: ServeArgs) -> ExitCode {
             visibility: Duration::from_secs(args.visibility_secs.max(1)),
             max_receives: args.max_receives.max(1),
             ledger_ttl: config.ledger_ttl,
+            spam_retention: config.spam_retention,
         },
     ) {
         Ok(s) => s,

@@ -1,28 +1,92 @@
-//! `inlet status`: what waits and what needs a person, read from the queues: leads waiting,
-//! dead letters by why, and forwarding confirmations with their code and link (an agent's
-//! forwarding does not work until someone confirms it), and whether Rechat answers (the
-//! breaker's shared state). It exits 1 while Rechat is judged unavailable.
+//! `inlet status`: what waits and what needs a person, read from the queues and the ledger:
+//! delivery's judgement (`ok`, `failing`, `stalled`, as `/health` says it), leads waiting and
+//! the oldest's age, what moved in the last hour and day and how fast, dead letters by why,
+//! spam kept, and forwarding confirmations with their code and link (an agent's forwarding
+//! does not work until someone confirms it). It exits 1 while delivery is failing or
+//! stalled.
 
 use inlet::breaker::RechatState;
-use inlet::queue::{DeadMessage, FORWARDING_CONFIRMATION};
+use inlet::deliver::view::{DeliveryStatus, Reading};
+use inlet::queue::{DeadMessage, FORWARDING_CONFIRMATION, SPAM};
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
-/// The report, as lines: plain data in, text out.
-pub fn report(
-    place: &str,
-    waiting: u64,
-    dead: &[DeadMessage],
-    rechat: Option<&RechatState>,
-) -> Vec<String> {
+/// The report, as lines: plain data in, text out. `waiting` is the queue's count when the
+/// reading's backlog is unknown.
+pub fn report(place: &str, reading: &Reading, dead: &[DeadMessage]) -> Vec<String> {
+    let view = &reading.view;
+    let activity = &reading.activity;
+    let or_unknown = |n: Option<u64>| n.map_or("unknown".to_owned(), |n| n.to_string());
     let mut lines = vec![
         format!("inlet status ({place})"),
-        format!("  rechat               {}", rechat_line(rechat)),
-        format!("  waiting to deliver   {waiting}"),
+        format!(
+            "  delivery             {}{}",
+            view.status.as_str(),
+            if view.why.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", view.why)
+            }
+        ),
+        format!(
+            "  rechat               {}",
+            rechat_line(reading.rechat.as_ref())
+        ),
+        format!("  waiting to deliver   {}", or_unknown(view.waiting)),
+        format!(
+            "  oldest waiting       {}",
+            view.oldest_waiting_secs.map_or(
+                "unknown (on AWS: the queue's ApproximateAgeOfOldestMessage metric)".to_owned(),
+                |s| format!("{s}s")
+            )
+        ),
+        format!(
+            "  in retry             {}",
+            if activity.known {
+                activity.in_retry.to_string()
+            } else {
+                or_unknown(reading.backlog.as_ref().map(|b| b.in_flight))
+            }
+        ),
     ];
-    let (confirmations, others): (Vec<_>, Vec<_>) = dead
+    if activity.known {
+        let ms =
+            |v: Option<u64>| v.map_or("-".to_owned(), |ms| format!("{:.1}s", ms as f64 / 1000.0));
+        lines.push(format!(
+            "  delivered            {} in the last hour, {} in the last day",
+            activity.delivered_last_hour, activity.delivered_last_day
+        ));
+        lines.push(format!(
+            "  speed to lead        p50 {}, p99 {} (acknowledged to Rechat's answer, last day)",
+            ms(activity.speed_to_lead_p50_ms),
+            ms(activity.speed_to_lead_p99_ms)
+        ));
+        lines.push(format!(
+            "  last delivery        {}",
+            activity
+                .last_success_at
+                .map_or("none in the last day".to_owned(), |t| t
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        ));
+    } else {
+        lines.push(
+            "  delivered            see the stack's CloudWatch dashboard (the ledger is not scanned)"
+                .into(),
+        );
+    }
+    let cause = |d: &DeadMessage| d.dead_letter.cause.clone();
+    let confirmations: Vec<_> = dead
         .iter()
-        .partition(|d| d.dead_letter.cause.as_deref() == Some(FORWARDING_CONFIRMATION));
+        .filter(|d| cause(d).as_deref() == Some(FORWARDING_CONFIRMATION))
+        .collect();
+    let spam = dead
+        .iter()
+        .filter(|d| cause(d).as_deref() == Some(SPAM))
+        .count();
+    let others: Vec<_> = dead
+        .iter()
+        .filter(|d| !matches!(cause(d).as_deref(), Some(FORWARDING_CONFIRMATION | SPAM)))
+        .collect();
     lines.push(format!("  dead letters         {}", others.len()));
     let mut by_why = BTreeMap::<String, usize>::new();
     for d in &others {
@@ -31,6 +95,14 @@ pub fn report(
     for (why, n) in by_why {
         lines.push(format!("    {n:>4}  {why}"));
     }
+    lines.push(format!(
+        "  spam kept            {spam}{}",
+        if spam > 0 {
+            " (inlet spam list; inlet spam release --id ID queues one)"
+        } else {
+            ""
+        }
+    ));
     lines.push(format!(
         "  forwarding confirmations waiting   {}",
         confirmations.len()
@@ -64,9 +136,10 @@ fn rechat_line(rechat: Option<&RechatState>) -> String {
     }
 }
 
-/// Whether the report is of failing delivery (the exit status says so to scripts).
-pub fn failing(rechat: Option<&RechatState>) -> bool {
-    rechat.is_some_and(RechatState::is_open)
+/// Whether the report is of failing or stalled delivery (the exit status says so to
+/// scripts).
+pub fn failing(reading: &Reading) -> bool {
+    reading.view.status != DeliveryStatus::Ok
 }
 
 /// A dead letter's kind, to count alike together: its cause, else its failed step and
@@ -101,7 +174,8 @@ pub fn print(lines: &[String], failing: bool) -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use inlet::queue::DeadLetter;
+    use inlet::deliver::view::{Activity, DeliveryView, STALL_AFTER, judge};
+    use inlet::queue::{Backlog, DeadLetter};
 
     fn dead(
         reason: &str,
@@ -124,11 +198,51 @@ mod tests {
         }
     }
 
+    fn reading(
+        backlog: Option<Backlog>,
+        activity: Activity,
+        rechat: Option<RechatState>,
+    ) -> Reading {
+        let now = chrono::Utc::now();
+        let view: DeliveryView = judge(
+            backlog.as_ref(),
+            &activity,
+            rechat.as_ref(),
+            now,
+            STALL_AFTER,
+        );
+        Reading {
+            view,
+            activity,
+            backlog,
+            rechat,
+        }
+    }
+
+    fn backlog(waiting: u64, oldest: u64) -> Backlog {
+        Backlog {
+            waiting,
+            in_flight: 1,
+            oldest_waiting_secs: Some(oldest),
+            dead_letters: 4,
+        }
+    }
+
     #[test]
     fn dead_letters_are_counted_by_why_and_confirmations_shown_whole() {
+        let activity = Activity {
+            known: true,
+            delivered_last_hour: 7,
+            delivered_last_day: 31,
+            speed_to_lead_p50_ms: Some(900),
+            speed_to_lead_p99_ms: Some(4_200),
+            last_success_at: Some(chrono::Utc::now()),
+            in_retry: 2,
+            ..Activity::default()
+        };
         let lines = report(
             "test",
-            3,
+            &reading(Some(backlog(3, 12)), activity, Some(RechatState::default())),
             &[
                 dead(
                     "unroutable: no routing rule for a@in.example.com",
@@ -148,6 +262,7 @@ mod tests {
                     Some("capture"),
                     Some(400),
                 ),
+                dead("spam: honeypot", Some(SPAM), None, None),
                 dead(
                     "forwarding confirmation (gmail): ana@gmail.com asked to forward mail here; code 1234; confirm at https://mail-settings.google.com/mail/vf-x",
                     Some(FORWARDING_CONFIRMATION),
@@ -155,25 +270,25 @@ mod tests {
                     None,
                 ),
             ],
-            Some(&RechatState::default()),
         );
         let text = lines.join("\n");
-        assert!(text.contains("rechat               available"), "{text}");
-        assert!(text.contains("waiting to deliver   3"), "{text}");
-        assert!(text.contains("dead letters         3"), "{text}");
-        assert!(text.contains("   2  unroutable"), "{text}");
-        assert!(
-            text.contains("   1  capture: Rechat answered 400"),
-            "{text}"
-        );
-        assert!(
-            text.contains("forwarding confirmations waiting   1"),
-            "{text}"
-        );
-        assert!(
-            text.contains("code 1234; confirm at https://mail-settings.google.com/mail/vf-x"),
-            "{text}"
-        );
+        for want in [
+            "delivery             ok",
+            "rechat               available",
+            "waiting to deliver   3",
+            "oldest waiting       12s",
+            "in retry             2",
+            "delivered            7 in the last hour, 31 in the last day",
+            "speed to lead        p50 0.9s, p99 4.2s",
+            "dead letters         3",
+            "   2  unroutable",
+            "   1  capture: Rechat answered 400",
+            "spam kept            1 (inlet spam list",
+            "forwarding confirmations waiting   1",
+            "code 1234; confirm at https://mail-settings.google.com/mail/vf-x",
+        ] {
+            assert!(text.contains(want), "{want:?} in\n{text}");
+        }
     }
 
     #[test]
@@ -184,19 +299,50 @@ mod tests {
             probes: 4,
             ..RechatState::default()
         };
-        let text = report("test", 200, &[], Some(&down)).join("\n");
+        let r = reading(Some(backlog(200, 60)), Activity::default(), Some(down));
+        let text = report("test", &r, &[]).join("\n");
         assert!(
             text.contains("Rechat unavailable since 2027-01-15T08:00:00Z; last error: 503: Internal Error; 4 probes"),
             "{text}"
         );
-        assert!(failing(Some(&down)));
-        assert!(!failing(Some(&RechatState::default())));
-        // Unreadable is said as such, and is not by itself a failing delivery.
         assert!(
-            report("test", 0, &[], None)
-                .join("\n")
-                .contains("availability unknown")
+            text.contains("delivery             failing: Rechat unavailable"),
+            "{text}"
         );
-        assert!(!failing(None));
+        assert!(failing(&r));
+        assert!(!failing(&reading(
+            None,
+            Activity::default(),
+            Some(RechatState::default())
+        )));
+        // Unreadable is said as such, and is not by itself a failing delivery.
+        let unknown = reading(None, Activity::default(), None);
+        let text = report("test", &unknown, &[]).join("\n");
+        assert!(text.contains("availability unknown"), "{text}");
+        assert!(text.contains("waiting to deliver   unknown"), "{text}");
+        assert!(text.contains("CloudWatch dashboard"), "{text}");
+        assert!(!failing(&unknown));
+    }
+
+    #[test]
+    fn a_stall_fails_the_status() {
+        let r = reading(
+            Some(backlog(5, 3_600)),
+            Activity {
+                known: true,
+                ..Activity::default()
+            },
+            Some(RechatState::default()),
+        );
+        let text = report("test", &r, &[]).join("\n");
+        assert!(
+            text.contains("delivery             stalled: the oldest lead has waited 3600s"),
+            "{text}"
+        );
+        assert!(
+            text.contains("last delivery        none in the last day"),
+            "{text}"
+        );
+        assert!(failing(&r));
     }
 }

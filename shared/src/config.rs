@@ -36,6 +36,10 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "days a ledger record is kept (default 90)",
     ),
     (
+        "INLET_SPAM_KEEP_DAYS",
+        "days inlet serve keeps form submissions taken for spam (default 30)",
+    ),
+    (
         "INLET_DELIVER_CONCURRENCY",
         "lead groups delivered at once per batch (default 10)",
     ),
@@ -130,6 +134,8 @@ pub struct Config {
     pub dead_letter_queue_url: Option<String>,
     pub ledger_table: Option<String>,
     pub ledger_ttl: Duration,
+    /// How long `inlet serve` keeps form submissions taken for spam.
+    pub spam_retention: Duration,
     pub deliver_concurrency: usize,
     pub dedupe_window: Duration,
     pub phone_region: phonenumber::country::Id,
@@ -170,6 +176,7 @@ impl Default for Config {
             dead_letter_queue_url: None,
             ledger_table: None,
             ledger_ttl: Duration::from_secs(90 * 86_400),
+            spam_retention: Duration::from_secs(30 * 86_400),
             deliver_concurrency: 10,
             dedupe_window: crate::deliver::DEDUPE_WINDOW,
             phone_region: phonenumber::country::Id::US,
@@ -483,6 +490,10 @@ impl Config {
             let days = number("INLET_LEDGER_TTL_DAYS", &v, 1, 3650)?;
             config.ledger_ttl = Duration::from_secs(days * 86_400);
         }
+        if let Some(v) = get("INLET_SPAM_KEEP_DAYS") {
+            let days = number("INLET_SPAM_KEEP_DAYS", &v, 1, 3650)?;
+            config.spam_retention = Duration::from_secs(days * 86_400);
+        }
         if let Some(v) = get("INLET_DELIVER_CONCURRENCY") {
             config.deliver_concurrency = number("INLET_DELIVER_CONCURRENCY", &v, 1, 1000)? as usize;
         }
@@ -587,11 +598,17 @@ impl Config {
     }
 
     /// What the deployed form function needs: the queue and the channel allowlist.
-    pub fn require_form(&self) -> Result<&str, ConfigError> {
+    /// The form function's queue and dead-letter queue (where spam is kept for review).
+    pub fn require_form(&self) -> Result<(&str, &str), ConfigError> {
         self.require_channels()?;
-        self.queue_url
-            .as_deref()
-            .ok_or_else(|| missing("INLET_QUEUE_URL"))
+        Ok((
+            self.queue_url
+                .as_deref()
+                .ok_or_else(|| missing("INLET_QUEUE_URL"))?,
+            self.dead_letter_queue_url
+                .as_deref()
+                .ok_or_else(|| missing("INLET_DLQ_URL"))?,
+        ))
     }
 
     fn require_channels(&self) -> Result<(), ConfigError> {
@@ -633,6 +650,10 @@ impl Config {
             (
                 "INLET_LEDGER_TTL_DAYS".into(),
                 (self.ledger_ttl.as_secs() / 86_400).to_string(),
+            ),
+            (
+                "INLET_SPAM_KEEP_DAYS".into(),
+                (self.spam_retention.as_secs() / 86_400).to_string(),
             ),
             (
                 "INLET_DELIVER_CONCURRENCY".into(),

@@ -53,6 +53,8 @@ pub struct QueueSettings {
     pub max_receives: u32,
     /// How long ledger records are kept.
     pub ledger_ttl: Duration,
+    /// How long form submissions taken for spam are kept for review.
+    pub spam_retention: Duration,
 }
 
 impl Default for QueueSettings {
@@ -61,6 +63,7 @@ impl Default for QueueSettings {
             visibility: Duration::from_secs(60),
             max_receives: 1000,
             ledger_ttl: Duration::from_secs(90 * 86_400),
+            spam_retention: Duration::from_secs(30 * 86_400),
         }
     }
 }
@@ -385,7 +388,7 @@ impl EmbeddedStore {
                     let envelope_id = text("envelope_id");
                     let replayable = !matches!(
                         text("cause").as_deref(),
-                        Some(crate::queue::FORWARDING_CONFIRMATION | crate::queue::UNROUTABLE)
+                        Some(crate::queue::FORWARDING_CONFIRMATION | crate::queue::UNROUTABLE | crate::queue::SPAM)
                     );
                     let wanted = replayable
                         && id.as_deref().is_none_or(|want| want == message_id || Some(want) == envelope_id.as_deref());
@@ -426,10 +429,15 @@ impl EmbeddedStore {
         .await
     }
 
-    /// Forgets expired dedupe ids and ledger records.
+    /// Forgets expired dedupe ids, ledger records and kept spam.
     pub async fn sweep(&self) -> Result<(), StoreError> {
-        self.call(|conn| {
+        let spam_retention_ms = self.settings.spam_retention.as_millis() as i64;
+        self.call(move |conn| {
             let now = now_ms();
+            conn.execute(
+                "DELETE FROM messages WHERE queue = ?1 AND sent_at < ?2 AND json_extract(attributes, '$.cause') = ?3",
+                params![DEAD, now - spam_retention_ms, crate::queue::SPAM],
+            )?;
             conn.execute(
                 "DELETE FROM dedupe WHERE sent_at < ?1",
                 params![now - DEDUPE_WINDOW_MS],

@@ -343,6 +343,22 @@ async fn spam_gets_the_answer_a_person_gets_and_is_never_queued() {
         assert_eq!(r.status(), 202, "{what}");
     }
     assert!(queued(&s).is_empty());
+    // Each is kept, with why, for a person to release (eight posts, eight kept).
+    {
+        let kept = s.queue.dead_letters.lock().unwrap();
+        assert_eq!(kept.len(), 8);
+        for (body, dead) in kept.iter() {
+            assert_eq!(dead.cause.as_deref(), Some(inlet::queue::SPAM));
+            assert!(dead.reason.starts_with("spam: "), "{}", dead.reason);
+            assert!(!dead.replayable(), "a dead-letter replay leaves spam");
+            assert!(body.contains("ana@example.com"));
+        }
+        let reasons: Vec<&str> = kept.iter().map(|(_, d)| d.reason.as_str()).collect();
+        assert!(
+            reasons.iter().any(|r| r.contains("honeypot")),
+            "{reasons:?}"
+        );
+    }
     let r = send(
         &s,
         post(
@@ -355,6 +371,23 @@ async fn spam_gets_the_answer_a_person_gets_and_is_never_queued() {
     .await;
     assert_eq!(r.status(), 200);
     assert_eq!(queued(&s).len(), 1, "a person's post is queued");
+
+    // Spam that cannot be kept is answered as a lead that cannot be queued: a person
+    // misjudged must be told to try again, not thanked.
+    s.queue
+        .down
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let r = send(
+        &s,
+        post(
+            "/forms/strict",
+            "application/x-www-form-urlencoded",
+            &honeypot,
+            &[("accept", "application/json")],
+        ),
+    )
+    .await;
+    assert_eq!(r.status(), 503);
 }
 
 #[tokio::test]

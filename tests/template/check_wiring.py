@@ -31,7 +31,7 @@ for path in (ROOT / "shared" / "src").rglob("*.rs"):
 # What each binary cannot start without (config.rs `require_*`, the email function's run()).
 REQUIRED = {
     "webhook": {"INLET_QUEUE_URL", "INLET_DLQ_URL", "INLET_LEDGER_TABLE", "INLET_CHANNELS"},
-    "form": {"INLET_QUEUE_URL", "INLET_CHANNELS"},
+    "form": {"INLET_QUEUE_URL", "INLET_DLQ_URL", "INLET_CHANNELS"},
     "deliver": {"INLET_QUEUE_URL", "INLET_DLQ_URL", "INLET_LEDGER_TABLE"},
     "email": {"INLET_QUEUE_URL", "INLET_DLQ_URL"},
 }

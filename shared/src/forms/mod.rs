@@ -284,8 +284,15 @@ pub struct FormContext<'a> {
 pub enum Submission {
     /// A lead to queue; once it is (or is not), `reply` gives the answer.
     Lead { envelope: Envelope, reply: Reply },
-    /// Answered at once: refused, or spam (which gets the answer a person gets).
+    /// Answered at once: refused.
     Answered(Response),
+    /// Taken for spam: `envelope`, when the fields read as a lead, is kept for an operator
+    /// to release (`inlet spam release`); `reply` answers as for a person.
+    Spam {
+        envelope: Option<Envelope>,
+        reason: String,
+        reply: Reply,
+    },
 }
 
 /// The answer a queued submission gets, in the caller's terms (JSON, 303 or a page), with the
@@ -313,6 +320,12 @@ impl Reply {
     /// The lead is queued as `id`.
     pub fn accepted(&self, id: &str) -> Response {
         self.grant(success(self.json, Some(id), self.redirect.clone()))
+    }
+
+    /// Taken for spam and kept, or not worth keeping: the answer a person gets, with an id
+    /// like a real one.
+    pub fn spam(&self, kept: Option<&str>) -> Response {
+        self.grant(success(self.json, kept, self.redirect.clone()))
     }
 
     /// The lead could not be queued.
@@ -430,15 +443,6 @@ impl FormContext<'_> {
             settings,
             text("_redirect").or_else(|| text("_next")).as_deref(),
         );
-        if let Some(reason) = spam {
-            tracing::info!(channel = %crate::mask::id(&settings.channel), reason = %reason, outcome = "spam", "form submission taken for spam, not queued");
-            crate::telemetry::count_lead("spam", "website-form");
-            let answer = success(json, None, redirect);
-            return Ok(Submission::Answered(
-                cors(Some(settings)).grant(answer, req),
-            ));
-        }
-
         let mut reader = LeadReader::new();
         let captcha_field = settings.captcha.as_ref().map(|c| c.provider.field());
         for (k, v) in fields {
@@ -465,7 +469,20 @@ impl FormContext<'_> {
         if raw.assignees.is_empty() {
             raw.assignees = settings.assignees.clone();
         }
-        let normalized = normalize(raw, self.normalize).map_err(|e| {
+        let normalized = normalize(raw, self.normalize);
+        if let Some(reason) = spam {
+            tracing::info!(channel = %crate::mask::id(&settings.channel), reason = %reason, outcome = "spam", "form submission taken for spam, kept, not queued");
+            crate::telemetry::count_lead("spam", "website-form");
+            // Kept to be looked at and released when it reads as a lead; a bot's junk that
+            // does not is logged and goes no further.
+            let envelope = normalized.ok().map(|n| self.envelope(settings, req, n));
+            return Ok(Submission::Spam {
+                envelope,
+                reason: reason.to_string(),
+                reply: Reply::new(json, redirect, settings, req),
+            });
+        }
+        let normalized = normalized.map_err(|e| {
             IntakeError::unprocessable(
                 format!(
                     "Please give an email, a phone number or a name ({}).",
@@ -474,7 +491,20 @@ impl FormContext<'_> {
                 Some("email"),
             )
         })?;
-        let envelope = EnvelopeBuilder::new(
+        let envelope = self.envelope(settings, req, normalized);
+        Ok(Submission::Lead {
+            envelope,
+            reply: Reply::new(json, redirect, settings, req),
+        })
+    }
+
+    fn envelope(
+        &self,
+        settings: &FormSettings,
+        req: &Request,
+        normalized: crate::normalize::Normalized,
+    ) -> Envelope {
+        EnvelopeBuilder::new(
             OriginKind::Form,
             "website-form",
             &settings.channel,
@@ -485,11 +515,7 @@ impl FormContext<'_> {
             sender_lead_id: None,
         })
         .notices(normalized.notices)
-        .build();
-        Ok(Submission::Lead {
-            envelope,
-            reply: Reply::new(json, redirect, settings, req),
-        })
+        .build()
     }
 
     async fn spam(

@@ -71,10 +71,13 @@ pub async fn run(function: Function) -> Result<(), lambda_http::Error> {
                 )),
             )
         }
-        Function::Form => (
-            SqsQueue::new(aws_sdk_sqs::Client::new(&aws), config.require_form()?, ""),
-            Arc::new(crate::ledger::NoLedger),
-        ),
+        Function::Form => {
+            let (queue_url, dead_letter_url) = config.require_form()?;
+            (
+                SqsQueue::new(aws_sdk_sqs::Client::new(&aws), queue_url, dead_letter_url),
+                Arc::new(crate::ledger::NoLedger),
+            )
+        }
     };
     let mut settings = config.intake_settings();
     settings.email_body_limit = crate::router::email::LAMBDA_EMAIL_BODY_LIMIT;

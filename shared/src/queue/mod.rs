@@ -58,12 +58,18 @@ pub const FORWARDING_CONFIRMATION: &str = "forwarding_confirmation";
 /// again instead (`inlet dlq replay`, with the settings then in force).
 pub const UNROUTABLE: &str = "unroutable";
 
+/// The `cause` of a kept form submission taken for spam (honeypot, too fast, captcha): kept
+/// for `spam_retention` (30 days on `inlet serve`; on AWS the dead-letter queue's 14, SQS's
+/// longest), never replayed with the dead letters, released one at a time by a person
+/// (`inlet spam release --id`).
+pub const SPAM: &str = "spam";
+
 impl DeadLetter {
     /// Whether a replay may put it back on the queue as it is.
     pub fn replayable(&self) -> bool {
         !matches!(
             self.cause.as_deref(),
-            Some(FORWARDING_CONFIRMATION | UNROUTABLE)
+            Some(FORWARDING_CONFIRMATION | UNROUTABLE | SPAM)
         )
     }
 }

@@ -333,6 +333,19 @@ impl Intake {
             (Route::FormToken { target }, &Method::GET) => forms.token(target, req),
             (Route::Form { target }, &Method::POST) => match forms.submit(target, req).await {
                 Submission::Answered(response) => response,
+                Submission::Spam {
+                    envelope: Some(envelope),
+                    reason,
+                    reply,
+                } => match self.keep_spam(&envelope, &reason).await {
+                    Ok(()) => reply.spam(Some(&envelope.id)),
+                    Err(e) => reply.refused(&e),
+                },
+                Submission::Spam {
+                    envelope: None,
+                    reply,
+                    ..
+                } => reply.spam(None),
                 Submission::Lead { envelope, reply } => match self.enqueue(&envelope).await {
                     Ok(()) => reply.accepted(&envelope.id),
                     Err(e) => reply.refused(&e),
@@ -378,6 +391,26 @@ impl Intake {
         );
         *self.readings.lock().unwrap() = Some((std::time::Instant::now(), reading.clone()));
         reading
+    }
+
+    /// Keeps a submission taken for spam on the dead-letter queue, under its own cause (no
+    /// alarm counts it, `inlet dlq replay` leaves it), for `inlet spam release` to queue.
+    /// Not kept is answered as a lead not queued is: a person misjudged must try again.
+    async fn keep_spam(&self, envelope: &Envelope, reason: &str) -> Result<(), IntakeError> {
+        let body = crate::queue::message_body(envelope)
+            .map_err(|e| queue_refusal(&e, self.settings.retry_after_secs))?;
+        let kept = crate::queue::DeadLetter {
+            reason: format!("spam: {reason}"),
+            envelope_id: Some(envelope.id.clone()),
+            group_id: envelope.lead_key.clone(),
+            failed_step: None,
+            status: None,
+            cause: Some(crate::queue::SPAM.to_owned()),
+        };
+        self.queue.dead_letter(&body, &kept).await.map_err(|e| {
+            tracing::error!(envelope = %envelope.id, error = %e, "the spam could not be kept");
+            queue_refusal(&e, self.settings.retry_after_secs)
+        })
     }
 
     /// The channel in canonical form, if allowed. Unknown and disallowed channels look
