@@ -76,6 +76,9 @@ fn kept_secret(data_dir: &std::path::Path, file: &str) -> std::io::Result<String
     Ok(key)
 }
 
+/// Where `inlet serve` keeps the console token it generated.
+pub const CONSOLE_TOKEN_FILE: &str = "console.token";
+
 /// Where `inlet serve` keeps the mail token it generated.
 pub const MAIL_TOKEN_FILE: &str = "email-http.token";
 
@@ -148,6 +151,18 @@ pub async fn run(args: ServeArgs) -> ExitCode {
             }
         };
     }
+    let console_token = match config.console_token.clone() {
+        Some(t) => t,
+        None => match kept_secret(&args.data_dir, CONSOLE_TOKEN_FILE) {
+            Ok(k) => k,
+            Err(e) => {
+                return fail(format!(
+                    "cannot keep the console token in {}: {e}",
+                    args.data_dir.display()
+                ));
+            }
+        },
+    };
     let demo_form = args.demo_form || (config.channels.is_empty() && !args.no_demo_form);
     if demo_form {
         settings.forms.demo_channel = Some(DEMO_CHANNEL.to_owned());
@@ -193,6 +208,14 @@ pub async fn run(args: ServeArgs) -> ExitCode {
     if demo_form {
         println!("  demo form     http://{address}/forms/demo");
     }
+    println!(
+        "  console       http://{address}/console  (token: {})",
+        if config.console_token.is_some() {
+            "INLET_CONSOLE_TOKEN".to_owned()
+        } else {
+            args.data_dir.join(CONSOLE_TOKEN_FILE).display().to_string()
+        }
+    );
 
     let intake = Arc::new(Intake {
         queue: Arc::new(store.clone()),
@@ -201,6 +224,10 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         captcha: Arc::new(inlet::forms::spam::HttpCaptchaVerifier::new()),
         sns: Arc::new(inlet::sns::HttpsSns::new(None)),
         readings: Default::default(),
+        console: Some(inlet::router::console::Console::new(
+            console_token,
+            Arc::new(store.clone()),
+        )),
     });
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let http = tokio::spawn(inlet::serve::serve_http(listener, intake, stopped.clone()));

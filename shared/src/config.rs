@@ -36,6 +36,10 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "days a ledger record is kept (default 90)",
     ),
     (
+        "INLET_CONSOLE_TOKEN",
+        "the token that opens /console and /metrics (24+ characters)",
+    ),
+    (
         "INLET_SPAM_KEEP_DAYS",
         "days inlet serve keeps form submissions taken for spam (default 30)",
     ),
@@ -156,6 +160,9 @@ pub struct Config {
     pub mailgun_signing_key: Option<String>,
     /// `INLET_EMAIL_HTTP_TOKEN`, or `email_http_token` of `INLET_MAIL_SECRET_ARN`'s secret.
     pub email_http_token: Option<String>,
+    /// `INLET_CONSOLE_TOKEN`, or `console_token` of `INLET_SECRETS_ARN`'s secret: opens
+    /// `/console` and `/metrics`. Unset on Lambda, both answer 404.
+    pub console_token: Option<String>,
     pub email_bucket: Option<String>,
     /// `INLET_REQUIRE_SENDER_AUTH` (or the key in the routing file).
     pub require_sender_auth: bool,
@@ -194,6 +201,7 @@ impl Default for Config {
             default_channel: None,
             mailgun_signing_key: None,
             email_http_token: None,
+            console_token: None,
             email_bucket: None,
             require_sender_auth: false,
             webhooks: Default::default(),
@@ -429,6 +437,11 @@ impl Config {
         if self.mailgun_signing_key.is_none() {
             self.mailgun_signing_key = value("mailgun_signing_key");
         }
+        if self.console_token.is_none()
+            && let Some(token) = value("console_token")
+        {
+            self.console_token = Some(console_token("INLET_SECRETS_ARN", &token)?);
+        }
         self.mail_secret_from_manager(aws).await
     }
 
@@ -559,6 +572,9 @@ impl Config {
             config.default_channel = one.pop();
         }
         config.mailgun_signing_key = get("INLET_MAILGUN_SIGNING_KEY");
+        if let Some(v) = get("INLET_CONSOLE_TOKEN") {
+            config.console_token = Some(console_token("INLET_CONSOLE_TOKEN", &v)?);
+        }
         if let Some(v) = get("INLET_EMAIL_HTTP_TOKEN") {
             config.email_http_token = Some(http_token("INLET_EMAIL_HTTP_TOKEN", &v)?);
         }
@@ -852,6 +868,19 @@ async fn secret_values(
         .map_err(|e| error(aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string()))?;
     serde_json::from_str(out.secret_string().unwrap_or("{}"))
         .map_err(|e| error(format!("not a JSON object of strings: {e}")))
+}
+
+/// The console's token: a password to every lead, so long enough not to be guessed.
+pub fn console_token(var: &'static str, value: &str) -> Result<String, ConfigError> {
+    let value = value.trim();
+    if value.chars().count() < 24 {
+        return Err(ConfigError {
+            var,
+            value: "(hidden)".into(),
+            reason: "a console token must be at least 24 characters".into(),
+        });
+    }
+    Ok(value.to_owned())
 }
 
 /// A mail token: a password, so long enough not to be guessed.

@@ -517,6 +517,29 @@ fn ledger_error(e: StoreError) -> LedgerError {
 }
 
 #[async_trait]
+impl crate::queue::DeadLetters for EmbeddedStore {
+    async fn list(&self) -> Result<Vec<DeadMessage>, QueueError> {
+        self.dead_letters().await.map_err(queue_error)
+    }
+
+    async fn release(&self, message: &DeadMessage) -> Result<(), QueueError> {
+        self.send_raw(message.body.clone(), message.dead_letter.group_id.clone())
+            .await
+            .map_err(queue_error)?;
+        self.remove_dead_letter(message.message_id.clone())
+            .await
+            .map_err(queue_error)?;
+        Ok(())
+    }
+
+    async fn delete(&self, message_id: &str) -> Result<bool, QueueError> {
+        self.remove_dead_letter(message_id.to_owned())
+            .await
+            .map_err(queue_error)
+    }
+}
+
+#[async_trait]
 impl Queue for EmbeddedStore {
     async fn send(&self, envelope: &Envelope) -> Result<(), QueueError> {
         // The same bound as SQS's, so that what `inlet serve` takes the deployed stack takes.

@@ -54,6 +54,7 @@ fn intake(default: bool) -> (Intake, Arc<RecordingQueue>) {
         captcha: Arc::new(inlet::forms::spam::HttpCaptchaVerifier::new()),
         sns: Arc::new(inlet::sns::HttpsSns::new(None)),
         readings: Default::default(),
+        console: None,
     };
     (intake, queue)
 }

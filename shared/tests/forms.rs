@@ -32,6 +32,7 @@ fn site(forms: FormsConfig) -> Site {
             captcha: Arc::new(HttpCaptchaVerifier::new()),
             sns: Arc::new(inlet::sns::HttpsSns::new(None)),
             readings: Default::default(),
+            console: None,
         },
         queue,
     }
@@ -697,6 +698,7 @@ async fn a_form_posted_to_a_channel_outside_the_allowlist_is_404_and_nothing_is_
             captcha: Arc::new(HttpCaptchaVerifier::new()),
             sns: Arc::new(inlet::sns::HttpsSns::new(None)),
             readings: Default::default(),
+            console: None,
         },
         queue,
     };

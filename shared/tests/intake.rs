@@ -64,6 +64,7 @@ fn fixture(settings: IntakeSettings) -> Fixture {
             captcha: Arc::new(inlet::forms::spam::HttpCaptchaVerifier::new()),
             sns: sns.clone(),
             readings: Default::default(),
+            console: None,
         },
         queue,
         ledger,
@@ -751,6 +752,68 @@ async fn the_webhook_and_mail_samples_are_taken() {
         assert_eq!(status, expected, "{name}: {body}");
     }
     assert_eq!(f.queue.sent.lock().unwrap().len(), 4);
+}
+
+/// The dead-letter queue as the console sees it, in memory.
+#[derive(Default)]
+struct DeadLetterList(std::sync::Mutex<Vec<inlet::queue::DeadMessage>>);
+
+#[async_trait::async_trait]
+impl inlet::queue::DeadLetters for DeadLetterList {
+    async fn list(&self) -> Result<Vec<inlet::queue::DeadMessage>, inlet::queue::QueueError> {
+        Ok(self.0.lock().unwrap().clone())
+    }
+    async fn release(&self, m: &inlet::queue::DeadMessage) -> Result<(), inlet::queue::QueueError> {
+        self.0
+            .lock()
+            .unwrap()
+            .retain(|d| d.message_id != m.message_id);
+        Ok(())
+    }
+    async fn delete(&self, id: &str) -> Result<bool, inlet::queue::QueueError> {
+        let mut all = self.0.lock().unwrap();
+        let before = all.len();
+        all.retain(|d| d.message_id != id);
+        Ok(all.len() < before)
+    }
+}
+
+#[tokio::test]
+async fn the_console_through_api_gateway_is_behind_its_token_and_absent_without_one() {
+    // No token configured (the Lambda default): the console does not exist.
+    let f = default();
+    let (status, _) = call_event(&f, "apigw-console-api.json").await;
+    assert_eq!(status, 404);
+
+    let mut f = default();
+    f.intake.console = Some(inlet::router::console::Console::new(
+        "sample-console-token-0000000001".into(),
+        Arc::new(DeadLetterList::default()),
+    ));
+    let (status, body) = call_event(&f, "apigw-console-api.json").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["dead_letters"]["failed"], 0, "{body}");
+    let path = format!(
+        "{}/../events/apigw-console.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let req = lambda_http::request::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let response = lambda::handle(&f.intake, req).await;
+    assert_eq!(response.status(), 401, "the login page, without the token");
+    assert!(response.headers().contains_key("content-security-policy"));
+    // Never a CORS grant: no other origin reads it.
+    let req = with_header(
+        with_header(
+            request("GET", "/console/api/status", None, ""),
+            "origin",
+            "https://evil.example.net",
+        ),
+        "authorization",
+        "Bearer sample-console-token-0000000001",
+    );
+    let (status, headers, _) = call(&f, req).await;
+    assert_eq!(status, 200);
+    assert!(headers.get("access-control-allow-origin").is_none());
 }
 
 // ---- Every intake route: only who may, once per event, nothing acknowledged that cannot be

@@ -50,6 +50,8 @@ for sample in (ROOT / "events").glob("apigw-*.json"):
     apigw[sample.name] = json.loads(sample.read_text())
 
 def route_regex(path):
+    # {name+} is API Gateway's greedy parameter: one or more whole segments.
+    path = re.sub(r"\{[^/}]+\+\}", ".+", path)
     return re.compile("^" + re.sub(r"\{[^/}]+\}", "[^/]+", path) + "$")
 
 problems = []

@@ -88,8 +88,17 @@ pub async fn run(function: Function) -> Result<(), lambda_http::Error> {
         );
         settings.forms.secret = uuid::Uuid::new_v4().as_bytes().to_vec();
     }
+    let queue = Arc::new(queue);
+    // The console is the webhook function's, with a token: the form function has no ledger.
+    let console = match (&function, &config.console_token) {
+        (Function::Webhook, Some(token)) => Some(crate::router::console::Console::new(
+            token.clone(),
+            queue.clone(),
+        )),
+        _ => None,
+    };
     let intake = Intake {
-        queue: Arc::new(queue),
+        queue,
         ledger,
         settings,
         captcha: Arc::new(crate::forms::spam::HttpCaptchaVerifier::with_tls(Some(
@@ -97,6 +106,7 @@ pub async fn run(function: Function) -> Result<(), lambda_http::Error> {
         ))),
         sns: Arc::new(crate::sns::HttpsSns::new(Some(tls))),
         readings: Default::default(),
+        console,
     };
     let intake = &intake;
     lambda_http::run(lambda_http::service_fn(move |req: Request| async move {

@@ -142,6 +142,27 @@ pub struct VisibilityChange {
     pub held: bool,
 }
 
+/// The dead-letter queue as the console works it: list, release one back to delivery, delete.
+#[async_trait]
+pub trait DeadLetters: Send + Sync {
+    async fn list(&self) -> Result<Vec<DeadMessage>, QueueError>;
+
+    /// Puts the message back on the main queue at the end of its group, then removes it from
+    /// the dead letters (a failure between the two leaves both, never neither; the ledger
+    /// keeps a lead from being delivered twice). Whether it was there.
+    async fn release(&self, message: &DeadMessage) -> Result<(), QueueError>;
+
+    /// Deletes one for good. Whether it was there.
+    async fn delete(&self, message_id: &str) -> Result<bool, QueueError>;
+}
+
+/// Whether a person may release a dead letter from the console: what a replay takes, and
+/// kept spam (the person has read it). Unroutable mail needs a routing rule first (`inlet
+/// dlq replay` reads it again); a forwarding confirmation is no lead.
+pub fn releasable(dead: &DeadLetter) -> bool {
+    dead.replayable() || dead.cause.as_deref() == Some(SPAM)
+}
+
 #[async_trait]
 pub trait Queue: Send + Sync {
     /// Queues an envelope durably: once this returns, the envelope is not lost.

@@ -529,6 +529,24 @@ impl Queue for SqsQueue {
     }
 }
 
+#[async_trait::async_trait]
+impl super::DeadLetters for SqsQueue {
+    async fn list(&self) -> Result<Vec<super::DeadMessage>, QueueError> {
+        self.dead_letters().await
+    }
+
+    async fn release(&self, message: &super::DeadMessage) -> Result<(), QueueError> {
+        self.send_raw(&message.body, &message.dead_letter.group_id)
+            .await?;
+        self.remove_dead_letter(&message.message_id).await?;
+        Ok(())
+    }
+
+    async fn delete(&self, message_id: &str) -> Result<bool, QueueError> {
+        self.remove_dead_letter(message_id).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

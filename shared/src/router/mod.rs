@@ -8,6 +8,7 @@
 //! cannot take it; a JSON error `{"error": {code, message, field}}` for bad input; never
 //! a 3xx.
 
+pub mod console;
 pub mod email;
 
 use crate::deliver::view::Reading;
@@ -69,6 +70,8 @@ pub struct Intake {
     pub sns: Arc<dyn crate::sns::SnsEndpoint>,
     /// The last reading of delivery's state (`/health`).
     pub readings: Readings,
+    /// The operator's console, when a token is configured.
+    pub console: Option<console::Console>,
 }
 
 /// How long `/health` reuses its reading of delivery's state.
@@ -120,6 +123,10 @@ fn health_delivery(reading: &Reading) -> Value {
 /// The routes, for 404 and 405 decisions.
 enum Route<'a> {
     Health,
+    /// The operator's console: the segments after `/console`.
+    Console {
+        rest: Vec<&'a str>,
+    },
     Email {
         provider: &'a str,
     },
@@ -153,6 +160,7 @@ impl Route<'_> {
     fn allow(&self) -> &'static str {
         match self {
             Route::Health => "GET, HEAD",
+            Route::Console { .. } => "GET, POST, DELETE",
             Route::Capture { .. } | Route::Timeline { .. } => "POST, OPTIONS",
             Route::Assignees { .. } => "PUT, OPTIONS",
             Route::Webhook { .. } => "GET, POST",
@@ -175,6 +183,7 @@ impl Route<'_> {
     fn name(&self) -> &'static str {
         match self {
             Route::Health => "health",
+            Route::Console { .. } => "console",
             Route::Capture { .. } => "capture",
             Route::Timeline { .. } => "timeline",
             Route::Assignees { .. } => "assignees",
@@ -189,6 +198,9 @@ fn route(path: &str) -> Option<Route<'_>> {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     match segments.as_slice() {
         ["health"] => Some(Route::Health),
+        ["console", rest @ ..] => Some(Route::Console {
+            rest: rest.iter().copied().filter(|s| !s.is_empty()).collect(),
+        }),
         ["leads", "channels", channel, "webhook"] => Some(Route::Capture { channel }),
         ["leads", lead, "timeline"] => Some(Route::Timeline { lead }),
         ["leads", lead, "assignees"] => Some(Route::Assignees { lead }),
@@ -261,6 +273,18 @@ impl Intake {
             return IntakeError::not_found("no such route").response();
         };
         let name = route.name();
+        if let Route::Console { rest } = &route {
+            // Not configured: the console does not exist, as any unknown route.
+            let Some(console) = &self.console else {
+                return IntakeError::not_found("no such route").response();
+            };
+            let ctx = console::ConsoleContext {
+                console,
+                ledger: self.ledger.as_ref(),
+                reading: self.delivery_reading().await,
+            };
+            return console::handle(&ctx, rest, &req).await;
+        }
         if let Some(response) = self.form_route(&route, &req).await {
             return response;
         }

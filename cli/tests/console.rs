@@ -1,0 +1,343 @@
+//! The console at `/console` on `inlet serve`, as an operator, an attacker and a browser meet
+//! it: the token (Bearer or the login form's cookie), the rate limit on wrong tokens, the
+//! headers that keep its personal data to the page, and release of a dead letter back into
+//! delivery. The browser half runs Debian's chromium through playwright-core
+//! (`tests/browser/console.mjs`).
+
+mod common;
+
+use common::{CHANNEL, Serve, data_dir, wait_for};
+use inlet_testkit::{Fault, RechatDouble};
+use serde_json::{Value, json};
+use std::process::Command;
+use std::time::Duration;
+
+const TOKEN: &str = "console-token-for-the-tests-0001";
+
+/// A lead Rechat refuses with a 400, dead-lettered, and Rechat then fixed.
+async fn one_dead_letter(double: &RechatDouble, serve: &Serve, email: &str) {
+    double.fail_bodies_containing(email, Fault::Status(400));
+    let r = reqwest::Client::new()
+        .post(format!("{}/leads/channels/{CHANNEL}/webhook", serve.url))
+        .json(&json!({"first_name": "Dana", "last_name": "Reyes", "email": email}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let console = reqwest::Client::new();
+    let dead = || async {
+        let v: Value = console
+            .get(format!("{}/console/api/dead-letters", serve.url))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v["dead_letters"].as_array().map_or(0, Vec::len)
+    };
+    for _ in 0..100 {
+        if dead().await > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(dead().await, 1, "the lead is dead-lettered");
+    double.clear_faults();
+}
+
+#[tokio::test]
+async fn the_console_is_behind_its_token_and_releases_a_dead_letter() {
+    let double = RechatDouble::start().await;
+    let data = data_dir("console-api");
+    let serve = Serve::start(
+        double.url(),
+        &data,
+        "127.0.0.1:0",
+        &[("INLET_CONSOLE_TOKEN", TOKEN)],
+    );
+    one_dead_letter(&double, &serve, "dana.reyes@example.com").await;
+    let http = reqwest::Client::new();
+    let url = |p: &str| format!("{}{p}", serve.url);
+
+    // No token: the login page, no data; the API says 401 with the scheme.
+    let r = http.get(url("/console")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("default-src 'none'") && csp.contains("script-src 'self'"),
+        "{csp}"
+    );
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    assert_eq!(r.headers()["x-frame-options"], "DENY");
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains("Console token") && !page.contains("dana"),
+        "{page}"
+    );
+    for path in [
+        "/console/api/status",
+        "/console/api/dead-letters",
+        "/console/api/leads?q=dana",
+        "/console/api/../api/status",
+    ] {
+        let r = http.get(url(path)).send().await.unwrap();
+        assert_eq!(r.status(), 401, "{path}");
+        assert!(
+            r.headers()["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .starts_with("Bearer")
+        );
+        assert!(!r.text().await.unwrap().contains("dana"), "{path}");
+    }
+    // A forged or expired session cookie, a token in the wrong scheme, a query string
+    // token: none opens it.
+    for (name, value) in [
+        ("cookie", "inlet_console=99999999999.00"),
+        (
+            "cookie",
+            "inlet_console=1.0000000000000000000000000000000000000000000000000000000000000000",
+        ),
+        ("authorization", &format!("Basic {TOKEN}")),
+    ] {
+        let r = http
+            .get(url("/console/api/status"))
+            .header(name, value)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401, "{name}: {value}");
+    }
+    let r = http
+        .get(url(&format!("/console/api/status?token={TOKEN}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    // The script and stylesheet need no token and hold no data.
+    let r = http.get(url("/console/console.js")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+
+    // The Bearer token opens the API.
+    let status: Value = http
+        .get(url("/console/api/status"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["dead_letters"]["failed"], 1, "{status}");
+    assert!(status["delivery"]["status"].is_string(), "{status}");
+    let dead: Value = http
+        .get(url("/console/api/dead-letters"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let letter = &dead["dead_letters"][0];
+    assert_eq!(letter["email"], "dana.reyes@example.com", "{dead}");
+    assert_eq!(letter["releasable"], true);
+    let id = letter["message_id"].as_str().unwrap().to_owned();
+    let leads: Value = http
+        .get(url("/console/api/leads?q=dead_lettered"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(leads["leads"].as_array().unwrap().len(), 1, "{leads}");
+
+    // Changes need the console's header (a cross-site form cannot send it), and a known id.
+    let release = format!("/console/api/dead-letters/{id}/release");
+    let r = http
+        .post(url(&release))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = http
+        .post(url("/console/api/dead-letters/nope/release"))
+        .bearer_auth(TOKEN)
+        .header("x-inlet-console", "1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let r = http
+        .post(url("/console/api/status"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 405);
+    let r = http
+        .post(url(&release))
+        .bearer_auth(TOKEN)
+        .header("x-inlet-console", "1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        wait_for(Duration::from_secs(20), || double.leads().len() == 1).await,
+        "released and delivered"
+    );
+    assert_eq!(double.leads()[0].payload["email"], "dana.reyes@example.com");
+    let dead: Value = http
+        .get(url("/console/api/dead-letters"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(dead["dead_letters"].as_array().unwrap().len(), 0);
+
+    // The login form: a wrong token is refused; the right one answers the console with a
+    // session cookie that is HttpOnly, Secure and SameSite=Strict, and opens the API.
+    let r = http
+        .post(url("/console/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("token=wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(r.headers().get("set-cookie").is_none());
+    let r = http
+        .post(url("/console/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={TOKEN}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    for attribute in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/console"] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
+    let session = cookie.split(';').next().unwrap().to_owned();
+    let r = http
+        .get(url("/console/api/status"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = http
+        .get(url("/console"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.text().await.unwrap().contains("Dead letters"));
+
+    // Ten wrong tokens a minute, and every attempt waits, the right one too.
+    for _ in 0..10 {
+        let r = http
+            .get(url("/console/api/status"))
+            .bearer_auth("guess-guess-guess-guess-guess")
+            .send()
+            .await
+            .unwrap();
+        assert!(matches!(r.status().as_u16(), 401 | 429));
+    }
+    let r = http
+        .get(url("/console/api/status"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    assert!(r.headers().contains_key("retry-after"));
+}
+
+#[tokio::test]
+async fn without_a_token_configured_serve_makes_one_and_says_where() {
+    let data = data_dir("console-token-file");
+    let serve = Serve::start("http://127.0.0.1:9", &data, "127.0.0.1:0", &[]);
+    let token = std::fs::read_to_string(data.join("console.token")).unwrap();
+    assert!(token.trim().len() >= 32);
+    let r = reqwest::Client::new()
+        .get(format!("{}/console/api/status", serve.url))
+        .bearer_auth(token.trim())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // A token too short to be safe stops serve at start with the reason.
+    let out = Command::new(env!("CARGO_BIN_EXE_inlet"))
+        .args(["check"])
+        .env("INLET_CONSOLE_TOKEN", "short")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least 24 characters"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_browser_the_rows_render_and_release_moves_a_dead_letter_back() {
+    let double = RechatDouble::start().await;
+    let data = data_dir("console-browser");
+    let serve = Serve::start(
+        double.url(),
+        &data,
+        "127.0.0.1:0",
+        &[("INLET_CONSOLE_TOKEN", TOKEN)],
+    );
+    one_dead_letter(&double, &serve, "browser.dead@example.com").await;
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let artifacts = format!("{root}/target/browser-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let output = Command::new("node")
+        .arg(format!("{root}/tests/browser/console.mjs"))
+        .args([&serve.url, TOKEN, &artifacts])
+        .output()
+        .expect("node runs (make test installs playwright-core and chromium)");
+    assert!(
+        output.status.success(),
+        "the browser script failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let seen: Value = serde_json::from_slice(output.stdout.trim_ascii()).unwrap();
+    assert_eq!(seen["deadRowsBefore"], 1, "{seen}");
+    assert!(
+        seen["deadRowText"]
+            .as_str()
+            .unwrap()
+            .contains("browser.dead@example.com"),
+        "{seen}"
+    );
+    assert_eq!(seen["deadRowsAfter"], 0, "{seen}");
+    assert!(seen["leadRows"].as_u64().unwrap() >= 1, "{seen}");
+    assert_eq!(seen["cspViolations"], 0, "{seen}");
+    assert_eq!(
+        seen["cookieVisibleToScript"], false,
+        "the session cookie is HttpOnly"
+    );
+    assert!(
+        wait_for(Duration::from_secs(20), || double.leads().len() == 1).await,
+        "the released lead reaches Rechat"
+    );
+}

@@ -1,0 +1,517 @@
+//! The operator's console at `/console` (wiring): delivery's state, the recent envelopes, the
+//! dead letters with release and delete, kept spam and forwarding confirmations. The page is
+//! server-sent HTML with one script and one stylesheet of its own (no framework, no build
+//! step) under a CSP that allows nothing else; the script renders what `/console/api/…`
+//! answers, which is also what the CLI reads.
+//!
+//! Personal data is only behind the token (`INLET_CONSOLE_TOKEN`, or the stack's secret
+//! `console_token`), given as `Authorization: Bearer` or through the login form, which sets
+//! a session cookie (HttpOnly, Secure, SameSite=Strict, 12 hours) signed with the token: no
+//! session store, and changing the token ends every session. Tokens are compared in
+//! constant time (HMAC `verify_slice`), and wrong ones are limited to `MAX_FAILURES` a
+//! minute per process: past that every credential waits (an attacker's guessing also holds
+//! the operator off for that minute; a lockout cannot be made per person without a store).
+//! A state-changing call needs the `X-Inlet-Console` header as well: a cross-site form
+//! cannot send it, and with SameSite=Strict the cookie does not travel cross-site either.
+
+use crate::deliver::view::Reading;
+use crate::ledger::LedgerRecord;
+use crate::queue::{DeadLetters, DeadMessage};
+use crate::web::{IntakeError, Request, Response, header_str, json_response};
+use bytes::Bytes;
+use hmac::{KeyInit, Mac};
+use http::{HeaderValue, Method, StatusCode, header};
+use serde_json::{Value, json};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+type HmacSha256 = hmac::Hmac<sha2::Sha256>;
+
+/// Wrong credentials a minute before every attempt waits.
+pub const MAX_FAILURES: usize = 10;
+const FAILURE_WINDOW: Duration = Duration::from_secs(60);
+const SESSION_SECS: i64 = 12 * 3600;
+const COOKIE: &str = "inlet_console";
+
+/// Nothing loads but the console's own script and stylesheet; nothing frames it.
+pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+const PAGE: &str = include_str!("console/page.html");
+const LOGIN: &str = include_str!("console/login.html");
+const SCRIPT: &str = include_str!("console/console.js");
+const STYLE: &str = include_str!("console/console.css");
+
+/// What the console needs besides the intake's queue and ledger.
+pub struct Console {
+    token: String,
+    dead_letters: Arc<dyn DeadLetters>,
+    failures: Mutex<VecDeque<Instant>>,
+}
+
+impl Console {
+    pub fn new(token: String, dead_letters: Arc<dyn DeadLetters>) -> Console {
+        Console {
+            token,
+            dead_letters,
+            failures: Mutex::default(),
+        }
+    }
+}
+
+/// How a request proved itself.
+enum Credential {
+    /// None given: the login page, or 401.
+    None,
+    Valid,
+    Wrong,
+}
+
+fn mac(key: &[u8], parts: &[&[u8]]) -> HmacSha256 {
+    let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes any key length");
+    for part in parts {
+        mac.update(part);
+    }
+    mac
+}
+
+impl Console {
+    /// Constant time whatever the lengths: the HMACs of both under a fixed message.
+    fn token_matches(&self, given: &str) -> bool {
+        let expected = mac(self.token.as_bytes(), &[b"inlet-console-token"])
+            .finalize()
+            .into_bytes();
+        mac(given.as_bytes(), &[b"inlet-console-token"])
+            .verify_slice(&expected)
+            .is_ok()
+    }
+
+    fn session_for(&self, expires: i64) -> String {
+        let expires = expires.to_string();
+        let sig = mac(self.token.as_bytes(), &[b"session:", expires.as_bytes()])
+            .finalize()
+            .into_bytes();
+        format!("{expires}.{}", hex::encode(sig))
+    }
+
+    fn session_valid(&self, value: &str, now: i64) -> bool {
+        let Some((expires, sig)) = value.split_once('.') else {
+            return false;
+        };
+        let (Ok(at), Ok(sig)) = (expires.parse::<i64>(), hex::decode(sig)) else {
+            return false;
+        };
+        at > now
+            && mac(self.token.as_bytes(), &[b"session:", expires.as_bytes()])
+                .verify_slice(&sig)
+                .is_ok()
+    }
+
+    fn credential(&self, req: &Request) -> Credential {
+        if let Some(auth) = header_str(req, "authorization") {
+            return match auth.strip_prefix("Bearer ") {
+                Some(token) if self.token_matches(token.trim()) => Credential::Valid,
+                _ => Credential::Wrong,
+            };
+        }
+        match cookie(req, COOKIE) {
+            Some(v) if self.session_valid(v, chrono::Utc::now().timestamp()) => Credential::Valid,
+            // An expired session is no credential: the login page again, no failure counted.
+            Some(_) | None => Credential::None,
+        }
+    }
+
+    /// Whether wrong credentials came too often; if so, how long to wait.
+    fn limited(&self) -> Option<u32> {
+        let mut failures = self.failures.lock().unwrap();
+        while failures
+            .front()
+            .is_some_and(|at| at.elapsed() > FAILURE_WINDOW)
+        {
+            failures.pop_front();
+        }
+        (failures.len() >= MAX_FAILURES).then(|| {
+            let oldest = failures.front().map(|at| at.elapsed()).unwrap_or_default();
+            FAILURE_WINDOW.saturating_sub(oldest).as_secs().max(1) as u32
+        })
+    }
+
+    fn failed(&self) {
+        self.failures.lock().unwrap().push_back(Instant::now());
+        tracing::warn!("console: a wrong token was given");
+    }
+}
+
+fn cookie<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| {
+            let (k, v) = pair.trim().split_once('=')?;
+            (k == name).then_some(v)
+        })
+}
+
+/// The headers every console answer carries: no caching of personal data, no framing, no
+/// sniffing, no referrer.
+fn guarded(mut response: Response) -> Response {
+    let h = response.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    response
+}
+
+fn text(status: u16, content_type: &'static str, body: &'static str) -> Response {
+    let mut response = http::Response::new(Bytes::from_static(body.as_bytes()));
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    guarded(response)
+}
+
+fn refusal(e: IntakeError) -> Response {
+    guarded(e.response())
+}
+
+/// What the console's routes read and change.
+pub struct ConsoleContext<'a> {
+    pub console: &'a Console,
+    pub ledger: &'a dyn crate::ledger::Ledger,
+    pub reading: Arc<Reading>,
+}
+
+/// The route under `/console`, as segments after it.
+pub async fn handle(ctx: &ConsoleContext<'_>, rest: &[&str], req: &Request) -> Response {
+    let console = ctx.console;
+    match (req.method(), rest) {
+        // The script and the stylesheet hold no data: no token needed.
+        (&Method::GET, ["console.js"]) => {
+            return text(200, "text/javascript; charset=utf-8", SCRIPT);
+        }
+        (&Method::GET, ["console.css"]) => return text(200, "text/css; charset=utf-8", STYLE),
+        _ => {}
+    }
+    if let Some(wait) = console.limited() {
+        let mut e = IntakeError::new(
+            429,
+            "too_many_attempts",
+            "too many wrong tokens; wait and try again",
+        );
+        e.retry_after = Some(wait);
+        return refusal(e);
+    }
+    if let (&Method::POST, ["login"]) = (req.method(), rest) {
+        return login(console, req);
+    }
+    match console.credential(req) {
+        Credential::Valid => {}
+        Credential::Wrong => {
+            console.failed();
+            return unauthorized(rest);
+        }
+        Credential::None => return unauthorized(rest),
+    }
+    match (req.method(), rest) {
+        (&Method::GET, []) => text(200, "text/html; charset=utf-8", PAGE),
+        (&Method::POST, ["logout"]) => {
+            let mut response = text(200, "text/html; charset=utf-8", LOGIN);
+            set_cookie(&mut response, "", 0);
+            response
+        }
+        (_, ["api", api @ ..]) => match api_call(ctx, api, req).await {
+            Ok(v) => guarded(json_response(200, &v)),
+            Err(e) => refusal(e),
+        },
+        (_, [] | ["logout"]) => refusal(IntakeError::method_not_allowed("GET")),
+        _ => refusal(IntakeError::not_found("no such console page")),
+    }
+}
+
+/// The page asks for the token; the API says 401 with the scheme.
+fn unauthorized(rest: &[&str]) -> Response {
+    if rest.first() == Some(&"api") {
+        let mut e = IntakeError::unauthorized(
+            "the console's token is needed (Authorization: Bearer, or log in at /console)",
+        );
+        e.authenticate = Some("Bearer realm=\"inlet console\"");
+        return refusal(e);
+    }
+    text(401, "text/html; charset=utf-8", LOGIN)
+}
+
+fn set_cookie(response: &mut Response, value: &str, max_age: i64) {
+    let cookie = format!(
+        "{COOKIE}={value}; Path=/console; Max-Age={max_age}; HttpOnly; Secure; SameSite=Strict"
+    );
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, v);
+    }
+}
+
+fn login(console: &Console, req: &Request) -> Response {
+    let token = form_urlencoded::parse(req.body())
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default();
+    if !console.token_matches(token.trim()) {
+        console.failed();
+        return text(401, "text/html; charset=utf-8", LOGIN);
+    }
+    // The console itself, not a redirect: nothing in Inlet answers 3xx.
+    let mut response = text(200, "text/html; charset=utf-8", PAGE);
+    let expires = chrono::Utc::now().timestamp() + SESSION_SECS;
+    set_cookie(&mut response, &console.session_for(expires), SESSION_SECS);
+    tracing::info!("console: logged in");
+    response
+}
+
+/// Changing calls must say they come from the console's script.
+fn from_script(req: &Request) -> Result<(), IntakeError> {
+    match header_str(req, "x-inlet-console") {
+        Some(_) => Ok(()),
+        None => Err(IntakeError::forbidden(
+            "missing_header",
+            "a change needs the X-Inlet-Console header (the console's script sends it)",
+        )),
+    }
+}
+
+async fn api_call(
+    ctx: &ConsoleContext<'_>,
+    api: &[&str],
+    req: &Request,
+) -> Result<Value, IntakeError> {
+    let unavailable = |e: crate::queue::QueueError| {
+        tracing::warn!(error = %e, "console: the dead-letter queue cannot be read");
+        IntakeError::new(
+            503,
+            "queue_unavailable",
+            "the dead-letter queue cannot be read",
+        )
+    };
+    match (req.method(), api) {
+        (&Method::GET, ["status"]) => {
+            let dead = ctx.console.dead_letters.list().await.map_err(unavailable)?;
+            Ok(status_json(&ctx.reading, &dead))
+        }
+        (&Method::GET, ["dead-letters"]) => {
+            let dead = ctx.console.dead_letters.list().await.map_err(unavailable)?;
+            Ok(json!({"dead_letters": dead.iter().map(dead_json).collect::<Vec<_>>()}))
+        }
+        (&Method::GET, ["leads"]) => {
+            let query = req.uri().query().unwrap_or("");
+            let q = form_urlencoded::parse(query.as_bytes())
+                .find(|(k, _)| k == "q")
+                .map(|(_, v)| v.to_lowercase())
+                .unwrap_or_default();
+            let since = chrono::Utc::now() - chrono::Duration::days(7);
+            let records = ctx.ledger.records_since(since, 500).await.map_err(|e| {
+                tracing::warn!(error = %e, "console: the ledger cannot be read");
+                IntakeError::new(503, "ledger_unavailable", "the ledger cannot be read")
+            })?;
+            let Some(records) = records else {
+                return Ok(json!({"leads": [], "listed": false}));
+            };
+            let leads: Vec<Value> = records
+                .iter()
+                .map(record_json)
+                .filter(|v| q.is_empty() || v.to_string().to_lowercase().contains(&q))
+                .collect();
+            Ok(json!({"leads": leads, "listed": true}))
+        }
+        (&Method::POST, ["dead-letters", id, "release"]) => {
+            from_script(req)?;
+            let dead = ctx.console.dead_letters.list().await.map_err(unavailable)?;
+            let found = dead
+                .iter()
+                .find(|d| d.message_id == *id)
+                .ok_or_else(|| IntakeError::not_found("no dead letter has that id"))?;
+            if !crate::queue::releasable(&found.dead_letter) {
+                return Err(IntakeError::new(
+                    409,
+                    "not_releasable",
+                    "this one cannot go back as it is: unroutable mail needs a routing rule and `inlet dlq replay`; a forwarding confirmation is no lead",
+                ));
+            }
+            ctx.console
+                .dead_letters
+                .release(found)
+                .await
+                .map_err(unavailable)?;
+            tracing::info!(message = %id, "console: a dead letter was released to the queue");
+            Ok(json!({"released": id}))
+        }
+        (&Method::DELETE, ["dead-letters", id]) => {
+            from_script(req)?;
+            if !ctx
+                .console
+                .dead_letters
+                .delete(id)
+                .await
+                .map_err(unavailable)?
+            {
+                return Err(IntakeError::not_found("no dead letter has that id"));
+            }
+            tracing::info!(message = %id, "console: a dead letter was deleted");
+            Ok(json!({"deleted": id}))
+        }
+        (_, ["status" | "dead-letters" | "leads"]) => Err(IntakeError::method_not_allowed("GET")),
+        _ => Err(IntakeError::not_found("no such console call")),
+    }
+}
+
+/// The reading and the dead letters by kind: one object for the page and for scripts.
+pub fn status_json(reading: &Reading, dead: &[DeadMessage]) -> Value {
+    let count = |cause: Option<&str>| {
+        dead.iter()
+            .filter(|d| d.dead_letter.cause.as_deref() == cause)
+            .count()
+    };
+    json!({
+        "delivery": reading.view,
+        "activity": reading.activity,
+        "backlog": reading.backlog,
+        "rechat": reading.rechat.as_ref().map(|r| json!({
+            "available": !r.is_open(),
+            "last_error": r.last_error,
+            "probes": r.probes,
+        })),
+        "dead_letters": {
+            "failed": count(None),
+            "unknown_lead": count(Some(crate::queue::UNKNOWN_LEAD)),
+            "unroutable": count(Some(crate::queue::UNROUTABLE)),
+            "spam": count(Some(crate::queue::SPAM)),
+            "forwarding_confirmation": count(Some(crate::queue::FORWARDING_CONFIRMATION)),
+        },
+    })
+}
+
+/// A dead letter for the page: why, when, and who it names (read from its envelope).
+fn dead_json(d: &DeadMessage) -> Value {
+    let envelope: Option<crate::envelope::Envelope> = serde_json::from_str(&d.body).ok();
+    let lead = envelope.as_ref().and_then(|e| {
+        e.steps.iter().find_map(|s| match s {
+            crate::envelope::Step::Capture { lead, .. } => Some(lead),
+            _ => None,
+        })
+    });
+    json!({
+        "message_id": d.message_id,
+        "envelope_id": d.dead_letter.envelope_id,
+        "at": d.sent_at,
+        "reason": d.dead_letter.reason,
+        "cause": d.dead_letter.cause.as_deref().unwrap_or("failed"),
+        "failed_step": d.dead_letter.failed_step,
+        "status": d.dead_letter.status,
+        "releasable": crate::queue::releasable(&d.dead_letter),
+        "sender": envelope.as_ref().map(|e| e.origin.sender.clone()),
+        "channel": envelope.as_ref().map(|e| e.channel.clone()),
+        "name": lead.map(|l| [l.first_name.as_deref(), l.last_name.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ")),
+        "email": lead.and_then(|l| l.email.clone()),
+        "phone": lead.and_then(|l| l.phone_number.clone()),
+    })
+}
+
+fn record_json(r: &LedgerRecord) -> Value {
+    json!({
+        "envelope_id": r.envelope_id,
+        "received_at": r.received_at,
+        "updated_at": r.updated_at,
+        "sender": r.sender,
+        "status": r.status,
+        "steps": r.steps,
+        "attempts": r.attempts,
+        "rechat_lead_id": r.rechat_lead_id,
+        "last_error": r.last_error,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Default)]
+    struct NoDeadLetters;
+
+    #[async_trait::async_trait]
+    impl DeadLetters for NoDeadLetters {
+        async fn list(&self) -> Result<Vec<DeadMessage>, crate::queue::QueueError> {
+            Ok(vec![])
+        }
+        async fn release(&self, _: &DeadMessage) -> Result<(), crate::queue::QueueError> {
+            Ok(())
+        }
+        async fn delete(&self, _: &str) -> Result<bool, crate::queue::QueueError> {
+            Ok(false)
+        }
+    }
+
+    fn console() -> Console {
+        Console::new(
+            "a-console-token-of-24-chars".into(),
+            Arc::new(NoDeadLetters),
+        )
+    }
+
+    #[test]
+    fn tokens_match_only_whole() {
+        let c = console();
+        assert!(c.token_matches("a-console-token-of-24-chars"));
+        for wrong in [
+            "",
+            "a",
+            "a-console-token-of-24-char",
+            "a-console-token-of-24-chars ",
+            "A-CONSOLE-TOKEN-OF-24-CHARS",
+        ] {
+            assert!(!c.token_matches(wrong), "{wrong:?}");
+        }
+    }
+
+    #[test]
+    fn sessions_are_signed_with_the_token_and_expire() {
+        let c = console();
+        let now = 1_800_000_000;
+        let s = c.session_for(now + 60);
+        assert!(c.session_valid(&s, now));
+        assert!(!c.session_valid(&s, now + 61), "expired");
+        let (at, sig) = s.split_once('.').unwrap();
+        assert!(
+            !c.session_valid(&format!("{}.{sig}", at.parse::<i64>().unwrap() + 3600), now),
+            "a longer expiry is not signed"
+        );
+        assert!(!c.session_valid(&format!("{at}.{}", "0".repeat(64)), now));
+        assert!(!c.session_valid("garbage", now));
+        assert!(!c.session_valid(&format!("{at}."), now));
+        // Another token's session is not this one's.
+        let other = Console::new("another-console-token-24ch".into(), Arc::new(NoDeadLetters));
+        assert!(!c.session_valid(&other.session_for(now + 60), now));
+    }
+
+    #[test]
+    fn wrong_tokens_are_limited() {
+        let c = console();
+        for _ in 0..MAX_FAILURES - 1 {
+            c.failed();
+        }
+        assert!(c.limited().is_none());
+        c.failed();
+        let wait = c.limited().unwrap();
+        assert!((1..=60).contains(&wait), "{wait}");
+    }
+}
