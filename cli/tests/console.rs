@@ -252,6 +252,46 @@ async fn the_console_is_behind_its_token_and_releases_a_dead_letter() {
         .unwrap();
     assert!(r.text().await.unwrap().contains("Dead letters"));
 
+    // /metrics: Prometheus text behind the same token; the delivery above is counted.
+    let r = http.get(url("/metrics")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let r = http
+        .get(url("/metrics"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        401,
+        "a scrape takes the Bearer token, not the page's cookie"
+    );
+    let r = http
+        .get(url("/metrics"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    let text = r.text().await.unwrap();
+    for want in [
+        "inlet_leads_total{outcome=\"delivered\",source=\"rechat-api\"} 1",
+        "inlet_leads_total{outcome=\"dead_lettered\",source=\"rechat-api\"} 1",
+        "inlet_rechat_request_duration_seconds_count 2",
+        "inlet_queue_waiting ",
+        "inlet_dead_letters ",
+        "inlet_delivery_status{status=\"ok\"} ",
+    ] {
+        assert!(text.contains(want), "{want:?} in\n{text}");
+    }
+    assert!(!text.contains("example.com"), "{text}");
+
     // Ten wrong tokens a minute, and every attempt waits, the right one too.
     for _ in 0..10 {
         let r = http

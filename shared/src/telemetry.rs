@@ -57,6 +57,17 @@ pub const METRIC_NAMESPACE: &str = "Inlet";
 /// (the sender or portal). Written to stdout on Lambda, where CloudWatch Logs turns the line
 /// into a metric without an API call; elsewhere nothing is written.
 pub fn count_lead(outcome: &str, source: &str) {
+    {
+        let mut counts = COUNTS.lock().unwrap();
+        // Bounded: a sender name a request may choose must not grow it without end.
+        let key = (outcome.to_owned(), source.to_owned());
+        let key = if counts.len() < MAX_SERIES || counts.contains_key(&key) {
+            key
+        } else {
+            (outcome.to_owned(), "other".to_owned())
+        };
+        *counts.entry(key).or_default() += 1;
+    }
     if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_none() {
         return;
     }
@@ -64,6 +75,81 @@ pub fn count_lead(outcome: &str, source: &str) {
         "{}",
         metric_line(outcome, source, chrono::Utc::now().timestamp_millis())
     );
+}
+
+/// The most (outcome, source) pairs counted apart; past it, new sources count as "other".
+const MAX_SERIES: usize = 1_000;
+
+/// This process's counts by (outcome, source), for `/metrics`: what `inlet serve` did since
+/// it started (a Lambda instance's are its own, so on AWS the EMF metrics are the figures).
+static COUNTS: std::sync::Mutex<std::collections::BTreeMap<(String, String), u64>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+/// The upper bounds, in seconds, of the Rechat latency histogram's buckets.
+pub const RECHAT_BUCKETS: [f64; 9] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+
+/// Rechat calls by bucket (the last is +Inf), their count and total seconds.
+struct Latency {
+    buckets: [u64; RECHAT_BUCKETS.len() + 1],
+    count: u64,
+    sum_secs: f64,
+}
+
+static RECHAT_LATENCY: std::sync::Mutex<Latency> = std::sync::Mutex::new(Latency {
+    buckets: [0; RECHAT_BUCKETS.len() + 1],
+    count: 0,
+    sum_secs: 0.0,
+});
+
+/// One Rechat call's time, answered or not.
+pub fn observe_rechat(elapsed: std::time::Duration) {
+    let secs = elapsed.as_secs_f64();
+    let mut l = RECHAT_LATENCY.lock().unwrap();
+    let i = RECHAT_BUCKETS
+        .iter()
+        .position(|le| secs <= *le)
+        .unwrap_or(RECHAT_BUCKETS.len());
+    l.buckets[i] += 1;
+    l.count += 1;
+    l.sum_secs += secs;
+}
+
+/// A label value in Prometheus's text format: backslash, quote and newline escaped.
+fn label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// This process's counters and the Rechat latency histogram, in Prometheus's text format
+/// (version 0.0.4). Written here rather than with a metrics crate: two families, and the
+/// format is a few lines of text.
+pub fn prometheus_counters() -> String {
+    let mut out = String::from(
+        "# HELP inlet_leads_total Leads by outcome (received, queued, delivered, retry, dead_lettered, unknown_lead, spam, not_a_lead, unroutable) and sender or portal, since this process started.\n# TYPE inlet_leads_total counter\n",
+    );
+    for ((outcome, source), n) in COUNTS.lock().unwrap().iter() {
+        out.push_str(&format!(
+            "inlet_leads_total{{outcome=\"{}\",source=\"{}\"}} {n}\n",
+            label(outcome),
+            label(source)
+        ));
+    }
+    out.push_str("# HELP inlet_rechat_request_duration_seconds Rechat API calls made by delivery.\n# TYPE inlet_rechat_request_duration_seconds histogram\n");
+    let l = RECHAT_LATENCY.lock().unwrap();
+    let mut cumulative = 0;
+    for (i, le) in RECHAT_BUCKETS.iter().enumerate() {
+        cumulative += l.buckets[i];
+        out.push_str(&format!(
+            "inlet_rechat_request_duration_seconds_bucket{{le=\"{le}\"}} {cumulative}\n"
+        ));
+    }
+    out.push_str(&format!(
+        "inlet_rechat_request_duration_seconds_bucket{{le=\"+Inf\"}} {}\ninlet_rechat_request_duration_seconds_sum {}\ninlet_rechat_request_duration_seconds_count {}\n",
+        l.count, l.sum_secs, l.count
+    ));
+    out
 }
 
 /// The EMF document for one count.
@@ -87,6 +173,34 @@ pub fn metric_line(outcome: &str, source: &str, timestamp_ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counters_and_the_histogram_read_as_prometheus_text() {
+        count_lead("delivered", "zillow \"premier\"\nagent");
+        count_lead("delivered", "zillow \"premier\"\nagent");
+        observe_rechat(std::time::Duration::from_millis(70));
+        observe_rechat(std::time::Duration::from_secs(60));
+        let text = prometheus_counters();
+        assert!(
+            text.contains(
+                "inlet_leads_total{outcome=\"delivered\",source=\"zillow \\\"premier\\\"\\nagent\"} 2"
+            ),
+            "{text}"
+        );
+        // Cumulative buckets; the minute-long call only in +Inf. Other tests may observe
+        // too, so the figures are at least these.
+        let bucket = |le: &str| -> u64 {
+            let prefix = format!("inlet_rechat_request_duration_seconds_bucket{{le=\"{le}\"}} ");
+            text.lines()
+                .find_map(|l| l.strip_prefix(&prefix))
+                .unwrap()
+                .parse()
+                .unwrap()
+        };
+        assert!(bucket("0.1") >= 1);
+        assert!(bucket("+Inf") > bucket("30"));
+        assert!(text.contains("# TYPE inlet_rechat_request_duration_seconds histogram"));
+    }
 
     fn vars(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
         |name| {

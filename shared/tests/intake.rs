@@ -792,6 +792,13 @@ async fn the_console_through_api_gateway_is_behind_its_token_and_absent_without_
     ));
     let (status, body) = call_event(&f, "apigw-console-api.json").await;
     assert_eq!(status, 200, "{body}");
+    let path = format!(
+        "{}/../events/apigw-metrics.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let req = lambda_http::request::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let response = lambda::handle(&f.intake, req).await;
+    assert_eq!(response.status(), 200);
     assert_eq!(body["dead_letters"]["failed"], 0, "{body}");
     let path = format!(
         "{}/../events/apigw-console.json",

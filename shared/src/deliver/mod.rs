@@ -403,7 +403,10 @@ impl Delivery<'_> {
         }
         if matches!(
             outcome,
-            Outcome::Delivered | Outcome::DeadLettered { .. } | Outcome::UnknownLead { .. }
+            Outcome::Delivered
+                | Outcome::DeadLettered { .. }
+                | Outcome::UnknownLead { .. }
+                | Outcome::Retry { .. }
         ) {
             crate::telemetry::count_lead(outcome.label(), &envelope.origin.sender);
         }
@@ -673,7 +676,9 @@ impl Delivery<'_> {
             Step::Activity { target, activity } => {
                 match self.resolve(envelope, record, target).await? {
                     Resolved::Lead(id) => {
+                        let started = std::time::Instant::now();
                         let result = self.rechat.timeline(&id, activity).await;
+                        crate::telemetry::observe_rechat(started.elapsed());
                         self.observe(envelope, &result).await;
                         result?;
                         Ok(StepDone::Done)
@@ -684,7 +689,9 @@ impl Delivery<'_> {
             Step::Assign { target, assignees } => {
                 match self.resolve(envelope, record, target).await? {
                     Resolved::Lead(id) => {
+                        let started = std::time::Instant::now();
                         let result = self.rechat.assign(&id, assignees).await;
+                        crate::telemetry::observe_rechat(started.elapsed());
                         self.observe(envelope, &result).await;
                         result?;
                         Ok(StepDone::Done)
@@ -717,7 +724,9 @@ impl Delivery<'_> {
             record.capture_calls += 1;
             self.save(record).await?;
         }
+        let started = std::time::Instant::now();
         let result = self.rechat.capture(&envelope.channel, lead).await;
+        crate::telemetry::observe_rechat(started.elapsed());
         self.observe(envelope, &result).await;
         let outcome = match result {
             Ok(o) => o,

@@ -242,6 +242,76 @@ pub async fn handle(ctx: &ConsoleContext<'_>, rest: &[&str], req: &Request) -> R
     }
 }
 
+/// `GET /metrics`: Prometheus's text, behind the console's token as `Authorization: Bearer`
+/// (Prometheus's `authorization` scrape setting). This process's counters and Rechat's
+/// latency, and the queue's depth, oldest age and dead letters as gauges.
+pub fn metrics(console: &Console, reading: &Reading, req: &Request) -> Response {
+    if let Some(wait) = console.limited() {
+        let mut e = IntakeError::new(
+            429,
+            "too_many_attempts",
+            "too many wrong tokens; wait and try again",
+        );
+        e.retry_after = Some(wait);
+        return refusal(e);
+    }
+    match header_str(req, "authorization").and_then(|a| a.strip_prefix("Bearer ")) {
+        Some(token) if console.token_matches(token.trim()) => {}
+        given => {
+            if given.is_some() {
+                console.failed();
+            }
+            return unauthorized(&["api"]);
+        }
+    }
+    let mut body = crate::telemetry::prometheus_counters();
+    let view = &reading.view;
+    let gauge = |body: &mut String, name: &str, help: &str, value: Option<f64>| {
+        if let Some(v) = value {
+            body.push_str(&format!(
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}\n"
+            ));
+        }
+    };
+    gauge(
+        &mut body,
+        "inlet_queue_waiting",
+        "Envelopes on the main queue.",
+        view.waiting.map(|n| n as f64),
+    );
+    gauge(
+        &mut body,
+        "inlet_queue_oldest_waiting_seconds",
+        "Age of the oldest waiting envelope.",
+        view.oldest_waiting_secs.map(|n| n as f64),
+    );
+    gauge(
+        &mut body,
+        "inlet_dead_letters",
+        "Messages on the dead-letter queue, every cause.",
+        view.dead_letters.map(|n| n as f64),
+    );
+    gauge(
+        &mut body,
+        "inlet_last_delivery_timestamp_seconds",
+        "When a lead was last delivered.",
+        view.last_success_at.map(|t| t.timestamp() as f64),
+    );
+    body.push_str("# HELP inlet_delivery_status Delivery's state: 1 for the one it is in.\n# TYPE inlet_delivery_status gauge\n");
+    for status in ["ok", "failing", "stalled"] {
+        let on = u8::from(view.status.as_str() == status);
+        body.push_str(&format!(
+            "inlet_delivery_status{{status=\"{status}\"}} {on}\n"
+        ));
+    }
+    let mut response = http::Response::new(Bytes::from(body));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    guarded(response)
+}
+
 /// The page asks for the token; the API says 401 with the scheme.
 fn unauthorized(rest: &[&str]) -> Response {
     if rest.first() == Some(&"api") {

@@ -123,6 +123,8 @@ fn health_delivery(reading: &Reading) -> Value {
 /// The routes, for 404 and 405 decisions.
 enum Route<'a> {
     Health,
+    /// Prometheus's scrape, behind the console's token.
+    Metrics,
     /// The operator's console: the segments after `/console`.
     Console {
         rest: Vec<&'a str>,
@@ -161,6 +163,7 @@ impl Route<'_> {
         match self {
             Route::Health => "GET, HEAD",
             Route::Console { .. } => "GET, POST, DELETE",
+            Route::Metrics => "GET",
             Route::Capture { .. } | Route::Timeline { .. } => "POST, OPTIONS",
             Route::Assignees { .. } => "PUT, OPTIONS",
             Route::Webhook { .. } => "GET, POST",
@@ -183,7 +186,7 @@ impl Route<'_> {
     fn name(&self) -> &'static str {
         match self {
             Route::Health => "health",
-            Route::Console { .. } => "console",
+            Route::Console { .. } | Route::Metrics => "console",
             Route::Capture { .. } => "capture",
             Route::Timeline { .. } => "timeline",
             Route::Assignees { .. } => "assignees",
@@ -198,6 +201,7 @@ fn route(path: &str) -> Option<Route<'_>> {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     match segments.as_slice() {
         ["health"] => Some(Route::Health),
+        ["metrics"] => Some(Route::Metrics),
         ["console", rest @ ..] => Some(Route::Console {
             rest: rest.iter().copied().filter(|s| !s.is_empty()).collect(),
         }),
@@ -273,6 +277,15 @@ impl Intake {
             return IntakeError::not_found("no such route").response();
         };
         let name = route.name();
+        if let Route::Metrics = &route {
+            let Some(console) = &self.console else {
+                return IntakeError::not_found("no such route").response();
+            };
+            if req.method() != Method::GET {
+                return IntakeError::method_not_allowed(route.allow()).response();
+            }
+            return console::metrics(console, &*self.delivery_reading().await, &req);
+        }
         if let Route::Console { rest } = &route {
             // Not configured: the console does not exist, as any unknown route.
             let Some(console) = &self.console else {
