@@ -112,6 +112,30 @@ pub fn observe_rechat(elapsed: std::time::Duration) {
     l.buckets[i] += 1;
     l.count += 1;
     l.sum_secs += secs;
+    drop(l);
+    if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
+        println!(
+            "{}",
+            latency_line(elapsed, chrono::Utc::now().timestamp_millis())
+        );
+    }
+}
+
+/// The EMF document for one Rechat call's latency (`RechatLatency`, milliseconds): the
+/// dashboard's p50 and p99 on AWS.
+pub fn latency_line(elapsed: std::time::Duration, timestamp_ms: i64) -> String {
+    serde_json::json!({
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": METRIC_NAMESPACE,
+                "Dimensions": [[]],
+                "Metrics": [{"Name": "RechatLatency", "Unit": "Milliseconds"}]
+            }]
+        },
+        "RechatLatency": elapsed.as_secs_f64() * 1000.0
+    })
+    .to_string()
 }
 
 /// A label value in Prometheus's text format: backslash, quote and newline escaped.
@@ -173,6 +197,18 @@ pub fn metric_line(outcome: &str, source: &str, timestamp_ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_latency_line_is_emf_in_milliseconds() {
+        let line: serde_json::Value =
+            serde_json::from_str(&latency_line(std::time::Duration::from_millis(250), 7)).unwrap();
+        assert_eq!(line["RechatLatency"], 250.0);
+        assert_eq!(
+            line["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Unit"],
+            "Milliseconds"
+        );
+        assert_eq!(line["_aws"]["CloudWatchMetrics"][0]["Namespace"], "Inlet");
+    }
 
     #[test]
     fn counters_and_the_histogram_read_as_prometheus_text() {

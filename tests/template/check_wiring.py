@@ -120,6 +120,28 @@ if "ApproximateNumberOfMessagesVisible" in dead or "dead_lettered" not in dead:
 if "ApiErrorsAlarm" not in resources:
     problems.append("no alarm on the API's 5xx answers")
 
+# The dashboard's body is JSON once its ${...} are filled, with the panels the README names.
+board = resources.get("Dashboard", {}).get("Properties", {}).get("DashboardBody")
+if not board:
+    problems.append("no CloudWatch dashboard")
+else:
+    text = board["Fn::Sub"][0] if isinstance(board, dict) else board
+    try:
+        body = json.loads(re.sub(r"\$\{[^}]+\}", "x", text))
+        titles = [w["properties"]["title"] for w in body["widgets"]]
+        for want in ("Leads by outcome", "Waiting", "Dead letters", "Rechat latency", "errors"):
+            if not any(want in t for t in titles):
+                problems.append(f"Dashboard: no panel for {want!r} ({titles})")
+        outcomes = json.dumps(body["widgets"][0]["properties"]["metrics"])
+        for outcome in ("delivered", "retry", "dead_lettered", "spam", "not_a_lead"):
+            if outcome not in outcomes:
+                problems.append(f"Dashboard: leads panel lacks {outcome}")
+    except (ValueError, KeyError, IndexError) as e:
+        problems.append(f"Dashboard: its body is not the expected JSON: {e}")
+granted_webhook = policies(resources["WebhookFunction"])
+if "SQSPollerPolicy" not in granted_webhook:
+    problems.append("WebhookFunction: the console cannot read the dead letters (SQSPollerPolicy)")
+
 if problems:
     print("\n".join(problems))
     sys.exit(1)
