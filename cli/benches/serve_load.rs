@@ -1,6 +1,8 @@
 //! `inlet serve` under load on loopback: the durable capture route against the same
-//! server's `/health`, measured in the same run with the same client, as a ratio; then the
-//! peak memory of the server while it takes 10,000 leads.
+//! server's `/health`, measured in the same run with the same client, as a ratio; the
+//! console's JSON (`/console/api/status`); capture again while an operator's tools poll
+//! `/health` and the console; the console page's weight; then the peak memory of the server
+//! while it takes 10,000 leads.
 //!
 //! The server runs with `--dry-run`, so delivery (which shares the machine's 2 cores and
 //! the store's commits) goes on during the run as it would against Rechat, without a
@@ -16,6 +18,14 @@ use std::time::{Duration, Instant};
 const CONNECTIONS: usize = 1_000;
 const RUN: Duration = Duration::from_secs(10);
 const CHANNEL: &str = "55f5d0b8-3f4e-4b8e-9d6a-0c1b2a3d745f";
+const CONSOLE_TOKEN: &str = "serve-load-console-token-000001";
+
+#[derive(Clone, Copy, PartialEq)]
+enum Route {
+    Health,
+    ConsoleStatus,
+    Capture,
+}
 
 struct Figures {
     rate: f64,
@@ -24,7 +34,7 @@ struct Figures {
     errors: usize,
 }
 
-async fn load(url: &str, capture: bool) -> Figures {
+async fn load(url: &str, route: Route, connections: usize) -> Figures {
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(CONNECTIONS)
         .build()
@@ -32,7 +42,7 @@ async fn load(url: &str, capture: bool) -> Figures {
     let counter = AtomicUsize::new(0);
     let errors = AtomicUsize::new(0);
     let started = Instant::now();
-    let latencies: Vec<Vec<Duration>> = futures::stream::iter(0..CONNECTIONS)
+    let latencies: Vec<Vec<Duration>> = futures::stream::iter(0..connections)
         .map(|_| {
             let (http, counter, errors) = (&http, &counter, &errors);
             async move {
@@ -40,18 +50,25 @@ async fn load(url: &str, capture: bool) -> Figures {
                 while started.elapsed() < RUN {
                     let n = counter.fetch_add(1, Ordering::Relaxed);
                     let t = Instant::now();
-                    let sent = if capture {
-                        let body = format!(
-                            r#"{{"first_name":"Ana","email":"load{n}-{}@example.com"}}"#,
-                            std::process::id()
-                        );
-                        http.post(format!("{url}/leads/channels/{CHANNEL}/webhook"))
-                            .header("content-type", "application/json")
-                            .body(body)
-                            .send()
-                            .await
-                    } else {
-                        http.get(format!("{url}/health")).send().await
+                    let sent = match route {
+                        Route::Capture => {
+                            let body = format!(
+                                r#"{{"first_name":"Ana","email":"load{n}-{}@example.com"}}"#,
+                                std::process::id()
+                            );
+                            http.post(format!("{url}/leads/channels/{CHANNEL}/webhook"))
+                                .header("content-type", "application/json")
+                                .body(body)
+                                .send()
+                                .await
+                        }
+                        Route::Health => http.get(format!("{url}/health")).send().await,
+                        Route::ConsoleStatus => {
+                            http.get(format!("{url}/console/api/status"))
+                                .bearer_auth(CONSOLE_TOKEN)
+                                .send()
+                                .await
+                        }
                     };
                     match sent {
                         Ok(r) if r.status().is_success() => {
@@ -66,7 +83,7 @@ async fn load(url: &str, capture: bool) -> Figures {
                 mine
             }
         })
-        .buffer_unordered(CONNECTIONS)
+        .buffer_unordered(connections)
         .collect()
         .await;
     let elapsed = started.elapsed();
@@ -110,6 +127,7 @@ async fn main() {
         ])
         .arg(&data)
         .env("RUST_LOG", "warn")
+        .env("INLET_CONSOLE_TOKEN", CONSOLE_TOKEN)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -126,11 +144,21 @@ async fn main() {
         .unwrap();
     std::thread::spawn(move || for _ in lines {});
 
-    let health = load(&url, false).await;
-    let capture = load(&url, true).await;
+    let health = load(&url, Route::Health, CONNECTIONS).await;
+    let capture = load(&url, Route::Capture, CONNECTIONS).await;
+    let console = load(&url, Route::ConsoleStatus, CONNECTIONS).await;
+    // Capture while 20 connections poll /health and 20 the console's JSON without pause:
+    // far more than any dashboard or load balancer does.
+    let (watched, _, _) = tokio::join!(
+        load(&url, Route::Capture, CONNECTIONS - 40),
+        load(&url, Route::Health, 20),
+        load(&url, Route::ConsoleStatus, 20)
+    );
     for (name, f) in [
         ("GET /health", &health),
         ("POST capture (durable)", &capture),
+        ("GET /console/api/status", &console),
+        ("capture, while polled", &watched),
     ] {
         println!(
             "serve_load: {name:<24} {:>8.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  ({} errors, {CONNECTIONS} connections, {} s)",
@@ -147,8 +175,27 @@ async fn main() {
         100.0 * capture.rate / health.rate
     );
 
-    // Peak memory while 10,000 more leads are taken.
+    println!(
+        "serve_load: capture while /health and the console are polled: {:.0}% of its rate alone",
+        100.0 * watched.rate / capture.rate
+    );
     let http = reqwest::Client::new();
+    let mut weight = 0;
+    for path in ["/console", "/console/console.js", "/console/console.css"] {
+        let r = http
+            .get(format!("{url}{path}"))
+            .bearer_auth(CONSOLE_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{path}");
+        weight += r.bytes().await.unwrap().len();
+    }
+    println!(
+        "serve_load: the console page weighs {weight} bytes (HTML, script and stylesheet, uncompressed; no other request)"
+    );
+
+    // Peak memory while 10,000 more leads are taken.
     futures::stream::iter(0..10_000)
         .for_each_concurrent(CONNECTIONS, |i| {
             let (http, url) = (&http, &url);

@@ -116,7 +116,6 @@ CREATE TABLE IF NOT EXISTS ledger (
     expires_at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS ledger_by_lead ON ledger(lead_key, received_at);
-CREATE INDEX IF NOT EXISTS ledger_by_received ON ledger(received_at);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS sender_links (key TEXT PRIMARY KEY, doc TEXT NOT NULL, expires_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, doc TEXT NOT NULL, version INTEGER NOT NULL);

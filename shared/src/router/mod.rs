@@ -25,7 +25,7 @@ use crate::web::{ChannelPolicy, Cors, IntakeError, Request, Response, header_str
 use bytes::Bytes;
 use http::{Method, header};
 use serde_json::{Value, json};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// How intake behaves.
 #[derive(Debug, Clone)]
@@ -83,10 +83,10 @@ const HEALTH_RECORDS: usize = 1_000;
 
 /// The last reading of delivery's state, and when it was read.
 #[derive(Default)]
-pub struct Readings(Mutex<Option<(std::time::Instant, Arc<Reading>)>>);
+pub struct Readings(tokio::sync::Mutex<Option<(std::time::Instant, Arc<Reading>)>>);
 
 impl std::ops::Deref for Readings {
-    type Target = Mutex<Option<(std::time::Instant, Arc<Reading>)>>;
+    type Target = tokio::sync::Mutex<Option<(std::time::Instant, Arc<Reading>)>>;
     fn deref(&self) -> &Self::Target {
         &self.0
     }
@@ -417,7 +417,10 @@ impl Intake {
     /// Delivery's state, read at most once per `READING_TTL`: a health check every second
     /// from each load balancer must not cost the store a count and a scan each.
     pub async fn delivery_reading(&self) -> Arc<Reading> {
-        if let Some((at, reading)) = self.readings.lock().unwrap().as_ref()
+        // Held across the read: when the reading is stale, one request reads again and the
+        // others wait for it, rather than a thousand reading the store at once.
+        let mut last = self.readings.lock().await;
+        if let Some((at, reading)) = last.as_ref()
             && at.elapsed() < READING_TTL
         {
             return reading.clone();
@@ -426,7 +429,7 @@ impl Intake {
             crate::deliver::view::read(self.queue.as_ref(), self.ledger.as_ref(), HEALTH_RECORDS)
                 .await,
         );
-        *self.readings.lock().unwrap() = Some((std::time::Instant::now(), reading.clone()));
+        *last = Some((std::time::Instant::now(), reading.clone()));
         reading
     }
 
