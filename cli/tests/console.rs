@@ -14,6 +14,19 @@ use std::time::Duration;
 
 const TOKEN: &str = "console-token-for-the-tests-0001";
 
+/// A console call with the Bearer token, its JSON answer.
+async fn api_json(serve: &Serve, path: &str) -> Value {
+    reqwest::Client::new()
+        .get(format!("{}{path}", serve.url))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 /// A lead Rechat refuses with a 400, dead-lettered, and Rechat then fixed.
 async fn one_dead_letter(double: &RechatDouble, serve: &Serve, email: &str) {
     double.fail_bodies_containing(email, Fault::Status(400));
@@ -24,17 +37,8 @@ async fn one_dead_letter(double: &RechatDouble, serve: &Serve, email: &str) {
         .await
         .unwrap();
     assert_eq!(r.status(), 202);
-    let console = reqwest::Client::new();
     let dead = || async {
-        let v: Value = console
-            .get(format!("{}/console/api/dead-letters", serve.url))
-            .bearer_auth(TOKEN)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let v = api_json(serve, "/console/api/dead-letters").await;
         v["dead_letters"].as_array().map_or(0, Vec::len)
     };
     for _ in 0..100 {
@@ -130,39 +134,15 @@ async fn the_console_is_behind_its_token_and_releases_a_dead_letter() {
     );
 
     // The Bearer token opens the API.
-    let status: Value = http
-        .get(url("/console/api/status"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status: Value = api_json(&serve, "/console/api/status").await;
     assert_eq!(status["dead_letters"]["failed"], 1, "{status}");
     assert!(status["delivery"]["status"].is_string(), "{status}");
-    let dead: Value = http
-        .get(url("/console/api/dead-letters"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let dead: Value = api_json(&serve, "/console/api/dead-letters").await;
     let letter = &dead["dead_letters"][0];
     assert_eq!(letter["email"], "dana.reyes@example.com", "{dead}");
     assert_eq!(letter["releasable"], true);
     let id = letter["message_id"].as_str().unwrap().to_owned();
-    let leads: Value = http
-        .get(url("/console/api/leads?q=dead_lettered"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let leads: Value = api_json(&serve, "/console/api/leads?q=dead_lettered").await;
     assert_eq!(leads["leads"].as_array().unwrap().len(), 1, "{leads}");
 
     // Changes need the console's header (a cross-site form cannot send it), and a known id.
@@ -202,15 +182,7 @@ async fn the_console_is_behind_its_token_and_releases_a_dead_letter() {
         "released and delivered"
     );
     assert_eq!(double.leads()[0].payload["email"], "dana.reyes@example.com");
-    let dead: Value = http
-        .get(url("/console/api/dead-letters"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let dead: Value = api_json(&serve, "/console/api/dead-letters").await;
     assert_eq!(dead["dead_letters"].as_array().unwrap().len(), 0);
 
     // The login form: a wrong token is refused; the right one answers the console with a

@@ -136,6 +136,18 @@ impl Console {
         })
     }
 
+    /// The 429 every attempt gets while wrong tokens came too often.
+    fn waiting(&self) -> Option<Response> {
+        let wait = self.limited()?;
+        let mut e = IntakeError::new(
+            429,
+            "too_many_attempts",
+            "too many wrong tokens; wait and try again",
+        );
+        e.retry_after = Some(wait);
+        Some(refusal(e))
+    }
+
     fn failed(&self) {
         self.failures.lock().unwrap().push_back(Instant::now());
         tracing::warn!("console: a wrong token was given");
@@ -206,14 +218,8 @@ pub async fn handle(ctx: &ConsoleContext<'_>, rest: &[&str], req: &Request) -> R
         (&Method::GET, ["console.css"]) => return text(200, "text/css; charset=utf-8", STYLE),
         _ => {}
     }
-    if let Some(wait) = console.limited() {
-        let mut e = IntakeError::new(
-            429,
-            "too_many_attempts",
-            "too many wrong tokens; wait and try again",
-        );
-        e.retry_after = Some(wait);
-        return refusal(e);
+    if let Some(refused) = console.waiting() {
+        return refused;
     }
     if let (&Method::POST, ["login"]) = (req.method(), rest) {
         return login(console, req);
@@ -246,14 +252,8 @@ pub async fn handle(ctx: &ConsoleContext<'_>, rest: &[&str], req: &Request) -> R
 /// (Prometheus's `authorization` scrape setting). This process's counters and Rechat's
 /// latency, and the queue's depth, oldest age and dead letters as gauges.
 pub fn metrics(console: &Console, reading: &Reading, req: &Request) -> Response {
-    if let Some(wait) = console.limited() {
-        let mut e = IntakeError::new(
-            429,
-            "too_many_attempts",
-            "too many wrong tokens; wait and try again",
-        );
-        e.retry_after = Some(wait);
-        return refusal(e);
+    if let Some(refused) = console.waiting() {
+        return refused;
     }
     match header_str(req, "authorization").and_then(|a| a.strip_prefix("Bearer ")) {
         Some(token) if console.token_matches(token.trim()) => {}
