@@ -203,8 +203,8 @@ fn refusal(e: IntakeError) -> Response {
 /// What the console's routes read and change.
 pub struct ConsoleContext<'a> {
     pub console: &'a Console,
-    pub ledger: &'a dyn crate::ledger::Ledger,
-    pub reading: Arc<Reading>,
+    /// Its queue's and ledger's reading of delivery (read only when a page asks for it).
+    pub intake: &'a super::Intake,
 }
 
 /// The route under `/console`, as segments after it.
@@ -251,7 +251,7 @@ pub async fn handle(ctx: &ConsoleContext<'_>, rest: &[&str], req: &Request) -> R
 /// `GET /metrics`: Prometheus's text, behind the console's token as `Authorization: Bearer`
 /// (Prometheus's `authorization` scrape setting). This process's counters and Rechat's
 /// latency, and the queue's depth, oldest age and dead letters as gauges.
-pub fn metrics(console: &Console, reading: &Reading, req: &Request) -> Response {
+pub async fn metrics(console: &Console, intake: &super::Intake, req: &Request) -> Response {
     if let Some(refused) = console.waiting() {
         return refused;
     }
@@ -264,6 +264,7 @@ pub fn metrics(console: &Console, reading: &Reading, req: &Request) -> Response 
             return unauthorized(&["api"]);
         }
     }
+    let reading = intake.delivery_reading().await;
     let mut body = crate::telemetry::prometheus_counters();
     let view = &reading.view;
     let gauge = |body: &mut String, name: &str, help: &str, value: Option<f64>| {
@@ -377,7 +378,7 @@ async fn api_call(
     match (req.method(), api) {
         (&Method::GET, ["status"]) => {
             let dead = ctx.console.dead_letters.list().await.map_err(unavailable)?;
-            Ok(status_json(&ctx.reading, &dead))
+            Ok(status_json(&*ctx.intake.delivery_reading().await, &dead))
         }
         (&Method::GET, ["dead-letters"]) => {
             let dead = ctx.console.dead_letters.list().await.map_err(unavailable)?;
@@ -390,10 +391,15 @@ async fn api_call(
                 .map(|(_, v)| v.to_lowercase())
                 .unwrap_or_default();
             let since = chrono::Utc::now() - chrono::Duration::days(7);
-            let records = ctx.ledger.records_since(since, 500).await.map_err(|e| {
-                tracing::warn!(error = %e, "console: the ledger cannot be read");
-                IntakeError::new(503, "ledger_unavailable", "the ledger cannot be read")
-            })?;
+            let records = ctx
+                .intake
+                .ledger
+                .records_since(since, 500)
+                .await
+                .map_err(|e| {
+                    tracing::warn!(error = %e, "console: the ledger cannot be read");
+                    IntakeError::new(503, "ledger_unavailable", "the ledger cannot be read")
+                })?;
             let Some(records) = records else {
                 return Ok(json!({"leads": [], "listed": false}));
             };

@@ -284,7 +284,7 @@ impl Intake {
             if req.method() != Method::GET {
                 return IntakeError::method_not_allowed(route.allow()).response();
             }
-            return console::metrics(console, &*self.delivery_reading().await, &req);
+            return console::metrics(console, self, &req).await;
         }
         if let Route::Console { rest } = &route {
             // Not configured: the console does not exist, as any unknown route.
@@ -293,8 +293,7 @@ impl Intake {
             };
             let ctx = console::ConsoleContext {
                 console,
-                ledger: self.ledger.as_ref(),
-                reading: self.delivery_reading().await,
+                intake: self,
             };
             return console::handle(&ctx, rest, &req).await;
         }
