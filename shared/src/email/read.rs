@@ -427,7 +427,8 @@ pub use crate::postal::street_line;
 /// A person's name in a subject: "Ana Silva is interested in…", "Message from Ana Silva for
 /// …", "… Inquiry From Ana Silva", "New lead - Ana Silva", "Lead | Ana Silva - Property".
 pub fn subject_name(subject: &str) -> Option<String> {
-    let lower = subject.to_lowercase();
+    // ASCII only, so that its offsets are the subject's own (see `sentence_name`).
+    let lower = subject.to_ascii_lowercase();
     let mut candidate = None;
     for marker in [
         " is interested in",
@@ -461,7 +462,7 @@ pub fn subject_name(subject: &str) -> Option<String> {
         ] {
             if let Some(i) = lower.find(marker) {
                 let after = &subject[i + marker.len()..];
-                let lower_after = after.to_lowercase();
+                let lower_after = after.to_ascii_lowercase();
                 let end = [" for ", " about ", " regarding ", " - ", " | ", " ("]
                     .iter()
                     .filter_map(|m| lower_after.find(m))
@@ -584,7 +585,9 @@ const SENTENCE_MARKERS: &[&str] = &[
 /// the marker: two to four words, each capitalized (or the whole name in capitals).
 fn sentence_name(text: &str) -> Option<(String, String)> {
     text.lines().map(str::trim).find_map(|line| {
-        let lower = line.to_lowercase();
+        // ASCII only: the markers are, and its offsets must be the line's own (a full
+        // lowercasing changes some characters' length: 'İ' becomes three bytes).
+        let lower = line.to_ascii_lowercase();
         let (at, marker) = SENTENCE_MARKERS
             .iter()
             .filter_map(|m| lower.find(m).map(|i| (i, *m)))
@@ -661,7 +664,9 @@ fn personal_message(text: &str) -> Option<String> {
 /// Reyes."): the name, and the line it is in.
 fn greeting_name(text: &str) -> Option<(String, String)> {
     text.lines().map(str::trim).find_map(|line| {
-        let lower = line.to_lowercase();
+        // ASCII only: the markers are, and its offsets must be the line's own (a full
+        // lowercasing changes some characters' length: 'İ' becomes three bytes).
+        let lower = line.to_ascii_lowercase();
         let at = ["my name is ", "this is "]
             .iter()
             .filter_map(|m| lower.find(m).map(|i| i + m.len()))
@@ -932,6 +937,19 @@ pub fn generic(r: &Reading, portal_mail: bool) -> RawLead {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn letters_whose_lowercase_is_longer_do_not_shift_offsets() {
+        // 'İ' lowercases to three bytes from two: offsets found in a full lowercasing
+        // would cut the original inside a character (the fuzz target found these).
+        assert_eq!(
+            subject_name("İİİİ: Ana Silva is interested in 12 Elm St").as_deref(),
+            Some("Ana Silva")
+        );
+        let _ = subject_name("İİİİİİ lead from Ana Silva for 12 Elm St");
+        let _ = sentence_name("İİİİİİİİ Ana Silva is interested in 12 Elm St");
+        let _ = greeting_name("İİİİİİİİ my name is Ana Silva.");
+    }
 
     fn mailbox(name: Option<&str>, address: &str) -> Mailbox {
         Mailbox {
