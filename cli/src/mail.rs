@@ -23,8 +23,8 @@ pub enum EmailAction {
 
 #[derive(Args)]
 pub struct RedriveArgs {
-    /// A deployed stack's name: its MailBucketName, MailFailureQueueUrl, QueueUrl and
-    /// DeadLetterQueueUrl outputs.
+    /// A deployed stack's name: its MailBucketName, MailFailureQueueUrl, QueueUrl,
+    /// DeadLetterQueueUrl and LedgerTable outputs.
     #[arg(long)]
     stack: Option<String>,
     /// Instead of --stack: the mail bucket.
@@ -39,6 +39,9 @@ pub struct RedriveArgs {
     /// Instead of --stack: the dead-letter queue.
     #[arg(long, conflicts_with = "stack", requires = "queue_url")]
     dlq_url: Option<String>,
+    /// Instead of --stack: the ledger table, where mail read as no lead is kept for review.
+    #[arg(long, conflicts_with = "stack")]
+    table: Option<String>,
     /// Every message stored at or after this time (RFC 3339, or `24h`, `3d` ago), instead
     /// of the failure queue's events.
     #[arg(long)]
@@ -81,6 +84,7 @@ struct Places {
     failure_queue_url: Option<String>,
     queue_url: String,
     dlq_url: String,
+    table: String,
 }
 
 async fn places(args: &RedriveArgs, aws: &aws_config::SdkConfig) -> Result<Places, String> {
@@ -99,16 +103,20 @@ async fn places(args: &RedriveArgs, aws: &aws_config::SdkConfig) -> Result<Place
             failure_queue_url: Some(get("MailFailureQueueUrl")?),
             queue_url: get("QueueUrl")?,
             dlq_url: get("DeadLetterQueueUrl")?,
+            table: get("LedgerTable")?,
         });
     }
-    match (&args.bucket, &args.queue_url, &args.dlq_url) {
-        (Some(bucket), Some(queue_url), Some(dlq_url)) => Ok(Places {
+    match (&args.bucket, &args.queue_url, &args.dlq_url, &args.table) {
+        (Some(bucket), Some(queue_url), Some(dlq_url), Some(table)) => Ok(Places {
             bucket: bucket.clone(),
             failure_queue_url: args.failure_queue_url.clone(),
             queue_url: queue_url.clone(),
             dlq_url: dlq_url.clone(),
+            table: table.clone(),
         }),
-        _ => Err("name the stack (--stack), or --bucket, --queue-url and --dlq-url".into()),
+        _ => {
+            Err("name the stack (--stack), or --bucket, --queue-url, --dlq-url and --table".into())
+        }
     }
 }
 
@@ -132,6 +140,11 @@ pub async fn run(action: EmailAction) -> ExitCode {
     };
     let sqs = aws_sdk_sqs::Client::new(&aws);
     let queue = SqsQueue::new(sqs.clone(), at.queue_url.clone(), at.dlq_url.clone());
+    let kept = inlet::kept::dynamodb::DynamoKept::new(
+        aws_sdk_dynamodb::Client::new(&aws),
+        at.table.clone(),
+        config.kept_retention,
+    );
     let s3 = inlet::objects::s3::client(&aws);
     let objects = S3Objects::new(s3.clone());
     let mut taken = 0;
@@ -155,7 +168,7 @@ pub async fn run(action: EmailAction) -> ExitCode {
                 return true;
             }
         };
-        match inlet::router::email::accept(&queue, &inbound, &ctx).await {
+        match inlet::router::email::accept(&queue, &kept, &inbound, &ctx).await {
             Ok(outcome) => {
                 let id = match &outcome {
                     Outcome::Lead(e)
@@ -167,7 +180,7 @@ pub async fn run(action: EmailAction) -> ExitCode {
                 true
             }
             Err(e) => {
-                println!("{key}: the queue did not take it: {e}");
+                println!("{key}: the queue or the kept items did not take it: {e}");
                 false
             }
         }

@@ -1,10 +1,10 @@
 //! The `inlet` command. Wiring only: every decision is in the `inlet` library.
 
+mod kept;
 mod mail;
 mod ops;
 mod parse;
 mod serve;
-mod spam;
 mod status;
 
 use clap::{Parser, Subcommand};
@@ -64,8 +64,12 @@ enum Command {
         #[arg(long)]
         stack: Option<String>,
     },
-    /// Form submissions taken for spam, kept for review: list them, release one as a lead.
-    Spam(spam::SpamArgs),
+    /// Spam kept for review (forms' spam checks, mail the receiving service called spam):
+    /// list it, release one as a lead, or delete it.
+    Spam(kept::KeptArgs),
+    /// Mail read as no lead, and leads whose reading is unsure, kept for review: list them,
+    /// release one as a lead into a channel, or delete it.
+    Review(kept::KeptArgs),
     /// Stored inbound mail: redrive what the email function failed on.
     Email {
         #[command(subcommand)]
@@ -101,7 +105,8 @@ fn main() -> ExitCode {
             _ => Box::pin(ops::dlq(action, &data_dir)),
         }),
         Command::Leads(args) => runtime.block_on(ops::leads(args)),
-        Command::Spam(args) => runtime.block_on(spam::run(args)),
+        Command::Spam(args) => runtime.block_on(kept::run(kept::Which::Spam, args)),
+        Command::Review(args) => runtime.block_on(kept::run(kept::Which::Review, args)),
         Command::Email { action } => runtime.block_on(mail::run(action)),
         Command::Status { data_dir, stack } => runtime.block_on(ops::status(&data_dir, stack)),
         Command::Parse { what } => runtime.block_on(parse::run(what)),

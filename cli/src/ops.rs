@@ -3,8 +3,6 @@
 use clap::{Args, Subcommand};
 use inlet::config::{Config, VARIABLES};
 use inlet::embedded::{EmbeddedStore, QueueSettings};
-use inlet::envelope::lead_key;
-use inlet::lead::Lead;
 use inlet::ledger::{Ledger, LedgerRecord, RecordStatus, StepState};
 use inlet::normalize;
 use std::path::{Path, PathBuf};
@@ -342,25 +340,6 @@ pub fn dlq_sqs(
     })
 }
 
-/// A deployed stack's queue pair, from its outputs.
-pub async fn stack_queues(name: &str) -> Result<inlet::queue::sqs::SqsQueue, String> {
-    let aws = aws_config::load_from_env().await;
-    let client = aws_sdk_cloudformation::Client::new(&aws);
-    let outputs = inlet::stack::outputs(&client, name)
-        .await
-        .map_err(|e| e.to_string())?;
-    let url = |key: &str| {
-        inlet::stack::output(&outputs, name, key)
-            .map(str::to_owned)
-            .map_err(|e| e.to_string())
-    };
-    Ok(inlet::queue::sqs::SqsQueue::new(
-        aws_sdk_sqs::Client::new(&aws),
-        url("QueueUrl")?,
-        url("DeadLetterQueueUrl")?,
-    ))
-}
-
 pub async fn dlq(action: DlqAction, data_dir: &Path) -> ExitCode {
     let store = match open(data_dir) {
         Ok(s) => s,
@@ -417,7 +396,21 @@ pub async fn dlq(action: DlqAction, data_dir: &Path) -> ExitCode {
 /// The ledger records `inlet status` reads: a busy office's day.
 const STATUS_RECORDS: usize = 100_000;
 
-/// `inlet status`: the embedded store's queues and ledger, or a deployed stack's.
+/// How many of each kind are kept, or `None` (said as unknown) when the store cannot be read.
+async fn kept_counts(kept: &dyn inlet::kept::Kept) -> crate::status::Kept {
+    match inlet::router::console::kept_counts(kept).await {
+        Ok(counts) => crate::status::Kept {
+            counts: Some(counts),
+        },
+        Err(e) => {
+            eprintln!("inlet status: the kept items cannot be read: {e}");
+            crate::status::Kept::default()
+        }
+    }
+}
+
+/// `inlet status`: the embedded store's queues, ledger and kept items, or a deployed
+/// stack's, with what CloudWatch says of it.
 pub async fn status(data_dir: &Path, stack: Option<String>) -> ExitCode {
     let Some(name) = stack else {
         let store = match open(data_dir) {
@@ -429,9 +422,10 @@ pub async fn status(data_dir: &Path, stack: Option<String>) -> ExitCode {
             Err(e) => return fail("status", e),
         };
         let reading = inlet::deliver::view::read(&store, &store, STATUS_RECORDS).await;
+        let kept = kept_counts(&store).await;
         let place = format!("embedded store {}", data_dir.join("inlet.db").display());
         return crate::status::print(
-            &crate::status::report(&place, &reading, &dead),
+            &crate::status::report(&place, &reading, &dead, &kept, None),
             crate::status::failing(&reading),
         );
     };
@@ -448,15 +442,19 @@ pub async fn status(data_dir: &Path, stack: Option<String>) -> ExitCode {
         Ok(u) => u,
         Err(e) => return fail("status", e),
     };
-    let queue =
-        inlet::queue::sqs::SqsQueue::new(aws_sdk_sqs::Client::new(&aws), queue_url, dlq_url);
+    let queue = inlet::queue::sqs::SqsQueue::new(
+        aws_sdk_sqs::Client::new(&aws),
+        queue_url.clone(),
+        dlq_url,
+    );
     let dead = match queue.dead_letters().await {
         Ok(d) => d,
         Err(e) => return fail("status", e),
     };
+    let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
     let ledger = inlet::ledger::dynamodb::DynamoLedger::new(
-        aws_sdk_dynamodb::Client::new(&aws),
-        table,
+        dynamodb.clone(),
+        table.clone(),
         std::time::Duration::ZERO,
     );
     let reading = inlet::deliver::view::read(&queue, &ledger, STATUS_RECORDS).await;
@@ -466,8 +464,30 @@ pub async fn status(data_dir: &Path, stack: Option<String>) -> ExitCode {
             "the queues' counts cannot be read (see the log above)",
         );
     }
+    let kept = kept_counts(&inlet::kept::dynamodb::DynamoKept::new(
+        dynamodb,
+        table,
+        std::time::Duration::from_secs(3650 * 86_400),
+    ))
+    .await;
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&aws);
+    let cloud = match inlet::stack::metrics(&cloudwatch, &queue_url, chrono::Utc::now()).await {
+        Ok(m) => Some(m),
+        Err(e) => {
+            eprintln!("inlet status: {e}");
+            None
+        }
+    };
+    let reading =
+        crate::status::with_oldest(reading, cloud.as_ref().and_then(|c| c.oldest_waiting_secs));
     crate::status::print(
-        &crate::status::report(&format!("stack {name}"), &reading, &dead),
+        &crate::status::report(
+            &format!("stack {name}"),
+            &reading,
+            &dead,
+            &kept,
+            cloud.as_ref(),
+        ),
         crate::status::failing(&reading),
     )
 }
@@ -699,15 +719,32 @@ fn print_dead_letters(dead: &[inlet::queue::DeadMessage], json: bool) -> ExitCod
 
 #[derive(Args)]
 pub struct LeadsArgs {
-    /// Only this person's envelopes (with --channel).
+    /// Only this person's envelopes (by its digest: the ledger keeps no emails).
     #[arg(long)]
     email: Option<String>,
-    /// Only this person's envelopes, by phone (with --channel).
+    /// Only this person's envelopes, by phone.
     #[arg(long)]
     phone: Option<String>,
-    /// The lead channel the person came in on.
+    /// Only envelopes of this lead channel (with --email or --phone, the person is looked
+    /// up in it as far back as the ledger keeps records).
     #[arg(long)]
     channel: Option<String>,
+    /// Only envelopes from this sender or portal (zillow, website-form, …).
+    #[arg(long)]
+    sender: Option<String>,
+    /// Only envelopes in this state: queued, in_progress, delivered, dead_lettered.
+    #[arg(long)]
+    status: Option<String>,
+    /// Received on or after (a date, 2026-12-05, or an RFC 3339 time); 30 days by default.
+    #[arg(long)]
+    since: Option<String>,
+    /// Received on or before (a date is the whole day).
+    #[arg(long)]
+    until: Option<String>,
+    /// Any of the above by its look, or text of the record (an envelope or Rechat lead id,
+    /// words of an error).
+    #[arg(long)]
+    q: Option<String>,
     #[arg(long, default_value_t = 20)]
     limit: usize,
     #[arg(long, default_value = "inlet-data")]
@@ -749,58 +786,55 @@ async fn deployed_ledger(
     ))
 }
 
+/// The records `inlet leads` reads when it has no exact way to the person.
+const LEADS_SCAN: usize = 20_000;
+
 pub async fn leads(args: LeadsArgs) -> ExitCode {
     let deployed = args.stack.is_some() || args.table.is_some();
-    let records = if args.email.is_some() || args.phone.is_some() {
-        let Some(channel) = args
-            .channel
-            .as_deref()
-            .and_then(|c| uuid::Uuid::parse_str(c).ok())
-        else {
-            return fail(
-                "leads",
-                "--email and --phone need --channel (the lead channel UUID they came in on)",
-            );
-        };
-        let channel = channel.hyphenated().to_string();
-        let lead = Lead {
-            email: match args.email.as_deref().map(normalize::email) {
-                Some(Ok(e)) => Some(e),
-                Some(Err(e)) => return fail("leads", e),
-                None => None,
-            },
-            phone_number: args
-                .phone
-                .as_deref()
-                .and_then(|p| normalize::phone(p, phonenumber::country::Id::US)),
-            ..Lead::default()
-        };
-        let key = lead_key(&channel, Some(&lead), None, "");
-        if deployed {
-            match deployed_ledger(args.stack.as_deref(), args.table.as_deref()).await {
-                Ok(ledger) => ledger
-                    .records_for_lead(&key)
-                    .await
-                    .map_err(|e| e.to_string()),
-                Err(e) => Err(e),
-            }
-        } else {
-            match open(&args.data_dir) {
-                Ok(store) => store
-                    .records_for_lead(&key)
-                    .await
-                    .map_err(|e| e.to_string()),
-                Err(e) => Err(e),
-            }
+    let params = [
+        ("email", &args.email),
+        ("phone", &args.phone),
+        ("channel", &args.channel),
+        ("sender", &args.sender),
+        ("status", &args.status),
+        ("since", &args.since),
+        ("until", &args.until),
+        ("q", &args.q),
+    ];
+    let region = Config::load(None)
+        .map(|c| c.phone_region)
+        .unwrap_or(phonenumber::country::Id::US);
+    let query = match inlet::ledger::search::LeadQuery::from_params(
+        params
+            .iter()
+            .filter_map(|(k, v)| v.as_deref().map(|v| (*k, v))),
+        region,
+    ) {
+        Ok(q) => q,
+        Err(e) => return fail("leads", format!("--{e}")),
+    };
+    let channels: Vec<String> = query.channel.iter().cloned().collect();
+    let search = async |ledger: &dyn Ledger| {
+        inlet::ledger::search::search(
+            ledger,
+            &query,
+            &channels,
+            args.limit,
+            LEADS_SCAN,
+            chrono::Utc::now(),
+        )
+        .await
+        .map_err(|e| e.to_string())
+        .map(Option::unwrap_or_default)
+    };
+    let records = if deployed {
+        match deployed_ledger(args.stack.as_deref(), args.table.as_deref()).await {
+            Ok(ledger) => search(&ledger).await,
+            Err(e) => Err(e),
         }
-    } else if deployed {
-        Err("against a deployed ledger, name a person: --email or --phone with --channel".into())
     } else {
         match open(&args.data_dir) {
-            Ok(store) => store
-                .recent_records(args.limit)
-                .await
-                .map_err(|e| e.to_string()),
+            Ok(store) => search(&store).await,
             Err(e) => Err(e),
         }
     };

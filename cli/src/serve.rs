@@ -104,7 +104,7 @@ pub async fn run(args: ServeArgs) -> ExitCode {
             visibility: Duration::from_secs(args.visibility_secs.max(1)),
             max_receives: args.max_receives.max(1),
             ledger_ttl: config.ledger_ttl,
-            spam_retention: config.spam_retention,
+            kept_retention: config.kept_retention,
         },
     ) {
         Ok(s) => s,
@@ -220,6 +220,7 @@ pub async fn run(args: ServeArgs) -> ExitCode {
     let intake = Arc::new(Intake {
         queue: Arc::new(store.clone()),
         ledger: Arc::new(store.clone()),
+        kept: Arc::new(store.clone()),
         settings,
         captcha: Arc::new(inlet::forms::spam::HttpCaptchaVerifier::new()),
         sns: Arc::new(inlet::sns::HttpsSns::new(None)),

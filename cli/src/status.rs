@@ -1,19 +1,67 @@
-//! `inlet status`: what waits and what needs a person, read from the queues and the ledger:
-//! delivery's judgement (`ok`, `failing`, `stalled`, as `/health` says it), leads waiting and
-//! the oldest's age, what moved in the last hour and day and how fast, dead letters by why,
-//! spam kept, and forwarding confirmations with their code and link (an agent's forwarding
-//! does not work until someone confirms it). It exits 1 while delivery is failing or
-//! stalled.
+//! `inlet status`: what waits and what needs a person, read from the queues, the ledger, the
+//! kept items and (for a stack) CloudWatch: delivery's judgement (`ok`, `failing`,
+//! `stalled`, as `/health` says it), leads waiting and the oldest's age, what moved in the
+//! last hour and day and how fast, dead letters by why, spam kept, mail held for review,
+//! unsure readings, and forwarding confirmations with their code and link (an agent's
+//! forwarding does not work until someone confirms it). It exits 1 while delivery is
+//! failing or stalled.
 
 use inlet::breaker::RechatState;
 use inlet::deliver::view::{DeliveryStatus, Reading};
+use inlet::kept::KeptKind;
 use inlet::queue::{DeadMessage, FORWARDING_CONFIRMATION, SPAM};
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
+/// What `report` reads besides delivery's state.
+#[derive(Debug, Clone, Default)]
+pub struct Kept {
+    /// How many are kept, by kind; `None` when the store could not be read.
+    pub counts: Option<Vec<(KeptKind, u64)>>,
+}
+
+impl Kept {
+    fn count(&self, kind: KeptKind) -> Option<u64> {
+        self.counts
+            .as_ref()
+            .map(|c| c.iter().filter(|(k, _)| *k == kind).map(|(_, n)| n).sum())
+    }
+}
+
+/// The reading with the queue's oldest age that CloudWatch knows (SQS gives it only as a
+/// metric), judged again with it: on a stack, a stall can be seen only so.
+pub fn with_oldest(reading: Reading, oldest_waiting_secs: Option<u64>) -> Reading {
+    let Some(oldest) = oldest_waiting_secs else {
+        return reading;
+    };
+    let mut backlog = reading.backlog.clone().unwrap_or_default();
+    if backlog.oldest_waiting_secs.is_some() {
+        return reading;
+    }
+    backlog.oldest_waiting_secs = Some(oldest);
+    let view = inlet::deliver::view::judge(
+        Some(&backlog),
+        &reading.activity,
+        reading.rechat.as_ref(),
+        chrono::Utc::now(),
+        inlet::deliver::view::STALL_AFTER,
+    );
+    Reading {
+        view,
+        backlog: Some(backlog),
+        ..reading
+    }
+}
+
 /// The report, as lines: plain data in, text out. `waiting` is the queue's count when the
-/// reading's backlog is unknown.
-pub fn report(place: &str, reading: &Reading, dead: &[DeadMessage]) -> Vec<String> {
+/// reading's backlog is unknown; `cloud` is what CloudWatch says of a stack.
+pub fn report(
+    place: &str,
+    reading: &Reading,
+    dead: &[DeadMessage],
+    kept: &Kept,
+    cloud: Option<&inlet::stack::StackMetrics>,
+) -> Vec<String> {
     let view = &reading.view;
     let activity = &reading.activity;
     let or_unknown = |n: Option<u64>| n.map_or("unknown".to_owned(), |n| n.to_string());
@@ -70,9 +118,25 @@ pub fn report(place: &str, reading: &Reading, dead: &[DeadMessage]) -> Vec<Strin
         ));
     } else {
         lines.push(
-            "  delivered            see the stack's CloudWatch dashboard (the ledger is not scanned)"
+            "  delivered            unknown (the ledger could not be listed; see the stack's dashboard)"
                 .into(),
         );
+    }
+    if let Some(cloud) = cloud {
+        let said: Vec<String> = cloud
+            .leads
+            .iter()
+            .filter(|(_, _, day)| *day > 0)
+            .map(|(outcome, hour, day)| format!("{} {day} ({hour})", outcome.replace('_', " ")))
+            .collect();
+        lines.push(format!(
+            "  last day, CloudWatch {}",
+            if said.is_empty() {
+                "no leads counted (the last hour in brackets)".to_owned()
+            } else {
+                format!("{} (the last hour in brackets)", said.join(", "))
+            }
+        ));
     }
     let cause = |d: &DeadMessage| d.dead_letter.cause.clone();
     let confirmations: Vec<_> = dead
@@ -95,13 +159,41 @@ pub fn report(place: &str, reading: &Reading, dead: &[DeadMessage]) -> Vec<Strin
     for (why, n) in by_why {
         lines.push(format!("    {n:>4}  {why}"));
     }
+    let unknown = "unknown (the kept items could not be read)".to_owned();
+    let spam = kept.count(KeptKind::Spam).map(|n| n + spam as u64);
     lines.push(format!(
-        "  spam kept            {spam}{}",
-        if spam > 0 {
-            " (inlet spam list; inlet spam release --id ID queues one)"
-        } else {
-            ""
-        }
+        "  spam kept            {}",
+        spam.map_or(unknown.clone(), |n| format!(
+            "{n}{}",
+            if n > 0 {
+                " (inlet spam list; inlet spam release --id ID queues one)"
+            } else {
+                ""
+            }
+        ))
+    ));
+    lines.push(format!(
+        "  mail held for review {}",
+        kept.count(KeptKind::NotALead)
+            .map_or(unknown.clone(), |n| format!(
+                "{n}{}",
+                if n > 0 {
+                    " read as no lead (inlet review list; release one with --channel)"
+                } else {
+                    ""
+                }
+            ))
+    ));
+    lines.push(format!(
+        "  unsure readings      {}",
+        kept.count(KeptKind::Unsure).map_or(unknown, |n| format!(
+            "{n}{}",
+            if n > 0 {
+                " delivered and kept for a look (inlet review list --kind unsure)"
+            } else {
+                ""
+            }
+        ))
     ));
     lines.push(format!(
         "  forwarding confirmations waiting   {}",
@@ -240,6 +332,13 @@ mod tests {
             in_retry: 2,
             ..Activity::default()
         };
+        let kept = Kept {
+            counts: Some(vec![
+                (KeptKind::Spam, 2),
+                (KeptKind::NotALead, 3),
+                (KeptKind::Unsure, 0),
+            ]),
+        };
         let lines = report(
             "test",
             &reading(Some(backlog(3, 12)), activity, Some(RechatState::default())),
@@ -270,6 +369,8 @@ mod tests {
                     None,
                 ),
             ],
+            &kept,
+            None,
         );
         let text = lines.join("\n");
         for want in [
@@ -283,7 +384,9 @@ mod tests {
             "dead letters         3",
             "   2  unroutable",
             "   1  capture: Rechat answered 400",
-            "spam kept            1 (inlet spam list",
+            "spam kept            3 (inlet spam list",
+            "mail held for review 3 read as no lead",
+            "unsure readings      0\n",
             "forwarding confirmations waiting   1",
             "code 1234; confirm at https://mail-settings.google.com/mail/vf-x",
         ] {
@@ -300,7 +403,7 @@ mod tests {
             ..RechatState::default()
         };
         let r = reading(Some(backlog(200, 60)), Activity::default(), Some(down));
-        let text = report("test", &r, &[]).join("\n");
+        let text = report("test", &r, &[], &Kept::default(), None).join("\n");
         assert!(
             text.contains("Rechat unavailable since 2027-01-15T08:00:00Z; last error: 503: Internal Error; 4 probes"),
             "{text}"
@@ -317,10 +420,11 @@ mod tests {
         )));
         // Unreadable is said as such, and is not by itself a failing delivery.
         let unknown = reading(None, Activity::default(), None);
-        let text = report("test", &unknown, &[]).join("\n");
+        let text = report("test", &unknown, &[], &Kept::default(), None).join("\n");
         assert!(text.contains("availability unknown"), "{text}");
         assert!(text.contains("waiting to deliver   unknown"), "{text}");
-        assert!(text.contains("CloudWatch dashboard"), "{text}");
+        assert!(text.contains("delivered            unknown"), "{text}");
+        assert!(text.contains("spam kept            unknown"), "{text}");
         assert!(!failing(&unknown));
     }
 
@@ -334,7 +438,7 @@ mod tests {
             },
             Some(RechatState::default()),
         );
-        let text = report("test", &r, &[]).join("\n");
+        let text = report("test", &r, &[], &Kept::default(), None).join("\n");
         assert!(
             text.contains("delivery             stalled: the oldest lead has waited 3600s"),
             "{text}"
@@ -344,5 +448,51 @@ mod tests {
             "{text}"
         );
         assert!(failing(&r));
+    }
+}
+
+#[cfg(test)]
+mod stack_tests {
+    use super::*;
+    use inlet::deliver::view::{Activity, STALL_AFTER, judge};
+    use inlet::queue::Backlog;
+
+    #[test]
+    fn cloudwatchs_oldest_age_judges_a_stall_the_queue_could_not_see() {
+        // SQS counts what waits but not how long: the stack's reading before CloudWatch.
+        let backlog = Backlog {
+            waiting: 4,
+            in_flight: 0,
+            oldest_waiting_secs: None,
+            dead_letters: 0,
+        };
+        let activity = Activity {
+            known: true,
+            ..Activity::default()
+        };
+        let now = chrono::Utc::now();
+        let reading = Reading {
+            view: judge(Some(&backlog), &activity, None, now, STALL_AFTER),
+            activity,
+            backlog: Some(backlog),
+            rechat: None,
+        };
+        assert!(!failing(&reading));
+        let judged = with_oldest(reading.clone(), Some(3_600));
+        assert!(failing(&judged), "{:?}", judged.view);
+        assert_eq!(judged.view.oldest_waiting_secs, Some(3_600));
+        assert!(!failing(&with_oldest(reading.clone(), None)));
+        let cloud = inlet::stack::StackMetrics {
+            oldest_waiting_secs: Some(3_600),
+            leads: vec![("received", 2, 40), ("delivered", 1, 37), ("spam", 0, 0)],
+        };
+        let text = report("stack s", &judged, &[], &Kept::default(), Some(&cloud)).join("\n");
+        assert!(
+            text.contains(
+                "last day, CloudWatch received 40 (2), delivered 37 (1) (the last hour in brackets)"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("oldest waiting       3600s"), "{text}");
     }
 }

@@ -44,7 +44,12 @@ async fn replay_reads_unroutable_mail_again_on_the_stacks_queues() {
         "From: Gmail Team <forwarding-noreply@google.com>\r\nTo: zillow@in.example.com\r\nSubject: (#301122334) Gmail Forwarding Confirmation - Receive Mail from ana@gmail.com\r\nMessage-ID: <c-1@google.com>\r\n\r\nhttps://mail-settings.google.com/mail/vf-x\r\n".to_owned(),
     ] {
         let inbound = ingress::from_raw("ses", raw.into_bytes()).unwrap();
-        let outcome = inlet::router::email::accept(&queue, &inbound, &ctx)
+        let outcome = inlet::router::email::accept(
+            &queue,
+            &inlet::kept::NothingKept,
+            &inbound,
+            &ctx,
+        )
             .await
             .unwrap();
         assert!(

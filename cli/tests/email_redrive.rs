@@ -55,6 +55,13 @@ async fn redrive_takes_failed_and_stored_mail_through_the_same_path_once() {
             .build(),
     );
     s3.create_bucket().bucket(BUCKET).send().await.unwrap();
+    // Where mail read as no lead is kept for review: the ledger's table.
+    inlet::ledger::dynamodb::DynamoLedger::create_table(
+        &aws_sdk_dynamodb::Client::new(&aws),
+        "inlet-redrive-ledger",
+    )
+    .await
+    .unwrap();
     for (key, body) in [
         (
             "inbound/m-1",
@@ -107,6 +114,8 @@ async fn redrive_takes_failed_and_stored_mail_through_the_same_path_once() {
             &dlq_url,
             "--failure-queue-url",
             &failures,
+            "--table",
+            "inlet-redrive-ledger",
             "--config",
             routing.to_str().unwrap(),
         ];

@@ -61,14 +61,15 @@ async fn spam_is_kept_listed_and_released_as_a_lead() {
     assert!(listed.contains("honeypot"), "{listed}");
     assert!(listed.contains("rosa.diaz@example.com"), "{listed}");
     assert_eq!(
-        listed.matches("spam:").count(),
+        listed.matches("honeypot").count(),
         1,
         "junk is not kept:\n{listed}"
     );
     let (ok, json_lines, _) = inlet(&["spam", "list", "--json"], &data);
     assert!(ok);
     let line: Value = serde_json::from_str(json_lines.lines().next().unwrap()).unwrap();
-    assert_eq!(line["envelope_id"], kept_id.as_str());
+    assert_eq!(line["envelope"]["id"], kept_id.as_str());
+    assert_eq!(line["kind"], "spam");
     let (ok, _, err) = inlet(&["dlq", "replay"], &data);
     assert!(ok, "{err}");
     let (ok, status, _) = inlet(&["status"], &data);
@@ -85,7 +86,10 @@ async fn spam_is_kept_listed_and_released_as_a_lead() {
     // A wrong id, or a dead letter that is not spam, is refused with the reason.
     let (ok, _, err) = inlet(&["spam", "release", "--id", "c-not-there"], &data);
     assert!(!ok);
-    assert!(err.contains("no kept spam has the id"), "{err}");
+    assert!(
+        err.contains("nothing kept under `inlet spam` has the id"),
+        "{err}"
+    );
 
     let (ok, out, err) = inlet(&["spam", "release", "--id", &kept_id], &data);
     assert!(ok, "{err}");
@@ -93,7 +97,10 @@ async fn spam_is_kept_listed_and_released_as_a_lead() {
     assert!(wait_for(Duration::from_secs(20), || double.leads().len() == 1).await);
     assert_eq!(double.leads()[0].payload["email"], "rosa.diaz@example.com");
     let (_, listed, _) = inlet(&["spam", "list"], &data);
-    assert!(listed.contains("No spam is kept"), "{listed}");
+    assert!(
+        listed.contains("Nothing is kept under `inlet spam`"),
+        "{listed}"
+    );
     // Released once: a second release finds nothing.
     let (ok, _, _) = inlet(&["spam", "release", "--id", &kept_id], &data);
     assert!(!ok);
@@ -158,4 +165,108 @@ async fn status_fails_and_health_says_failing_while_every_lead_is_refused() {
     let health: Value = health.json().await.unwrap();
     assert_eq!(health["delivery"]["status"], "failing", "{health}");
     assert_eq!(health["delivery"]["rechat"], "available", "{health}");
+}
+
+/// Mail that reads as no lead is held for review on `inlet serve`: the sender is told it was
+/// kept, `inlet status` counts it, `inlet review list` shows its reference, and a release
+/// into a chosen channel (no routing rule placed it) reaches Rechat as a lead. An unsure
+/// reading is delivered and counted apart; a dismissed item is gone.
+#[tokio::test]
+async fn mail_held_for_review_is_counted_listed_and_released_into_a_chosen_channel() {
+    let double = RechatDouble::start().await;
+    let data = data_dir("operate-review");
+    let serve = Serve::start(double.url(), &data, "127.0.0.1:0", &[]);
+    let token = serve.mail_token();
+    let http = reqwest::Client::new();
+    let mail = |raw: &'static str| {
+        http.post(format!("{}/email/raw", serve.url))
+            .basic_auth("inlet", Some(&token))
+            .header("content-type", "message/rfc822")
+            .body(raw)
+            .send()
+    };
+    // A buyer's question that reads as an auto-reply, to an address no rule places; and a
+    // portal notice with only a relay address (unsure, delivered to the default channel).
+    let r = mail("From: Ivy Chen <ivy.chen@example.com>\r\nTo: leads@in.example.com\r\nSubject: Out of office: 4 Birch Rd\r\nAuto-Submitted: auto-replied\r\nMessage-ID: <ooo-serve@fixtures.example>\r\n\r\nAway until Monday; I still want a showing of 4 Birch Rd.\r\n").await.unwrap();
+    let answer: Value = r.json().await.unwrap();
+    assert_eq!(answer["code"], "NOT_A_LEAD", "{answer}");
+    assert_eq!(answer["kept"], true, "{answer}");
+    let r = http
+        .post(format!("{}/webhooks/{CHANNEL}", serve.url))
+        .json(&serde_json::json!({"first_name": "Omar", "message": "call me"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    assert!(wait_for(Duration::from_secs(20), || double.leads().len() == 1).await);
+
+    let (ok, status, err) = inlet(&["status"], &data);
+    assert!(ok, "{status}{err}");
+    assert!(status.contains("mail held for review 1"), "{status}");
+    assert!(status.contains("unsure readings      1"), "{status}");
+    let (ok, listed, err) = inlet(&["review", "list"], &data);
+    assert!(ok, "{err}");
+    for want in [
+        "not a lead",
+        "Ivy Chen <ivy.chen@example.com>",
+        "<ooo-serve@fixtures.example>",
+        "none: no routing rule placed it",
+        "unsure",
+        "Omar",
+    ] {
+        assert!(listed.contains(want), "{want:?} in\n{listed}");
+    }
+    let (ok, only, _) = inlet(&["review", "list", "--kind", "not-a-lead", "--json"], &data);
+    assert!(ok);
+    assert_eq!(only.lines().count(), 1, "{only}");
+    let held: Value = serde_json::from_str(only.lines().next().unwrap()).unwrap();
+    let id = held["id"].as_str().unwrap().to_owned();
+    let (ok, _, err) = inlet(&["review", "list", "--kind", "spam"], &data);
+    assert!(
+        !ok && err.contains("--kind"),
+        "spam is `inlet spam`'s: {err}"
+    );
+
+    // No channel: refused with why; a channel that is not a UUID too.
+    let (ok, _, err) = inlet(&["review", "release", "--id", &id], &data);
+    assert!(!ok);
+    assert!(err.contains("name the lead channel"), "{err}");
+    let (ok, _, err) = inlet(
+        &["review", "release", "--id", &id, "--channel", "sales"],
+        &data,
+    );
+    assert!(!ok && err.contains("not a lead channel"), "{err}");
+    let (ok, out, err) = inlet(
+        &["review", "release", "--id", &id, "--channel", CHANNEL],
+        &data,
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("queued as a lead"), "{out}");
+    assert!(wait_for(Duration::from_secs(20), || double.leads().len() == 2).await);
+    let lead = double
+        .leads()
+        .into_iter()
+        .find(|l| l.payload["email"] == "ivy.chen@example.com")
+        .expect("the released mail reached Rechat");
+    assert!(
+        lead.payload["note"]
+            .as_str()
+            .unwrap()
+            .contains("showing of 4 Birch Rd"),
+        "{:?}",
+        lead.payload
+    );
+    // The unsure reading, dismissed: nothing is kept.
+    let (ok, only, _) = inlet(&["review", "list", "--kind", "unsure", "--json"], &data);
+    assert!(ok);
+    let unsure: Value = serde_json::from_str(only.lines().next().unwrap()).unwrap();
+    let (ok, _, err) = inlet(
+        &["review", "delete", "--id", unsure["id"].as_str().unwrap()],
+        &data,
+    );
+    assert!(ok, "{err}");
+    let (_, listed, _) = inlet(&["review", "list"], &data);
+    assert!(listed.contains("Nothing is kept"), "{listed}");
+    let (_, status, _) = inlet(&["status"], &data);
+    assert!(status.contains("mail held for review 0"), "{status}");
 }

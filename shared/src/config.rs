@@ -40,8 +40,12 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "the token that opens /console and /metrics (24+ characters)",
     ),
     (
+        "INLET_KEEP_DAYS",
+        "days spam, mail read as no lead and unsure readings are kept for review (default 30)",
+    ),
+    (
         "INLET_SPAM_KEEP_DAYS",
-        "days inlet serve keeps form submissions taken for spam (default 30)",
+        "the older name of INLET_KEEP_DAYS, read when it is not set",
     ),
     (
         "INLET_DELIVER_CONCURRENCY",
@@ -138,8 +142,8 @@ pub struct Config {
     pub dead_letter_queue_url: Option<String>,
     pub ledger_table: Option<String>,
     pub ledger_ttl: Duration,
-    /// How long `inlet serve` keeps form submissions taken for spam.
-    pub spam_retention: Duration,
+    /// How long spam, mail read as no lead and unsure readings are kept for review.
+    pub kept_retention: Duration,
     pub deliver_concurrency: usize,
     pub dedupe_window: Duration,
     pub phone_region: phonenumber::country::Id,
@@ -183,7 +187,7 @@ impl Default for Config {
             dead_letter_queue_url: None,
             ledger_table: None,
             ledger_ttl: Duration::from_secs(90 * 86_400),
-            spam_retention: Duration::from_secs(30 * 86_400),
+            kept_retention: Duration::from_secs(30 * 86_400),
             deliver_concurrency: 10,
             dedupe_window: crate::deliver::DEDUPE_WINDOW,
             phone_region: phonenumber::country::Id::US,
@@ -503,9 +507,11 @@ impl Config {
             let days = number("INLET_LEDGER_TTL_DAYS", &v, 1, 3650)?;
             config.ledger_ttl = Duration::from_secs(days * 86_400);
         }
-        if let Some(v) = get("INLET_SPAM_KEEP_DAYS") {
-            let days = number("INLET_SPAM_KEEP_DAYS", &v, 1, 3650)?;
-            config.spam_retention = Duration::from_secs(days * 86_400);
+        for name in ["INLET_SPAM_KEEP_DAYS", "INLET_KEEP_DAYS"] {
+            if let Some(v) = get(name) {
+                let days = number(name, &v, 1, 3650)?;
+                config.kept_retention = Duration::from_secs(days * 86_400);
+            }
         }
         if let Some(v) = get("INLET_DELIVER_CONCURRENCY") {
             config.deliver_concurrency = number("INLET_DELIVER_CONCURRENCY", &v, 1, 1000)? as usize;
@@ -613,18 +619,11 @@ impl Config {
         Ok(needs)
     }
 
-    /// What the deployed form function needs: the queue and the channel allowlist.
-    /// The form function's queue and dead-letter queue (where spam is kept for review).
-    pub fn require_form(&self) -> Result<(&str, &str), ConfigError> {
+    /// What the deployed form function needs: the queues, the table spam is kept in for
+    /// review (the ledger's), and the channel allowlist.
+    pub fn require_form(&self) -> Result<DeliverSettings<'_>, ConfigError> {
         self.require_channels()?;
-        Ok((
-            self.queue_url
-                .as_deref()
-                .ok_or_else(|| missing("INLET_QUEUE_URL"))?,
-            self.dead_letter_queue_url
-                .as_deref()
-                .ok_or_else(|| missing("INLET_DLQ_URL"))?,
-        ))
+        self.require_deliver()
     }
 
     fn require_channels(&self) -> Result<(), ConfigError> {
@@ -668,8 +667,8 @@ impl Config {
                 (self.ledger_ttl.as_secs() / 86_400).to_string(),
             ),
             (
-                "INLET_SPAM_KEEP_DAYS".into(),
-                (self.spam_retention.as_secs() / 86_400).to_string(),
+                "INLET_KEEP_DAYS".into(),
+                (self.kept_retention.as_secs() / 86_400).to_string(),
             ),
             (
                 "INLET_DELIVER_CONCURRENCY".into(),

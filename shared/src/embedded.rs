@@ -53,8 +53,8 @@ pub struct QueueSettings {
     pub max_receives: u32,
     /// How long ledger records are kept.
     pub ledger_ttl: Duration,
-    /// How long form submissions taken for spam are kept for review.
-    pub spam_retention: Duration,
+    /// How long what is kept for review (spam, mail read as no lead, unsure readings) stays.
+    pub kept_retention: Duration,
 }
 
 impl Default for QueueSettings {
@@ -63,7 +63,7 @@ impl Default for QueueSettings {
             visibility: Duration::from_secs(60),
             max_receives: 1000,
             ledger_ttl: Duration::from_secs(90 * 86_400),
-            spam_retention: Duration::from_secs(30 * 86_400),
+            kept_retention: Duration::from_secs(30 * 86_400),
         }
     }
 }
@@ -119,6 +119,13 @@ CREATE INDEX IF NOT EXISTS ledger_by_lead ON ledger(lead_key, received_at);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS sender_links (key TEXT PRIMARY KEY, doc TEXT NOT NULL, expires_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, doc TEXT NOT NULL, version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS kept (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    kept_at INTEGER NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS kept_by_kind ON kept(kind, kept_at);
 ";
 
 impl EmbeddedStore {
@@ -148,6 +155,7 @@ impl EmbeddedStore {
             conn.pragma_update(None, "cache_size", -65_536)?;
             conn.busy_timeout(Duration::from_secs(10))?;
             conn.execute_batch(SCHEMA)?;
+            move_dead_letter_spam(&conn)?;
             // A store opened read-only (a read-only directory, a file owned by another
             // user) opens and answers reads; prove a write now, not at the first lead.
             conn.execute(
@@ -428,14 +436,14 @@ impl EmbeddedStore {
         .await
     }
 
-    /// Forgets expired dedupe ids, ledger records and kept spam.
+    /// Forgets expired dedupe ids, ledger records and kept items.
     pub async fn sweep(&self) -> Result<(), StoreError> {
-        let spam_retention_ms = self.settings.spam_retention.as_millis() as i64;
+        let kept_retention_ms = self.settings.kept_retention.as_millis() as i64;
         self.call(move |conn| {
             let now = now_ms();
             conn.execute(
-                "DELETE FROM messages WHERE queue = ?1 AND sent_at < ?2 AND json_extract(attributes, '$.cause') = ?3",
-                params![DEAD, now - spam_retention_ms, crate::queue::SPAM],
+                "DELETE FROM kept WHERE kept_at < ?1",
+                params![now - kept_retention_ms],
             )?;
             conn.execute(
                 "DELETE FROM dedupe WHERE sent_at < ?1",
@@ -457,6 +465,39 @@ impl EmbeddedStore {
     fn expires_at(&self) -> i64 {
         chrono::Utc::now().timestamp() + self.settings.ledger_ttl.as_secs() as i64
     }
+}
+
+/// Spam an earlier version kept on the dead-letter queue (cause `spam`) moves to the kept
+/// items when the store opens, with its reason and time: nothing kept is lost by an upgrade.
+/// A body that is no envelope stays where it is.
+fn move_dead_letter_spam(conn: &Connection) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare(
+        "SELECT seq, body, attributes, sent_at FROM messages WHERE queue = ?1 AND json_extract(attributes, '$.cause') = ?2",
+    )?;
+    let rows: Vec<(i64, String, String, i64)> = stmt
+        .query_map(params![DEAD, crate::queue::SPAM], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?
+        .collect::<Result<_, _>>()?;
+    for (seq, body, attributes, sent_at) in rows {
+        let Ok(envelope) = serde_json::from_str::<Envelope>(&body) else {
+            continue;
+        };
+        let reason = serde_json::from_str::<DeadLetter>(&attributes)
+            .map(|d| d.reason)
+            .unwrap_or_else(|_| "spam".into());
+        let mut item = crate::kept::KeptItem::new(crate::kept::KeptKind::Spam, reason, envelope);
+        item.kept_at = chrono::DateTime::from_timestamp_millis(sent_at).unwrap_or_default();
+        let Ok(doc) = crate::kept::document(&item) else {
+            continue;
+        };
+        conn.execute(
+            "INSERT OR IGNORE INTO kept (id, kind, kept_at, doc) VALUES (?1, ?2, ?3, ?4)",
+            params![item.id, item.kind.as_str(), sent_at, doc],
+        )?;
+        conn.execute("DELETE FROM messages WHERE seq = ?1", params![seq])?;
+    }
+    Ok(())
 }
 
 /// The connection thread: each round takes every job waiting, runs them in one transaction
@@ -513,6 +554,106 @@ fn queue_error(e: StoreError) -> QueueError {
 
 fn ledger_error(e: StoreError) -> LedgerError {
     LedgerError::Unavailable(e.to_string())
+}
+
+fn kept_error(e: StoreError) -> crate::kept::KeptError {
+    crate::kept::KeptError::Unavailable(e.to_string())
+}
+
+#[async_trait]
+impl crate::kept::Kept for EmbeddedStore {
+    async fn keep(&self, item: &crate::kept::KeptItem) -> Result<(), crate::kept::KeptError> {
+        let doc = crate::kept::document(item)?;
+        let (id, kind, at) = (
+            item.id.clone(),
+            item.kind.as_str(),
+            item.kept_at.timestamp_millis(),
+        );
+        self.call(move |conn| {
+            conn.prepare_cached(
+                "INSERT OR IGNORE INTO kept (id, kind, kept_at, doc) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![id, kind, at, doc])?;
+            Ok(())
+        })
+        .await
+        .map_err(kept_error)
+    }
+
+    async fn newest(
+        &self,
+        kind: crate::kept::KeptKind,
+        limit: usize,
+    ) -> Result<Vec<crate::kept::KeptItem>, crate::kept::KeptError> {
+        let since = now_ms() - self.settings.kept_retention.as_millis() as i64;
+        let rows = self
+            .call(move |conn| {
+                let mut stmt = conn.prepare_cached(
+                    "SELECT id, doc FROM kept WHERE kind = ?1 AND kept_at >= ?2 ORDER BY kept_at DESC LIMIT ?3",
+                )?;
+                let rows = stmt
+                    .query_map(params![kind.as_str(), since, limit as i64], |r| {
+                        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                    })?
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(rows)
+            })
+            .await
+            .map_err(kept_error)?;
+        rows.iter()
+            .map(|(id, doc)| crate::kept::parse_document(id, doc))
+            .collect()
+    }
+
+    async fn count(&self, kind: crate::kept::KeptKind) -> Result<u64, crate::kept::KeptError> {
+        let since = now_ms() - self.settings.kept_retention.as_millis() as i64;
+        self.call(move |conn| {
+            Ok(conn
+                .prepare_cached("SELECT COUNT(*) FROM kept WHERE kind = ?1 AND kept_at >= ?2")?
+                .query_row(params![kind.as_str(), since], |r| r.get::<_, i64>(0))?
+                as u64)
+        })
+        .await
+        .map_err(kept_error)
+    }
+
+    async fn find(
+        &self,
+        id: &str,
+    ) -> Result<Option<crate::kept::KeptItem>, crate::kept::KeptError> {
+        // Its own id, or the envelope id a form was answered: the item of each kind keeping it.
+        let mut ids = vec![id.to_owned()];
+        ids.extend(crate::kept::KeptKind::ALL.map(|k| crate::kept::item_id(k, id)));
+        let since = now_ms() - self.settings.kept_retention.as_millis() as i64;
+        let found = self
+            .call(move |conn| {
+                let mut stmt = conn
+                    .prepare_cached("SELECT id, doc FROM kept WHERE id = ?1 AND kept_at >= ?2")?;
+                for id in &ids {
+                    if let Some(row) = stmt
+                        .query_row(params![id, since], |r| {
+                            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                        })
+                        .optional()?
+                    {
+                        return Ok(Some(row));
+                    }
+                }
+                Ok(None)
+            })
+            .await
+            .map_err(kept_error)?;
+        found
+            .map(|(id, doc)| crate::kept::parse_document(&id, &doc))
+            .transpose()
+    }
+
+    async fn remove(&self, id: &str) -> Result<bool, crate::kept::KeptError> {
+        let id = id.to_owned();
+        self.call(move |conn| Ok(conn.execute("DELETE FROM kept WHERE id = ?1", params![id])? > 0))
+            .await
+            .map_err(kept_error)
+    }
 }
 
 #[async_trait]

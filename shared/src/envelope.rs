@@ -186,6 +186,42 @@ impl Envelope {
     }
 }
 
+/// The digests a lead can be found by in the ledger (`ledger::search`): its email, its
+/// phone and its channel, each alone. Digests, never the values, as `lead_key` is: the ledger
+/// keeps no personal data, and a person who knows an email finds its envelopes.
+pub fn find_keys(envelope: &Envelope) -> Vec<String> {
+    let mut keys = Vec::new();
+    if let Some(lead) = envelope.captured_lead() {
+        keys.extend(lead.email.as_deref().map(find_key_email));
+        keys.extend(lead.phone_number.as_deref().map(find_key_phone));
+    }
+    if !envelope.channel.is_empty() {
+        keys.push(find_key_channel(&envelope.channel));
+    }
+    keys
+}
+
+/// The find key of an email as normalization writes it (lower-case).
+pub fn find_key_email(email: &str) -> String {
+    format!(
+        "e-{}",
+        digest(&[b"find-email", email.trim().to_lowercase().as_bytes()])
+    )
+}
+
+/// The find key of a phone in E.164 (`+12145550123`), as normalization writes it.
+pub fn find_key_phone(phone: &str) -> String {
+    format!("p-{}", digest(&[b"find-phone", phone.trim().as_bytes()]))
+}
+
+/// The find key of a lead channel (a UUID, lower-case and hyphenated).
+pub fn find_key_channel(channel: &str) -> String {
+    format!(
+        "h-{}",
+        digest(&[b"find-channel", channel.trim().to_lowercase().as_bytes()])
+    )
+}
+
 /// Hex SHA-256 of its parts, each length-prefixed so that ("ab","c") ≠ ("a","bc"),
 /// cut to 128 bits: short enough for SQS ids, long enough never to collide.
 pub fn digest(parts: &[&[u8]]) -> String {

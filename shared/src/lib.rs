@@ -14,6 +14,8 @@
 //!    each owns its settings and its part of the routing file;
 //! 4. the ports and their adapters: `queue`, `ledger`, `objects`, `rechat`, `meta_graph`,
 //!    the SNS endpoint (`sns`: signing certificates, subscription confirmations),
+//!    what is kept for a person to review and release (`kept`: spam, mail read as no
+//!    lead, unsure readings),
 //!    the embedded SQLite store that implements the queue and ledger for `inlet serve`
 //!    (`embedded`), the AWS SDK's set-up (`sdk`) and stack outputs (`stack`);
 //! 5. delivery (`deliver`): envelopes off the queue, to Rechat;
@@ -50,6 +52,7 @@ pub mod webhook;
 // 4. ports and adapters
 #[cfg(feature = "embedded")]
 pub mod embedded;
+pub mod kept;
 pub mod ledger;
 pub mod meta_graph;
 pub mod objects;

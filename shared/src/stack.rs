@@ -1,5 +1,6 @@
 //! A deployed stack's outputs (template.yaml's `QueueUrl`, `DeadLetterQueueUrl`,
-//! `LedgerTable`, …), so the CLI can operate on it by name.
+//! `LedgerTable`, …), so the CLI can operate on it by name, and what CloudWatch says of it
+//! (`metrics`): the queue's oldest lead, and Inlet's leads by outcome.
 
 use std::collections::HashMap;
 
@@ -55,4 +56,136 @@ pub fn output<'a>(
             stack: stack.to_owned(),
             output: key.to_owned(),
         })
+}
+
+/// What CloudWatch says of a stack.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StackMetrics {
+    /// The oldest waiting lead's age (SQS's `ApproximateAgeOfOldestMessage`, its newest
+    /// minute in the last quarter hour); `None` when SQS reported none.
+    pub oldest_waiting_secs: Option<u64>,
+    /// Inlet's `Leads` metric by outcome: (outcome, last hour, last day), in `OUTCOMES`
+    /// order.
+    pub leads: Vec<(&'static str, u64, u64)>,
+}
+
+/// The outcomes Inlet counts (`telemetry::count_lead`).
+pub const OUTCOMES: [&str; 9] = [
+    "received",
+    "queued",
+    "delivered",
+    "retry",
+    "dead_lettered",
+    "unknown_lead",
+    "spam",
+    "not_a_lead",
+    "unroutable",
+];
+
+/// Reads the stack's metrics from CloudWatch: one `GetMetricData` call for the queue's
+/// oldest age (a minute at a time) and the leads by outcome (an hour at a time, over the
+/// last day).
+pub async fn metrics(
+    client: &aws_sdk_cloudwatch::Client,
+    queue_url: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<StackMetrics, StackError> {
+    use aws_sdk_cloudwatch::primitives::DateTime;
+    use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat, ScanBy};
+    let queue_name = queue_url.rsplit('/').next().unwrap_or(queue_url);
+    let query =
+        |id: String, namespace: &str, name: &str, dim: (&str, &str), period: i32, stat: &str| {
+            MetricDataQuery::builder()
+                .id(id)
+                .metric_stat(
+                    MetricStat::builder()
+                        .metric(
+                            Metric::builder()
+                                .namespace(namespace)
+                                .metric_name(name)
+                                .dimensions(Dimension::builder().name(dim.0).value(dim.1).build())
+                                .build(),
+                        )
+                        .period(period)
+                        .stat(stat)
+                        .build(),
+                )
+                .return_data(true)
+                .build()
+        };
+    // Whole minutes: CloudWatch aligns periods to them.
+    let end = now.timestamp() - now.timestamp() % 60 + 60;
+    let start = end - 86_400;
+    let mut request = client
+        .get_metric_data()
+        .start_time(DateTime::from_secs(start))
+        .end_time(DateTime::from_secs(end))
+        .scan_by(ScanBy::TimestampDescending)
+        .metric_data_queries(query(
+            "oldest".into(),
+            "AWS/SQS",
+            "ApproximateAgeOfOldestMessage",
+            ("QueueName", queue_name),
+            60,
+            "Maximum",
+        ));
+    for (i, outcome) in OUTCOMES.iter().enumerate() {
+        request = request.metric_data_queries(query(
+            format!("leads{i}"),
+            crate::telemetry::METRIC_NAMESPACE,
+            "Leads",
+            ("Outcome", outcome),
+            3600,
+            "Sum",
+        ));
+    }
+    let mut results = Vec::new();
+    let mut pages = request.into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| {
+            StackError::Unavailable(format!(
+                "CloudWatch: {}",
+                aws_sdk_cloudwatch::error::DisplayErrorContext(&e)
+            ))
+        })?;
+        results.extend(page.metric_data_results().iter().cloned());
+    }
+    let series = |id: &str| -> Vec<(i64, f64)> {
+        let mut points: Vec<(i64, f64)> = results
+            .iter()
+            .filter(|r| r.id() == Some(id))
+            .flat_map(|r| {
+                r.timestamps()
+                    .iter()
+                    .map(|t| t.secs())
+                    .zip(r.values().iter().copied())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        points.sort_by_key(|(t, _)| std::cmp::Reverse(*t));
+        points
+    };
+    let oldest_waiting_secs = series("oldest")
+        .into_iter()
+        .find(|(t, _)| *t >= end - 15 * 60)
+        .map(|(_, v)| v.max(0.0) as u64);
+    let leads = OUTCOMES
+        .iter()
+        .enumerate()
+        .map(|(i, outcome)| {
+            let points = series(&format!("leads{i}"));
+            let day: f64 = points.iter().map(|(_, v)| v).sum();
+            // The periods run from `start` an hour at a time: the last is the last hour.
+            let hour: f64 = points
+                .iter()
+                .filter(|(t, _)| *t >= end - 3600)
+                .map(|(_, v)| v)
+                .sum();
+            (*outcome, hour as u64, day as u64)
+        })
+        .collect();
+    Ok(StackMetrics {
+        oldest_waiting_secs,
+        leads,
+    })
 }

@@ -121,6 +121,38 @@ pub fn observe_rechat(elapsed: std::time::Duration) {
     }
 }
 
+/// A lead delivered, `elapsed` after intake acknowledged it: the `SpeedToLead` metric
+/// (milliseconds) on Lambda, for the dashboard's p50 and p99; `inlet serve` and `inlet
+/// status` read the same from the ledger.
+pub fn speed_to_lead(elapsed: chrono::TimeDelta) {
+    if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_none() {
+        return;
+    }
+    println!(
+        "{}",
+        speed_line(
+            elapsed.to_std().unwrap_or_default(),
+            chrono::Utc::now().timestamp_millis()
+        )
+    );
+}
+
+/// The EMF document of one lead's speed to lead.
+pub fn speed_line(elapsed: std::time::Duration, timestamp_ms: i64) -> String {
+    serde_json::json!({
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": METRIC_NAMESPACE,
+                "Dimensions": [[]],
+                "Metrics": [{"Name": "SpeedToLead", "Unit": "Milliseconds"}]
+            }]
+        },
+        "SpeedToLead": elapsed.as_secs_f64() * 1000.0
+    })
+    .to_string()
+}
+
 /// The EMF document for one Rechat call's latency (`RechatLatency`, milliseconds): the
 /// dashboard's p50 and p99 on AWS.
 pub fn latency_line(elapsed: std::time::Duration, timestamp_ms: i64) -> String {
@@ -197,6 +229,17 @@ pub fn metric_line(outcome: &str, source: &str, timestamp_ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_speed_line_is_emf_in_milliseconds() {
+        let line: serde_json::Value =
+            serde_json::from_str(&speed_line(std::time::Duration::from_millis(1500), 7)).unwrap();
+        assert_eq!(line["SpeedToLead"], 1500.0);
+        assert_eq!(
+            line["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"],
+            "SpeedToLead"
+        );
+    }
 
     #[test]
     fn a_latency_line_is_emf_in_milliseconds() {

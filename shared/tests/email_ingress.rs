@@ -43,10 +43,24 @@ fn email_settings(default: bool) -> EmailSettings {
 }
 
 fn intake(default: bool) -> (Intake, Arc<RecordingQueue>) {
+    let (intake, queue, _) = intake_keeping(default);
+    (intake, queue)
+}
+
+/// The intake, its queue, and where it keeps mail read as no lead, spam and unsure readings.
+fn intake_keeping(
+    default: bool,
+) -> (
+    Intake,
+    Arc<RecordingQueue>,
+    Arc<inlet::kept::memory::MemoryKept>,
+) {
     let queue = Arc::new(RecordingQueue::default());
+    let kept = Arc::new(inlet::kept::memory::MemoryKept::new());
     let intake = Intake {
         queue: queue.clone(),
         ledger: Arc::new(MemoryLedger::new()),
+        kept: kept.clone(),
         settings: IntakeSettings {
             email: email_settings(default),
             ..IntakeSettings::default()
@@ -56,7 +70,7 @@ fn intake(default: bool) -> (Intake, Arc<RecordingQueue>) {
         readings: Default::default(),
         console: None,
     };
-    (intake, queue)
+    (intake, queue, kept)
 }
 
 fn basic(user: &str, password: &str) -> String {
@@ -652,6 +666,7 @@ fn event(name: &str) -> Value {
 
 struct Function {
     queue: RecordingQueue,
+    kept: inlet::kept::memory::MemoryKept,
     objects: MemoryObjects,
     settings: EmailSettings,
     policy: ChannelPolicy,
@@ -661,6 +676,7 @@ impl Function {
     fn new() -> Self {
         Function {
             queue: RecordingQueue::default(),
+            kept: Default::default(),
             objects: MemoryObjects::default(),
             settings: email_settings(true),
             policy: ChannelPolicy::AnyUuid,
@@ -670,6 +686,7 @@ impl Function {
     async fn handle(&self, event: &Value) -> Result<Value, EmailFunctionError> {
         EmailFunction {
             queue: &self.queue,
+            kept: &self.kept,
             objects: &self.objects,
             settings: &self.settings,
             policy: &self.policy,
@@ -739,6 +756,18 @@ async fn the_email_function_drops_spam_and_keeps_going_past_a_bad_record() {
     assert_eq!(out["messages"][0]["outcome"], "spam", "{out}");
     assert_eq!(out["messages"][1]["outcome"], "rejected", "{out}");
     assert!(f.queue.sent.lock().unwrap().is_empty());
+    // Kept for a person, with SES's verdict as the reason and where SES stored it.
+    let kept = f.kept.all();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].kind, inlet::kept::KeptKind::Spam);
+    assert!(
+        kept[0].reason.contains("spam verdict"),
+        "{}",
+        kept[0].reason
+    );
+    let mail = kept[0].mail().unwrap();
+    assert_eq!(mail.object.unwrap().key, "inbound/0a1b2c3d4e5f");
+    assert!(mail.mime_base64.is_some(), "small mail is kept whole");
     // The queue down: the invocation fails, so Lambda retries it.
     let f = Function::new();
     f.objects.put(
@@ -748,4 +777,93 @@ async fn the_email_function_drops_spam_and_keeps_going_past_a_bad_record() {
     );
     f.queue.down.store(true, Ordering::SeqCst);
     assert!(f.handle(&event("s3-email.json")).await.is_err());
+}
+
+/// Mail read as no lead, and mail the receiving service called spam, are kept with why and
+/// the message's reference, and a person can release one as a lead into a chosen channel:
+/// raw MIME and a provider's parsed fields alike (kept as the message, there being no MIME).
+#[tokio::test]
+async fn mail_not_taken_is_kept_with_its_reference_and_released_into_a_chosen_channel() {
+    let (intake, queue, kept) = intake_keeping(false);
+    // A person's reply that reads as an auto-reply, to an address no rule places.
+    let auto = "From: Rosa Diaz <rosa.diaz@example.com>\r\nTo: nobody@in.example.com\r\nSubject: Automatic reply: 12 Elm St\r\nAuto-Submitted: auto-replied\r\nMessage-ID: <ooo-2@fixtures.example>\r\n\r\nBack Monday. Still keen to see 12 Elm St.\r\n";
+    let (status, body) = post(&intake, "raw", "message/rfc822", auto.into()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["code"], "NOT_A_LEAD");
+    assert_eq!(body["kept"], true);
+    // Posted again (a provider's retry): kept once.
+    post(&intake, "raw", "message/rfc822", auto.into()).await;
+    // SendGrid's parsed fields, its spam check failed by the receiving server's verdicts.
+    let spam = "--B\r\nContent-Disposition: form-data; name=\"from\"\r\n\r\nLen Ortiz <len@example.org>\r\n--B\r\nContent-Disposition: form-data; name=\"to\"\r\n\r\nzillow@in.example.com\r\n--B\r\nContent-Disposition: form-data; name=\"subject\"\r\n\r\nQuestion about 9 Oak Ct\r\n--B\r\nContent-Disposition: form-data; name=\"text\"\r\n\r\nName: Len Ortiz\r\nPhone: 303 555 0142\r\n--B\r\nContent-Disposition: form-data; name=\"headers\"\r\n\r\nAuthentication-Results: amazonses.com; spf=fail smtp.mailfrom=example.org\r\nMessage-ID: <sg-9@fixtures.example>\r\n--B\r\nContent-Disposition: form-data; name=\"envelope\"\r\n\r\n{\"to\":[\"zillow@in.example.com\"],\"from\":\"len@example.org\"}\r\n--B--\r\n";
+    let mut strict = intake;
+    strict.settings.email.require_spf = true;
+    let (status, body) = post(
+        &strict,
+        "sendgrid",
+        "multipart/form-data; boundary=B",
+        spam.into(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (200, Some("DROPPED")),
+        "{body}"
+    );
+    assert!(queue.sent.lock().unwrap().is_empty(), "nothing queued");
+
+    let all = kept.all();
+    assert_eq!(all.len(), 2, "{all:?}");
+    let not_lead = all
+        .iter()
+        .find(|i| i.kind == inlet::kept::KeptKind::NotALead)
+        .unwrap();
+    let mail = not_lead.mail().unwrap();
+    assert_eq!(mail.message_id.as_deref(), Some("ooo-2@fixtures.example"));
+    assert_eq!(
+        mail.from.as_deref(),
+        Some("Rosa Diaz <rosa.diaz@example.com>")
+    );
+    assert_eq!(mail.recipients, ["nobody@in.example.com"]);
+    assert!(not_lead.envelope.channel.is_empty(), "no rule placed it");
+    let spam_item = all
+        .iter()
+        .find(|i| i.kind == inlet::kept::KeptKind::Spam)
+        .unwrap();
+    assert!(spam_item.reason.contains("SPF"), "{}", spam_item.reason);
+    let sg = spam_item.mail().unwrap();
+    assert!(
+        sg.mime_base64.is_none() && sg.message.is_some(),
+        "parsed fields kept as the message"
+    );
+    assert_eq!(
+        spam_item.envelope.channel, ROUTED,
+        "its recipient's channel"
+    );
+
+    let ctx = inlet::email::EmailContext {
+        settings: &strict.settings.email,
+        policy: &strict.settings.channels,
+        normalize: Default::default(),
+        verify_senders: true,
+    };
+    // The auto-reply into a chosen channel: its sender is the person, its words the note.
+    let (_, e) = inlet::kept::release(&*kept, &*queue, None, &ctx, &not_lead.id, Some(DEFAULT))
+        .await
+        .unwrap();
+    assert_eq!(e.channel, DEFAULT);
+    assert_eq!(email_of(&e), "rosa.diaz@example.com");
+    assert!(
+        e.notices
+            .iter()
+            .any(|n| matches!(n, inlet::normalize::Notice::ReadAgain { .. }))
+    );
+    // The spam into its own channel, read past the verdicts.
+    let (_, e) = inlet::kept::release(&*kept, &*queue, None, &ctx, &spam_item.id, None)
+        .await
+        .unwrap();
+    assert_eq!(e.channel, ROUTED);
+    let lead = e.captured_lead().unwrap();
+    assert_eq!(lead.phone_number.as_deref(), Some("+13035550142"));
+    assert_eq!(queue.sent.lock().unwrap().len(), 2);
+    assert!(kept.all().is_empty());
 }

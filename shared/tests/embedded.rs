@@ -442,3 +442,98 @@ async fn held_messages_are_released_at_once_and_a_message_in_hand_never_is() {
     assert_eq!(s.release_held().await.unwrap(), 0);
     assert!(s.receive(10).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn kept_items_are_kept_once_listed_by_kind_newest_first_and_forgotten_past_retention() {
+    use inlet::kept::{Kept, KeptItem, KeptKind};
+    let (s, d) = store("kept", QueueSettings::default());
+    let mut first = KeptItem::new(KeptKind::Spam, "honeypot", envelope("a@example.com", "one"));
+    first.kept_at -= chrono::Duration::seconds(2);
+    s.keep(&first).await.unwrap();
+    let mut again = first.clone();
+    again.reason = "too fast".into();
+    s.keep(&again).await.unwrap();
+    let mut second = KeptItem::new(KeptKind::Spam, "captcha", envelope("b@example.com", "two"));
+    second.kept_at = first.kept_at + chrono::Duration::seconds(1);
+    s.keep(&second).await.unwrap();
+    s.keep(&KeptItem::new(
+        KeptKind::Unsure,
+        "only a name",
+        envelope("c@example.com", "three"),
+    ))
+    .await
+    .unwrap();
+    let spam = s.newest(KeptKind::Spam, 10).await.unwrap();
+    assert_eq!(spam.len(), 2);
+    assert_eq!(spam[0].id, second.id, "newest first");
+    assert_eq!(
+        spam[1].reason, "honeypot",
+        "kept once, with its first reason"
+    );
+    assert_eq!(s.newest(KeptKind::Spam, 1).await.unwrap().len(), 1);
+    assert_eq!(s.count(KeptKind::Spam).await.unwrap(), 2);
+    assert_eq!(s.count(KeptKind::NotALead).await.unwrap(), 0);
+    // Found by its id or its envelope's; removed once.
+    assert_eq!(s.find(&first.id).await.unwrap().unwrap().id, first.id);
+    assert_eq!(
+        s.find(&first.envelope.id).await.unwrap().unwrap().id,
+        first.id
+    );
+    assert!(s.find("k-none").await.unwrap().is_none());
+    assert!(s.remove(&first.id).await.unwrap());
+    assert!(!s.remove(&first.id).await.unwrap());
+    // Durable across a reopen.
+    drop(s);
+    let s = EmbeddedStore::open(&d, QueueSettings::default()).unwrap();
+    assert_eq!(s.count(KeptKind::Spam).await.unwrap(), 1);
+    // Past the retention, neither listed nor found, then swept.
+    let short = QueueSettings {
+        kept_retention: Duration::from_millis(1),
+        ..QueueSettings::default()
+    };
+    drop(s);
+    let s = EmbeddedStore::open(&d, short).unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert!(s.newest(KeptKind::Spam, 10).await.unwrap().is_empty());
+    assert!(s.find(&second.id).await.unwrap().is_none());
+    s.sweep().await.unwrap();
+    drop(s);
+    let s = EmbeddedStore::open(&d, QueueSettings::default()).unwrap();
+    assert_eq!(s.count(KeptKind::Spam).await.unwrap(), 0, "swept");
+}
+
+/// Spam an earlier version kept on the dead-letter queue moves to the kept items when the
+/// store opens: nothing kept is lost by an upgrade, and it is no longer a dead letter.
+#[tokio::test]
+async fn spam_an_earlier_version_dead_lettered_becomes_a_kept_item() {
+    use inlet::kept::{Kept, KeptKind};
+    let (s, d) = store("kept-upgrade", QueueSettings::default());
+    let spam = envelope("rosa@example.com", "is it available?");
+    let old = DeadLetter {
+        reason: "spam: the honeypot field was filled".into(),
+        envelope_id: Some(spam.id.clone()),
+        group_id: spam.lead_key.clone(),
+        failed_step: None,
+        status: None,
+        cause: Some(inlet::queue::SPAM.into()),
+    };
+    s.dead_letter(&spam.to_json(), &old).await.unwrap();
+    let failed = DeadLetter {
+        cause: None,
+        reason: "Rechat refused: 400".into(),
+        ..old.clone()
+    };
+    s.dead_letter(&envelope("x@example.com", "x").to_json(), &failed)
+        .await
+        .unwrap();
+    drop(s);
+    let s = EmbeddedStore::open(&d, QueueSettings::default()).unwrap();
+    let dead = s.dead_letters().await.unwrap();
+    assert_eq!(dead.len(), 1, "only the real dead letter stays");
+    assert_eq!(dead[0].dead_letter.reason, "Rechat refused: 400");
+    let kept = s.newest(KeptKind::Spam, 10).await.unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].reason, "spam: the honeypot field was filled");
+    assert_eq!(kept[0].envelope.id, spam.id);
+    assert_eq!(s.find(&spam.id).await.unwrap().unwrap().id, kept[0].id);
+}

@@ -20,6 +20,7 @@ struct Fixture {
     intake: Intake,
     queue: Arc<RecordingQueue>,
     ledger: Arc<MemoryLedger>,
+    kept: Arc<inlet::kept::memory::MemoryKept>,
     sns: Arc<SnsDouble>,
 }
 
@@ -56,10 +57,12 @@ fn fixture(settings: IntakeSettings) -> Fixture {
     let queue = Arc::new(RecordingQueue::default());
     let ledger = Arc::new(MemoryLedger::new());
     let sns = Arc::new(SnsDouble::default());
+    let kept = Arc::new(inlet::kept::memory::MemoryKept::new());
     Fixture {
         intake: Intake {
             queue: queue.clone(),
             ledger: ledger.clone(),
+            kept: kept.clone(),
             settings,
             captcha: Arc::new(inlet::forms::spam::HttpCaptchaVerifier::new()),
             sns: sns.clone(),
@@ -68,6 +71,7 @@ fn fixture(settings: IntakeSettings) -> Fixture {
         },
         queue,
         ledger,
+        kept,
         sns,
     }
 }
@@ -1594,4 +1598,299 @@ async fn a_lead_without_email_or_phone_is_queued_and_said_unsure() {
             .unwrap()
             .contains("Email as given: ana at example dot com")
     );
+}
+
+// ---- What is kept for a person (issue 24): unsure readings beside their delivery, and the
+// console's kept items, release into a chosen channel, and search.
+
+const CONSOLE_TOKEN: &str = "sample-console-token-0000000001";
+
+fn with_console(mut f: Fixture) -> Fixture {
+    f.intake.console = Some(inlet::router::console::Console::new(
+        CONSOLE_TOKEN.into(),
+        Arc::new(DeadLetterList::default()),
+    ));
+    f
+}
+
+/// A console call with the token, and the header a change needs.
+fn console(method: &str, path: &str, body: &str) -> http::Request<Bytes> {
+    let req = with_header(
+        request(method, path, Some("application/json"), body),
+        "authorization",
+        &format!("Bearer {CONSOLE_TOKEN}"),
+    );
+    with_header(req, "x-inlet-console", "1")
+}
+
+#[tokio::test]
+async fn an_unsure_reading_is_queued_and_kept_beside_for_review() {
+    let f = default();
+    // A name alone: no way to reach the person.
+    let (status, _, body) = call(
+        &f,
+        request(
+            "POST",
+            &format!("/webhooks/{CHANNEL}"),
+            Some("application/json"),
+            r#"{"first_name":"Ana","last_name":"Silva","message":"call me"}"#,
+        ),
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(sent(&f).len(), 1, "delivered all the same");
+    let kept = f.kept.all();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].kind, inlet::kept::KeptKind::Unsure);
+    assert!(
+        kept[0].reason.contains("no email or phone"),
+        "{}",
+        kept[0].reason
+    );
+    assert_eq!(kept[0].envelope.id, sent(&f)[0].id);
+    // A reachable lead is not kept.
+    let (status, _, _) = call(
+        &f,
+        request(
+            "POST",
+            &format!("/webhooks/{CHANNEL}"),
+            Some("application/json"),
+            r#"{"first_name":"Bo","email":"bo@example.com"}"#,
+        ),
+    )
+    .await;
+    assert_eq!(status, 202);
+    assert_eq!(f.kept.all().len(), 1);
+    // The store down: the lead is still queued and acknowledged (the copy is only logged).
+    f.kept.down.store(true, Ordering::SeqCst);
+    let (status, _, _) = call(
+        &f,
+        request(
+            "POST",
+            &format!("/webhooks/{CHANNEL}"),
+            Some("application/json"),
+            r#"{"first_name":"Cy"}"#,
+        ),
+    )
+    .await;
+    assert_eq!(status, 202);
+    assert_eq!(sent(&f).len(), 3);
+}
+
+#[tokio::test]
+async fn the_console_lists_releases_and_dismisses_kept_items() {
+    let f = with_console(fixture(IntakeSettings {
+        channels: ChannelPolicy::from_list(&[CHANNEL.to_owned(), OTHER_CHANNEL.to_owned()]),
+        ..IntakeSettings::default()
+    }));
+    for body in [
+        r#"{"first_name":"Ana","message":"only a name"}"#,
+        r#"{"first_name":"Bo","message":"only a name too"}"#,
+    ] {
+        let (status, _, _) = call(
+            &f,
+            request(
+                "POST",
+                &format!("/webhooks/{CHANNEL}"),
+                Some("application/json"),
+                body,
+            ),
+        )
+        .await;
+        assert_eq!(status, 202);
+    }
+    let (status, _, status_body) = call(&f, console("GET", "/console/api/status", "")).await;
+    assert_eq!(status, 200, "{status_body}");
+    assert_eq!(status_body["kept"]["unsure"], 2, "{status_body}");
+    assert_eq!(status_body["kept"]["not_a_lead"], 0);
+    assert_eq!(status_body["channels"].as_array().unwrap().len(), 2);
+    let (status, _, listed) = call(&f, console("GET", "/console/api/kept?kind=unsure", "")).await;
+    assert_eq!(status, 200, "{listed}");
+    let items = listed["kept"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["summary"]["name"], "Bo", "newest first: {listed}");
+    assert_eq!(items[0]["channel"], inlet::mask::id(CHANNEL));
+    let id = items[0]["id"].as_str().unwrap().to_owned();
+
+    // What a confused user or an attacker sends: each refused with why, nothing queued.
+    let queued = sent(&f).len();
+    for (req, want) in [
+        (console("GET", "/console/api/kept?kind=everything", ""), 400),
+        (
+            console("POST", "/console/api/kept/k-nothing/release", ""),
+            404,
+        ),
+        (console("DELETE", "/console/api/kept/k-nothing", ""), 404),
+        // Already delivered there: a second lead in the same channel is no release.
+        (
+            console("POST", &format!("/console/api/kept/{id}/release"), ""),
+            409,
+        ),
+        (
+            console(
+                "POST",
+                &format!("/console/api/kept/{id}/release"),
+                r#"{"channel":"00000000-0000-4000-8000-0000000000ff"}"#,
+            ),
+            400,
+        ),
+        (
+            console(
+                "POST",
+                &format!("/console/api/kept/{id}/release"),
+                r#"{"channel":7}"#,
+            ),
+            400,
+        ),
+        (
+            console(
+                "POST",
+                &format!("/console/api/kept/{id}/release"),
+                "{not json",
+            ),
+            400,
+        ),
+        (
+            console("GET", &format!("/console/api/kept/{id}/release"), ""),
+            405,
+        ),
+        (console("PUT", "/console/api/kept", ""), 405),
+        (
+            // A change without the console's header (a cross-site form).
+            with_header(
+                request("POST", &format!("/console/api/kept/{id}/release"), None, ""),
+                "authorization",
+                &format!("Bearer {CONSOLE_TOKEN}"),
+            ),
+            403,
+        ),
+        (
+            request("POST", &format!("/console/api/kept/{id}/release"), None, ""),
+            401,
+        ),
+    ] {
+        let what = format!("{} {}", req.method(), req.uri());
+        let (status, _, body) = call(&f, req).await;
+        assert_eq!(status, want, "{what}: {body}");
+    }
+    assert_eq!(sent(&f).len(), queued, "nothing queued by a refusal");
+    assert_eq!(f.kept.all().len(), 2);
+
+    // Into the other channel: queued there, and no longer kept.
+    let (status, _, released) = call(
+        &f,
+        console(
+            "POST",
+            &format!("/console/api/kept/{id}/release"),
+            &format!(r#"{{"channel":"{}"}}"#, OTHER_CHANNEL.to_uppercase()),
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{released}");
+    let last = sent(&f).pop().unwrap();
+    assert_eq!(last.channel, OTHER_CHANNEL);
+    assert_eq!(released["envelope_id"], last.id.as_str());
+    assert_eq!(
+        last.captured_lead().unwrap().first_name.as_deref(),
+        Some("Bo")
+    );
+    assert_eq!(f.kept.all().len(), 1);
+    // Dismissed: gone, and a second dismissal finds nothing.
+    let other = f.kept.all()[0].id.clone();
+    let (status, _, _) = call(
+        &f,
+        console("DELETE", &format!("/console/api/kept/{other}"), ""),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _, _) = call(
+        &f,
+        console("DELETE", &format!("/console/api/kept/{other}"), ""),
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert!(f.kept.all().is_empty());
+    // The store down: 503, said as such.
+    f.kept.down.store(true, Ordering::SeqCst);
+    let (status, _, body) = call(&f, console("GET", "/console/api/kept", "")).await;
+    assert_eq!(status, 503, "{body}");
+}
+
+#[tokio::test]
+async fn the_console_finds_envelopes_by_email_phone_channel_sender_status_and_date() {
+    let f = with_console(fixture(IntakeSettings {
+        channels: ChannelPolicy::from_list(&[CHANNEL.to_owned(), OTHER_CHANNEL.to_owned()]),
+        ..IntakeSettings::default()
+    }));
+    for (channel, body) in [
+        (
+            CHANNEL,
+            r#"{"first_name":"Ana","email":"ana@example.com","phone_number":"214-555-0123"}"#,
+        ),
+        (
+            OTHER_CHANNEL,
+            r#"{"first_name":"Bo","email":"bo@example.com"}"#,
+        ),
+    ] {
+        let (status, _, _) = call(
+            &f,
+            request(
+                "POST",
+                &format!("/leads/channels/{channel}/webhook"),
+                Some("application/json"),
+                body,
+            ),
+        )
+        .await;
+        assert_eq!(status, 202);
+    }
+    let found = |query: &str| {
+        let f = &f;
+        let query = query.to_owned();
+        async move {
+            let (status, _, body) = call(
+                f,
+                console("GET", &format!("/console/api/leads?{query}"), ""),
+            )
+            .await;
+            assert_eq!(status, 200, "{query}: {body}");
+            body["leads"].as_array().unwrap().len()
+        }
+    };
+    assert_eq!(found("").await, 2);
+    assert_eq!(found("email=ANA%40example.com").await, 1);
+    assert_eq!(found("q=ana%40example.com").await, 1);
+    assert_eq!(found("phone=%28214%29+555-0123").await, 1);
+    assert_eq!(found("q=214.555.0123").await, 1);
+    assert_eq!(found(&format!("channel={OTHER_CHANNEL}")).await, 1);
+    assert_eq!(found(&format!("q={CHANNEL}")).await, 1);
+    assert_eq!(found("sender=rechat").await, 2);
+    assert_eq!(found("sender=zillow").await, 0);
+    assert_eq!(found("status=queued").await, 2);
+    assert_eq!(found("status=delivered").await, 0);
+    assert_eq!(found("since=2000-01-01&until=2000-01-02").await, 0);
+    assert_eq!(found("email=nobody%40example.com").await, 0);
+    // The answer names no one: the ledger holds digests, the channel masked.
+    let (_, _, body) = call(&f, console("GET", "/console/api/leads", "")).await;
+    let text = body.to_string();
+    assert!(
+        !text.contains("ana@example.com") && !text.contains(CHANNEL),
+        "{text}"
+    );
+    // A query that cannot be read is 400, naming the field.
+    for query in [
+        "email=not-an-email",
+        "phone=12",
+        "channel=nope",
+        "status=lost",
+        "since=yesterday",
+    ] {
+        let (status, _, body) = call(
+            &f,
+            console("GET", &format!("/console/api/leads?{query}"), ""),
+        )
+        .await;
+        assert_eq!(status, 400, "{query}: {body}");
+        assert!(body["error"]["field"].is_string(), "{body}");
+    }
 }

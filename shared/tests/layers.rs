@@ -36,6 +36,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("sns", 40),
     ("sdk", 40),
     ("meta_graph", 41),
+    ("kept", 41),
     ("stack", 41),
     ("embedded", 42),
     // 5. delivery

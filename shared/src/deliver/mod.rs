@@ -410,6 +410,9 @@ impl Delivery<'_> {
         ) {
             crate::telemetry::count_lead(outcome.label(), &envelope.origin.sender);
         }
+        if matches!(outcome, Outcome::Delivered) {
+            crate::telemetry::speed_to_lead(chrono::Utc::now() - envelope.received_at);
+        }
         outcome
     }
 

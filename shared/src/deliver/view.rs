@@ -275,6 +275,9 @@ mod tests {
             uncertain_captures: 0,
             last_error: error.then(|| "Rechat answered 401".into()),
             updated_at: at(updated_ago),
+            channel: String::new(),
+            find: vec![],
+            unsure: None,
             version: 1,
         }
     }

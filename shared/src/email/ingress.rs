@@ -8,6 +8,9 @@ use super::message::{EmailError, Mailbox, Message, mailboxes};
 use base64::Engine;
 use serde_json::Value;
 
+/// SES's largest message, and so the largest stored message Inlet reads back.
+pub const MAX_STORED_MAIL_BYTES: u64 = 40 * 1024 * 1024;
+
 /// A message as received, whatever carried it.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Inbound {

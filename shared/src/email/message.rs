@@ -5,14 +5,16 @@
 use serde_json::Value;
 
 /// A mailbox: display name and address (lowercased).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Mailbox {
     pub name: Option<String>,
     pub address: String,
 }
 
-/// A message, whatever it came in as.
-#[derive(Debug, Clone, PartialEq, Default)]
+/// A message, whatever it came in as. Serialized for mail kept as a provider's parsed fields
+/// (no MIME to keep), so that it can be read again.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Message {
     pub from: Vec<Mailbox>,
     pub reply_to: Vec<Mailbox>,

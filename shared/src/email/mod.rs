@@ -72,8 +72,9 @@ pub struct EmailContext<'a> {
     pub verify_senders: bool,
 }
 
-/// What an unroutable message's dead letter keeps so that a replay can read it again with
-/// the settings then in force (kept in `Envelope::source`).
+/// What a message's dead letter or kept item holds so that it can be read again with the
+/// settings then in force (kept in `Envelope::source`), and what a person needs to find the
+/// original: its Message-ID, sender, subject, and where SES stored it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StoredMail {
     /// How it came (`raw`, `ses`, `sendgrid`, …).
@@ -87,11 +88,22 @@ pub struct StoredMail {
     /// queue message (`INLINE_MAIL_LIMIT`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mime_base64: Option<String>,
+    /// The message as a provider parsed it, when it came as fields (no MIME to keep) and is
+    /// small enough.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<Message>,
     /// Where SES stored it, when it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object: Option<ingress::StoredObject>,
     /// Why it first failed: the history keeps it whatever a replay finds.
     pub first_reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    /// `Name <address>` of the From header.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
 }
 
 /// The largest message a dead letter keeps inline: base64 makes it a third larger, and an
@@ -102,14 +114,24 @@ impl StoredMail {
     /// What `inbound`'s dead letter keeps, having failed for `reason`.
     pub fn of(inbound: &Inbound, reason: &str, inline: bool) -> StoredMail {
         use base64::Engine;
+        let m = &inbound.message;
+        let parsed_small = !inbound.mime
+            && serde_json::to_vec(m).is_ok_and(|json| json.len() <= INLINE_MAIL_LIMIT);
         StoredMail {
             provider: inbound.provider.to_owned(),
             recipients: inbound.recipients.clone(),
             verdicts: inbound.verdicts.clone(),
             mime_base64: (inline && inbound.mime && inbound.raw.len() <= INLINE_MAIL_LIMIT)
                 .then(|| base64::engine::general_purpose::STANDARD.encode(&inbound.raw)),
+            message: (inline && parsed_small).then(|| m.clone()),
             object: inbound.stored.clone(),
             first_reason: reason.to_owned(),
+            message_id: message_id(m),
+            from: m.from.first().map(|f| match &f.name {
+                Some(name) => format!("{name} <{}>", f.address),
+                None => f.address.clone(),
+            }),
+            subject: Some(m.subject.clone()).filter(|s| !s.is_empty()),
         }
     }
 
@@ -120,6 +142,51 @@ impl StoredMail {
             .decode(self.mime_base64.as_deref()?)
             .ok()
     }
+
+    /// The message as it first came, from `raw` (its MIME, from the item or its bucket) or
+    /// the parsed fields the item keeps.
+    pub fn inbound(&self, raw: Option<Vec<u8>>) -> Result<Inbound, IngressError> {
+        let provider = ingress::PROVIDERS
+            .iter()
+            .copied()
+            .find(|p| *p == self.provider)
+            .unwrap_or("raw");
+        let mut inbound = match (raw.or_else(|| self.inline_mime()), &self.message) {
+            (Some(raw), _) => ingress::from_raw(provider, raw)?,
+            (None, Some(message)) => Inbound {
+                provider,
+                raw: serde_json::to_vec(message).unwrap_or_default(),
+                message: message.clone(),
+                mime: false,
+                ..Inbound::default()
+            },
+            (None, None) => {
+                return Err(IngressError::Malformed(match &self.object {
+                    Some(at) => {
+                        format!("the message is kept only in s3://{}/{}", at.bucket, at.key)
+                    }
+                    None => format!(
+                        "{} posted its parsed fields and they were too large to keep; have it sent again",
+                        self.provider
+                    ),
+                }));
+            }
+        };
+        if !self.recipients.is_empty() {
+            inbound.recipients = self.recipients.clone();
+        }
+        inbound.verdicts = self.verdicts.clone();
+        inbound.stored = self.object.clone();
+        Ok(inbound)
+    }
+}
+
+/// A message's Message-ID, without its angle brackets.
+fn message_id(message: &Message) -> Option<String> {
+    message
+        .header("message-id")
+        .map(|m| m.trim().trim_matches(['<', '>']).to_owned())
+        .filter(|m| !m.is_empty())
 }
 
 /// Reads a stored message again (`raw`, from the dead letter or its bucket) as it first
@@ -130,16 +197,7 @@ pub fn reread(
     raw: Vec<u8>,
     ctx: &EmailContext,
 ) -> Result<Outcome, IngressError> {
-    let provider = ingress::PROVIDERS
-        .iter()
-        .copied()
-        .find(|p| *p == stored.provider)
-        .unwrap_or("raw");
-    let mut inbound = ingress::from_raw(provider, raw)?;
-    if !stored.recipients.is_empty() {
-        inbound.recipients = stored.recipients.clone();
-    }
-    inbound.verdicts = stored.verdicts.clone();
+    let inbound = stored.inbound(Some(raw))?;
     let read_again = crate::normalize::Notice::ReadAgain {
         first_reason: stored.first_reason.clone(),
     };
@@ -157,6 +215,65 @@ pub fn reread(
         }
         other => other,
     })
+}
+
+/// What a message not taken as a lead keeps for a person (mail read as no lead, mail the
+/// receiving service called spam): an envelope with no step, in the channel its recipients
+/// route to (none when no rule places it), the message in its `source`.
+pub fn held_envelope(inbound: &Inbound, ctx: &EmailContext, reason: &str) -> Envelope {
+    let channel = ctx
+        .settings
+        .route(&inbound.recipients, ctx.policy)
+        .map(|r| r.channel)
+        .unwrap_or_default();
+    let mut envelope = EnvelopeBuilder::new(OriginKind::Email, "email", &channel, &inbound.raw)
+        .event_id(message_id(&inbound.message).as_deref())
+        .build();
+    let with_source =
+        |inline: bool| serde_json::to_value(StoredMail::of(inbound, reason, inline)).ok();
+    envelope.source = with_source(true);
+    if serde_json::to_vec(&envelope).is_ok_and(|j| j.len() > HELD_LIMIT) {
+        envelope.source = with_source(false);
+    }
+    envelope
+}
+
+/// The largest envelope a held message makes with the message inline: the store of kept
+/// items takes 380 KiB (DynamoDB's items, 400 KB); past it, only where SES stored it.
+pub const HELD_LIMIT: usize = 300 * 1024;
+
+/// Why a kept message cannot be released as a lead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AsLeadError {
+    /// The message itself cannot be had or read.
+    Unreadable(String),
+    /// Nothing in it, nor its sender, gives a way to reach a person.
+    NoLead(String),
+}
+
+/// Reads a kept message as the lead a person says it is, into `channel`, as the event
+/// `event_id`: the receiving service's verdicts and the not-a-lead rules are set aside (the
+/// person has read it), and when the message gives no email, phone or name, its sender's
+/// own mailbox is the person and its words the note.
+pub fn read_as_lead(
+    stored: &StoredMail,
+    raw: Option<Vec<u8>>,
+    ctx: &EmailContext,
+    channel: &str,
+    event_id: &str,
+) -> Result<Envelope, AsLeadError> {
+    let inbound = stored
+        .inbound(raw)
+        .map_err(|e| AsLeadError::Unreadable(e.to_string()))?;
+    let verdicts = verdicts(&inbound, ctx);
+    let unwrapped = forward::unwrap(&inbound.message);
+    let release = Release { channel, event_id };
+    let (mut envelope, _) = read_lead(&inbound, ctx, &verdicts, unwrapped, Some(release))
+        .map_err(|reason| AsLeadError::NoLead(format!("no lead can be read from it: {reason}")))?;
+    envelope.notices.push(crate::normalize::Notice::ReadAgain {
+        first_reason: stored.first_reason.clone(),
+    });
+    Ok(envelope)
 }
 
 /// Reads a file as Inlet receives mail: any provider's payload (detected), else raw MIME.
@@ -221,30 +338,33 @@ fn refused_by_verdicts(v: &Verdicts, settings: &EmailSettings) -> Option<String>
     None
 }
 
+/// The receiving service's verdicts on a message: the carrier's own (an SES receipt,
+/// SendGrid's fields) first; what it did not report, from the receiving server's header,
+/// never from one a sender wrote.
+fn verdicts(inbound: &Inbound, ctx: &EmailContext) -> Verdicts {
+    let mut verdicts = inbound.verdicts.clone();
+    if let Some(server) = authres::server_verdicts(&inbound.message, &ctx.settings.authserv_id) {
+        verdicts.fill_from(server);
+    }
+    verdicts
+}
+
 /// Decides what a received message becomes.
 pub fn process(inbound: &Inbound, ctx: &EmailContext) -> Outcome {
     let outer = &inbound.message;
-    // The carrier's own verdicts (an SES receipt, SendGrid's fields) first; what it did not
-    // report, from the receiving server's header, never from one a sender wrote.
-    let mut verdicts = inbound.verdicts.clone();
-    if let Some(server) = authres::server_verdicts(outer, &ctx.settings.authserv_id) {
-        verdicts.fill_from(server);
-    }
+    let verdicts = verdicts(inbound, ctx);
     if let Some(reason) = refused_by_verdicts(&verdicts, ctx.settings) {
         return Outcome::Dropped { reason };
     }
     // Before the not-lead rules, which would take it for an account notice.
     if let Some(found) = confirmation::recognize(outer) {
-        let message_id = outer
-            .header("message-id")
-            .map(|m| m.trim().trim_matches(['<', '>']).to_owned());
         let envelope = EnvelopeBuilder::new(
             OriginKind::Email,
             "forwarding-confirmation",
             "",
             &inbound.raw,
         )
-        .event_id(message_id.as_deref())
+        .event_id(message_id(outer).as_deref())
         .build();
         return Outcome::Confirmation {
             envelope,
@@ -252,12 +372,39 @@ pub fn process(inbound: &Inbound, ctx: &EmailContext) -> Outcome {
             confirmation: found,
         };
     }
-    let mut unwrapped = forward::unwrap(outer);
+    let unwrapped = forward::unwrap(outer);
     if let Some(kind) = not_lead::classify(outer, &unwrapped.original) {
         return Outcome::NotALead {
             reason: kind.reason().to_owned(),
         };
     }
+    match read_lead(inbound, ctx, &verdicts, unwrapped, None) {
+        Ok((envelope, Ok(()))) => Outcome::Lead(envelope),
+        Ok((envelope, Err(reason))) => Outcome::Unroutable { envelope, reason },
+        Err(reason) => Outcome::NotALead {
+            reason: format!("no lead in it: {reason}"),
+        },
+    }
+}
+
+/// A person's release of a kept message: the channel it goes to, and its event id.
+struct Release<'a> {
+    channel: &'a str,
+    event_id: &'a str,
+}
+
+/// Reads the lead in a message that passed the gates (or that a person releases): the
+/// envelope, and whether a routing rule placed it (the reason when none did); `Err` with
+/// the reason when nothing reaches anyone. A release goes to its channel, and when the
+/// message gives no email, phone or name, its sender's mailbox is the person.
+fn read_lead(
+    inbound: &Inbound,
+    ctx: &EmailContext,
+    verdicts: &Verdicts,
+    mut unwrapped: forward::Unwrapped<'_>,
+    release: Option<Release>,
+) -> Result<(Envelope, Result<(), String>), String> {
+    let outer = &inbound.message;
     // A forward counts as an agent's only from a listed agent whose own domain the server
     // authenticated; a portal's layout counts only from the portal's authenticated domain
     // or inside such a forward.
@@ -312,45 +459,68 @@ pub fn process(inbound: &Inbound, ctx: &EmailContext) -> Outcome {
             ..Assignee::default()
         });
     }
-    let normalized = match normalize(lead, &ctx.normalize) {
-        Ok(mut n) => {
-            if let Some(portal) = read.unproven {
-                n.notices.push(crate::normalize::Notice::UnverifiedSender {
-                    portal: portal.source.to_owned(),
-                });
+    let mut normalized = normalize(lead.clone(), &ctx.normalize);
+    if normalized.is_err() && release.is_some() {
+        // A person says it is a lead: its sender is the person, its words the note.
+        let original = &unwrapped.original;
+        if let Some(sender) = original
+            .reply_to
+            .first()
+            .or(original.from.first())
+            .filter(|m| !not_prospect(&m.address))
+        {
+            lead.email = Some(sender.address.clone());
+            if lead.first_name.is_none() && lead.last_name.is_none() {
+                lead.full_name = sender.name.clone();
             }
-            if n.lead.phone_number.is_none() && n.lead.email.as_deref().is_some_and(read::is_relay)
-            {
-                n.notices.push(crate::normalize::Notice::Unsure {
-                    reason: "the only way to reach the person is the portal's relay address".into(),
-                });
-            }
-            n
         }
-        Err(e) => {
-            return Outcome::NotALead {
-                reason: format!("no lead in it: {}", e.reason),
-            };
+        if lead.note.is_none() {
+            let words = [
+                Some(original.subject.trim()),
+                original.text.as_deref().map(str::trim),
+            ];
+            let note = words
+                .into_iter()
+                .flatten()
+                .filter(|w| !w.is_empty())
+                .collect::<Vec<_>>()
+                .join("\n\n");
+            lead.note = Some(note).filter(|n| !n.is_empty());
         }
-    };
+        normalized = normalize(lead, &ctx.normalize);
+    }
+    let mut normalized = normalized.map_err(|e| e.reason)?;
+    if let Some(portal) = read.unproven {
+        normalized
+            .notices
+            .push(crate::normalize::Notice::UnverifiedSender {
+                portal: portal.source.to_owned(),
+            });
+    }
+    if normalized.lead.phone_number.is_none()
+        && normalized.lead.email.as_deref().is_some_and(read::is_relay)
+    {
+        normalized.notices.push(crate::normalize::Notice::Unsure {
+            reason: "the only way to reach the person is the portal's relay address".into(),
+        });
+    }
     let sender = portal.map_or("email", |p| p.source).to_ascii_lowercase();
-    let message_id = outer
-        .header("message-id")
-        .map(|m| m.trim().trim_matches(['<', '>']).to_owned());
-    let routed = ctx.settings.route(&inbound.recipients, ctx.policy);
-    let channel = routed.as_ref().map(|r| r.channel.as_str()).unwrap_or("");
-    let envelope = EnvelopeBuilder::new(OriginKind::Email, &sender, channel, &inbound.raw)
-        .event_id(message_id.as_deref())
+    let (channel, routed, event_id) = match &release {
+        Some(r) => (r.channel.to_owned(), Ok(()), Some(r.event_id.to_owned())),
+        None => match ctx.settings.route(&inbound.recipients, ctx.policy) {
+            Ok(routed) => (routed.channel, Ok(()), message_id(outer)),
+            Err(reason) => (String::new(), Err(reason), message_id(outer)),
+        },
+    };
+    let envelope = EnvelopeBuilder::new(OriginKind::Email, &sender, &channel, &inbound.raw)
+        .event_id(event_id.as_deref())
         .step(Step::Capture {
             lead: normalized.lead,
             sender_lead_id: None,
         })
         .notices(normalized.notices)
         .build();
-    match routed {
-        Ok(_) => Outcome::Lead(envelope),
-        Err(reason) => Outcome::Unroutable { envelope, reason },
-    }
+    Ok((envelope, routed))
 }
 
 /// The domain of an address, lower-case; empty when it has none.

@@ -15,11 +15,13 @@ use crate::web::ChannelPolicy;
 use serde_json::{Value, json};
 
 /// SES's largest message, and so the largest object read.
-pub const MAX_MESSAGE_BYTES: u64 = 40 * 1024 * 1024;
+pub const MAX_MESSAGE_BYTES: u64 = crate::email::ingress::MAX_STORED_MAIL_BYTES;
 
 /// What the function needs.
 pub struct EmailFunction<'a> {
     pub queue: &'a dyn Queue,
+    /// Where mail read as no lead, spam and unsure readings are kept for review.
+    pub kept: &'a dyn crate::kept::Kept,
     pub objects: &'a dyn ObjectStore,
     pub settings: &'a EmailSettings,
     pub policy: &'a ChannelPolicy,
@@ -35,6 +37,8 @@ pub struct EmailFunction<'a> {
 pub enum EmailFunctionError {
     #[error(transparent)]
     Queue(#[from] QueueError),
+    #[error(transparent)]
+    Kept(#[from] crate::kept::KeptError),
     #[error(transparent)]
     Store(ObjectError),
 }
@@ -87,7 +91,12 @@ impl EmailFunction<'_> {
                 normalize: self.normalize,
                 verify_senders: true,
             };
-            let outcome = crate::router::email::accept(self.queue, &inbound, &ctx).await?;
+            let outcome = crate::router::email::accept(self.queue, self.kept, &inbound, &ctx)
+                .await
+                .map_err(|e| match e {
+                    crate::router::email::AcceptError::Queue(e) => EmailFunctionError::Queue(e),
+                    crate::router::email::AcceptError::Kept(e) => EmailFunctionError::Kept(e),
+                })?;
             outcomes.push(match &outcome {
                 Outcome::Lead(e) => json!({"outcome": outcome.kind(), "id": e.id}),
                 Outcome::Unroutable { envelope, reason } => {
@@ -193,10 +202,20 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
         .ok_or("INLET_DLQ_URL is not set (unroutable mail is dead-lettered)")?;
     let queue = SqsQueue::new(aws_sdk_sqs::Client::new(&aws), &queue_url, &dlq_url);
     let objects = S3Objects::new(crate::objects::s3::client(&aws));
+    let table = config
+        .ledger_table
+        .clone()
+        .ok_or("INLET_LEDGER_TABLE is not set (mail read as no lead is kept there for review)")?;
+    let kept = crate::kept::dynamodb::DynamoKept::new(
+        aws_sdk_dynamodb::Client::new(&aws),
+        table,
+        config.kept_retention,
+    );
     let policy = ChannelPolicy::from_list(&config.channels);
     let prefix = std::env::var("INLET_EMAIL_PREFIX").unwrap_or_default();
     let function = EmailFunction {
         queue: &queue,
+        kept: &kept,
         objects: &objects,
         settings: &config.email,
         policy: &policy,

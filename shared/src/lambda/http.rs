@@ -37,9 +37,9 @@ pub async fn handle(intake: &Intake, req: Request) -> Response<Body> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Function {
     /// Sender webhooks, Rechat's own routes, mail over HTTP: the queue, the dead-letter queue
-    /// (unroutable mail) and the ledger.
+    /// (unroutable mail), the ledger and the kept items.
     Webhook,
-    /// Website forms: the queue only.
+    /// Website forms: the queue, and the kept items (spam).
     Form,
 }
 
@@ -55,30 +55,31 @@ pub async fn run(function: Function) -> Result<(), lambda_http::Error> {
     let tls = crate::tls::lambda_client_config()?;
     let aws = crate::sdk::lambda_config(tls.clone()).await;
     let config = Config::load_lambda(&aws, true).await?;
-    let (queue, ledger): (SqsQueue, Arc<dyn Ledger>) = match function {
-        Function::Webhook => {
-            let needs = config.require_webhook()?;
-            (
-                SqsQueue::new(
-                    aws_sdk_sqs::Client::new(&aws),
-                    needs.queue_url,
-                    needs.dead_letter_url,
-                ),
-                Arc::new(DynamoLedger::new(
-                    aws_sdk_dynamodb::Client::new(&aws),
-                    needs.ledger_table,
-                    config.ledger_ttl,
-                )),
-            )
-        }
-        Function::Form => {
-            let (queue_url, dead_letter_url) = config.require_form()?;
-            (
-                SqsQueue::new(aws_sdk_sqs::Client::new(&aws), queue_url, dead_letter_url),
-                Arc::new(crate::ledger::NoLedger),
-            )
-        }
+    let needs = match function {
+        Function::Webhook => config.require_webhook()?,
+        Function::Form => config.require_form()?,
     };
+    let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
+    let queue = SqsQueue::new(
+        aws_sdk_sqs::Client::new(&aws),
+        needs.queue_url,
+        needs.dead_letter_url,
+    );
+    let ledger: Arc<dyn Ledger> = match function {
+        Function::Webhook => Arc::new(DynamoLedger::new(
+            dynamodb.clone(),
+            needs.ledger_table,
+            config.ledger_ttl,
+        )),
+        Function::Form => Arc::new(crate::ledger::NoLedger),
+    };
+    // Spam, mail read as no lead and unsure readings, kept in the ledger's table: the form
+    // function may only put items there (its grant), the webhook function read them too.
+    let kept = Arc::new(crate::kept::dynamodb::DynamoKept::new(
+        dynamodb,
+        needs.ledger_table,
+        config.kept_retention,
+    ));
     let mut settings = config.intake_settings();
     settings.email_body_limit = crate::router::email::LAMBDA_EMAIL_BODY_LIMIT;
     if settings.forms.secret.is_empty() {
@@ -90,16 +91,23 @@ pub async fn run(function: Function) -> Result<(), lambda_http::Error> {
     }
     let queue = Arc::new(queue);
     // The console is the webhook function's, with a token: the form function has no ledger.
+    // It reads mail kept only in the bucket SES writes to, when there is one.
     let console = match (&function, &config.console_token) {
-        (Function::Webhook, Some(token)) => Some(crate::router::console::Console::new(
-            token.clone(),
-            queue.clone(),
-        )),
+        (Function::Webhook, Some(token)) => Some(
+            crate::router::console::Console::new(token.clone(), queue.clone()).with_objects(
+                config.email_bucket.as_ref().map(|_| {
+                    Arc::new(crate::objects::s3::S3Objects::new(
+                        crate::objects::s3::client(&aws),
+                    )) as Arc<dyn crate::objects::ObjectStore>
+                }),
+            ),
+        ),
         _ => None,
     };
     let intake = Intake {
         queue,
         ledger,
+        kept,
         settings,
         captcha: Arc::new(crate::forms::spam::HttpCaptchaVerifier::with_tls(Some(
             tls.clone(),

@@ -1,6 +1,8 @@
 //! The ledger on DynamoDB: one item per envelope (`env#<key>`) and per sender lead id
 //! (`snd#<key>`), conditional writes for create and optimistic updates, a TTL attribute,
-//! and a `lead_key` index for "what happened to lead X".
+//! a `lead_key` index for "what happened to lead X", and a `listing` index that lists the
+//! records of a day newest first (the console, `/health`) and the items kept for review
+//! (`kept::dynamodb`), without a scan.
 
 use super::{Ledger, LedgerError, LedgerRecord, RECHAT_STATE_KEY, RechatState, SenderLink};
 use async_trait::async_trait;
@@ -15,6 +17,16 @@ use std::time::Duration;
 
 /// The index that finds a lead's records by `lead_key`.
 pub const LEAD_INDEX: &str = "lead_key-index";
+
+/// The index that lists items by `listing` (a day's records, `env#2026-12-05`; a kind of
+/// kept item, `kept#spam`), ordered by `received_at`.
+pub const LISTING_INDEX: &str = "listing-index";
+
+/// The `listing` of the records received on `day`: one partition a day, so that listing
+/// the newest is a query of the last days, never a scan.
+pub fn day_listing(at: chrono::DateTime<chrono::Utc>) -> String {
+    format!("env#{}", at.format("%Y-%m-%d"))
+}
 
 #[derive(Debug, Clone)]
 pub struct DynamoLedger {
@@ -60,17 +72,19 @@ impl DynamoLedger {
                 .build()
                 .expect("a complete key schema")
         };
-        let index = GlobalSecondaryIndex::builder()
-            .index_name(LEAD_INDEX)
-            .key_schema(key("lead_key", KeyType::Hash))
-            .key_schema(key("received_at", KeyType::Range))
-            .projection(
-                Projection::builder()
-                    .projection_type(ProjectionType::All)
-                    .build(),
-            )
-            .build()
-            .expect("a complete index");
+        let index = |name: &str, hash: &str| {
+            GlobalSecondaryIndex::builder()
+                .index_name(name)
+                .key_schema(key(hash, KeyType::Hash))
+                .key_schema(key("received_at", KeyType::Range))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
+                .build()
+                .expect("a complete index")
+        };
         client
             .create_table()
             .table_name(table)
@@ -78,8 +92,10 @@ impl DynamoLedger {
             .attribute_definitions(attr("pk"))
             .attribute_definitions(attr("lead_key"))
             .attribute_definitions(attr("received_at"))
+            .attribute_definitions(attr("listing"))
             .key_schema(key("pk", KeyType::Hash))
-            .global_secondary_indexes(index)
+            .global_secondary_indexes(index(LEAD_INDEX, "lead_key"))
+            .global_secondary_indexes(index(LISTING_INDEX, "listing"))
             .send()
             .await
             .map_err(unavailable)?;
@@ -111,6 +127,7 @@ impl DynamoLedger {
             ("version".into(), n(record.version)),
             ("lead_key".into(), s(record.lead_key.clone())),
             ("received_at".into(), s(record.received_at.to_rfc3339())),
+            ("listing".into(), s(day_listing(record.received_at))),
             ("status".into(), s(format!("{:?}", record.status))),
             ("expires_at".into(), n(self.expires_at())),
         ])
@@ -252,6 +269,55 @@ impl Ledger for DynamoLedger {
             }
         }
         Ok(records)
+    }
+
+    /// The days' partitions of the listing index, newest first, until `limit` records.
+    async fn records_since(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+        limit: usize,
+    ) -> Result<Option<Vec<LedgerRecord>>, LedgerError> {
+        let mut records = Vec::new();
+        let mut day = chrono::Utc::now();
+        let since_text = since.to_rfc3339();
+        while records.len() < limit && day.date_naive() >= since.date_naive() {
+            let mut start = None;
+            loop {
+                let want = (limit - records.len()).min(1000) as i32;
+                let out = self
+                    .client
+                    .query()
+                    .table_name(&self.table)
+                    .index_name(LISTING_INDEX)
+                    .key_condition_expression("listing = :day AND received_at >= :since")
+                    .expression_attribute_values(":day", s(day_listing(day)))
+                    .expression_attribute_values(":since", s(since_text.clone()))
+                    .scan_index_forward(false)
+                    .limit(want)
+                    .set_exclusive_start_key(start)
+                    .send()
+                    .await
+                    .map_err(unavailable)?;
+                for item in out.items() {
+                    let key = item
+                        .get("pk")
+                        .and_then(|v| v.as_s().ok())
+                        .and_then(|pk| pk.strip_prefix("env#"))
+                        .unwrap_or_default()
+                        .to_owned();
+                    if let Some(doc) = item.get("doc").and_then(|v| v.as_s().ok()) {
+                        records.push(parse_record(&key, doc)?);
+                    }
+                }
+                match out.last_evaluated_key {
+                    Some(k) if !k.is_empty() && records.len() < limit => start = Some(k),
+                    _ => break,
+                }
+            }
+            day -= chrono::Duration::days(1);
+        }
+        records.truncate(limit);
+        Ok(Some(records))
     }
 
     async fn rechat_state(&self) -> Result<RechatState, LedgerError> {

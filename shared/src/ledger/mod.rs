@@ -7,6 +7,7 @@
 #[cfg(feature = "aws")]
 pub mod dynamodb;
 pub mod memory;
+pub mod search;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -70,6 +71,16 @@ pub struct LedgerRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
     pub updated_at: DateTime<Utc>,
+    /// The lead channel, masked (`55f5…745f`): which account, not the credential.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub channel: String,
+    /// Digests of the lead's email, phone and channel (`envelope::find_keys`), for a person
+    /// searching the ledger: never the values.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub find: Vec<String>,
+    /// Why the reading is unsure, when it is (`Notice::Unsure`): a copy is kept for review.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unsure: Option<String>,
     /// Bumped on every write; a write expects the version it read (optimistic locking).
     pub version: u64,
 }
@@ -90,6 +101,17 @@ impl LedgerRecord {
             uncertain_captures: 0,
             last_error: None,
             updated_at: Utc::now(),
+            channel: if envelope.channel.is_empty() {
+                String::new()
+            } else {
+                crate::mask::id(&envelope.channel)
+            },
+            find: crate::envelope::find_keys(envelope),
+            unsure: envelope
+                .notices
+                .iter()
+                .find_map(|n| n.unsure())
+                .map(str::to_owned),
             version: 0,
         }
     }
@@ -161,8 +183,8 @@ pub trait Ledger: Send + Sync {
     async fn put_rechat_state(&self, state: &RechatState) -> Result<(), LedgerError>;
 
     /// Records received since `since`, newest first, at most `limit`: what delivery did
-    /// lately (`deliver::view`). `None` where the ledger is not listed (DynamoDB's would be
-    /// a scan: on AWS those figures are CloudWatch's).
+    /// lately (`deliver::view`) and what the console lists. `None` where the ledger cannot
+    /// be listed (a test double's, or a function's that keeps none).
     async fn records_since(
         &self,
         _since: DateTime<Utc>,

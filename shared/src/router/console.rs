@@ -15,7 +15,9 @@
 //! cannot send it, and with SameSite=Strict the cookie does not travel cross-site either.
 
 use crate::deliver::view::Reading;
+use crate::kept::KeptKind;
 use crate::ledger::LedgerRecord;
+use crate::ledger::search::{LeadQuery, search};
 use crate::queue::{DeadLetters, DeadMessage};
 use crate::web::{IntakeError, Request, Response, header_str, json_response};
 use bytes::Bytes;
@@ -42,10 +44,12 @@ const LOGIN: &str = include_str!("console/login.html");
 const SCRIPT: &str = include_str!("console/console.js");
 const STYLE: &str = include_str!("console/console.css");
 
-/// What the console needs besides the intake's queue and ledger.
+/// What the console needs besides the intake's queue, ledger and kept items.
 pub struct Console {
     token: String,
     dead_letters: Arc<dyn DeadLetters>,
+    /// Where SES stored mail, for releasing a message kept only by reference.
+    objects: Option<Arc<dyn crate::objects::ObjectStore>>,
     failures: Mutex<VecDeque<Instant>>,
 }
 
@@ -54,10 +58,25 @@ impl Console {
         Console {
             token,
             dead_letters,
+            objects: None,
             failures: Mutex::default(),
         }
     }
+
+    pub fn with_objects(mut self, objects: Option<Arc<dyn crate::objects::ObjectStore>>) -> Self {
+        self.objects = objects;
+        self
+    }
 }
+
+/// The kept items of a kind the console lists at once, newest first.
+const KEPT_LISTED: usize = 200;
+
+/// The ledger records a search reads when it has no exact way in.
+const SEARCH_SCAN: usize = 5_000;
+
+/// The envelopes a search answers at most.
+const SEARCH_LIMIT: usize = 500;
 
 /// How a request proved itself.
 enum Credential {
@@ -378,7 +397,70 @@ async fn api_call(
     match (req.method(), api) {
         (&Method::GET, ["status"]) => {
             let dead = ctx.console.dead_letters.list().await.map_err(unavailable)?;
-            Ok(status_json(&*ctx.intake.delivery_reading().await, &dead))
+            let kept = kept_counts(ctx.intake.kept.as_ref())
+                .await
+                .map_err(kept_unavailable)?;
+            let mut status = status_json(&*ctx.intake.delivery_reading().await, &dead, &kept);
+            status["channels"] = channels_json(&ctx.intake.settings.channels);
+            Ok(status)
+        }
+        (&Method::GET, ["kept"]) => {
+            let kind = param(req, "kind")
+                .map(|k| {
+                    KeptKind::parse(&k).ok_or_else(|| {
+                        IntakeError::invalid("kind", "kind is one of spam, not_a_lead, unsure")
+                    })
+                })
+                .transpose()?;
+            let mut items = Vec::new();
+            for kind in kind.map_or(KeptKind::ALL.to_vec(), |k| vec![k]) {
+                items.extend(
+                    ctx.intake
+                        .kept
+                        .newest(kind, KEPT_LISTED)
+                        .await
+                        .map_err(kept_unavailable)?,
+                );
+            }
+            items.sort_by_key(|i| std::cmp::Reverse(i.kept_at));
+            Ok(json!({"kept": items.iter().map(kept_json).collect::<Vec<_>>()}))
+        }
+        (&Method::POST, ["kept", id, "release"]) => {
+            from_script(req)?;
+            let channel = release_channel(req)?;
+            let settings = &ctx.intake.settings;
+            let email = crate::email::EmailContext {
+                settings: &settings.email,
+                policy: &settings.channels,
+                normalize: settings.normalize,
+                verify_senders: true,
+            };
+            let (item, envelope) = crate::kept::release(
+                ctx.intake.kept.as_ref(),
+                ctx.intake.queue.as_ref(),
+                ctx.console.objects.as_deref(),
+                &email,
+                id,
+                channel.as_deref(),
+            )
+            .await
+            .map_err(release_refusal)?;
+            Ok(
+                json!({"released": item.id, "envelope_id": envelope.id, "channel": crate::mask::id(&envelope.channel)}),
+            )
+        }
+        (&Method::DELETE, ["kept", id]) => {
+            from_script(req)?;
+            let Some(item) = ctx.intake.kept.find(id).await.map_err(kept_unavailable)? else {
+                return Err(IntakeError::not_found("nothing kept has that id"));
+            };
+            ctx.intake
+                .kept
+                .remove(&item.id)
+                .await
+                .map_err(kept_unavailable)?;
+            tracing::info!(kept = %item.id, kind = item.kind.as_str(), "console: a kept item was dismissed");
+            Ok(json!({"deleted": item.id}))
         }
         (&Method::GET, ["dead-letters"]) => {
             let dead = ctx.console.dead_letters.list().await.map_err(unavailable)?;
@@ -386,29 +468,38 @@ async fn api_call(
         }
         (&Method::GET, ["leads"]) => {
             let query = req.uri().query().unwrap_or("");
-            let q = form_urlencoded::parse(query.as_bytes())
-                .find(|(k, _)| k == "q")
-                .map(|(_, v)| v.to_lowercase())
-                .unwrap_or_default();
-            let since = chrono::Utc::now() - chrono::Duration::days(7);
-            let records = ctx
-                .intake
-                .ledger
-                .records_since(since, 500)
-                .await
-                .map_err(|e| {
-                    tracing::warn!(error = %e, "console: the ledger cannot be read");
-                    IntakeError::new(503, "ledger_unavailable", "the ledger cannot be read")
-                })?;
+            let params: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+            let settings = &ctx.intake.settings;
+            let query = LeadQuery::from_params(
+                params.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+                settings.normalize.phone_region,
+            )
+            .map_err(|e| IntakeError::invalid(e.field, &e.message))?;
+            let channels = match &settings.channels {
+                crate::web::ChannelPolicy::Only(list) => list.iter().cloned().collect(),
+                crate::web::ChannelPolicy::AnyUuid => Vec::new(),
+            };
+            let records = search(
+                ctx.intake.ledger.as_ref(),
+                &query,
+                &channels,
+                SEARCH_LIMIT,
+                SEARCH_SCAN,
+                chrono::Utc::now(),
+            )
+            .await
+            .map_err(|e| {
+                tracing::warn!(error = %e, "console: the ledger cannot be read");
+                IntakeError::new(503, "ledger_unavailable", "the ledger cannot be read")
+            })?;
             let Some(records) = records else {
                 return Ok(json!({"leads": [], "listed": false}));
             };
-            let leads: Vec<Value> = records
-                .iter()
-                .map(record_json)
-                .filter(|v| q.is_empty() || v.to_string().to_lowercase().contains(&q))
-                .collect();
-            Ok(json!({"leads": leads, "listed": true}))
+            Ok(
+                json!({"leads": records.iter().map(record_json).collect::<Vec<_>>(), "listed": true}),
+            )
         }
         (&Method::POST, ["dead-letters", id, "release"]) => {
             from_script(req)?;
@@ -446,13 +537,124 @@ async fn api_call(
             tracing::info!(message = %id, "console: a dead letter was deleted");
             Ok(json!({"deleted": id}))
         }
-        (_, ["status" | "dead-letters" | "leads"]) => Err(IntakeError::method_not_allowed("GET")),
+        (_, ["status" | "dead-letters" | "leads" | "kept"]) => {
+            Err(IntakeError::method_not_allowed("GET"))
+        }
+        (_, ["kept", _, "release"] | ["dead-letters", _, "release"]) => {
+            Err(IntakeError::method_not_allowed("POST"))
+        }
+        (_, ["kept", _] | ["dead-letters", _]) => Err(IntakeError::method_not_allowed("DELETE")),
         _ => Err(IntakeError::not_found("no such console call")),
     }
 }
 
-/// The reading and the dead letters by kind: one object for the page and for scripts.
-pub fn status_json(reading: &Reading, dead: &[DeadMessage]) -> Value {
+/// How many of each kind are kept, for the status.
+pub async fn kept_counts(
+    kept: &dyn crate::kept::Kept,
+) -> Result<Vec<(KeptKind, u64)>, crate::kept::KeptError> {
+    let mut out = Vec::new();
+    for kind in KeptKind::ALL {
+        out.push((kind, kept.count(kind).await?));
+    }
+    Ok(out)
+}
+
+fn kept_unavailable(e: crate::kept::KeptError) -> IntakeError {
+    tracing::warn!(error = %e, "console: the kept items cannot be read");
+    IntakeError::new(503, "kept_unavailable", "the kept items cannot be read")
+}
+
+fn release_refusal(e: crate::kept::ReleaseError) -> IntakeError {
+    use crate::kept::ReleaseError as R;
+    let message = e.to_string();
+    match e {
+        R::NotFound(_) => IntakeError::not_found("nothing kept has that id"),
+        R::NeedsChannel(_) | R::UnknownChannel(_) => IntakeError::invalid("channel", &message),
+        R::AlreadyDelivered => IntakeError::new(409, "already_delivered", message),
+        R::NoLead(_) | R::MessageGone(_) => IntakeError::unprocessable(message, None),
+        R::Queue(q) => {
+            tracing::warn!(error = %q, "console: the queue did not take a released item");
+            super::queue_refusal(&q, 5)
+        }
+        R::Store(k) => kept_unavailable(k),
+    }
+}
+
+/// One query parameter.
+fn param(req: &Request, name: &str) -> Option<String> {
+    form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// The channel a release names: `{"channel": …}` as JSON, a form field, or `?channel=`;
+/// none is the item's own.
+fn release_channel(req: &Request) -> Result<Option<String>, IntakeError> {
+    if let Some(c) = param(req, "channel") {
+        return Ok(Some(c));
+    }
+    let body = req.body();
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    if crate::web::body::essence(header_str(req, "content-type"))
+        == "application/x-www-form-urlencoded"
+    {
+        return Ok(form_urlencoded::parse(body)
+            .find(|(k, _)| k == "channel")
+            .map(|(_, v)| v.into_owned())
+            .filter(|v| !v.is_empty()));
+    }
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| IntakeError::malformed(format!("the body is not JSON: {e}")))?;
+    match value.get("channel") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(c)) if c.trim().is_empty() => Ok(None),
+        Some(Value::String(c)) => Ok(Some(c.clone())),
+        Some(_) => Err(IntakeError::invalid(
+            "channel",
+            "channel is a lead channel's UUID",
+        )),
+    }
+}
+
+/// The lead channels this Inlet accepts, for the page's release choice (behind the token:
+/// a channel posts leads into an account). Empty when any channel is accepted.
+fn channels_json(policy: &crate::web::ChannelPolicy) -> Value {
+    match policy {
+        crate::web::ChannelPolicy::AnyUuid => json!([]),
+        crate::web::ChannelPolicy::Only(list) => {
+            let mut list: Vec<&String> = list.iter().collect();
+            list.sort();
+            json!(
+                list.iter()
+                    .map(|c| json!({"id": c, "label": crate::mask::id(c)}))
+                    .collect::<Vec<_>>()
+            )
+        }
+    }
+}
+
+/// A kept item for the page: why, when, who it names or what message it is.
+fn kept_json(item: &crate::kept::KeptItem) -> Value {
+    let summary = crate::kept::summary(item);
+    json!({
+        "id": item.id,
+        "envelope_id": item.envelope.id,
+        "kind": item.kind,
+        "reason": item.reason,
+        "kept_at": item.kept_at,
+        "sender": item.envelope.origin.sender,
+        "channel": (!item.envelope.channel.is_empty()).then(|| crate::mask::id(&item.envelope.channel)),
+        "summary": summary,
+    })
+}
+
+/// The reading, the dead letters and the kept items by kind: one object for the page and
+/// for scripts.
+pub fn status_json(reading: &Reading, dead: &[DeadMessage], kept: &[(KeptKind, u64)]) -> Value {
+    let kept_count = |kind: KeptKind| kept.iter().find(|(k, _)| *k == kind).map_or(0, |(_, n)| *n);
     let count = |cause: Option<&str>| {
         dead.iter()
             .filter(|d| d.dead_letter.cause.as_deref() == cause)
@@ -473,6 +675,12 @@ pub fn status_json(reading: &Reading, dead: &[DeadMessage]) -> Value {
             "unroutable": count(Some(crate::queue::UNROUTABLE)),
             "spam": count(Some(crate::queue::SPAM)),
             "forwarding_confirmation": count(Some(crate::queue::FORWARDING_CONFIRMATION)),
+        },
+        "kept": {
+            // Spam an older version kept on the dead-letter queue counts with the rest.
+            "spam": kept_count(KeptKind::Spam) + count(Some(crate::queue::SPAM)) as u64,
+            "not_a_lead": kept_count(KeptKind::NotALead),
+            "unsure": kept_count(KeptKind::Unsure),
         },
     })
 }
@@ -509,6 +717,8 @@ fn record_json(r: &LedgerRecord) -> Value {
         "received_at": r.received_at,
         "updated_at": r.updated_at,
         "sender": r.sender,
+        "channel": r.channel,
+        "unsure": r.unsure,
         "status": r.status,
         "steps": r.steps,
         "attempts": r.attempts,

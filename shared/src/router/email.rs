@@ -3,6 +3,7 @@
 
 use super::Intake;
 use crate::email::{EmailContext, Inbound, IngressError, Outcome, ingress};
+use crate::kept::{Kept, KeptError, KeptItem, KeptKind};
 use crate::queue::{DeadLetter, Queue, QueueError};
 use crate::web::{IntakeError, Request, Response, header_str, json_response};
 use serde_json::json;
@@ -153,11 +154,14 @@ impl Intake {
             normalize: self.settings.normalize,
             verify_senders: true,
         };
-        let outcome = accept(self.queue.as_ref(), &inbound, &ctx)
+        let outcome = accept(self.queue.as_ref(), self.kept.as_ref(), &inbound, &ctx)
             .await
             .map_err(|e| {
-                let refusal = super::queue_refusal(&e, self.settings.retry_after_secs);
-                tracing::error!(error = %e, status = refusal.status, "the queue did not take the mail's lead");
+                let refusal = match &e {
+                    AcceptError::Queue(e) => super::queue_refusal(e, self.settings.retry_after_secs),
+                    AcceptError::Kept(e) => super::kept_refusal(e, self.settings.retry_after_secs),
+                };
+                tracing::error!(error = %e, status = refusal.status, "the mail could not be queued or kept");
                 refusal
             })?;
         // Kept only once the mail is taken: a retry after a failure above must still pass.
@@ -181,12 +185,14 @@ impl Intake {
                 202,
                 &json!({"code": "UNROUTABLE", "data": {"id": envelope.id}, "reason": reason}),
             ),
-            Outcome::NotALead { reason } => {
-                json_response(200, &json!({"code": "NOT_A_LEAD", "reason": reason}))
-            }
-            Outcome::Dropped { reason } => {
-                json_response(200, &json!({"code": "DROPPED", "reason": reason}))
-            }
+            Outcome::NotALead { reason } => json_response(
+                200,
+                &json!({"code": "NOT_A_LEAD", "reason": reason, "kept": true}),
+            ),
+            Outcome::Dropped { reason } => json_response(
+                200,
+                &json!({"code": "DROPPED", "reason": reason, "kept": true}),
+            ),
             Outcome::Confirmation {
                 envelope,
                 confirmation,
@@ -199,14 +205,27 @@ impl Intake {
     }
 }
 
-/// Decides what a message becomes and acts on it: a lead is queued, an unroutable one
-/// dead-lettered with the reason, the rest logged. Every outcome is logged with its reason;
-/// an error means the queue could not take it and the sender must try again.
+/// Why mail could not be taken: the sender (or SES, through the function's retries) must
+/// try again.
+#[derive(Debug, thiserror::Error)]
+pub enum AcceptError {
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+    #[error(transparent)]
+    Kept(#[from] KeptError),
+}
+
+/// Decides what a message becomes and acts on it: a lead is queued (and kept beside for
+/// review when its reading is unsure), an unroutable one dead-lettered with the reason,
+/// mail read as no lead or refused on the receiving service's verdicts kept for a person
+/// with why. Every outcome is logged with its reason; an error means the queue or the
+/// store could not take it and the sender must try again.
 pub async fn accept(
     queue: &dyn Queue,
+    kept: &dyn Kept,
     inbound: &Inbound,
     ctx: &EmailContext<'_>,
-) -> Result<Outcome, QueueError> {
+) -> Result<Outcome, AcceptError> {
     let outcome = crate::email::process(inbound, ctx);
     let source = match &outcome {
         Outcome::Lead(e) | Outcome::Unroutable { envelope: e, .. } => e.origin.sender.clone(),
@@ -220,6 +239,12 @@ pub async fn accept(
                 envelope = %envelope.id, provider = inbound.provider, sender = %envelope.origin.sender,
                 channel = %crate::mask::id(&envelope.channel), outcome = outcome.kind(), "email received"
             );
+            if envelope.notices.iter().any(|n| n.unsure().is_some()) {
+                // The copy kept for review holds the message, for a person to read.
+                let mut copy = envelope.clone();
+                copy.source = crate::email::held_envelope(inbound, ctx, "unsure").source;
+                super::keep_unsure(kept, &copy).await;
+            }
         }
         Outcome::Unroutable { envelope, reason } => {
             // Kept with what a replay needs to read it again; the message inline when it
@@ -258,9 +283,16 @@ pub async fn accept(
             );
         }
         Outcome::NotALead { reason } | Outcome::Dropped { reason } => {
+            let kind = match &outcome {
+                Outcome::Dropped { .. } => KeptKind::Spam,
+                _ => KeptKind::NotALead,
+            };
+            let held = crate::email::held_envelope(inbound, ctx, reason);
+            let item = KeptItem::new(kind, reason.clone(), held);
+            kept.keep(&item).await?;
             tracing::info!(
-                provider = inbound.provider, outcome = outcome.kind(), reason = %reason,
-                "email not queued"
+                provider = inbound.provider, outcome = outcome.kind(), reason = %reason, kept = %item.id,
+                "email not queued: kept for review"
             );
         }
         Outcome::Confirmation {

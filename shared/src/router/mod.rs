@@ -63,6 +63,8 @@ impl Default for IntakeSettings {
 pub struct Intake {
     pub queue: Arc<dyn Queue>,
     pub ledger: Arc<dyn Ledger>,
+    /// What is kept for a person: spam, mail read as no lead, unsure readings.
+    pub kept: Arc<dyn crate::kept::Kept>,
     pub settings: IntakeSettings,
     /// Checks forms' captcha answers with their providers.
     pub captcha: Arc<dyn crate::forms::spam::CaptchaVerifier>,
@@ -249,6 +251,34 @@ pub(crate) fn queue_refusal(e: &crate::queue::QueueError, retry_after: u32) -> I
     }
 }
 
+/// What a store of kept items that did not keep one means for the sender: a retry later.
+pub(crate) fn kept_refusal(e: &crate::kept::KeptError, retry_after: u32) -> IntakeError {
+    match e {
+        crate::kept::KeptError::TooLarge { size, limit } => IntakeError::new(
+            413,
+            "too_large_to_keep",
+            format!("the submission is {size} bytes, over the {limit} bytes that can be kept"),
+        ),
+        _ => IntakeError::unavailable(retry_after),
+    }
+}
+
+/// A lead queued with an unsure reading is kept beside, for a person to check (it is
+/// delivered all the same). Not kept is logged as an error, never a refusal: the lead
+/// itself is queued.
+pub async fn keep_unsure(kept: &dyn crate::kept::Kept, envelope: &Envelope) {
+    let reasons: Vec<&str> = envelope.notices.iter().filter_map(|n| n.unsure()).collect();
+    if reasons.is_empty() {
+        return;
+    }
+    let reason = reasons.join("; ");
+    tracing::warn!(envelope = %envelope.id, sender = %envelope.origin.sender, reason, "lead queued, its reading unsure: kept for review");
+    let item = crate::kept::KeptItem::new(crate::kept::KeptKind::Unsure, reason, envelope.clone());
+    if let Err(e) = kept.keep(&item).await {
+        tracing::error!(envelope = %envelope.id, error = %e, "an unsure reading was queued but could not be kept for review");
+    }
+}
+
 /// Rechat's API is called straight from browsers (its own demo does): the same CORS grant.
 fn rechat_cors(allow: &'static str) -> Cors<'static> {
     Cors {
@@ -432,23 +462,16 @@ impl Intake {
         reading
     }
 
-    /// Keeps a submission taken for spam on the dead-letter queue, under its own cause (no
-    /// alarm counts it, `inlet dlq replay` leaves it), for `inlet spam release` to queue.
-    /// Not kept is answered as a lead not queued is: a person misjudged must try again.
+    /// Keeps a submission taken for spam, with why, for a person to release (`inlet spam
+    /// release`, the console). Not kept is answered as a lead not queued is: a person
+    /// misjudged must try again.
     async fn keep_spam(&self, envelope: &Envelope, reason: &str) -> Result<(), IntakeError> {
-        let body = crate::queue::message_body(envelope)
-            .map_err(|e| queue_refusal(&e, self.settings.retry_after_secs))?;
-        let kept = crate::queue::DeadLetter {
-            reason: format!("spam: {reason}"),
-            envelope_id: Some(envelope.id.clone()),
-            group_id: envelope.lead_key.clone(),
-            failed_step: None,
-            status: None,
-            cause: Some(crate::queue::SPAM.to_owned()),
-        };
-        self.queue.dead_letter(&body, &kept).await.map_err(|e| {
+        self.fits(envelope)?;
+        let item =
+            crate::kept::KeptItem::new(crate::kept::KeptKind::Spam, reason, envelope.clone());
+        self.kept.keep(&item).await.map_err(|e| {
             tracing::error!(envelope = %envelope.id, error = %e, "the spam could not be kept");
-            queue_refusal(&e, self.settings.retry_after_secs)
+            kept_refusal(&e, self.settings.retry_after_secs)
         })
     }
 
@@ -473,9 +496,7 @@ impl Intake {
     async fn enqueue(&self, envelope: &Envelope) -> Result<(), IntakeError> {
         self.fits(envelope)?;
         self.send(envelope).await?;
-        for reason in envelope.notices.iter().filter_map(|n| n.unsure()) {
-            tracing::warn!(envelope = %envelope.id, sender = %envelope.origin.sender, reason, "lead queued, its reading unsure");
-        }
+        keep_unsure(self.kept.as_ref(), envelope).await;
         Ok(())
     }
 

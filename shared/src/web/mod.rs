@@ -47,6 +47,14 @@ impl IntakeError {
         Self::new(400, "malformed_body", message)
     }
 
+    /// 400 for a parameter that is not what it must be, naming it.
+    pub fn invalid(field: &str, message: &str) -> Self {
+        IntakeError {
+            field: Some(field.to_owned()),
+            ..Self::new(400, "invalid_parameter", message)
+        }
+    }
+
     pub fn unauthorized(message: impl Into<String>) -> Self {
         Self::new(401, "unauthorized", message)
     }
