@@ -130,6 +130,7 @@ pub fn function_env(moto: &str, rechat: &str, deployed: &Deployed) -> Vec<(&'sta
         ("INLET_QUEUE_URL", deployed.queue_url.clone()),
         ("INLET_DLQ_URL", deployed.dlq_url.clone()),
         ("INLET_LEDGER_TABLE", "inlet-ledger".to_owned()),
+        ("INLET_KEEP_DAYS", "30".to_owned()),
         ("INLET_SECRETS_ARN", deployed.secrets_arn.clone()),
         ("INLET_MAIL_SECRET_ARN", deployed.mail_secret_arn.clone()),
         ("INLET_FORM_ORIGINS", "https://www.example.com".to_owned()),

@@ -8,8 +8,10 @@ its wiring against the workspace:
   has an API Gateway sample whose path it routes (and every such sample is routed);
 - the deployed edge: the access log holds no path (a lead channel is a credential), each
   function logs to a group of the stack's with a retention, each function is granted only
-  what it runs (no ledger for `form`; the Meta page token's secret for `deliver` alone; the
-  queue's attributes for /health), and the dead-letter alarm counts new dead letters.
+  what it runs (`form` and `email` only put kept items in the ledger's table, never read it;
+  the Meta page token's secret for `deliver` alone; the queue's attributes for /health; the
+  mail bucket for the console), the ledger has the indexes the code queries, and the
+  dead-letter alarm counts new dead letters.
 
 Run by `make test` (`target/venv/bin/python tests/template/check_wiring.py`).
 """
@@ -31,9 +33,9 @@ for path in (ROOT / "shared" / "src").rglob("*.rs"):
 # What each binary cannot start without (config.rs `require_*`, the email function's run()).
 REQUIRED = {
     "webhook": {"INLET_QUEUE_URL", "INLET_DLQ_URL", "INLET_LEDGER_TABLE", "INLET_CHANNELS"},
-    "form": {"INLET_QUEUE_URL", "INLET_DLQ_URL", "INLET_CHANNELS"},
+    "form": {"INLET_QUEUE_URL", "INLET_DLQ_URL", "INLET_LEDGER_TABLE", "INLET_CHANNELS"},
     "deliver": {"INLET_QUEUE_URL", "INLET_DLQ_URL", "INLET_LEDGER_TABLE"},
-    "email": {"INLET_QUEUE_URL", "INLET_DLQ_URL"},
+    "email": {"INLET_QUEUE_URL", "INLET_DLQ_URL", "INLET_LEDGER_TABLE"},
 }
 SAMPLES = {"SQS": ["sqs-deliver.json"], "S3": ["s3-email.json"], "HttpApi": []}
 
@@ -108,8 +110,11 @@ for name, fn in functions.items():
         problems.append(f"{name}: logs to no group of the stack's with a retention")
     binary = fn["Metadata"]["BuildProperties"]["Binary"]
     granted = policies(fn)
-    if binary == "form" and "DynamoDB" in granted:
-        problems.append(f"{name}: the form function is granted the ledger")
+    # Form and email put kept items in the ledger's table; neither may read it.
+    if binary in ("form", "email") and re.search(r"DynamoDB(Crud|Read)", granted):
+        problems.append(f"{name}: the {binary} function may read the ledger")
+    if binary in ("form", "email") and "DynamoDBWritePolicy" not in granted:
+        problems.append(f"{name}: the {binary} function cannot keep spam or mail for review")
     if binary != "deliver" and "MetaSecret" in granted:
         problems.append(f"{name}: a public function can read the Meta page token")
     if binary == "webhook" and "sqs:GetQueueAttributes" not in granted:
@@ -129,7 +134,7 @@ else:
     try:
         body = json.loads(re.sub(r"\$\{[^}]+\}", "x", text))
         titles = [w["properties"]["title"] for w in body["widgets"]]
-        for want in ("Leads by outcome", "Waiting", "Dead letters", "Rechat latency", "errors"):
+        for want in ("Leads by outcome", "Waiting", "Dead letters", "Rechat latency", "Speed to lead", "Kept for review", "errors"):
             if not any(want in t for t in titles):
                 problems.append(f"Dashboard: no panel for {want!r} ({titles})")
         outcomes = json.dumps(body["widgets"][0]["properties"]["metrics"])
@@ -138,7 +143,15 @@ else:
                 problems.append(f"Dashboard: leads panel lacks {outcome}")
     except (ValueError, KeyError, IndexError) as e:
         problems.append(f"Dashboard: its body is not the expected JSON: {e}")
+indexes = [i["IndexName"] for i in resources["Ledger"]["Properties"]["GlobalSecondaryIndexes"]]
+for want in ("lead_key-index", "listing-index"):
+    if want not in indexes:
+        problems.append(f"Ledger: no {want} (the code queries it: ledger/dynamodb.rs)")
+if globals_env.get("INLET_KEEP_DAYS") != {"Ref": "KeepDays"}:
+    problems.append("INLET_KEEP_DAYS is not the KeepDays parameter")
 granted_webhook = policies(resources["WebhookFunction"])
+if "S3ReadPolicy" not in granted_webhook:
+    problems.append("WebhookFunction: the console cannot release mail kept only in the mail bucket")
 if "SQSPollerPolicy" not in granted_webhook:
     problems.append("WebhookFunction: the console cannot read the dead letters (SQSPollerPolicy)")
 

@@ -104,6 +104,31 @@ async fn every_function_under_cargo_lambda_watch_brings_its_lead_to_rechat() {
     assert_eq!(status, 202, "{body}\n{}", watch.function_log("webhook"));
     assert!(body.contains("UNROUTABLE"), "{body}");
 
+    // A form's spam (the honeypot filled): a person's answer, and kept in the ledger's table
+    // for review, which the form function may only write.
+    let response = http
+        .post(watch.url("/lambda-url/form/forms/contact"))
+        .header("accept", "application/json")
+        .header("origin", "https://www.example.com")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("name=Rosa+Diaz&email=rosa.diaz%40example.com&_gotcha=filled")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202, "{}", watch.function_log("form"));
+    let kept = inlet::kept::dynamodb::DynamoKept::new(
+        aws_sdk_dynamodb::Client::new(&aws),
+        "inlet-ledger",
+        Duration::from_secs(86_400),
+    );
+    use inlet::kept::Kept;
+    assert_eq!(
+        kept.count(inlet::kept::KeptKind::Spam).await.unwrap(),
+        1,
+        "{}",
+        watch.function_log("form")
+    );
+
     // The samples `cargo lambda invoke` sends: an API Gateway webhook event and the S3
     // event SES's stored message raises.
     let events = workspace().join("events");
