@@ -1,8 +1,8 @@
 //! The console at `/console` on `inlet serve`, as an operator, an attacker and a browser meet
 //! it: the token (Bearer or the login form's cookie), the rate limit on wrong tokens, the
-//! headers that keep its personal data to the page, and release of a dead letter back into
-//! delivery. The browser half runs Debian's chromium through playwright-core
-//! (`tests/browser/console.mjs`).
+//! headers that keep its personal data to the page, release of a dead letter back into
+//! delivery, and release of mail held for review into a chosen channel. The browser half
+//! runs Debian's chromium through playwright-core (`tests/browser/console.mjs`).
 
 mod common;
 
@@ -318,12 +318,28 @@ async fn in_a_browser_the_rows_render_and_release_moves_a_dead_letter_back() {
         &[("INLET_CONSOLE_TOKEN", TOKEN)],
     );
     one_dead_letter(&double, &serve, "browser.dead@example.com").await;
+    // Mail read as no lead (an auto-reply from a buyer), to an address no rule places.
+    let r = reqwest::Client::new()
+        .post(format!("{}/email/raw", serve.url))
+        .basic_auth("inlet", Some(serve.mail_token()))
+        .header("content-type", "message/rfc822")
+        .body("From: Lena Park <lena.park@example.com>\r\nTo: leads@in.example.com\r\nSubject: Automatic reply: 8 Cedar Ln\r\nAuto-Submitted: auto-replied\r\nMessage-ID: <browser-ooo@fixtures.example>\r\n\r\nTraveling; please call me about 8 Cedar Ln.\r\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
     let artifacts = format!("{root}/target/browser-artifacts");
     std::fs::create_dir_all(&artifacts).unwrap();
     let output = Command::new("node")
         .arg(format!("{root}/tests/browser/console.mjs"))
-        .args([&serve.url, TOKEN, &artifacts])
+        .args([
+            serve.url.as_str(),
+            TOKEN,
+            &artifacts,
+            CHANNEL,
+            "browser.dead@example.com",
+        ])
         .output()
         .expect("node runs (make test installs playwright-core and chromium)");
     assert!(
@@ -343,13 +359,39 @@ async fn in_a_browser_the_rows_render_and_release_moves_a_dead_letter_back() {
     );
     assert_eq!(seen["deadRowsAfter"], 0, "{seen}");
     assert!(seen["leadRows"].as_u64().unwrap() >= 1, "{seen}");
+    assert_eq!(seen["keptRowsBefore"], 1, "{seen}");
+    let kept_row = seen["keptRowText"].as_str().unwrap();
+    for want in [
+        "not a lead",
+        "lena.park@example.com",
+        "Automatic reply: 8 Cedar Ln",
+    ] {
+        assert!(kept_row.contains(want), "{want:?} in {seen}");
+    }
+    assert!(
+        seen["releaseWithoutChannel"]
+            .as_str()
+            .unwrap()
+            .contains("name the lead channel"),
+        "{seen}"
+    );
+    assert_eq!(seen["keptRowsAfter"], 0, "{seen}");
+    assert_eq!(seen["error"], "", "{seen}");
+    assert_eq!(seen["foundRows"], 1, "{seen}");
+    assert_eq!(seen["notFoundRows"], 0, "{seen}");
     assert_eq!(seen["cspViolations"], 0, "{seen}");
     assert_eq!(
         seen["cookieVisibleToScript"], false,
         "the session cookie is HttpOnly"
     );
     assert!(
-        wait_for(Duration::from_secs(20), || double.leads().len() == 1).await,
-        "the released lead reaches Rechat"
+        wait_for(Duration::from_secs(20), || double.leads().len() == 2).await,
+        "the released dead letter and the released mail reach Rechat"
     );
+    let released = double
+        .leads()
+        .into_iter()
+        .find(|l| l.payload["email"] == "lena.park@example.com")
+        .expect("the kept mail reached Rechat as a lead");
+    assert_eq!(released.channel, CHANNEL);
 }

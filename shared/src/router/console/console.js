@@ -49,9 +49,19 @@ async function loadState() {
     ["Rechat", s.rechat ? (s.rechat.available ? "available" : `unavailable: ${s.rechat.last_error || ""}`) : null],
     ["Dead letters (failed)", s.dead_letters.failed + s.dead_letters.unknown_lead],
     ["Unroutable mail", s.dead_letters.unroutable],
-    ["Spam kept", s.dead_letters.spam],
+    ["Spam kept", s.kept.spam],
+    ["Mail held for review", s.kept.not_a_lead],
+    ["Unsure readings", s.kept.unsure],
     ["Forwarding confirmations", s.dead_letters.forwarding_confirmation],
   ];
+  const list = document.getElementById("channels");
+  list.replaceChildren();
+  for (const c of s.channels || []) {
+    const option = document.createElement("option");
+    option.value = c.id;
+    option.label = c.label;
+    list.append(option);
+  }
   const dl = document.getElementById("figures");
   dl.replaceChildren();
   for (const [name, value] of figures) {
@@ -63,14 +73,61 @@ async function loadState() {
   }
 }
 
-async function change(method, path) {
+async function change(method, path, body) {
   try {
-    await api(path, { method, headers: { "X-Inlet-Console": "1" } });
+    const headers = { "X-Inlet-Console": "1" };
+    if (body) headers["Content-Type"] = "application/json";
+    await api(path, { method, headers, body: body ? JSON.stringify(body) : undefined });
     showError(null);
   } catch (e) {
     showError(e);
   }
-  await refresh();
+  await refresh(true);
+}
+
+const KINDS = { spam: "spam", not_a_lead: "not a lead", unsure: "unsure" };
+
+async function loadKept() {
+  const kind = document.getElementById("kept-kind").value;
+  const { kept } = await api(`kept${kind ? `?kind=${encodeURIComponent(kind)}` : ""}`);
+  const body = document.querySelector("#kept tbody");
+  body.replaceChildren();
+  for (const k of kept) {
+    const s = k.summary;
+    const row = body.insertRow();
+    row.dataset.keptId = k.id;
+    row.dataset.kind = k.kind;
+    cell(row, when(k.kept_at));
+    cell(row, KINDS[k.kind] || k.kind);
+    const who = [s.name, s.email, s.phone, s.from].filter(Boolean).join(" · ");
+    const what = [s.subject ? `“${s.subject}”` : null, s.message_id ? `<${s.message_id}>` : null, s.stored_at]
+      .filter(Boolean).join(" ");
+    cell(row, [who, what, s.subject ? null : s.text].filter(Boolean).join(" — "), "why");
+    cell(row, k.reason, "why");
+    const where = row.insertCell();
+    const channel = document.createElement("input");
+    channel.type = "text";
+    channel.className = "channel";
+    channel.setAttribute("list", "channels");
+    channel.setAttribute("aria-label", "Lead channel to release into");
+    channel.placeholder = k.channel ? `its own (${k.channel})` : "lead channel UUID (required)";
+    where.append(channel);
+    const actions = row.insertCell();
+    const release = document.createElement("button");
+    release.textContent = k.kind === "unsure" ? "Send to channel" : "Release";
+    release.className = "release";
+    release.addEventListener("click", () => {
+      const chosen = channel.value.trim();
+      change("POST", `kept/${encodeURIComponent(k.id)}/release`, chosen ? { channel: chosen } : {});
+    });
+    const remove = document.createElement("button");
+    remove.textContent = "Delete";
+    remove.className = "delete";
+    remove.addEventListener("click", () => {
+      if (confirm("Forget this for good?")) change("DELETE", `kept/${encodeURIComponent(k.id)}`);
+    });
+    actions.append(release, remove);
+  }
 }
 
 async function loadDeadLetters() {
@@ -104,8 +161,12 @@ async function loadDeadLetters() {
 }
 
 async function loadLeads() {
-  const q = document.getElementById("q").value;
-  const { leads, listed } = await api(`leads?q=${encodeURIComponent(q)}`);
+  const query = new URLSearchParams();
+  for (const name of ["q", "status", "sender", "since", "until"]) {
+    const value = document.getElementById(name).value.trim();
+    if (value) query.set(name, value);
+  }
+  const { leads, listed } = await api(`leads?${query}`);
   const body = document.querySelector("#leads tbody");
   body.replaceChildren();
   if (!listed) {
@@ -116,7 +177,8 @@ async function loadLeads() {
     row.dataset.envelopeId = l.envelope_id;
     cell(row, when(l.received_at));
     cell(row, l.sender);
-    cell(row, l.status.replaceAll("_", " "));
+    cell(row, l.channel);
+    cell(row, l.status.replaceAll("_", " ") + (l.unsure ? " (unsure)" : ""));
     cell(row, l.steps.map((s) => s.status).join(", "));
     cell(row, l.attempts);
     cell(row, l.rechat_lead_id);
@@ -124,9 +186,16 @@ async function loadLeads() {
   }
 }
 
-async function refresh() {
+// Whether a person is typing in a section: the timed refresh leaves it as it is.
+function editing(selector) {
+  const root = document.querySelector(selector);
+  return root.contains(document.activeElement) || [...root.querySelectorAll("input")].some((i) => i.value);
+}
+
+async function refresh(all) {
   try {
-    await Promise.all([loadState(), loadDeadLetters(), loadLeads()]);
+    const kept = all || !editing("#kept") ? loadKept() : null;
+    await Promise.all([loadState(), kept, loadDeadLetters(), loadLeads()]);
     document.body.dataset.loaded = "yes";
   } catch (e) {
     showError(e);
@@ -136,8 +205,11 @@ async function refresh() {
 document.addEventListener("DOMContentLoaded", () => {
   document.getElementById("search").addEventListener("submit", (event) => {
     event.preventDefault();
-    loadLeads().catch(showError);
+    loadLeads().then(() => showError(null)).catch(showError);
   });
-  refresh();
-  setInterval(refresh, 15000);
+  document.getElementById("kept-kind").addEventListener("change", () => {
+    loadKept().catch(showError);
+  });
+  refresh(true);
+  setInterval(() => refresh(false), 15000);
 });
