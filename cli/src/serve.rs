@@ -211,7 +211,7 @@ pub async fn run(args: ServeArgs) -> ExitCode {
     println!(
         "  console       http://{address}/console  (token: {})",
         if config.console_token.is_some() {
-            "INLET_CONSOLE_TOKEN".to_owned()
+            "INLET_CONSOLE_TOKEN or the routing file's [console] token".to_owned()
         } else {
             args.data_dir.join(CONSOLE_TOKEN_FILE).display().to_string()
         }

@@ -29,6 +29,7 @@ fn basic(user: &str, password: &str) -> String {
 const MAILGUN_KEY: &str = "hostile-mailgun-key-0d4e";
 const FUB_KEY: &str = "hostile-fub-key-7e1c9a";
 const ZILLOW_BASIC: &str = "zillow-partner:hostile-zillow-pass";
+const CONSOLE_TOKEN: &str = "hostile-console-token-6b2d91e0";
 
 struct Case {
     what: String,
@@ -612,6 +613,180 @@ fn corpus() -> Vec<Case> {
         ));
     }
     cases.extend(feed_cases());
+    cases.extend(console_cases());
+    cases
+}
+
+/// The console's kept items and lead search (issue 24), as a holder of the token sends odd
+/// input and as someone without it tries: a 4xx each, never a 5xx, never data without the
+/// token. Wrong tokens are rate-limited, so every console case may also meet a 429.
+fn console_cases() -> Vec<Case> {
+    let mut cases = Vec::new();
+    let bearer = format!("Bearer {CONSOLE_TOKEN}");
+    let with = |mut c: Case, headers: &[(&'static str, &str)]| {
+        for (k, v) in headers {
+            c.headers.push((k, (*v).to_owned()));
+        }
+        c
+    };
+    let owner = [("authorization", bearer.as_str()), ("x-inlet-console", "1")];
+    for (what, method, path, body, expect) in [
+        (
+            "search by a NUL email",
+            "GET",
+            "/console/api/leads?email=%00",
+            "",
+            &[400, 429][..],
+        ),
+        (
+            "search by markup",
+            "GET",
+            "/console/api/leads?q=%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+            "",
+            &[200, 429],
+        ),
+        (
+            "search by a huge text",
+            "GET",
+            &format!("/console/api/leads?q={}", "a".repeat(6000)),
+            "",
+            &[200, 414, 431, 429],
+        ),
+        (
+            "search since no date",
+            "GET",
+            "/console/api/leads?since=99999-99-99",
+            "",
+            &[400, 429],
+        ),
+        (
+            "search by a too-long phone",
+            "GET",
+            "/console/api/leads?phone=%2B999999999999999999999999",
+            "",
+            &[400, 429],
+        ),
+        (
+            "search by a status that is none",
+            "GET",
+            "/console/api/leads?status=%27%20OR%201%3D1",
+            "",
+            &[400, 429],
+        ),
+        (
+            "search by an invalid channel",
+            "GET",
+            "/console/api/leads?channel=..%2F..%2Fetc",
+            "",
+            &[400, 429],
+        ),
+        (
+            "kept of a kind that is none",
+            "GET",
+            "/console/api/kept?kind=..%2F..",
+            "",
+            &[400, 429],
+        ),
+        (
+            "release a traversal id",
+            "POST",
+            "/console/api/kept/..%2F..%2Fetc%2Fpasswd/release",
+            "{}",
+            &[404, 429],
+        ),
+        (
+            "release an id of SQL",
+            "POST",
+            "/console/api/kept/k-%27%3BDROP%20TABLE%20kept%3B--/release",
+            r#"{"channel":"x"}"#,
+            &[404, 429],
+        ),
+        (
+            "release with a body of junk",
+            "POST",
+            "/console/api/kept/k-none/release",
+            "\u{0}\u{ffff}",
+            &[400, 404, 429],
+        ),
+        (
+            "release a kept item that is none",
+            "POST",
+            "/console/api/kept/k-0000/release",
+            "{}",
+            &[404, 429],
+        ),
+        (
+            "delete an id not UTF-8",
+            "DELETE",
+            "/console/api/kept/%FF%FE",
+            "",
+            &[404, 429],
+        ),
+        (
+            "post to the kept list",
+            "POST",
+            "/console/api/kept",
+            "{}",
+            &[405, 429],
+        ),
+        (
+            "put a kept item",
+            "PUT",
+            "/console/api/kept/k-0000",
+            "{}",
+            &[405, 429],
+        ),
+    ] {
+        cases.push(with(
+            case(format!("console {what}"), method, path, JSON, body, expect),
+            &owner,
+        ));
+    }
+    // A change without the console's header: a cross-site form.
+    cases.push(with(
+        case(
+            "console release without its header",
+            "POST",
+            "/console/api/kept/k-0000/release",
+            JSON,
+            "{}",
+            &[403, 429],
+        ),
+        &[("authorization", bearer.as_str())],
+    ));
+    // Without the token, or a wrong or forged one: no data.
+    for (what, headers) in [
+        ("no token", vec![]),
+        (
+            "a wrong token",
+            vec![("authorization", "Bearer hostile-guess-0000000000000")],
+        ),
+        (
+            "a forged session",
+            vec![("cookie", "inlet_console=99999999999.00")],
+        ),
+        (
+            "the token as Basic",
+            vec![("authorization", "Basic aG9zdGlsZQ==")],
+        ),
+    ] {
+        for path in [
+            "/console/api/kept",
+            "/console/api/leads?email=victim%40example.com",
+        ] {
+            cases.push(with(
+                case(
+                    format!("console {path} with {what}"),
+                    "GET",
+                    path,
+                    None,
+                    "",
+                    &[401, 429],
+                ),
+                &headers,
+            ));
+        }
+    }
     cases
 }
 
@@ -832,7 +1007,7 @@ async fn hostile_requests_end_in_documented_refusals_and_the_server_stays_up() {
         double.url(),
         &data,
         &format!(
-            "[senders.zapier]\nsecret = \"{SECRET}\"\n\n[senders.zillow]\nsecret = \"{ZILLOW_BASIC}\"\n\n[senders.followupboss.api_keys]\n\"{CHANNEL}\" = \"{FUB_KEY}\"\n\n[senders.meta]\nsecret = \"{META_SECRET}\"\n\n[email]\ndefault_channel = \"{CHANNEL}\"\nmailgun_signing_key = \"{MAILGUN_KEY}\"\nhttp_token = \"{MAIL_TOKEN}\"\n\n[forms.contact]\nchannel = \"{CHANNEL}\"\nredirect_hosts = [\"www.example.com\"]\n"
+            "[senders.zapier]\nsecret = \"{SECRET}\"\n\n[senders.zillow]\nsecret = \"{ZILLOW_BASIC}\"\n\n[senders.followupboss.api_keys]\n\"{CHANNEL}\" = \"{FUB_KEY}\"\n\n[senders.meta]\nsecret = \"{META_SECRET}\"\n\n[email]\ndefault_channel = \"{CHANNEL}\"\nmailgun_signing_key = \"{MAILGUN_KEY}\"\nhttp_token = \"{MAIL_TOKEN}\"\n\n[forms.contact]\nchannel = \"{CHANNEL}\"\nredirect_hosts = [\"www.example.com\"]\n\n[console]\ntoken = \"{CONSOLE_TOKEN}\"\n"
         ),
     );
     let addr = serve.url.trim_start_matches("http://").to_owned();
@@ -927,12 +1102,14 @@ async fn hostile_requests_end_in_documented_refusals_and_the_server_stays_up() {
 
     // Nothing secret or personal in the log at info level.
     let log = std::fs::read_to_string(&serve.log).unwrap();
-    let leaks = inlet_testkit::pii::findings(&log, &[SECRET, META_SECRET, MAILGUN_KEY]);
+    let leaks =
+        inlet_testkit::pii::findings(&log, &[SECRET, META_SECRET, MAILGUN_KEY, CONSOLE_TOKEN]);
     assert!(leaks.is_empty(), "{}", leaks.join("\n"));
     for needle in [
         SECRET,
         META_SECRET,
         MAILGUN_KEY,
+        CONSOLE_TOKEN,
         CHANNEL,
         "valid.hostile@example.com",
         "after.hostile@example.com",

@@ -116,7 +116,13 @@ pub const VARIABLES: &[(&str, &str)] = &[
 
 /// The routing file's sections (and its one top-level setting): anything else is a typo
 /// that would otherwise be ignored, a sender's secret with it.
-const ROUTING_TABLES: &[&str] = &["senders", "forms", "email", "require_sender_auth"];
+const ROUTING_TABLES: &[&str] = &[
+    "senders",
+    "forms",
+    "email",
+    "console",
+    "require_sender_auth",
+];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{var}{} {reason}", if value.is_empty() { String::new() } else { format!("={value:?} is not valid:") })]
@@ -374,6 +380,23 @@ impl Config {
             email.http_token = self.email_http_token.clone();
         }
         self.email = email;
+        // `[console] token` (or `env:NAME`); INLET_CONSOLE_TOKEN and the stack's secret win.
+        if let Some(console) = routing.get("console") {
+            let read = || -> crate::settings::Setting<Option<String>> {
+                let table = crate::settings::table("console", console)?;
+                crate::settings::known_keys("console", table, &["token"])?;
+                table
+                    .get("token")
+                    .map(|t| crate::settings::secret("console.token", t))
+                    .transpose()
+            };
+            let token = read().map_err(section("[console]"))?;
+            if self.console_token.is_none()
+                && let Some(token) = token
+            {
+                self.console_token = Some(console_token("[console] token", &token)?);
+            }
+        }
         self.routing = routing;
         Ok(())
     }
@@ -1095,6 +1118,41 @@ mod tests {
             from(&[table]).unwrap().require_webhook().unwrap_err().var,
             "INLET_QUEUE_URL"
         );
+    }
+
+    #[test]
+    fn the_console_token_may_come_from_the_routing_file_and_the_environment_wins() {
+        let routing = |text: &str| -> toml::Table { text.parse().unwrap() };
+        let mut c = from(&[]).unwrap();
+        c.read_routing(routing(
+            "[console]\ntoken = \"a-console-token-from-the-file\"\n",
+        ))
+        .unwrap();
+        assert_eq!(
+            c.console_token.as_deref(),
+            Some("a-console-token-from-the-file")
+        );
+        let mut c = from(&[("INLET_CONSOLE_TOKEN", "the-environment-s-console-token")]).unwrap();
+        c.read_routing(routing(
+            "[console]\ntoken = \"a-console-token-from-the-file\"\n",
+        ))
+        .unwrap();
+        assert_eq!(
+            c.console_token.as_deref(),
+            Some("the-environment-s-console-token")
+        );
+        for (text, says) in [
+            ("[console]\ntoken = \"short\"\n", "at least 24 characters"),
+            (
+                "[console]\ntokn = \"a-console-token-from-the-file\"\n",
+                "console.tokn is not a known setting",
+            ),
+            ("[console]\ntoken = 7\n", "console.token must be a string"),
+            ("console = 1\n", "console must be a table"),
+        ] {
+            let e = from(&[]).unwrap().read_routing(routing(text)).unwrap_err();
+            assert!(e.to_string().contains(says), "{text}: {e}");
+        }
     }
 
     #[test]
