@@ -139,33 +139,27 @@ pub fn speed_to_lead(elapsed: chrono::TimeDelta) {
 
 /// The EMF document of one lead's speed to lead.
 pub fn speed_line(elapsed: std::time::Duration, timestamp_ms: i64) -> String {
-    serde_json::json!({
-        "_aws": {
-            "Timestamp": timestamp_ms,
-            "CloudWatchMetrics": [{
-                "Namespace": METRIC_NAMESPACE,
-                "Dimensions": [[]],
-                "Metrics": [{"Name": "SpeedToLead", "Unit": "Milliseconds"}]
-            }]
-        },
-        "SpeedToLead": elapsed.as_secs_f64() * 1000.0
-    })
-    .to_string()
+    milliseconds_line("SpeedToLead", elapsed, timestamp_ms)
 }
 
 /// The EMF document for one Rechat call's latency (`RechatLatency`, milliseconds): the
 /// dashboard's p50 and p99 on AWS.
 pub fn latency_line(elapsed: std::time::Duration, timestamp_ms: i64) -> String {
+    milliseconds_line("RechatLatency", elapsed, timestamp_ms)
+}
+
+/// One duration as an EMF metric `name` in milliseconds, with no dimension.
+fn milliseconds_line(name: &str, elapsed: std::time::Duration, timestamp_ms: i64) -> String {
     serde_json::json!({
         "_aws": {
             "Timestamp": timestamp_ms,
             "CloudWatchMetrics": [{
                 "Namespace": METRIC_NAMESPACE,
                 "Dimensions": [[]],
-                "Metrics": [{"Name": "RechatLatency", "Unit": "Milliseconds"}]
+                "Metrics": [{"Name": name, "Unit": "Milliseconds"}]
             }]
         },
-        "RechatLatency": elapsed.as_secs_f64() * 1000.0
+        name: elapsed.as_secs_f64() * 1000.0
     })
     .to_string()
 }

@@ -226,14 +226,18 @@ pub fn held_envelope(inbound: &Inbound, ctx: &EmailContext, reason: &str) -> Env
         .route(&inbound.recipients, ctx.policy)
         .map(|r| r.channel)
         .unwrap_or_default();
-    let mut envelope = EnvelopeBuilder::new(OriginKind::Email, "email", &channel, &inbound.raw)
+    let envelope = EnvelopeBuilder::new(OriginKind::Email, "email", &channel, &inbound.raw)
         .event_id(message_id(&inbound.message).as_deref())
         .build();
-    let with_source =
-        |inline: bool| serde_json::to_value(StoredMail::of(inbound, reason, inline)).ok();
-    envelope.source = with_source(true);
+    with_message(envelope, inbound, reason)
+}
+
+/// `envelope` with the message it came from as its `source`: inline when the whole stays
+/// within `HELD_LIMIT`, else only its reference (where SES stored it, its Message-ID).
+pub fn with_message(mut envelope: Envelope, inbound: &Inbound, reason: &str) -> Envelope {
+    envelope.source = serde_json::to_value(StoredMail::of(inbound, reason, true)).ok();
     if serde_json::to_vec(&envelope).is_ok_and(|j| j.len() > HELD_LIMIT) {
-        envelope.source = with_source(false);
+        envelope.source = serde_json::to_value(StoredMail::of(inbound, reason, false)).ok();
     }
     envelope
 }
@@ -646,6 +650,31 @@ mod tests {
         let e = outcome(FORWARD, &settings(&[]), false);
         assert_eq!(assignees(&e), ["agent.smith@brokerage.example"]);
         assert_eq!(e.origin.sender, "zillow");
+    }
+
+    #[test]
+    fn a_message_is_kept_inline_only_while_the_whole_fits() {
+        let small = ingress::from_raw("raw", FORWARD.as_bytes().to_vec()).unwrap();
+        let envelope = outcome(FORWARD, &settings(&[]), false);
+        let kept = with_message(envelope.clone(), &small, "unsure");
+        let stored: StoredMail = serde_json::from_value(kept.source.unwrap()).unwrap();
+        assert_eq!(stored.inline_mime().unwrap(), FORWARD.as_bytes());
+        assert_eq!(stored.message_id.as_deref(), Some("fwd-1@fixtures.example"));
+        // A lead near the queue's limit with a message near the inline limit: the reference.
+        let mut big = envelope;
+        if let Step::Capture { lead, .. } = &mut big.steps[0] {
+            lead.note = Some("n".repeat(200 * 1024));
+        }
+        let raw = format!("{FORWARD}{}", "x".repeat(150 * 1024));
+        let large = ingress::from_raw("raw", raw.into_bytes()).unwrap();
+        let kept = with_message(big, &large, "unsure");
+        assert!(serde_json::to_vec(&kept).unwrap().len() <= HELD_LIMIT);
+        let stored: StoredMail = serde_json::from_value(kept.source.unwrap()).unwrap();
+        assert!(stored.mime_base64.is_none());
+        assert_eq!(
+            stored.subject.as_deref(),
+            Some("Fwd: Mei Tanaka is interested in 77 Walnut Ave")
+        );
     }
 
     #[test]

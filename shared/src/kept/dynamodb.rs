@@ -4,7 +4,7 @@
 //! listing leaves out what has expired but is not yet deleted.
 
 use super::{Kept, KeptError, KeptItem, KeptKind};
-use crate::ledger::dynamodb::LISTING_INDEX;
+use crate::ledger::dynamodb::{LISTING_INDEX, n, s};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
@@ -23,14 +23,6 @@ fn unavailable<E: std::error::Error>(e: E) -> KeptError {
     KeptError::Unavailable(DisplayErrorContext(e).to_string())
 }
 
-fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
-}
-
-fn n(v: impl ToString) -> AttributeValue {
-    AttributeValue::N(v.to_string())
-}
-
 /// The `listing` partition of a kind.
 fn listing(kind: KeptKind) -> String {
     format!("kept#{}", kind.as_str())
@@ -47,6 +39,22 @@ impl DynamoKept {
 
     fn now() -> i64 {
         chrono::Utc::now().timestamp()
+    }
+
+    /// The query of a kind's unexpired items, newest first.
+    fn of_kind(
+        &self,
+        kind: KeptKind,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .index_name(LISTING_INDEX)
+            .key_condition_expression("listing = :kind")
+            .filter_expression("expires_at > :now")
+            .expression_attribute_values(":kind", s(listing(kind)))
+            .expression_attribute_values(":now", n(Self::now()))
+            .scan_index_forward(false)
     }
 
     async fn get_item(&self, id: &str) -> Result<Option<KeptItem>, KeptError> {
@@ -117,15 +125,7 @@ impl Kept for DynamoKept {
         let mut start = None;
         while items.len() < limit {
             let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(LISTING_INDEX)
-                .key_condition_expression("listing = :kind")
-                .filter_expression("expires_at > :now")
-                .expression_attribute_values(":kind", s(listing(kind)))
-                .expression_attribute_values(":now", n(Self::now()))
-                .scan_index_forward(false)
+                .of_kind(kind)
                 .set_exclusive_start_key(start)
                 .send()
                 .await
@@ -154,14 +154,7 @@ impl Kept for DynamoKept {
         let mut start = None;
         loop {
             let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(LISTING_INDEX)
-                .key_condition_expression("listing = :kind")
-                .filter_expression("expires_at > :now")
-                .expression_attribute_values(":kind", s(listing(kind)))
-                .expression_attribute_values(":now", n(Self::now()))
+                .of_kind(kind)
                 .select(Select::Count)
                 .set_exclusive_start_key(start)
                 .send()

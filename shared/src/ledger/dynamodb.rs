@@ -39,11 +39,13 @@ fn unavailable<E: std::error::Error>(e: E) -> LedgerError {
     LedgerError::Unavailable(DisplayErrorContext(e).to_string())
 }
 
-fn s(v: impl Into<String>) -> AttributeValue {
+/// A string attribute (the kept items' adapter writes the same table).
+pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
 
-fn n(v: impl ToString) -> AttributeValue {
+/// A number attribute.
+pub(crate) fn n(v: impl ToString) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
@@ -150,6 +152,24 @@ impl DynamoLedger {
     }
 }
 
+/// The records among a query's items (their `pk` is `env#<key>`).
+fn records_of(
+    items: &[HashMap<String, AttributeValue>],
+    out: &mut Vec<LedgerRecord>,
+) -> Result<(), LedgerError> {
+    for item in items {
+        let key = item
+            .get("pk")
+            .and_then(|v| v.as_s().ok())
+            .map(|pk| pk.trim_start_matches("env#"))
+            .unwrap_or_default();
+        if let Some(doc) = item.get("doc").and_then(|v| v.as_s().ok()) {
+            out.push(parse_record(key, doc)?);
+        }
+    }
+    Ok(())
+}
+
 fn parse_record(key: &str, doc: &str) -> Result<LedgerRecord, LedgerError> {
     serde_json::from_str(doc).map_err(|e| LedgerError::Corrupt {
         key: key.to_owned(),
@@ -253,16 +273,7 @@ impl Ledger for DynamoLedger {
                 .send()
                 .await
                 .map_err(unavailable)?;
-            for item in out.items() {
-                let key = item
-                    .get("pk")
-                    .and_then(|v| v.as_s().ok())
-                    .cloned()
-                    .unwrap_or_default();
-                if let Some(doc) = item.get("doc").and_then(|v| v.as_s().ok()) {
-                    records.push(parse_record(&key, doc)?);
-                }
-            }
+            records_of(out.items(), &mut records)?;
             match out.last_evaluated_key {
                 Some(k) if !k.is_empty() => start = Some(k),
                 _ => break,
@@ -298,17 +309,7 @@ impl Ledger for DynamoLedger {
                     .send()
                     .await
                     .map_err(unavailable)?;
-                for item in out.items() {
-                    let key = item
-                        .get("pk")
-                        .and_then(|v| v.as_s().ok())
-                        .and_then(|pk| pk.strip_prefix("env#"))
-                        .unwrap_or_default()
-                        .to_owned();
-                    if let Some(doc) = item.get("doc").and_then(|v| v.as_s().ok()) {
-                        records.push(parse_record(&key, doc)?);
-                    }
-                }
+                records_of(out.items(), &mut records)?;
                 match out.last_evaluated_key {
                     Some(k) if !k.is_empty() && records.len() < limit => start = Some(k),
                     _ => break,

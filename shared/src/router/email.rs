@@ -241,8 +241,7 @@ pub async fn accept(
             );
             if envelope.notices.iter().any(|n| n.unsure().is_some()) {
                 // The copy kept for review holds the message, for a person to read.
-                let mut copy = envelope.clone();
-                copy.source = crate::email::held_envelope(inbound, ctx, "unsure").source;
+                let copy = crate::email::with_message(envelope.clone(), inbound, "unsure");
                 super::keep_unsure(kept, &copy).await;
             }
         }
