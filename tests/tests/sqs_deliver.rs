@@ -426,6 +426,45 @@ async fn the_dynamodb_ledger_writes_conditionally_and_expires_records() {
     );
 }
 
+/// The listing index: the newest records of the last days, a day's partition at a time, newest
+/// first, within the limit, and never a record from before `since`; what the console, /health
+/// and `inlet status --stack` read instead of a scan.
+#[tokio::test]
+async fn the_dynamodb_ledger_lists_the_newest_records_day_by_day() {
+    let s = stack(5).await;
+    let now = chrono::Utc::now();
+    let mut keys = Vec::new();
+    for (n, hours_ago) in [(0, 1), (1, 26), (2, 30), (3, 75)] {
+        let mut env = capture(&format!("p{n}@example.com"), None);
+        env.received_at = now - chrono::Duration::hours(hours_ago);
+        let record = inlet::ledger::LedgerRecord::new(env.id.clone(), &env);
+        s.ledger.create(&record).await.unwrap();
+        keys.push(record.key);
+    }
+    let listed = |since_hours: i64, limit: usize| {
+        let ledger = &s.ledger;
+        async move {
+            ledger
+                .records_since(now - chrono::Duration::hours(since_hours), limit)
+                .await
+                .unwrap()
+                .expect("DynamoDB's ledger is listed")
+                .into_iter()
+                .map(|r| r.key)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        listed(48, 10).await,
+        keys[..3],
+        "newest first, none before since"
+    );
+    assert_eq!(listed(100, 10).await, keys, "back across days");
+    assert_eq!(listed(100, 2).await, keys[..2], "within the limit");
+    assert_eq!(listed(2, 10).await, keys[..1]);
+    assert!(listed(0, 10).await.is_empty());
+}
+
 #[tokio::test]
 async fn rechat_availability_in_dynamodb_is_written_only_over_the_version_read() {
     let s = stack(5).await;
