@@ -51,6 +51,10 @@ pub struct Console {
     /// Where SES stored mail, for releasing a message kept only by reference.
     objects: Option<Arc<dyn crate::objects::ObjectStore>>,
     failures: Mutex<VecDeque<Instant>>,
+    /// The kept items' counts, read at most once per `super::READING_TTL` (as delivery's
+    /// state is): a page polled by many must not cost the store three counts a call. A
+    /// release or a delete forgets them.
+    kept_counts: tokio::sync::Mutex<Option<(Instant, Vec<(KeptKind, u64)>)>>,
 }
 
 impl Console {
@@ -60,6 +64,7 @@ impl Console {
             dead_letters,
             objects: None,
             failures: Mutex::default(),
+            kept_counts: Default::default(),
         }
     }
 
@@ -397,9 +402,7 @@ async fn api_call(
     match (req.method(), api) {
         (&Method::GET, ["status"]) => {
             let dead = ctx.console.dead_letters.list().await.map_err(unavailable)?;
-            let kept = kept_counts(ctx.intake.kept.as_ref())
-                .await
-                .map_err(kept_unavailable)?;
+            let kept = ctx.console.kept_counts(ctx.intake.kept.as_ref()).await?;
             let mut status = status_json(&*ctx.intake.delivery_reading().await, &dead, &kept);
             status["channels"] = channels_json(&ctx.intake.settings.channels);
             Ok(status)
@@ -459,6 +462,7 @@ async fn api_call(
                 .remove(&item.id)
                 .await
                 .map_err(kept_unavailable)?;
+            ctx.console.forget_counts().await;
             tracing::info!(kept = %item.id, kind = item.kind.as_str(), "console: a kept item was dismissed");
             Ok(json!({"deleted": item.id}))
         }
@@ -545,6 +549,29 @@ async fn api_call(
         }
         (_, ["kept", _] | ["dead-letters", _]) => Err(IntakeError::method_not_allowed("DELETE")),
         _ => Err(IntakeError::not_found("no such console call")),
+    }
+}
+
+impl Console {
+    /// The kept items' counts, reused for `READING_TTL`; one request reads while the others
+    /// wait for it.
+    async fn kept_counts(
+        &self,
+        kept: &dyn crate::kept::Kept,
+    ) -> Result<Vec<(KeptKind, u64)>, IntakeError> {
+        let mut last = self.kept_counts.lock().await;
+        if let Some((at, counts)) = last.as_ref()
+            && at.elapsed() < super::READING_TTL
+        {
+            return Ok(counts.clone());
+        }
+        let counts = kept_counts(kept).await.map_err(kept_unavailable)?;
+        *last = Some((Instant::now(), counts.clone()));
+        Ok(counts)
+    }
+
+    async fn forget_counts(&self) {
+        *self.kept_counts.lock().await = None;
     }
 }
 

@@ -77,7 +77,7 @@ pub struct Intake {
 }
 
 /// How long `/health` reuses its reading of delivery's state.
-const READING_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+pub(crate) const READING_TTL: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The ledger records `/health` reads to judge delivery: the newest, enough for the last
 /// success and the recent attempts.
