@@ -54,8 +54,11 @@ pub struct Console {
     /// The kept items' counts, read at most once per `super::READING_TTL` (as delivery's
     /// state is): a page polled by many must not cost the store three counts a call. A
     /// release or a delete forgets them.
-    kept_counts: tokio::sync::Mutex<Option<(Instant, Vec<(KeptKind, u64)>)>>,
+    kept_counts: tokio::sync::Mutex<Option<(Instant, KeptCounts)>>,
 }
+
+/// How many of each kind are kept.
+type KeptCounts = Vec<(KeptKind, u64)>;
 
 impl Console {
     pub fn new(token: String, dead_letters: Arc<dyn DeadLetters>) -> Console {
@@ -558,7 +561,7 @@ impl Console {
     async fn kept_counts(
         &self,
         kept: &dyn crate::kept::Kept,
-    ) -> Result<Vec<(KeptKind, u64)>, IntakeError> {
+    ) -> Result<KeptCounts, IntakeError> {
         let mut last = self.kept_counts.lock().await;
         if let Some((at, counts)) = last.as_ref()
             && at.elapsed() < super::READING_TTL
