@@ -259,6 +259,7 @@ async fn the_console_is_behind_its_token_and_releases_a_dead_letter() {
         "inlet_queue_waiting ",
         "inlet_dead_letters ",
         "inlet_delivery_status{status=\"ok\"} ",
+        "inlet_kept_items{kind=\"not_a_lead\"} 0",
     ] {
         assert!(text.contains(want), "{want:?} in\n{text}");
     }

@@ -332,6 +332,17 @@ pub async fn metrics(console: &Console, intake: &super::Intake, req: &Request) -
             "inlet_delivery_status{{status=\"{status}\"}} {on}\n"
         ));
     }
+    // What waits for a person: left out when the store cannot be read (the scrape still
+    // answers with the rest).
+    if let Ok(kept) = console.kept_counts(intake.kept.as_ref()).await {
+        body.push_str("# HELP inlet_kept_items Kept for review: spam, mail read as no lead, unsure readings.\n# TYPE inlet_kept_items gauge\n");
+        for (kind, n) in kept {
+            body.push_str(&format!(
+                "inlet_kept_items{{kind=\"{}\"}} {n}\n",
+                kind.as_str()
+            ));
+        }
+    }
     let mut response = http::Response::new(Bytes::from(body));
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -558,10 +569,7 @@ async fn api_call(
 impl Console {
     /// The kept items' counts, reused for `READING_TTL`; one request reads while the others
     /// wait for it.
-    async fn kept_counts(
-        &self,
-        kept: &dyn crate::kept::Kept,
-    ) -> Result<KeptCounts, IntakeError> {
+    async fn kept_counts(&self, kept: &dyn crate::kept::Kept) -> Result<KeptCounts, IntakeError> {
         let mut last = self.kept_counts.lock().await;
         if let Some((at, counts)) = last.as_ref()
             && at.elapsed() < super::READING_TTL
