@@ -398,7 +398,7 @@ const STATUS_RECORDS: usize = 100_000;
 
 /// How many of each kind are kept, or `None` (said as unknown) when the store cannot be read.
 async fn kept_counts(kept: &dyn inlet::kept::Kept) -> crate::status::Kept {
-    match inlet::router::console::kept_counts(kept).await {
+    match inlet::kept::counts(kept).await {
         Ok(counts) => crate::status::Kept {
             counts: Some(counts),
         },

@@ -149,6 +149,18 @@ pub trait Kept: Send + Sync {
     async fn remove(&self, id: &str) -> Result<bool, KeptError>;
 }
 
+/// How many are kept, by kind (in `KeptKind::ALL`'s order).
+pub type Counts = Vec<(KeptKind, u64)>;
+
+/// How many of each kind are kept: the status's and the metrics' figures.
+pub async fn counts(kept: &dyn Kept) -> Result<Counts, KeptError> {
+    let mut out = Vec::new();
+    for kind in KeptKind::ALL {
+        out.push((kind, kept.count(kind).await?));
+    }
+    Ok(out)
+}
+
 /// The store of a process that keeps nothing itself (`inlet parse`, a dry run).
 pub struct NothingKept;
 

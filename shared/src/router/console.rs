@@ -58,7 +58,7 @@ pub struct Console {
 }
 
 /// How many of each kind are kept.
-type KeptCounts = Vec<(KeptKind, u64)>;
+type KeptCounts = crate::kept::Counts;
 
 impl Console {
     pub fn new(token: String, dead_letters: Arc<dyn DeadLetters>) -> Console {
@@ -461,7 +461,7 @@ async fn api_call(
                 channel.as_deref(),
             )
             .await
-            .map_err(release_refusal)?;
+            .map_err(|e| release_refusal(e, settings.retry_after_secs))?;
             Ok(
                 json!({"released": item.id, "envelope_id": envelope.id, "channel": crate::mask::id(&envelope.channel)}),
             )
@@ -576,7 +576,7 @@ impl Console {
         {
             return Ok(counts.clone());
         }
-        let counts = kept_counts(kept).await.map_err(kept_unavailable)?;
+        let counts = crate::kept::counts(kept).await.map_err(kept_unavailable)?;
         *last = Some((Instant::now(), counts.clone()));
         Ok(counts)
     }
@@ -586,23 +586,12 @@ impl Console {
     }
 }
 
-/// How many of each kind are kept, for the status.
-pub async fn kept_counts(
-    kept: &dyn crate::kept::Kept,
-) -> Result<Vec<(KeptKind, u64)>, crate::kept::KeptError> {
-    let mut out = Vec::new();
-    for kind in KeptKind::ALL {
-        out.push((kind, kept.count(kind).await?));
-    }
-    Ok(out)
-}
-
 fn kept_unavailable(e: crate::kept::KeptError) -> IntakeError {
     tracing::warn!(error = %e, "console: the kept items cannot be read");
     IntakeError::new(503, "kept_unavailable", "the kept items cannot be read")
 }
 
-fn release_refusal(e: crate::kept::ReleaseError) -> IntakeError {
+fn release_refusal(e: crate::kept::ReleaseError, retry_after: u32) -> IntakeError {
     use crate::kept::ReleaseError as R;
     let message = e.to_string();
     match e {
@@ -612,7 +601,7 @@ fn release_refusal(e: crate::kept::ReleaseError) -> IntakeError {
         R::NoLead(_) | R::MessageGone(_) => IntakeError::unprocessable(message, None),
         R::Queue(q) => {
             tracing::warn!(error = %q, "console: the queue did not take a released item");
-            super::queue_refusal(&q, 5)
+            super::queue_refusal(&q, retry_after)
         }
         R::Store(k) => kept_unavailable(k),
     }
