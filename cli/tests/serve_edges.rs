@@ -272,12 +272,29 @@ fn inlet_check_is_strict_names_every_missing_secret_and_says_what_it_loaded() {
     assert!(err.contains("INLET_DEFAULT_CHANNEL"), "{err}");
 
     // The mail settings: what is in force, the token never printed, a short one refused.
-    let mail = "[email]\nhttp_token = \"env:INLET_TEST_MAIL_TOKEN\"\nagents = [\"brokerage.example\", \"ana@gmail.com\"]\nrequire_dmarc = true\nauthserv_id = \"mx.brokerage.example\"\n";
+    let mail = "[email]\nhttp_token = \"env:INLET_TEST_MAIL_TOKEN\"\nagents = [\"brokerage.example\", \"ana@gmail.com\"]\nrequire_dmarc = true\n[email.verdicts_from]\nraw = \"mx.brokerage.example\"\n";
     let token = "a-mail-token-of-enough-length";
     let (ok, out, err) = check(mail, &[("INLET_TEST_MAIL_TOKEN", token)]);
     assert!(ok, "{err}");
     assert!(out.contains("needs the mail token (set)"), "{out}");
-    assert!(out.contains("verdicts from mx.brokerage.example"), "{out}");
+    assert!(
+        out.contains("email verdicts on raw: the Authentication-Results of mx.brokerage.example"),
+        "{out}"
+    );
+    assert!(
+        out.contains("email verdicts on postmark: no header (any could be the sender's)"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "email verdicts on ses: SES's receipt and the Authentication-Results of amazonses.com"
+        ),
+        "{out}"
+    );
+    // The old single server for every route is refused, saying what to write instead.
+    let (ok, _, err) = check("[email]\nauthserv_id = \"mx.brokerage.example\"\n", &[]);
+    assert!(!ok);
+    assert!(err.contains("[email.verdicts_from] raw"), "{err}");
     assert!(
         out.contains("2 trusted agent(s); must pass: DMARC"),
         "{out}"

@@ -28,12 +28,25 @@ const SES_PASS: &str = "Authentication-Results: amazonses.com;\r\n spf=pass smtp
 
 const LEAD: &str = "Authentication-Results: amazonses.com; spf=pass smtp.mailfrom=premieragent.zillow.com; dkim=pass header.i=@premieragent.zillow.com; dmarc=pass header.from=premieragent.zillow.com\r\nFrom: Zillow <contact@premieragent.zillow.com>\r\nReply-To: Mei Tanaka <mei.tanaka@example.com>\r\nTo: zillow@in.example.com\r\nSubject: Mei Tanaka is interested in 77 Walnut Ave\r\nMessage-ID: <lead-1@fixtures.example>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nMei Tanaka says:\r\n\"Can we see it on Friday?\"\r\n(469) 555-0133\r\n";
 
+/// The brokerage's own mail server, which receives its mail, checks it, writes its
+/// `Authentication-Results`, and posts it to `/email/raw` (`[email.verdicts_from] raw`).
+const MX: &str = "mx.in.example.com";
+
+/// `mail` as the brokerage's server passed it on: the verdicts it wrote are its own.
+fn via_mx(mail: &str) -> String {
+    mail.replace(
+        "Authentication-Results: amazonses.com;",
+        &format!("Authentication-Results: {MX};"),
+    )
+}
+
 fn email_settings(default: bool) -> EmailSettings {
     let mut s = EmailSettings {
         mailgun_signing_key: Some(MAILGUN_KEY.into()),
         http_token: Some(MAIL_TOKEN.into()),
         ..EmailSettings::default()
     };
+    s.verdicts_from.insert("raw".into(), MX.into());
     s.addresses
         .insert("zillow@in.example.com".into(), ROUTED.into());
     if default {
@@ -142,7 +155,7 @@ fn email_of(envelope: &inlet::envelope::Envelope) -> String {
 #[tokio::test]
 async fn raw_mime_is_queued_on_its_routed_channel() {
     let (intake, queue) = intake(false);
-    let (status, body) = post(&intake, "raw", "message/rfc822", LEAD.into()).await;
+    let (status, body) = post(&intake, "raw", "message/rfc822", via_mx(LEAD).into()).await;
     assert_eq!(status, 202, "{body}");
     let e = only_lead(&queue);
     assert_eq!(e.channel, ROUTED);
@@ -453,17 +466,19 @@ async fn mail_past_the_limit_is_413_and_says_where_large_mail_goes() {
 #[tokio::test]
 async fn a_portal_is_credited_only_when_its_domain_is_proven() {
     let (intake, queue) = intake(true);
-    let bare = LEAD.split_once("\r\n").unwrap().1.to_owned();
+    let bare = via_mx(LEAD).split_once("\r\n").unwrap().1.to_owned();
     let forged_beneath = format!(
-        "Authentication-Results: amazonses.com; spf=fail; dkim=fail; dmarc=fail header.from=premieragent.zillow.com\r\nAuthentication-Results: amazonses.com; dkim=pass header.i=@premieragent.zillow.com; dmarc=pass header.from=premieragent.zillow.com\r\n{bare}"
+        "Authentication-Results: mx.in.example.com; spf=fail; dkim=fail; dmarc=fail header.from=premieragent.zillow.com\r\nAuthentication-Results: mx.in.example.com; dkim=pass header.i=@premieragent.zillow.com; dmarc=pass header.from=premieragent.zillow.com\r\n{bare}"
     );
     let other_server = format!(
         "Authentication-Results: mx.attacker.example; dkim=pass header.i=@premieragent.zillow.com; dmarc=pass header.from=premieragent.zillow.com\r\n{bare}"
     );
     let unaligned = format!(
-        "Authentication-Results: amazonses.com; dkim=pass header.i=@attacker.example; dmarc=none\r\n{bare}"
+        "Authentication-Results: mx.in.example.com; dkim=pass header.i=@attacker.example; dmarc=none\r\n{bare}"
     );
-    let proven = format!("{SES_PASS}{bare}");
+    let proven = format!("{}{bare}", via_mx(SES_PASS));
+    // SES writes no header into mail posted over HTTP: one naming it was the sender\'s.
+    let ses_named = format!("{SES_PASS}{bare}");
     for (what, mail, sender) in [
         ("no verdicts", bare.clone(), "email"),
         (
@@ -473,7 +488,8 @@ async fn a_portal_is_credited_only_when_its_domain_is_proven() {
         ),
         ("another server's pass", other_server, "email"),
         ("DKIM of another domain", unaligned, "email"),
-        ("SES's aligned pass", proven, "zillow"),
+        ("SES's name on mail posted over HTTP", ses_named, "email"),
+        ("the receiving server's aligned pass", proven, "zillow"),
     ] {
         queue.sent.lock().unwrap().clear();
         let (status, body) = post(&intake, "raw", "message/rfc822", mail.into()).await;
@@ -538,7 +554,8 @@ async fn postmark_and_cloudmailin_json() {
         "Subject": "New realtor.com lead - Diego Alvarez",
         "MessageID": "pm-1",
         "TextBody": "First Name: Diego\nLast Name: Alvarez\nEmail: diego.alvarez@example.com",
-        // The receiving server's verdicts (its authserv-id is `[email] authserv_id`).
+        // A header in a post is whoever composed the mail's: no server in front of Postmark
+        // is named for this route, so it credits no portal.
         "Headers": [
             {"Name": "X-Spam-Status", "Value": "No"},
             {"Name": "Authentication-Results", "Value": "amazonses.com; dkim=pass header.d=email.realtor.com; dmarc=pass header.from=email.realtor.com"}
@@ -555,7 +572,7 @@ async fn postmark_and_cloudmailin_json() {
     let e = only_lead(&queue);
     assert_eq!(
         (e.channel.as_str(), e.origin.sender.as_str()),
-        (ROUTED, "realtor.com")
+        (ROUTED, "email")
     );
     queue.sent.lock().unwrap().clear();
     let cloudmailin = json!({
@@ -580,7 +597,7 @@ async fn not_leads_unroutable_and_bad_input_each_answer_clearly() {
     let bounce = "From: MAILER-DAEMON@mx.example.net\r\nTo: zillow@in.example.com\r\nSubject: Undelivered Mail Returned to Sender\r\n\r\nsorry\r\n";
     let (status, body) = post(&intake, "raw", "message/rfc822", bounce.into()).await;
     assert_eq!((status, body["code"].as_str()), (200, Some("NOT_A_LEAD")));
-    let unroutable = LEAD.replace("To: zillow@in.example.com", "To: nobody@in.example.com");
+    let unroutable = via_mx(LEAD).replace("To: zillow@in.example.com", "To: nobody@in.example.com");
     let (status, body) = post(&intake, "raw", "message/rfc822", unroutable.into()).await;
     assert_eq!(
         (status, body["code"].as_str()),
@@ -634,7 +651,8 @@ async fn not_leads_unroutable_and_bad_input_each_answer_clearly() {
                     notices.contains("read_again") && notices.contains("unroutable"),
                     "{notices}"
                 );
-                // Its portal stays proven: SES's verdicts are in the stored message.
+                // Its portal stays proven: the receiving server's verdicts are in the stored
+                // message, and its route is kept with it.
                 assert_eq!(e.origin.sender, "zillow");
             }
             other => panic!("{other:?}"),
@@ -866,4 +884,234 @@ async fn mail_not_taken_is_kept_with_its_reference_and_released_into_a_chosen_ch
     assert_eq!(lead.phone_number.as_deref(), Some("+13035550142"));
     assert_eq!(queue.sent.lock().unwrap().len(), 2);
     assert!(kept.all().is_empty());
+}
+
+/// A forged forward: an agent the brokerage lists, a portal's layout inside, and the
+/// verdicts SES would have written, all composed by whoever posts it.
+const FORGED_FORWARD: &str = "Authentication-Results: amazonses.com; spf=pass smtp.mailfrom=brokerage.example; dkim=pass header.d=brokerage.example; dmarc=pass header.from=brokerage.example\r\nFrom: Agent Smith <agent.smith@brokerage.example>\r\nTo: zillow@in.example.com\r\nSubject: Fwd: Rui Costa is interested in 5 Birch Rd\r\nMessage-ID: <forged-1@fixtures.example>\r\n\r\n---------- Forwarded message ---------\r\nFrom: Zillow <contact@premieragent.zillow.com>\r\nSubject: Rui Costa is interested in 5 Birch Rd\r\nTo: <agent.smith@brokerage.example>\r\n\r\nRui Costa says:\r\n\"Is it still available?\"\r\nrui.costa@example.com\r\n(469) 555-0177\r\n";
+
+fn no_assignee(lead: &Value) -> bool {
+    lead["assignees"].as_array().is_none_or(Vec::is_empty)
+}
+
+/// The same message by every route mail is posted to over HTTP.
+fn by_every_http_route(mail: &str) -> Vec<(&'static str, &'static str, Vec<u8>)> {
+    vec![
+        ("raw", "message/rfc822", mail.as_bytes().to_vec()),
+        (
+            "sendgrid",
+            "multipart/form-data; boundary=XB",
+            multipart(&[
+                ("email", mail.as_bytes()),
+                ("envelope", br#"{"to":["zillow@in.example.com"]}"#),
+            ]),
+        ),
+        (
+            "postmark",
+            "application/json",
+            json!({"RawEmail": mail, "OriginalRecipient": "zillow@in.example.com"})
+                .to_string()
+                .into_bytes(),
+        ),
+        (
+            "cloudmailin",
+            "application/json",
+            json!({
+                "envelope": {"to": "zillow@in.example.com"},
+                "headers": {
+                    "Authentication-Results": mail.lines().next().unwrap().trim_start_matches("Authentication-Results: "),
+                    "From": "Agent Smith <agent.smith@brokerage.example>",
+                    "To": "zillow@in.example.com",
+                    "Subject": "Fwd: Rui Costa is interested in 5 Birch Rd",
+                    "Message-ID": "<forged-1@fixtures.example>"
+                },
+                "plain": mail.split_once("\r\n\r\n").unwrap().1,
+            })
+            .to_string()
+            .into_bytes(),
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn verdicts_a_sender_wrote_count_for_nothing_on_mail_posted_over_http() {
+    // The brokerage requires DMARC, lists its agents' domain, and gives a forwarding agent
+    // the lead: every one of these trusts the receiving server's verdicts.
+    let strict = |require_dmarc: bool| {
+        let (mut intake, queue, kept) = intake_keeping(true);
+        intake.settings.email.require_dmarc = require_dmarc;
+        intake.settings.email.agents = vec!["brokerage.example".into()];
+        intake.settings.email.forwarder_is_assignee = true;
+        (intake, queue, kept)
+    };
+    let (intake, queue, kept) = strict(true);
+    for (provider, ct, body) in by_every_http_route(FORGED_FORWARD) {
+        let (status, answer) = post(&intake, provider, ct, body).await;
+        assert_eq!(
+            (status, answer["code"].as_str()),
+            (200, Some("DROPPED")),
+            "{provider}: {answer}"
+        );
+        assert!(
+            answer["reason"].as_str().unwrap().contains("DMARC"),
+            "{answer}"
+        );
+    }
+    assert!(
+        queue.sent.lock().unwrap().is_empty(),
+        "nothing forged is queued"
+    );
+    // Kept as spam for a person, not lost.
+    assert!(
+        !inlet::kept::Kept::newest(kept.as_ref(), inlet::kept::KeptKind::Spam, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Without the requirement the lead is read, but no agent is assigned by a forged
+    // forward and no portal credited by a forged pass: it is marked unproven.
+    let (intake, queue, _) = strict(false);
+    for (provider, ct, body) in by_every_http_route(FORGED_FORWARD) {
+        queue.sent.lock().unwrap().clear();
+        let (status, answer) = post(&intake, provider, ct, body).await;
+        assert_eq!(status, 202, "{provider}: {answer}");
+        let e = only_lead(&queue);
+        let lead = serde_json::to_value(&e.steps[0]).unwrap()["lead"].clone();
+        assert!(no_assignee(&lead), "{provider}: {lead}");
+        assert_eq!(e.origin.sender, "email", "{provider}");
+        assert!(
+            serde_json::to_string(&e.notices)
+                .unwrap()
+                .contains("unverified_sender"),
+            "{provider}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_server_named_for_a_route_and_a_providers_own_fields_are_believed() {
+    let (mut intake, queue, _) = intake_keeping(true);
+    intake.settings.email.agents = vec!["brokerage.example".into()];
+    intake.settings.email.forwarder_is_assignee = true;
+    // The brokerage's own server, named for /email/raw, wrote this header: believed.
+    let (status, _) = post(
+        &intake,
+        "raw",
+        "message/rfc822",
+        via_mx(FORGED_FORWARD).into(),
+    )
+    .await;
+    assert_eq!(status, 202);
+    let lead = serde_json::to_value(&only_lead(&queue).steps[0]).unwrap()["lead"].clone();
+    assert_eq!(
+        lead["assignees"][0]["email"],
+        "agent.smith@brokerage.example"
+    );
+    // SendGrid's own dkim field, in its authenticated post, names the signing domain.
+    queue.sent.lock().unwrap().clear();
+    let bare = FORGED_FORWARD.split_once("\r\n").unwrap().1;
+    let sendgrid = multipart(&[
+        ("email", bare.as_bytes()),
+        ("envelope", br#"{"to":["zillow@in.example.com"]}"#),
+        ("SPF", b"pass"),
+        ("dkim", b"{@brokerage.example : pass}"),
+    ]);
+    let (status, _) = post(
+        &intake,
+        "sendgrid",
+        "multipart/form-data; boundary=XB",
+        sendgrid,
+    )
+    .await;
+    assert_eq!(status, 202);
+    let lead = serde_json::to_value(&only_lead(&queue).steps[0]).unwrap()["lead"].clone();
+    assert_eq!(
+        lead["assignees"][0]["email"],
+        "agent.smith@brokerage.example"
+    );
+    // A failing or foreign signature in that field proves nothing.
+    for dkim in [
+        &b"{@brokerage.example : fail}"[..],
+        b"{@attacker.example : pass}",
+        b"none",
+    ] {
+        queue.sent.lock().unwrap().clear();
+        let sendgrid = multipart(&[
+            ("email", bare.as_bytes()),
+            ("envelope", br#"{"to":["zillow@in.example.com"]}"#),
+            ("dkim", dkim),
+        ]);
+        post(
+            &intake,
+            "sendgrid",
+            "multipart/form-data; boundary=XB",
+            sendgrid,
+        )
+        .await;
+        let lead = serde_json::to_value(&only_lead(&queue).steps[0]).unwrap()["lead"].clone();
+        assert!(no_assignee(&lead), "{}", String::from_utf8_lossy(dkim));
+    }
+}
+
+#[tokio::test]
+async fn mailguns_own_spam_flag_and_checks_come_from_its_signed_post() {
+    let (mut intake, queue, _) = intake_keeping(true);
+    intake.settings.email.require_spf = true;
+    let now = chrono::Utc::now().timestamp().to_string();
+    let post_mailgun = |token: &'static str, extra: &'static [(&'static str, &'static str)]| {
+        let now = now.clone();
+        let intake = &intake;
+        async move {
+            let signature = hex::encode(sign(
+                MAILGUN_KEY.as_bytes(),
+                &[now.as_bytes(), token.as_bytes()],
+            ));
+            let mut form = form_urlencoded::Serializer::new(String::new());
+            form.append_pair("timestamp", &now)
+                .append_pair("token", token)
+                .append_pair("signature", &signature)
+                .append_pair("recipient", "zillow@in.example.com")
+                .append_pair("body-mime", LEAD);
+            for (k, v) in extra {
+                form.append_pair(k, v);
+            }
+            post_as(
+                intake,
+                "/email/mailgun",
+                "application/x-www-form-urlencoded",
+                form.finish().into_bytes(),
+                None,
+            )
+            .await
+        }
+    };
+    // SES's header inside the message is no one's word here; Mailgun's own field is.
+    let (status, answer, _) =
+        post_mailgun("mg-token-one-0000000000000000000000000000000000", &[]).await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (200, Some("DROPPED")),
+        "{answer}"
+    );
+    let (status, answer, _) = post_mailgun(
+        "mg-token-two-0000000000000000000000000000000000",
+        &[("X-Mailgun-Spf", "Pass"), ("X-Mailgun-Sflag", "No")],
+    )
+    .await;
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(only_lead(&queue).channel, ROUTED);
+    let (status, answer, _) = post_mailgun(
+        "mg-token-three-00000000000000000000000000000000000",
+        &[("X-Mailgun-Spf", "Pass"), ("X-Mailgun-Sflag", "Yes")],
+    )
+    .await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (200, Some("DROPPED")),
+        "{answer}"
+    );
+    assert!(
+        answer["reason"].as_str().unwrap().contains("spam"),
+        "{answer}"
+    );
 }

@@ -5,6 +5,7 @@
 //! present), CloudMailin (JSON) and raw `message/rfc822`.
 
 use super::message::{EmailError, Mailbox, Message, mailboxes};
+pub use super::verdicts::{Verdict, Verdicts};
 use base64::Engine;
 use serde_json::Value;
 
@@ -47,82 +48,6 @@ pub const PROVIDERS: [&str; 7] = [
 pub struct StoredObject {
     pub bucket: String,
     pub key: String,
-}
-
-/// A receiving service's verdict on a check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    Pass,
-    Fail,
-    /// Gray, not available, processing failed: no answer either way.
-    Unknown,
-}
-
-impl Verdict {
-    fn from_ses(v: Option<&Value>) -> Option<Verdict> {
-        let status = v?.get("status")?.as_str()?;
-        Some(match status.to_ascii_uppercase().as_str() {
-            "PASS" => Verdict::Pass,
-            "FAIL" => Verdict::Fail,
-            _ => Verdict::Unknown,
-        })
-    }
-}
-
-/// Checks the receiving service made (SES receipts; SendGrid's SPF/DKIM fields; the
-/// receiving server's `Authentication-Results`, see `authres`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(default)]
-pub struct Verdicts {
-    pub spam: Option<Verdict>,
-    pub virus: Option<Verdict>,
-    pub spf: Option<Verdict>,
-    pub dkim: Option<Verdict>,
-    pub dmarc: Option<Verdict>,
-    /// The domains whose DKIM signatures passed, lower-case (`header.d`).
-    pub dkim_domains: Vec<String>,
-    /// The From domain DMARC passed for (`header.from`), when the server says; an SES
-    /// receipt's DMARC verdict is for the message's From domain and names none.
-    pub dmarc_domain: Option<String>,
-}
-
-impl Verdicts {
-    /// Whether mail whose From domain is `from_domain` is proven to come from it: DMARC
-    /// passed for that domain, or a DKIM signature aligned with it passed (what DMARC
-    /// itself tests, for servers that report no DMARC result).
-    pub fn authenticates(&self, from_domain: &str) -> bool {
-        let from_domain = from_domain.trim().to_ascii_lowercase();
-        if from_domain.is_empty() {
-            return false;
-        }
-        let dmarc = self.dmarc == Some(Verdict::Pass)
-            && self
-                .dmarc_domain
-                .as_deref()
-                .is_none_or(|d| d.eq_ignore_ascii_case(&from_domain));
-        dmarc
-            || self
-                .dkim_domains
-                .iter()
-                .any(|d| super::authres::aligned(&from_domain, d))
-    }
-
-    /// Fills what the carrier did not report from another source of the same server's
-    /// verdicts (its header): a method the carrier reported keeps the carrier's answer.
-    pub fn fill_from(&mut self, other: Verdicts) {
-        if self.spf.is_none() {
-            self.spf = other.spf;
-        }
-        if self.dkim.is_none() {
-            self.dkim = other.dkim;
-            self.dkim_domains = other.dkim_domains;
-        }
-        if self.dmarc.is_none() {
-            self.dmarc = other.dmarc;
-            self.dmarc_domain = other.dmarc_domain;
-        }
-    }
 }
 
 /// Why a delivery of mail was refused.
@@ -251,6 +176,16 @@ pub fn failed_invocation_objects(record: &Value) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
+/// One verdict of an SES receipt (`{"status": "PASS"}`).
+fn ses_verdict(v: Option<&Value>) -> Option<Verdict> {
+    let status = v?.get("status")?.as_str()?;
+    Some(match status.to_ascii_uppercase().as_str() {
+        "PASS" => Verdict::Pass,
+        "FAIL" => Verdict::Fail,
+        _ => Verdict::Unknown,
+    })
+}
+
 /// An SES receipt (`mail` and `receipt` of an SES event record or SNS notification):
 /// recipients and verdicts.
 fn ses_receipt(record: &Value) -> (Vec<String>, Verdicts) {
@@ -260,7 +195,7 @@ fn ses_receipt(record: &Value) -> (Vec<String>, Verdicts) {
         .or_else(|| record.get("mail").and_then(|m| m.get("destination")))
         .map(addresses)
         .unwrap_or_default();
-    let verdict = |name: &str| Verdict::from_ses(receipt.and_then(|r| r.get(name)));
+    let verdict = |name: &str| ses_verdict(receipt.and_then(|r| r.get(name)));
     let verdicts = Verdicts {
         spam: verdict("spamVerdict"),
         virus: verdict("virusVerdict"),
@@ -457,25 +392,7 @@ fn sendgrid(f: &Fields) -> Result<Inbound, IngressError> {
         .and_then(|e| e.get("to"))
         .map(addresses)
         .unwrap_or_default();
-    let verdicts = Verdicts {
-        spf: f
-            .text("SPF")
-            .map(|s| match s.trim().to_ascii_lowercase().as_str() {
-                "pass" => Verdict::Pass,
-                "fail" | "softfail" => Verdict::Fail,
-                _ => Verdict::Unknown,
-            }),
-        dkim: f.text("dkim").map(|s| {
-            if s.contains(": pass") {
-                Verdict::Pass
-            } else if s.contains(": fail") {
-                Verdict::Fail
-            } else {
-                Verdict::Unknown
-            }
-        }),
-        ..Verdicts::default()
-    };
+    let verdicts = sendgrid_verdicts(f);
     // Raw mode: "POST the raw, full MIME message".
     if let Some(raw) = f.bytes("email") {
         return relayed_raw("sendgrid", raw, envelope_to, verdicts);
@@ -512,6 +429,68 @@ fn sendgrid(f: &Fields) -> Result<Inbound, IngressError> {
     )
 }
 
+/// A check's result as a provider's field spells it (`pass`, `Pass`, `softfail`, …).
+fn field_verdict(value: &str) -> Verdict {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "pass" => Verdict::Pass,
+        "fail" | "softfail" | "hardfail" | "permerror" => Verdict::Fail,
+        _ => Verdict::Unknown,
+    }
+}
+
+/// SendGrid's own checks, posted as fields beside the mail: `SPF` (`pass`) and `dkim`, one
+/// `@domain : result` per signature (`{@zillow.com : pass}`), so a passing signature names
+/// its domain as the receiving server's header would.
+fn sendgrid_verdicts(f: &Fields) -> Verdicts {
+    let mut verdicts = Verdicts {
+        spf: f.text("SPF").map(|s| field_verdict(&s)),
+        ..Verdicts::default()
+    };
+    if let Some(dkim) = f.text("dkim") {
+        let mut any = None;
+        for entry in dkim.trim().trim_matches(['{', '}']).split(',') {
+            let Some((domain, result)) = entry.split_once(':') else {
+                continue;
+            };
+            let verdict = field_verdict(result);
+            let domain = domain.trim().trim_start_matches('@').to_ascii_lowercase();
+            if verdict == Verdict::Pass
+                && domain.contains('.')
+                && !verdicts.dkim_domains.contains(&domain)
+            {
+                verdicts.dkim_domains.push(domain);
+            }
+            any = Some(match (any, verdict) {
+                (Some(Verdict::Pass), _) | (_, Verdict::Pass) => Verdict::Pass,
+                (Some(Verdict::Fail), _) | (_, Verdict::Fail) => Verdict::Fail,
+                _ => Verdict::Unknown,
+            });
+        }
+        verdicts.dkim = any.or(Some(Verdict::Unknown));
+    }
+    verdicts
+}
+
+/// Mailgun's own checks, posted as fields of its signed post: `X-Mailgun-Spf`,
+/// `X-Mailgun-Dkim-Check-Result` (which names no domain, so it proves no sender), and
+/// `X-Mailgun-Sflag` (`Yes` when its spam filter flagged the mail).
+fn mailgun_verdicts(f: &Fields) -> Verdicts {
+    Verdicts {
+        spf: f.text("X-Mailgun-Spf").map(|s| field_verdict(&s)),
+        dkim: f
+            .text("X-Mailgun-Dkim-Check-Result")
+            .map(|s| field_verdict(&s)),
+        spam: f.text("X-Mailgun-Sflag").map(|s| {
+            if s.trim().eq_ignore_ascii_case("yes") {
+                Verdict::Fail
+            } else {
+                Verdict::Pass
+            }
+        }),
+        ..Verdicts::default()
+    }
+}
+
 fn mailgun(f: &Fields) -> Result<Inbound, IngressError> {
     let recipient: Vec<String> = f
         .text("recipient")
@@ -523,7 +502,7 @@ fn mailgun(f: &Fields) -> Result<Inbound, IngressError> {
         })
         .unwrap_or_default();
     if let Some(raw) = f.bytes("body-mime") {
-        return relayed_raw("mailgun", raw, recipient, Verdicts::default());
+        return relayed_raw("mailgun", raw, recipient, mailgun_verdicts(f));
     }
     let mut message = Message::default();
     // `message-headers`: a JSON list of [name, value] pairs in their original order.
@@ -569,7 +548,7 @@ fn mailgun(f: &Fields) -> Result<Inbound, IngressError> {
         message,
         recipient,
         digest_input(&f.0),
-        Verdicts::default(),
+        mailgun_verdicts(f),
         "`body-mime`, or `from` and `body-plain`/`body-html`",
     )
 }

@@ -16,14 +16,16 @@ pub mod portals;
 pub mod quoted_printable;
 pub mod read;
 pub mod route;
+pub mod verdicts;
 
 use crate::envelope::{Envelope, EnvelopeBuilder, OriginKind, Step};
 use crate::lead::Assignee;
 use crate::normalize::{NormalizeOptions, normalize};
 use crate::web::ChannelPolicy;
-pub use ingress::{Inbound, IngressError, Verdict, Verdicts};
+pub use ingress::{Inbound, IngressError};
 pub use message::{EmailError, Mailbox, Message};
 pub use route::EmailSettings;
+pub use verdicts::{Verdict, Verdicts};
 
 /// What became of a message.
 #[derive(Debug, Clone, PartialEq)]
@@ -343,12 +345,15 @@ fn refused_by_verdicts(v: &Verdicts, settings: &EmailSettings) -> Option<String>
 }
 
 /// The receiving service's verdicts on a message: the carrier's own (an SES receipt,
-/// SendGrid's fields) first; what it did not report, from the receiving server's header,
-/// never from one a sender wrote.
+/// SendGrid's or Mailgun's fields in their authenticated post) first; what it did not
+/// report, from the header of the server that received mail on that route
+/// (`EmailSettings::receiving_server`), never from one a sender wrote.
 fn verdicts(inbound: &Inbound, ctx: &EmailContext) -> Verdicts {
     let mut verdicts = inbound.verdicts.clone();
-    if let Some(server) = authres::server_verdicts(&inbound.message, &ctx.settings.authserv_id) {
-        verdicts.fill_from(server);
+    if let Some(server) = ctx.settings.receiving_server(inbound.provider)
+        && let Some(header) = authres::server_verdicts(&inbound.message, server)
+    {
+        verdicts.fill_from(header);
     }
     verdicts
 }
@@ -567,8 +572,19 @@ mod tests {
         }
     }
 
+    /// What mail SES stored becomes.
     fn outcome(raw: &str, settings: &EmailSettings, verify_senders: bool) -> Envelope {
-        let inbound = ingress::from_raw("raw", raw.as_bytes().to_vec()).unwrap();
+        outcome_via("ses", raw, settings, verify_senders)
+    }
+
+    /// What mail that came by `provider` becomes.
+    fn outcome_via(
+        provider: &'static str,
+        raw: &str,
+        settings: &EmailSettings,
+        verify_senders: bool,
+    ) -> Envelope {
+        let inbound = ingress::from_raw(provider, raw.as_bytes().to_vec()).unwrap();
         let ctx = EmailContext {
             settings,
             policy: &ChannelPolicy::AnyUuid,
@@ -646,6 +662,26 @@ mod tests {
             );
             assert_eq!(e.origin.sender, sender, "{what}");
         }
+        // Posted over HTTP, the same header was written by whoever composed the mail: no
+        // server in front of the route wrote it, so it proves nothing.
+        let e = outcome_via("raw", &signed, &listed, true);
+        assert_eq!(
+            (assignees(&e).len(), e.origin.sender.as_str()),
+            (0, "email")
+        );
+        // Unless the operator names the server that received the route's mail and wrote it.
+        let mut behind_mx = listed.clone();
+        behind_mx
+            .verdicts_from
+            .insert("raw".into(), "mx.brokerage.example".into());
+        let e = outcome_via("raw", &signed, &behind_mx, true);
+        assert_eq!(assignees(&e).len(), 0, "SES's name is not that server's");
+        let mx_signed = signed.replace("amazonses.com;", "mx.brokerage.example;");
+        let e = outcome_via("raw", &mx_signed, &behind_mx, true);
+        assert_eq!(assignees(&e), ["agent.smith@brokerage.example"]);
+        // …and on mail SES stored, that server's header is no one's word.
+        let e = outcome_via("ses", &mx_signed, &behind_mx, true);
+        assert_eq!(assignees(&e).len(), 0);
         // A file read by hand (`inlet parse`) is taken as it reads.
         let e = outcome(FORWARD, &settings(&[]), false);
         assert_eq!(assignees(&e), ["agent.smith@brokerage.example"]);
@@ -688,7 +724,7 @@ mod tests {
             verify_senders: true,
         };
         let read =
-            |raw: String| process(&ingress::from_raw("raw", raw.into_bytes()).unwrap(), &ctx);
+            |raw: String| process(&ingress::from_raw("ses", raw.into_bytes()).unwrap(), &ctx);
         assert!(matches!(read(FORWARD.to_owned()), Outcome::Dropped { .. }));
         let beneath = format!(
             "Authentication-Results: amazonses.com; dmarc=fail header.from=brokerage.example\r\nAuthentication-Results: amazonses.com; dmarc=pass header.from=brokerage.example\r\n{FORWARD}"
@@ -698,5 +734,16 @@ mod tests {
             read(format!("{SES_AGENT_PASS}{FORWARD}")),
             Outcome::Lead(_)
         ));
+        // The same header on mail posted over HTTP is the sender's own: dropped (kept as
+        // spam for a person), on every route posted to.
+        for provider in ["raw", "postmark", "cloudmailin", "sendgrid", "mailgun"] {
+            let inbound =
+                ingress::from_raw(provider, format!("{SES_AGENT_PASS}{FORWARD}").into_bytes())
+                    .unwrap();
+            assert!(
+                matches!(process(&inbound, &ctx), Outcome::Dropped { .. }),
+                "{provider}"
+            );
+        }
     }
 }

@@ -13,10 +13,11 @@
 //! require_spf = false                # the receiving server's verdicts: drop mail that fails
 //! require_dkim = false
 //! require_dmarc = false
-//! authserv_id = "amazonses.com"      # whose Authentication-Results header counts
 //! http_token = "env:INLET_EMAIL_HTTP_TOKEN"   # mail posted over HTTP must present it
 //! confirm_forwarding = false         # fetch Gmail's forwarding confirmation link itself
 //! mailgun_signing_key = "env:MAILGUN_SIGNING_KEY"
+//! [email.verdicts_from]             # mail posted over HTTP: the server that received it
+//! raw = "mx.brokerage.example"       # (its authserv-id); SES's mail always counts SES's
 //! [email.addresses]
 //! "zillow@leads.example.com" = "0b3e…"
 //! [email.tags]
@@ -25,7 +26,7 @@
 
 use crate::settings;
 use crate::web::ChannelPolicy;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Email settings from the routing file.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,9 +40,10 @@ pub struct EmailSettings {
     pub require_spf: bool,
     pub require_dkim: bool,
     pub require_dmarc: bool,
-    /// The authserv-id of the receiving server's `Authentication-Results` header: the one
-    /// header of that name that counts.
-    pub authserv_id: String,
+    /// Per HTTP route (`raw`, `sendgrid`, …), the authserv-id of the server that received
+    /// the mail before it was posted, when the operator runs one that writes
+    /// `Authentication-Results`: only that header counts on that route (`receiving_server`).
+    pub verdicts_from: BTreeMap<String, String>,
     /// The credential every mail post over HTTP must carry (Basic password or `?token=`);
     /// none configured refuses them all.
     pub http_token: Option<String>,
@@ -50,8 +52,12 @@ pub struct EmailSettings {
     pub mailgun_signing_key: Option<String>,
 }
 
-/// The receiving server whose verdicts count when none is configured: SES.
-pub const DEFAULT_AUTHSERV_ID: &str = "amazonses.com";
+/// The authserv-id SES writes into the mail it receives.
+pub const SES_AUTHSERV_ID: &str = "amazonses.com";
+
+/// The routes mail is posted to over HTTP, where whoever composed the mail also wrote its
+/// headers: no header verdict counts there unless `[email.verdicts_from]` names its server.
+pub const HTTP_ROUTES: [&str; 5] = ["raw", "sendgrid", "mailgun", "postmark", "cloudmailin"];
 
 impl Default for EmailSettings {
     fn default() -> Self {
@@ -64,7 +70,7 @@ impl Default for EmailSettings {
             require_spf: false,
             require_dkim: false,
             require_dmarc: false,
-            authserv_id: DEFAULT_AUTHSERV_ID.to_owned(),
+            verdicts_from: BTreeMap::new(),
             http_token: None,
             confirm_forwarding: false,
             mailgun_signing_key: None,
@@ -81,6 +87,46 @@ pub struct Routed {
 }
 
 impl EmailSettings {
+    /// The server whose `Authentication-Results` header counts on mail that came by
+    /// `provider`: SES's own on mail SES stored or sent (nobody else writes into that path);
+    /// on a route posted over HTTP only the server the operator named for it, for there the
+    /// mail's author wrote every header that no server in front of the route added.
+    pub fn receiving_server(&self, provider: &str) -> Option<&str> {
+        match provider {
+            "ses" | "sns" => Some(SES_AUTHSERV_ID),
+            route => self.verdicts_from.get(route).map(String::as_str),
+        }
+    }
+
+    /// Whose verdicts count on each way mail arrives, for `inlet check`.
+    pub fn verdict_sources(&self) -> Vec<(&'static str, String)> {
+        let header = |route: &str| match self.receiving_server(route) {
+            Some(id) => format!("the Authentication-Results of {id}"),
+            None => "no header (any could be the sender's)".to_owned(),
+        };
+        let mut out = vec![("ses", format!("SES's receipt and {}", header("ses")))];
+        for route in HTTP_ROUTES {
+            let carrier = match route {
+                "sendgrid" => "SendGrid's SPF and dkim fields",
+                "mailgun" => {
+                    "Mailgun's X-Mailgun-Spf, -Dkim-Check-Result and -Sflag fields (signed)"
+                }
+                "cloudmailin" => "CloudMailin's envelope SPF",
+                _ => "",
+            };
+            let header = header(route);
+            out.push((
+                route,
+                if carrier.is_empty() {
+                    header
+                } else {
+                    format!("{carrier}; {header}")
+                },
+            ));
+        }
+        out
+    }
+
     /// Reads the `[email]` table; every channel must be a UUID the policy admits.
     pub fn from_toml(table: &toml::Table, policy: &ChannelPolicy) -> Result<Self, String> {
         let mut s = EmailSettings::default();
@@ -105,11 +151,39 @@ impl EmailSettings {
                 "require_dmarc" => s.require_dmarc = flag(&at, v)?,
                 "confirm_forwarding" => s.confirm_forwarding = flag(&at, v)?,
                 "authserv_id" => {
+                    // It once named one server for every route, which let a sender's own
+                    // header speak for mail posted over HTTP. SES's id is the only one that
+                    // still means what it did.
                     let id = settings::string(&at, v)?.trim().to_ascii_lowercase();
-                    if id.is_empty() || id.contains(char::is_whitespace) {
-                        return Err(format!("{at}: {id:?} is not a host name"));
+                    if id != SES_AUTHSERV_ID {
+                        return Err(format!(
+                            "{at}: {id:?} is no longer read: mail SES receives counts only SES's own header, and mail posted over HTTP counts a header only from the server named for its route, e.g. [email.verdicts_from] raw = {id:?}"
+                        ));
                     }
-                    s.authserv_id = id;
+                }
+                "verdicts_from" => {
+                    let t = v
+                        .as_table()
+                        .ok_or_else(|| format!("{at} must be a table of route = server"))?;
+                    for (route, v) in t {
+                        let at = format!("{at}.{route}");
+                        if !HTTP_ROUTES.contains(&route.as_str()) {
+                            return Err(format!(
+                                "{at}: not a mail route posted over HTTP ({})",
+                                HTTP_ROUTES.join(", ")
+                            ));
+                        }
+                        let id = settings::string(&at, v)?.trim().to_ascii_lowercase();
+                        if id.is_empty() || id.contains(char::is_whitespace) {
+                            return Err(format!("{at}: {id:?} is not a host name"));
+                        }
+                        if id == SES_AUTHSERV_ID {
+                            return Err(format!(
+                                "{at}: SES does not post mail to /email/{route}; a header naming it there was written by someone else"
+                            ));
+                        }
+                        s.verdicts_from.insert(route.clone(), id);
+                    }
                 }
                 "http_token" => {
                     let token = settings::secret(&at, v)?;
