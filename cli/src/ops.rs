@@ -131,13 +131,12 @@ pub fn check(file: Option<&Path>) -> ExitCode {
     .map(|(_, name)| *name)
     .collect();
     println!(
-        "email security: mail over HTTP {}; verdicts from {}; {} trusted agent(s); must pass: {}",
+        "email security: mail over HTTP {}; {} trusted agent(s); must pass: {}",
         if email.http_token.is_some() {
             "needs the mail token (set)"
         } else {
             "refused (no [email] http_token; inlet serve generates one)"
         },
-        email.authserv_id,
         email.agents.len(),
         if required.is_empty() {
             "nothing".to_owned()
@@ -145,6 +144,10 @@ pub fn check(file: Option<&Path>) -> ExitCode {
             required.join(", ")
         },
     );
+    // Whose word a verdict is on each way mail comes in: what a sender can forge is named.
+    for (route, sources) in email.verdict_sources() {
+        println!("email verdicts on {route}: {sources}");
+    }
     ExitCode::SUCCESS
 }
 
