@@ -164,10 +164,44 @@ fn looks_like_multipart(body: &[u8]) -> Option<String> {
     (!boundary.is_empty() && boundary.len() <= 200).then(|| boundary.to_owned())
 }
 
+/// Whether a route reads XML: only where a sender that sends it may post (LTS), since reading
+/// XML costs more than any other body and nobody else needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Xml {
+    Refused,
+    Read,
+}
+
 /// Reads a body by its label, or by its content when the label is missing, generic, or
-/// contradicted by unambiguous content.
+/// contradicted by unambiguous content. XML is refused (415): see `decode_with`.
 pub async fn decode(content_type: Option<&str>, body: &[u8]) -> Result<Decoded, IntakeError> {
+    decode_with(content_type, body, Xml::Refused).await
+}
+
+/// `decode`, reading XML too when `xml` says the route takes it.
+pub async fn decode_with(
+    content_type: Option<&str>,
+    body: &[u8],
+    xml: Xml,
+) -> Result<Decoded, IntakeError> {
     let kind = essence(content_type);
+    let is_xml = matches!(kind.as_str(), "text/xml" | "application/xml")
+        || kind.starts_with("application/") && kind.ends_with("+xml")
+        || matches!(
+            kind.as_str(),
+            "" | "text/plain" | "application/octet-stream"
+        ) && !looks_like_json(body)
+            && looks_like_xml(body);
+    if is_xml {
+        return match xml {
+            Xml::Read => xml_off_the_runtime(body).await,
+            Xml::Refused => Err(IntakeError::new(
+                415,
+                "unsupported_media_type",
+                "XML is read only from senders that send it (LTS: /webhooks/{channel}/lts); send JSON or a form here",
+            )),
+        };
+    }
     match kind.as_str() {
         "multipart/form-data" => {
             let boundary = content_type
@@ -192,13 +226,9 @@ pub async fn decode(content_type: Option<&str>, body: &[u8]) -> Result<Decoded, 
         e if e.starts_with("application/") && e.ends_with("+json") => json(body),
         "application/x-www-form-urlencoded" if looks_like_json(body) => json(body),
         "application/x-www-form-urlencoded" => form(body),
-        "text/xml" | "application/xml" => xml(body),
-        e if e.starts_with("application/") && e.ends_with("+xml") => xml(body),
         "" | "text/plain" | "application/octet-stream" => {
             if looks_like_json(body) {
                 json(body)
-            } else if looks_like_xml(body) {
-                xml(body)
             } else if let Some(boundary) = looks_like_multipart(body) {
                 multipart(body, &boundary).await
             } else {
@@ -219,9 +249,93 @@ fn looks_like_xml(body: &[u8]) -> bool {
             && body[start..].get(1).is_some_and(u8::is_ascii_alphabetic)
 }
 
-/// How many elements an XML body may hold, and how deep: far beyond any lead.
+/// How large an XML body may be, how many elements it may hold and how deep, how many
+/// attributes one element may carry and how many namespaces the whole may declare: far
+/// beyond any lead (an LTS lead is a few KB, a handful of attributes, one namespace). The
+/// parser's work grows with the square of attributes on one element and of namespaces in
+/// scope, so these are checked before it runs.
+pub const XML_BODY_LIMIT: usize = 1024 * 1024;
 const XML_NODES_LIMIT: u32 = 20_000;
 const XML_DEPTH_LIMIT: usize = 32;
+const XML_ATTRIBUTES_LIMIT: usize = 64;
+const XML_NAMESPACES_LIMIT: usize = 16;
+
+/// At most this many XML bodies are parsed at once, each on a blocking thread: a flood of
+/// them takes a core, never the runtime that answers everything else.
+static XML_PARSES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+
+/// Parses an XML body off the async runtime, one at a time.
+async fn xml_off_the_runtime(body: &[u8]) -> Result<Decoded, IntakeError> {
+    if body.len() > XML_BODY_LIMIT {
+        return Err(IntakeError::too_large(XML_BODY_LIMIT));
+    }
+    let _turn = XML_PARSES
+        .acquire()
+        .await
+        .map_err(|_| IntakeError::malformed("XML is not read now".into()))?;
+    let body = body.to_vec();
+    tokio::task::spawn_blocking(move || xml(&body))
+        .await
+        .map_err(|e| IntakeError::malformed(format!("the XML body could not be read: {e}")))?
+}
+
+/// Checks an XML body's shape with a streaming tokenizer (xmlparser: linear in the body,
+/// and what roxmltree itself was built from) before the tree is built: depth, elements,
+/// attributes on one element, namespace declarations, and no DTD.
+fn xml_within_bounds(text: &str) -> Result<(), IntakeError> {
+    use xmlparser::{ElementEnd, Token};
+    let refuse = |what: String| Err(IntakeError::malformed(what));
+    let (mut depth, mut elements, mut attributes, mut namespaces) = (0usize, 0u32, 0usize, 0usize);
+    for token in xmlparser::Tokenizer::from(text) {
+        match token {
+            Ok(Token::ElementStart { .. }) => {
+                depth += 1;
+                elements += 1;
+                attributes = 0;
+                if depth > XML_DEPTH_LIMIT {
+                    return refuse(format!(
+                        "the XML body nests deeper than {XML_DEPTH_LIMIT} elements"
+                    ));
+                }
+                if elements > XML_NODES_LIMIT {
+                    return refuse(format!(
+                        "the XML body has more than {XML_NODES_LIMIT} elements"
+                    ));
+                }
+            }
+            Ok(Token::Attribute { prefix, local, .. }) => {
+                attributes += 1;
+                if attributes > XML_ATTRIBUTES_LIMIT {
+                    return refuse(format!(
+                        "an XML element carries more than {XML_ATTRIBUTES_LIMIT} attributes"
+                    ));
+                }
+                if prefix.as_str() == "xmlns" || prefix.is_empty() && local.as_str() == "xmlns" {
+                    namespaces += 1;
+                    if namespaces > XML_NAMESPACES_LIMIT {
+                        return refuse(format!(
+                            "the XML body declares more than {XML_NAMESPACES_LIMIT} namespaces"
+                        ));
+                    }
+                }
+            }
+            Ok(Token::ElementEnd { end, .. }) => {
+                if !matches!(end, ElementEnd::Open) {
+                    depth = depth.saturating_sub(1);
+                }
+            }
+            Ok(Token::DtdStart { .. } | Token::EmptyDtd { .. }) => {
+                return refuse(
+                    "XML with a DTD (<!DOCTYPE …>) is refused: Inlet expands no entities".into(),
+                );
+            }
+            // Malformed XML: the parser says where, below.
+            Err(_) => return Ok(()),
+            Ok(_) => {}
+        }
+    }
+    Ok(())
+}
 
 /// An XML body as JSON, so that senders read it as they read the rest: each element is its
 /// text, or, when it has attributes or child elements, an object of them (`@name` for an
@@ -231,6 +345,7 @@ const XML_DEPTH_LIMIT: usize = 32;
 fn xml(body: &[u8]) -> Result<Decoded, IntakeError> {
     let text = std::str::from_utf8(body)
         .map_err(|_| IntakeError::malformed("the XML body is not UTF-8".into()))?;
+    xml_within_bounds(text)?;
     let options = roxmltree::ParsingOptions {
         allow_dtd: false,
         nodes_limit: XML_NODES_LIMIT,
@@ -496,12 +611,18 @@ mod tests {
         );
         assert_eq!(decode(None, b"a=1").await.unwrap().format, Format::Form);
         assert_eq!(
-            decode(Some("application/xml"), b"<a/>")
+            decode_with(Some("application/xml"), b"<a/>", Xml::Read)
                 .await
                 .unwrap()
                 .format,
             Format::Xml
         );
+        // Where XML is not read, a plain 415 before any parsing, labelled or sniffed.
+        for ct in [Some("application/xml"), Some("application/atom+xml"), None] {
+            let e = decode(ct, b"<a/>").await.unwrap_err();
+            assert_eq!(e.status, 415, "{ct:?}");
+            assert!(e.message.contains("LTS"), "{}", e.message);
+        }
         assert_eq!(
             decode(Some("image/png"), b"\x89PNG")
                 .await
@@ -561,7 +682,7 @@ mod tests {
             Some("text/plain"),
             None,
         ] {
-            let d = decode(ct, body).await.unwrap();
+            let d = decode_with(ct, body, Xml::Read).await.unwrap();
             assert_eq!(d.format, Format::Xml, "{ct:?}");
             let lead = &d.value["LeadList"]["Lead"];
             assert_eq!(lead["@id"], "7");
@@ -581,29 +702,91 @@ mod tests {
 <lolz>&lol3;</lolz>"#;
         let external = br#"<?xml version="1.0"?><!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><x>&xxe;</x>"#;
         for body in [&laughs[..], &external[..]] {
-            let e = decode(Some("application/xml"), body).await.unwrap_err();
+            let e = decode_with(Some("application/xml"), body, Xml::Read)
+                .await
+                .unwrap_err();
             assert_eq!(e.status, 400);
             assert!(e.message.contains("DTD"), "{}", e.message);
         }
         let undeclared = b"<x>&nope;</x>";
         assert_eq!(
-            decode(Some("text/xml"), undeclared)
+            decode_with(Some("text/xml"), undeclared, Xml::Read)
                 .await
                 .unwrap_err()
                 .status,
             400
         );
         let deep = format!("{}{}", "<a>".repeat(100), "</a>".repeat(100));
-        let e = decode(Some("text/xml"), deep.as_bytes()).await.unwrap_err();
+        let e = decode_with(Some("text/xml"), deep.as_bytes(), Xml::Read)
+            .await
+            .unwrap_err();
         assert!(e.message.contains("deeper"), "{}", e.message);
         let wide = format!("<a>{}</a>", "<b/>".repeat(30_000));
-        let e = decode(Some("text/xml"), wide.as_bytes()).await.unwrap_err();
-        assert!(e.message.contains("nodes"), "{}", e.message);
+        let e = decode_with(Some("text/xml"), wide.as_bytes(), Xml::Read)
+            .await
+            .unwrap_err();
+        assert!(e.message.contains("elements"), "{}", e.message);
         for broken in [&b"<a><b></a>"[..], b"<a>", b"\xff\xfe<a/>"] {
             assert_eq!(
-                decode(Some("text/xml"), broken).await.unwrap_err().status,
+                decode_with(Some("text/xml"), broken, Xml::Read)
+                    .await
+                    .unwrap_err()
+                    .status,
                 400
             );
         }
+    }
+
+    #[tokio::test]
+    async fn xml_that_would_cost_the_parser_quadratic_time_is_refused_before_it_runs() {
+        let xml = |body: String| async move {
+            decode_with(Some("text/xml"), body.as_bytes(), Xml::Read)
+                .await
+                .unwrap_err()
+        };
+        // Nested namespace declarations: 3,000 took roxmltree minutes of CPU.
+        let nested: String = (0..3000)
+            .map(|i| format!("<a xmlns:n{i}=\"u{i}\">"))
+            .chain((0..3000).map(|_| "</a>".to_owned()))
+            .collect();
+        assert_eq!(xml(nested).await.status, 400);
+        // Declared side by side, or on one element, or as default namespaces.
+        let siblings: String = std::iter::once("<r>".to_owned())
+            .chain((0..3000).map(|i| format!("<a xmlns:n{i}=\"u{i}\"/>")))
+            .chain(std::iter::once("</r>".to_owned()))
+            .collect();
+        let e = xml(siblings).await;
+        assert!(e.message.contains("namespaces"), "{}", e.message);
+        let defaults: String = std::iter::once("<r>".to_owned())
+            .chain((0..3000).map(|i| format!("<a xmlns=\"u{i}\"/>")))
+            .chain(std::iter::once("</r>".to_owned()))
+            .collect();
+        assert!(xml(defaults).await.message.contains("namespaces"));
+        let many_on_one: String = format!(
+            "<a{}/>",
+            (0..30_000)
+                .map(|i| format!(" xmlns:p{i}=\"x\""))
+                .collect::<String>()
+        );
+        assert_eq!(xml(many_on_one).await.status, 400);
+        // Attributes: the parser checks each against every other on its element.
+        let attributes = format!(
+            "<a{}/>",
+            (0..30_000)
+                .map(|i| format!(" b{i}=\"x\""))
+                .collect::<String>()
+        );
+        let e = xml(attributes).await;
+        assert!(e.message.contains("attributes"), "{}", e.message);
+        // Past the size an XML lead can have: 413 before anything is read.
+        let huge = format!("<a>{}</a>", "x".repeat(XML_BODY_LIMIT));
+        assert_eq!(xml(huge).await.status, 413);
+        // A lead's worth of namespaces and attributes is read.
+        let fine = r#"<LeadList xmlns="urn:example:lts" xmlns:x="urn:x"><Lead id="1" x:src="web"><First>Ana</First></Lead></LeadList>"#;
+        assert!(
+            decode_with(Some("text/xml"), fine.as_bytes(), Xml::Read)
+                .await
+                .is_ok()
+        );
     }
 }
