@@ -194,7 +194,16 @@ pub fn meaning_of(key: &str) -> Meaning {
         | "redirect"
         | "next"
         | "siteid"
-        | "formelementid" => Ignore,
+        | "formelementid"
+        // Credentials senders carry in the body: never a lead's words.
+        | "googlekey"
+        | "handshakekey"
+        | "apikey"
+        | "accesstoken"
+        | "authtoken"
+        | "secret"
+        | "password"
+        | "signature" => Ignore,
         other => guess(other),
     }
 }

@@ -1894,3 +1894,85 @@ async fn the_console_finds_envelopes_by_email_phone_channel_sender_status_and_da
         assert!(body["error"]["field"].is_string(), "{body}");
     }
 }
+
+/// Every credential a sender carries, in a header, the query or the body, is left out of
+/// what is stored with its envelope: the queue message, a dead letter, an item kept for
+/// review, and what `inlet review list --json` prints.
+#[tokio::test]
+async fn no_credential_is_stored_with_a_webhooks_envelope() {
+    let mut settings = IntakeSettings::default();
+    for (sender, secret) in [
+        ("generic", "generic-query-token-1"),
+        ("google-ads", "test-google-key"),
+        ("wufoo", "wufoo-key"),
+    ] {
+        settings.webhooks.senders.insert(
+            sender.into(),
+            inlet::webhook::SenderSettings {
+                secret: Some(secret.into()),
+                ..Default::default()
+            },
+        );
+    }
+    let f = fixture(settings);
+    let fixtures = format!("{}/tests/fixtures/webhooks", env!("CARGO_MANIFEST_DIR"));
+    let read = |name: &str| std::fs::read_to_string(format!("{fixtures}/{name}")).unwrap();
+    let google = read("google-ads.json");
+    // The sample's other spelling of the key, too.
+    let google_capital = google.replace("\"google_key\"", "\"Google_key\"");
+    let cases = [
+        (
+            format!("/webhooks/{CHANNEL}/generic?token=generic-query-token-1&utm_source=ads"),
+            "application/json",
+            // Only a name: the reading is unsure, so it is kept for review as well.
+            r#"{"first_name":"Ana","note":"call me"}"#.to_owned(),
+            "generic-query-token-1",
+        ),
+        (
+            format!("/webhooks/{CHANNEL}/google-ads"),
+            "application/json",
+            google,
+            "test-google-key",
+        ),
+        (
+            format!("/webhooks/{CHANNEL}"),
+            "application/json",
+            google_capital,
+            "test-google-key",
+        ),
+        (
+            format!("/webhooks/{CHANNEL}/wufoo"),
+            "application/x-www-form-urlencoded",
+            read("wufoo.form"),
+            "wufoo-key",
+        ),
+    ];
+    for (path, ct, body, secret) in cases {
+        f.queue.sent.lock().unwrap().clear();
+        let (status, _, answer) = call(&f, request("POST", &path, Some(ct), &body)).await;
+        assert!(status < 300, "{path}: {status} {answer}");
+        let sent = f.queue.sent.lock().unwrap().clone();
+        assert!(!sent.is_empty(), "{path}");
+        for envelope in &sent {
+            let stored = serde_json::to_string(envelope).unwrap();
+            assert!(!stored.contains(secret), "{path}: {stored}");
+            // What a replay needs is still there.
+            let source = envelope.source.as_ref().expect("the request is kept");
+            assert!(
+                source["body_base64"]
+                    .as_str()
+                    .is_some_and(|b| !b.is_empty())
+            );
+        }
+    }
+    let query = serde_json::to_string(&f.queue.sent.lock().unwrap().clone()).unwrap();
+    assert!(!query.contains("generic-query-token-1"));
+    let kept = f.kept.all();
+    assert!(!kept.is_empty(), "the unsure reading is kept for review");
+    for item in kept {
+        let json = serde_json::to_string(&item).unwrap();
+        for secret in ["generic-query-token-1", "test-google-key", "wufoo-key"] {
+            assert!(!json.contains(secret), "{json}");
+        }
+    }
+}

@@ -1432,21 +1432,64 @@ async fn hubspot_signatures_v3_and_v1() {
     let v1 = hex::encode(sha2::Sha256::digest(
         [&b"hubspot-client-secret"[..], &body].concat(),
     ));
-    let ok = run_body(
+    // A v3-signed request with its v3 header removed must not pass on the v1 signature
+    // HubSpot sends beside it (v1 has no timestamp: it would replay forever).
+    let e = run_body(
         &body,
         JSON,
-        &[("x-hubspot-signature", &v1)],
+        &[
+            host,
+            ("x-hubspot-signature", &v1),
+            ("x-hubspot-signature-version", "v1"),
+            ("x-hubspot-request-timestamp", &now_ms),
+        ],
         Some("hubspot"),
         &settings,
     )
-    .await;
-    assert!(ok.is_ok(), "{ok:?}");
+    .await
+    .unwrap_err();
+    assert_eq!(e.status, 401);
+    assert!(e.message.contains("legacy_signatures"), "{}", e.message);
+    // Unless the operator takes the older schemes: then v1 by its version header (or none)
+    // and v2 (the method and URI signed too) by its.
+    let mut legacy = settings.clone();
+    legacy.senders.get_mut("hubspot").unwrap().legacy_signatures = true;
+    for version in [None, Some("v1")] {
+        let mut headers = vec![("x-hubspot-signature", v1.as_str())];
+        headers.extend(version.map(|v| ("x-hubspot-signature-version", v)));
+        let ok = run_body(&body, JSON, &headers, Some("hubspot"), &legacy).await;
+        assert!(ok.is_ok(), "{version:?}: {ok:?}");
+    }
+    let v2 = hex::encode(sha2::Sha256::digest(
+        [
+            &b"hubspot-client-secret"[..],
+            b"POST",
+            uri.as_bytes(),
+            &body,
+        ]
+        .concat(),
+    ));
+    for (sig, version, passes) in [
+        (v2.as_str(), "v2", true),
+        // A v2 signature said to be v1, a v1 said to be v2, an unknown version: refused.
+        (v2.as_str(), "v1", false),
+        (v1.as_str(), "v2", false),
+        (v2.as_str(), "v9", false),
+    ] {
+        let headers = [
+            host,
+            ("x-hubspot-signature", sig),
+            ("x-hubspot-signature-version", version),
+        ];
+        let got = run_body(&body, JSON, &headers, Some("hubspot"), &legacy).await;
+        assert_eq!(got.is_ok(), passes, "{version}: {got:?}");
+    }
     let e = run_body(
         b"{\"vid\":1,\"properties\":{}}",
         JSON,
         &[("x-hubspot-signature", &v1)],
         Some("hubspot"),
-        &settings,
+        &legacy,
     )
     .await
     .unwrap_err();

@@ -129,6 +129,9 @@ pub struct SenderSettings {
     /// The SNS topics whose deliveries are taken (`topics`); any topic when empty (a valid
     /// SNS signature proves only that some AWS account's topic sent it).
     pub sns_topics: Vec<String>,
+    /// Accept the sender's older signature schemes, which carry no timestamp
+    /// (`legacy_signatures`; HubSpot's v1 and v2): off, only a timestamped one counts.
+    pub legacy_signatures: bool,
 }
 
 impl SenderSettings {
@@ -138,6 +141,14 @@ impl SenderSettings {
             .get(channel)
             .or(self.secret.as_ref())
             .map(String::as_str)
+    }
+
+    /// What a request is checked against, with `secret`.
+    pub fn key<'a>(&self, secret: &'a str) -> Key<'a> {
+        Key {
+            secret,
+            legacy_signatures: self.legacy_signatures,
+        }
     }
 
     /// The channel whose key `presented` is, each compared in constant time.
@@ -198,11 +209,18 @@ impl WebhookSettings {
                                     "{at}.{channel}: a key shorter than 8 characters is guessable"
                                 ));
                             }
-                            s.api_keys.insert(channel.trim().to_ascii_lowercase(), key);
+                            // Requests name the channel in its canonical form: a key filed
+                            // under another spelling would guard nothing.
+                            let canonical = uuid::Uuid::parse_str(channel.trim())
+                                .map_err(|_| format!("{at}.{channel}: not a lead channel UUID"))?
+                                .hyphenated()
+                                .to_string();
+                            s.api_keys.insert(canonical, key);
                         }
                     }
                     "lead_source" => s.lead_source = Some(settings::string(&at, v)?),
                     "drop_test" => s.drop_test = settings::flag(&at, v)?,
+                    "legacy_signatures" => s.legacy_signatures = settings::flag(&at, v)?,
                     "tags" => s.tags = settings::strings(&at, v)?,
                     "topics" => s.sns_topics = settings::strings(&at, v)?,
                     "assignees" => s.assignees = settings::assignees(&at, v)?,
@@ -251,16 +269,26 @@ pub struct Sender {
     pub recognize: fn(&Incoming) -> bool,
     pub parse: fn(&Incoming, &SenderSettings) -> Result<Vec<SenderEvent>, IntakeError>,
     /// Checks the request against the configured secret.
-    pub verify: fn(&Incoming, &str, i64) -> Result<(), signature::SignatureError>,
+    pub verify: fn(&Incoming, &Key, i64) -> Result<(), signature::SignatureError>,
+}
+
+/// What a request's credential is checked against: the configured secret, and whether the
+/// operator accepts a sender's older signature schemes that carry no timestamp (a captured
+/// request signed so can be replayed at any time; HubSpot's v1 and v2).
+#[derive(Debug, Clone, Copy)]
+pub struct Key<'a> {
+    pub secret: &'a str,
+    pub legacy_signatures: bool,
 }
 
 /// The default check for senders that sign nothing: Standard Webhooks headers when present,
 /// else a token in `?token=`, `X-Inlet-Token` or `Authorization: Bearer`.
 pub fn verify_token(
     incoming: &Incoming,
-    secret: &str,
+    key: &Key,
     now: i64,
 ) -> Result<(), signature::SignatureError> {
+    let secret = key.secret;
     if incoming.header("webhook-signature").is_some() || incoming.header("svix-signature").is_some()
     {
         let h = |a: &str, b: &str| incoming.header(a).or_else(|| incoming.header(b));
@@ -348,9 +376,9 @@ fn verify_any(incoming: &Incoming, settings: &WebhookSettings, now: i64) -> Resu
     let configured = settings
         .senders
         .iter()
-        .filter_map(|(name, s)| Some((senders::by_name(name)?, s.secret.as_deref()?)));
-    for (sender, secret) in configured {
-        if (sender.verify)(incoming, secret, now).is_ok() {
+        .filter_map(|(name, s)| Some((senders::by_name(name)?, s.key(s.secret.as_deref()?))));
+    for (sender, key) in configured {
+        if (sender.verify)(incoming, &key, now).is_ok() {
             return Ok(());
         }
     }
@@ -412,8 +440,9 @@ pub struct StoredWebhook {
 /// queue message holds 256 KiB.
 pub const INLINE_WEBHOOK_LIMIT: usize = 32 * 1024;
 
-/// Header names that carry credentials, never kept (by part of the name).
-const CREDENTIAL_HEADERS: [&str; 8] = [
+/// Header and query parameter names that carry credentials, never kept (by part of the
+/// name).
+const CREDENTIAL_NAMES: [&str; 9] = [
     "authorization",
     "cookie",
     "signature",
@@ -422,10 +451,19 @@ const CREDENTIAL_HEADERS: [&str; 8] = [
     "key",
     "hmac",
     "auth",
+    "password",
 ];
 
+fn is_credential_name(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    CREDENTIAL_NAMES.iter().any(|c| name.contains(c))
+}
+
 impl StoredWebhook {
-    /// What `req`'s envelopes keep, if its body is small enough to.
+    /// What `req`'s envelopes keep, if its body is small enough to: never a credential, in
+    /// a header, the query (`?token=`) or the body fields senders' modules name
+    /// (`senders::body_credentials`: Google's `google_key`, Wufoo's `HandshakeKey`). A body
+    /// whose credential cannot be taken out is not kept.
     pub fn of(sender: &str, req: &WebhookRequest) -> Option<StoredWebhook> {
         use base64::Engine;
         if req.body.len() > INLINE_WEBHOOK_LIMIT {
@@ -434,20 +472,66 @@ impl StoredWebhook {
         let headers = req
             .headers
             .iter()
-            .filter(|(name, _)| {
-                let name = name.as_str();
-                !CREDENTIAL_HEADERS.iter().any(|c| name.contains(c))
-            })
+            .filter(|(name, _)| !is_credential_name(name.as_str()))
             .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
             .collect();
+        let query = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(
+                form_urlencoded::parse(req.query.as_bytes())
+                    .filter(|(name, _)| !is_credential_name(name)),
+            )
+            .finish();
+        let body = without_fields(req.content_type, req.body, &senders::body_credentials())?;
         Some(StoredWebhook {
             sender: sender.to_owned(),
             content_type: req.content_type.map(str::to_owned),
-            query: req.query.to_owned(),
+            query,
             headers,
-            body_base64: base64::engine::general_purpose::STANDARD.encode(req.body),
+            body_base64: base64::engine::general_purpose::STANDARD.encode(body),
         })
     }
+}
+
+/// `body` without the fields named (in any case, at any depth of JSON): a URL-encoded form
+/// or JSON rewritten without them; any other body as it is when no name appears in it,
+/// else `None` (it is not kept).
+fn without_fields(content_type: Option<&str>, body: &[u8], names: &[&str]) -> Option<Vec<u8>> {
+    if names.is_empty() {
+        return Some(body.to_vec());
+    }
+    let named = |k: &str| names.iter().any(|n| n.eq_ignore_ascii_case(k));
+    fn strip(value: &mut serde_json::Value, named: &dyn Fn(&str) -> bool) {
+        match value {
+            serde_json::Value::Object(map) => {
+                map.retain(|k, _| !named(k));
+                map.values_mut().for_each(|v| strip(v, named));
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(|v| strip(v, named)),
+            _ => {}
+        }
+    }
+    if let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(body) {
+        strip(&mut value, &named);
+        return serde_json::to_vec(&value).ok();
+    }
+    let lower = String::from_utf8_lossy(body).to_ascii_lowercase();
+    let appears = names
+        .iter()
+        .any(|n| lower.contains(&n.to_ascii_lowercase()));
+    if !appears {
+        return Some(body.to_vec());
+    }
+    if crate::web::body::essence(content_type) == "application/x-www-form-urlencoded"
+        || !lower.starts_with("--") && !lower.trim_start().starts_with('<')
+    {
+        return Some(
+            form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(form_urlencoded::parse(body).filter(|(k, _)| !named(k)))
+                .finish()
+                .into_bytes(),
+        );
+    }
+    None
 }
 
 /// Reads a stored webhook again, for `channel`, with `settings` (its sender's field rules
@@ -472,7 +556,12 @@ pub async fn reread(
             headers.append(n, v);
         }
     }
-    let decoded = crate::web::body::decode(stored.content_type.as_deref(), &body).await?;
+    let decoded = crate::web::body::decode_with(
+        stored.content_type.as_deref(),
+        &body,
+        reads_xml(Some(&stored.sender)),
+    )
+    .await?;
     let incoming = Incoming {
         path: "",
         headers: &headers,
@@ -507,7 +596,9 @@ pub fn authenticate(
 ) -> Result<(), IntakeError> {
     let sender_settings = settings.sender(sender.name);
     match sender_settings.secret_for(&channel.to_ascii_lowercase()) {
-        Some(secret) => (sender.verify)(incoming, secret, now).map_err(unauthorized),
+        Some(secret) => {
+            (sender.verify)(incoming, &sender_settings.key(secret), now).map_err(unauthorized)
+        }
         None if settings.require_sender_auth => verify_any(incoming, settings, now).map_err(|()| {
             IntakeError::unauthorized(format!(
                 "this channel takes only authenticated webhooks (require_sender_auth), and the request carries no valid credential of a configured sender ({} has none configured)",
@@ -553,6 +644,17 @@ pub async fn sns_delivery(
     Ok(Some((sender, message)))
 }
 
+/// Whether a webhook for `sender` (detected when `None`) may be XML: only LTS sends it, so
+/// only its route and the detecting one read it.
+fn reads_xml(sender: Option<&str>) -> crate::web::body::Xml {
+    use crate::web::body::Xml;
+    match sender.map(senders::by_name) {
+        None => Xml::Read,
+        Some(Some(s)) if s.name == "lts" => Xml::Read,
+        Some(_) => Xml::Refused,
+    }
+}
+
 /// Decodes, recognizes, verifies and parses one webhook, and builds its envelopes.
 pub async fn process(
     req: &WebhookRequest<'_>,
@@ -560,7 +662,8 @@ pub async fn process(
     normalize_options: &NormalizeOptions,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Parsed, IntakeError> {
-    let decoded = crate::web::body::decode(req.content_type, req.body).await?;
+    let decoded =
+        crate::web::body::decode_with(req.content_type, req.body, reads_xml(req.sender)).await?;
     let incoming = Incoming {
         path: req.path,
         headers: req.headers,

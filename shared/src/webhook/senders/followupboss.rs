@@ -30,7 +30,7 @@ use crate::normalize::RawLead;
 use crate::web::IntakeError;
 use crate::web::signature::{SignatureError, shared_secret};
 use crate::webhook::senders::{ListingParts, number};
-use crate::webhook::{EventAction, Incoming, Sender, SenderEvent, SenderSettings};
+use crate::webhook::{EventAction, Incoming, Key, Sender, SenderEvent, SenderSettings};
 use serde_json::Value;
 
 pub const SENDER: Sender = Sender {
@@ -54,10 +54,11 @@ pub fn basic_user(incoming: &Incoming) -> Option<String> {
 
 /// The key as the Basic user name (Follow Up Boss's convention), or a token as any sender
 /// may give one.
-fn verify(incoming: &Incoming, secret: &str, now: i64) -> Result<(), SignatureError> {
+fn verify(incoming: &Incoming, key: &Key, now: i64) -> Result<(), SignatureError> {
+    let secret = key.secret;
     match basic_user(incoming) {
         Some(user) => shared_secret(Some(&user), secret, "authorization"),
-        None => crate::webhook::verify_token(incoming, secret, now),
+        None => crate::webhook::verify_token(incoming, key, now),
     }
 }
 

@@ -7,6 +7,9 @@ use crate::web::IntakeError;
 use crate::webhook::{Incoming, Sender, SenderEvent, SenderSettings, verify_token};
 use serde_json::{Map, Value};
 
+/// The body field carrying Formstack's handshake key: never stored.
+pub const CREDENTIAL_FIELDS: &[&str] = &["HandshakeKey"];
+
 pub const SENDER: Sender = Sender {
     name: "formstack",
     recognize: |i| super::has_keys(i, &["FormID", "UniqueID"]),

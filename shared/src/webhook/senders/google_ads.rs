@@ -5,8 +5,12 @@
 use crate::fields::{LeadReader, Meaning, text_of};
 use crate::web::IntakeError;
 use crate::web::signature::{SignatureError, shared_secret};
-use crate::webhook::{EventAction, Incoming, Sender, SenderEvent, SenderSettings};
+use crate::webhook::{EventAction, Incoming, Key, Sender, SenderEvent, SenderSettings};
 use serde_json::Value;
+
+/// The body field carrying the key Google Ads posts with (`google_key`; the test sample
+/// spells it `Google_key`): never stored.
+pub const CREDENTIAL_FIELDS: &[&str] = &["google_key"];
 
 pub const SENDER: Sender = Sender {
     name: "google-ads",
@@ -22,8 +26,8 @@ fn key(incoming: &Incoming) -> Option<String> {
         .or_else(|| incoming.text("Google_key"))
 }
 
-fn verify(incoming: &Incoming, secret: &str, _: i64) -> Result<(), SignatureError> {
-    shared_secret(key(incoming).as_deref(), secret, "google_key")
+fn verify(incoming: &Incoming, configured: &Key, _: i64) -> Result<(), SignatureError> {
+    shared_secret(key(incoming).as_deref(), configured.secret, "google_key")
 }
 
 fn meaning(column_id: &str) -> Meaning {

@@ -22,7 +22,7 @@ use crate::fields::{FieldRules, text_of};
 use crate::normalize::RawLead;
 use crate::web::IntakeError;
 use crate::web::signature::{self, SignatureError};
-use crate::webhook::{EventAction, Incoming, Sender, SenderEvent, SenderSettings};
+use crate::webhook::{EventAction, Incoming, Key, Sender, SenderEvent, SenderSettings};
 use serde_json::{Map, Value};
 
 pub const SENDER: Sender = Sender {
@@ -64,7 +64,8 @@ fn shape(body: &Value) -> Option<Shape<'_>> {
     }
 }
 
-fn verify(incoming: &Incoming, secret: &str, now: i64) -> Result<(), SignatureError> {
+fn verify(incoming: &Incoming, key: &Key, now: i64) -> Result<(), SignatureError> {
+    let secret = key.secret;
     if let Some(given) = incoming.header("x-hubspot-signature-v3") {
         let stamp = incoming
             .header("x-hubspot-request-timestamp")
@@ -76,13 +77,7 @@ fn verify(incoming: &Incoming, secret: &str, now: i64) -> Result<(), SignatureEr
         if (now - millis / 1000).abs() > signature::TOLERANCE_SECS {
             return Err(SignatureError::Stale);
         }
-        let host = incoming.header("host").unwrap_or("");
-        let query = if incoming.query.is_empty() {
-            String::new()
-        } else {
-            format!("?{}", incoming.query)
-        };
-        let uri = format!("https://{host}{}{query}", incoming.path);
+        let uri = request_uri(incoming);
         return signature::base64_body(
             "X-HubSpot-Signature-v3",
             Some(given),
@@ -98,16 +93,50 @@ fn verify(incoming: &Incoming, secret: &str, now: i64) -> Result<(), SignatureEr
         );
     }
     if let Some(given) = incoming.header("x-hubspot-signature") {
-        // v1: not an HMAC, a digest of the secret and the body, as HubSpot defines it.
+        // v1 and v2 carry no timestamp: a captured request would pass forever, and with the
+        // v3 header removed, any v3-signed request would. Taken only when the operator says
+        // their app signs no other way.
+        if !key.legacy_signatures {
+            return Err(SignatureError::Missing(
+                "X-HubSpot-Signature-v3 (v1 and v2 signatures have no timestamp; [senders.hubspot] legacy_signatures = true takes them)",
+            ));
+        }
         use sha2::Digest;
-        let digest = sha2::Sha256::digest([secret.as_bytes(), incoming.raw].concat());
+        // Not HMACs: digests of the secret and the request, as HubSpot defines them; v2
+        // adds the method and the URI, v1 (the default when no version is said) does not.
+        let version = incoming
+            .header("x-hubspot-signature-version")
+            .map(|v| v.trim().to_ascii_lowercase());
+        let signed = match version.as_deref() {
+            None | Some("v1") => [secret.as_bytes(), incoming.raw].concat(),
+            Some("v2") => [
+                secret.as_bytes(),
+                b"POST",
+                request_uri(incoming).as_bytes(),
+                incoming.raw,
+            ]
+            .concat(),
+            Some(_) => return Err(SignatureError::Malformed("X-HubSpot-Signature-Version")),
+        };
+        let digest = sha2::Sha256::digest(signed);
         return signature::shared_secret(
             Some(&given.trim().to_ascii_lowercase()),
             &hex::encode(digest),
             "X-HubSpot-Signature",
         );
     }
-    crate::webhook::verify_token(incoming, secret, now)
+    crate::webhook::verify_token(incoming, key, now)
+}
+
+/// The URI HubSpot signed: the one it posted to, as `https://host/path?query`.
+fn request_uri(incoming: &Incoming) -> String {
+    let host = incoming.header("host").unwrap_or("");
+    let query = if incoming.query.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", incoming.query)
+    };
+    format!("https://{host}{}{query}", incoming.path)
 }
 
 /// HubSpot's bookkeeping, not the person's: left out of the lead and its note.

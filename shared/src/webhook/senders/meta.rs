@@ -6,7 +6,7 @@
 use crate::fields::text_of;
 use crate::web::IntakeError;
 use crate::web::signature::{SignatureError, hex_body};
-use crate::webhook::{EventAction, Incoming, Sender, SenderEvent, SenderSettings};
+use crate::webhook::{EventAction, Incoming, Key, Sender, SenderEvent, SenderSettings};
 use serde_json::Value;
 
 pub const SENDER: Sender = Sender {
@@ -20,7 +20,8 @@ pub const SENDER: Sender = Sender {
     verify,
 };
 
-fn verify(incoming: &Incoming, secret: &str, _: i64) -> Result<(), SignatureError> {
+fn verify(incoming: &Incoming, key: &Key, _: i64) -> Result<(), SignatureError> {
+    let secret = key.secret;
     hex_body(
         "X-Hub-Signature-256",
         incoming.header("x-hub-signature-256"),

@@ -66,6 +66,18 @@ pub fn by_name(name: &str) -> Option<&'static Sender> {
     SENDERS.iter().find(|s| s.name == alias)
 }
 
+/// The body fields in which senders carry their credentials (each module names its own):
+/// never stored with a request kept for a replay, whichever sender it was taken for. Headers
+/// and the query are kept without credentials for every sender (`StoredWebhook::of`).
+pub fn body_credentials() -> Vec<&'static str> {
+    [
+        google_ads::CREDENTIAL_FIELDS,
+        wufoo::CREDENTIAL_FIELDS,
+        formstack::CREDENTIAL_FIELDS,
+    ]
+    .concat()
+}
+
 pub fn recognize(incoming: &Incoming) -> &'static Sender {
     SENDERS
         .iter()

@@ -11,7 +11,7 @@ use crate::lead::{
 use crate::normalize::RawLead;
 use crate::web::IntakeError;
 use crate::web::signature::{SignatureError, hex_body};
-use crate::webhook::{EventAction, Incoming, Sender, SenderEvent, SenderSettings};
+use crate::webhook::{EventAction, Incoming, Key, Sender, SenderEvent, SenderSettings};
 use serde_json::Value;
 
 pub const SENDER: Sender = Sender {
@@ -24,7 +24,8 @@ pub const SENDER: Sender = Sender {
     verify,
 };
 
-fn verify(incoming: &Incoming, secret: &str, _: i64) -> Result<(), SignatureError> {
+fn verify(incoming: &Incoming, key: &Key, _: i64) -> Result<(), SignatureError> {
+    let secret = key.secret;
     hex_body(
         "X-Lead-Router-Signature",
         incoming.header("x-lead-router-signature"),

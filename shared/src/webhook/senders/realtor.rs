@@ -21,7 +21,7 @@ use crate::normalize::RawLead;
 use crate::web::IntakeError;
 use crate::web::signature::{SignatureError, shared_secret};
 use crate::webhook::senders::{ListingParts, number};
-use crate::webhook::{EventAction, Incoming, Sender, SenderEvent, SenderSettings};
+use crate::webhook::{EventAction, Incoming, Key, Sender, SenderEvent, SenderSettings};
 use serde_json::Value;
 
 pub const SENDER: Sender = Sender {
@@ -31,10 +31,11 @@ pub const SENDER: Sender = Sender {
     verify,
 };
 
-fn verify(incoming: &Incoming, secret: &str, now: i64) -> Result<(), SignatureError> {
+fn verify(incoming: &Incoming, key: &Key, now: i64) -> Result<(), SignatureError> {
+    let secret = key.secret;
     match incoming.header("x-api-key") {
         Some(key) => shared_secret(Some(key), secret, "x-api-key"),
-        None => crate::webhook::verify_token(incoming, secret, now),
+        None => crate::webhook::verify_token(incoming, key, now),
     }
 }
 

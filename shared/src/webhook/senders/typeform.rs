@@ -5,7 +5,7 @@
 use crate::fields::{LeadReader, Meaning, text_of};
 use crate::web::IntakeError;
 use crate::web::signature::{SignatureError, base64_body};
-use crate::webhook::{Incoming, Sender, SenderEvent, SenderSettings};
+use crate::webhook::{Incoming, Key, Sender, SenderEvent, SenderSettings};
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -20,7 +20,8 @@ pub const SENDER: Sender = Sender {
     verify,
 };
 
-fn verify(incoming: &Incoming, secret: &str, _: i64) -> Result<(), SignatureError> {
+fn verify(incoming: &Incoming, key: &Key, _: i64) -> Result<(), SignatureError> {
+    let secret = key.secret;
     base64_body(
         "Typeform-Signature",
         incoming.header("typeform-signature"),

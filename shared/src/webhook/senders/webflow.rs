@@ -5,7 +5,7 @@
 use crate::fields::{read_object, text_of};
 use crate::web::IntakeError;
 use crate::web::signature::{SignatureError, webflow};
-use crate::webhook::{Incoming, Sender, SenderEvent, SenderSettings, verify_token};
+use crate::webhook::{Incoming, Key, Sender, SenderEvent, SenderSettings, verify_token};
 use serde_json::Value;
 
 pub const SENDER: Sender = Sender {
@@ -21,7 +21,8 @@ pub const SENDER: Sender = Sender {
     verify,
 };
 
-fn verify(incoming: &Incoming, secret: &str, now: i64) -> Result<(), SignatureError> {
+fn verify(incoming: &Incoming, key: &Key, now: i64) -> Result<(), SignatureError> {
+    let secret = key.secret;
     if incoming.header("x-webflow-signature").is_some() {
         return webflow(
             incoming.header("x-webflow-timestamp"),
@@ -31,7 +32,7 @@ fn verify(incoming: &Incoming, secret: &str, now: i64) -> Result<(), SignatureEr
             now,
         );
     }
-    verify_token(incoming, secret, now)
+    verify_token(incoming, key, now)
 }
 
 fn parse(incoming: &Incoming, settings: &SenderSettings) -> Result<Vec<SenderEvent>, IntakeError> {

@@ -6,9 +6,12 @@ use crate::fields::{LeadReader, Meaning, text_of};
 use crate::web::IntakeError;
 use crate::web::body::nested_json;
 use crate::web::signature::{SignatureError, shared_secret};
-use crate::webhook::{Incoming, Sender, SenderEvent, SenderSettings};
+use crate::webhook::{Incoming, Key, Sender, SenderEvent, SenderSettings};
 use serde_json::Value;
 use std::collections::HashMap;
+
+/// The body field carrying Wufoo's shared secret: never stored.
+pub const CREDENTIAL_FIELDS: &[&str] = &["HandshakeKey"];
 
 pub const SENDER: Sender = Sender {
     name: "wufoo",
@@ -19,7 +22,8 @@ pub const SENDER: Sender = Sender {
     verify,
 };
 
-fn verify(incoming: &Incoming, secret: &str, _: i64) -> Result<(), SignatureError> {
+fn verify(incoming: &Incoming, key: &Key, _: i64) -> Result<(), SignatureError> {
+    let secret = key.secret;
     shared_secret(
         incoming.text("HandshakeKey").as_deref(),
         secret,

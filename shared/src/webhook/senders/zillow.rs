@@ -21,7 +21,7 @@ use crate::normalize::RawLead;
 use crate::web::IntakeError;
 use crate::web::signature::{SignatureError, shared_secret};
 use crate::webhook::senders::{ListingParts, number};
-use crate::webhook::{EventAction, Incoming, Sender, SenderEvent, SenderSettings};
+use crate::webhook::{EventAction, Incoming, Key, Sender, SenderEvent, SenderSettings};
 use serde_json::Value;
 
 pub const SENDER: Sender = Sender {
@@ -33,12 +33,13 @@ pub const SENDER: Sender = Sender {
 
 /// Basic credentials equal to the secret (`user:password`), or whose password is the secret;
 /// a token as any sender may give one otherwise.
-fn verify(incoming: &Incoming, secret: &str, now: i64) -> Result<(), SignatureError> {
+fn verify(incoming: &Incoming, key: &Key, now: i64) -> Result<(), SignatureError> {
+    let secret = key.secret;
     let Some((user, password)) = incoming
         .header("authorization")
         .and_then(crate::web::basic_credentials)
     else {
-        return crate::webhook::verify_token(incoming, secret, now);
+        return crate::webhook::verify_token(incoming, key, now);
     };
     if secret.contains(':') {
         shared_secret(Some(&format!("{user}:{password}")), secret, "authorization")
