@@ -190,7 +190,9 @@ pub enum ReleaseError {
     NotFound(String),
     #[error("{0}")]
     NeedsChannel(String),
-    #[error("{0:?} is not a lead channel this Inlet accepts")]
+    #[error(
+        "{0:?} is not a lead channel this Inlet accepts now (not in the allowlist, or the demo form's): name one that is"
+    )]
     UnknownChannel(String),
     #[error(
         "this lead was already delivered to that channel; dismiss it, or choose another channel"
@@ -219,12 +221,9 @@ pub fn released_envelope(
     ctx: &EmailContext,
 ) -> Result<Envelope, ReleaseError> {
     let given = channel.map(str::trim).filter(|c| !c.is_empty());
-    let channel = match given {
-        Some(c) => ctx
-            .policy
-            .admit(c)
-            .ok_or_else(|| ReleaseError::UnknownChannel(c.to_owned()))?,
-        None if !item.envelope.channel.is_empty() => item.envelope.channel.clone(),
+    let wanted = match given {
+        Some(c) => c,
+        None if !item.envelope.channel.is_empty() => item.envelope.channel.as_str(),
         None => {
             return Err(ReleaseError::NeedsChannel(
                 "no routing rule placed this message: name the lead channel to release it into"
@@ -232,10 +231,20 @@ pub fn released_envelope(
             ));
         }
     };
+    // Its own channel too is admitted as it is now: it may have left the allowlist since,
+    // and the demo form's channel reaches no Rechat account.
+    let channel = ctx
+        .policy
+        .admit(wanted)
+        .filter(|c| c != crate::forms::DEMO_CHANNEL)
+        .ok_or_else(|| ReleaseError::UnknownChannel(wanted.to_owned()))?;
     if item.kind == KeptKind::Unsure && channel == item.envelope.channel {
         return Err(ReleaseError::AlreadyDelivered);
     }
-    let event = format!("released:{}", item.id);
+    // One release per keeping: a repeat of this release (after a failure) is the same
+    // event, but the same submission kept again later and released is a new one, which
+    // the ledger must not take for the first.
+    let event = format!("released:{}:{}", item.id, item.kept_at.timestamp_millis());
     let original = &item.envelope;
     if !original.steps.is_empty() {
         let mut builder = EnvelopeBuilder::new(
@@ -455,6 +464,61 @@ mod tests {
                 .unwrap()
                 .channel,
             OTHER
+        );
+    }
+
+    #[test]
+    fn its_own_channel_too_must_be_admitted_now_and_never_the_demo_forms() {
+        let settings = EmailSettings::default();
+        // The channel left the allowlist after the item was kept.
+        let now_only_other = ChannelPolicy::from_list(&[OTHER.into()]);
+        let narrowed = ctx(&settings, &now_only_other);
+        let item = KeptItem::new(KeptKind::Spam, "honeypot", lead_envelope(CHANNEL));
+        assert!(matches!(
+            released_envelope(&item, None, None, &narrowed),
+            Err(ReleaseError::UnknownChannel(_))
+        ));
+        assert_eq!(
+            released_envelope(&item, Some(OTHER), None, &narrowed)
+                .unwrap()
+                .channel,
+            OTHER
+        );
+        // The demo form's spam: no Rechat account's channel, even where any UUID is taken.
+        let any = ChannelPolicy::AnyUuid;
+        let open = ctx(&settings, &any);
+        let demo = KeptItem::new(
+            KeptKind::Spam,
+            "honeypot",
+            lead_envelope(crate::forms::DEMO_CHANNEL),
+        );
+        assert!(matches!(
+            released_envelope(&demo, None, None, &open),
+            Err(ReleaseError::UnknownChannel(_))
+        ));
+        assert!(matches!(
+            released_envelope(&demo, Some(crate::forms::DEMO_CHANNEL), None, &open),
+            Err(ReleaseError::UnknownChannel(_))
+        ));
+        assert!(released_envelope(&demo, Some(CHANNEL), None, &open).is_ok());
+    }
+
+    #[test]
+    fn the_same_submission_kept_again_later_is_released_as_a_new_event() {
+        let settings = EmailSettings::default();
+        let policy = ChannelPolicy::AnyUuid;
+        let ctx = ctx(&settings, &policy);
+        let first = KeptItem::new(KeptKind::Spam, "honeypot", lead_envelope(CHANNEL));
+        let mut again = first.clone();
+        again.kept_at = first.kept_at + chrono::Duration::days(2);
+        assert_eq!(first.id, again.id, "one item while it is kept");
+        let a = released_envelope(&first, None, None, &ctx).unwrap();
+        let b = released_envelope(&again, None, None, &ctx).unwrap();
+        assert_ne!(a.id, b.id, "released after being kept again: a new event");
+        assert_eq!(
+            a.id,
+            released_envelope(&first, None, None, &ctx).unwrap().id,
+            "a retried release of the same keeping is the same event"
         );
     }
 
