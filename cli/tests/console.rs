@@ -265,7 +265,66 @@ async fn the_console_is_behind_its_token_and_releases_a_dead_letter() {
     }
     assert!(!text.contains("example.com"), "{text}");
 
-    // Ten wrong tokens a minute, and every attempt waits, the right one too.
+    // A scraper's own token opens /metrics and nothing else.
+    let metrics_token = std::fs::read_to_string(data.join("metrics.token")).unwrap();
+    let r = http
+        .get(url("/metrics"))
+        .bearer_auth(metrics_token.trim())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = http
+        .get(url("/console/api/status"))
+        .bearer_auth(metrics_token.trim())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "the scraper's token opens no console");
+
+    // Two logins are two sessions; logging out ends that one, even for a copy of the cookie.
+    let login = || async {
+        let r = http
+            .post(url("/console/login"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("token={TOKEN}"))
+            .send()
+            .await
+            .unwrap();
+        let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+        cookie.split(';').next().unwrap().to_owned()
+    };
+    let (first, second) = (login().await, login().await);
+    assert_ne!(
+        first, second,
+        "each login its own cookie, even in the same second"
+    );
+    let status_with = async |cookie: &str| {
+        http.get(url("/console/api/status"))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(status_with(&first).await, 200);
+    let r = http
+        .post(url("/console/logout"))
+        .header("cookie", &first)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        status_with(&first).await,
+        401,
+        "the logged-out session is over"
+    );
+    assert_eq!(status_with(&second).await, 200, "the other one is not");
+
+    // Ten wrong tokens a minute from one address: that address waits, the right token
+    // still opens, and another address is not held.
     for _ in 0..10 {
         let r = http
             .get(url("/console/api/status"))
@@ -275,14 +334,56 @@ async fn the_console_is_behind_its_token_and_releases_a_dead_letter() {
             .unwrap();
         assert!(matches!(r.status().as_u16(), 401 | 429));
     }
+    for (what, path) in [
+        ("the console", "/console/api/status"),
+        ("metrics", "/metrics"),
+    ] {
+        let r = http
+            .get(url(path))
+            .bearer_auth("guess-guess-guess-guess-guess")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 429, "{what}");
+        assert!(r.headers().contains_key("retry-after"));
+    }
+    let r = http
+        .post(url("/console/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("token=still-guessing")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429, "the login form counts too");
     let r = http
         .get(url("/console/api/status"))
         .bearer_auth(TOKEN)
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 429);
-    assert!(r.headers().contains_key("retry-after"));
+    assert_eq!(r.status(), 200, "the right token is checked first");
+    let elsewhere = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .unwrap();
+    let r = elsewhere
+        .get(url("/console/api/status"))
+        .bearer_auth("a-wrong-token-from-another-address")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        401,
+        "another address is not held by the guesser"
+    );
+    let r = elsewhere
+        .get(url("/metrics"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
 }
 
 #[tokio::test]

@@ -40,6 +40,10 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "the token that opens /console and /metrics (24+ characters)",
     ),
     (
+        "INLET_METRICS_TOKEN",
+        "a scraper's own token for /metrics, which opens nothing else (24+ characters)",
+    ),
+    (
         "INLET_KEEP_DAYS",
         "days spam, mail read as no lead and unsure readings are kept for review (default 30)",
     ),
@@ -173,6 +177,9 @@ pub struct Config {
     /// `INLET_CONSOLE_TOKEN`, or `console_token` of `INLET_SECRETS_ARN`'s secret: opens
     /// `/console` and `/metrics`. Unset on Lambda, both answer 404.
     pub console_token: Option<String>,
+    /// `INLET_METRICS_TOKEN`, `[console] metrics_token` or `metrics_token` of the console
+    /// secret: opens `/metrics` only, for a scraper that should not read leads.
+    pub metrics_token: Option<String>,
     pub email_bucket: Option<String>,
     /// `INLET_REQUIRE_SENDER_AUTH` (or the key in the routing file).
     pub require_sender_auth: bool,
@@ -212,6 +219,7 @@ impl Default for Config {
             mailgun_signing_key: None,
             email_http_token: None,
             console_token: None,
+            metrics_token: None,
             email_bucket: None,
             require_sender_auth: false,
             webhooks: Default::default(),
@@ -294,6 +302,38 @@ impl Config {
         Ok(config)
     }
 
+    /// The settings a deployed stack's functions run with, for the CLI's commands that act
+    /// as they would (a release, a replay, a redrive): the stack's parameters in place of
+    /// the environment the template gives them (`AllowedChannels`, `DefaultChannel`,
+    /// `FormOrigins`), and the routing file from its `RoutingParameter`. Not its secrets:
+    /// none of those commands signs or checks anything.
+    #[cfg(feature = "stack")]
+    pub async fn load_stack(
+        aws: &aws_config::SdkConfig,
+        stack: &str,
+    ) -> Result<Config, DeployedConfigError> {
+        let client = aws_sdk_cloudformation::Client::new(aws);
+        let parameters = crate::stack::parameters(&client, stack).await?;
+        let given = |key: &str| {
+            parameters
+                .get(key)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let mut config = Config::from_lookup(|name| match name {
+            "INLET_CHANNELS" => given("AllowedChannels"),
+            "INLET_DEFAULT_CHANNEL" => given("DefaultChannel"),
+            "INLET_FORM_ORIGINS" => given("FormOrigins"),
+            _ => None,
+        })?;
+        let table = match given("RoutingParameter") {
+            Some(name) => routing_parameter(aws, &name).await?,
+            None => toml::Table::new(),
+        };
+        config.read_routing(tables(table))?;
+        Ok(config)
+    }
+
     /// Reads the routing file's tables into each source's settings, with the environment's
     /// form origins and secrets, default channel and Mailgun key where the file gives none.
     fn read_routing(&mut self, routing: toml::Table) -> Result<(), ConfigError> {
@@ -353,6 +393,22 @@ impl Config {
                 ),
             });
         }
+        // A key filed under a channel intake refuses would let its holder post nowhere, or,
+        // worse, look like protection that is not there.
+        if let Some((name, channel)) = self.webhooks.senders.iter().find_map(|(name, s)| {
+            s.api_keys
+                .keys()
+                .find(|c| policy.admit(c).is_none())
+                .map(|c| (name, c))
+        }) {
+            return Err(ConfigError {
+                var: "--config",
+                value: format!("[senders.{name}.api_keys]"),
+                reason: format!(
+                    "{channel} is not among the lead channels intake accepts (INLET_CHANNELS)"
+                ),
+            });
+        }
         if let Some(default) = &self.default_channel
             && policy.admit(default).is_none()
         {
@@ -380,21 +436,30 @@ impl Config {
             email.http_token = self.email_http_token.clone();
         }
         self.email = email;
-        // `[console] token` (or `env:NAME`); INLET_CONSOLE_TOKEN and the stack's secret win.
+        // `[console] token` and `metrics_token` (or `env:NAME`); the environment and the
+        // stack's secret win.
         if let Some(console) = routing.get("console") {
-            let read = || -> crate::settings::Setting<Option<String>> {
+            let read = || -> crate::settings::Setting<(Option<String>, Option<String>)> {
                 let table = crate::settings::table("console", console)?;
-                crate::settings::known_keys("console", table, &["token"])?;
-                table
-                    .get("token")
-                    .map(|t| crate::settings::secret("console.token", t))
-                    .transpose()
+                crate::settings::known_keys("console", table, &["token", "metrics_token"])?;
+                let secret = |key: &str| {
+                    table
+                        .get(key)
+                        .map(|t| crate::settings::secret(&format!("console.{key}"), t))
+                        .transpose()
+                };
+                Ok((secret("token")?, secret("metrics_token")?))
             };
-            let token = read().map_err(section("[console]"))?;
+            let (token, metrics) = read().map_err(section("[console]"))?;
             if self.console_token.is_none()
                 && let Some(token) = token
             {
                 self.console_token = Some(console_token("[console] token", &token)?);
+            }
+            if self.metrics_token.is_none()
+                && let Some(token) = metrics
+            {
+                self.metrics_token = Some(console_token("[console] metrics_token", &token)?);
             }
         }
         self.routing = routing;
@@ -464,12 +529,44 @@ impl Config {
         if self.mailgun_signing_key.is_none() {
             self.mailgun_signing_key = value("mailgun_signing_key");
         }
+        // The console's token has a secret of its own, which only the function serving the
+        // console can read (`console_secret_from_manager`); the shared secret is readable by
+        // the form and email functions too.
+        if value("console_token").is_some() {
+            tracing::error!(
+                "console_token in the shared secret (INLET_SECRETS_ARN) is no longer read: the form and email functions can read that secret; put it in the console secret (the stack's ConsoleSecretArn output) and remove it here"
+            );
+        }
+        self.mail_secret_from_manager(aws).await?;
+        self.console_secret_from_manager(aws).await
+    }
+
+    /// The console's and the scraper's tokens from the secret `INLET_CONSOLE_SECRET_ARN`
+    /// names (`console_token`, `metrics_token`): read by the webhook function alone.
+    #[cfg(feature = "aws")]
+    async fn console_secret_from_manager(
+        &mut self,
+        aws: &aws_config::SdkConfig,
+    ) -> Result<(), ConfigError> {
+        let Some(arn) = std::env::var("INLET_CONSOLE_SECRET_ARN")
+            .ok()
+            .filter(|a| !a.trim().is_empty())
+        else {
+            return Ok(());
+        };
+        let values = secret_values(aws, "INLET_CONSOLE_SECRET_ARN", &arn).await?;
+        let value = |key: &str| values.get(key).filter(|v| !v.is_empty());
         if self.console_token.is_none()
             && let Some(token) = value("console_token")
         {
-            self.console_token = Some(console_token("INLET_SECRETS_ARN", &token)?);
+            self.console_token = Some(console_token("INLET_CONSOLE_SECRET_ARN", token)?);
         }
-        self.mail_secret_from_manager(aws).await
+        if self.metrics_token.is_none()
+            && let Some(token) = value("metrics_token")
+        {
+            self.metrics_token = Some(console_token("INLET_CONSOLE_SECRET_ARN", token)?);
+        }
+        Ok(())
     }
 
     /// The mail token from the secret `INLET_MAIL_SECRET_ARN` names (`email_http_token`):
@@ -603,6 +700,9 @@ impl Config {
         config.mailgun_signing_key = get("INLET_MAILGUN_SIGNING_KEY");
         if let Some(v) = get("INLET_CONSOLE_TOKEN") {
             config.console_token = Some(console_token("INLET_CONSOLE_TOKEN", &v)?);
+        }
+        if let Some(v) = get("INLET_METRICS_TOKEN") {
+            config.metrics_token = Some(console_token("INLET_METRICS_TOKEN", &v)?);
         }
         if let Some(v) = get("INLET_EMAIL_HTTP_TOKEN") {
             config.email_http_token = Some(http_token("INLET_EMAIL_HTTP_TOKEN", &v)?);
@@ -892,6 +992,16 @@ async fn secret_values(
         .map_err(|e| error(format!("not a JSON object of strings: {e}")))
 }
 
+/// Why a deployed stack's settings could not be read.
+#[cfg(feature = "stack")]
+#[derive(Debug, thiserror::Error)]
+pub enum DeployedConfigError {
+    #[error(transparent)]
+    Stack(#[from] crate::stack::StackError),
+    #[error("the stack's settings: {0}")]
+    Settings(#[from] ConfigError),
+}
+
 /// The console's token: a password to every lead, so long enough not to be guessed.
 pub fn console_token(var: &'static str, value: &str) -> Result<String, ConfigError> {
     let value = value.trim();
@@ -1118,6 +1228,59 @@ mod tests {
             from(&[table]).unwrap().require_webhook().unwrap_err().var,
             "INLET_QUEUE_URL"
         );
+    }
+
+    #[test]
+    fn a_channels_key_is_filed_under_its_canonical_uuid_within_the_allowlist() {
+        let routing = |text: &str| -> toml::Table { text.parse().unwrap() };
+        let allowed = "55f5d0b8-3f4e-4b8e-9d6a-0c1b2a3d745f";
+        // Written without hyphens, in capitals: the key still guards the channel requests
+        // name in its canonical form.
+        let mut c = from(&[("INLET_CHANNELS", allowed)]).unwrap();
+        c.read_routing(routing(
+            "[senders.followupboss.api_keys]\n\"55F5D0B83F4E4B8E9D6A0C1B2A3D745F\" = \"fub-key-12345\"\n",
+        ))
+        .unwrap();
+        let fub = c.webhooks.sender("followupboss");
+        assert_eq!(fub.secret_for(allowed), Some("fub-key-12345"));
+        assert_eq!(fub.channel_of_key("fub-key-12345"), Some(allowed));
+        for (text, says) in [
+            (
+                "[senders.followupboss.api_keys]\nnot-a-channel = \"fub-key-12345\"\n",
+                "not a lead channel UUID",
+            ),
+            (
+                "[senders.followupboss.api_keys]\n\"00000000-0000-4000-8000-0000000000aa\" = \"fub-key-12345\"\n",
+                "not among the lead channels",
+            ),
+        ] {
+            let e = from(&[("INLET_CHANNELS", allowed)])
+                .unwrap()
+                .read_routing(routing(text))
+                .unwrap_err();
+            assert!(e.to_string().contains(says), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn the_scrapers_token_is_its_own() {
+        let routing = |text: &str| -> toml::Table { text.parse().unwrap() };
+        let mut c = from(&[]).unwrap();
+        c.read_routing(routing(
+            "[console]\nmetrics_token = \"a-scrapers-token-from-the-file\"\n",
+        ))
+        .unwrap();
+        assert_eq!(
+            c.metrics_token.as_deref(),
+            Some("a-scrapers-token-from-the-file")
+        );
+        assert_eq!(c.console_token, None);
+        let c = from(&[("INLET_METRICS_TOKEN", "the-environment-s-scraper-token")]).unwrap();
+        assert_eq!(
+            c.metrics_token.as_deref(),
+            Some("the-environment-s-scraper-token")
+        );
+        assert!(from(&[("INLET_METRICS_TOKEN", "short")]).is_err());
     }
 
     #[test]

@@ -95,9 +95,11 @@ fn too_large(limit: usize, mail: bool) -> http::Response<Bytes> {
 /// sends, up to a bound.
 async fn answer(
     intake: Arc<Intake>,
+    client: crate::web::ClientAddr,
     req: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<Full<Bytes>>, std::convert::Infallible> {
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
+    parts.extensions.insert(client);
     // Mail posts carry whole messages with their attachments.
     let mail = parts.uri.path().starts_with("/email/");
     let limit = if mail {
@@ -152,9 +154,10 @@ pub async fn serve_http(
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
+                let Ok((stream, peer)) = accepted else { continue };
                 let intake = intake.clone();
-                let service = service_fn(move |req| answer(intake.clone(), req));
+                let client = crate::web::ClientAddr(peer.ip());
+                let service = service_fn(move |req| answer(intake.clone(), client, req));
                 let conn = http1::Builder::new()
                     .timer(TokioTimer::new())
                     .header_read_timeout(HEADER_TIMEOUT)

@@ -110,11 +110,25 @@ for name, fn in functions.items():
         problems.append(f"{name}: logs to no group of the stack's with a retention")
     binary = fn["Metadata"]["BuildProperties"]["Binary"]
     granted = policies(fn)
-    # Form and email put kept items in the ledger's table; neither may read it.
-    if binary in ("form", "email") and re.search(r"DynamoDB(Crud|Read)", granted):
-        problems.append(f"{name}: the {binary} function may read the ledger")
-    if binary in ("form", "email") and "DynamoDBWritePolicy" not in granted:
-        problems.append(f"{name}: the {binary} function cannot keep spam or mail for review")
+    # Form and email put kept items in the ledger's table: that put alone, on kept#… keys.
+    if binary in ("form", "email"):
+        if re.search(r"DynamoDB(Crud|Read|Write)Policy", granted):
+            problems.append(f"{name}: the {binary} function has more of the ledger than putting kept items")
+        puts = [
+            st for p in fn["Properties"].get("Policies", []) if isinstance(p, dict)
+            for st in p.get("Statement", []) if "dynamodb:PutItem" in json.dumps(st.get("Action"))
+        ]
+        if not puts:
+            problems.append(f"{name}: the {binary} function cannot keep spam or mail for review")
+        for st in puts:
+            actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+            keys = st.get("Condition", {}).get("ForAllValues:StringLike", {}).get("dynamodb:LeadingKeys")
+            if actions != ["dynamodb:PutItem"] or keys != ["kept#*"]:
+                problems.append(f"{name}: the {binary} function may write ledger items other than kept#…")
+    if binary != "webhook" and "ConsoleSecret" in granted:
+        problems.append(f"{name}: only the webhook function may read the console's token")
+    if binary == "webhook" and "ConsoleSecret" not in granted:
+        problems.append(f"{name}: the console's token cannot be read")
     if binary != "deliver" and "MetaSecret" in granted:
         problems.append(f"{name}: a public function can read the Meta page token")
     if binary == "webhook" and "sqs:GetQueueAttributes" not in granted:

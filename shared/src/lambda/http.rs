@@ -8,14 +8,25 @@ use bytes::Bytes;
 pub use lambda_http::Error;
 use lambda_http::{Body, Request, Response};
 
-/// An API Gateway request as the plain request the router takes.
+/// An API Gateway request as the plain request the router takes, with the client's address
+/// as API Gateway saw it (`requestContext.http.sourceIp`, which a client cannot write).
 pub fn request(req: Request) -> http::Request<Bytes> {
-    req.map(|body| match body {
+    use lambda_http::RequestExt;
+    use lambda_http::request::RequestContext;
+    let source_ip = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(c)) => c.http.source_ip.clone(),
+        _ => None,
+    };
+    let mut req = req.map(|body| match body {
         Body::Empty => Bytes::new(),
         Body::Text(text) => Bytes::from(text),
         Body::Binary(bytes) => Bytes::from(bytes),
         _ => Bytes::new(),
-    })
+    });
+    if let Some(ip) = source_ip.and_then(|ip| ip.parse().ok()) {
+        req.extensions_mut().insert(crate::web::ClientAddr(ip));
+    }
+    req
 }
 
 /// The router's answer as an API Gateway response (JSON text, or binary when not UTF-8).
@@ -94,13 +105,13 @@ pub async fn run(function: Function) -> Result<(), lambda_http::Error> {
     // It reads mail kept only in the bucket SES writes to, when there is one.
     let console = match (&function, &config.console_token) {
         (Function::Webhook, Some(token)) => Some(
-            crate::router::console::Console::new(token.clone(), queue.clone()).with_objects(
-                config.email_bucket.as_ref().map(|_| {
+            crate::router::console::Console::new(token.clone(), queue.clone())
+                .with_metrics_token(config.metrics_token.clone())
+                .with_objects(config.email_bucket.as_ref().map(|_| {
                     Arc::new(crate::objects::s3::S3Objects::new(
                         crate::objects::s3::client(&aws),
                     )) as Arc<dyn crate::objects::ObjectStore>
-                }),
-            ),
+                })),
         ),
         _ => None,
     };

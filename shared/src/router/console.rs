@@ -4,15 +4,14 @@
 //! step) under a CSP that allows nothing else; the script renders what `/console/api/…`
 //! answers, which is also what the CLI reads.
 //!
-//! Personal data is only behind the token (`INLET_CONSOLE_TOKEN`, or the stack's secret
-//! `console_token`), given as `Authorization: Bearer` or through the login form, which sets
-//! a session cookie (HttpOnly, Secure, SameSite=Strict, 12 hours) signed with the token: no
-//! session store, and changing the token ends every session. Tokens are compared in
-//! constant time (HMAC `verify_slice`), and wrong ones are limited to `MAX_FAILURES` a
-//! minute per process: past that every credential waits (an attacker's guessing also holds
-//! the operator off for that minute; a lockout cannot be made per person without a store).
-//! A state-changing call needs the `X-Inlet-Console` header as well: a cross-site form
-//! cannot send it, and with SameSite=Strict the cookie does not travel cross-site either.
+//! Personal data is only behind the token (`INLET_CONSOLE_TOKEN`, or the stack's console
+//! secret), given as `Authorization: Bearer` or through the login form, which sets a session
+//! cookie (HttpOnly, Secure, SameSite=Strict, 12 hours): see `auth` for sessions, logout and
+//! the per-client limit on wrong tokens. A state-changing call needs the `X-Inlet-Console`
+//! header as well: a cross-site form cannot send it, and with SameSite=Strict the cookie
+//! does not travel cross-site either.
+
+mod auth;
 
 use crate::deliver::view::Reading;
 use crate::kept::KeptKind;
@@ -20,20 +19,14 @@ use crate::ledger::LedgerRecord;
 use crate::ledger::search::{LeadQuery, search};
 use crate::queue::{DeadLetters, DeadMessage};
 use crate::web::{IntakeError, Request, Response, header_str, json_response};
+use auth::{Auth, Credential, SESSION_SECS};
 use bytes::Bytes;
-use hmac::{KeyInit, Mac};
 use http::{HeaderValue, Method, StatusCode, header};
 use serde_json::{Value, json};
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Instant;
 
-type HmacSha256 = hmac::Hmac<sha2::Sha256>;
-
-/// Wrong credentials a minute before every attempt waits.
-pub const MAX_FAILURES: usize = 10;
-const FAILURE_WINDOW: Duration = Duration::from_secs(60);
-const SESSION_SECS: i64 = 12 * 3600;
+pub use auth::MAX_FAILURES;
 const COOKIE: &str = "inlet_console";
 
 /// Nothing loads but the console's own script and stylesheet; nothing frames it.
@@ -46,11 +39,10 @@ const STYLE: &str = include_str!("console/console.css");
 
 /// What the console needs besides the intake's queue, ledger and kept items.
 pub struct Console {
-    token: String,
+    auth: Auth,
     dead_letters: Arc<dyn DeadLetters>,
     /// Where SES stored mail, for releasing a message kept only by reference.
     objects: Option<Arc<dyn crate::objects::ObjectStore>>,
-    failures: Mutex<VecDeque<Instant>>,
     /// The kept items' counts, read at most once per `super::READING_TTL` (as delivery's
     /// state is): a page polled by many must not cost the store three counts a call. A
     /// release or a delete forgets them.
@@ -63,12 +55,17 @@ type KeptCounts = crate::kept::Counts;
 impl Console {
     pub fn new(token: String, dead_letters: Arc<dyn DeadLetters>) -> Console {
         Console {
-            token,
+            auth: Auth::new(token, None),
             dead_letters,
             objects: None,
-            failures: Mutex::default(),
             kept_counts: Default::default(),
         }
+    }
+
+    /// `/metrics` takes this token too (the scraper's own, which opens no console page).
+    pub fn with_metrics_token(mut self, token: Option<String>) -> Self {
+        self.auth = self.auth.with_metrics_token(token);
+        self
     }
 
     pub fn with_objects(mut self, objects: Option<Arc<dyn crate::objects::ObjectStore>>) -> Self {
@@ -86,98 +83,55 @@ const SEARCH_SCAN: usize = 5_000;
 /// The envelopes a search answers at most.
 const SEARCH_LIMIT: usize = 500;
 
-/// How a request proved itself.
-enum Credential {
-    /// None given: the login page, or 401.
-    None,
-    Valid,
-    Wrong,
-}
-
-fn mac(key: &[u8], parts: &[&[u8]]) -> HmacSha256 {
-    let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes any key length");
-    for part in parts {
-        mac.update(part);
-    }
-    mac
-}
-
 impl Console {
-    /// Constant time whatever the lengths: the HMACs of both under a fixed message.
-    fn token_matches(&self, given: &str) -> bool {
-        let expected = mac(self.token.as_bytes(), &[b"inlet-console-token"])
-            .finalize()
-            .into_bytes();
-        mac(given.as_bytes(), &[b"inlet-console-token"])
-            .verify_slice(&expected)
-            .is_ok()
-    }
-
-    fn session_for(&self, expires: i64) -> String {
-        let expires = expires.to_string();
-        let sig = mac(self.token.as_bytes(), &[b"session:", expires.as_bytes()])
-            .finalize()
-            .into_bytes();
-        format!("{expires}.{}", hex::encode(sig))
-    }
-
-    fn session_valid(&self, value: &str, now: i64) -> bool {
-        let Some((expires, sig)) = value.split_once('.') else {
-            return false;
-        };
-        let (Ok(at), Ok(sig)) = (expires.parse::<i64>(), hex::decode(sig)) else {
-            return false;
-        };
-        at > now
-            && mac(self.token.as_bytes(), &[b"session:", expires.as_bytes()])
-                .verify_slice(&sig)
-                .is_ok()
-    }
-
-    fn credential(&self, req: &Request) -> Credential {
+    /// What the request presents: a Bearer token, else the session cookie.
+    async fn credential(&self, req: &Request, ledger: &dyn crate::ledger::Ledger) -> Credential {
         if let Some(auth) = header_str(req, "authorization") {
             return match auth.strip_prefix("Bearer ") {
-                Some(token) if self.token_matches(token.trim()) => Credential::Valid,
+                Some(token) if self.auth.token_matches(token.trim()) => Credential::Valid,
                 _ => Credential::Wrong,
             };
         }
         match cookie(req, COOKIE) {
-            Some(v) if self.session_valid(v, chrono::Utc::now().timestamp()) => Credential::Valid,
-            // An expired session is no credential: the login page again, no failure counted.
+            Some(v)
+                if self
+                    .auth
+                    .session_valid(v, chrono::Utc::now().timestamp(), ledger)
+                    .await =>
+            {
+                Credential::Valid
+            }
+            // An expired or ended session is no credential: the login page again, no
+            // failure counted.
             Some(_) | None => Credential::None,
         }
     }
 
-    /// Whether wrong credentials came too often; if so, how long to wait.
-    fn limited(&self) -> Option<u32> {
-        let mut failures = self.failures.lock().unwrap();
-        while failures
-            .front()
-            .is_some_and(|at| at.elapsed() > FAILURE_WINDOW)
-        {
-            failures.pop_front();
-        }
-        (failures.len() >= MAX_FAILURES).then(|| {
-            let oldest = failures.front().map(|at| at.elapsed()).unwrap_or_default();
-            FAILURE_WINDOW.saturating_sub(oldest).as_secs().max(1) as u32
-        })
-    }
-
-    /// The 429 every attempt gets while wrong tokens came too often.
-    fn waiting(&self) -> Option<Response> {
-        let wait = self.limited()?;
+    /// A wrong credential from the request's client: counted, and the 429 when it is past
+    /// the limit (`None` while it may try again).
+    fn failed(&self, req: &Request) -> Option<Response> {
+        let client = crate::web::client_of(req);
+        self.auth.failed(&client);
+        let wait = self.auth.limited(&client)?;
         let mut e = IntakeError::new(
             429,
             "too_many_attempts",
-            "too many wrong tokens; wait and try again",
+            "too many wrong tokens from this address; wait and try again",
         );
         e.retry_after = Some(wait);
         Some(refusal(e))
     }
 
-    fn failed(&self) {
-        self.failures.lock().unwrap().push_back(Instant::now());
-        tracing::warn!("console: a wrong token was given");
+    /// The 429 a client past the limit gets for a credential that is not right.
+    fn waiting(&self, req: &Request) -> Option<Response> {
+        let wait = self.auth.limited(&crate::web::client_of(req))?;
+        let mut e = IntakeError::new(
+            429,
+            "too_many_attempts",
+            "too many wrong tokens from this address; wait and try again",
+        );
+        e.retry_after = Some(wait);
+        Some(refusal(e))
     }
 }
 
@@ -245,23 +199,37 @@ pub async fn handle(ctx: &ConsoleContext<'_>, rest: &[&str], req: &Request) -> R
         (&Method::GET, ["console.css"]) => return text(200, "text/css; charset=utf-8", STYLE),
         _ => {}
     }
-    if let Some(refused) = console.waiting() {
-        return refused;
-    }
+    let ledger = ctx.intake.ledger.as_ref();
     if let (&Method::POST, ["login"]) = (req.method(), rest) {
         return login(console, req);
     }
-    match console.credential(req) {
+    // The credential first: a right one passes whatever others (or this address) tried.
+    match console.credential(req, ledger).await {
         Credential::Valid => {}
         Credential::Wrong => {
-            console.failed();
+            if let Some(refused) = console.failed(req) {
+                return refused;
+            }
             return unauthorized(rest);
         }
-        Credential::None => return unauthorized(rest),
+        Credential::None => {
+            if let Some(refused) = console.waiting(req) {
+                return refused;
+            }
+            return unauthorized(rest);
+        }
     }
     match (req.method(), rest) {
         (&Method::GET, []) => text(200, "text/html; charset=utf-8", PAGE),
         (&Method::POST, ["logout"]) => {
+            // Ended where it is kept, not only forgotten by this browser: a copy of the
+            // cookie no longer opens the console.
+            if let Some(session) = cookie(req, COOKIE) {
+                console
+                    .auth
+                    .end_session(session, chrono::Utc::now().timestamp(), ledger)
+                    .await;
+            }
             let mut response = text(200, "text/html; charset=utf-8", LOGIN);
             set_cookie(&mut response, "", 0);
             response
@@ -279,16 +247,17 @@ pub async fn handle(ctx: &ConsoleContext<'_>, rest: &[&str], req: &Request) -> R
 /// (Prometheus's `authorization` scrape setting). This process's counters and Rechat's
 /// latency, and the queue's depth, oldest age and dead letters as gauges.
 pub async fn metrics(console: &Console, intake: &super::Intake, req: &Request) -> Response {
-    if let Some(refused) = console.waiting() {
-        return refused;
-    }
     match header_str(req, "authorization").and_then(|a| a.strip_prefix("Bearer ")) {
-        Some(token) if console.token_matches(token.trim()) => {}
-        given => {
-            if given.is_some() {
-                console.failed();
-            }
-            return unauthorized(&["api"]);
+        Some(token) if console.auth.metrics_token_matches(token.trim()) => {}
+        Some(_) => {
+            return console
+                .failed(req)
+                .unwrap_or_else(|| unauthorized(&["api"]));
+        }
+        None => {
+            return console
+                .waiting(req)
+                .unwrap_or_else(|| unauthorized(&["api"]));
         }
     }
     let reading = intake.delivery_reading().await;
@@ -377,14 +346,19 @@ fn login(console: &Console, req: &Request) -> Response {
         .find(|(k, _)| k == "token")
         .map(|(_, v)| v.into_owned())
         .unwrap_or_default();
-    if !console.token_matches(token.trim()) {
-        console.failed();
-        return text(401, "text/html; charset=utf-8", LOGIN);
+    if !console.auth.token_matches(token.trim()) {
+        return console
+            .failed(req)
+            .unwrap_or_else(|| text(401, "text/html; charset=utf-8", LOGIN));
     }
     // The console itself, not a redirect: nothing in Inlet answers 3xx.
     let mut response = text(200, "text/html; charset=utf-8", PAGE);
     let expires = chrono::Utc::now().timestamp() + SESSION_SECS;
-    set_cookie(&mut response, &console.session_for(expires), SESSION_SECS);
+    set_cookie(
+        &mut response,
+        &console.auth.new_session(expires),
+        SESSION_SECS,
+    );
     tracing::info!("console: logged in");
     response
 }
@@ -752,79 +726,4 @@ fn record_json(r: &LedgerRecord) -> Value {
         "rechat_lead_id": r.rechat_lead_id,
         "last_error": r.last_error,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[derive(Default)]
-    struct NoDeadLetters;
-
-    #[async_trait::async_trait]
-    impl DeadLetters for NoDeadLetters {
-        async fn list(&self) -> Result<Vec<DeadMessage>, crate::queue::QueueError> {
-            Ok(vec![])
-        }
-        async fn release(&self, _: &DeadMessage) -> Result<(), crate::queue::QueueError> {
-            Ok(())
-        }
-        async fn delete(&self, _: &str) -> Result<bool, crate::queue::QueueError> {
-            Ok(false)
-        }
-    }
-
-    fn console() -> Console {
-        Console::new(
-            "a-console-token-of-24-chars".into(),
-            Arc::new(NoDeadLetters),
-        )
-    }
-
-    #[test]
-    fn tokens_match_only_whole() {
-        let c = console();
-        assert!(c.token_matches("a-console-token-of-24-chars"));
-        for wrong in [
-            "",
-            "a",
-            "a-console-token-of-24-char",
-            "a-console-token-of-24-chars ",
-            "A-CONSOLE-TOKEN-OF-24-CHARS",
-        ] {
-            assert!(!c.token_matches(wrong), "{wrong:?}");
-        }
-    }
-
-    #[test]
-    fn sessions_are_signed_with_the_token_and_expire() {
-        let c = console();
-        let now = 1_800_000_000;
-        let s = c.session_for(now + 60);
-        assert!(c.session_valid(&s, now));
-        assert!(!c.session_valid(&s, now + 61), "expired");
-        let (at, sig) = s.split_once('.').unwrap();
-        assert!(
-            !c.session_valid(&format!("{}.{sig}", at.parse::<i64>().unwrap() + 3600), now),
-            "a longer expiry is not signed"
-        );
-        assert!(!c.session_valid(&format!("{at}.{}", "0".repeat(64)), now));
-        assert!(!c.session_valid("garbage", now));
-        assert!(!c.session_valid(&format!("{at}."), now));
-        // Another token's session is not this one's.
-        let other = Console::new("another-console-token-24ch".into(), Arc::new(NoDeadLetters));
-        assert!(!c.session_valid(&other.session_for(now + 60), now));
-    }
-
-    #[test]
-    fn wrong_tokens_are_limited() {
-        let c = console();
-        for _ in 0..MAX_FAILURES - 1 {
-            c.failed();
-        }
-        assert!(c.limited().is_none());
-        c.failed();
-        let wait = c.limited().unwrap();
-        assert!((1..=60).contains(&wait), "{wait}");
-    }
 }

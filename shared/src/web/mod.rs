@@ -17,6 +17,19 @@ pub type Request = http::Request<Bytes>;
 /// An answer.
 pub type Response = http::Response<Bytes>;
 
+/// The address the request came from, as the server that accepted it saw it (the TCP peer
+/// on `inlet serve`, API Gateway's `sourceIp` on Lambda), carried as a request extension.
+/// Never read from a header: a client writes its own `X-Forwarded-For`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub std::net::IpAddr);
+
+/// Who a request is from, for limits kept per client: its address, or `unknown`.
+pub fn client_of(req: &Request) -> String {
+    req.extensions()
+        .get::<ClientAddr>()
+        .map_or_else(|| "unknown".to_owned(), |c| c.0.to_string())
+}
+
 /// An answer that refuses a request, with what was wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IntakeError {
