@@ -32,9 +32,9 @@ pub enum KeptAction {
         /// The lead channel to release it into (required when no routing rule placed it).
         #[arg(long)]
         channel: Option<String>,
-        /// The routing file in force (channels allowed, mail settings), as `inlet serve
-        /// --config` or the stack's routing parameter holds it.
-        #[arg(long)]
+        /// The routing file in force (channels allowed, mail settings), when it is not the
+        /// one `inlet serve` recorded in its data dir; a stack's are read from the stack.
+        #[arg(long, conflicts_with = "stack")]
         config: Option<PathBuf>,
     },
     /// Forget one: it was not a lead.
@@ -185,11 +185,21 @@ fn fail(which: Which, message: impl std::fmt::Display) -> ExitCode {
 }
 
 pub async fn run(which: Which, args: KeptArgs) -> ExitCode {
-    let config_file = match &args.action {
-        KeptAction::Release { config, .. } => config.clone(),
-        _ => None,
+    // A release applies the deployment's allowlist and mail rules, not this shell's.
+    let config = match &args.action {
+        KeptAction::Release { config, .. } => {
+            let at = match &args.stack {
+                Some(name) => crate::deployment::Deployment::Stack(name),
+                None => crate::deployment::Deployment::Local {
+                    data_dir: &args.data_dir,
+                    config: config.as_deref(),
+                },
+            };
+            crate::deployment::settings(at).await
+        }
+        _ => Config::load(None).map_err(|e| e.to_string()),
     };
-    let config = match Config::load(config_file.as_deref()) {
+    let config = match config {
         Ok(c) => c,
         Err(e) => return fail(which, e),
     };

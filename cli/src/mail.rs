@@ -49,8 +49,8 @@ pub struct RedriveArgs {
     /// The key prefix SES's S3 action writes under.
     #[arg(long, default_value = "inbound/")]
     prefix: String,
-    /// The routing file in force (as the stack's routing parameter holds it).
-    #[arg(long)]
+    /// Instead of --stack: the routing file in force (a stack's is read from the stack).
+    #[arg(long, conflicts_with = "stack")]
     config: Option<PathBuf>,
 }
 
@@ -127,7 +127,15 @@ pub async fn run(action: EmailAction) -> ExitCode {
         Ok(p) => p,
         Err(e) => return fail(e),
     };
-    let config = match Config::load(args.config.as_deref()) {
+    // Mail is read again with the deployment's routing and mail rules, not this shell's.
+    let deployment = match &args.stack {
+        Some(name) => crate::deployment::Deployment::Stack(name),
+        None => crate::deployment::Deployment::Local {
+            data_dir: std::path::Path::new("inlet-data"),
+            config: args.config.as_deref(),
+        },
+    };
+    let config = match crate::deployment::settings(deployment).await {
         Ok(c) => c,
         Err(e) => return fail(e),
     };

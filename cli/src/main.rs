@@ -1,5 +1,6 @@
 //! The `inlet` command. Wiring only: every decision is in the `inlet` library.
 
+mod deployment;
 mod kept;
 mod mail;
 mod ops;

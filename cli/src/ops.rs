@@ -244,8 +244,8 @@ pub enum DlqAction {
     Replay {
         #[arg(long)]
         id: Option<String>,
-        /// The routing file in force now (as `inlet serve --config` or the stack's routing
-        /// parameter holds it).
+        /// The routing file in force now, when it is not the one `inlet serve` recorded in
+        /// its data dir (a stack's settings are read from the stack).
         #[arg(long)]
         config: Option<PathBuf>,
     },
@@ -275,6 +275,10 @@ pub fn dlq_sqs(
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ExitCode>>> {
     Box::pin(async move {
         let aws = aws_config::load_from_env().await;
+        let stack = match &at {
+            QueuesAt::Stack(name) => Some(name.clone()),
+            QueuesAt::Urls(..) => None,
+        };
         let (queue_url, dlq_url) = match at {
             QueuesAt::Urls(q, d) => (q, d),
             QueuesAt::Stack(name) => {
@@ -304,12 +308,18 @@ pub fn dlq_sqs(
                     Err(e) => return fail("dlq", e),
                 };
                 let objects = inlet::objects::s3::S3Objects::new(inlet::objects::s3::client(&aws));
-                let again =
-                    match read_again(&dead, id.as_deref(), config.as_deref(), Some(&objects)).await
-                    {
-                        Ok(a) => a,
-                        Err(e) => return fail("dlq", e),
-                    };
+                let deployment = match &stack {
+                    Some(name) => crate::deployment::Deployment::Stack(name),
+                    None => crate::deployment::Deployment::Local {
+                        data_dir: Path::new("inlet-data"),
+                        config: config.as_deref(),
+                    },
+                };
+                let again = match read_again(&dead, id.as_deref(), deployment, Some(&objects)).await
+                {
+                    Ok(a) => a,
+                    Err(e) => return fail("dlq", e),
+                };
                 let mut queued = 0;
                 for (message_id, envelope) in &again.queue {
                     // Past the deduplication window, as a replay: a re-read of an event
@@ -361,7 +371,11 @@ pub async fn dlq(action: DlqAction, data_dir: &Path) -> ExitCode {
                 Ok(d) => d,
                 Err(e) => return fail("dlq", e),
             };
-            let again = match read_again(&dead, id.as_deref(), config.as_deref(), None).await {
+            let deployment = crate::deployment::Deployment::Local {
+                data_dir,
+                config: config.as_deref(),
+            };
+            let again = match read_again(&dead, id.as_deref(), deployment, None).await {
                 Ok(a) => a,
                 Err(e) => return fail("dlq", e),
             };
@@ -525,7 +539,7 @@ struct ReadAgain {
 async fn read_again(
     dead: &[inlet::queue::DeadMessage],
     id: Option<&str>,
-    config: Option<&Path>,
+    deployment: crate::deployment::Deployment<'_>,
     objects: Option<&dyn inlet::objects::ObjectStore>,
 ) -> Result<ReadAgain, String> {
     let mut out = ReadAgain {
@@ -547,8 +561,9 @@ async fn read_again(
     if candidates.is_empty() {
         return Ok(out);
     }
-    let settings = Config::load(config)
-        .map_err(|e| e.to_string())?
+    // The deployment's routing and mail rules, not this shell's.
+    let settings = crate::deployment::settings(deployment)
+        .await?
         .intake_settings();
     let ctx = inlet::email::EmailContext {
         settings: &settings.email,

@@ -33,6 +33,12 @@ pub struct EmailArgs {
     /// message rarely keeps its server's `Authentication-Results`.
     #[arg(long)]
     verify_senders: bool,
+    /// The way the file came in, for whose verdicts count (see the README): `ses` for a
+    /// message saved from SES's bucket, whose `amazonses.com` header is SES's own. By
+    /// default as its content says (a raw message: posted over HTTP, so its headers are no
+    /// server's word).
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(inlet::email::ingress::PROVIDERS))]
+    via: Option<String>,
 }
 
 #[derive(Args)]
@@ -171,11 +177,16 @@ async fn email(args: EmailArgs) -> ExitCode {
     if email.default_channel.is_none() {
         email.default_channel = Some(args.channel.clone());
     }
-    let inbound =
+    let mut inbound =
         match inlet::email::inbound_from_file(&raw, email.mailgun_signing_key.as_deref()).await {
             Ok(i) => i,
             Err(e) => return print_error(422, "unreadable", &e.to_string()),
         };
+    if let Some(via) = args.via.as_deref()
+        && let Some(provider) = inlet::email::ingress::PROVIDERS.iter().find(|p| **p == via)
+    {
+        inbound.provider = provider;
+    }
     let context = inlet::email::EmailContext {
         settings: &email,
         policy: &settings.channels,

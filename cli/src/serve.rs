@@ -49,9 +49,9 @@ pub struct ServeArgs {
     demo_form: bool,
 }
 
-/// The demo form's channel: never a real one (any UUID works against a dry run; Rechat
-/// refuses it, and the lead is dead-lettered with Rechat's reason).
-const DEMO_CHANNEL: &str = "00000000-0000-4000-8000-00000000de70";
+// The demo form's channel: never a real one (any UUID works against a dry run; Rechat
+// refuses it, and the lead is dead-lettered with Rechat's reason).
+use inlet::forms::DEMO_CHANNEL;
 
 /// A secret generated at first start and kept in the data dir (readable by its owner
 /// only), so that it holds across restarts: the key that signs forms' timestamps (a page
@@ -78,6 +78,9 @@ fn kept_secret(data_dir: &std::path::Path, file: &str) -> std::io::Result<String
 
 /// Where `inlet serve` keeps the console token it generated.
 pub const CONSOLE_TOKEN_FILE: &str = "console.token";
+
+/// Where `inlet serve` keeps the scraper's token for `/metrics` it generated.
+pub const METRICS_TOKEN_FILE: &str = "metrics.token";
 
 /// Where `inlet serve` keeps the mail token it generated.
 pub const MAIL_TOKEN_FILE: &str = "email-http.token";
@@ -110,6 +113,13 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
+    // The CLI's release, replay and redrive act with these settings, not their shell's.
+    if let Err(e) = crate::deployment::record(&args.data_dir, args.config.as_deref(), &config) {
+        return fail(format!(
+            "cannot record its settings in {}: {e}",
+            args.data_dir.display()
+        ));
+    }
     let rechat: Arc<dyn RechatApi> = if args.dry_run {
         Arc::new(DryRun)
     } else {
@@ -158,6 +168,19 @@ pub async fn run(args: ServeArgs) -> ExitCode {
             Err(e) => {
                 return fail(format!(
                     "cannot keep the console token in {}: {e}",
+                    args.data_dir.display()
+                ));
+            }
+        },
+    };
+    // A scraper gets a token of its own: the console's opens every lead.
+    let metrics_token = match config.metrics_token.clone() {
+        Some(t) => t,
+        None => match kept_secret(&args.data_dir, METRICS_TOKEN_FILE) {
+            Ok(k) => k,
+            Err(e) => {
+                return fail(format!(
+                    "cannot keep the metrics token in {}: {e}",
                     args.data_dir.display()
                 ));
             }
@@ -216,6 +239,14 @@ pub async fn run(args: ServeArgs) -> ExitCode {
             args.data_dir.join(CONSOLE_TOKEN_FILE).display().to_string()
         }
     );
+    println!(
+        "  metrics       http://{address}/metrics  (Bearer: {}, or the console's)",
+        if config.metrics_token.is_some() {
+            "INLET_METRICS_TOKEN or [console] metrics_token".to_owned()
+        } else {
+            args.data_dir.join(METRICS_TOKEN_FILE).display().to_string()
+        }
+    );
 
     let intake = Arc::new(Intake {
         queue: Arc::new(store.clone()),
@@ -225,10 +256,10 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         captcha: Arc::new(inlet::forms::spam::HttpCaptchaVerifier::new()),
         sns: Arc::new(inlet::sns::HttpsSns::new(None)),
         readings: Default::default(),
-        console: Some(inlet::router::console::Console::new(
-            console_token,
-            Arc::new(store.clone()),
-        )),
+        console: Some(
+            inlet::router::console::Console::new(console_token, Arc::new(store.clone()))
+                .with_metrics_token(Some(metrics_token)),
+        ),
     });
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let http = tokio::spawn(inlet::serve::serve_http(listener, intake, stopped.clone()));

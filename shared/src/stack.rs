@@ -14,11 +14,11 @@ pub enum StackError {
     MissingOutput { stack: String, output: String },
 }
 
-/// The outputs of stack `name`.
-pub async fn outputs(
+/// Stack `name` as CloudFormation describes it.
+async fn describe(
     client: &aws_sdk_cloudformation::Client,
     name: &str,
-) -> Result<HashMap<String, String>, StackError> {
+) -> Result<aws_sdk_cloudformation::types::Stack, StackError> {
     let out = client
         .describe_stacks()
         .stack_name(name)
@@ -32,14 +32,44 @@ pub async fn outputs(
                 StackError::Unavailable(text)
             }
         })?;
-    let stack = out
-        .stacks()
+    out.stacks()
         .first()
-        .ok_or_else(|| StackError::NotFound(name.to_owned()))?;
-    Ok(stack
+        .cloned()
+        .ok_or_else(|| StackError::NotFound(name.to_owned()))
+}
+
+/// The outputs of stack `name`.
+pub async fn outputs(
+    client: &aws_sdk_cloudformation::Client,
+    name: &str,
+) -> Result<HashMap<String, String>, StackError> {
+    Ok(describe(client, name)
+        .await?
         .outputs()
         .iter()
         .filter_map(|o| Some((o.output_key()?.to_owned(), o.output_value()?.to_owned())))
+        .collect())
+}
+
+/// The parameters stack `name` was deployed with (template.yaml's `AllowedChannels`,
+/// `DefaultChannel`, `RoutingParameter`, …), as CloudFormation reports them.
+pub async fn parameters(
+    client: &aws_sdk_cloudformation::Client,
+    name: &str,
+) -> Result<HashMap<String, String>, StackError> {
+    Ok(describe(client, name)
+        .await?
+        .parameters()
+        .iter()
+        .filter_map(|p| {
+            Some((
+                p.parameter_key()?.to_owned(),
+                p.resolved_value()
+                    .or(p.parameter_value())
+                    .unwrap_or_default()
+                    .to_owned(),
+            ))
+        })
         .collect())
 }
 
