@@ -50,9 +50,15 @@ pub async fn settings(at: Deployment<'_>) -> Result<Config, String> {
     match at {
         Deployment::Stack(name) => {
             let aws = aws_config::load_from_env().await;
-            Config::load_stack(&aws, name)
+            let config = Config::load_stack(&aws, name)
                 .await
-                .map_err(|e| format!("stack {name}: {e}"))
+                .map_err(|e| format!("stack {name}: {e}"))?;
+            if config.channels.is_empty() {
+                return Err(format!(
+                    "stack {name} names no lead channels (its AllowedChannels parameter): no allowlist is known, so nothing is released or replayed into any channel"
+                ));
+            }
+            Ok(config)
         }
         Deployment::Local { data_dir, config } => local(data_dir, config),
     }

@@ -175,23 +175,40 @@ async fn send_posts_to_the_api_a_stack_names() {
     );
 }
 
-/// A stack's outputs in moto's CloudFormation, naming queues and a table made beside it.
-async fn stack_of(aws: &aws_config::SdkConfig, name: &str, outputs: &[(&str, &str)]) {
+/// A stack in moto's CloudFormation: its outputs naming queues and a table made beside it,
+/// and the parameters it was deployed with (template.yaml's names).
+async fn stack_of(
+    aws: &aws_config::SdkConfig,
+    name: &str,
+    outputs: &[(&str, &str)],
+    parameters: &[(&str, &str)],
+) {
     let outputs: serde_json::Map<String, serde_json::Value> = outputs
         .iter()
         .map(|(k, v)| (k.to_string(), serde_json::json!({"Value": v})))
         .collect();
+    let declared: serde_json::Map<String, serde_json::Value> = parameters
+        .iter()
+        .map(|(k, _)| (k.to_string(), serde_json::json!({"Type": "String"})))
+        .collect();
     let template = serde_json::json!({
+        "Parameters": declared,
         "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
         "Outputs": outputs
     });
-    aws_sdk_cloudformation::Client::new(aws)
+    let mut create = aws_sdk_cloudformation::Client::new(aws)
         .create_stack()
         .stack_name(name)
-        .template_body(template.to_string())
-        .send()
-        .await
-        .unwrap();
+        .template_body(template.to_string());
+    for (k, v) in parameters {
+        create = create.parameters(
+            aws_sdk_cloudformation::types::Parameter::builder()
+                .parameter_key(*k)
+                .parameter_value(*v)
+                .build(),
+        );
+    }
+    create.send().await.unwrap();
 }
 
 /// `inlet status --stack`: what waits (SQS), what moved (the ledger, through its listing
@@ -221,8 +238,24 @@ async fn status_and_review_read_a_deployed_stack_and_cloudwatch() {
             ("DeadLetterQueueUrl", &dlq_url),
             ("LedgerTable", "stack-ledger"),
         ],
+        &[
+            (
+                "AllowedChannels",
+                &format!("{CHANNEL},6f1c2d3e-4a5b-4c6d-9e7f-8a9b0c1d2e3f"),
+            ),
+            ("RoutingParameter", "/inlet-prod/routing"),
+        ],
     )
     .await;
+    // The stack's routing file, where its functions read it.
+    aws_sdk_ssm::Client::new(&aws)
+        .put_parameter()
+        .name("/inlet-prod/routing")
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .value("[email]\nrequire_dmarc = true\n")
+        .send()
+        .await
+        .unwrap();
     let queue = inlet::queue::sqs::SqsQueue::new(sqs, queue_url.clone(), dlq_url);
     let waiting = EnvelopeBuilder::new(OriginKind::Webhook, "zapier", CHANNEL, b"w")
         .step(Step::Capture {
@@ -344,6 +377,22 @@ async fn status_and_review_read_a_deployed_stack_and_cloudwatch() {
     assert!(said.contains("already delivered"), "{said}");
     let (code, said) = run(&["spam", "release", "--stack", "inlet-prod", "--id", &item.id]);
     assert_eq!(code, Some(2), "not spam: {said}");
+    // The stack's allowlist holds, not this shell's (which names none: any UUID).
+    let (code, said) = run(&[
+        "review",
+        "release",
+        "--stack",
+        "inlet-prod",
+        "--id",
+        &item.id,
+        "--channel",
+        "7a1c2d3e-4a5b-4c6d-9e7f-8a9b0c1d2e3f",
+    ]);
+    assert_eq!(code, Some(2), "{said}");
+    assert!(
+        said.contains("not a lead channel this Inlet accepts"),
+        "{said}"
+    );
     let other = "6f1c2d3e-4a5b-4c6d-9e7f-8a9b0c1d2e3f";
     let (code, said) = run(&[
         "review",

@@ -67,19 +67,44 @@ async fn replay_reads_unroutable_mail_again_on_the_stacks_queues() {
         format!("[email.addresses]\n\"zillow@in.example.com\" = \"{CHANNEL}\"\n"),
     )
     .unwrap();
-    let out = inlet_on_moto(
-        moto.endpoint(),
-        &[
-            "dlq",
-            "replay",
-            "--queue-url",
-            &queue_url,
-            "--dlq-url",
-            &dlq_url,
-            "--config",
-            routing.to_str().unwrap(),
-        ],
+    let replay = || {
+        inlet_on_moto(
+            moto.endpoint(),
+            &[
+                "dlq",
+                "replay",
+                "--queue-url",
+                &queue_url,
+                "--dlq-url",
+                &dlq_url,
+                "--config",
+                routing.to_str().unwrap(),
+            ],
+        )
+    };
+    // A routing file that names no channels, and no inlet serve's record: no allowlist is
+    // known, so nothing is read again into whatever channel it names.
+    let out = replay();
+    let said =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains("no lead channel allowlist is known"),
+        "{said}"
     );
+    assert_eq!(
+        queue.dead_letters().await.unwrap().len(),
+        3,
+        "nothing moved"
+    );
+    std::fs::write(
+        &routing,
+        format!(
+            "channels = [\"{CHANNEL}\"]\n[email.addresses]\n\"zillow@in.example.com\" = \"{CHANNEL}\"\n"
+        ),
+    )
+    .unwrap();
+    let out = replay();
     let said =
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{said}");

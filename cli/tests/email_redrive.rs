@@ -99,7 +99,9 @@ async fn redrive_takes_failed_and_stored_mail_through_the_same_path_once() {
     let routing = dir.join("inlet.toml");
     std::fs::write(
         &routing,
-        format!("[email.addresses]\n\"leads@in.example.com\" = \"{CHANNEL}\"\n"),
+        format!(
+            "channels = [\"{CHANNEL}\"]\n[email.addresses]\n\"leads@in.example.com\" = \"{CHANNEL}\"\n"
+        ),
     )
     .unwrap();
     let redrive = |extra: &[&str]| {
