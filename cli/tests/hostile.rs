@@ -957,6 +957,23 @@ fn feed_cases() -> Vec<Case> {
         ),
         ("five thousand deep", deep),
         ("unclosed", "<LeadList><Lead>".to_owned()),
+        // What costs the parser quadratic time: refused by a linear pass before it runs.
+        (
+            "three thousand nested namespaces",
+            (0..3000)
+                .map(|i| format!("<a xmlns:n{i}=\"u{i}\">"))
+                .chain((0..3000).map(|_| "</a>".to_owned()))
+                .collect(),
+        ),
+        (
+            "thirty thousand attributes",
+            format!(
+                "<LeadList{}/>",
+                (0..30_000)
+                    .map(|i| format!(" a{i}=\"x\""))
+                    .collect::<String>()
+            ),
+        ),
     ] {
         for path in [
             format!("/webhooks/{CHANNEL}"),
@@ -969,6 +986,23 @@ fn feed_cases() -> Vec<Case> {
                 Some("application/xml"),
                 body.clone(),
                 &[400],
+            ));
+        }
+        // Where no sender posts XML (a form, another sender's route, Rechat's API), it is
+        // not read at all, labelled or not.
+        for (path, ct) in [
+            (format!("/forms/{CHANNEL}"), Some("application/xml")),
+            (format!("/forms/{CHANNEL}"), None),
+            (format!("/webhooks/{CHANNEL}/zapier"), Some("text/xml")),
+        ] {
+            cases.push(case(
+                format!("xml {what} at {path} ({ct:?})"),
+                "POST",
+                path,
+                ct,
+                body.clone(),
+                // Or past the form's size first.
+                &[413, 415],
             ));
         }
     }
