@@ -6,7 +6,6 @@
 //! message taken twice is one lead (the queue's deduplication, then the ledger's).
 
 use clap::{Args, Subcommand};
-use inlet::config::Config;
 use inlet::email::{EmailContext, Outcome, ingress};
 use inlet::objects::ObjectStore;
 use inlet::objects::s3::S3Objects;

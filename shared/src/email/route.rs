@@ -29,7 +29,7 @@ use crate::web::ChannelPolicy;
 use std::collections::{BTreeMap, HashMap};
 
 /// Email settings from the routing file.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct EmailSettings {
     pub addresses: HashMap<String, String>,
     pub tags: HashMap<String, String>,
@@ -58,25 +58,6 @@ pub const SES_AUTHSERV_ID: &str = "amazonses.com";
 /// The routes mail is posted to over HTTP, where whoever composed the mail also wrote its
 /// headers: no header verdict counts there unless `[email.verdicts_from]` names its server.
 pub const HTTP_ROUTES: [&str; 5] = ["raw", "sendgrid", "mailgun", "postmark", "cloudmailin"];
-
-impl Default for EmailSettings {
-    fn default() -> Self {
-        EmailSettings {
-            addresses: HashMap::new(),
-            tags: HashMap::new(),
-            default_channel: None,
-            forwarder_is_assignee: false,
-            agents: Vec::new(),
-            require_spf: false,
-            require_dkim: false,
-            require_dmarc: false,
-            verdicts_from: BTreeMap::new(),
-            http_token: None,
-            confirm_forwarding: false,
-            mailgun_signing_key: None,
-        }
-    }
-}
 
 /// How a message was routed.
 #[derive(Debug, Clone, PartialEq, Eq)]
