@@ -34,18 +34,5 @@ async fn every_acknowledged_lead_survives_kill_9() {
         f.lost_successes,
         f.drain.as_secs_f64()
     );
-    assert_eq!(
-        f.missing, 0,
-        "every acknowledged lead reached Rechat: {} of {} missing",
-        f.missing, f.acknowledged
-    );
-    // A success lost by the double is a timeout to the client: the ledger counts it as
-    // uncertain too, like the calls the process died in.
-    assert!(
-        f.duplicates as u32 <= f.uncertain,
-        "{} duplicate captures but only {} reported as uncertain",
-        f.duplicates,
-        f.uncertain
-    );
-    assert!(f.leaks.is_empty(), "{}", f.leaks.join("\n"));
+    f.assert_sound();
 }

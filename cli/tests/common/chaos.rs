@@ -45,6 +45,26 @@ pub struct Figures {
     pub leaks: Vec<String>,
 }
 
+impl Figures {
+    /// Nothing lost, no duplicate the ledger cannot account for, nothing personal logged.
+    pub fn assert_sound(&self) {
+        assert_eq!(
+            self.missing, 0,
+            "{} of {} acknowledged leads not in Rechat at the drain limit",
+            self.missing, self.acknowledged
+        );
+        // A success lost by the double is a timeout to the client: the ledger counts it as
+        // uncertain too, like the calls a killed process died in.
+        assert!(
+            self.duplicates as u32 <= self.uncertain,
+            "{} duplicate captures but only {} reported as uncertain",
+            self.duplicates,
+            self.uncertain
+        );
+        assert!(self.leaks.is_empty(), "{}", self.leaks.join("\n"));
+    }
+}
+
 pub async fn run(run: Run) -> Figures {
     let double = RechatDouble::start().await;
     double.set_latency(Duration::from_millis(5));

@@ -100,6 +100,22 @@ impl DeliveryOptions {
             .to_std()
             .is_ok_and(|age| age >= self.retry_for)
     }
+
+    /// Why a lead is given up on, when its retry window is over: it is still `doing`
+    /// ("failing", "waiting"), and `last` is what it last met.
+    fn given_up(
+        &self,
+        received_at: chrono::DateTime<chrono::Utc>,
+        doing: &str,
+        last: &str,
+    ) -> Option<String> {
+        self.retry_window_over(received_at).then(|| {
+            let hours = self.retry_for.as_secs() / 3600;
+            format!(
+                "still {doing} {hours} hours after the lead was received (the retry window): {last}"
+            )
+        })
+    }
 }
 
 /// What became of one message.
@@ -432,10 +448,10 @@ impl Delivery<'_> {
             Outcome::Retry { error, .. }
                 if self.options.retry_window_over(envelope.received_at) =>
             {
-                let hours = self.options.retry_for.as_secs() / 3600;
-                let reason = format!(
-                    "still failing {hours} hours after the lead was received (the retry window): {error}"
-                );
+                let reason = self
+                    .options
+                    .given_up(envelope.received_at, "failing", &error)
+                    .unwrap_or(error);
                 self.dead_letter(message, dead_letter_of(&envelope, reason, None, None))
                     .await
             }
@@ -555,11 +571,10 @@ impl Delivery<'_> {
                         error: error.clone(),
                     };
                     record.last_error = Some(format!("{}: {error}", step.kind()));
-                    if self.options.retry_window_over(envelope.received_at) {
-                        let hours = self.options.retry_for.as_secs() / 3600;
-                        let reason = format!(
-                            "still failing {hours} hours after the lead was received (the retry window): {error}"
-                        );
+                    if let Some(reason) =
+                        self.options
+                            .given_up(envelope.received_at, "failing", &error)
+                    {
                         return self
                             .give_up(message, envelope, &mut record, step, reason, None)
                             .await;
@@ -579,11 +594,10 @@ impl Delivery<'_> {
                 }
                 Err(StepError::Waiting(reason)) => {
                     record.last_error = Some(format!("{}: {reason}", step.kind()));
-                    if self.options.retry_window_over(envelope.received_at) {
-                        let hours = self.options.retry_for.as_secs() / 3600;
-                        let reason = format!(
-                            "still waiting {hours} hours after the lead was received (the retry window): {reason}"
-                        );
+                    if let Some(reason) =
+                        self.options
+                            .given_up(envelope.received_at, "waiting", &reason)
+                    {
                         return self
                             .give_up(message, envelope, &mut record, step, reason, None)
                             .await;

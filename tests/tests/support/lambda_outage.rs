@@ -150,7 +150,7 @@ pub async fn run(
     while double.leads().len() < leads {
         // A lead dead-lettered will never arrive: looked for every few seconds.
         polls += 1;
-        if polls % 50 == 0 {
+        if polls.is_multiple_of(50) {
             dead_letters = queue.dead_letters().await.unwrap_or_default();
         }
         assert!(
