@@ -1580,3 +1580,24 @@ async fn a_copy_put_back_again_keeps_the_instant_its_wait_ends() {
     assert_eq!(requeued[0].1, Some(until));
     assert!(w.double.requests().is_empty());
 }
+
+#[tokio::test]
+async fn a_copys_wait_never_outlasts_the_retry_window() {
+    // Whatever its attribute says (a 429's Retry-After of a year, a clock gone wrong), a
+    // copy waits at most SQS's longest visibility at a time, and not past its retry window.
+    let w = World::new().await;
+    let far = QueueMessage {
+        not_before: Some(Utc::now() + chrono::Duration::days(365)),
+        ..message(&capture_only("far@example.com"))
+    };
+    let outcomes = w.deliver(std::slice::from_ref(&far)).await;
+    assert!(
+        matches!(&outcomes[0], Outcome::Waiting { retry_in, .. } if *retry_in == Duration::from_secs(43_200)),
+        "{outcomes:?}"
+    );
+    let old = QueueMessage {
+        not_before: Some(Utc::now() + chrono::Duration::days(365)),
+        ..message(&capture_received_hours_ago(73, "old-copy@example.com"))
+    };
+    assert_eq!(w.deliver(&[old]).await, vec![Outcome::Delivered]);
+}

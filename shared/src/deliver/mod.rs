@@ -46,6 +46,10 @@ use futures::StreamExt;
 use std::collections::HashMap;
 use std::time::Duration;
 
+/// The longest a message waits between two receives: SQS's longest visibility. A longer
+/// wait (a 429's `Retry-After` of a day) is waited again after it.
+const LONGEST_WAIT: Duration = Duration::from_secs(43_200);
+
 /// Captures of the same content (same sender, channel and lead) received this close together
 /// are one submission: a double click, a form posted twice, a sender retrying after a lost
 /// answer, all within seconds to minutes. Not an hour: a person who asks again about the same
@@ -337,7 +341,7 @@ impl Delivery<'_> {
                 let (delay, held) = outcome.as_ref()?.comes_back(still_down)?;
                 Some(VisibilityChange {
                     receipt,
-                    seconds: delay.as_secs().min(43_200) as u32,
+                    seconds: delay.min(LONGEST_WAIT).as_secs() as u32,
                     held,
                 })
             })
@@ -419,9 +423,15 @@ impl Delivery<'_> {
             }
         };
         // Put back at the end of its group with part of its wait left (SQS FIFO takes no
-        // delay per message): the rest of the wait, without a call.
-        if let Some(at) = message.not_before.filter(|at| *at > chrono::Utc::now()) {
-            let left = (at - chrono::Utc::now()).to_std().unwrap_or_default();
+        // delay per message): the rest of the wait, without a call. Never past the retry
+        // window, whatever the attribute says.
+        if let Some(at) = message.not_before.filter(|at| *at > chrono::Utc::now())
+            && !self.options.retry_window_over(envelope.received_at)
+        {
+            let left = (at - chrono::Utc::now())
+                .to_std()
+                .unwrap_or_default()
+                .min(LONGEST_WAIT);
             return Outcome::Waiting {
                 reason: format!(
                     "put back at the end of its group; its wait runs until {}",

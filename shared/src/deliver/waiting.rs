@@ -194,7 +194,7 @@ impl Delivery<'_> {
                     outcomes[i]
                         .as_ref()
                         .and_then(|o| o.comes_back(still_down))
-                        .map(|(wait, _)| wait)
+                        .map(|(wait, _)| wait.min(super::LONGEST_WAIT))
                         .filter(|wait| !wait.is_zero())
                         .and_then(|wait| chrono::Duration::from_std(wait).ok())
                         .map(|wait| now + wait)
