@@ -72,7 +72,8 @@ fuzz:
 
 # Issue 8's proof runs at full size (`make test` runs the short versions): Rechat
 # misbehaving under 10,000 leads from 2,000 people, then 2,000 through SQS with 20 deliver
-# crashes, 50 kill -9s during 10,000 leads, the
+# crashes, 50 kill -9s during 10,000 leads, issue 37's chaos run (1,000 leads, 5xx and 429,
+# six kill -9s, the production backoff, drained within 400 s), the
 # hostile corpus ten times over, a one-minute queue outage, and every fuzz target for 30
 # minutes.
 PROOF_FUZZ_SECONDS ?= 1800
@@ -80,6 +81,7 @@ proof: tools
 	$(CARGO) build --workspace --bins
 	INLET_PROOF_PEOPLE=2000 $(CARGO) test -p inlet-cli --test rechat_faults -- --nocapture
 	INLET_CRASH_LEADS=10000 INLET_CRASH_KILLS=50 $(CARGO) test -p inlet-cli --test crash -- --nocapture
+	INLET_CHAOS_LEADS=1000 $(CARGO) test -p inlet-cli --test chaos -- --nocapture
 	INLET_HOSTILE_ROUNDS=10 $(CARGO) test -p inlet-cli --test hostile -- --nocapture
 	INLET_PROOF_PEOPLE=400 INLET_PROOF_CRASHES=20 $(CARGO) test -p inlet-tests --test sqs_faults -- --nocapture
 	INLET_OUTAGE_SECS=60 $(CARGO) test -p inlet-tests --test queue_outage -- --nocapture

@@ -17,9 +17,9 @@ async fn main() {
     let runs = std::env::var("INLET_OUTAGE_RUNS")
         .unwrap_or_else(|_| "120x200,120x2000,600x200,600x2000".into());
     println!(
-        "| outage | leads | calls to the failing Rechat | return → first lead | return → last lead | order violations |"
+        "| outage | leads | calls to the failing Rechat | return → first lead | return → last lead | order violations | dead-lettered |"
     );
-    println!("|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|");
     for run in runs.split(',') {
         let (secs, leads) = run
             .split_once('x')
@@ -30,16 +30,18 @@ async fn main() {
             Duration::from_secs(secs),
             leads,
             &[],
+            &[],
         )
         .await;
         println!(
-            "| {} s | {} | {} | {:.1} s | {:.1} s | {} |",
+            "| {} s | {} | {} | {:.1} s | {:.1} s | {} | {} |",
             secs,
             f.leads,
             f.failed_calls,
             f.to_first.as_secs_f64(),
             f.to_last.as_secs_f64(),
-            f.order_violations
+            f.order_violations,
+            f.dead_letters.len()
         );
     }
 }

@@ -35,8 +35,10 @@ pub struct ServeArgs {
     /// Seconds a received message stays invisible before it is retried.
     #[arg(long, default_value_t = 60)]
     visibility_secs: u64,
-    /// Receives after which a message goes to the dead-letter queue: a backstop for one that
-    /// can never be processed (transient failures are given up on after INLET_RETRY_FOR_HOURS).
+    /// Receives that ended without an outcome (the process stopped or hung on the message)
+    /// after which it goes to the dead-letter queue: a backstop for one that can never be
+    /// processed. A lead held or waiting spends none; transient failures are given up on
+    /// after INLET_RETRY_FOR_HOURS.
     #[arg(long, default_value_t = 1000)]
     max_receives: u32,
     /// Do not serve the example lead form at /forms/demo (served by default only while no

@@ -1,7 +1,8 @@
 //! The embedded queue and ledger of `inlet serve`: one SQLite file (WAL), with the SQS FIFO
 //! semantics the delivery logic relies on: a 5-minute dedupe window, per-group order, a
 //! visibility timeout, receive counts, a dead-letter queue after N receives, and changing a
-//! message's visibility.
+//! message's visibility. Unlike SQS, a receive that delivery answers (a hold, a retry delay)
+//! is given back: the limit counts only the receives that ended in a crash or a hang.
 //!
 //! One thread owns the connection. Callers hand it jobs; it runs every job waiting in one
 //! transaction and answers them only after the commit, so an acknowledged write is on disk
@@ -47,9 +48,10 @@ type Job = Box<dyn FnOnce(&Connection) -> (bool, Reply) + Send>;
 pub struct QueueSettings {
     /// How long a received message stays invisible unless deleted or changed.
     pub visibility: Duration,
-    /// Receives after which a message goes to the dead-letter queue: a backstop for a message
-    /// that can never be processed. Transient failures are dead-lettered by age instead
-    /// (`DeliveryOptions::retry_for`), which at the retry cap takes under 900 receives.
+    /// Receives that ended without an answer from delivery (the process stopped or hung on
+    /// the message) after which it goes to the dead-letter queue: a backstop for a message
+    /// that can never be processed. A receive answered with a hold or a retry delay is given
+    /// back; waiting is limited by the retry window alone (`DeliveryOptions::retry_for`).
     pub max_receives: u32,
     /// How long ledger records are kept.
     pub ledger_ttl: Duration,
@@ -102,7 +104,8 @@ CREATE TABLE IF NOT EXISTS messages (
     sent_at INTEGER NOT NULL,
     visible_at INTEGER NOT NULL,
     receive_count INTEGER NOT NULL DEFAULT 0,
-    receipt TEXT
+    receipt TEXT,
+    unanswered INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS messages_by_queue ON messages(queue, seq);
 CREATE INDEX IF NOT EXISTS messages_in_flight ON messages(queue, visible_at) WHERE receipt IS NOT NULL;
@@ -155,6 +158,7 @@ impl EmbeddedStore {
             conn.pragma_update(None, "cache_size", -65_536)?;
             conn.busy_timeout(Duration::from_secs(10))?;
             conn.execute_batch(SCHEMA)?;
+            add_unanswered_count(&conn)?;
             move_dead_letter_spam(&conn)?;
             // A store opened read-only (a read-only directory, a file owned by another
             // user) opens and answers reads; prove a write now, not at the first lead.
@@ -206,8 +210,8 @@ impl EmbeddedStore {
     }
 
     /// Receives up to `max` messages in FIFO order: a group yields nothing while one of its
-    /// messages is in flight, and within a group only in order. A message received more than
-    /// `max_receives` times moves to the dead-letter queue instead.
+    /// messages is in flight, and within a group only in order. A message received
+    /// `max_receives` times without an answer moves to the dead-letter queue instead.
     pub async fn receive(&self, max: usize) -> Result<Vec<QueueMessage>, StoreError> {
         let settings = self.settings;
         self.call(move |conn| {
@@ -220,7 +224,7 @@ impl EmbeddedStore {
                 in_flight.insert(g?);
             }
             let mut stmt = conn.prepare_cached(
-                "SELECT seq, message_id, group_id, body, visible_at, receive_count FROM messages
+                "SELECT seq, message_id, group_id, body, visible_at, receive_count, unanswered FROM messages
                  WHERE queue = ?1 ORDER BY seq",
             )?;
             let mut rows = stmt.query(params![MAIN])?;
@@ -241,8 +245,9 @@ impl EmbeddedStore {
                     continue;
                 }
                 let count: u32 = row.get(5)?;
-                if count >= settings.max_receives {
-                    to_dead.push((row.get(0)?, count));
+                let unanswered: u32 = row.get(6)?;
+                if unanswered >= settings.max_receives {
+                    to_dead.push((row.get(0)?, unanswered));
                     continue;
                 }
                 let seq: i64 = row.get(0)?;
@@ -252,20 +257,25 @@ impl EmbeddedStore {
                     body: row.get(3)?,
                     group_id: Some(group),
                     receive_count: count + 1,
+                    not_before: None,
                 };
                 taken.push((row.get(0)?, message));
             }
             drop(rows);
             let visible_at = now + settings.visibility.as_millis() as i64;
             let mut mark = conn.prepare_cached(
-                "UPDATE messages SET receive_count = receive_count + 1, receipt = ?1, visible_at = ?2,
-                 attributes = json_remove(attributes, '$.held') WHERE seq = ?3",
+                "UPDATE messages SET receive_count = receive_count + 1, unanswered = unanswered + 1,
+                 receipt = ?1, visible_at = ?2, attributes = json_remove(attributes, '$.held') WHERE seq = ?3",
             )?;
             for (seq, m) in &taken {
                 mark.execute(params![m.receipt_handle, visible_at, seq])?;
             }
             for (seq, count) in to_dead {
-                let reason = format!("received {count} times without being delivered (max receives {})", settings.max_receives);
+                let reason = format!(
+                    "received {count} times without an outcome: delivery stopped or hung on it each time (max receives {})",
+                    settings.max_receives
+                );
+                tracing::error!(seq, receives = count, "a message delivery never finishes, dead-lettered");
                 conn.execute(
                     "UPDATE messages SET queue = ?1, receipt = NULL, visible_at = ?2,
                      attributes = json_set(attributes, '$.reason', ?3) WHERE seq = ?4",
@@ -465,6 +475,20 @@ impl EmbeddedStore {
     fn expires_at(&self) -> i64 {
         chrono::Utc::now().timestamp() + self.settings.ledger_ttl.as_secs() as i64
     }
+}
+
+/// The count of receives delivery never answered, added to a store an earlier version made
+/// (which counted every receive against the limit).
+fn add_unanswered_count(conn: &Connection) -> rusqlite::Result<()> {
+    let present: bool = conn
+        .prepare("SELECT 1 FROM pragma_table_info('messages') WHERE name = 'unanswered'")?
+        .exists([])?;
+    if !present {
+        conn.execute_batch(
+            "ALTER TABLE messages ADD COLUMN unanswered INTEGER NOT NULL DEFAULT 0",
+        )?;
+    }
+    Ok(())
 }
 
 /// Spam an earlier version kept on the dead-letter queue (cause `spam`) moves to the kept
@@ -741,7 +765,8 @@ impl Queue for EmbeddedStore {
                 return Ok(());
             };
             conn.prepare_cached(
-                "UPDATE messages SET visible_at = ?1 WHERE seq = ?2 AND receipt = ?3",
+                "UPDATE messages SET visible_at = ?1, unanswered = MAX(unanswered - 1, 0)
+                 WHERE seq = ?2 AND receipt = ?3",
             )?
             .execute(params![now_ms() + i64::from(seconds) * 1000, seq, receipt])?;
             Ok(())
@@ -759,14 +784,50 @@ impl Queue for EmbeddedStore {
                 return Ok(());
             };
             conn.prepare_cached(
-                "UPDATE messages SET visible_at = ?1, attributes = json_set(attributes, '$.held', 1)
-                 WHERE seq = ?2 AND receipt = ?3",
+                "UPDATE messages SET visible_at = ?1, attributes = json_set(attributes, '$.held', 1),
+                 unanswered = MAX(unanswered - 1, 0) WHERE seq = ?2 AND receipt = ?3",
             )?
             .execute(params![now_ms() + i64::from(seconds) * 1000, seq, receipt])?;
             Ok(())
         })
         .await
         .map_err(queue_error)
+    }
+
+    /// A copy at the end of its group (a new sequence number), its counts at zero, visible
+    /// from `not_before`; the one received stays until the delivery loop deletes it.
+    async fn requeue(
+        &self,
+        message: &QueueMessage,
+        not_before: Option<DateTime<Utc>>,
+    ) -> Result<(), QueueError> {
+        let Some(receipt) = message.receipt_handle.clone() else {
+            return Err(QueueError::Refused("a message without a receipt".into()));
+        };
+        let Some(seq) = seq_of(&receipt) else {
+            return Err(QueueError::Refused(format!(
+                "not a receipt of this store: {receipt}"
+            )));
+        };
+        let copied = self
+            .call(move |conn| {
+                let now = now_ms();
+                let visible_at = not_before.map_or(now, |at| at.timestamp_millis().max(now));
+                Ok(conn.execute(
+                    "INSERT INTO messages (queue, message_id, group_id, body, sent_at, visible_at)
+                     SELECT queue, ?1, group_id, body, ?2, ?3 FROM messages WHERE seq = ?4 AND receipt = ?5",
+                    params![uuid::Uuid::new_v4().to_string(), now, visible_at, seq, receipt],
+                )?)
+            })
+            .await
+            .map_err(queue_error)?;
+        if copied == 0 {
+            return Err(QueueError::Refused(
+                "the message is no longer in hand (received again since)".into(),
+            ));
+        }
+        self.arrived.notify_waiters();
+        Ok(())
     }
 
     async fn release_held(&self) -> Result<usize, QueueError> {

@@ -76,6 +76,7 @@ fn message(envelope: &Envelope) -> QueueMessage {
         body: envelope.to_json(),
         group_id: Some(envelope.lead_key.clone()),
         receive_count: 1,
+        not_before: None,
     }
 }
 
@@ -167,6 +168,7 @@ async fn an_unreadable_body_is_dead_lettered_alone_and_never_fails_the_batch() {
         body: "{\"v\": 1, \"id\": \"x\", trunc".into(),
         group_id: Some(good.lead_key.clone()),
         receive_count: 1,
+        not_before: None,
     };
     let mut newer: serde_json::Value = serde_json::from_str(&good.to_json()).unwrap();
     newer["v"] = 2.into();
@@ -259,14 +261,19 @@ async fn a_retry_after_shorter_than_the_backoff_waits_the_backoff() {
     // Rechat asking for a second's wait on every receive would spend the queue's receive
     // limit in minutes: the doubling delay is the least a retry waits.
     let w = World::new().await;
+    let m = message(&capture_only("a@example.com"));
+    // Five failures of its own first, then the 429.
+    w.double.fail_next_n(None, Fault::Status(503), 5);
+    for _ in 0..5 {
+        let outcomes = w.deliver(std::slice::from_ref(&m)).await;
+        assert!(matches!(outcomes[0], Outcome::Retry { .. }), "{outcomes:?}");
+    }
     w.double.fail_next(
         None,
         Fault::TooManyRequests {
             retry_after_secs: 1,
         },
     );
-    let mut m = message(&capture_only("a@example.com"));
-    m.receive_count = 6;
     let outcomes = w.deliver(std::slice::from_ref(&m)).await;
     let backoff = w.options.backoff(6);
     assert_eq!(backoff, Duration::from_secs(64));
@@ -289,7 +296,8 @@ fn capture_received_hours_ago(hours: i64, email: &str) -> Envelope {
 
 #[tokio::test]
 async fn transient_failures_are_retried_however_many_receives_within_the_retry_window() {
-    // Past the ten receives the queue once allowed, an hour into an outage.
+    // Past the ten receives the queue once allowed, an hour into an outage: its first
+    // failure of its own waits the first step of the backoff, whatever the receives.
     let w = World::new().await;
     w.double.fail_next(None, Fault::Status(503));
     let envelope = capture_received_hours_ago(1, "late@example.com");
@@ -297,7 +305,7 @@ async fn transient_failures_are_retried_however_many_receives_within_the_retry_w
     m.receive_count = 40;
     let outcomes = w.deliver(std::slice::from_ref(&m)).await;
     assert!(
-        matches!(outcomes[0], Outcome::Retry { retry_in, .. } if retry_in == Duration::from_secs(300)),
+        matches!(outcomes[0], Outcome::Retry { retry_in, .. } if retry_in == w.options.backoff(1)),
         "{outcomes:?}"
     );
     assert!(w.queue.dead_letters.lock().unwrap().is_empty());
@@ -342,22 +350,12 @@ async fn a_lead_still_failing_after_the_retry_window_is_dead_lettered_with_its_l
     assert!(matches!(outcomes[0], Outcome::Retry { .. }), "{outcomes:?}");
 }
 
-/// The queue's receive limit is a backstop only: a lead failing transiently must reach the
-/// end of its retry window before the queue gives up on it, in `inlet serve`'s embedded queue
-/// and in the SQS queue the template deploys.
+/// The queue's receive limit is a backstop only: waiting spends none of it (the embedded
+/// store gives answered receives back; on SQS a message goes back as a new one at half the
+/// limit), and the rest stays for a message delivery never finishes. The SQS queue the
+/// template deploys leaves room for both.
 #[test]
-fn the_queues_receive_limits_outlast_the_retry_window() {
-    let options = DeliveryOptions::default();
-    let (mut waited, mut receives) = (Duration::ZERO, 0);
-    while waited < options.retry_for {
-        receives += 1;
-        waited += options.backoff(receives);
-    }
-    let embedded = inlet::embedded::QueueSettings::default().max_receives;
-    assert!(
-        receives < embedded,
-        "{receives} receives in the window, limit {embedded}"
-    );
+fn the_deployed_receive_limit_leaves_room_to_requeue_and_to_catch_poison() {
     let template =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml")).unwrap();
     let deployed: u32 = template
@@ -367,9 +365,16 @@ fn the_queues_receive_limits_outlast_the_retry_window() {
         .trim()
         .parse()
         .unwrap();
+    let requeued_at = inlet::deliver::requeue_after(deployed);
     assert!(
-        receives < deployed,
-        "{receives} receives in the window, limit {deployed}"
+        requeued_at < deployed,
+        "put back after {requeued_at} receives, limit {deployed}"
+    );
+    assert_eq!(inlet::deliver::requeue_after(20), 10);
+    assert_eq!(
+        inlet::deliver::requeue_after(3),
+        2,
+        "never a copy's first receive"
     );
 }
 
@@ -875,7 +880,7 @@ async fn a_follow_up_that_overtakes_an_earlier_one_of_its_lead_waits_for_it() {
     let (activity, reassignment) = two_follow_ups(&w).await;
     let outcomes = w.deliver(&[message(&reassignment)]).await;
     assert!(
-        matches!(&outcomes[0], Outcome::Retry { error, .. } if error.contains(&activity.id)),
+        matches!(&outcomes[0], Outcome::Waiting { reason, .. } if reason.contains(&activity.id)),
         "{outcomes:?}"
     );
     assert!(
@@ -905,16 +910,21 @@ async fn a_follow_up_that_overtakes_an_earlier_one_of_its_lead_waits_for_it() {
 }
 
 #[tokio::test]
-async fn a_follow_up_stops_waiting_after_a_few_receives() {
+async fn a_follow_up_stops_waiting_after_a_few_waits_of_its_own() {
     // Two requests taken at once may be queued against their receive times; waiting for
-    // ever would hold the lead until the dead-letter limit.
+    // ever would hold the lead for its whole retry window.
     let w = World::new().await;
     let (_activity, reassignment) = two_follow_ups(&w).await;
-    let late = QueueMessage {
-        receive_count: inlet::deliver::ORDER_WAIT_RECEIVES + 1,
-        ..message(&reassignment)
-    };
-    assert_eq!(w.deliver(&[late]).await, vec![Outcome::Delivered]);
+    let m = message(&reassignment);
+    let mut delays = Vec::new();
+    for _ in 0..inlet::deliver::ORDER_WAITS {
+        match &w.deliver(std::slice::from_ref(&m)).await[0] {
+            Outcome::Waiting { retry_in, .. } => delays.push(retry_in.as_secs()),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(delays, vec![2, 4, 8, 16], "each wait longer than the last");
+    assert_eq!(w.deliver(&[m]).await, vec![Outcome::Delivered]);
 }
 
 /// A follow-up for a lead id Rechat never issued: kept in the dead-letter queue under its own
@@ -1284,4 +1294,310 @@ async fn deliverers_sharing_a_ledger_take_one_probe_between_them() {
     );
     // All ten held: nine without a call, and the failed probe until the next is due.
     assert_eq!(held, 10);
+}
+
+// A hold is no failed attempt (issue 37): the backoff follows the lead's own failed calls, and
+// a follow-up's wait for an earlier envelope of its lead counts its own waits.
+
+#[tokio::test]
+async fn the_backoff_follows_the_leads_own_failed_calls_not_its_receives() {
+    // Between its own two failures the lead was held fifteen times (429 pacing for other
+    // leads, Rechat down for everyone): receives that made no call must not stretch its next
+    // delay toward the cap. Its second failure is a 429 asking for a second: the delay is the
+    // backoff for two failures (4 s), not for seventeen receives (five minutes).
+    let w = World::new().await;
+    let mut m = message(&capture_only("paced@example.com"));
+    w.double.fail_next(Some(Route::Capture), Fault::Status(503));
+    let first = w.deliver(std::slice::from_ref(&m)).await;
+    assert!(
+        matches!(first[0], Outcome::Retry { retry_in, .. } if retry_in == w.options.backoff(1)),
+        "{first:?}"
+    );
+    m.receive_count = 17;
+    w.double.fail_next(
+        Some(Route::Capture),
+        Fault::TooManyRequests {
+            retry_after_secs: 1,
+        },
+    );
+    let second = w.deliver(std::slice::from_ref(&m)).await;
+    assert_eq!(w.options.backoff(2), Duration::from_secs(4));
+    assert!(
+        matches!(second[0], Outcome::Retry { retry_in, .. } if retry_in == w.options.backoff(2)),
+        "{second:?}"
+    );
+    // Its third failure: the third step of the ladder, whatever the receives.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    m.receive_count = 40;
+    w.double.fail_next(Some(Route::Capture), Fault::Status(502));
+    let third = w.deliver(std::slice::from_ref(&m)).await;
+    assert!(
+        matches!(third[0], Outcome::Retry { retry_in, .. } if retry_in == w.options.backoff(3)),
+        "{third:?}"
+    );
+    m.receive_count = 41;
+    assert_eq!(
+        w.deliver(std::slice::from_ref(&m)).await,
+        vec![Outcome::Delivered]
+    );
+    assert_eq!(w.double.leads().len(), 1);
+}
+
+#[tokio::test]
+async fn a_follow_up_held_through_an_outage_still_waits_for_the_earlier_one_of_its_lead() {
+    // Its thirty receives were spent held while Rechat was down, not waiting for the
+    // activity: the reassignment still waits its own turns before going on regardless.
+    let w = World::new().await;
+    let (_activity, reassignment) = two_follow_ups(&w).await;
+    let held_long = QueueMessage {
+        receive_count: 30,
+        ..message(&reassignment)
+    };
+    let outcomes = w.deliver(std::slice::from_ref(&held_long)).await;
+    assert!(outcomes[0].stays_queued(), "{outcomes:?}");
+    assert!(
+        !w.double
+            .requests()
+            .iter()
+            .any(|r| r.route == Some(Route::Assignees)),
+        "the reassignment did not overtake the activity"
+    );
+}
+
+// A queue that counts every receive, as SQS does (issue 37): waiting must not reach its
+// limit, and poison still must.
+
+/// Rechat down for everyone, written where the breaker reads it, with no probe due for an
+/// hour: every lead is held without a call.
+async fn rechat_down_for_an_hour(w: &World) {
+    let now = Utc::now();
+    w.ledger
+        .put_rechat_state(&inlet::breaker::RechatState {
+            unavailable_since: Some(now),
+            next_probe_at: Some(now + chrono::Duration::hours(1)),
+            last_error: Some("503: Internal Error".into()),
+            version: 1,
+            ..inlet::breaker::RechatState::default()
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_lead_that_waited_half_the_receive_limit_goes_back_as_a_new_message_with_its_group() {
+    let mut w = World::new().await;
+    w.queue.receive_limit = Some(10);
+    rechat_down_for_an_hour(&w).await;
+    let first = capture_only("worn@example.com");
+    let later = EnvelopeBuilder::new(OriginKind::Webhook, "test", CHANNEL, b"later")
+        .step(Step::Capture {
+            lead: Lead {
+                note: Some("second inquiry".into()),
+                ..lead("worn@example.com")
+            },
+            sender_lead_id: None,
+        })
+        .build();
+    assert_eq!(first.lead_key, later.lead_key);
+    // Four receives in: held, as before.
+    let (mut m1, mut m2) = (message(&first), message(&later));
+    m1.receive_count = 4;
+    m2.receive_count = 4;
+    let report = w
+        .delivery()
+        .deliver_batch(vec![m1.clone(), m2.clone()])
+        .await;
+    assert!(
+        matches!(report.outcomes[0].1, Outcome::Held { .. }),
+        "{report:?}"
+    );
+    assert_eq!(report.outcomes[1].1, Outcome::Blocked);
+    assert!(w.queue.requeued.lock().unwrap().is_empty());
+    // Five, half the limit: both go back, in order, the first with what is left of its hold;
+    // the received ones are reported done, so that the queue deletes them.
+    m1.receive_count = 5;
+    m2.receive_count = 5;
+    let before = Utc::now();
+    let report = w
+        .delivery()
+        .deliver_batch(vec![m1.clone(), m2.clone()])
+        .await;
+    assert!(
+        report
+            .outcomes
+            .iter()
+            .all(|(_, o)| matches!(o, Outcome::Requeued { .. })),
+        "{report:?}"
+    );
+    assert!(report.failed().is_empty());
+    let requeued = w.queue.requeued.lock().unwrap().clone();
+    assert_eq!(requeued.len(), 2);
+    assert_eq!(requeued[0].0.message_id, m1.message_id);
+    assert_eq!(requeued[1].0.message_id, m2.message_id);
+    let wait = requeued[0].1.expect("the hold goes with it") - before;
+    assert!(
+        (4..=6).contains(&wait.num_seconds()),
+        "{wait:?}: Rechat's five-second hold"
+    );
+    assert_eq!(requeued[1].1, None, "the one behind it just follows");
+    assert!(
+        w.double.requests().is_empty(),
+        "no call to the failing Rechat"
+    );
+    // The first one's record says so (a follow-up of the lead outside this batch now stands
+    // ahead of it), without counting a capture call that was never made.
+    let record = w.ledger.get(&first.id).await.unwrap().unwrap();
+    assert!(record.pacing.requeued_at.is_some());
+    assert_eq!(record.status, RecordStatus::Queued);
+    assert_eq!(record.capture_calls, 0);
+    assert!(w.queue.dead_letters.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_requeued_message_waits_out_the_rest_of_its_delay_without_a_call() {
+    let w = World::new().await;
+    let m = QueueMessage {
+        not_before: Some(Utc::now() + chrono::Duration::seconds(30)),
+        ..message(&capture_only("later@example.com"))
+    };
+    let outcomes = w.deliver(std::slice::from_ref(&m)).await;
+    assert!(
+        matches!(&outcomes[0], Outcome::Waiting { retry_in, .. } if *retry_in == Duration::from_secs(30)),
+        "{outcomes:?}"
+    );
+    assert!(w.double.requests().is_empty());
+    assert_eq!(
+        *w.queue.visibility.lock().unwrap(),
+        vec![(m.receipt_handle.clone().unwrap(), 30)]
+    );
+    // Once it has passed, it goes.
+    let due = QueueMessage {
+        not_before: Some(Utc::now() - chrono::Duration::seconds(1)),
+        ..m
+    };
+    assert_eq!(w.deliver(&[due]).await, vec![Outcome::Delivered]);
+}
+
+#[tokio::test]
+async fn the_last_receive_a_counting_queue_allows_is_dead_lettered_with_the_reason() {
+    // Every receive since it last went back ended without an outcome (a crash, a hang):
+    // Inlet dead-letters it, with the reason and the metric the alarm watches, instead of
+    // SQS moving it silently at the next receive.
+    let mut w = World::new().await;
+    w.queue.receive_limit = Some(10);
+    let poison = capture_only("poison@example.com");
+    let m = QueueMessage {
+        receive_count: 10,
+        ..message(&poison)
+    };
+    let outcomes = w.deliver(std::slice::from_ref(&m)).await;
+    assert!(
+        matches!(&outcomes[0], Outcome::DeadLettered { reason } if reason.contains("received 10 times without an outcome")),
+        "{outcomes:?}"
+    );
+    assert!(w.double.requests().is_empty(), "not tried again");
+    let dead = w.queue.dead_letters.lock().unwrap().clone();
+    assert_eq!(dead[0].1.envelope_id.as_deref(), Some(poison.id.as_str()));
+    assert_eq!(dead[0].1.group_id, poison.lead_key);
+    // One receive fewer is tried as usual.
+    let fine = QueueMessage {
+        receive_count: 9,
+        ..message(&capture_only("fine@example.com"))
+    };
+    assert_eq!(w.deliver(&[fine]).await, vec![Outcome::Delivered]);
+    // A limit of two leaves nothing to tell poison by (a message is put back at its second
+    // receive): SQS's own redrive stands.
+    w.queue.receive_limit = Some(2);
+    let second = QueueMessage {
+        receive_count: 2,
+        ..message(&capture_only("two@example.com"))
+    };
+    assert_eq!(w.deliver(&[second]).await, vec![Outcome::Delivered]);
+}
+
+#[tokio::test]
+async fn a_follow_up_queued_before_its_earlier_envelope_went_back_goes_behind_it() {
+    // The activity's message went back to the end of the group (on SQS, after waiting half
+    // the receive limit), behind the reassignment queued earlier: the reassignment must not
+    // overtake it, nor wait at the head of the group where the activity cannot pass it.
+    let w = World::new().await;
+    let (activity, reassignment) = two_follow_ups(&w).await;
+    let mut record = w.ledger.get(&activity.id).await.unwrap().unwrap();
+    record.pacing.requeued_at = Some(Utc::now());
+    record.version += 1;
+    w.ledger.update(&record).await.unwrap();
+    let m = message(&reassignment);
+    let report = w.delivery().deliver_batch(vec![m.clone()]).await;
+    assert!(
+        matches!(&report.outcomes[0].1, Outcome::Requeued { reason } if reason.contains(&activity.id)),
+        "{report:?}"
+    );
+    assert!(report.failed().is_empty(), "the one received is done with");
+    let requeued = w.queue.requeued.lock().unwrap().clone();
+    assert_eq!(requeued.len(), 1);
+    assert_eq!(requeued[0].0.message_id, m.message_id);
+    assert!(
+        !w.double
+            .requests()
+            .iter()
+            .any(|r| r.route == Some(Route::Assignees))
+    );
+    let mine = w.ledger.get(&reassignment.id).await.unwrap().unwrap();
+    assert!(mine.pacing.requeued_at.is_some(), "{mine:?}");
+    // Had the activity gone back before the reassignment was queued, it would stand ahead:
+    // the reassignment only waits its turn.
+    let w = World::new().await;
+    let (activity, reassignment) = two_follow_ups(&w).await;
+    let mut record = w.ledger.get(&activity.id).await.unwrap().unwrap();
+    record.pacing.requeued_at = Some(reassignment.received_at - chrono::Duration::minutes(5));
+    record.version += 1;
+    w.ledger.update(&record).await.unwrap();
+    let outcomes = w.deliver(&[message(&reassignment)]).await;
+    assert!(
+        matches!(&outcomes[0], Outcome::Waiting { .. }),
+        "{outcomes:?}"
+    );
+    assert!(w.queue.requeued.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_copy_put_back_again_keeps_the_instant_its_wait_ends() {
+    // Rounded up to whole seconds at each round, the wait would never end.
+    let mut w = World::new().await;
+    w.queue.receive_limit = Some(4);
+    let until = Utc::now() + chrono::Duration::milliseconds(30_500);
+    let m = QueueMessage {
+        not_before: Some(until),
+        receive_count: 2,
+        ..message(&capture_only("copy@example.com"))
+    };
+    let outcomes = w.deliver(std::slice::from_ref(&m)).await;
+    assert!(
+        matches!(outcomes[0], Outcome::Requeued { .. }),
+        "{outcomes:?}"
+    );
+    let requeued = w.queue.requeued.lock().unwrap().clone();
+    assert_eq!(requeued[0].1, Some(until));
+    assert!(w.double.requests().is_empty());
+}
+
+#[tokio::test]
+async fn a_copys_wait_never_outlasts_the_retry_window() {
+    // Whatever its attribute says (a 429's Retry-After of a year, a clock gone wrong), a
+    // copy waits at most SQS's longest visibility at a time, and not past its retry window.
+    let w = World::new().await;
+    let far = QueueMessage {
+        not_before: Some(Utc::now() + chrono::Duration::days(365)),
+        ..message(&capture_only("far@example.com"))
+    };
+    let outcomes = w.deliver(std::slice::from_ref(&far)).await;
+    assert!(
+        matches!(&outcomes[0], Outcome::Waiting { retry_in, .. } if *retry_in == Duration::from_secs(43_200)),
+        "{outcomes:?}"
+    );
+    let old = QueueMessage {
+        not_before: Some(Utc::now() + chrono::Duration::days(365)),
+        ..message(&capture_received_hours_ago(73, "old-copy@example.com"))
+    };
+    assert_eq!(w.deliver(&[old]).await, vec![Outcome::Delivered]);
 }

@@ -148,11 +148,15 @@ async fn a_repeat_within_the_dedupe_window_is_dropped() {
 }
 
 #[tokio::test]
-async fn after_max_receives_a_message_moves_to_the_dead_letter_queue() {
+async fn after_max_receives_without_an_outcome_a_message_moves_to_the_dead_letter_queue() {
+    // Received, and delivery never answered (the process died or hung on it): the message
+    // comes back at its visibility timeout, and after `max_receives` such receives it is
+    // dead-lettered, poison that it is.
     let (s, _) = store(
         "redrive",
         QueueSettings {
             max_receives: 2,
+            visibility: Duration::from_millis(50),
             ..QueueSettings::default()
         },
     );
@@ -161,15 +165,16 @@ async fn after_max_receives_a_message_moves_to_the_dead_letter_queue() {
     for _ in 0..2 {
         let m = s.receive(10).await.unwrap();
         assert_eq!(m.len(), 1);
-        s.change_visibility(m[0].receipt_handle.as_deref().unwrap(), 0)
-            .await
-            .unwrap();
+        tokio::time::sleep(Duration::from_millis(80)).await;
     }
     assert!(s.receive(10).await.unwrap().is_empty());
     let dead = s.dead_letters().await.unwrap();
     assert_eq!(dead.len(), 1);
     assert!(
-        dead[0].dead_letter.reason.contains("received 2 times"),
+        dead[0]
+            .dead_letter
+            .reason
+            .contains("received 2 times without an outcome"),
         "{:?}",
         dead[0]
     );
@@ -178,6 +183,45 @@ async fn after_max_receives_a_message_moves_to_the_dead_letter_queue() {
     let back = s.receive(10).await.unwrap();
     assert_eq!(back[0].receive_count, 1, "a replay starts a fresh count");
     assert_eq!(back[0].group_id.as_deref(), Some(e.lead_key.as_str()));
+}
+
+#[tokio::test]
+async fn a_requeued_message_goes_to_the_end_of_its_group_with_its_wait() {
+    let (s, _) = store("requeue", QueueSettings::default());
+    s.send(&envelope("a@example.com", "a1")).await.unwrap();
+    s.send(&envelope("a@example.com", "a2")).await.unwrap();
+    let first = s.receive(10).await.unwrap();
+    assert_eq!(
+        first.iter().map(|m| note(&m.body)).collect::<Vec<_>>(),
+        vec!["a1", "a2"]
+    );
+    let wait = chrono::Utc::now() + chrono::Duration::milliseconds(600);
+    s.requeue(&first[0], Some(wait)).await.unwrap();
+    s.delete(vec![first[0].receipt_handle.clone().unwrap()])
+        .await
+        .unwrap();
+    // a2 was behind it in the batch, not attempted: back at once.
+    s.change_visibility(first[1].receipt_handle.as_deref().unwrap(), 0)
+        .await
+        .unwrap();
+    // a2 now leads its group; the copy of a1 follows it once its wait is over.
+    let next = s.receive(10).await.unwrap();
+    assert_eq!(
+        next.iter().map(|m| note(&m.body)).collect::<Vec<_>>(),
+        vec!["a2"]
+    );
+    s.delete(vec![next[0].receipt_handle.clone().unwrap()])
+        .await
+        .unwrap();
+    assert!(s.receive(10).await.unwrap().is_empty(), "still waiting");
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let copy = s.receive(10).await.unwrap();
+    assert_eq!(copy.len(), 1);
+    assert_eq!(note(&copy[0].body), "a1");
+    assert_eq!(copy[0].receive_count, 1, "a new message's count");
+    assert_ne!(copy[0].message_id, first[0].message_id);
+    // A stale receipt (the message received again since) is refused, never copied twice.
+    assert!(s.requeue(&first[0], None).await.is_err());
 }
 
 #[tokio::test]
@@ -536,4 +580,106 @@ async fn spam_an_earlier_version_dead_lettered_becomes_a_kept_item() {
     assert_eq!(kept[0].reason, "spam: the honeypot field was filled");
     assert_eq!(kept[0].envelope.id, spam.id);
     assert_eq!(s.find(&spam.id).await.unwrap().unwrap().id, kept[0].id);
+}
+
+// Receives that end in a hold or a retry are given back (issue 37): the receive limit counts
+// only the receives delivery never answered, a message that stops or hangs the process.
+
+#[tokio::test]
+async fn a_receive_answered_with_a_hold_or_a_retry_does_not_count_toward_the_limit() {
+    let (s, _) = store(
+        "answered",
+        QueueSettings {
+            max_receives: 2,
+            ..QueueSettings::default()
+        },
+    );
+    s.send(&envelope("waits@example.com", "w1")).await.unwrap();
+    for round in 0..8 {
+        let m = s.receive(10).await.unwrap();
+        assert_eq!(m.len(), 1, "round {round}: still on the queue");
+        let receipt = m[0].receipt_handle.as_deref().unwrap();
+        if round % 2 == 0 {
+            s.hold(receipt, 0).await.unwrap();
+        } else {
+            s.change_visibility(receipt, 0).await.unwrap();
+        }
+    }
+    assert_eq!(s.depth().await.unwrap(), (1, 0), "never dead-lettered");
+}
+
+#[tokio::test]
+async fn the_probe_lead_of_an_outage_waits_it_out_without_spending_its_receives() {
+    // Rechat down for longer than max-receives probes: the lead taken as the probe comes back
+    // every second, and is still delivered, with every other, when Rechat answers.
+    let (s, _) = store(
+        "probe-lead",
+        QueueSettings {
+            max_receives: 3,
+            ..QueueSettings::default()
+        },
+    );
+    let double = RechatDouble::start().await;
+    double.go_down(Fault::Status(503));
+    let client = RechatClient::new(&RechatConfig {
+        base_url: double.url().into(),
+        ..RechatConfig::default()
+    })
+    .unwrap();
+    let options = DeliveryOptions {
+        breaker: inlet::breaker::BreakerOptions {
+            probe_every: Duration::from_millis(200),
+            min_hold: Duration::from_secs(1),
+            ..inlet::breaker::BreakerOptions::default()
+        },
+        ..DeliveryOptions::default()
+    };
+    for i in 0..4 {
+        s.send(&envelope(
+            &format!("probe{i}@example.com"),
+            &format!("p{i}"),
+        ))
+        .await
+        .unwrap();
+    }
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(inlet::serve::deliver_loop(
+        s.clone(),
+        Arc::new(client),
+        None,
+        options,
+        stopped,
+    ));
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let dead = s.dead_letters().await.unwrap();
+    let reasons: Vec<&str> = dead.iter().map(|d| d.dead_letter.reason.as_str()).collect();
+    assert!(dead.is_empty(), "dead-lettered while waiting: {reasons:?}");
+    // Four leads' first calls, then a probe about every second: the probe lead was received
+    // well past max-receives.
+    let failed = double
+        .requests()
+        .iter()
+        .filter(|r| r.fault.is_some())
+        .count();
+    assert!(failed >= 4 + 5, "{failed} calls to the failing Rechat");
+    double.come_back();
+    for _ in 0..100 {
+        if double.leads().len() == 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), worker)
+        .await
+        .unwrap()
+        .unwrap();
+    let dead = s.dead_letters().await.unwrap();
+    assert!(dead.is_empty(), "dead-lettered for waiting: {dead:?}");
+    assert_eq!(
+        double.leads().len(),
+        4,
+        "every lead delivered after the outage"
+    );
+    assert_eq!(s.depth().await.unwrap(), (0, 0));
 }

@@ -86,6 +86,7 @@ async fn without_moto() {
                     body: e.to_json(),
                     group_id: Some(e.lead_key),
                     receive_count: 1,
+                    not_before: None,
                 }
             })
             .collect();

@@ -41,7 +41,7 @@ async fn main() {
             .split_once('x')
             .and_then(|(s, l)| Some((s.trim().parse().ok()?, l.trim().parse().ok()?)))
             .expect("INLET_OUTAGE_RUNS: SECONDSxLEADS,…");
-        let f = lambda_outage::run(&deliver, Duration::from_secs(secs), leads, "5").await;
+        let f = lambda_outage::run(&deliver, Duration::from_secs(secs), leads, "5", 1000).await;
         println!(
             "| {} s | {} | {} | {:.1} s | {:.1} s | {:.1} s | {} / {} | {} |",
             secs,

@@ -3,7 +3,7 @@
 
 pub mod watch;
 
-use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage, SqsMessageAttribute};
 use inlet::queue::QueueMessage;
 
 /// An SDK configuration for moto at `endpoint`, with dummy credentials (without them the
@@ -36,6 +36,12 @@ pub fn sqs_event(messages: &[QueueMessage]) -> SqsEvent {
                 "ApproximateReceiveCount".into(),
                 m.receive_count.to_string(),
             );
+            if let Some(at) = m.not_before {
+                let mut value = SqsMessageAttribute::default();
+                value.string_value = Some(at.timestamp_millis().to_string());
+                value.data_type = Some("Number".into());
+                r.message_attributes.insert("not_before".into(), value);
+            }
             r.event_source = Some("aws:sqs".into());
             r
         })

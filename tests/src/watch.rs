@@ -59,9 +59,19 @@ pub const MAIL_TOKEN: &str = "watch-mail-token-3b9f0e27c4";
 /// holding `message` at the key the sample S3 event names, the routing file as an SSM
 /// SecureString and the secrets in Secrets Manager.
 pub async fn deploy(aws: &aws_config::SdkConfig, routing: &str, message: &[u8]) -> Deployed {
+    deploy_with_receive_limit(aws, routing, message, 1000).await
+}
+
+/// As `deploy`, with the queue redriving after `max_receives` (template.yaml: 1,000).
+pub async fn deploy_with_receive_limit(
+    aws: &aws_config::SdkConfig,
+    routing: &str,
+    message: &[u8],
+    max_receives: u32,
+) -> Deployed {
     let sqs = aws_sdk_sqs::Client::new(aws);
     let (queue_url, dlq_url) =
-        inlet::queue::sqs::SqsQueue::create_fifo_pair(&sqs, "inlet-watch", 1000, 10)
+        inlet::queue::sqs::SqsQueue::create_fifo_pair(&sqs, "inlet-watch", max_receives, 10)
             .await
             .unwrap();
     let dynamo = aws_sdk_dynamodb::Client::new(aws);

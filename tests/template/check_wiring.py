@@ -133,6 +133,12 @@ for name, fn in functions.items():
         problems.append(f"{name}: a public function can read the Meta page token")
     if binary == "webhook" and "sqs:GetQueueAttributes" not in granted:
         problems.append(f"{name}: /health cannot ask the queue (sqs:GetQueueAttributes)")
+    if binary == "deliver":
+        sends = [p for p in fn["Properties"].get("Policies", []) if isinstance(p, dict) and "SQSSendMessagePolicy" in p]
+        if "LeadQueue" not in json.dumps(sends, default=str):
+            problems.append(f"{name}: cannot put a lead that waited half the receive limit back on the queue (SQSSendMessagePolicy on LeadQueue)")
+        if "SQSPollerPolicy" not in granted:
+            problems.append(f"{name}: cannot read the queue's redrive limit (sqs:GetQueueAttributes)")
 dead = json.dumps(resources["DeadLettersAlarm"]["Properties"], default=str)
 if "ApproximateNumberOfMessagesVisible" in dead or "dead_lettered" not in dead:
     problems.append("DeadLettersAlarm: must count new dead letters (Inlet Leads, Outcome dead_lettered)")

@@ -232,26 +232,126 @@ async fn a_lead_keeps_its_order_through_failures_and_retries() {
 }
 
 #[tokio::test]
-async fn a_message_that_keeps_failing_is_redriven_to_the_dead_letter_queue() {
+async fn a_message_that_keeps_failing_is_retried_past_the_queues_receive_limit() {
+    // SQS counts every receive and redrives at maxReceiveCount whatever the consumer says:
+    // a lead whose calls keep failing is put back as a new message before that, and waits
+    // out its retry window, not the queue's limit (issue 37).
     let s = stack(2).await;
     s.double
-        .fail_next_n(Some(Route::Capture), Fault::Status(500), 100);
-    s.queue.send(&capture("a@example.com", None)).await.unwrap();
-    let mut failures = 0;
-    let mut dead = Vec::new();
-    for _ in 0..40 {
-        let (messages, response) = s.invoke(false).await;
-        failures += response.batch_item_failures.len();
-        assert!(messages.len() <= 1);
-        dead = s.queue.receive(true, 10, 0).await.unwrap();
-        if !dead.is_empty() {
-            break;
-        }
+        .fail_next_n(Some(Route::Capture), Fault::Status(500), 4);
+    let env = capture("a@example.com", None);
+    s.queue.send(&env).await.unwrap();
+    // Retried after 1, 2, 4 and 8 s: twice the receive limit's worth of failures.
+    let started = std::time::Instant::now();
+    while s.double.leads().is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "not delivered after {} calls",
+            s.double.requests().len()
+        );
+        let _ = s.invoke(false).await;
+        assert!(
+            s.queue.receive(true, 10, 0).await.unwrap().is_empty(),
+            "dead-lettered after {} calls",
+            s.double.requests().len()
+        );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    assert_eq!(failures, 2, "received and failed max-receives times");
-    assert_eq!(dead.len(), 1, "then SQS moved it to the dead-letter queue");
-    assert_eq!(s.double.requests().len(), 2);
+    assert_eq!(
+        s.double.requests().len(),
+        5,
+        "four failures, then delivered"
+    );
+    assert_eq!(s.double.leads().len(), 1);
+}
+
+#[tokio::test]
+async fn a_lead_held_through_an_outage_outlives_the_queues_receive_limit() {
+    // Rechat down for everyone, the lead held on every receive: more receives than
+    // maxReceiveCount allows, none of them a failure of its own. It is still there when
+    // Rechat answers, and delivered.
+    let mut s = stack(4).await;
+    s.options.breaker.min_hold = Duration::from_secs(1);
+    s.double.go_down(Fault::Status(503));
+    let now = chrono::Utc::now();
+    s.ledger
+        .put_rechat_state(&inlet::breaker::RechatState {
+            unavailable_since: Some(now),
+            next_probe_at: Some(now + chrono::Duration::hours(1)),
+            version: 1,
+            ..inlet::breaker::RechatState::default()
+        })
+        .await
+        .unwrap();
+    let env = capture("held@example.com", None);
+    s.queue.send(&env).await.unwrap();
+    let mut receives = 0;
+    let started = std::time::Instant::now();
+    while receives < 10 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{receives} receives"
+        );
+        let (messages, _) = s.invoke(false).await;
+        receives += messages.len();
+        assert!(
+            s.queue.receive(true, 10, 0).await.unwrap().is_empty(),
+            "dead-lettered after {receives} receives while held"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert!(
+        s.double.requests().is_empty(),
+        "no call while Rechat was down"
+    );
+    s.double.come_back();
+    s.ledger
+        .put_rechat_state(&inlet::breaker::RechatState {
+            recovered_at: Some(chrono::Utc::now()),
+            version: 2,
+            ..inlet::breaker::RechatState::default()
+        })
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    s.drain().await;
+    assert_eq!(s.double.leads().len(), 1, "delivered once Rechat answered");
+    assert!(s.queue.receive(true, 10, 0).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_message_that_never_gets_an_outcome_is_dead_lettered_saying_so() {
+    // Poison that stops the function before it answers (a crash, a hang past the timeout)
+    // still dead-letters at the receive limit: by Inlet itself on the last receive SQS
+    // allows, with the reason and the dead-letter metric the alarm watches.
+    let s = stack(3).await;
+    let env = capture("poison@example.com", None);
+    s.queue.send(&env).await.unwrap();
+    for _ in 0..2 {
+        // Received, and the function died: the message comes back at its timeout.
+        let got = s.receive().await;
+        assert_eq!(got.len(), 1);
+        s.queue
+            .change_visibility(got[0].receipt_handle.as_deref().unwrap(), 0)
+            .await
+            .unwrap();
+    }
+    let (messages, response) = s.invoke(false).await;
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].receive_count, 3);
+    assert!(response.batch_item_failures.is_empty());
+    assert!(s.double.requests().is_empty(), "not tried a third time");
+    let dead = s.queue.dead_letters().await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert!(
+        dead[0].dead_letter.reason.contains("received 3 times"),
+        "{:?}",
+        dead[0].dead_letter
+    );
+    assert_eq!(
+        dead[0].dead_letter.envelope_id.as_deref(),
+        Some(env.id.as_str())
+    );
 }
 
 #[tokio::test]
@@ -524,4 +624,51 @@ async fn held_messages_on_sqs_come_back_after_the_hold_set_ten_per_call() {
         back, 6,
         "the six with no hold, and not the six held ten minutes"
     );
+}
+
+#[tokio::test]
+async fn a_leads_backoff_on_sqs_follows_its_own_failures_not_the_receives_it_was_held_for() {
+    // SQS counts the receives a lead was held for (Rechat pacing everyone after another
+    // lead's 429): six of them, no call. Its first failure of its own then waits the first
+    // step of the backoff (1 s here), not the seventh (64 s).
+    let s = stack(1000).await;
+    let env = capture("paced@example.com", None);
+    s.queue.send(&env).await.unwrap();
+    for version in 1..=6u64 {
+        s.ledger
+            .put_rechat_state(&inlet::breaker::RechatState {
+                paced_until: Some(chrono::Utc::now() + chrono::Duration::seconds(3)),
+                version,
+                ..inlet::breaker::RechatState::default()
+            })
+            .await
+            .unwrap();
+        // Past the breaker's one-second view of the shared state.
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let (messages, response) = s.invoke(false).await;
+        assert_eq!(messages.len(), 1, "round {version}");
+        assert_eq!(response.batch_item_failures.len(), 1, "held");
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+    }
+    assert!(s.double.requests().is_empty(), "held without a call");
+    s.ledger
+        .put_rechat_state(&inlet::breaker::RechatState {
+            version: 7,
+            ..inlet::breaker::RechatState::default()
+        })
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    s.double.fail_next(Some(Route::Capture), Fault::Status(503));
+    let (messages, response) = s.invoke(false).await;
+    assert_eq!(messages[0].receive_count, 7, "SQS counted every hold");
+    assert_eq!(response.batch_item_failures.len(), 1);
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    let (messages, _) = s.invoke(false).await;
+    assert_eq!(
+        messages.len(),
+        1,
+        "back after its own first backoff step, not the seventh"
+    );
+    assert_eq!(s.double.leads().len(), 1);
 }

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod chaos;
 pub mod outage;
 
 use std::io::{BufRead, BufReader};
@@ -38,6 +39,17 @@ impl Serve {
     /// Starts `inlet serve` against `rechat_url`, listening on `listen`, and waits until it
     /// says where it listens.
     pub fn start(rechat_url: &str, data: &Path, listen: &str, extra_env: &[(&str, &str)]) -> Serve {
+        Serve::start_with_args(rechat_url, data, listen, extra_env, &[])
+    }
+
+    /// As `start`, with more arguments to `inlet serve` (`--max-receives 20`).
+    pub fn start_with_args(
+        rechat_url: &str,
+        data: &Path,
+        listen: &str,
+        extra_env: &[(&str, &str)],
+        extra_args: &[&str],
+    ) -> Serve {
         let log = data.join(format!(
             "serve-{}.log",
             Instant::now().elapsed().as_nanos() ^ rand_suffix()
@@ -46,6 +58,7 @@ impl Serve {
         cmd.args(["serve", "--listen", listen, "--data-dir"])
             .arg(data)
             .args(["--rechat-url", rechat_url, "--visibility-secs", "5"])
+            .args(extra_args)
             .env("INLET_RECHAT_CONNECT_TIMEOUT_MS", "500")
             .env("INLET_RECHAT_TIMEOUT_MS", "1000")
             .env("INLET_RETRY_BASE_MS", "200")

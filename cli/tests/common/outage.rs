@@ -23,11 +23,19 @@ pub struct Figures {
     pub leads_during: String,
     /// `/health`'s `delivery` during the outage.
     pub health_during: serde_json::Value,
+    /// The reasons of what was dead-lettered (`inlet dlq list`) once every lead arrived.
+    pub dead_letters: Vec<String>,
 }
 
-/// Runs one outage of `outage` with `leads` waiting; `env` is passed to `inlet serve` (its
-/// defaults otherwise: the production retry backoff and probe interval).
-pub async fn run(name: &str, outage: Duration, leads: usize, env: &[(&str, &str)]) -> Figures {
+/// Runs one outage of `outage` with `leads` waiting; `env` and `args` are passed to `inlet
+/// serve` (its defaults otherwise: the production retry backoff and probe interval).
+pub async fn run(
+    name: &str,
+    outage: Duration,
+    leads: usize,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> Figures {
     let double = RechatDouble::start().await;
     double.go_down(Fault::Status(503));
     let data = data_dir(name);
@@ -37,7 +45,7 @@ pub async fn run(name: &str, outage: Duration, leads: usize, env: &[(&str, &str)
         ("INLET_RETRY_BASE_MS", "2000"),
         ("INLET_RETRY_CAP_SECS", "300"),
     ]);
-    let serve = Serve::start(double.url(), &data, "127.0.0.1:0", &env);
+    let serve = Serve::start_with_args(double.url(), &data, "127.0.0.1:0", &env, args);
     let started = Instant::now();
     let http = reqwest::Client::new();
     let pid = std::process::id();
@@ -102,9 +110,19 @@ pub async fn run(name: &str, outage: Duration, leads: usize, env: &[(&str, &str)
         double.leads().len() >= leads
     })
     .await;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_inlet"))
+        .args(["dlq", "list", "--json", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let dead_letters: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .map(|d| d["dead_letter"]["reason"].as_str().unwrap_or("").to_owned())
+        .collect();
     assert!(
         done,
-        "{} of {leads} leads delivered after Rechat came back",
+        "{} of {leads} leads delivered after Rechat came back; dead-lettered: {dead_letters:?}",
         double.leads().len()
     );
     let (to_first, to_last) = double.captures_after(back);
@@ -118,5 +136,6 @@ pub async fn run(name: &str, outage: Duration, leads: usize, env: &[(&str, &str)
         status_during,
         leads_during,
         health_during: health["delivery"].clone(),
+        dead_letters,
     }
 }

@@ -6,12 +6,17 @@
 //!   and never fails the batch.
 //! - Groups (leads) run concurrently, bounded; one group runs in order. A transient failure
 //!   leaves the message for retry, and every later message of its group in the batch with
-//!   it, so the group keeps its order. It comes back after a delay that doubles per receive
-//!   (capped), or after a 429's `Retry-After` when that is longer.
+//!   it, so the group keeps its order. It comes back after a delay that doubles with each of
+//!   the lead's own failed tries (capped; counted in the ledger), or after a 429's
+//!   `Retry-After` when that is longer. A hold (Rechat down or pacing everyone) or a wait
+//!   for an earlier envelope of the lead made no call and is no failed try.
 //! - Transient failures are retried for `retry_for` (72 hours) from when the lead was
-//!   received, however many receives that takes: a Rechat outage of hours delays leads and
-//!   loses none. Past that the lead is dead-lettered with its last error. The queue's own
-//!   receive limit (1,000) is only a backstop for a message that can never be processed.
+//!   received, however many receives that takes: the retry window is the only limit on
+//!   waiting. Past it the lead is dead-lettered with its last error. The queue's receive
+//!   limit only catches a message that can never be processed (delivery stops or hangs on
+//!   it each time): the embedded store counts only such receives, and SQS, which counts
+//!   every receive, gets a message that has spent half its limit waiting back as a new one
+//!   (`waiting`), and the last receive it allows is dead-lettered here, with a reason.
 //! - A permanent failure is dead-lettered at once, with the reason; the batch goes on.
 //! - The ledger records each step as it completes: a capture already made is never made
 //!   again, whatever fails after it; a retry resumes after the last finished step.
@@ -23,8 +28,10 @@
 
 pub mod breaker;
 pub mod view;
+mod waiting;
 
 pub use breaker::Breaker;
+pub use waiting::{ORDER_WAITS, requeue_after};
 
 use crate::breaker::{Admission, BreakerOptions, Transition};
 use crate::envelope::{Envelope, IdSource, LeadRef, Step};
@@ -39,8 +46,9 @@ use futures::StreamExt;
 use std::collections::HashMap;
 use std::time::Duration;
 
-/// Receives during which a follow-up waits for an earlier unfinished envelope of its lead.
-pub const ORDER_WAIT_RECEIVES: u32 = 4;
+/// The longest a message waits between two receives: SQS's longest visibility. A longer
+/// wait (a 429's `Retry-After` of a day) is waited again after it.
+const LONGEST_WAIT: Duration = Duration::from_secs(43_200);
 
 /// Captures of the same content (same sender, channel and lead) received this close together
 /// are one submission: a double click, a form posted twice, a sender retrying after a lost
@@ -82,9 +90,9 @@ impl Default for DeliveryOptions {
 }
 
 impl DeliveryOptions {
-    /// The delay before the `receive_count`-th retry: base × 2^(n−1), capped.
-    pub fn backoff(&self, receive_count: u32) -> Duration {
-        let exp = receive_count.saturating_sub(1).min(20);
+    /// The delay after the `n`-th failed try: base × 2^(n−1), capped.
+    pub fn backoff(&self, n: u32) -> Duration {
+        let exp = n.saturating_sub(1).min(20);
         self.retry_base
             .saturating_mul(1u32 << exp)
             .min(self.retry_cap)
@@ -95,6 +103,22 @@ impl DeliveryOptions {
         (chrono::Utc::now() - received_at)
             .to_std()
             .is_ok_and(|age| age >= self.retry_for)
+    }
+
+    /// Why a lead is given up on, when its retry window is over: it is still `doing`
+    /// ("failing", "waiting"), and `last` is what it last met.
+    fn given_up(
+        &self,
+        received_at: chrono::DateTime<chrono::Utc>,
+        doing: &str,
+        last: &str,
+    ) -> Option<String> {
+        self.retry_window_over(received_at).then(|| {
+            let hours = self.retry_for.as_secs() / 3600;
+            format!(
+                "still {doing} {hours} hours after the lead was received (the retry window): {last}"
+            )
+        })
     }
 }
 
@@ -125,6 +149,18 @@ pub enum Outcome {
         reason: String,
         retry_in: Duration,
     },
+    /// Not attempted, and no failure: it waits for an earlier envelope of its lead, or out
+    /// the rest of a delay it was put back with. Back on the queue after `retry_in`.
+    Waiting {
+        reason: String,
+        retry_in: Duration,
+    },
+    /// Put back at the end of its group as a new message (and the one received deleted):
+    /// waiting had spent half the queue's receive limit, or an earlier envelope of its lead
+    /// went back behind it.
+    Requeued {
+        reason: String,
+    },
 }
 
 impl Outcome {
@@ -132,8 +168,26 @@ impl Outcome {
     pub fn stays_queued(&self) -> bool {
         matches!(
             self,
-            Outcome::Retry { .. } | Outcome::Blocked | Outcome::Held { .. }
+            Outcome::Retry { .. }
+                | Outcome::Blocked
+                | Outcome::Held { .. }
+                | Outcome::Waiting { .. }
         )
+    }
+
+    /// When a message that stays queued comes back: its delay, and whether it is held for
+    /// Rechat (released early when Rechat answers). `still_down`: a hold whose outage ended
+    /// meanwhile is over. `None`: it does not stay.
+    fn comes_back(&self, still_down: bool) -> Option<(Duration, bool)> {
+        match self {
+            Outcome::Retry { retry_in, .. } | Outcome::Waiting { retry_in, .. } => {
+                Some((*retry_in, false))
+            }
+            Outcome::Held { retry_in, .. } if still_down => Some((*retry_in, true)),
+            Outcome::Held { .. } => Some((Duration::ZERO, true)),
+            Outcome::Blocked => Some((Duration::ZERO, false)),
+            _ => None,
+        }
     }
 
     fn label(&self) -> &'static str {
@@ -145,6 +199,8 @@ impl Outcome {
             Outcome::Blocked => "blocked",
             Outcome::UnknownLead { .. } => "unknown_lead",
             Outcome::Held { .. } => "held",
+            Outcome::Waiting { .. } => "waiting",
+            Outcome::Requeued { .. } => "requeued",
         }
     }
 }
@@ -204,6 +260,8 @@ enum StepError {
         error: String,
         status: Option<u16>,
     },
+    /// Nothing to call yet: the step needs an earlier envelope of its lead delivered first.
+    Waiting(String),
 }
 
 impl From<LedgerError> for StepError {
@@ -238,19 +296,22 @@ enum Resolved {
 impl Delivery<'_> {
     /// Delivers one batch and says what became of each message.
     pub async fn deliver_batch(&self, messages: Vec<QueueMessage>) -> BatchReport {
+        let limit = self.receive_limit().await;
         let ids: Vec<String> = messages.iter().map(|m| m.message_id.clone()).collect();
         let receipts: Vec<Option<String>> =
             messages.iter().map(|m| m.receipt_handle.clone()).collect();
+        let received = messages.clone();
         let groups = by_group(messages.into_iter().enumerate().collect());
         let mut outcomes: Vec<Option<Outcome>> = vec![None; ids.len()];
         let results: Vec<Vec<(usize, Outcome)>> = futures::stream::iter(groups)
-            .map(|group| self.deliver_group(group))
+            .map(|group| self.deliver_group(group, limit))
             .buffer_unordered(self.options.concurrency.max(1))
             .collect()
             .await;
         for (i, outcome) in results.into_iter().flatten() {
             outcomes[i] = Some(outcome);
         }
+        self.requeue_worn(&received, limit, &mut outcomes).await;
         self.set_visibilities(&receipts, &outcomes).await;
         BatchReport {
             outcomes: ids
@@ -277,16 +338,10 @@ impl Delivery<'_> {
             .zip(outcomes)
             .filter_map(|(receipt, outcome)| {
                 let receipt = receipt.clone()?;
-                let (delay, held) = match outcome.as_ref()? {
-                    Outcome::Retry { retry_in, .. } => (*retry_in, false),
-                    Outcome::Held { retry_in, .. } if still_down => (*retry_in, true),
-                    Outcome::Held { .. } => (Duration::ZERO, true),
-                    Outcome::Blocked => (Duration::ZERO, false),
-                    _ => return None,
-                };
+                let (delay, held) = outcome.as_ref()?.comes_back(still_down)?;
                 Some(VisibilityChange {
                     receipt,
-                    seconds: delay.as_secs().min(43_200) as u32,
+                    seconds: delay.min(LONGEST_WAIT).as_secs() as u32,
                     held,
                 })
             })
@@ -299,12 +354,32 @@ impl Delivery<'_> {
         }
     }
 
-    async fn deliver_group(&self, messages: Vec<(usize, QueueMessage)>) -> Vec<(usize, Outcome)> {
+    /// The queue's receive limit when it counts every receive (SQS); `None` when it does not,
+    /// or cannot say now (nothing is put back this time).
+    async fn receive_limit(&self) -> Option<u32> {
+        match self.queue.receive_limit().await {
+            Ok(limit) => limit,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the queue's receive limit; no message is put back in this batch");
+                None
+            }
+        }
+    }
+
+    async fn deliver_group(
+        &self,
+        messages: Vec<(usize, QueueMessage)>,
+        limit: Option<u32>,
+    ) -> Vec<(usize, Outcome)> {
         let mut out = Vec::with_capacity(messages.len());
-        let mut failed = false;
+        let mut stopped = false;
         for (i, message) in messages {
-            let outcome = if failed {
+            let outcome = if stopped {
                 Outcome::Blocked
+            } else if limit.is_some_and(|limit| {
+                message.receive_count >= limit && message.receive_count > requeue_after(limit)
+            }) {
+                self.never_answered(&message).await
             } else {
                 // One poisonous lead fails its own record, never the batch or the process
                 // (the release profile unwinds on panic for this).
@@ -316,7 +391,9 @@ impl Delivery<'_> {
                     Err(panic) => self.panicked(&message, panic).await,
                 }
             };
-            failed |= outcome.stays_queued();
+            // The rest of the group waits behind one that stays, or went back to the end of
+            // the group: delivering it now would overtake.
+            stopped |= outcome.stays_queued() || matches!(outcome, Outcome::Requeued { .. });
             out.push((i, outcome));
         }
         out
@@ -345,6 +422,24 @@ impl Delivery<'_> {
                 return self.dead_letter(message, dead).await;
             }
         };
+        // Put back at the end of its group with part of its wait left (SQS FIFO takes no
+        // delay per message): the rest of the wait, without a call. Never past the retry
+        // window, whatever the attribute says.
+        if let Some(at) = message.not_before.filter(|at| *at > chrono::Utc::now())
+            && !self.options.retry_window_over(envelope.received_at)
+        {
+            let left = (at - chrono::Utc::now())
+                .to_std()
+                .unwrap_or_default()
+                .min(LONGEST_WAIT);
+            return Outcome::Waiting {
+                reason: format!(
+                    "put back at the end of its group; its wait runs until {}",
+                    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                ),
+                retry_in: whole_seconds(left),
+            };
+        }
         // Held without a call while Rechat is down or pacing everyone; past the retry
         // window a lead is tried once more, and dead-lettered with what Rechat answers.
         let admission = self.breaker.admit(self.ledger, &self.options.breaker).await;
@@ -358,6 +453,18 @@ impl Delivery<'_> {
             };
         }
         let outcome = match self.deliver_envelope(&envelope, message).await {
+            // Neither a step's failure nor a wait (the ledger or the dead-letter queue
+            // unavailable) past the retry window: given up on like a step's failure.
+            Outcome::Retry { error, .. }
+                if self.options.retry_window_over(envelope.received_at) =>
+            {
+                let reason = self
+                    .options
+                    .given_up(envelope.received_at, "failing", &error)
+                    .unwrap_or(error);
+                self.dead_letter(message, dead_letter_of(&envelope, reason, None, None))
+                    .await
+            }
             // Failed while Rechat is down for everyone: held with the rest and released with
             // them, not left to its own backoff. A failed probe comes back when the next
             // probe is due, and is that probe.
@@ -396,6 +503,14 @@ impl Delivery<'_> {
                 envelope = %envelope.id, sender = %envelope.origin.sender,
                 reason = %reason, outcome = outcome.label(), "follow-up for a lead Rechat does not have, kept in the dead-letter queue"
             ),
+            Outcome::Waiting { reason, retry_in } => tracing::info!(
+                envelope = %envelope.id, sender = %envelope.origin.sender,
+                retry_in_secs = retry_in.as_secs(), reason = %reason, outcome = outcome.label(), "waiting"
+            ),
+            Outcome::Requeued { reason } => tracing::info!(
+                envelope = %envelope.id, sender = %envelope.origin.sender,
+                reason = %reason, outcome = outcome.label(), "put back at the end of its group"
+            ),
             _ => tracing::info!(
                 envelope = %envelope.id, sender = %envelope.origin.sender, channel = %channel,
                 steps = envelope.steps.len(), outcome = outcome.label(), "lead processed"
@@ -423,7 +538,8 @@ impl Delivery<'_> {
                 capture_recorded,
             }) => (record, capture_recorded),
             Ok(Opened::Duplicate) => return Outcome::Duplicate,
-            Err(e) => return self.retry(message, format!("ledger: {e}"), None),
+            // No record to read the lead's own failures from: its receives stand in.
+            Err(e) => return self.retry(message.receive_count, format!("ledger: {e}"), None),
         };
         if record.status == RecordStatus::Delivered {
             return Outcome::Duplicate;
@@ -438,7 +554,10 @@ impl Delivery<'_> {
                 .dead_letter(message, dead_letter_of(envelope, reason, None, None))
                 .await;
         }
-        if let Some(outcome) = self.await_earlier_steps(envelope, &record, message).await {
+        if let Some(outcome) = self
+            .await_earlier_steps(envelope, &mut record, message)
+            .await
+        {
             return outcome;
         }
         record.status = RecordStatus::InProgress;
@@ -462,18 +581,43 @@ impl Delivery<'_> {
                         error: error.clone(),
                     };
                     record.last_error = Some(format!("{}: {error}", step.kind()));
-                    if self.options.retry_window_over(envelope.received_at) {
-                        let hours = self.options.retry_for.as_secs() / 3600;
-                        let reason = format!(
-                            "still failing {hours} hours after the lead was received (the retry window): {error}"
-                        );
+                    if let Some(reason) =
+                        self.options
+                            .given_up(envelope.received_at, "failing", &error)
+                    {
                         return self
                             .give_up(message, envelope, &mut record, step, reason, None)
                             .await;
                     }
+                    // A failure of the lead's own, unless Rechat is down for everyone (this very
+                    // call may be what showed it): then the lead is held with the rest.
+                    if self.breaker.down_hold(&self.options.breaker).is_none() {
+                        record.pacing.failures += 1;
+                    }
                     // Best effort: the retry resumes from the ledger either way.
                     let _ = self.save(&mut record).await;
-                    return self.retry(message, format!("{}: {error}", step.kind()), retry_after);
+                    return self.retry(
+                        record.pacing.failures,
+                        format!("{}: {error}", step.kind()),
+                        retry_after,
+                    );
+                }
+                Err(StepError::Waiting(reason)) => {
+                    record.last_error = Some(format!("{}: {reason}", step.kind()));
+                    if let Some(reason) =
+                        self.options
+                            .given_up(envelope.received_at, "waiting", &reason)
+                    {
+                        return self
+                            .give_up(message, envelope, &mut record, step, reason, None)
+                            .await;
+                    }
+                    record.pacing.order_waits += 1;
+                    let _ = self.save(&mut record).await;
+                    return Outcome::Waiting {
+                        reason,
+                        retry_in: self.options.backoff(record.pacing.order_waits),
+                    };
                 }
                 Err(StepError::Permanent { error, status }) => {
                     record.steps[i] = StepState::Failed {
@@ -492,70 +636,16 @@ impl Delivery<'_> {
                 && step.is_capture()
                 && let Err(e) = self.save(&mut record).await
             {
-                return self.retry(message, format!("ledger: {e}"), None);
+                return self.retry(message.receive_count, format!("ledger: {e}"), None);
             }
         }
         record.status = RecordStatus::Delivered;
         record.last_error = None;
         if let Err(e) = self.save(&mut record).await {
             // Every step is recorded as done already: the retry will find nothing to do.
-            return self.retry(message, format!("ledger: {e}"), None);
+            return self.retry(message.receive_count, format!("ledger: {e}"), None);
         }
         Outcome::Delivered
-    }
-
-    /// A follow-up (activity, reassignment) waits while an earlier envelope of its lead is
-    /// unfinished, so that one lead's steps reach Rechat in the order received even when the
-    /// queue's order fails: a crashed consumer's stale receipt handle can release a FIFO group
-    /// early (moto honours one). A capture needs no check: a follow-up on a capture already
-    /// waits for its lead id. The index read may lag, so what it calls unfinished is read
-    /// again by key. Past `ORDER_WAIT_RECEIVES` receives it goes on regardless: two requests
-    /// for one lead taken at the same moment can be queued against their receive times, and
-    /// waiting then would hold the lead until its dead-letter limit.
-    async fn await_earlier_steps(
-        &self,
-        envelope: &Envelope,
-        record: &LedgerRecord,
-        message: &QueueMessage,
-    ) -> Option<Outcome> {
-        if envelope.steps.iter().any(Step::is_capture) {
-            return None;
-        }
-        let unfinished = |r: &LedgerRecord| {
-            r.key != record.key
-                && r.received_at < envelope.received_at
-                && matches!(r.status, RecordStatus::Queued | RecordStatus::InProgress)
-        };
-        let earlier = match self.ledger.records_for_lead(&envelope.lead_key).await {
-            Ok(records) => records,
-            Err(e) => return Some(self.retry(message, format!("ledger: {e}"), None)),
-        };
-        for candidate in earlier.iter().filter(|r| unfinished(r)) {
-            let current = match self.ledger.get(&candidate.key).await {
-                Ok(current) => current,
-                Err(e) => return Some(self.retry(message, format!("ledger: {e}"), None)),
-            };
-            if !current.as_ref().is_some_and(unfinished) {
-                continue;
-            }
-            if message.receive_count > ORDER_WAIT_RECEIVES {
-                tracing::warn!(
-                    envelope = %envelope.id, earlier = %candidate.key,
-                    receive_count = message.receive_count,
-                    "an earlier envelope of this lead is still unfinished; delivering anyway"
-                );
-                return None;
-            }
-            return Some(self.retry(
-                message,
-                format!(
-                    "an earlier envelope of this lead ({}) is not delivered yet",
-                    candidate.key
-                ),
-                None,
-            ));
-        }
-        None
     }
 
     /// The ledger record for this envelope: new, resumed, or a duplicate's. Creating comes
@@ -835,10 +925,9 @@ impl Delivery<'_> {
                     ),
                     status: None,
                 }),
-                Some(_) => Err(StepError::Transient {
-                    error: format!("the lead's capture (envelope {id}) is not delivered yet"),
-                    retry_after: None,
-                }),
+                Some(_) => Err(StepError::Waiting(format!(
+                    "the lead's capture (envelope {id}) is not delivered yet"
+                ))),
                 None => Err(StepError::Permanent {
                     error: format!("no envelope {id} is known to the ledger"),
                     status: None,
@@ -886,17 +975,12 @@ impl Delivery<'_> {
         outcome
     }
 
-    /// The delay before the message comes back: the backoff for its receive count, or
-    /// Rechat's `Retry-After` when that is longer. Never less than the backoff: a server
-    /// that kept asking for a second's wait would otherwise spend the queue's receives in
-    /// minutes, where the backoff's cap spreads them over days.
-    fn retry(
-        &self,
-        message: &QueueMessage,
-        error: String,
-        retry_after: Option<Duration>,
-    ) -> Outcome {
-        let backoff = self.options.backoff(message.receive_count);
+    /// The delay before the message comes back: the backoff for the lead's `failures` failed
+    /// tries, or Rechat's `Retry-After` when that is longer. Never less than the backoff: a
+    /// server that kept asking for a second's wait would otherwise be called every second
+    /// for the whole retry window.
+    fn retry(&self, failures: u32, error: String, retry_after: Option<Duration>) -> Outcome {
+        let backoff = self.options.backoff(failures);
         Outcome::Retry {
             error,
             retry_in: retry_after.map_or(backoff, |after| after.max(backoff)),
@@ -939,7 +1023,11 @@ impl Delivery<'_> {
                 reason: dead.reason,
             },
             // Never drop it: it stays on the queue until the dead-letter queue takes it.
-            Err(e) => self.retry(message, format!("dead-letter queue: {e}"), None),
+            Err(e) => self.retry(
+                message.receive_count,
+                format!("dead-letter queue: {e}"),
+                None,
+            ),
         }
     }
 }
@@ -984,17 +1072,13 @@ pub fn by_group(messages: Vec<(usize, QueueMessage)>) -> Vec<Vec<(usize, QueueMe
 /// The message's FIFO group: SQS's own, else the envelope's `lead_key`, else the message
 /// alone (an unreadable body blocks nothing but itself).
 fn group_id(message: &QueueMessage) -> String {
-    if let Some(g) = &message.group_id {
-        return g.clone();
-    }
-    serde_json::from_str::<serde_json::Value>(&message.body)
-        .ok()
-        .and_then(|v| {
-            v.get("lead_key")
-                .and_then(|k| k.as_str())
-                .map(str::to_owned)
-        })
-        .unwrap_or_else(|| format!("message-{}", message.message_id))
+    crate::queue::group_of(message).unwrap_or_else(|| format!("message-{}", message.message_id))
+}
+
+/// A wait in the queue's whole seconds, never shortened to zero (it would come straight
+/// back, early).
+fn whole_seconds(d: Duration) -> Duration {
+    Duration::from_secs((d.as_secs() + u64::from(d.subsec_nanos() > 0)).max(1))
 }
 
 #[cfg(test)]

@@ -278,6 +278,7 @@ mod tests {
             channel: String::new(),
             find: vec![],
             unsure: None,
+            pacing: Default::default(),
             version: 1,
         }
     }

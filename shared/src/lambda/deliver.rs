@@ -21,6 +21,11 @@ pub fn messages(event: SqsEvent) -> Vec<QueueMessage> {
                 .get("ApproximateReceiveCount")
                 .and_then(|c| c.parse().ok())
                 .unwrap_or(1),
+            not_before: crate::queue::sqs::not_before(
+                r.message_attributes
+                    .get("not_before")
+                    .and_then(|a| a.string_value.as_deref()),
+            ),
         })
         .collect()
 }

@@ -81,8 +81,39 @@ pub struct LedgerRecord {
     /// Why the reading is unsure, when it is (`Notice::Unsure`): a copy is kept for review.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unsure: Option<String>,
+    /// What delivery keeps between receives to pace this envelope's retries.
+    #[serde(default, skip_serializing_if = "Pacing::is_empty")]
+    pub pacing: Pacing,
     /// Bumped on every write; a write expects the version it read (optimistic locking).
     pub version: u64,
+}
+
+/// What paces an envelope's next try: its own failures, not the queue's receives (a receive
+/// may end in a hold that made no call, which is no failed attempt).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pacing {
+    /// Tries that failed while Rechat was up for everyone (a 5xx, a timeout, its own 429):
+    /// the retry delay doubles with each.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub failures: u32,
+    /// Receives a follow-up spent waiting for an earlier envelope of its lead.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub order_waits: u32,
+    /// When its message was last put back at the end of its group as a new one (on SQS,
+    /// before it spends the queue's receive limit waiting): a later envelope of its lead
+    /// queued before then now stands ahead of it, and goes behind it in turn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requeued_at: Option<DateTime<Utc>>,
+}
+
+impl Pacing {
+    fn is_empty(&self) -> bool {
+        *self == Pacing::default()
+    }
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl LedgerRecord {
@@ -112,6 +143,7 @@ impl LedgerRecord {
                 .iter()
                 .find_map(|n| n.unsure())
                 .map(str::to_owned),
+            pacing: Pacing::default(),
             version: 0,
         }
     }

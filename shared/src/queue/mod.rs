@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 /// One message as a consumer receives it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct QueueMessage {
     pub message_id: String,
     /// The handle that changes this receipt's visibility (absent in some test events).
@@ -22,6 +22,10 @@ pub struct QueueMessage {
     /// The FIFO group; when absent the envelope's own `lead_key` is used.
     pub group_id: Option<String>,
     pub receive_count: u32,
+    /// Not to be delivered before then: a message put back at the end of its group as a new
+    /// one (`Queue::requeue`) carries what was left of its wait, since SQS FIFO has no
+    /// per-message delay.
+    pub not_before: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Why a message went to the dead-letter queue: sent along as message attributes.
@@ -208,4 +212,36 @@ pub trait Queue: Send + Sync {
     async fn release_held(&self) -> Result<usize, QueueError> {
         Ok(0)
     }
+
+    /// The receives after which the queue moves a message to the dead-letter queue on its
+    /// own, when it counts every receive whatever the consumer answered (SQS's redrive
+    /// policy): waiting there spends the limit, so delivery puts a message that has spent
+    /// half of it back as a new one. `None`: no such limit, or one that counts only the
+    /// receives delivery never answered (the embedded store gives the others back).
+    async fn receive_limit(&self) -> Result<Option<u32>, QueueError> {
+        Ok(None)
+    }
+
+    /// Puts a received message back at the end of its group as a new message, whose
+    /// receive count starts again, not to be delivered before `not_before`. The received one
+    /// is then done with: the caller deletes it as it does a delivered one (until then, both
+    /// are queued; the ledger keeps the lead from being delivered twice).
+    async fn requeue(
+        &self,
+        message: &QueueMessage,
+        not_before: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<(), QueueError>;
+}
+
+/// The FIFO group a received message belongs to: the queue's own, else its envelope's
+/// `lead_key` (an unreadable body: none).
+pub fn group_of(message: &QueueMessage) -> Option<String> {
+    if let Some(group) = &message.group_id {
+        return Some(group.clone());
+    }
+    serde_json::from_str::<serde_json::Value>(&message.body)
+        .ok()?
+        .get("lead_key")?
+        .as_str()
+        .map(str::to_owned)
 }

@@ -14,7 +14,13 @@ pub struct SqsQueue {
     client: Client,
     queue_url: String,
     dead_letter_url: String,
+    /// The main queue's redrive limit, read once (it changes only with a deploy).
+    receive_limit: std::sync::Arc<tokio::sync::OnceCell<Option<u32>>>,
 }
+
+/// The message attribute a requeued message carries its wait in (milliseconds since the
+/// epoch): SQS FIFO takes no per-message delay.
+const NOT_BEFORE: &str = "not_before";
 
 fn unavailable<E: std::error::Error>(e: E) -> QueueError {
     QueueError::Unavailable(DisplayErrorContext(e).to_string())
@@ -74,6 +80,7 @@ impl SqsQueue {
             client,
             queue_url: queue_url.into(),
             dead_letter_url: dead_letter_url.into(),
+            receive_limit: Default::default(),
         }
     }
 
@@ -372,7 +379,7 @@ fn received(
     chrono::DateTime<chrono::Utc>,
 ) {
     let system = m.attributes.unwrap_or_default();
-    let attrs = m
+    let attrs: HashMap<String, String> = m
         .message_attributes
         .unwrap_or_default()
         .into_iter()
@@ -394,8 +401,28 @@ fn received(
             .get(&MessageSystemAttributeName::ApproximateReceiveCount)
             .and_then(|c| c.parse().ok())
             .unwrap_or(1),
+        not_before: not_before(attrs.get(NOT_BEFORE).map(String::as_str)),
     };
     ((message, attrs), sent_at)
+}
+
+/// A requeued message's `not_before` attribute, as the SDK or a Lambda event gives it.
+pub fn not_before(attribute: Option<&str>) -> Option<chrono::DateTime<chrono::Utc>> {
+    attribute?
+        .parse::<i64>()
+        .ok()
+        .and_then(chrono::DateTime::from_timestamp_millis)
+}
+
+/// `maxReceiveCount` from a queue's `RedrivePolicy` attribute (SQS writes it as a number;
+/// older set-ups as a string).
+fn max_receive_count(policy: &str) -> Option<u32> {
+    let policy: serde_json::Value = serde_json::from_str(policy).ok()?;
+    match &policy["maxReceiveCount"] {
+        serde_json::Value::Number(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
+        serde_json::Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
 }
 
 #[async_trait]
@@ -504,6 +531,60 @@ impl Queue for SqsQueue {
         }
     }
 
+    /// The redrive policy's `maxReceiveCount`, read from the queue at the first need: the
+    /// template sets it, and nothing here has to be kept equal to it.
+    async fn receive_limit(&self) -> Result<Option<u32>, QueueError> {
+        let limit = self
+            .receive_limit
+            .get_or_try_init(|| async {
+                let policy = self
+                    .client
+                    .get_queue_attributes()
+                    .queue_url(&self.queue_url)
+                    .attribute_names(QueueAttributeName::RedrivePolicy)
+                    .send()
+                    .await
+                    .map_err(unavailable)?
+                    .attributes
+                    .and_then(|mut a| a.remove(&QueueAttributeName::RedrivePolicy));
+                Ok::<_, QueueError>(policy.as_deref().and_then(max_receive_count))
+            })
+            .await?;
+        Ok(*limit)
+    }
+
+    /// Sent again into its group with a deduplication id of its own receipt's message: the
+    /// original's (the envelope id) would be swallowed within SQS's five minutes, and a
+    /// second requeue of the same received message (a retry after a crash) is.
+    async fn requeue(
+        &self,
+        message: &QueueMessage,
+        not_before: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<(), QueueError> {
+        let group = super::group_of(message).ok_or_else(|| {
+            QueueError::Refused("the message has no group to be put back into".into())
+        })?;
+        let mut send = self
+            .client
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(&message.body)
+            .message_group_id(group)
+            .message_deduplication_id(format!("requeue-{}", message.message_id));
+        if let Some(at) = not_before {
+            send = send.message_attributes(
+                NOT_BEFORE,
+                MessageAttributeValue::builder()
+                    .data_type("Number")
+                    .string_value(at.timestamp_millis().to_string())
+                    .build()
+                    .expect("a number attribute is complete"),
+            );
+        }
+        send.send().await.map_err(send_error)?;
+        Ok(())
+    }
+
     async fn health(&self) -> Result<(), QueueError> {
         self.client
             .get_queue_attributes()
@@ -560,6 +641,24 @@ mod tests {
             SendMessageError::generic(ErrorMetadata::builder().code(code).message(message).build());
         let raw = Response::new(StatusCode::try_from(400).unwrap(), SdkBody::empty());
         send_error(SdkError::service_error(error, raw))
+    }
+
+    #[test]
+    fn the_redrive_limit_is_read_from_the_policy_as_sqs_or_an_older_set_up_writes_it() {
+        let arn = "arn:aws:sqs:us-east-1:1:dlq.fifo";
+        for policy in [
+            format!(r#"{{"deadLetterTargetArn":"{arn}","maxReceiveCount":1000}}"#),
+            format!(r#"{{"deadLetterTargetArn":"{arn}","maxReceiveCount":"1000"}}"#),
+        ] {
+            assert_eq!(max_receive_count(&policy), Some(1000), "{policy}");
+        }
+        assert_eq!(max_receive_count(r#"{"deadLetterTargetArn":"x"}"#), None);
+        assert_eq!(max_receive_count("not json"), None);
+        assert_eq!(
+            not_before(Some("1800000000000")),
+            chrono::DateTime::from_timestamp(1_800_000_000, 0)
+        );
+        assert_eq!(not_before(Some("soon")), None);
     }
 
     #[test]

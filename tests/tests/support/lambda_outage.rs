@@ -13,7 +13,7 @@ use inlet::ledger::dynamodb::DynamoLedger;
 use inlet::queue::Queue;
 use inlet::queue::sqs::SqsQueue;
 use inlet_testkit::{Fault, Moto, RechatDouble};
-use inlet_tests::watch::{CHANNEL, Watch, deploy, function_env};
+use inlet_tests::watch::{CHANNEL, Watch, deploy_with_receive_limit, function_env};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -38,19 +38,29 @@ pub struct Figures {
     pub receiving_after: Duration,
     /// What the ledger said midway.
     pub state_during: inlet::breaker::RechatState,
+    /// The reasons of what was on the dead-letter queue once every lead arrived.
+    pub dead_letters: Vec<String>,
 }
 
-/// `deliver`: the function binary (the test's debug build, the bench's release build).
+/// `deliver`: the function binary (the test's debug build, the bench's release build);
+/// `max_receives`: the queue's redrive limit (template.yaml: 1,000).
 pub async fn run(
     deliver: &std::path::Path,
     outage: Duration,
     leads: usize,
     probe_secs: &str,
+    max_receives: u32,
 ) -> Figures {
     let (moto, _guard) = Moto::exclusive().await;
     let aws = inlet_tests::aws_config(moto.endpoint()).await;
     let routing = format!("[email.tags]\nmain = \"{CHANNEL}\"\n");
-    let deployed = deploy(&aws, &routing, b"From: a@example.com\r\n\r\nx").await;
+    let deployed = deploy_with_receive_limit(
+        &aws,
+        &routing,
+        b"From: a@example.com\r\n\r\nx",
+        max_receives,
+    )
+    .await;
     let double = RechatDouble::start().await;
     double.go_down(Fault::Status(503));
     let logs = std::env::temp_dir().join(format!("inlet-lambda-outage-{}", std::process::id()));
@@ -135,15 +145,30 @@ pub async fn run(
         .filter(|r| r.fault.is_some())
         .count();
     let limit = Duration::from_secs(300) + outage;
+    let mut dead_letters = Vec::new();
+    let mut polls = 0u32;
     while double.leads().len() < leads {
+        // A lead dead-lettered will never arrive: looked for every few seconds.
+        polls += 1;
+        if polls.is_multiple_of(50) {
+            dead_letters = queue.dead_letters().await.unwrap_or_default();
+        }
         assert!(
-            back.elapsed() < limit,
-            "{} of {leads} leads delivered\n{}",
+            back.elapsed() < limit && double.leads().len() + dead_letters.len() < leads,
+            "{} of {leads} leads delivered, {} dead-lettered\n{}",
             double.leads().len(),
+            dead_letters.len(),
             watch.function_log("deliver")
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let dead_letters = queue
+        .dead_letters()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.dead_letter.reason)
+        .collect();
     stop.store(true, Ordering::Relaxed);
     for p in pollers {
         let _ = p.await;
@@ -162,6 +187,7 @@ pub async fn run(
             (receiving.load(Ordering::Relaxed) / POLLERS) as u64,
         ),
         state_during,
+        dead_letters,
     }
 }
 
