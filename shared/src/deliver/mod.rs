@@ -22,6 +22,8 @@
 //!   releases them all. A 429's `Retry-After` holds every lead, not only the one it answered.
 
 pub mod breaker;
+pub mod correct;
+pub mod lookup;
 pub mod view;
 
 pub use breaker::Breaker;
@@ -480,6 +482,7 @@ impl Delivery<'_> {
                         error: error.clone(),
                     };
                     record.last_error = Some(format!("{}: {error}", step.kind()));
+                    record.rechat_status = status;
                     return self
                         .give_up(message, envelope, &mut record, step, error, status)
                         .await;
@@ -497,6 +500,7 @@ impl Delivery<'_> {
         }
         record.status = RecordStatus::Delivered;
         record.last_error = None;
+        record.rechat_status = None;
         if let Err(e) = self.save(&mut record).await {
             // Every step is recorded as done already: the retry will find nothing to do.
             return self.retry(message, format!("ledger: {e}"), None);
@@ -679,6 +683,8 @@ impl Delivery<'_> {
             Step::Activity { target, activity } => {
                 match self.resolve(envelope, record, target).await? {
                     Resolved::Lead(id) => {
+                        // The lead it acted on, for whoever looks this envelope up.
+                        record.rechat_lead_id.get_or_insert_with(|| id.clone());
                         let started = std::time::Instant::now();
                         let result = self.rechat.timeline(&id, activity).await;
                         crate::telemetry::observe_rechat(started.elapsed());
@@ -692,6 +698,8 @@ impl Delivery<'_> {
             Step::Assign { target, assignees } => {
                 match self.resolve(envelope, record, target).await? {
                     Resolved::Lead(id) => {
+                        // The lead it acted on, for whoever looks this envelope up.
+                        record.rechat_lead_id.get_or_insert_with(|| id.clone());
                         let started = std::time::Instant::now();
                         let result = self.rechat.assign(&id, assignees).await;
                         crate::telemetry::observe_rechat(started.elapsed());

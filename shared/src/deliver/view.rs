@@ -3,8 +3,12 @@
 //! counts (`Backlog`), what the ledger recorded (recent records) and the breaker's shared
 //! state; `/health`, `inlet status` and `/metrics` all read this one judgement.
 //!
-//! - **failing**: Rechat is judged down (the breaker is open), or most of the recent
-//!   attempts failed (a bad token fails every lead with a 401 without opening the breaker).
+//! - **failing**: Rechat is judged down (the breaker is open), or attempts fail now: in the
+//!   last `FAILING_WINDOW`, most attempts failed or `FAILURES_IN_A_ROW` failed with no
+//!   delivery after them (a bad token fails every lead with a 401 without opening the
+//!   breaker). A delivery after the failures clears it at once. A lead Rechat refused for
+//!   its content (400, 422) is that lead's fault, not delivery's: it waits for a person as
+//!   a dead letter (`Attention`), and is not counted here.
 //! - **stalled**: leads wait longer than `stall_after` and nothing was delivered in that
 //!   time: no deliverer runs, or one is stuck. Nothing fails, and nothing moves.
 //! - **ok** otherwise, an idle system included.
@@ -20,8 +24,14 @@ use std::time::Duration;
 /// retry delay's cap (five minutes), so a lead waiting out its backoff is not one.
 pub const STALL_AFTER: Duration = Duration::from_secs(15 * 60);
 
-/// The most recent attempts that decide whether delivery is failing.
-pub const RECENT_ATTEMPTS: usize = 20;
+/// How far back attempts decide whether delivery is failing: long enough for a small
+/// office's few leads to say something, short enough that an old outage is forgotten
+/// (a delivery after it forgets it sooner).
+pub const FAILING_WINDOW: Duration = Duration::from_secs(60 * 60);
+
+/// Failed attempts with no delivery after them that make delivery failing, whatever the
+/// window's majority says (a token revoked in a busy hour).
+pub const FAILURES_IN_A_ROW: usize = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -53,10 +63,13 @@ pub struct Activity {
     /// Speed to lead, from acknowledgment to Rechat's answer, over the last day's deliveries.
     pub speed_to_lead_p50_ms: Option<u64>,
     pub speed_to_lead_p99_ms: Option<u64>,
-    /// Of the `RECENT_ATTEMPTS` most recently attempted envelopes, how many failed (in retry
-    /// after an error, or dead-lettered) and how many were looked at.
+    /// Of the envelopes attempted in the last `FAILING_WINDOW`, how many failed (in retry
+    /// after an error, or dead-lettered; a refusal of the lead's content is not counted) and
+    /// how many were looked at.
     pub recent_failed: usize,
     pub recent_attempted: usize,
+    /// Failed attempts after the last delivery (in the window).
+    pub failed_since_success: usize,
     /// Envelopes in retry after an error, now.
     pub in_retry: u64,
 }
@@ -90,12 +103,24 @@ pub fn activity(records: &[LedgerRecord], now: DateTime<Utc>) -> Activity {
     out.speed_to_lead_p50_ms = percentile(&speeds, 50);
     out.speed_to_lead_p99_ms = percentile(&speeds, 99);
 
-    let mut attempted: Vec<&LedgerRecord> = records.iter().filter(|r| attempted_once(r)).collect();
-    attempted.sort_by_key(|r| std::cmp::Reverse(r.updated_at));
-    attempted.truncate(RECENT_ATTEMPTS);
+    let window = now - chrono::Duration::from_std(FAILING_WINDOW).unwrap_or_default();
+    let attempted: Vec<&LedgerRecord> = records
+        .iter()
+        .filter(|r| attempted_once(r) && r.updated_at >= window && !refused_for_content(r))
+        .collect();
     out.recent_attempted = attempted.len();
     out.recent_failed = attempted.iter().filter(|r| failed(r)).count();
+    out.failed_since_success = attempted
+        .iter()
+        .filter(|r| failed(r) && out.last_success_at.is_none_or(|at| r.updated_at > at))
+        .count();
     out
+}
+
+/// Rechat refused the lead for what it holds (400, 422): that lead's fault, which a
+/// person corrects; the next lead goes through.
+pub fn refused_for_content(r: &LedgerRecord) -> bool {
+    r.status == RecordStatus::DeadLettered && matches!(r.rechat_status, Some(400 | 422))
 }
 
 /// Finished, or tried and waiting to be tried again: an attempt with an outcome.
@@ -124,6 +149,23 @@ fn percentile(sorted: &[u64], p: usize) -> Option<u64> {
     Some(sorted[rank - 1])
 }
 
+/// A span for a person: `1 hour`, `15 minutes`, `45 seconds`.
+pub fn span(d: Duration) -> String {
+    let secs = d.as_secs();
+    let (n, unit) = if secs >= 3600 && secs % 3600 == 0 {
+        (secs / 3600, "hour")
+    } else if secs >= 60 && secs % 60 == 0 {
+        (secs / 60, "minute")
+    } else {
+        (secs, "second")
+    };
+    if n == 1 {
+        format!("{n} {unit}").replace("1 ", "")
+    } else {
+        format!("{n} {unit}s")
+    }
+}
+
 /// The judgement, with what it rests on.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DeliveryView {
@@ -149,8 +191,12 @@ pub fn judge(
 ) -> DeliveryView {
     let unavailable_since = rechat.and_then(|r| r.unavailable_since);
     let stall = chrono::Duration::from_std(stall_after).unwrap_or(chrono::Duration::MAX);
-    let oldest = backlog.and_then(|b| b.oldest_waiting_secs);
     let waiting = backlog.map(|b| b.waiting);
+    // Nothing waiting has waited no time (a queue that cannot say its oldest can say that).
+    let oldest = backlog.and_then(|b| {
+        b.oldest_waiting_secs
+            .or_else(|| (b.waiting == 0).then_some(0))
+    });
     let (status, why) = if let Some(since) = unavailable_since {
         (
             DeliveryStatus::Failing,
@@ -159,14 +205,18 @@ pub fn judge(
                 since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
             ),
         )
-    } else if activity.recent_attempted > 0
-        && activity.recent_failed * 2 > activity.recent_attempted
+    } else if activity.failed_since_success > 0
+        && (activity.failed_since_success >= FAILURES_IN_A_ROW
+            || activity.recent_failed * 2 > activity.recent_attempted)
     {
         (
             DeliveryStatus::Failing,
             format!(
-                "{} of the last {} attempts failed",
-                activity.recent_failed, activity.recent_attempted
+                "{} of {} attempts in the last {} failed, {} of them since the last delivery",
+                activity.recent_failed,
+                activity.recent_attempted,
+                span(FAILING_WINDOW),
+                activity.failed_since_success
             ),
         )
     } else if waiting.unwrap_or(0) > 0
@@ -192,6 +242,17 @@ pub fn judge(
         dead_letters: backlog.map(|b| b.dead_letters),
         last_success_at: activity.last_success_at,
         rechat_unavailable_since: unavailable_since,
+    }
+}
+
+/// What a person must know first: delivery failing or stalled, else whether leads wait for
+/// a person (`waiting_for_person`: dead letters that are leads which did not reach the
+/// agent, `DeadLetter::waits_for_person`), else ok. The console's header and `inlet
+/// status`'s first line; anything but `ok` exits `inlet status` with 1.
+pub fn state(view: &DeliveryView, waiting_for_person: usize) -> &'static str {
+    match view.status {
+        DeliveryStatus::Ok if waiting_for_person > 0 => "needs_attention",
+        status => status.as_str(),
     }
 }
 
@@ -278,6 +339,9 @@ mod tests {
             channel: String::new(),
             find: vec![],
             unsure: None,
+            person: None,
+            rechat_status: None,
+            corrects: None,
             version: 1,
         }
     }

@@ -72,6 +72,25 @@ impl DeadLetter {
             Some(FORWARDING_CONFIRMATION | UNROUTABLE | SPAM)
         )
     }
+
+    /// Rechat refused the lead for what it holds (400, 422): sent again as it is, it fails
+    /// the same way. A person corrects it (`deliver::correct`), or says to send it as it is
+    /// (Rechat's rules changed).
+    pub fn refused_for_content(&self) -> bool {
+        self.cause.is_none() && matches!(self.status, Some(400 | 422))
+    }
+
+    /// Whether a plain replay sends it again: replayable, and not bound to fail the same way.
+    pub fn replays(&self, as_is: bool) -> bool {
+        self.replayable() && (as_is || !self.refused_for_content())
+    }
+
+    /// A lead that did not reach the agent and waits for a person: a failed delivery, or
+    /// mail no rule placed. Not a follow-up for a lead Rechat does not have (anyone can post
+    /// one), spam, or a forwarding confirmation (no lead).
+    pub fn waits_for_person(&self) -> bool {
+        matches!(self.cause.as_deref(), None | Some(UNROUTABLE))
+    }
 }
 
 /// A message on the dead-letter queue, with why it is there.

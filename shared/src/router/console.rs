@@ -16,8 +16,6 @@
 
 use crate::deliver::view::Reading;
 use crate::kept::KeptKind;
-use crate::ledger::LedgerRecord;
-use crate::ledger::search::{LeadQuery, search};
 use crate::queue::{DeadLetters, DeadMessage};
 use crate::web::{IntakeError, Request, Response, header_str, json_response};
 use bytes::Bytes;
@@ -43,6 +41,8 @@ const PAGE: &str = include_str!("console/page.html");
 const LOGIN: &str = include_str!("console/login.html");
 const SCRIPT: &str = include_str!("console/console.js");
 const STYLE: &str = include_str!("console/console.css");
+
+mod leads;
 
 /// What the console needs besides the intake's queue, ledger and kept items.
 pub struct Console {
@@ -79,12 +79,6 @@ impl Console {
 
 /// The kept items of a kind the console lists at once, newest first.
 const KEPT_LISTED: usize = 200;
-
-/// The ledger records a search reads when it has no exact way in.
-const SEARCH_SCAN: usize = 5_000;
-
-/// The envelopes a search answers at most.
-const SEARCH_LIMIT: usize = 500;
 
 /// How a request proved itself.
 enum Credential {
@@ -390,7 +384,7 @@ fn login(console: &Console, req: &Request) -> Response {
 }
 
 /// Changing calls must say they come from the console's script.
-fn from_script(req: &Request) -> Result<(), IntakeError> {
+pub(super) fn from_script(req: &Request) -> Result<(), IntakeError> {
     match header_str(req, "x-inlet-console") {
         Some(_) => Ok(()),
         None => Err(IntakeError::forbidden(
@@ -480,85 +474,18 @@ async fn api_call(
             tracing::info!(kept = %item.id, kind = item.kind.as_str(), "console: a kept item was dismissed");
             Ok(json!({"deleted": item.id}))
         }
-        (&Method::GET, ["dead-letters"]) => {
-            let dead = ctx.console.dead_letters.list().await.map_err(unavailable)?;
-            Ok(json!({"dead_letters": dead.iter().map(dead_json).collect::<Vec<_>>()}))
-        }
-        (&Method::GET, ["leads"]) => {
-            let query = req.uri().query().unwrap_or("");
-            let params: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect();
-            let settings = &ctx.intake.settings;
-            let query = LeadQuery::from_params(
-                params.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-                settings.normalize.phone_region,
-            )
-            .map_err(|e| IntakeError::invalid(e.field, &e.message))?;
-            let channels = match &settings.channels {
-                crate::web::ChannelPolicy::Only(list) => list.iter().cloned().collect(),
-                crate::web::ChannelPolicy::AnyUuid => Vec::new(),
-            };
-            let records = search(
-                ctx.intake.ledger.as_ref(),
-                &query,
-                &channels,
-                SEARCH_LIMIT,
-                SEARCH_SCAN,
-                chrono::Utc::now(),
-            )
-            .await
-            .map_err(|e| {
-                tracing::warn!(error = %e, "console: the ledger cannot be read");
-                IntakeError::new(503, "ledger_unavailable", "the ledger cannot be read")
-            })?;
-            let Some(records) = records else {
-                return Ok(json!({"leads": [], "listed": false}));
-            };
-            Ok(
-                json!({"leads": records.iter().map(record_json).collect::<Vec<_>>(), "listed": true}),
-            )
-        }
-        (&Method::POST, ["dead-letters", id, "release"]) => {
-            from_script(req)?;
-            let dead = ctx.console.dead_letters.list().await.map_err(unavailable)?;
-            let found = dead
-                .iter()
-                .find(|d| d.message_id == *id)
-                .ok_or_else(|| IntakeError::not_found("no dead letter has that id"))?;
-            if !crate::queue::releasable(&found.dead_letter) {
-                return Err(IntakeError::new(
-                    409,
-                    "not_releasable",
-                    "this one cannot go back as it is: unroutable mail needs a routing rule and `inlet dlq replay`; a forwarding confirmation is no lead",
-                ));
-            }
-            ctx.console
-                .dead_letters
-                .release(found)
-                .await
-                .map_err(unavailable)?;
-            tracing::info!(message = %id, "console: a dead letter was released to the queue");
-            Ok(json!({"released": id}))
-        }
-        (&Method::DELETE, ["dead-letters", id]) => {
-            from_script(req)?;
-            if !ctx
-                .console
-                .dead_letters
-                .delete(id)
-                .await
-                .map_err(unavailable)?
-            {
-                return Err(IntakeError::not_found("no dead letter has that id"));
-            }
-            tracing::info!(message = %id, "console: a dead letter was deleted");
-            Ok(json!({"deleted": id}))
-        }
+        (&Method::GET, ["dead-letters"]) => leads::list(ctx).await,
+        (&Method::GET, ["leads"]) => leads::search(ctx, req).await,
+        (&Method::POST, ["dead-letters", id, "release"]) => leads::release(ctx, id, req).await,
+        (&Method::POST, ["dead-letters", id, "correct"]) => leads::correct(ctx, id, req).await,
+        (&Method::DELETE, ["dead-letters", id]) => leads::delete(ctx, id, req).await,
         (_, ["status" | "dead-letters" | "leads" | "kept"]) => {
             Err(IntakeError::method_not_allowed("GET"))
         }
-        (_, ["kept", _, "release"] | ["dead-letters", _, "release"]) => {
+        (
+            _,
+            ["kept", _, "release"] | ["dead-letters", _, "release"] | ["dead-letters", _, "correct"],
+        ) => {
             Err(IntakeError::method_not_allowed("POST"))
         }
         (_, ["kept", _] | ["dead-letters", _]) => Err(IntakeError::method_not_allowed("DELETE")),
@@ -664,7 +591,7 @@ fn channels_json(policy: &crate::web::ChannelPolicy) -> Value {
 }
 
 /// A kept item for the page: why, when, who it names or what message it is.
-fn kept_json(item: &crate::kept::KeptItem) -> Value {
+pub(super) fn kept_json(item: &crate::kept::KeptItem) -> Value {
     let summary = crate::kept::summary(item);
     json!({
         "id": item.id,
@@ -687,7 +614,13 @@ pub fn status_json(reading: &Reading, dead: &[DeadMessage], kept: &[(KeptKind, u
             .filter(|d| d.dead_letter.cause.as_deref() == cause)
             .count()
     };
+    let waiting_for_person = dead
+        .iter()
+        .filter(|d| d.dead_letter.waits_for_person())
+        .count();
     json!({
+        "state": crate::deliver::view::state(&reading.view, waiting_for_person),
+        "waiting_for_person": waiting_for_person,
         "delivery": reading.view,
         "activity": reading.activity,
         "backlog": reading.backlog,
@@ -709,48 +642,6 @@ pub fn status_json(reading: &Reading, dead: &[DeadMessage], kept: &[(KeptKind, u
             "not_a_lead": kept_count(KeptKind::NotALead),
             "unsure": kept_count(KeptKind::Unsure),
         },
-    })
-}
-
-/// A dead letter for the page: why, when, and who it names (read from its envelope).
-fn dead_json(d: &DeadMessage) -> Value {
-    let envelope: Option<crate::envelope::Envelope> = serde_json::from_str(&d.body).ok();
-    let lead = envelope.as_ref().and_then(|e| {
-        e.steps.iter().find_map(|s| match s {
-            crate::envelope::Step::Capture { lead, .. } => Some(lead),
-            _ => None,
-        })
-    });
-    json!({
-        "message_id": d.message_id,
-        "envelope_id": d.dead_letter.envelope_id,
-        "at": d.sent_at,
-        "reason": d.dead_letter.reason,
-        "cause": d.dead_letter.cause.as_deref().unwrap_or("failed"),
-        "failed_step": d.dead_letter.failed_step,
-        "status": d.dead_letter.status,
-        "releasable": crate::queue::releasable(&d.dead_letter),
-        "sender": envelope.as_ref().map(|e| e.origin.sender.clone()),
-        "channel": envelope.as_ref().map(|e| e.channel.clone()),
-        "name": lead.map(|l| [l.first_name.as_deref(), l.last_name.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ")),
-        "email": lead.and_then(|l| l.email.clone()),
-        "phone": lead.and_then(|l| l.phone_number.clone()),
-    })
-}
-
-fn record_json(r: &LedgerRecord) -> Value {
-    json!({
-        "envelope_id": r.envelope_id,
-        "received_at": r.received_at,
-        "updated_at": r.updated_at,
-        "sender": r.sender,
-        "channel": r.channel,
-        "unsure": r.unsure,
-        "status": r.status,
-        "steps": r.steps,
-        "attempts": r.attempts,
-        "rechat_lead_id": r.rechat_lead_id,
-        "last_error": r.last_error,
     })
 }
 
