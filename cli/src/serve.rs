@@ -18,7 +18,7 @@ pub struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: String,
     /// Where the embedded queue and ledger live (inlet.db).
-    #[arg(long, default_value = "inlet-data")]
+    #[arg(long, env = "INLET_DATA_DIR", default_value = "inlet-data")]
     data_dir: PathBuf,
     /// Rechat API base URL (overrides INLET_RECHAT_URL and the config file).
     #[arg(long)]

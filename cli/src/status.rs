@@ -65,8 +65,22 @@ pub fn report(
     let view = &reading.view;
     let activity = &reading.activity;
     let or_unknown = |n: Option<u64>| n.map_or("unknown".to_owned(), |n| n.to_string());
+    let waiting_for_person = dead
+        .iter()
+        .filter(|d| d.dead_letter.waits_for_person())
+        .count();
+    let state = inlet::deliver::view::state(view, waiting_for_person);
     let mut lines = vec![
         format!("inlet status ({place})"),
+        format!(
+            "  state                {}",
+            match state {
+                "needs_attention" => format!(
+                    "needs attention: {waiting_for_person} lead(s) did not reach the agent and wait for a person (inlet dlq list)"
+                ),
+                other => other.to_owned(),
+            }
+        ),
         format!(
             "  delivery             {}{}",
             view.status.as_str(),
@@ -83,10 +97,12 @@ pub fn report(
         format!("  waiting to deliver   {}", or_unknown(view.waiting)),
         format!(
             "  oldest waiting       {}",
-            view.oldest_waiting_secs.map_or(
-                "unknown (on AWS: the queue's ApproximateAgeOfOldestMessage metric)".to_owned(),
-                |s| format!("{s}s")
-            )
+            match (view.waiting, view.oldest_waiting_secs) {
+                (Some(0), _) => "nothing waits".to_owned(),
+                (_, Some(s)) => format!("{s}s"),
+                (_, None) =>
+                    "unknown (on AWS: the queue's ApproximateAgeOfOldestMessage metric)".to_owned(),
+            }
         ),
         format!(
             "  in retry             {}",
@@ -206,6 +222,15 @@ pub fn report(
             d.dead_letter.reason
         ));
     }
+    let refused = others
+        .iter()
+        .filter(|d| d.dead_letter.refused_for_content())
+        .count();
+    if refused > 0 {
+        lines.push(format!(
+            "  {refused} refused by Rechat for their content fail the same way if replayed: inlet dlq correct --id ID --set field=value"
+        ));
+    }
     if !others.is_empty() {
         lines.push(
             "  inlet dlq list shows each dead letter; inlet dlq replay takes them again.".into(),
@@ -232,6 +257,12 @@ fn rechat_line(rechat: Option<&RechatState>) -> String {
 /// scripts).
 pub fn failing(reading: &Reading) -> bool {
     reading.view.status != DeliveryStatus::Ok
+}
+
+/// Whether a person must act: delivery failing or stalled, or a lead that did not reach the
+/// agent waiting on the dead-letter queue (`inlet status || alert`).
+pub fn needs_person(reading: &Reading, dead: &[DeadMessage]) -> bool {
+    failing(reading) || dead.iter().any(|d| d.dead_letter.waits_for_person())
 }
 
 /// A dead letter's kind, to count alike together: its cause, else its failed step and
