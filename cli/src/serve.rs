@@ -50,8 +50,8 @@ pub struct ServeArgs {
 }
 
 /// The demo form's channel: never a real one (any UUID works against a dry run; Rechat
-/// refuses it, and the lead is dead-lettered with Rechat's reason).
-const DEMO_CHANNEL: &str = "00000000-0000-4000-8000-00000000de70";
+/// refuses it, and the lead is dead-lettered as the demo's, not as a failure).
+use inlet::queue::DEMO_CHANNEL;
 
 /// A secret generated at first start and kept in the data dir (readable by its owner
 /// only), so that it holds across restarts: the key that signs forms' timestamps (a page

@@ -163,9 +163,18 @@ pub fn report(
         .iter()
         .filter(|d| cause(d).as_deref() == Some(SPAM))
         .count();
+    let demo = dead
+        .iter()
+        .filter(|d| cause(d).as_deref() == Some(inlet::queue::DEMO))
+        .count();
     let others: Vec<_> = dead
         .iter()
-        .filter(|d| !matches!(cause(d).as_deref(), Some(FORWARDING_CONFIRMATION | SPAM)))
+        .filter(|d| {
+            !matches!(
+                cause(d).as_deref(),
+                Some(FORWARDING_CONFIRMATION | SPAM | inlet::queue::DEMO)
+            )
+        })
         .collect();
     lines.push(format!("  dead letters         {}", others.len()));
     let mut by_why = BTreeMap::<String, usize>::new();
@@ -174,6 +183,11 @@ pub fn report(
     }
     for (why, n) in by_why {
         lines.push(format!("    {n:>4}  {why}"));
+    }
+    if demo > 0 {
+        lines.push(format!(
+            "  example form leads   {demo} refused by Rechat as expected (the demo channel is no account's)"
+        ));
     }
     let unknown = "unknown (the kept items could not be read)".to_owned();
     let spam = kept.count(KeptKind::Spam).map(|n| n + spam as u64);

@@ -960,9 +960,15 @@ fn dead_letter_of(
 ) -> DeadLetter {
     // A follow-up Rechat answers 404 for names a lead it does not have: kept, not alarmed.
     let unknown_lead = status == Some(404) && step.is_some_and(|s| s.target().is_some());
+    // The example form's lead: its channel is no account's, and Rechat says so.
+    let demo = envelope.channel == crate::queue::DEMO_CHANNEL;
     DeadLetter {
         reason: if unknown_lead {
             format!("unknown lead: Rechat has no such lead ({reason})")
+        } else if demo {
+            format!(
+                "the example form's lead, sent to the demo channel, which no Rechat account has (expected; a form of yours posts to your channel): {reason}"
+            )
         } else {
             reason
         },
@@ -970,7 +976,11 @@ fn dead_letter_of(
         group_id: envelope.lead_key.clone(),
         failed_step: step.map(|s| s.kind().to_owned()),
         status,
-        cause: unknown_lead.then(|| crate::queue::UNKNOWN_LEAD.to_owned()),
+        cause: if demo {
+            Some(crate::queue::DEMO.to_owned())
+        } else {
+            unknown_lead.then(|| crate::queue::UNKNOWN_LEAD.to_owned())
+        },
     }
 }
 

@@ -64,12 +64,20 @@ pub const UNROUTABLE: &str = "unroutable";
 /// (`inlet spam release --id`).
 pub const SPAM: &str = "spam";
 
+/// The lead channel of `inlet serve`'s example form: never a real one. Rechat refuses it,
+/// and its leads are dead-lettered under the cause [`DEMO`].
+pub const DEMO_CHANNEL: &str = "00000000-0000-4000-8000-00000000de70";
+
+/// The `cause` of a dead letter that is a lead of the example form: refused by Rechat as it
+/// must be (its channel is no account's), shown as such, never alarmed on or replayed.
+pub const DEMO: &str = "demo";
+
 impl DeadLetter {
     /// Whether a replay may put it back on the queue as it is.
     pub fn replayable(&self) -> bool {
         !matches!(
             self.cause.as_deref(),
-            Some(FORWARDING_CONFIRMATION | UNROUTABLE | SPAM)
+            Some(FORWARDING_CONFIRMATION | UNROUTABLE | SPAM | DEMO)
         )
     }
 

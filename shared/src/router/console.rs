@@ -217,6 +217,21 @@ fn text(status: u16, content_type: &'static str, body: &'static str) -> Response
     guarded(response)
 }
 
+/// The login page again, saying the token was wrong (the page itself is static).
+fn login_refused() -> Response {
+    let page = LOGIN.replace(
+        "<!--error-->",
+        "That is not the console's token. Check it and try again (a wrong token ten times a minute makes every attempt wait a minute).",
+    );
+    let mut response = http::Response::new(Bytes::from(page));
+    *response.status_mut() = StatusCode::UNAUTHORIZED;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    guarded(response)
+}
+
 fn refusal(e: IntakeError) -> Response {
     guarded(e.response())
 }
@@ -373,7 +388,7 @@ fn login(console: &Console, req: &Request) -> Response {
         .unwrap_or_default();
     if !console.token_matches(token.trim()) {
         console.failed();
-        return text(401, "text/html; charset=utf-8", LOGIN);
+        return login_refused();
     }
     // The console itself, not a redirect: nothing in Inlet answers 3xx.
     let mut response = text(200, "text/html; charset=utf-8", PAGE);
@@ -635,6 +650,7 @@ pub fn status_json(reading: &Reading, dead: &[DeadMessage], kept: &[(KeptKind, u
             "unroutable": count(Some(crate::queue::UNROUTABLE)),
             "spam": count(Some(crate::queue::SPAM)),
             "forwarding_confirmation": count(Some(crate::queue::FORWARDING_CONFIRMATION)),
+            "demo": count(Some(crate::queue::DEMO)),
         },
         "kept": {
             // Spam an older version kept on the dead-letter queue counts with the rest.
