@@ -224,3 +224,161 @@ pub async fn resend(
     );
     Ok(envelope)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::envelope::{EnvelopeBuilder, OriginKind};
+    use crate::lead::Lead;
+    use crate::queue::DeadLetter;
+
+    const CHANNEL: &str = "55f5d0b8-3f4e-4b8e-9d6a-0c1b2a3d745f";
+
+    fn dead(lead: Lead) -> DeadMessage {
+        let envelope = EnvelopeBuilder::new(OriginKind::Webhook, "zapier", CHANNEL, b"{}")
+            .step(Step::Capture {
+                lead,
+                sender_lead_id: Some("z-1".into()),
+            })
+            .build();
+        DeadMessage {
+            message_id: "m-1".into(),
+            body: envelope.to_json(),
+            dead_letter: DeadLetter {
+                reason: "Rechat refused the request with 400: email is not valid".into(),
+                envelope_id: Some(envelope.id.clone()),
+                group_id: envelope.lead_key.clone(),
+                failed_step: Some("capture".into()),
+                status: Some(400),
+                cause: None,
+            },
+            sent_at: chrono::Utc::now(),
+        }
+    }
+
+    fn ana() -> Lead {
+        Lead {
+            first_name: Some("Ana".into()),
+            email: Some("ana@exampel.con".into()),
+            tag: vec!["zillow".into()],
+            ..Lead::default()
+        }
+    }
+
+    fn set(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_correction_is_read_as_intake_reads_a_capture_and_is_a_new_event() {
+        let d = dead(ana());
+        assert!(d.dead_letter.refused_for_content());
+        let original = Envelope::from_json(&d.body).unwrap();
+        let now = chrono::Utc::now();
+        let opts = NormalizeOptions::default();
+        let fixed = corrected(
+            &d,
+            &set(&[
+                ("email", " ANA@Example.com "),
+                ("phone_number", "(214) 555-0123"),
+                ("tag", "zillow, buyer"),
+            ]),
+            &opts,
+            now,
+        )
+        .unwrap();
+        let lead = fixed.captured_lead().unwrap();
+        assert_eq!(lead.email.as_deref(), Some("ana@example.com"));
+        assert_eq!(lead.phone_number.as_deref(), Some("+12145550123"));
+        assert_eq!(lead.tag, vec!["zillow", "buyer"]);
+        assert_eq!(lead.first_name.as_deref(), Some("Ana"), "the rest kept");
+        assert_ne!(fixed.id, original.id, "never taken for a repeat of the refused lead");
+        assert_eq!(fixed.lead_key, original.lead_key, "in the lead's group");
+        assert_eq!(fixed.origin.sender, "zapier");
+        assert!(fixed.notices.iter().any(|n| matches!(n, Notice::Corrected { .. })));
+        // The same correction again (a double click) is the same event.
+        let again = corrected(
+            &d,
+            &set(&[
+                ("email", " ANA@Example.com "),
+                ("phone_number", "(214) 555-0123"),
+                ("tag", "zillow, buyer"),
+            ]),
+            &opts,
+            now + chrono::Duration::seconds(3),
+        )
+        .unwrap();
+        assert_eq!(again.id, fixed.id);
+        // Another correction is another event.
+        let other = corrected(&d, &set(&[("email", "ana@example.net")]), &opts, now).unwrap();
+        assert_ne!(other.id, fixed.id);
+        // A cleared field is left out.
+        let cleared = corrected(&d, &set(&[("tag", "")]), &opts, now).unwrap();
+        assert!(cleared.captured_lead().unwrap().tag.is_empty());
+    }
+
+    #[test]
+    fn what_intake_would_refuse_or_drop_is_refused_with_the_field() {
+        let d = dead(ana());
+        let opts = NormalizeOptions::default();
+        let now = chrono::Utc::now();
+        for (fields, field) in [
+            (set(&[("email", "not an email")]), "email"),
+            (set(&[("phone_number", "call me")]), "phone_number"),
+            (set(&[("password", "x")]), "password"),
+            (set(&[]), "fields"),
+        ] {
+            let e = corrected(&d, &fields, &opts, now).unwrap_err();
+            assert_eq!(e.field().unwrap_or("fields"), field, "{e}");
+        }
+        // Nothing left to reach or name the person: not a lead.
+        let e = corrected(&d, &set(&[("email", ""), ("first_name", "")]), &opts, now).unwrap_err();
+        assert!(e.to_string().contains("not a lead"), "{e}");
+        // A follow-up holds no lead to correct.
+        let mut follow_up = d.clone();
+        follow_up.body = EnvelopeBuilder::new(OriginKind::Webhook, "zapier", CHANNEL, b"{}")
+            .step(Step::Activity {
+                target: crate::envelope::LeadRef::Rechat {
+                    id: "6f1c2d3e-4a5b-4c6d-9e7f-8a9b0c1d2e3f".into(),
+                },
+                activity: crate::rechat_api::activity(&serde_json::json!({"action": "ContactLoggedIn"}))
+                    .unwrap(),
+            })
+            .build()
+            .to_json();
+        assert!(matches!(
+            corrected(&follow_up, &set(&[("email", "a@example.com")]), &opts, now),
+            Err(CorrectError::NoLead)
+        ));
+    }
+
+    #[tokio::test]
+    async fn the_dead_letter_goes_only_once_the_correction_is_queued() {
+        use crate::queue::memory::RecordingQueue;
+        let queue = RecordingQueue::default();
+        let d = dead(ana());
+        queue.dead_letter(&d.body, &d.dead_letter).await.unwrap();
+        let listed = queue.list().await.unwrap();
+        assert_eq!(listed.len(), 1);
+        let ledger = crate::ledger::memory::MemoryLedger::new();
+        // The queue down: refused, the dead letter stays.
+        queue.down.store(true, std::sync::atomic::Ordering::SeqCst);
+        let fields = set(&[("email", "ana@example.com")]);
+        let e = resend(&queue, Some(&ledger), &queue, &listed[0], &fields, &Default::default())
+            .await
+            .unwrap_err();
+        assert!(matches!(e, CorrectError::Queue(_)), "{e}");
+        queue.down.store(false, std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(queue.list().await.unwrap().len(), 1, "the dead letter stays");
+        assert!(queue.sent.lock().unwrap().is_empty());
+        let fixed = resend(&queue, Some(&ledger), &queue, &listed[0], &fields, &Default::default())
+            .await
+            .unwrap();
+        assert!(queue.list().await.unwrap().is_empty());
+        let record = ledger.get(&fixed.id).await.unwrap().unwrap();
+        assert_eq!(record.corrects, d.dead_letter.envelope_id);
+    }
+}

@@ -369,7 +369,8 @@ mod tests {
         assert_eq!(a.last_success_at, Some(at(60)));
         assert_eq!(a.speed_to_lead_p50_ms, Some(1_000));
         assert_eq!(a.speed_to_lead_p99_ms, Some(5_000));
-        assert_eq!((a.recent_failed, a.recent_attempted), (0, 3));
+        // Attempts in the last hour only.
+        assert_eq!((a.recent_failed, a.recent_attempted), (0, 1));
         let view = judge(
             Some(&backlog(1, Some(5))),
             &a,
@@ -382,7 +383,7 @@ mod tests {
     }
 
     #[test]
-    fn most_recent_attempts_failing_is_failing_though_rechat_answers() {
+    fn attempts_failing_now_is_failing_though_rechat_answers() {
         // A revoked token: every lead answered 401, the breaker (which counts only 5xx and
         // timeouts) stays closed.
         let mut records: Vec<LedgerRecord> = (0..15)
@@ -390,18 +391,73 @@ mod tests {
             .collect();
         records.extend((0..10).map(|i| record(RecordStatus::Delivered, false, 500 + i, 500 + i)));
         let a = activity(&records, now());
-        assert_eq!((a.recent_failed, a.recent_attempted), (15, 20));
+        assert_eq!((a.recent_failed, a.recent_attempted), (15, 25));
+        assert_eq!(a.failed_since_success, 15);
         let view = judge(None, &a, None, now(), STALL_AFTER);
         assert_eq!(view.status, DeliveryStatus::Failing);
-        assert!(view.why.contains("15 of the last 20"), "{}", view.why);
-
-        // Older failures behind newer successes: ok again.
-        let mut records: Vec<LedgerRecord> = (0..15)
-            .map(|i| record(RecordStatus::DeadLettered, true, 900 + i, 900 + i))
+        assert!(
+            view.why
+                .contains("15 of 25 attempts in the last hour failed, 15 of them since the last delivery"),
+            "{}",
+            view.why
+        );
+        // Three in a row after a busy hour of deliveries is failing, though most succeeded.
+        let mut busy: Vec<LedgerRecord> = (0..30)
+            .map(|i| record(RecordStatus::Delivered, false, 600 + i, 600 + i))
             .collect();
-        records.extend((0..20).map(|i| record(RecordStatus::Delivered, false, 10 + i, 10 + i)));
-        let view = judge(None, &activity(&records, now()), None, now(), STALL_AFTER);
+        busy.extend((0..3).map(|i| record(RecordStatus::DeadLettered, true, 10 + i, 10 + i)));
+        assert_eq!(
+            judge(None, &activity(&busy, now()), None, now(), STALL_AFTER).status,
+            DeliveryStatus::Failing
+        );
+        busy.pop();
+        assert_eq!(
+            judge(None, &activity(&busy, now()), None, now(), STALL_AFTER).status,
+            DeliveryStatus::Ok,
+            "two failures among thirty deliveries"
+        );
+    }
+
+    #[test]
+    fn one_delivery_after_an_outage_clears_it_at_once() {
+        // 19 failures while Rechat was down, then Rechat came back and one lead went.
+        let mut records: Vec<LedgerRecord> = (0..19)
+            .map(|i| record(RecordStatus::DeadLettered, true, 120 + i, 120 + i))
+            .collect();
+        records.push(record(RecordStatus::Delivered, false, 30, 30));
+        let a = activity(&records, now());
+        assert_eq!(a.failed_since_success, 0);
+        assert_eq!(
+            judge(None, &a, None, now(), STALL_AFTER).status,
+            DeliveryStatus::Ok
+        );
+        // Failures older than the window are forgotten even with no delivery since (the
+        // dead letters they left still wait for a person, as `state` says).
+        let old: Vec<LedgerRecord> = (0..19)
+            .map(|i| record(RecordStatus::DeadLettered, true, 7_300 + i, 7_300 + i))
+            .collect();
+        let a = activity(&old, now());
+        assert_eq!((a.recent_attempted, a.failed_since_success), (0, 0));
+        let view = judge(None, &a, None, now(), STALL_AFTER);
         assert_eq!(view.status, DeliveryStatus::Ok);
+        assert_eq!(state(&view, 19), "needs_attention");
+        assert_eq!(state(&view, 0), "ok");
+    }
+
+    #[test]
+    fn a_lead_refused_for_its_content_is_not_delivery_failing() {
+        let mut refused = record(RecordStatus::DeadLettered, true, 60, 60);
+        refused.rechat_status = Some(400);
+        let a = activity(std::slice::from_ref(&refused), now());
+        assert_eq!((a.recent_attempted, a.recent_failed), (0, 0));
+        let view = judge(None, &a, None, now(), STALL_AFTER);
+        assert_eq!(view.status, DeliveryStatus::Ok);
+        assert_eq!(state(&view, 1), "needs_attention");
+        // A 401 (a revoked token) is delivery's.
+        refused.rechat_status = Some(401);
+        let view = judge(None, &activity(&[refused], now()), None, now(), STALL_AFTER);
+        assert_eq!(view.status, DeliveryStatus::Failing);
+        assert_eq!(state(&view, 1), "failing");
     }
 
     #[test]
@@ -447,7 +503,7 @@ mod tests {
             STALL_AFTER,
         );
         assert_eq!(view.status, DeliveryStatus::Ok);
-        // Nothing waiting, nothing delivered for days: idle, ok.
+        // Nothing waiting, nothing delivered for days: idle, ok; nothing waits no time.
         let view = judge(
             Some(&backlog(0, None)),
             &Activity::default(),
@@ -456,6 +512,7 @@ mod tests {
             STALL_AFTER,
         );
         assert_eq!(view.status, DeliveryStatus::Ok);
+        assert_eq!(view.oldest_waiting_secs, Some(0));
         // A queue that cannot say its oldest (SQS) is never judged stalled from here.
         let view = judge(Some(&backlog(3, None)), &idle, None, now(), STALL_AFTER);
         assert_eq!(view.status, DeliveryStatus::Ok);

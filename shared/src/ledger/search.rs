@@ -431,6 +431,65 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn every_id_inlet_answered_finds_its_lead_in_any_spelling() {
+        let ledger = MemoryLedger::new();
+        // Far past the scan: only an exact look-up finds it.
+        for n in 0..30 {
+            ledger.create(&record(n, CHANNEL, None, None)).await.unwrap();
+        }
+        let ana = record(40, CHANNEL, Some("ana@example.com"), Some("+12145550123"));
+        ledger.create(&ana).await.unwrap();
+        let answered = crate::envelope::answer_uuid(&ana.envelope_id);
+        let hex = ana.envelope_id[2..].to_owned();
+        for given in [
+            answered.clone(),
+            answered.to_uppercase(),
+            format!("{{{answered}}}"),
+            format!("urn:uuid:{answered}"),
+            hex.clone(),
+            ana.envelope_id.clone(),
+            ana.envelope_id.to_uppercase(),
+            format!(" {answered} "),
+        ] {
+            let q = query(&[("q", &given)]);
+            let found = search(&ledger, &q, &[], 20, 5, Utc::now())
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(found.len(), 1, "{given}");
+            assert_eq!(found[0].key, ana.key, "{given}");
+        }
+        // The person, masked as the ledger keeps them.
+        assert_eq!(
+            ana.person.as_deref(),
+            Some("P40 · a…@example.com · …0123")
+        );
+        // A dead letter's message id stands for its envelope.
+        let mut q = query(&[("q", "3f2a9c1e-message-id")]);
+        q.with_dead_letter("3f2a9c1e-message-id", Some(&ana.envelope_id));
+        q.with_dead_letter("another", Some("c-00000000000000000000000000000000"));
+        let found = search(&ledger, &q, &[], 20, 5, Utc::now())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.len(), 1);
+        // A Rechat lead id or a channel (a UUID of no envelope) finds nothing by id.
+        let q = query(&[("q", OTHER)]);
+        assert!(q.ids.is_empty());
+        // A correction of it is found by the first id too.
+        let mut fix = record(41, CHANNEL, Some("ana@example.org"), None);
+        fix.lead_key = ana.lead_key.clone();
+        fix.corrects = Some(ana.envelope_id.clone());
+        ledger.create(&fix).await.unwrap();
+        let found = search(&ledger, &query(&[("q", &answered)]), &[], 20, 5, Utc::now())
+            .await
+            .unwrap()
+            .unwrap();
+        let keys: Vec<&str> = found.iter().map(|r| r.key.as_str()).collect();
+        assert!(keys.contains(&fix.key.as_str()) && keys.contains(&ana.key.as_str()), "{keys:?}");
+    }
+
+    #[tokio::test]
     async fn a_person_is_found_through_the_lead_index_past_the_scan() {
         let ledger = MemoryLedger::new();
         for n in 0..50 {
