@@ -41,7 +41,12 @@ enum Command {
     Dlq {
         #[command(subcommand)]
         action: ops::DlqAction,
-        #[arg(long, env = "INLET_DATA_DIR", default_value = "inlet-data", global = true)]
+        #[arg(
+            long,
+            env = "INLET_DATA_DIR",
+            default_value = "inlet-data",
+            global = true
+        )]
         data_dir: PathBuf,
         /// The deployed stack's queues (outputs QueueUrl and DeadLetterQueueUrl), reached
         /// with the standard AWS credential chain, instead of --data-dir.

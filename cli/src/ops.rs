@@ -321,7 +321,9 @@ fn fields(set: &[String]) -> Result<std::collections::BTreeMap<String, String>, 
         .map(|pair| {
             pair.split_once('=')
                 .map(|(k, v)| (k.trim().to_owned(), v.to_owned()))
-                .ok_or_else(|| format!("--set {pair:?}: write FIELD=VALUE, such as email=ana@example.com"))
+                .ok_or_else(|| {
+                    format!("--set {pair:?}: write FIELD=VALUE, such as email=ana@example.com")
+                })
         })
         .collect()
 }
@@ -493,12 +495,18 @@ pub fn dlq_sqs(
                     Err(e) => return fail("dlq", e),
                 };
                 let objects = inlet::objects::s3::S3Objects::new(inlet::objects::s3::client(&aws));
-                let again =
-                    match read_again(&dead, id.as_deref(), config.as_deref(), Some(&objects), as_is).await
-                    {
-                        Ok(a) => a,
-                        Err(e) => return fail("dlq", e),
-                    };
+                let again = match read_again(
+                    &dead,
+                    id.as_deref(),
+                    config.as_deref(),
+                    Some(&objects),
+                    as_is,
+                )
+                .await
+                {
+                    Ok(a) => a,
+                    Err(e) => return fail("dlq", e),
+                };
                 let refused = say_refused(&dead, id.as_deref(), &again.handled, as_is);
                 let mut queued = 0;
                 for (message_id, envelope) in &again.queue {
@@ -555,7 +563,8 @@ pub async fn dlq(action: DlqAction, data_dir: &Path) -> ExitCode {
                 Ok(d) => d,
                 Err(e) => return fail("dlq", e),
             };
-            let again = match read_again(&dead, id.as_deref(), config.as_deref(), None, as_is).await {
+            let again = match read_again(&dead, id.as_deref(), config.as_deref(), None, as_is).await
+            {
                 Ok(a) => a,
                 Err(e) => return fail("dlq", e),
             };
@@ -1092,7 +1101,8 @@ pub async fn leads(args: LeadsArgs) -> ExitCode {
         };
         println!(
             "{}  {}  kept for review as {}: {} (see {list}; release it with --id {})",
-            item.kept_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            item.kept_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             item.envelope.id,
             item.kind.as_str().replace('_', " "),
             item.reason,

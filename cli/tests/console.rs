@@ -457,7 +457,11 @@ async fn in_a_browser_the_rows_render_and_release_moves_a_dead_letter_back() {
             .args([serve.url.as_str(), TOKEN, &screens, "-", "-", "shot", name])
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let seen: Value = serde_json::from_slice(out.stdout.trim_ascii()).unwrap();
         seen["state"].as_str().unwrap_or_default().to_owned()
     };
@@ -474,9 +478,7 @@ async fn in_a_browser_the_rows_render_and_release_moves_a_dead_letter_back() {
             .await
             .unwrap();
     }
-    let failing = || async {
-        api_json(&serve, "/console/api/status").await["state"] == "failing"
-    };
+    let failing = || async { api_json(&serve, "/console/api/status").await["state"] == "failing" };
     for _ in 0..100 {
         if failing().await {
             break;

@@ -136,7 +136,10 @@ async fn the_answered_id_finds_the_lead_in_every_spelling_and_a_refused_lead_nee
     let found = console(&serve, &format!("/console/api/leads?q={message_id}")).await;
     assert_eq!(found["leads"].as_array().unwrap().len(), 1, "{found}");
     // Nothing found says so, naming what was asked.
-    let (code, out, _) = inlet(&["leads", "--q", "c-00000000000000000000000000000000"], &data);
+    let (code, out, _) = inlet(
+        &["leads", "--q", "c-00000000000000000000000000000000"],
+        &data,
+    );
     assert_eq!(code, 0);
     assert!(
         out.contains("Nothing found for --q c-00000000000000000000000000000000"),
@@ -155,7 +158,10 @@ async fn the_answered_id_finds_the_lead_in_every_spelling_and_a_refused_lead_nee
         "{status}"
     );
     assert!(status.contains("inlet dlq correct --id ID"), "{status}");
-    assert!(status.contains("oldest waiting       nothing waits"), "{status}");
+    assert!(
+        status.contains("oldest waiting       nothing waits"),
+        "{status}"
+    );
     let state = console(&serve, "/console/api/status").await;
     assert_eq!(state["state"], "needs_attention", "{state}");
     assert_eq!(state["delivery"]["status"], "ok", "{state}");
@@ -164,13 +170,23 @@ async fn the_answered_id_finds_the_lead_in_every_spelling_and_a_refused_lead_nee
     let (code, out, _) = inlet(&["dlq", "replay"], &data);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("it would fail the same way"), "{out}");
-    assert!(out.contains(&format!("inlet dlq correct --id {message_id}")), "{out}");
+    assert!(
+        out.contains(&format!("inlet dlq correct --id {message_id}")),
+        "{out}"
+    );
     assert_eq!(dead().await, 1, "still there");
 
     // Corrected from the CLI: an invalid value is refused with the field; a good one is
     // queued as a new event, the dead letter goes, and Rechat gets the corrected lead.
     let (code, _, err) = inlet(
-        &["dlq", "correct", "--id", &message_id, "--set", "email=not-an-email"],
+        &[
+            "dlq",
+            "correct",
+            "--id",
+            &message_id,
+            "--set",
+            "email=not-an-email",
+        ],
         &data,
     );
     assert_eq!(code, 2);
@@ -220,9 +236,7 @@ async fn the_answered_id_finds_the_lead_in_every_spelling_and_a_refused_lead_nee
 #[tokio::test]
 async fn console_correction_is_one_event_and_delete_and_ids_of_other_routes_find_their_leads() {
     let double = RechatDouble::start().await;
-    let routing = format!(
-        "[senders.zapier]\ntags = [\"zap\"]\n\n[console]\ntoken = \"{TOKEN}\"\n"
-    );
+    let routing = format!("[senders.zapier]\ntags = [\"zap\"]\n\n[console]\ntoken = \"{TOKEN}\"\n");
     let data = data_dir("op35-correct");
     let serve = Serve::start_with_routing(double.url(), &data, &routing);
     let http = reqwest::Client::new();
@@ -238,7 +252,11 @@ async fn console_correction_is_one_event_and_delete_and_ids_of_other_routes_find
     assert_eq!(r.status(), 202);
     let answer: Value = r.json().await.unwrap();
     let webhook_id = answer["data"]["ids"][0].as_str().unwrap().to_owned();
-    capture(&serve, json!({"first_name": "Gil", "email": "gone.one@example.com"})).await;
+    capture(
+        &serve,
+        json!({"first_name": "Gil", "email": "gone.one@example.com"}),
+    )
+    .await;
     let letters = || async {
         console(&serve, "/console/api/dead-letters").await["dead_letters"]
             .as_array()
@@ -253,8 +271,14 @@ async fn console_correction_is_one_event_and_delete_and_ids_of_other_routes_find
     }
     let all = letters().await;
     assert_eq!(all.len(), 2);
-    let bea = all.iter().find(|d| d["email"] == "bad.one@example.com").unwrap();
-    let gil = all.iter().find(|d| d["email"] == "gone.one@example.com").unwrap();
+    let bea = all
+        .iter()
+        .find(|d| d["email"] == "bad.one@example.com")
+        .unwrap();
+    let gil = all
+        .iter()
+        .find(|d| d["email"] == "gone.one@example.com")
+        .unwrap();
     // Recorded under the zap's name; found by the id the webhook answered.
     let (_, out, _) = inlet(&["leads", "--sender", "zapier"], &data);
     assert!(out.contains(&webhook_id), "{out}");
@@ -342,8 +366,11 @@ async fn an_outage_clears_at_the_first_delivery_and_monitors_see_it() {
     let data = serve.data.clone();
     let http = reqwest::Client::new();
     for n in 0..3 {
-        capture(&serve, json!({"first_name": "Ana", "email": format!("ana{n}@example.com")}))
-            .await;
+        capture(
+            &serve,
+            json!({"first_name": "Ana", "email": format!("ana{n}@example.com")}),
+        )
+        .await;
     }
     let dead_three = || {
         let (_, status, _) = inlet(&["status"], &data);
@@ -359,7 +386,11 @@ async fn an_outage_clears_at_the_first_delivery_and_monitors_see_it() {
         "{status}"
     );
     tokio::time::sleep(Duration::from_secs(6)).await; // past the health reading's reuse
-    let health = http.get(format!("{}/health", serve.url)).send().await.unwrap();
+    let health = http
+        .get(format!("{}/health", serve.url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(health.status(), 200, "load balancers keep intake");
     let body: Value = health.json().await.unwrap();
     assert_eq!(body["status"], "degraded", "{body}");
@@ -372,7 +403,11 @@ async fn an_outage_clears_at_the_first_delivery_and_monitors_see_it() {
 
     // Rechat back: one delivered lead clears it, the dead letters still wait for a person.
     double.come_back();
-    capture(&serve, json!({"first_name": "Bo", "email": "bo@example.com"})).await;
+    capture(
+        &serve,
+        json!({"first_name": "Bo", "email": "bo@example.com"}),
+    )
+    .await;
     assert!(wait_for(Duration::from_secs(20), || double.leads().len() == 1).await);
     let (code, status, _) = inlet(&["status"], &data);
     assert!(status.contains("delivery             ok"), "{status}");
@@ -416,7 +451,12 @@ fn check_shows_what_the_operator_wrote_where_and_the_nearest_key() {
         std::fs::write(&path, file).unwrap();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_inlet"));
         cmd.args(["check", "--config"]).arg(&path);
-        for var in ["INLET_CHANNELS", "INLET_QUEUE_URL", "INLET_DLQ_URL", "INLET_LEDGER_TABLE"] {
+        for var in [
+            "INLET_CHANNELS",
+            "INLET_QUEUE_URL",
+            "INLET_DLQ_URL",
+            "INLET_LEDGER_TABLE",
+        ] {
             cmd.env_remove(var);
         }
         for (k, v) in env {
@@ -435,7 +475,10 @@ fn check_shows_what_the_operator_wrote_where_and_the_nearest_key() {
         &[],
     );
     assert_eq!(code, 2);
-    assert!(err.contains("55f5d0b8-3f4e-4b8e-9d6a-0c1b2a3d745g"), "{err}");
+    assert!(
+        err.contains("55f5d0b8-3f4e-4b8e-9d6a-0c1b2a3d745g"),
+        "{err}"
+    );
     assert!(err.contains("channels in "), "{err}");
     assert!(!err.contains("INLET_CHANNELS="), "{err}");
     // A form's channel outside the list: shown whole.
@@ -446,7 +489,10 @@ fn check_shows_what_the_operator_wrote_where_and_the_nearest_key() {
         &[],
     );
     assert_eq!(code, 2);
-    assert!(err.contains("55f5d0b8-3f4e-4b8e-9d6a-0c1b2a3d7450"), "{err}");
+    assert!(
+        err.contains("55f5d0b8-3f4e-4b8e-9d6a-0c1b2a3d7450"),
+        "{err}"
+    );
     assert!(err.contains("channels in "), "{err}");
     // A misspelled key: the nearest known one.
     let (code, _, err) = run(&format!("chanels = [\"{CHANNEL}\"]\n"), &[]);
@@ -456,7 +502,9 @@ fn check_shows_what_the_operator_wrote_where_and_the_nearest_key() {
     assert!(err.contains("did you mean forms?"), "{err}");
     // A number written as text.
     let (code, _, err) = run(
-        &format!("channels = [\"{CHANNEL}\"]\n[forms.contact]\nchannel = \"{CHANNEL}\"\nmin_fill_secs = \"3\"\n"),
+        &format!(
+            "channels = [\"{CHANNEL}\"]\n[forms.contact]\nchannel = \"{CHANNEL}\"\nmin_fill_secs = \"3\"\n"
+        ),
         &[],
     );
     assert_eq!(code, 2);

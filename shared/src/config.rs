@@ -769,7 +769,9 @@ impl Config {
     /// Whether the deployed functions' settings are given (a queue, a dead-letter queue or a
     /// ledger table): `inlet check` then speaks of them; else of `inlet serve`.
     pub fn is_deployed(&self) -> bool {
-        self.queue_url.is_some() || self.dead_letter_queue_url.is_some() || self.ledger_table.is_some()
+        self.queue_url.is_some()
+            || self.dead_letter_queue_url.is_some()
+            || self.ledger_table.is_some()
     }
 
     /// The effective configuration as `NAME=value` lines, secrets masked.

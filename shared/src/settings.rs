@@ -114,7 +114,12 @@ pub fn nearest<'a>(given: &str, known: impl IntoIterator<Item = &'a str>) -> Opt
     let given = given.to_ascii_lowercase();
     known
         .into_iter()
-        .map(|k| (strsim::damerau_levenshtein(&given, &k.to_ascii_lowercase()), k))
+        .map(|k| {
+            (
+                strsim::damerau_levenshtein(&given, &k.to_ascii_lowercase()),
+                k,
+            )
+        })
         .filter(|(d, k)| *d > 0 && *d <= (k.len() / 3).max(2))
         .min_by_key(|(d, _)| *d)
         .map(|(_, k)| k)

@@ -295,10 +295,18 @@ mod tests {
         assert_eq!(lead.phone_number.as_deref(), Some("+12145550123"));
         assert_eq!(lead.tag, vec!["zillow", "buyer"]);
         assert_eq!(lead.first_name.as_deref(), Some("Ana"), "the rest kept");
-        assert_ne!(fixed.id, original.id, "never taken for a repeat of the refused lead");
+        assert_ne!(
+            fixed.id, original.id,
+            "never taken for a repeat of the refused lead"
+        );
         assert_eq!(fixed.lead_key, original.lead_key, "in the lead's group");
         assert_eq!(fixed.origin.sender, "zapier");
-        assert!(fixed.notices.iter().any(|n| matches!(n, Notice::Corrected { .. })));
+        assert!(
+            fixed
+                .notices
+                .iter()
+                .any(|n| matches!(n, Notice::Corrected { .. }))
+        );
         // The same correction again (a double click) is the same event.
         let again = corrected(
             &d,
@@ -344,8 +352,10 @@ mod tests {
                 target: crate::envelope::LeadRef::Rechat {
                     id: "6f1c2d3e-4a5b-4c6d-9e7f-8a9b0c1d2e3f".into(),
                 },
-                activity: crate::rechat_api::activity(&serde_json::json!({"action": "ContactLoggedIn"}))
-                    .unwrap(),
+                activity: crate::rechat_api::activity(
+                    &serde_json::json!({"action": "ContactLoggedIn"}),
+                )
+                .unwrap(),
             })
             .build()
             .to_json();
@@ -367,16 +377,34 @@ mod tests {
         // The queue down: refused, the dead letter stays.
         queue.down.store(true, std::sync::atomic::Ordering::SeqCst);
         let fields = set(&[("email", "ana@example.com")]);
-        let e = resend(&queue, Some(&ledger), &queue, &listed[0], &fields, &Default::default())
-            .await
-            .unwrap_err();
+        let e = resend(
+            &queue,
+            Some(&ledger),
+            &queue,
+            &listed[0],
+            &fields,
+            &Default::default(),
+        )
+        .await
+        .unwrap_err();
         assert!(matches!(e, CorrectError::Queue(_)), "{e}");
         queue.down.store(false, std::sync::atomic::Ordering::SeqCst);
-        assert_eq!(queue.list().await.unwrap().len(), 1, "the dead letter stays");
+        assert_eq!(
+            queue.list().await.unwrap().len(),
+            1,
+            "the dead letter stays"
+        );
         assert!(queue.sent.lock().unwrap().is_empty());
-        let fixed = resend(&queue, Some(&ledger), &queue, &listed[0], &fields, &Default::default())
-            .await
-            .unwrap();
+        let fixed = resend(
+            &queue,
+            Some(&ledger),
+            &queue,
+            &listed[0],
+            &fields,
+            &Default::default(),
+        )
+        .await
+        .unwrap();
         assert!(queue.list().await.unwrap().is_empty());
         let record = ledger.get(&fixed.id).await.unwrap().unwrap();
         assert_eq!(record.corrects, d.dead_letter.envelope_id);

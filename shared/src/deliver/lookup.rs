@@ -68,7 +68,10 @@ pub async fn lookup(
 }
 
 /// The dead letter that holds a record's envelope, when one does.
-pub fn dead_letter_of<'a>(record: &LedgerRecord, dead: &'a [DeadMessage]) -> Option<&'a DeadMessage> {
+pub fn dead_letter_of<'a>(
+    record: &LedgerRecord,
+    dead: &'a [DeadMessage],
+) -> Option<&'a DeadMessage> {
     dead.iter()
         .find(|d| d.dead_letter.envelope_id.as_deref() == Some(record.envelope_id.as_str()))
 }

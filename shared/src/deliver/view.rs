@@ -396,8 +396,9 @@ mod tests {
         let view = judge(None, &a, None, now(), STALL_AFTER);
         assert_eq!(view.status, DeliveryStatus::Failing);
         assert!(
-            view.why
-                .contains("15 of 25 attempts in the last hour failed, 15 of them since the last delivery"),
+            view.why.contains(
+                "15 of 25 attempts in the last hour failed, 15 of them since the last delivery"
+            ),
             "{}",
             view.why
         );

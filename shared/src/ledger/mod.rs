@@ -133,7 +133,11 @@ impl LedgerRecord {
 /// A lead's name, email and phone as a person reads them in a listing, masked: the first
 /// name and the last's initial, the email's first letter and domain, the phone's last four.
 pub fn masked_person(lead: &crate::lead::Lead) -> Option<String> {
-    let first = lead.first_name.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let first = lead
+        .first_name
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
     let last = lead
         .last_name
         .as_deref()

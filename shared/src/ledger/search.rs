@@ -123,8 +123,11 @@ impl LeadQuery {
             // A UUID may be a channel, a Rechat lead id or the id Inlet answered for an
             // envelope: each is looked for.
             let hyphenated = u.hyphenated().to_string();
-            self.ids
-                .extend(crate::envelope::envelope_ids_answered_as(&u).into_iter().flatten());
+            self.ids.extend(
+                crate::envelope::envelope_ids_answered_as(&u)
+                    .into_iter()
+                    .flatten(),
+            );
             self.channel = Some(hyphenated.clone());
             self.text = Some(hyphenated);
             return;
@@ -191,7 +194,10 @@ pub fn matches(record: &LedgerRecord, query: &LeadQuery) -> bool {
     let text = query.text.as_deref();
     let by_id = query.ids.iter().any(|id| {
         record.envelope_id.eq_ignore_ascii_case(id)
-            || record.corrects.as_deref().is_some_and(|c| c.eq_ignore_ascii_case(id))
+            || record
+                .corrects
+                .as_deref()
+                .is_some_and(|c| c.eq_ignore_ascii_case(id))
     });
     if let Some(c) = &query.channel {
         let by_channel = has(crate::envelope::find_key_channel(c));
@@ -435,7 +441,10 @@ mod tests {
         let ledger = MemoryLedger::new();
         // Far past the scan: only an exact look-up finds it.
         for n in 0..30 {
-            ledger.create(&record(n, CHANNEL, None, None)).await.unwrap();
+            ledger
+                .create(&record(n, CHANNEL, None, None))
+                .await
+                .unwrap();
         }
         let ana = record(40, CHANNEL, Some("ana@example.com"), Some("+12145550123"));
         ledger.create(&ana).await.unwrap();
@@ -460,10 +469,7 @@ mod tests {
             assert_eq!(found[0].key, ana.key, "{given}");
         }
         // The person, masked as the ledger keeps them.
-        assert_eq!(
-            ana.person.as_deref(),
-            Some("P40 · a…@example.com · …0123")
-        );
+        assert_eq!(ana.person.as_deref(), Some("P40 · a…@example.com · …0123"));
         // A dead letter's message id stands for its envelope.
         let mut q = query(&[("q", "3f2a9c1e-message-id")]);
         q.with_dead_letter("3f2a9c1e-message-id", Some(&ana.envelope_id));
@@ -486,7 +492,10 @@ mod tests {
             .unwrap()
             .unwrap();
         let keys: Vec<&str> = found.iter().map(|r| r.key.as_str()).collect();
-        assert!(keys.contains(&fix.key.as_str()) && keys.contains(&ana.key.as_str()), "{keys:?}");
+        assert!(
+            keys.contains(&fix.key.as_str()) && keys.contains(&ana.key.as_str()),
+            "{keys:?}"
+        );
     }
 
     #[tokio::test]

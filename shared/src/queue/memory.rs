@@ -80,8 +80,8 @@ impl super::DeadLetters for RecordingQueue {
     }
 
     async fn release(&self, message: &super::DeadMessage) -> Result<(), QueueError> {
-        let envelope = Envelope::from_json(&message.body)
-            .map_err(|e| QueueError::Refused(e.to_string()))?;
+        let envelope =
+            Envelope::from_json(&message.body).map_err(|e| QueueError::Refused(e.to_string()))?;
         self.send(&envelope).await?;
         self.delete(&message.message_id).await.map(drop)
     }

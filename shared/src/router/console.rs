@@ -499,10 +499,10 @@ async fn api_call(
         }
         (
             _,
-            ["kept", _, "release"] | ["dead-letters", _, "release"] | ["dead-letters", _, "correct"],
-        ) => {
-            Err(IntakeError::method_not_allowed("POST"))
-        }
+            ["kept", _, "release"]
+            | ["dead-letters", _, "release"]
+            | ["dead-letters", _, "correct"],
+        ) => Err(IntakeError::method_not_allowed("POST")),
         (_, ["kept", _] | ["dead-letters", _]) => Err(IntakeError::method_not_allowed("DELETE")),
         _ => Err(IntakeError::not_found("no such console call")),
     }
