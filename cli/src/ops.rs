@@ -471,14 +471,13 @@ pub fn dlq_sqs(
             },
             DlqAction::Delete { id } => delete(&queue, &id).await,
             DlqAction::Correct { id, set, config } => {
-                let ledger = match &ledger_table {
-                    Some(table) => Some(inlet::ledger::dynamodb::DynamoLedger::new(
+                let ledger = ledger_table.as_ref().map(|table| {
+                    inlet::ledger::dynamodb::DynamoLedger::new(
                         aws_sdk_dynamodb::Client::new(&aws),
                         table.clone(),
                         std::time::Duration::from_secs(90 * 86_400),
-                    )),
-                    None => None,
-                };
+                    )
+                });
                 correct(
                     &queue,
                     ledger.as_ref().map(|l| l as &dyn Ledger),

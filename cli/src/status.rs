@@ -474,6 +474,67 @@ mod tests {
     }
 
     #[test]
+    fn a_refused_lead_needs_a_person_though_delivery_is_ok() {
+        let r = reading(
+            Some(Backlog {
+                waiting: 0,
+                in_flight: 0,
+                oldest_waiting_secs: None,
+                dead_letters: 1,
+            }),
+            Activity {
+                known: true,
+                ..Activity::default()
+            },
+            Some(RechatState::default()),
+        );
+        let refused = dead(
+            "Rechat refused the request with 400: email is not valid",
+            None,
+            Some("capture"),
+            Some(400),
+        );
+        let text = report(
+            "test",
+            &r,
+            std::slice::from_ref(&refused),
+            &Kept::default(),
+            None,
+        )
+        .join("\n");
+        assert!(!failing(&r));
+        assert!(needs_person(&r, std::slice::from_ref(&refused)));
+        for want in [
+            "state                needs attention: 1 lead(s) did not reach the agent",
+            "delivery             ok",
+            "oldest waiting       nothing waits",
+            "1 refused by Rechat for their content fail the same way if replayed",
+        ] {
+            assert!(text.contains(want), "{want:?} in\n{text}");
+        }
+        // What does not wait for a person: an unknown lead's follow-up, spam, a
+        // confirmation, the example form's lead.
+        let others = [
+            dead(
+                "unknown lead",
+                Some("unknown_lead"),
+                Some("timeline"),
+                Some(404),
+            ),
+            dead("spam: honeypot", Some(SPAM), None, None),
+            dead("confirm", Some(FORWARDING_CONFIRMATION), None, None),
+            dead("demo", Some(inlet::queue::DEMO), Some("capture"), Some(404)),
+        ];
+        assert!(!needs_person(&r, &others));
+        let text = report("test", &r, &others, &Kept::default(), None).join("\n");
+        assert!(text.contains("state                ok"), "{text}");
+        assert!(
+            text.contains("example form leads   1 refused by Rechat as expected"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn a_stall_fails_the_status() {
         let r = reading(
             Some(backlog(5, 3_600)),

@@ -130,13 +130,28 @@ pub struct ConfigError {
     /// The value as a log may show it (a lead channel masked).
     pub value: String,
     pub reason: String,
-    /// The value whole, as the operator wrote it, where `value` masks it: `inlet check`
-    /// shows it to the operator (who must see which digit is wrong), logs never do.
-    pub given: Option<String>,
+    /// The value (and the reason) whole, as the operator wrote it, where `value` masks it:
+    /// `inlet check` shows it to the operator (who must see which digit is wrong), logs
+    /// never do.
+    pub unmasked: Option<Box<Unmasked>>,
     /// Where the value came from, when not from the variable `var`: the config file's key.
     pub origin: Option<String>,
-    /// `reason` with the values in it whole, for `unmasked`.
-    pub whole_reason: Option<String>,
+}
+
+/// What a `ConfigError` masks, for the operator's own terminal.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Unmasked {
+    pub value: String,
+    /// `reason` with the values in it whole, when it holds any.
+    pub reason: Option<String>,
+}
+
+/// The value whole, for `ConfigError::unmasked`.
+fn whole(value: &str) -> Option<Box<Unmasked>> {
+    Some(Box::new(Unmasked {
+        value: value.to_owned(),
+        reason: None,
+    }))
 }
 
 impl ConfigError {
@@ -145,25 +160,18 @@ impl ConfigError {
         self.origin.as_deref().unwrap_or(self.var)
     }
 
-    /// The message with the value whole (`given`), for the operator's own terminal.
+    /// The message with the value whole, for the operator's own terminal.
     pub fn unmasked(&self) -> String {
-        match (&self.given, &self.whole_reason) {
-            (Some(given), whole) => ConfigError {
-                value: given.clone(),
-                reason: whole.clone().unwrap_or_else(|| self.reason.clone()),
-                given: None,
-                whole_reason: None,
+        match &self.unmasked {
+            Some(whole) => ConfigError {
+                value: whole.value.clone(),
+                reason: whole.reason.clone().unwrap_or_else(|| self.reason.clone()),
+                unmasked: None,
                 ..self.clone()
             }
             .to_string(),
-            (None, _) => self.to_string(),
+            None => self.to_string(),
         }
-    }
-
-    /// The reason as the operator's terminal shows it (with a channel whole).
-    fn with_reason_whole(mut self, reason: String) -> Self {
-        self.whole_reason = Some(reason);
-        self
     }
 }
 
@@ -434,13 +442,15 @@ impl Config {
                     "forms.{id}.channel {} is not among the lead channels intake accepts ({accepted})",
                     crate::mask::id(&form.channel)
                 ),
-                given: Some("[forms]".into()),
+                unmasked: Some(Box::new(Unmasked {
+                    value: "[forms]".into(),
+                    reason: Some(format!(
+                        "forms.{id}.channel {} is not among the lead channels intake accepts ({accepted})",
+                        form.channel
+                    )),
+                })),
                 ..ConfigError::default()
-            }
-            .with_reason_whole(format!(
-                "forms.{id}.channel {} is not among the lead channels intake accepts ({accepted})",
-                form.channel
-            )));
+            });
         }
         if let Some(default) = &self.default_channel
             && policy.admit(default).is_none()
@@ -449,9 +459,8 @@ impl Config {
                 var: "INLET_DEFAULT_CHANNEL",
                 value: crate::mask::id(default),
                 reason: format!("is not among the lead channels intake accepts ({accepted})"),
-                given: Some(default.clone()),
+                unmasked: whole(default),
                 origin: self.origin_of("INLET_DEFAULT_CHANNEL"),
-                ..ConfigError::default()
             });
         }
         self.forms = crate::forms::FormsConfig {
@@ -1081,7 +1090,7 @@ fn channel_list(var: &'static str, value: &str) -> Result<Vec<String>, ConfigErr
                     var,
                     value: mask::id(c),
                     reason: "every lead channel must be a UUID".into(),
-                    given: Some(c.to_owned()),
+                    unmasked: whole(c),
                     ..ConfigError::default()
                 })
         })

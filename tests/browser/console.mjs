@@ -40,7 +40,7 @@ try {
   // A wrong token: the login page again, saying so.
   await page.fill("#token", "not-the-console-token-at-all");
   await page.click("button[type=submit]");
-  await page.waitForSelector("#token", { timeout: 15000 });
+  await page.waitForFunction(() => (document.getElementById("login-error")?.textContent || "").trim().length > 0, null, { timeout: 15000 });
   result.loginError = await page.textContent("#login-error");
   await page.screenshot({ path: `${artifacts}/console-login-error.png`, fullPage: true });
   await page.fill("#token", token);

@@ -1020,6 +1020,40 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_example_forms_refusals_are_the_demos_not_failures() {
+        let envelope = crate::envelope::EnvelopeBuilder::new(
+            crate::envelope::OriginKind::Form,
+            "website-form",
+            crate::queue::DEMO_CHANNEL,
+            b"{}",
+        )
+        .step(Step::Capture {
+            lead: crate::lead::Lead {
+                email: Some("ana@example.com".into()),
+                ..Default::default()
+            },
+            sender_lead_id: None,
+        })
+        .build();
+        let step = envelope.steps[0].clone();
+        let dead = dead_letter_of(
+            &envelope,
+            "Rechat refused the request with 404: Lead channel not found".into(),
+            Some(&step),
+            Some(404),
+        );
+        assert_eq!(dead.cause.as_deref(), Some(crate::queue::DEMO));
+        assert!(dead.reason.contains("example form"), "{}", dead.reason);
+        assert!(!dead.waits_for_person() && !dead.replayable());
+        // Another channel's 400 is a lead that waits for a person, refused for its content.
+        let mut other = envelope.clone();
+        other.channel = "55f5d0b8-3f4e-4b8e-9d6a-0c1b2a3d745f".into();
+        let dead = dead_letter_of(&other, "Validation".into(), Some(&step), Some(400));
+        assert!(dead.waits_for_person() && dead.refused_for_content());
+        assert!(dead.replayable() && !dead.replays(false) && dead.replays(true));
+    }
+
+    #[test]
     fn backoff_doubles_and_is_capped() {
         let o = DeliveryOptions::default();
         assert_eq!(o.backoff(1), Duration::from_secs(2));

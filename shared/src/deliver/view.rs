@@ -152,9 +152,9 @@ fn percentile(sorted: &[u64], p: usize) -> Option<u64> {
 /// A span for a person: `1 hour`, `15 minutes`, `45 seconds`.
 pub fn span(d: Duration) -> String {
     let secs = d.as_secs();
-    let (n, unit) = if secs >= 3600 && secs % 3600 == 0 {
+    let (n, unit) = if secs >= 3600 && secs.is_multiple_of(3600) {
         (secs / 3600, "hour")
-    } else if secs >= 60 && secs % 60 == 0 {
+    } else if secs >= 60 && secs.is_multiple_of(60) {
         (secs / 60, "minute")
     } else {
         (secs, "second")
