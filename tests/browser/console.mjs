@@ -23,6 +23,8 @@ try {
   page.on("console", (m) => {
     if (/Content Security Policy/i.test(m.text())) result.cspViolations += 1;
   });
+  result.pageErrors = [];
+  page.on("pageerror", (e) => result.pageErrors.push(String(e)));
   page.on("dialog", (d) => d.accept());
   await page.goto(`${inlet}/console`);
   if (mode === "shot") {
@@ -45,7 +47,10 @@ try {
   await page.screenshot({ path: `${artifacts}/console-login-error.png`, fullPage: true });
   await page.fill("#token", token);
   await page.click("button[type=submit]");
-  await page.waitForSelector("body[data-loaded=yes]", { timeout: 15000 });
+  await page.waitForSelector("body[data-loaded=yes]", { timeout: 15000 }).catch(async (e) => {
+    const shown = await page.textContent("#error").catch(() => null);
+    throw new Error(`the console did not load: ${e.message}; #error: ${shown}; page errors: ${result.pageErrors.join(" | ")}`);
+  });
   result.headerBefore = await page.textContent("#state");
   result.stateBefore = await page.getAttribute("body", "data-state");
   await page.waitForSelector("#dead-letters tbody tr", { timeout: 15000 });

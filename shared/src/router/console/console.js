@@ -24,7 +24,8 @@ function cell(row, text, className) {
 }
 
 // Every time in the page in the browser's zone, with the zone said: the API answers UTC.
-const TIME = { dateStyle: "medium", timeStyle: "short", timeZoneName: "short" };
+// (dateStyle and timeZoneName cannot be combined: the parts are named one by one.)
+const TIME = { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short" };
 
 function when(t) {
   return t ? new Date(t).toLocaleString(undefined, TIME) : "";
