@@ -1089,7 +1089,7 @@ pub async fn leads(args: LeadsArgs) -> ExitCode {
             println!("The ledger has no envelopes in the last 30 days.");
         } else {
             println!(
-                "Nothing found for {asked}: no envelope, dead letter or kept item has that id, and no envelope in the last 30 days (or --since) matches."
+                "The ledger has no such envelopes: nothing found for {asked} (no envelope, dead letter or kept item has that id, and none received in the last 30 days, or since --since, matches)."
             );
         }
     }
@@ -1150,15 +1150,12 @@ fn print_record(r: &LedgerRecord) {
         })
         .collect();
     println!(
-        "{}  {}  from {}  {}",
+        "{}  {}  from {}  {:?}",
         r.received_at
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         r.key,
         r.sender,
-        serde_json::to_value(r.status)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default()
+        r.status
     );
     println!(
         "    answered as  {}",
