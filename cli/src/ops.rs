@@ -296,22 +296,23 @@ pub enum DlqAction {
     },
 }
 
-/// The dead letter `id` names: its message id, or the envelope id it holds.
-fn named<'a>(
-    dead: &'a [inlet::queue::DeadMessage],
+/// The dead letter `id` names (its message id, or the envelope id it holds), as listed now.
+async fn named(
+    dead_letters: &dyn inlet::queue::DeadLetters,
     id: &str,
-) -> Result<&'a inlet::queue::DeadMessage, String> {
+) -> Result<inlet::queue::DeadMessage, String> {
     let id = id.trim();
+    let dead = dead_letters.list().await.map_err(|e| e.to_string())?;
+    let by_envelope = |d: &inlet::queue::DeadMessage| {
+        d.dead_letter
+            .envelope_id
+            .as_deref()
+            .is_some_and(|e| e.eq_ignore_ascii_case(id))
+    };
     dead.iter()
         .find(|d| d.message_id == id)
-        .or_else(|| {
-            dead.iter().find(|d| {
-                d.dead_letter
-                    .envelope_id
-                    .as_deref()
-                    .is_some_and(|e| e.eq_ignore_ascii_case(id))
-            })
-        })
+        .or_else(|| dead.iter().find(|d| by_envelope(d)))
+        .cloned()
         .ok_or_else(|| format!("no dead letter has the id {id}"))
 }
 
@@ -346,15 +347,11 @@ async fn correct(
         Ok(c) => c.normalize_options(),
         Err(e) => return fail("dlq", e.unmasked()),
     };
-    let dead = match dead_letters.list().await {
+    let found = match named(dead_letters, id).await {
         Ok(d) => d,
         Err(e) => return fail("dlq", e),
     };
-    let found = match named(&dead, id) {
-        Ok(d) => d,
-        Err(e) => return fail("dlq", e),
-    };
-    match inlet::deliver::correct::resend(queue, ledger, dead_letters, found, &fields, &options)
+    match inlet::deliver::correct::resend(queue, ledger, dead_letters, &found, &fields, &options)
         .await
     {
         Ok(envelope) => {
@@ -373,11 +370,7 @@ async fn correct(
 
 /// Deletes one dead letter.
 async fn delete(dead_letters: &dyn inlet::queue::DeadLetters, id: &str) -> ExitCode {
-    let dead = match dead_letters.list().await {
-        Ok(d) => d,
-        Err(e) => return fail("dlq", e),
-    };
-    let found = match named(&dead, id) {
+    let found = match named(dead_letters, id).await {
         Ok(d) => d,
         Err(e) => return fail("dlq", e),
     };

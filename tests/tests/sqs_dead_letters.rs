@@ -54,7 +54,11 @@ async fn dead_letters_are_listed_then_replayed() {
     // Both were refused for their content (400): a plain replay leaves them (they would fail
     // the same way); as they are, when a person says so.
     assert_eq!(queue.replay(Some("e-2"), false).await.unwrap(), 0);
-    assert_eq!(queue.dead_letters().await.unwrap().len(), 2, "left as they were");
+    assert_eq!(
+        queue.dead_letters().await.unwrap().len(),
+        2,
+        "left as they were"
+    );
     assert_eq!(queue.replay(Some("e-2"), true).await.unwrap(), 1);
     assert_eq!(queue.dead_letters().await.unwrap().len(), 1);
     let main = queue.receive(false, 10, 0).await.unwrap();
