@@ -48,7 +48,12 @@ pub enum KeptAction {
 pub struct KeptArgs {
     #[command(subcommand)]
     action: KeptAction,
-    #[arg(long, default_value = "inlet-data", global = true)]
+    #[arg(
+        long,
+        env = "INLET_DATA_DIR",
+        default_value = "inlet-data",
+        global = true
+    )]
     data_dir: PathBuf,
     /// A deployed stack's name: its LedgerTable (where items are kept), QueueUrl and
     /// DeadLetterQueueUrl outputs, through the standard AWS credential chain.

@@ -42,7 +42,12 @@ enum Command {
     Dlq {
         #[command(subcommand)]
         action: ops::DlqAction,
-        #[arg(long, default_value = "inlet-data", global = true)]
+        #[arg(
+            long,
+            env = "INLET_DATA_DIR",
+            default_value = "inlet-data",
+            global = true
+        )]
         data_dir: PathBuf,
         /// The deployed stack's queues (outputs QueueUrl and DeadLetterQueueUrl), reached
         /// with the standard AWS credential chain, instead of --data-dir.
@@ -59,7 +64,7 @@ enum Command {
     /// What waits and what needs a person: leads waiting, dead letters by why, forwarding
     /// confirmations with their code and link.
     Status {
-        #[arg(long, default_value = "inlet-data")]
+        #[arg(long, env = "INLET_DATA_DIR", default_value = "inlet-data")]
         data_dir: PathBuf,
         /// A deployed stack's queues (its QueueUrl and DeadLetterQueueUrl outputs).
         #[arg(long)]
@@ -86,6 +91,15 @@ enum Command {
 fn main() -> ExitCode {
     inlet::telemetry::init();
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_)) {
+        // A command whose output is piped into `head` ends quietly when the pipe closes,
+        // as Unix tools do, instead of panicking on the next println. Not `serve`: it
+        // writes to sockets, and a peer that went away must not end it.
+        // SAFETY: set once, before any thread starts; SIG_DFL is a valid disposition.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

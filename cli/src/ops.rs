@@ -17,21 +17,45 @@ pub fn check(file: Option<&Path>) -> ExitCode {
     let config = match Config::load(file) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("inlet check: {e}");
+            // The operator's own terminal: what they wrote, whole, and where.
+            eprintln!("inlet check: {}", e.unmasked());
             if let Some((_, meaning)) = VARIABLES.iter().find(|(name, _)| *name == e.var) {
-                eprintln!("  {}: {meaning}", e.var);
+                eprintln!("  {}: {meaning}", e.name());
             }
             return ExitCode::from(2);
         }
     };
+    let deployed = config.is_deployed();
+    println!(
+        "mode: {}",
+        if deployed {
+            "deployed functions (a queue, dead-letter queue or ledger table is set)"
+        } else {
+            "inlet serve (the embedded queue and ledger in --data-dir; no AWS settings needed)"
+        }
+    );
     println!("Effective configuration (secrets masked):");
     for (name, value) in config.describe() {
-        println!("  {name:<34} {value}");
+        let aws_only = matches!(
+            name.as_str(),
+            "INLET_QUEUE_URL" | "INLET_DLQ_URL" | "INLET_LEDGER_TABLE"
+        );
+        if aws_only && !deployed {
+            continue;
+        }
+        let from = config
+            .from_file
+            .get(&name)
+            .map(|key| format!("  ({key})"))
+            .unwrap_or_default();
+        println!("  {name:<34} {value}{from}");
     }
     println!();
-    match config.require_deliver() {
-        Ok(_) => println!("deliver function: ready"),
-        Err(e) => println!("deliver function: not ready ({e})"),
+    if deployed {
+        match config.require_deliver() {
+            Ok(_) => println!("deliver function: ready"),
+            Err(e) => println!("deliver function: not ready ({e})"),
+        }
     }
     // The routing file's tables were read and checked as intake reads them, by `load`.
     let senders: Vec<String> = config
@@ -248,7 +272,147 @@ pub enum DlqAction {
         /// its data dir (a stack's settings are read from the stack).
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Send again as they are even the leads Rechat refused for their content (when
+        /// Rechat's own rules changed); without it they stay, each said why.
+        #[arg(long)]
+        as_is: bool,
     },
+    /// Correct the fields of a lead Rechat refused and send it again, as a new event; the
+    /// dead letter goes once the corrected lead is queued.
+    Correct {
+        /// The dead letter's message id (inlet dlq list) or envelope id.
+        #[arg(long)]
+        id: String,
+        /// A field and its new value (an empty value clears it): first_name, last_name,
+        /// email, phone_number, note, lead_source, tag (comma-separated), referer_url.
+        #[arg(long = "set", value_name = "FIELD=VALUE", required = true)]
+        set: Vec<String>,
+        /// The configuration in force (the phone region phones are read in).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Delete one dead letter for good.
+    Delete {
+        /// The dead letter's message id (inlet dlq list) or envelope id.
+        #[arg(long)]
+        id: String,
+    },
+}
+
+/// The dead letter `id` names (its message id, or the envelope id it holds), as listed now.
+async fn named(
+    dead_letters: &dyn inlet::queue::DeadLetters,
+    id: &str,
+) -> Result<inlet::queue::DeadMessage, String> {
+    let id = id.trim();
+    let dead = dead_letters.list().await.map_err(|e| e.to_string())?;
+    let by_envelope = |d: &inlet::queue::DeadMessage| {
+        d.dead_letter
+            .envelope_id
+            .as_deref()
+            .is_some_and(|e| e.eq_ignore_ascii_case(id))
+    };
+    dead.iter()
+        .find(|d| d.message_id == id)
+        .or_else(|| dead.iter().find(|d| by_envelope(d)))
+        .cloned()
+        .ok_or_else(|| format!("no dead letter has the id {id}"))
+}
+
+/// `--set field=value` as a map.
+fn fields(set: &[String]) -> Result<std::collections::BTreeMap<String, String>, String> {
+    set.iter()
+        .map(|pair| {
+            pair.split_once('=')
+                .map(|(k, v)| (k.trim().to_owned(), v.to_owned()))
+                .ok_or_else(|| {
+                    format!("--set {pair:?}: write FIELD=VALUE, such as email=ana@example.com")
+                })
+        })
+        .collect()
+}
+
+/// Corrects one dead letter and queues it again: the same for the embedded store and the
+/// deployed queues.
+async fn correct(
+    queue: &dyn inlet::queue::Queue,
+    ledger: Option<&dyn Ledger>,
+    dead_letters: &dyn inlet::queue::DeadLetters,
+    id: &str,
+    set: &[String],
+    config: Option<&Path>,
+) -> ExitCode {
+    let fields = match fields(set) {
+        Ok(f) => f,
+        Err(e) => return fail("dlq", e),
+    };
+    let options = match Config::load(config) {
+        Ok(c) => c.normalize_options(),
+        Err(e) => return fail("dlq", e.unmasked()),
+    };
+    let found = match named(dead_letters, id).await {
+        Ok(d) => d,
+        Err(e) => return fail("dlq", e),
+    };
+    match inlet::deliver::correct::resend(queue, ledger, dead_letters, &found, &fields, &options)
+        .await
+    {
+        Ok(envelope) => {
+            println!(
+                "{}: corrected ({}) and queued as {} (answered as {})",
+                found.message_id,
+                fields.keys().cloned().collect::<Vec<_>>().join(", "),
+                envelope.id,
+                inlet::envelope::answer_uuid(&envelope.id)
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail("dlq", e),
+    }
+}
+
+/// Deletes one dead letter.
+async fn delete(dead_letters: &dyn inlet::queue::DeadLetters, id: &str) -> ExitCode {
+    let found = match named(dead_letters, id).await {
+        Ok(d) => d,
+        Err(e) => return fail("dlq", e),
+    };
+    match dead_letters.delete(&found.message_id).await {
+        Ok(true) => {
+            println!("{}: deleted", found.message_id);
+            ExitCode::SUCCESS
+        }
+        Ok(false) => fail("dlq", format!("no dead letter has the id {id}")),
+        Err(e) => fail("dlq", e),
+    }
+}
+
+/// Says which dead letters a plain replay leaves because they would fail the same way
+/// (Rechat refused their content), each with what to do; `handled`: those read again.
+fn say_refused(
+    dead: &[inlet::queue::DeadMessage],
+    id: Option<&str>,
+    handled: &[String],
+    as_is: bool,
+) -> usize {
+    if as_is {
+        return 0;
+    }
+    let mut left = 0;
+    for d in dead.iter().filter(|d| {
+        d.dead_letter.refused_for_content()
+            && !handled.contains(&d.message_id)
+            && id.is_none_or(|want| {
+                want == d.message_id || Some(want) == d.dead_letter.envelope_id.as_deref()
+            })
+    }) {
+        println!(
+            "{}: kept: it would fail the same way (Rechat refused its content: {}). Correct it: inlet dlq correct --id {} --set FIELD=VALUE; or send it as it is with --as-is",
+            d.message_id, d.dead_letter.reason, d.message_id
+        );
+        left += 1;
+    }
+    left
 }
 
 pub fn open(data_dir: &Path) -> Result<EmbeddedStore, String> {
@@ -279,14 +443,17 @@ pub fn dlq_sqs(
             QueuesAt::Stack(name) => Some(name.clone()),
             QueuesAt::Urls(..) => None,
         };
-        let (queue_url, dlq_url) = match at {
-            QueuesAt::Urls(q, d) => (q, d),
+        let (queue_url, dlq_url, ledger_table) = match at {
+            QueuesAt::Urls(q, d) => (q, d, None),
             QueuesAt::Stack(name) => {
                 let client = aws_sdk_cloudformation::Client::new(&aws);
                 let found = inlet::stack::outputs(&client, &name).await.and_then(|o| {
                     Ok((
                         inlet::stack::output(&o, &name, "QueueUrl")?.to_owned(),
                         inlet::stack::output(&o, &name, "DeadLetterQueueUrl")?.to_owned(),
+                        inlet::stack::output(&o, &name, "LedgerTable")
+                            .ok()
+                            .map(str::to_owned),
                     ))
                 });
                 match found {
@@ -302,7 +469,26 @@ pub fn dlq_sqs(
                 Ok(dead) => print_dead_letters(&dead, json),
                 Err(e) => fail("dlq", e),
             },
-            DlqAction::Replay { id, config } => {
+            DlqAction::Delete { id } => delete(&queue, &id).await,
+            DlqAction::Correct { id, set, config } => {
+                let ledger = ledger_table.as_ref().map(|table| {
+                    inlet::ledger::dynamodb::DynamoLedger::new(
+                        aws_sdk_dynamodb::Client::new(&aws),
+                        table.clone(),
+                        std::time::Duration::from_secs(90 * 86_400),
+                    )
+                });
+                correct(
+                    &queue,
+                    ledger.as_ref().map(|l| l as &dyn Ledger),
+                    &queue,
+                    &id,
+                    &set,
+                    config.as_deref(),
+                )
+                .await
+            }
+            DlqAction::Replay { id, config, as_is } => {
                 let dead = match queue.dead_letters().await {
                     Ok(d) => d,
                     Err(e) => return fail("dlq", e),
@@ -315,11 +501,13 @@ pub fn dlq_sqs(
                         config: config.as_deref(),
                     },
                 };
-                let again = match read_again(&dead, id.as_deref(), deployment, Some(&objects)).await
-                {
-                    Ok(a) => a,
-                    Err(e) => return fail("dlq", e),
-                };
+                let again =
+                    match read_again(&dead, id.as_deref(), deployment, Some(&objects), as_is).await
+                    {
+                        Ok(a) => a,
+                        Err(e) => return fail("dlq", e),
+                    };
+                let refused = say_refused(&dead, id.as_deref(), &again.handled, as_is);
                 let mut queued = 0;
                 for (message_id, envelope) in &again.queue {
                     // Past the deduplication window, as a replay: a re-read of an event
@@ -336,8 +524,8 @@ pub fn dlq_sqs(
                     }
                     queued += 1;
                 }
-                match queue.replay(id.as_deref()).await {
-                    Ok(0) if id.is_some() && queued == 0 && again.kept == 0 => {
+                match queue.replay(id.as_deref(), as_is).await {
+                    Ok(0) if id.is_some() && queued == 0 && again.kept == 0 && refused == 0 => {
                         fail("dlq", "no dead letter at the head of its group has that id")
                     }
                     Ok(n) => {
@@ -366,7 +554,11 @@ pub async fn dlq(action: DlqAction, data_dir: &Path) -> ExitCode {
             };
             print_dead_letters(&dead, json)
         }
-        DlqAction::Replay { id, config } => {
+        DlqAction::Delete { id } => delete(&store, &id).await,
+        DlqAction::Correct { id, set, config } => {
+            correct(&store, Some(&store), &store, &id, &set, config.as_deref()).await
+        }
+        DlqAction::Replay { id, config, as_is } => {
             let dead = match store.dead_letters().await {
                 Ok(d) => d,
                 Err(e) => return fail("dlq", e),
@@ -375,10 +567,11 @@ pub async fn dlq(action: DlqAction, data_dir: &Path) -> ExitCode {
                 data_dir,
                 config: config.as_deref(),
             };
-            let again = match read_again(&dead, id.as_deref(), deployment, None).await {
+            let again = match read_again(&dead, id.as_deref(), deployment, None, as_is).await {
                 Ok(a) => a,
                 Err(e) => return fail("dlq", e),
             };
+            let refused = say_refused(&dead, id.as_deref(), &again.handled, as_is);
             let mut queued = 0;
             for (message_id, envelope) in &again.queue {
                 // Past the deduplication window, as a replay (see dlq_sqs).
@@ -394,8 +587,8 @@ pub async fn dlq(action: DlqAction, data_dir: &Path) -> ExitCode {
                 }
                 queued += 1;
             }
-            match store.replay(id.clone()).await {
-                Ok(0) if id.is_some() && queued == 0 && again.kept == 0 => {
+            match store.replay(id.clone(), as_is).await {
+                Ok(0) if id.is_some() && queued == 0 && again.kept == 0 && refused == 0 => {
                     fail("dlq", "no dead letter has that message or envelope id")
                 }
                 Ok(n) => {
@@ -443,7 +636,7 @@ pub async fn status(data_dir: &Path, stack: Option<String>) -> ExitCode {
         let place = format!("embedded store {}", data_dir.join("inlet.db").display());
         return crate::status::print(
             &crate::status::report(&place, &reading, &dead, &kept, None),
-            crate::status::failing(&reading),
+            crate::status::needs_person(&reading, &dead),
         );
     };
     let aws = aws_config::load_from_env().await;
@@ -505,7 +698,7 @@ pub async fn status(data_dir: &Path, stack: Option<String>) -> ExitCode {
             &kept,
             cloud.as_ref(),
         ),
-        crate::status::failing(&reading),
+        crate::status::needs_person(&reading, &dead),
     )
 }
 
@@ -531,6 +724,8 @@ struct ReadAgain {
     queue: Vec<(String, inlet::envelope::Envelope)>,
     /// How many stay, each printed with why.
     kept: usize,
+    /// The message ids read again (queued anew or kept, each said).
+    handled: Vec<String>,
 }
 
 /// Reads again, with the settings in force, each dead letter that is mail no rule routed
@@ -541,10 +736,12 @@ async fn read_again(
     id: Option<&str>,
     deployment: crate::deployment::Deployment<'_>,
     objects: Option<&dyn inlet::objects::ObjectStore>,
+    as_is: bool,
 ) -> Result<ReadAgain, String> {
     let mut out = ReadAgain {
         queue: Vec::new(),
         kept: 0,
+        handled: Vec::new(),
     };
     let candidates: Vec<_> = dead
         .iter()
@@ -572,6 +769,7 @@ async fn read_again(
         verify_senders: true,
     };
     for d in candidates {
+        out.handled.push(d.message_id.clone());
         // A re-read is the same submission read again: it keeps the time it was received,
         // so that delivery's ledger takes an unchanged envelope as itself seen again (not
         // as a repeat to drop) and its retry window runs from the first receipt.
@@ -594,7 +792,22 @@ async fn read_again(
                 chrono::Utc::now(),
             )
             .await;
+            let before = inlet::envelope::Envelope::from_json(&d.body)
+                .ok()
+                .map(|e| e.steps);
             match reread {
+                // The field rules make the same lead of it: Rechat would refuse it again.
+                Ok(parsed)
+                    if !as_is
+                        && parsed.envelopes.len() == 1
+                        && before.as_ref() == Some(&parsed.envelopes[0].steps) =>
+                {
+                    println!(
+                        "{}: kept: read again with the field rules in force it is the same lead, and would fail the same way ({}). Correct it: inlet dlq correct --id {} --set FIELD=VALUE",
+                        d.message_id, d.dead_letter.reason, d.message_id
+                    );
+                    out.kept += 1;
+                }
                 Ok(parsed) if !parsed.envelopes.is_empty() => {
                     let ids: Vec<&str> = parsed.envelopes.iter().map(|e| e.id.as_str()).collect();
                     println!(
@@ -765,7 +978,7 @@ pub struct LeadsArgs {
     q: Option<String>,
     #[arg(long, default_value_t = 20)]
     limit: usize,
-    #[arg(long, default_value = "inlet-data")]
+    #[arg(long, env = "INLET_DATA_DIR", default_value = "inlet-data")]
     data_dir: PathBuf,
     /// A deployed stack's ledger (its LedgerTable output), instead of --data-dir.
     #[arg(long, conflicts_with = "table")]
@@ -832,36 +1045,73 @@ pub async fn leads(args: LeadsArgs) -> ExitCode {
         Err(e) => return fail("leads", format!("--{e}")),
     };
     let channels: Vec<String> = query.channel.iter().cloned().collect();
-    let search = async |ledger: &dyn Ledger| {
-        inlet::ledger::search::search(
-            ledger,
-            &query,
-            &channels,
-            args.limit,
-            LEADS_SCAN,
-            chrono::Utc::now(),
+    let now = chrono::Utc::now();
+    let lookup = async |ledger: &dyn Ledger,
+                        kept: Option<&dyn inlet::kept::Kept>,
+                        dead: &[inlet::queue::DeadMessage]| {
+        inlet::deliver::lookup::lookup(
+            &inlet::deliver::lookup::Where {
+                ledger,
+                kept,
+                dead,
+                channels: &channels,
+                limit: args.limit,
+                scan: LEADS_SCAN,
+            },
+            query.clone(),
+            now,
         )
         .await
         .map_err(|e| e.to_string())
-        .map(Option::unwrap_or_default)
     };
-    let records = if deployed {
+    let found = if deployed {
         match deployed_ledger(args.stack.as_deref(), args.table.as_deref()).await {
-            Ok(ledger) => search(&ledger).await,
+            Ok(ledger) => lookup(&ledger, None, &[]).await,
             Err(e) => Err(e),
         }
     } else {
         match open(&args.data_dir) {
-            Ok(store) => search(&store).await,
+            Ok(store) => {
+                let dead = store.dead_letters().await.unwrap_or_default();
+                lookup(&store, Some(&store), &dead).await
+            }
             Err(e) => Err(e),
         }
     };
-    let records = match records {
+    let found = match found {
         Ok(r) => r,
         Err(e) => return fail("leads", e),
     };
-    if records.is_empty() {
-        println!("The ledger has no such envelopes.");
+    let nothing = found.is_empty();
+    let records = found.records.unwrap_or_default();
+    if nothing {
+        let asked = params
+            .iter()
+            .filter_map(|(k, v)| v.as_deref().map(|v| format!("--{k} {v}")))
+            .collect::<Vec<_>>()
+            .join(" ");
+        if asked.is_empty() {
+            println!("The ledger has no envelopes in the last 30 days.");
+        } else {
+            println!(
+                "The ledger has no such envelopes: nothing found for {asked} (no envelope, dead letter or kept item has that id, and none received in the last 30 days, or since --since, matches)."
+            );
+        }
+    }
+    for item in &found.kept {
+        let list = match item.kind {
+            inlet::kept::KeptKind::Spam => "inlet spam list",
+            _ => "inlet review list",
+        };
+        println!(
+            "{}  {}  kept for review as {}: {} (see {list}; release it with --id {})",
+            item.kept_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            item.envelope.id,
+            item.kind.as_str().replace('_', " "),
+            item.reason,
+            item.id
+        );
     }
     // A lead not yet delivered while Rechat is down waits for it, not for its own retry.
     let waiting = records
@@ -906,14 +1156,30 @@ fn print_record(r: &LedgerRecord) {
         .collect();
     println!(
         "{}  {}  from {}  {:?}",
-        r.received_at.to_rfc3339(),
+        r.received_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         r.key,
         r.sender,
         r.status
     );
     println!(
+        "    answered as  {}",
+        inlet::envelope::answer_uuid(&r.envelope_id)
+    );
+    if let Some(person) = &r.person {
+        println!("    person       {person}");
+    }
+    if let Some(original) = &r.corrects {
+        println!("    corrects     {original}");
+    }
+    println!(
         "    Rechat lead  {}",
-        r.rechat_lead_id.as_deref().unwrap_or("(none yet)")
+        match (&r.rechat_lead_id, r.status) {
+            (Some(id), _) => id.as_str(),
+            (None, RecordStatus::Delivered) => "(none: Rechat answered without a lead id)",
+            (None, RecordStatus::DeadLettered) => "(none: not delivered)",
+            (None, _) => "(none yet)",
+        }
     );
     println!("    steps        {}", steps.join(", "));
     println!(

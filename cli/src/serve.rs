@@ -18,7 +18,7 @@ pub struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: String,
     /// Where the embedded queue and ledger live (inlet.db).
-    #[arg(long, default_value = "inlet-data")]
+    #[arg(long, env = "INLET_DATA_DIR", default_value = "inlet-data")]
     data_dir: PathBuf,
     /// Rechat API base URL (overrides INLET_RECHAT_URL and the config file).
     #[arg(long)]
@@ -51,9 +51,9 @@ pub struct ServeArgs {
     demo_form: bool,
 }
 
-// The demo form's channel: never a real one (any UUID works against a dry run; Rechat
-// refuses it, and the lead is dead-lettered with Rechat's reason).
-use inlet::forms::DEMO_CHANNEL;
+/// The demo form's channel: never a real one (any UUID works against a dry run; Rechat
+/// refuses it, and the lead is dead-lettered as the demo's, not as a failure).
+use inlet::queue::DEMO_CHANNEL;
 
 /// A secret generated at first start and kept in the data dir (readable by its owner
 /// only), so that it holds across restarts: the key that signs forms' timestamps (a page

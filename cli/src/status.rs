@@ -65,8 +65,22 @@ pub fn report(
     let view = &reading.view;
     let activity = &reading.activity;
     let or_unknown = |n: Option<u64>| n.map_or("unknown".to_owned(), |n| n.to_string());
+    let waiting_for_person = dead
+        .iter()
+        .filter(|d| d.dead_letter.waits_for_person())
+        .count();
+    let state = inlet::deliver::view::state(view, waiting_for_person);
     let mut lines = vec![
         format!("inlet status ({place})"),
+        format!(
+            "  state                {}",
+            match state {
+                "needs_attention" => format!(
+                    "needs attention: {waiting_for_person} lead(s) did not reach the agent and wait for a person (inlet dlq list)"
+                ),
+                other => other.to_owned(),
+            }
+        ),
         format!(
             "  delivery             {}{}",
             view.status.as_str(),
@@ -83,10 +97,12 @@ pub fn report(
         format!("  waiting to deliver   {}", or_unknown(view.waiting)),
         format!(
             "  oldest waiting       {}",
-            view.oldest_waiting_secs.map_or(
-                "unknown (on AWS: the queue's ApproximateAgeOfOldestMessage metric)".to_owned(),
-                |s| format!("{s}s")
-            )
+            match (view.waiting, view.oldest_waiting_secs) {
+                (Some(0), _) => "nothing waits".to_owned(),
+                (_, Some(s)) => format!("{s}s"),
+                (_, None) =>
+                    "unknown (on AWS: the queue's ApproximateAgeOfOldestMessage metric)".to_owned(),
+            }
         ),
         format!(
             "  in retry             {}",
@@ -147,9 +163,18 @@ pub fn report(
         .iter()
         .filter(|d| cause(d).as_deref() == Some(SPAM))
         .count();
+    let demo = dead
+        .iter()
+        .filter(|d| cause(d).as_deref() == Some(inlet::queue::DEMO))
+        .count();
     let others: Vec<_> = dead
         .iter()
-        .filter(|d| !matches!(cause(d).as_deref(), Some(FORWARDING_CONFIRMATION | SPAM)))
+        .filter(|d| {
+            !matches!(
+                cause(d).as_deref(),
+                Some(FORWARDING_CONFIRMATION | SPAM | inlet::queue::DEMO)
+            )
+        })
         .collect();
     lines.push(format!("  dead letters         {}", others.len()));
     let mut by_why = BTreeMap::<String, usize>::new();
@@ -158,6 +183,11 @@ pub fn report(
     }
     for (why, n) in by_why {
         lines.push(format!("    {n:>4}  {why}"));
+    }
+    if demo > 0 {
+        lines.push(format!(
+            "  example form leads   {demo} refused by Rechat as expected (the demo channel is no account's)"
+        ));
     }
     let unknown = "unknown (the kept items could not be read)".to_owned();
     let spam = kept.count(KeptKind::Spam).map(|n| n + spam as u64);
@@ -206,6 +236,15 @@ pub fn report(
             d.dead_letter.reason
         ));
     }
+    let refused = others
+        .iter()
+        .filter(|d| d.dead_letter.refused_for_content())
+        .count();
+    if refused > 0 {
+        lines.push(format!(
+            "  {refused} refused by Rechat for their content fail the same way if replayed: inlet dlq correct --id ID --set field=value"
+        ));
+    }
     if !others.is_empty() {
         lines.push(
             "  inlet dlq list shows each dead letter; inlet dlq replay takes them again.".into(),
@@ -232,6 +271,12 @@ fn rechat_line(rechat: Option<&RechatState>) -> String {
 /// scripts).
 pub fn failing(reading: &Reading) -> bool {
     reading.view.status != DeliveryStatus::Ok
+}
+
+/// Whether a person must act: delivery failing or stalled, or a lead that did not reach the
+/// agent waiting on the dead-letter queue (`inlet status || alert`).
+pub fn needs_person(reading: &Reading, dead: &[DeadMessage]) -> bool {
+    failing(reading) || dead.iter().any(|d| d.dead_letter.waits_for_person())
 }
 
 /// A dead letter's kind, to count alike together: its cause, else its failed step and
@@ -426,6 +471,67 @@ mod tests {
         assert!(text.contains("delivered            unknown"), "{text}");
         assert!(text.contains("spam kept            unknown"), "{text}");
         assert!(!failing(&unknown));
+    }
+
+    #[test]
+    fn a_refused_lead_needs_a_person_though_delivery_is_ok() {
+        let r = reading(
+            Some(Backlog {
+                waiting: 0,
+                in_flight: 0,
+                oldest_waiting_secs: None,
+                dead_letters: 1,
+            }),
+            Activity {
+                known: true,
+                ..Activity::default()
+            },
+            Some(RechatState::default()),
+        );
+        let refused = dead(
+            "Rechat refused the request with 400: email is not valid",
+            None,
+            Some("capture"),
+            Some(400),
+        );
+        let text = report(
+            "test",
+            &r,
+            std::slice::from_ref(&refused),
+            &Kept::default(),
+            None,
+        )
+        .join("\n");
+        assert!(!failing(&r));
+        assert!(needs_person(&r, std::slice::from_ref(&refused)));
+        for want in [
+            "state                needs attention: 1 lead(s) did not reach the agent",
+            "delivery             ok",
+            "oldest waiting       nothing waits",
+            "1 refused by Rechat for their content fail the same way if replayed",
+        ] {
+            assert!(text.contains(want), "{want:?} in\n{text}");
+        }
+        // What does not wait for a person: an unknown lead's follow-up, spam, a
+        // confirmation, the example form's lead.
+        let others = [
+            dead(
+                "unknown lead",
+                Some("unknown_lead"),
+                Some("timeline"),
+                Some(404),
+            ),
+            dead("spam: honeypot", Some(SPAM), None, None),
+            dead("confirm", Some(FORWARDING_CONFIRMATION), None, None),
+            dead("demo", Some(inlet::queue::DEMO), Some("capture"), Some(404)),
+        ];
+        assert!(!needs_person(&r, &others));
+        let text = report("test", &r, &others, &Kept::default(), None).join("\n");
+        assert!(text.contains("state                ok"), "{text}");
+        assert!(
+            text.contains("example form leads   1 refused by Rechat as expected"),
+            "{text}"
+        );
     }
 
     #[test]

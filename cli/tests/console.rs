@@ -420,6 +420,18 @@ async fn in_a_browser_the_rows_render_and_release_moves_a_dead_letter_back() {
         &[("INLET_CONSOLE_TOKEN", TOKEN)],
     );
     one_dead_letter(&double, &serve, "browser.dead@example.com").await;
+    // A lead delivered, found by the id its capture was answered.
+    let r = reqwest::Client::new()
+        .post(format!("{}/leads/channels/{CHANNEL}/webhook", serve.url))
+        .json(&json!({"first_name": "Ines", "last_name": "Moreau", "email": "ines.moreau@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    let answered = r.json::<Value>().await.unwrap()["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(wait_for(Duration::from_secs(20), || double.leads().len() == 1).await);
     // Mail read as no lead (an auto-reply from a buyer), to an address no rule places.
     let r = reqwest::Client::new()
         .post(format!("{}/email/raw", serve.url))
@@ -441,6 +453,8 @@ async fn in_a_browser_the_rows_render_and_release_moves_a_dead_letter_back() {
             &artifacts,
             CHANNEL,
             "browser.dead@example.com",
+            "run",
+            &answered,
         ])
         .output()
         .expect("node runs (make test installs playwright-core and chromium)");
@@ -459,7 +473,43 @@ async fn in_a_browser_the_rows_render_and_release_moves_a_dead_letter_back() {
             .contains("browser.dead@example.com"),
         "{seen}"
     );
+    assert!(
+        seen["loginError"]
+            .as_str()
+            .unwrap()
+            .contains("not the console's token"),
+        "{seen}"
+    );
+    assert_eq!(seen["stateBefore"], "needs_attention", "{seen}");
+    assert!(
+        seen["headerBefore"]
+            .as_str()
+            .unwrap()
+            .contains("needs attention"),
+        "{seen}"
+    );
+    assert_eq!(seen["deadReleaseLabel"], "Send as it is", "{seen}");
     assert_eq!(seen["deadRowsAfter"], 0, "{seen}");
+    assert!(
+        seen["headerAfter"].as_str().unwrap().starts_with("ok"),
+        "{seen}"
+    );
+    let id_row = seen["idRowText"].as_str().unwrap();
+    assert!(
+        id_row.contains(&answered) && id_row.contains("Ines M. · i…@example.com"),
+        "{seen}"
+    );
+    assert!(
+        seen["notFoundText"]
+            .as_str()
+            .unwrap()
+            .starts_with("Nothing found for nobody.at.all@example.com"),
+        "{seen}"
+    );
+    assert!(
+        seen["phoneScrollWidth"].as_u64().unwrap() <= 390,
+        "the console fits a phone: {seen}"
+    );
     assert!(seen["leadRows"].as_u64().unwrap() >= 1, "{seen}");
     assert_eq!(seen["keptRowsBefore"], 1, "{seen}");
     let kept_row = seen["keptRowText"].as_str().unwrap();
@@ -487,9 +537,56 @@ async fn in_a_browser_the_rows_render_and_release_moves_a_dead_letter_back() {
         "the session cookie is HttpOnly"
     );
     assert!(
-        wait_for(Duration::from_secs(20), || double.leads().len() == 2).await,
-        "the released dead letter and the released mail reach Rechat"
+        wait_for(Duration::from_secs(20), || double.leads().len() == 3).await,
+        "the corrected dead letter and the released mail reach Rechat"
     );
+    assert!(
+        double
+            .leads()
+            .iter()
+            .any(|l| l.payload["email"] == "fixed.browser.dead@example.com"),
+        "the corrected lead reached Rechat"
+    );
+    // The console in its three states, for the eye (the artifacts dir, or
+    // INLET_SCREENS_DIR): ok now; a lead refused again, needs attention; Rechat refusing
+    // every lead, failing.
+    let screens = std::env::var("INLET_SCREENS_DIR").unwrap_or(artifacts.clone());
+    std::fs::create_dir_all(&screens).unwrap();
+    let shot = |name: &str| {
+        let out = Command::new("node")
+            .arg(format!("{root}/tests/browser/console.mjs"))
+            .args([serve.url.as_str(), TOKEN, &screens, "-", "-", "shot", name])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let seen: Value = serde_json::from_slice(out.stdout.trim_ascii()).unwrap();
+        seen["state"].as_str().unwrap_or_default().to_owned()
+    };
+    assert!(shot("console-ok").starts_with("ok"));
+    one_dead_letter(&double, &serve, "refused.again@example.com").await;
+    tokio::time::sleep(Duration::from_secs(6)).await; // past the reading's reuse
+    assert!(shot("console-needs-attention").starts_with("needs attention"));
+    double.go_down(Fault::Status(401));
+    for n in 0..3 {
+        reqwest::Client::new()
+            .post(format!("{}/leads/channels/{CHANNEL}/webhook", serve.url))
+            .json(&json!({"first_name": "Ana", "email": format!("ana{n}.down@example.com")}))
+            .send()
+            .await
+            .unwrap();
+    }
+    let failing = || async { api_json(&serve, "/console/api/status").await["state"] == "failing" };
+    for _ in 0..100 {
+        if failing().await {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert!(shot("console-failing").starts_with("failing"));
     let released = double
         .leads()
         .into_iter()

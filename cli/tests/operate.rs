@@ -149,7 +149,7 @@ async fn status_fails_and_health_says_failing_while_every_lead_is_refused() {
     let (ok, status, _) = inlet(&["status"], &data);
     assert!(!ok, "exit 1 while delivery fails:\n{status}");
     assert!(
-        status.contains("delivery             failing: 3 of the last 3 attempts failed"),
+        status.contains("delivery             failing: 3 of 3 attempts in the last hour failed"),
         "{status}"
     );
     let health = http

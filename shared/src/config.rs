@@ -128,13 +128,76 @@ const ROUTING_TABLES: &[&str] = &[
     "require_sender_auth",
 ];
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{var}{} {reason}", if value.is_empty() { String::new() } else { format!("={value:?} is not valid:") })]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ConfigError {
     pub var: &'static str,
+    /// The value as a log may show it (a lead channel masked).
     pub value: String,
     pub reason: String,
+    /// The value (and the reason) whole, as the operator wrote it, where `value` masks it:
+    /// `inlet check` shows it to the operator (who must see which digit is wrong), logs
+    /// never do.
+    pub unmasked: Option<Box<Unmasked>>,
+    /// Where the value came from, when not from the variable `var`: the config file's key.
+    pub origin: Option<String>,
 }
+
+/// What a `ConfigError` masks, for the operator's own terminal.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Unmasked {
+    pub value: String,
+    /// `reason` with the values in it whole, when it holds any.
+    pub reason: Option<String>,
+}
+
+/// The value whole, for `ConfigError::unmasked`.
+fn whole(value: &str) -> Option<Box<Unmasked>> {
+    Some(Box::new(Unmasked {
+        value: value.to_owned(),
+        reason: None,
+    }))
+}
+
+impl ConfigError {
+    /// The setting's name as the operator wrote it: the file's key, else the variable.
+    pub fn name(&self) -> &str {
+        self.origin.as_deref().unwrap_or(self.var)
+    }
+
+    /// The message with the value whole, for the operator's own terminal.
+    pub fn unmasked(&self) -> String {
+        match &self.unmasked {
+            Some(whole) => ConfigError {
+                value: whole.value.clone(),
+                reason: whole.reason.clone().unwrap_or_else(|| self.reason.clone()),
+                unmasked: None,
+                ..self.clone()
+            }
+            .to_string(),
+            None => self.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.value.is_empty() {
+            write!(f, "{} {}", self.name(), self.reason)
+        } else {
+            write!(
+                f,
+                "{}={:?} is not valid: {}",
+                self.name(),
+                self.value,
+                self.reason
+            )
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+pub use crate::settings::{nearest, suggestion};
 
 /// The queues and ledger a deployed function cannot run without.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,6 +253,10 @@ pub struct Config {
     pub webhooks: crate::webhook::WebhookSettings,
     pub forms: crate::forms::FormsConfig,
     pub email: crate::email::EmailSettings,
+    /// The settings a config file gave (by variable name), with the file's key for each:
+    /// an error or `inlet check` names the key the operator wrote, not a variable they
+    /// never set.
+    pub from_file: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for Config {
@@ -225,6 +292,7 @@ impl Default for Config {
             webhooks: Default::default(),
             forms: Default::default(),
             email: Default::default(),
+            from_file: Default::default(),
         }
     }
 }
@@ -261,11 +329,28 @@ impl Config {
             Some(path) => read_table(path)?,
         };
         let from_file = file_values(&table)?;
+        let file_name = file.map(|p| p.display().to_string()).unwrap_or_default();
+        // A variable set (non-empty) wins over the file.
+        let in_env = |name: &str| std::env::var(name).is_ok_and(|v| !v.trim().is_empty());
+        let keys: std::collections::BTreeMap<String, String> = from_file
+            .keys()
+            .filter(|name| !in_env(name))
+            .map(|name| {
+                let key = name.trim_start_matches("INLET_").to_lowercase();
+                (name.clone(), format!("{key} in {file_name}"))
+            })
+            .collect();
         let mut config = Config::from_lookup(|name| {
             std::env::var(name)
                 .ok()
+                .filter(|v| !v.trim().is_empty())
                 .or_else(|| from_file.get(name).cloned())
+        })
+        .map_err(|mut e| {
+            e.origin = keys.get(e.var).cloned();
+            e
         })?;
+        config.from_file = keys;
         let mut routing = tables(table);
         if routing.is_empty()
             && let Some(path) = std::env::var_os("INLET_ROUTING_FILE")
@@ -345,9 +430,11 @@ impl Config {
                 var: "--config",
                 value: key.clone(),
                 reason: format!(
-                    "is not a section of the routing file (one of: {})",
+                    "is not a section of the routing file{} (one of: {})",
+                    suggestion(key, ROUTING_TABLES.iter().copied()),
                     ROUTING_TABLES.join(", ")
                 ),
+                ..ConfigError::default()
             });
         }
         let missing = crate::settings::missing_secrets(&routing);
@@ -356,6 +443,7 @@ impl Config {
                 var: "--config",
                 value: "env: secrets".into(),
                 reason: format!("\n  {}", missing.join("\n  ")),
+                ..ConfigError::default()
             });
         }
         fn section(value: &'static str) -> impl Fn(String) -> ConfigError {
@@ -363,6 +451,7 @@ impl Config {
                 var: "--config",
                 value: value.into(),
                 reason,
+                ..ConfigError::default()
             }
         }
         self.webhooks =
@@ -375,11 +464,13 @@ impl Config {
                 var: "INLET_REQUIRE_SENDER_AUTH",
                 value: "true".into(),
                 reason: "no [senders.*] secret is configured, so every webhook would be refused: give the senders you use a secret".into(),
+                ..ConfigError::default()
             });
         }
         let forms = crate::forms::FormsConfig::from_toml(&routing, &self.form_origins)
             .map_err(section("[forms]"))?;
         let policy = crate::web::ChannelPolicy::from_list(&self.channels);
+        let accepted = self.source_of("INLET_CHANNELS");
         if let Some((id, form)) = forms
             .iter()
             .find(|(_, f)| policy.admit(&f.channel).is_none())
@@ -388,9 +479,17 @@ impl Config {
                 var: "--config",
                 value: "[forms]".into(),
                 reason: format!(
-                    "forms.{id}.channel {} is not among the lead channels intake accepts (INLET_CHANNELS)",
+                    "forms.{id}.channel {} is not among the lead channels intake accepts ({accepted})",
                     crate::mask::id(&form.channel)
                 ),
+                unmasked: Some(Box::new(Unmasked {
+                    value: "[forms]".into(),
+                    reason: Some(format!(
+                        "forms.{id}.channel {} is not among the lead channels intake accepts ({accepted})",
+                        form.channel
+                    )),
+                })),
+                ..ConfigError::default()
             });
         }
         // A key filed under a channel intake refuses would let its holder post nowhere, or,
@@ -407,6 +506,7 @@ impl Config {
                 reason: format!(
                     "{channel} is not among the lead channels intake accepts (INLET_CHANNELS)"
                 ),
+                ..ConfigError::default()
             });
         }
         if let Some(default) = &self.default_channel
@@ -415,7 +515,9 @@ impl Config {
             return Err(ConfigError {
                 var: "INLET_DEFAULT_CHANNEL",
                 value: crate::mask::id(default),
-                reason: "is not among the lead channels intake accepts (INLET_CHANNELS)".into(),
+                reason: format!("is not among the lead channels intake accepts ({accepted})"),
+                unmasked: whole(default),
+                origin: self.origin_of("INLET_DEFAULT_CHANNEL"),
             });
         }
         self.forms = crate::forms::FormsConfig {
@@ -614,6 +716,7 @@ impl Config {
                 var: "INLET_RECHAT_CONNECT_TIMEOUT_MS",
                 value: config.rechat.connect_timeout.as_millis().to_string(),
                 reason: "longer than INLET_RECHAT_TIMEOUT_MS".into(),
+                ..ConfigError::default()
             });
         }
         if let Some(url) = get("INLET_QUEUE_URL") {
@@ -645,6 +748,7 @@ impl Config {
                 var: "INLET_PHONE_REGION",
                 value: v.clone(),
                 reason: "not an ISO 3166 region code such as US or GB".into(),
+                ..ConfigError::default()
             })?;
         }
         if let Some(v) = get("INLET_BODY_LIMIT_BYTES") {
@@ -682,6 +786,7 @@ impl Config {
                             var: "INLET_FORM_ORIGINS",
                             value: o.clone(),
                             reason: "each origin is scheme://host[:port], such as https://www.example.com".into(),
+                            ..ConfigError::default()
                         })
                     }
                 })
@@ -755,9 +860,28 @@ impl Config {
                 var: "INLET_CHANNELS",
                 value: String::new(),
                 reason: "must list the lead channels the deployed function accepts".into(),
+                ..ConfigError::default()
             });
         }
         Ok(())
+    }
+
+    /// Where a setting came from, to name it in a message: `channels in inlet.toml`, or the
+    /// variable.
+    pub fn source_of(&self, var: &str) -> String {
+        self.origin_of(var).unwrap_or_else(|| var.to_owned())
+    }
+
+    fn origin_of(&self, var: &str) -> Option<String> {
+        self.from_file.get(var).cloned()
+    }
+
+    /// Whether the deployed functions' settings are given (a queue, a dead-letter queue or a
+    /// ledger table): `inlet check` then speaks of them; else of `inlet serve`.
+    pub fn is_deployed(&self) -> bool {
+        self.queue_url.is_some()
+            || self.dead_letter_queue_url.is_some()
+            || self.ledger_table.is_some()
     }
 
     /// The effective configuration as `NAME=value` lines, secrets masked.
@@ -857,6 +981,7 @@ async fn routing_parameter(
         var: "INLET_ROUTING_PARAMETER",
         value: name.to_owned(),
         reason,
+        ..ConfigError::default()
     };
     let out = aws_sdk_ssm::Client::new(aws)
         .get_parameter()
@@ -878,11 +1003,13 @@ fn read_table(path: &std::path::Path) -> Result<toml::Table, ConfigError> {
         var: "--config",
         value: path.display().to_string(),
         reason: format!("cannot be read: {e}"),
+        ..ConfigError::default()
     })?;
     text.parse::<toml::Table>().map_err(|e| ConfigError {
         var: "--config",
         value: path.display().to_string(),
         reason: format!("is not valid TOML: {e}"),
+        ..ConfigError::default()
     })
 }
 
@@ -899,10 +1026,19 @@ fn file_values(
         }
         let var = format!("INLET_{}", key.to_uppercase());
         let Some((name, _)) = VARIABLES.iter().find(|(name, _)| *name == var) else {
+            let known: Vec<String> = VARIABLES
+                .iter()
+                .map(|(name, _)| name.trim_start_matches("INLET_").to_lowercase())
+                .collect();
+            let sections = ROUTING_TABLES.iter().copied();
             return Err(ConfigError {
                 var: "--config",
                 value: key.clone(),
-                reason: "is not a known setting".into(),
+                reason: format!(
+                    "is not a known setting{}",
+                    suggestion(key, known.iter().map(String::as_str).chain(sections))
+                ),
+                ..ConfigError::default()
             });
         };
         let text = match value {
@@ -929,6 +1065,7 @@ fn missing(var: &'static str) -> ConfigError {
         var,
         value: String::new(),
         reason: "must be set".into(),
+        ..ConfigError::default()
     }
 }
 
@@ -941,6 +1078,7 @@ fn http_url(var: &'static str, value: &str) -> Result<String, ConfigError> {
             var,
             value: value.into(),
             reason: "must be an http:// or https:// URL".into(),
+            ..ConfigError::default()
         });
     }
     Ok(value.trim_end_matches('/').to_owned())
@@ -954,6 +1092,7 @@ fn fifo_queue_url(var: &'static str, value: &str) -> Result<String, ConfigError>
             value: value.into(),
             reason: "must be a FIFO queue (its URL ends in .fifo): per-lead order depends on it"
                 .into(),
+            ..ConfigError::default()
         });
     }
     Ok(url)
@@ -966,6 +1105,7 @@ fn number(var: &'static str, value: &str, min: u64, max: u64) -> Result<u64, Con
             var,
             value: value.into(),
             reason: format!("must be a whole number from {min} to {max}"),
+            ..ConfigError::default()
         }),
     }
 }
@@ -981,6 +1121,7 @@ async fn secret_values(
         var,
         value: mask::id(arn),
         reason,
+        ..ConfigError::default()
     };
     let out = aws_sdk_secretsmanager::Client::new(aws)
         .get_secret_value()
@@ -1010,6 +1151,7 @@ pub fn console_token(var: &'static str, value: &str) -> Result<String, ConfigErr
             var,
             value: "(hidden)".into(),
             reason: "a console token must be at least 24 characters".into(),
+            ..ConfigError::default()
         });
     }
     Ok(value.to_owned())
@@ -1023,6 +1165,7 @@ fn http_token(var: &'static str, value: &str) -> Result<String, ConfigError> {
             var,
             value: "(hidden)".into(),
             reason: "a mail token must be at least 16 characters".into(),
+            ..ConfigError::default()
         });
     }
     Ok(token.to_owned())
@@ -1036,6 +1179,7 @@ fn boolean(var: &'static str, value: &str) -> Result<bool, ConfigError> {
             var,
             value: value.into(),
             reason: "must be true or false".into(),
+            ..ConfigError::default()
         }),
     }
 }
@@ -1052,10 +1196,13 @@ fn channel_list(var: &'static str, value: &str) -> Result<Vec<String>, ConfigErr
         .map(|c| {
             uuid::Uuid::parse_str(c)
                 .map(|u| u.hyphenated().to_string())
+                // Not a UUID, so not a working channel: shown whole where it is reported.
                 .map_err(|_| ConfigError {
                     var,
                     value: mask::id(c),
                     reason: "every lead channel must be a UUID".into(),
+                    unmasked: whole(c),
+                    ..ConfigError::default()
                 })
         })
         .collect()

@@ -387,7 +387,7 @@ impl EmbeddedStore {
 
     /// Moves dead letters (all, or the one with this message or envelope id) back to the
     /// main queue, at the end of their group. Returns how many moved.
-    pub async fn replay(&self, id: Option<String>) -> Result<usize, StoreError> {
+    pub async fn replay(&self, id: Option<String>, as_is: bool) -> Result<usize, StoreError> {
         let moved = self
             .call(move |conn| {
                 let mut stmt = conn.prepare(
@@ -398,15 +398,10 @@ impl EmbeddedStore {
                     .collect::<Result<_, _>>()?;
                 let mut moved = 0;
                 for (seq, message_id, attributes) in rows {
-                    let attributes = serde_json::from_str::<serde_json::Value>(&attributes).ok();
-                    let text = |name: &str| {
-                        attributes.as_ref().and_then(|a| a.get(name)).and_then(|v| v.as_str()).map(str::to_owned)
-                    };
-                    let envelope_id = text("envelope_id");
-                    let replayable = !matches!(
-                        text("cause").as_deref(),
-                        Some(crate::queue::FORWARDING_CONFIRMATION | crate::queue::UNROUTABLE | crate::queue::SPAM)
-                    );
+                    // An unreadable reason is replayed as it is, as before reasons had kinds.
+                    let dead = serde_json::from_str::<DeadLetter>(&attributes).ok();
+                    let envelope_id = dead.as_ref().and_then(|d| d.envelope_id.clone());
+                    let replayable = dead.as_ref().is_none_or(|d| d.replays(as_is));
                     let wanted = replayable
                         && id.as_deref().is_none_or(|want| want == message_id || Some(want) == envelope_id.as_deref());
                     if !wanted {

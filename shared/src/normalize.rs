@@ -60,6 +60,11 @@ pub enum Notice {
     UnverifiedSender { portal: String },
     /// Read again at replay with the settings then in force, after it first failed so.
     ReadAgain { first_reason: String },
+    /// A person corrected these fields of a lead Rechat refused, and sent it again.
+    Corrected {
+        first_reason: String,
+        fields: Vec<String>,
+    },
     /// The reading may be wrong or leave the agent no way to reach the person (no email or
     /// phone, or only a portal's relay address): delivered all the same, and said so, so
     /// that an operator can review it. Never a reason to drop the lead.
@@ -145,6 +150,7 @@ pub fn normalize(raw: RawLead, options: &NormalizeOptions) -> Result<Normalized,
                 Notice::Cut { .. } => "a field is too long",
                 Notice::UnverifiedSender { .. } => "its sender is not proven",
                 Notice::ReadAgain { .. } => "it was read again",
+                Notice::Corrected { .. } => "it was corrected",
                 Notice::Unsure { .. } => "the reading is unsure",
             })
             .collect();

@@ -57,7 +57,8 @@ pub fn known_keys(at: &str, table: &toml::Table, known: &[&str]) -> Setting<()> 
     match table.keys().find(|k| !known.contains(&k.as_str())) {
         None => Ok(()),
         Some(key) => Err(format!(
-            "{at}.{key} is not a known setting (one of: {})",
+            "{at}.{key} is not a known setting{} (one of: {})",
+            suggestion(key, known.iter().copied()),
             known.join(", ")
         )),
     }
@@ -106,6 +107,27 @@ pub fn missing_secrets(table: &toml::Table) -> Vec<String> {
 pub fn assignees(at: &str, value: &toml::Value) -> Setting<Vec<Assignee>> {
     let json = serde_json::to_value(value).map_err(|e| format!("{at}: {e}"))?;
     serde_json::from_value(json).map_err(|e| format!("{at}: {e}"))
+}
+
+/// The known name nearest to a misspelled one (`chanels` → `channels`), when one is near.
+pub fn nearest<'a>(given: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let given = given.to_ascii_lowercase();
+    known
+        .into_iter()
+        .map(|k| {
+            (
+                strsim::damerau_levenshtein(&given, &k.to_ascii_lowercase()),
+                k,
+            )
+        })
+        .filter(|(d, k)| *d > 0 && *d <= (k.len() / 3).max(2))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+/// ` (did you mean channels?)`, or nothing.
+pub fn suggestion<'a>(given: &str, known: impl IntoIterator<Item = &'a str>) -> String {
+    nearest(given, known).map_or(String::new(), |k| format!(" (did you mean {k}?)"))
 }
 
 #[cfg(test)]

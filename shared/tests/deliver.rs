@@ -751,6 +751,11 @@ async fn later_events_find_the_lead_by_the_senders_id_or_by_inlets_envelope_id()
         lead.timeline[0]["listing"]["url"],
         "https://example.com/l/2"
     );
+    // A follow-up's record names the Rechat lead it acted on (`inlet leads` shows it).
+    for follow_up in [&refer, &activity] {
+        let record = w.ledger.get(&follow_up.id).await.unwrap().unwrap();
+        assert_eq!(record.rechat_lead_id.as_deref(), Some(lead.id.as_str()));
+    }
 }
 
 #[tokio::test]

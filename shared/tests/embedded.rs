@@ -179,7 +179,7 @@ async fn after_max_receives_without_an_outcome_a_message_moves_to_the_dead_lette
         dead[0]
     );
     assert_eq!(dead[0].dead_letter.group_id, e.lead_key);
-    assert_eq!(s.replay(None).await.unwrap(), 1);
+    assert_eq!(s.replay(None, false).await.unwrap(), 1);
     let back = s.receive(10).await.unwrap();
     assert_eq!(back[0].receive_count, 1, "a replay starts a fresh count");
     assert_eq!(back[0].group_id.as_deref(), Some(e.lead_key.as_str()));
@@ -245,8 +245,11 @@ async fn dead_letters_keep_their_reason_and_replay_by_envelope_id() {
     let dead = s.dead_letters().await.unwrap();
     assert_eq!(dead[1].dead_letter.reason, format!("refused {}", b.id));
     assert_eq!(dead[1].dead_letter.status, Some(400));
-    assert_eq!(s.replay(Some(b.id.clone())).await.unwrap(), 1);
-    assert_eq!(s.replay(Some("nothing".into())).await.unwrap(), 0);
+    // Refused for its content (400): a plain replay would fail the same way and leaves it;
+    // as it is, when a person says so.
+    assert_eq!(s.replay(Some(b.id.clone()), false).await.unwrap(), 0);
+    assert_eq!(s.replay(Some(b.id.clone()), true).await.unwrap(), 1);
+    assert_eq!(s.replay(Some("nothing".into()), false).await.unwrap(), 0);
     assert_eq!(s.depth().await.unwrap(), (1, 1));
     assert_eq!(note(&s.receive(10).await.unwrap()[0].body), "b1");
 }

@@ -244,14 +244,19 @@ async fn health_says_delivery_is_failing_when_most_recent_attempts_fail() {
     }
     let (status, _, body) = call(&f, request("GET", "/health", None, "")).await;
     assert_eq!(status, 200);
+    assert_eq!(body["status"], "degraded", "{body}");
     let delivery = &body["delivery"];
     assert_eq!(delivery["status"], "failing", "{body}");
+    // The route an uptime monitor watches answers 503 with the same body.
+    let (status, _, monitored) = call(&f, request("GET", "/health/delivery", None, "")).await;
+    assert_eq!(status, 503);
+    assert_eq!(monitored["delivery"]["status"], "failing", "{monitored}");
     assert_eq!(delivery["rechat"], "available");
     assert!(
         delivery["why"]
             .as_str()
             .unwrap()
-            .contains("5 of the last 6"),
+            .contains("5 of 6 attempts in the last hour failed, 5 of them since the last delivery"),
         "{body}"
     );
     assert!(delivery["last_success_at"].is_string(), "{body}");
@@ -270,7 +275,10 @@ async fn health_says_delivery_is_failing_when_most_recent_attempts_fail() {
         .unwrap();
     let (_, _, body) = call(&f, request("GET", "/health", None, "")).await;
     assert_eq!(body["delivery"]["status"], "ok", "{body}");
+    assert_eq!(body["status"], "ok", "{body}");
     assert!(body["delivery"].get("why").is_none(), "{body}");
+    let (status, _, _) = call(&f, request("GET", "/health/delivery", None, "")).await;
+    assert_eq!(status, 200);
 }
 
 #[tokio::test]

@@ -629,6 +629,9 @@ async fn routing_config_adds_tags_source_and_default_agents() {
     let p = run_body(&fixture("generic-zapier.form"), FORM, &[], None, &settings)
         .await
         .unwrap();
+    // Recorded under the name the routing file gave it (`inlet leads --sender zapier`).
+    assert_eq!(p.sender, "zapier");
+    assert_eq!(p.envelopes[0].origin.sender, "zapier");
     let l = only(&p);
     assert_eq!(l.tag, vec!["utm_source:facebook", "From Zapier"]);
     assert_eq!(l.lead_source.as_deref(), Some("Zapier"));

@@ -27,6 +27,8 @@
 //!   releases them all. A 429's `Retry-After` holds every lead, not only the one it answered.
 
 pub mod breaker;
+pub mod correct;
+pub mod lookup;
 pub mod view;
 mod waiting;
 
@@ -624,6 +626,7 @@ impl Delivery<'_> {
                         error: error.clone(),
                     };
                     record.last_error = Some(format!("{}: {error}", step.kind()));
+                    record.rechat_status = status;
                     return self
                         .give_up(message, envelope, &mut record, step, error, status)
                         .await;
@@ -641,6 +644,7 @@ impl Delivery<'_> {
         }
         record.status = RecordStatus::Delivered;
         record.last_error = None;
+        record.rechat_status = None;
         if let Err(e) = self.save(&mut record).await {
             // Every step is recorded as done already: the retry will find nothing to do.
             return self.retry(message.receive_count, format!("ledger: {e}"), None);
@@ -769,6 +773,8 @@ impl Delivery<'_> {
             Step::Activity { target, activity } => {
                 match self.resolve(envelope, record, target).await? {
                     Resolved::Lead(id) => {
+                        // The lead it acted on, for whoever looks this envelope up.
+                        record.rechat_lead_id.get_or_insert_with(|| id.clone());
                         let started = std::time::Instant::now();
                         let result = self.rechat.timeline(&id, activity).await;
                         crate::telemetry::observe_rechat(started.elapsed());
@@ -782,6 +788,8 @@ impl Delivery<'_> {
             Step::Assign { target, assignees } => {
                 match self.resolve(envelope, record, target).await? {
                     Resolved::Lead(id) => {
+                        // The lead it acted on, for whoever looks this envelope up.
+                        record.rechat_lead_id.get_or_insert_with(|| id.clone());
                         let started = std::time::Instant::now();
                         let result = self.rechat.assign(&id, assignees).await;
                         crate::telemetry::observe_rechat(started.elapsed());
@@ -1040,9 +1048,15 @@ fn dead_letter_of(
 ) -> DeadLetter {
     // A follow-up Rechat answers 404 for names a lead it does not have: kept, not alarmed.
     let unknown_lead = status == Some(404) && step.is_some_and(|s| s.target().is_some());
+    // The example form's lead: its channel is no account's, and Rechat says so.
+    let demo = envelope.channel == crate::queue::DEMO_CHANNEL;
     DeadLetter {
         reason: if unknown_lead {
             format!("unknown lead: Rechat has no such lead ({reason})")
+        } else if demo {
+            format!(
+                "the example form's lead, sent to the demo channel, which no Rechat account has (expected; a form of yours posts to your channel): {reason}"
+            )
         } else {
             reason
         },
@@ -1050,7 +1064,11 @@ fn dead_letter_of(
         group_id: envelope.lead_key.clone(),
         failed_step: step.map(|s| s.kind().to_owned()),
         status,
-        cause: unknown_lead.then(|| crate::queue::UNKNOWN_LEAD.to_owned()),
+        cause: if demo {
+            Some(crate::queue::DEMO.to_owned())
+        } else {
+            unknown_lead.then(|| crate::queue::UNKNOWN_LEAD.to_owned())
+        },
     }
 }
 
@@ -1084,6 +1102,40 @@ fn whole_seconds(d: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_example_forms_refusals_are_the_demos_not_failures() {
+        let envelope = crate::envelope::EnvelopeBuilder::new(
+            crate::envelope::OriginKind::Form,
+            "website-form",
+            crate::queue::DEMO_CHANNEL,
+            b"{}",
+        )
+        .step(Step::Capture {
+            lead: crate::lead::Lead {
+                email: Some("ana@example.com".into()),
+                ..Default::default()
+            },
+            sender_lead_id: None,
+        })
+        .build();
+        let step = envelope.steps[0].clone();
+        let dead = dead_letter_of(
+            &envelope,
+            "Rechat refused the request with 404: Lead channel not found".into(),
+            Some(&step),
+            Some(404),
+        );
+        assert_eq!(dead.cause.as_deref(), Some(crate::queue::DEMO));
+        assert!(dead.reason.contains("example form"), "{}", dead.reason);
+        assert!(!dead.waits_for_person() && !dead.replayable());
+        // Another channel's 400 is a lead that waits for a person, refused for its content.
+        let mut other = envelope.clone();
+        other.channel = "55f5d0b8-3f4e-4b8e-9d6a-0c1b2a3d745f".into();
+        let dead = dead_letter_of(&other, "Validation".into(), Some(&step), Some(400));
+        assert!(dead.waits_for_person() && dead.refused_for_content());
+        assert!(dead.replayable() && !dead.replays(false) && dead.replays(true));
+    }
 
     #[test]
     fn backoff_doubles_and_is_capped() {

@@ -3,8 +3,12 @@
 //! counts (`Backlog`), what the ledger recorded (recent records) and the breaker's shared
 //! state; `/health`, `inlet status` and `/metrics` all read this one judgement.
 //!
-//! - **failing**: Rechat is judged down (the breaker is open), or most of the recent
-//!   attempts failed (a bad token fails every lead with a 401 without opening the breaker).
+//! - **failing**: Rechat is judged down (the breaker is open), or attempts fail now: in the
+//!   last `FAILING_WINDOW`, most attempts failed or `FAILURES_IN_A_ROW` failed with no
+//!   delivery after them (a bad token fails every lead with a 401 without opening the
+//!   breaker). A delivery after the failures clears it at once. A lead Rechat refused for
+//!   its content (400, 422) is that lead's fault, not delivery's: it waits for a person as
+//!   a dead letter (`Attention`), and is not counted here.
 //! - **stalled**: leads wait longer than `stall_after` and nothing was delivered in that
 //!   time: no deliverer runs, or one is stuck. Nothing fails, and nothing moves.
 //! - **ok** otherwise, an idle system included.
@@ -20,8 +24,14 @@ use std::time::Duration;
 /// retry delay's cap (five minutes), so a lead waiting out its backoff is not one.
 pub const STALL_AFTER: Duration = Duration::from_secs(15 * 60);
 
-/// The most recent attempts that decide whether delivery is failing.
-pub const RECENT_ATTEMPTS: usize = 20;
+/// How far back attempts decide whether delivery is failing: long enough for a small
+/// office's few leads to say something, short enough that an old outage is forgotten
+/// (a delivery after it forgets it sooner).
+pub const FAILING_WINDOW: Duration = Duration::from_secs(60 * 60);
+
+/// Failed attempts with no delivery after them that make delivery failing, whatever the
+/// window's majority says (a token revoked in a busy hour).
+pub const FAILURES_IN_A_ROW: usize = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -53,10 +63,13 @@ pub struct Activity {
     /// Speed to lead, from acknowledgment to Rechat's answer, over the last day's deliveries.
     pub speed_to_lead_p50_ms: Option<u64>,
     pub speed_to_lead_p99_ms: Option<u64>,
-    /// Of the `RECENT_ATTEMPTS` most recently attempted envelopes, how many failed (in retry
-    /// after an error, or dead-lettered) and how many were looked at.
+    /// Of the envelopes attempted in the last `FAILING_WINDOW`, how many failed (in retry
+    /// after an error, or dead-lettered; a refusal of the lead's content is not counted) and
+    /// how many were looked at.
     pub recent_failed: usize,
     pub recent_attempted: usize,
+    /// Failed attempts after the last delivery (in the window).
+    pub failed_since_success: usize,
     /// Envelopes in retry after an error, now.
     pub in_retry: u64,
 }
@@ -90,12 +103,24 @@ pub fn activity(records: &[LedgerRecord], now: DateTime<Utc>) -> Activity {
     out.speed_to_lead_p50_ms = percentile(&speeds, 50);
     out.speed_to_lead_p99_ms = percentile(&speeds, 99);
 
-    let mut attempted: Vec<&LedgerRecord> = records.iter().filter(|r| attempted_once(r)).collect();
-    attempted.sort_by_key(|r| std::cmp::Reverse(r.updated_at));
-    attempted.truncate(RECENT_ATTEMPTS);
+    let window = now - chrono::Duration::from_std(FAILING_WINDOW).unwrap_or_default();
+    let attempted: Vec<&LedgerRecord> = records
+        .iter()
+        .filter(|r| attempted_once(r) && r.updated_at >= window && !refused_for_content(r))
+        .collect();
     out.recent_attempted = attempted.len();
     out.recent_failed = attempted.iter().filter(|r| failed(r)).count();
+    out.failed_since_success = attempted
+        .iter()
+        .filter(|r| failed(r) && out.last_success_at.is_none_or(|at| r.updated_at > at))
+        .count();
     out
+}
+
+/// Rechat refused the lead for what it holds (400, 422): that lead's fault, which a
+/// person corrects; the next lead goes through.
+pub fn refused_for_content(r: &LedgerRecord) -> bool {
+    r.status == RecordStatus::DeadLettered && matches!(r.rechat_status, Some(400 | 422))
 }
 
 /// Finished, or tried and waiting to be tried again: an attempt with an outcome.
@@ -124,6 +149,23 @@ fn percentile(sorted: &[u64], p: usize) -> Option<u64> {
     Some(sorted[rank - 1])
 }
 
+/// A span for a person: `1 hour`, `15 minutes`, `45 seconds`.
+pub fn span(d: Duration) -> String {
+    let secs = d.as_secs();
+    let (n, unit) = if secs >= 3600 && secs.is_multiple_of(3600) {
+        (secs / 3600, "hour")
+    } else if secs >= 60 && secs.is_multiple_of(60) {
+        (secs / 60, "minute")
+    } else {
+        (secs, "second")
+    };
+    if n == 1 {
+        format!("{n} {unit}").replace("1 ", "")
+    } else {
+        format!("{n} {unit}s")
+    }
+}
+
 /// The judgement, with what it rests on.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DeliveryView {
@@ -149,8 +191,12 @@ pub fn judge(
 ) -> DeliveryView {
     let unavailable_since = rechat.and_then(|r| r.unavailable_since);
     let stall = chrono::Duration::from_std(stall_after).unwrap_or(chrono::Duration::MAX);
-    let oldest = backlog.and_then(|b| b.oldest_waiting_secs);
     let waiting = backlog.map(|b| b.waiting);
+    // Nothing waiting has waited no time (a queue that cannot say its oldest can say that).
+    let oldest = backlog.and_then(|b| {
+        b.oldest_waiting_secs
+            .or_else(|| (b.waiting == 0).then_some(0))
+    });
     let (status, why) = if let Some(since) = unavailable_since {
         (
             DeliveryStatus::Failing,
@@ -159,14 +205,18 @@ pub fn judge(
                 since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
             ),
         )
-    } else if activity.recent_attempted > 0
-        && activity.recent_failed * 2 > activity.recent_attempted
+    } else if activity.failed_since_success > 0
+        && (activity.failed_since_success >= FAILURES_IN_A_ROW
+            || activity.recent_failed * 2 > activity.recent_attempted)
     {
         (
             DeliveryStatus::Failing,
             format!(
-                "{} of the last {} attempts failed",
-                activity.recent_failed, activity.recent_attempted
+                "{} of {} attempts in the last {} failed, {} of them since the last delivery",
+                activity.recent_failed,
+                activity.recent_attempted,
+                span(FAILING_WINDOW),
+                activity.failed_since_success
             ),
         )
     } else if waiting.unwrap_or(0) > 0
@@ -192,6 +242,17 @@ pub fn judge(
         dead_letters: backlog.map(|b| b.dead_letters),
         last_success_at: activity.last_success_at,
         rechat_unavailable_since: unavailable_since,
+    }
+}
+
+/// What a person must know first: delivery failing or stalled, else whether leads wait for
+/// a person (`waiting_for_person`: dead letters that are leads which did not reach the
+/// agent, `DeadLetter::waits_for_person`), else ok. The console's header and `inlet
+/// status`'s first line; anything but `ok` exits `inlet status` with 1.
+pub fn state(view: &DeliveryView, waiting_for_person: usize) -> &'static str {
+    match view.status {
+        DeliveryStatus::Ok if waiting_for_person > 0 => "needs_attention",
+        status => status.as_str(),
     }
 }
 
@@ -279,6 +340,9 @@ mod tests {
             find: vec![],
             unsure: None,
             pacing: Default::default(),
+            person: None,
+            rechat_status: None,
+            corrects: None,
             version: 1,
         }
     }
@@ -306,7 +370,8 @@ mod tests {
         assert_eq!(a.last_success_at, Some(at(60)));
         assert_eq!(a.speed_to_lead_p50_ms, Some(1_000));
         assert_eq!(a.speed_to_lead_p99_ms, Some(5_000));
-        assert_eq!((a.recent_failed, a.recent_attempted), (0, 3));
+        // Attempts in the last hour only.
+        assert_eq!((a.recent_failed, a.recent_attempted), (0, 1));
         let view = judge(
             Some(&backlog(1, Some(5))),
             &a,
@@ -319,7 +384,7 @@ mod tests {
     }
 
     #[test]
-    fn most_recent_attempts_failing_is_failing_though_rechat_answers() {
+    fn attempts_failing_now_is_failing_though_rechat_answers() {
         // A revoked token: every lead answered 401, the breaker (which counts only 5xx and
         // timeouts) stays closed.
         let mut records: Vec<LedgerRecord> = (0..15)
@@ -327,18 +392,74 @@ mod tests {
             .collect();
         records.extend((0..10).map(|i| record(RecordStatus::Delivered, false, 500 + i, 500 + i)));
         let a = activity(&records, now());
-        assert_eq!((a.recent_failed, a.recent_attempted), (15, 20));
+        assert_eq!((a.recent_failed, a.recent_attempted), (15, 25));
+        assert_eq!(a.failed_since_success, 15);
         let view = judge(None, &a, None, now(), STALL_AFTER);
         assert_eq!(view.status, DeliveryStatus::Failing);
-        assert!(view.why.contains("15 of the last 20"), "{}", view.why);
-
-        // Older failures behind newer successes: ok again.
-        let mut records: Vec<LedgerRecord> = (0..15)
-            .map(|i| record(RecordStatus::DeadLettered, true, 900 + i, 900 + i))
+        assert!(
+            view.why.contains(
+                "15 of 25 attempts in the last hour failed, 15 of them since the last delivery"
+            ),
+            "{}",
+            view.why
+        );
+        // Three in a row after a busy hour of deliveries is failing, though most succeeded.
+        let mut busy: Vec<LedgerRecord> = (0..30)
+            .map(|i| record(RecordStatus::Delivered, false, 600 + i, 600 + i))
             .collect();
-        records.extend((0..20).map(|i| record(RecordStatus::Delivered, false, 10 + i, 10 + i)));
-        let view = judge(None, &activity(&records, now()), None, now(), STALL_AFTER);
+        busy.extend((0..3).map(|i| record(RecordStatus::DeadLettered, true, 10 + i, 10 + i)));
+        assert_eq!(
+            judge(None, &activity(&busy, now()), None, now(), STALL_AFTER).status,
+            DeliveryStatus::Failing
+        );
+        busy.pop();
+        assert_eq!(
+            judge(None, &activity(&busy, now()), None, now(), STALL_AFTER).status,
+            DeliveryStatus::Ok,
+            "two failures among thirty deliveries"
+        );
+    }
+
+    #[test]
+    fn one_delivery_after_an_outage_clears_it_at_once() {
+        // 19 failures while Rechat was down, then Rechat came back and one lead went.
+        let mut records: Vec<LedgerRecord> = (0..19)
+            .map(|i| record(RecordStatus::DeadLettered, true, 120 + i, 120 + i))
+            .collect();
+        records.push(record(RecordStatus::Delivered, false, 30, 30));
+        let a = activity(&records, now());
+        assert_eq!(a.failed_since_success, 0);
+        assert_eq!(
+            judge(None, &a, None, now(), STALL_AFTER).status,
+            DeliveryStatus::Ok
+        );
+        // Failures older than the window are forgotten even with no delivery since (the
+        // dead letters they left still wait for a person, as `state` says).
+        let old: Vec<LedgerRecord> = (0..19)
+            .map(|i| record(RecordStatus::DeadLettered, true, 7_300 + i, 7_300 + i))
+            .collect();
+        let a = activity(&old, now());
+        assert_eq!((a.recent_attempted, a.failed_since_success), (0, 0));
+        let view = judge(None, &a, None, now(), STALL_AFTER);
         assert_eq!(view.status, DeliveryStatus::Ok);
+        assert_eq!(state(&view, 19), "needs_attention");
+        assert_eq!(state(&view, 0), "ok");
+    }
+
+    #[test]
+    fn a_lead_refused_for_its_content_is_not_delivery_failing() {
+        let mut refused = record(RecordStatus::DeadLettered, true, 60, 60);
+        refused.rechat_status = Some(400);
+        let a = activity(std::slice::from_ref(&refused), now());
+        assert_eq!((a.recent_attempted, a.recent_failed), (0, 0));
+        let view = judge(None, &a, None, now(), STALL_AFTER);
+        assert_eq!(view.status, DeliveryStatus::Ok);
+        assert_eq!(state(&view, 1), "needs_attention");
+        // A 401 (a revoked token) is delivery's.
+        refused.rechat_status = Some(401);
+        let view = judge(None, &activity(&[refused], now()), None, now(), STALL_AFTER);
+        assert_eq!(view.status, DeliveryStatus::Failing);
+        assert_eq!(state(&view, 1), "failing");
     }
 
     #[test]
@@ -384,7 +505,7 @@ mod tests {
             STALL_AFTER,
         );
         assert_eq!(view.status, DeliveryStatus::Ok);
-        // Nothing waiting, nothing delivered for days: idle, ok.
+        // Nothing waiting, nothing delivered for days: idle, ok; nothing waits no time.
         let view = judge(
             Some(&backlog(0, None)),
             &Activity::default(),
@@ -393,6 +514,7 @@ mod tests {
             STALL_AFTER,
         );
         assert_eq!(view.status, DeliveryStatus::Ok);
+        assert_eq!(view.oldest_waiting_secs, Some(0));
         // A queue that cannot say its oldest (SQS) is never judged stalled from here.
         let view = judge(Some(&backlog(3, None)), &idle, None, now(), STALL_AFTER);
         assert_eq!(view.status, DeliveryStatus::Ok);

@@ -102,10 +102,6 @@ pub struct FormsConfig {
     pub demo_channel: Option<String>,
 }
 
-/// The channel of `inlet serve`'s demo form: no Rechat account's, so nothing is ever
-/// released into it.
-pub const DEMO_CHANNEL: &str = "00000000-0000-4000-8000-00000000de70";
-
 impl Default for FormsConfig {
     fn default() -> Self {
         FormsConfig {
@@ -166,7 +162,7 @@ impl FormsConfig {
                 s.min_fill = Duration::from_secs(
                     v.as_integer()
                         .filter(|n| (0..=3600).contains(n))
-                        .ok_or_else(|| format!("{} must be 0 to 3600", at("min_fill_secs")))?
+                        .ok_or_else(|| format!("{} must be a whole number of seconds from 0 to 3600, written without quotes (min_fill_secs = 3), not {v}", at("min_fill_secs")))?
                         as u64,
                 );
             }

@@ -236,7 +236,7 @@ pub fn released_envelope(
     let channel = ctx
         .policy
         .admit(wanted)
-        .filter(|c| c != crate::forms::DEMO_CHANNEL)
+        .filter(|c| c != crate::queue::DEMO_CHANNEL)
         .ok_or_else(|| ReleaseError::UnknownChannel(wanted.to_owned()))?;
     if item.kind == KeptKind::Unsure && channel == item.envelope.channel {
         return Err(ReleaseError::AlreadyDelivered);
@@ -490,14 +490,14 @@ mod tests {
         let demo = KeptItem::new(
             KeptKind::Spam,
             "honeypot",
-            lead_envelope(crate::forms::DEMO_CHANNEL),
+            lead_envelope(crate::queue::DEMO_CHANNEL),
         );
         assert!(matches!(
             released_envelope(&demo, None, None, &open),
             Err(ReleaseError::UnknownChannel(_))
         ));
         assert!(matches!(
-            released_envelope(&demo, Some(crate::forms::DEMO_CHANNEL), None, &open),
+            released_envelope(&demo, Some(crate::queue::DEMO_CHANNEL), None, &open),
             Err(ReleaseError::UnknownChannel(_))
         ));
         assert!(released_envelope(&demo, Some(CHANNEL), None, &open).is_ok());

@@ -84,6 +84,16 @@ pub struct LedgerRecord {
     /// What delivery keeps between receives to pace this envelope's retries.
     #[serde(default, skip_serializing_if = "Pacing::is_empty")]
     pub pacing: Pacing,
+    /// Who the lead is, masked as logs mask them (`Ana S. · a…@example.com · …0123`): enough
+    /// for a person to tell one lead from another, not enough to reach them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub person: Option<String>,
+    /// Rechat's status when it refused the envelope for good (400: its content).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rechat_status: Option<u16>,
+    /// The envelope this one corrects (a dead letter's lead resent with fields fixed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub corrects: Option<String>,
     /// Bumped on every write; a write expects the version it read (optimistic locking).
     pub version: u64,
 }
@@ -144,9 +154,41 @@ impl LedgerRecord {
                 .find_map(|n| n.unsure())
                 .map(str::to_owned),
             pacing: Pacing::default(),
+            person: envelope.captured_lead().and_then(masked_person),
+            rechat_status: None,
+            corrects: None,
             version: 0,
         }
     }
+}
+
+/// A lead's name, email and phone as a person reads them in a listing, masked: the first
+/// name and the last's initial, the email's first letter and domain, the phone's last four.
+pub fn masked_person(lead: &crate::lead::Lead) -> Option<String> {
+    let first = lead
+        .first_name
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    let last = lead
+        .last_name
+        .as_deref()
+        .and_then(|s| s.trim().chars().next())
+        .map(|c| format!("{c}."));
+    let name = [first.map(str::to_owned), last]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let parts: Vec<String> = [
+        (!name.is_empty()).then_some(name),
+        lead.email.as_deref().map(crate::mask::email),
+        lead.phone_number.as_deref().map(crate::mask::phone),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    (!parts.is_empty()).then(|| parts.join(" · "))
 }
 
 impl LedgerRecord {

@@ -22,6 +22,10 @@ pub struct LeadQuery {
     pub until: Option<DateTime<Utc>>,
     /// Any other text: an envelope id, a Rechat lead id, words of an error (lower-case).
     pub text: Option<String>,
+    /// The envelope ids `q` may stand for, each looked up whole: an envelope id in any case,
+    /// the UUID Rechat's own routes answered for one (`envelope::answer_uuid`) in any
+    /// spelling, or a dead letter's message id (`with_dead_letter`).
+    pub ids: Vec<String>,
 }
 
 /// Why a query cannot be read.
@@ -101,7 +105,7 @@ impl LeadQuery {
         Ok(q)
     }
 
-    /// `q`: an email, a channel, a phone, or text, by its look.
+    /// `q`: an email, a channel, a phone, an id, or text, by its look.
     fn free(&mut self, value: &str, region: phonenumber::country::Id) {
         if value.contains('@')
             && let Ok(e) = email(value)
@@ -109,10 +113,23 @@ impl LeadQuery {
             self.email = Some(e);
             return;
         }
-        if let Ok(c) = channel(value) {
-            // A UUID may be a channel or a Rechat lead id: both are looked for.
-            self.channel = Some(c);
-            self.text = Some(value.to_lowercase());
+        let lower = value.to_lowercase();
+        if crate::envelope::is_envelope_id(&lower) {
+            self.ids.push(lower.clone());
+            self.text = Some(lower);
+            return;
+        }
+        if let Ok(u) = uuid::Uuid::parse_str(value) {
+            // A UUID may be a channel, a Rechat lead id or the id Inlet answered for an
+            // envelope: each is looked for.
+            let hyphenated = u.hyphenated().to_string();
+            self.ids.extend(
+                crate::envelope::envelope_ids_answered_as(&u)
+                    .into_iter()
+                    .flatten(),
+            );
+            self.channel = Some(hyphenated.clone());
+            self.text = Some(hyphenated);
             return;
         }
         let digits = value.chars().filter(char::is_ascii_digit).count();
@@ -132,6 +149,16 @@ impl LeadQuery {
     /// Whether the query names a person (an email or phone), which is looked up whole.
     pub fn names_person(&self) -> bool {
         self.email.is_some() || self.phone.is_some()
+    }
+
+    /// When `q` is a dead letter's message id (what `inlet dlq list` and the console show),
+    /// the envelope it holds is looked up too.
+    pub fn with_dead_letter(&mut self, message_id: &str, envelope_id: Option<&str>) {
+        if let (Some(text), Some(envelope_id)) = (&self.text, envelope_id)
+            && text.eq_ignore_ascii_case(message_id.trim())
+        {
+            self.ids.push(envelope_id.to_owned());
+        }
     }
 }
 
@@ -165,14 +192,22 @@ pub fn matches(record: &LedgerRecord, query: &LeadQuery) -> bool {
         return false;
     }
     let text = query.text.as_deref();
+    let by_id = query.ids.iter().any(|id| {
+        record.envelope_id.eq_ignore_ascii_case(id)
+            || record
+                .corrects
+                .as_deref()
+                .is_some_and(|c| c.eq_ignore_ascii_case(id))
+    });
     if let Some(c) = &query.channel {
         let by_channel = has(crate::envelope::find_key_channel(c));
-        // `q` holding a UUID: the channel, or any text of the record.
+        // `q` holding a UUID: the channel, an id, or any text of the record.
         let by_text = text.is_some_and(|t| record_text(record).contains(t));
-        if !by_channel && !by_text {
+        if !by_channel && !by_text && !by_id {
             return false;
         }
     } else if let Some(t) = text
+        && !by_id
         && !record_text(record).contains(t)
     {
         return false;
@@ -202,14 +237,16 @@ fn record_text(record: &LedgerRecord) -> String {
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default();
     let mut text = format!(
-        "{} {} {} {} {} {} {}",
+        "{} {} {} {} {} {} {} {} {}",
         record.key,
         record.envelope_id,
+        crate::envelope::answer_uuid(&record.envelope_id),
         record.sender,
         status,
         record.channel,
         record.rechat_lead_id.as_deref().unwrap_or(""),
         record.last_error.as_deref().unwrap_or(""),
+        record.corrects.as_deref().unwrap_or(""),
     );
     for step in &record.steps {
         if let super::StepState::Failed { error } | super::StepState::Skipped { reason: error } =
@@ -243,6 +280,19 @@ pub async fn search(
     now: DateTime<Utc>,
 ) -> Result<Option<Vec<LedgerRecord>>, LedgerError> {
     let mut found: Vec<LedgerRecord> = Vec::new();
+    // An id is looked up whole, as far back as the ledger keeps records; so are the
+    // corrections of it, which a correction puts in the same lead's group.
+    for id in &query.ids {
+        if let Some(record) = ledger.get(id).await? {
+            let corrections = ledger.records_for_lead(&record.lead_key).await?;
+            found.extend(
+                corrections
+                    .into_iter()
+                    .filter(|r| r.corrects.as_deref() == Some(id.as_str())),
+            );
+            found.push(record);
+        }
+    }
     if query.names_person() {
         let lead = crate::lead::Lead {
             email: query.email.clone(),
@@ -266,7 +316,7 @@ pub async fn search(
     }
     let since = query.since.unwrap_or(now - DEFAULT_WINDOW);
     let listed = ledger.records_since(since, scan).await?;
-    if listed.is_none() && !query.names_person() {
+    if listed.is_none() && !query.names_person() && query.ids.is_empty() {
         return Ok(None);
     }
     found.extend(listed.unwrap_or_default());
@@ -384,6 +434,68 @@ mod tests {
             &(Utc::now() - chrono::Duration::hours(3)).to_rfc3339(),
         )]);
         assert!(!matches(&r, &old));
+    }
+
+    #[tokio::test]
+    async fn every_id_inlet_answered_finds_its_lead_in_any_spelling() {
+        let ledger = MemoryLedger::new();
+        // Far past the scan: only an exact look-up finds it.
+        for n in 0..30 {
+            ledger
+                .create(&record(n, CHANNEL, None, None))
+                .await
+                .unwrap();
+        }
+        let ana = record(40, CHANNEL, Some("ana@example.com"), Some("+12145550123"));
+        ledger.create(&ana).await.unwrap();
+        let answered = crate::envelope::answer_uuid(&ana.envelope_id);
+        let hex = ana.envelope_id[2..].to_owned();
+        for given in [
+            answered.clone(),
+            answered.to_uppercase(),
+            format!("{{{answered}}}"),
+            format!("urn:uuid:{answered}"),
+            hex.clone(),
+            ana.envelope_id.clone(),
+            ana.envelope_id.to_uppercase(),
+            format!(" {answered} "),
+        ] {
+            let q = query(&[("q", &given)]);
+            let found = search(&ledger, &q, &[], 20, 5, Utc::now())
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(found.len(), 1, "{given}");
+            assert_eq!(found[0].key, ana.key, "{given}");
+        }
+        // The person, masked as the ledger keeps them.
+        assert_eq!(ana.person.as_deref(), Some("P40 · a…@example.com · …0123"));
+        // A dead letter's message id stands for its envelope.
+        let mut q = query(&[("q", "3f2a9c1e-message-id")]);
+        q.with_dead_letter("3f2a9c1e-message-id", Some(&ana.envelope_id));
+        q.with_dead_letter("another", Some("c-00000000000000000000000000000000"));
+        let found = search(&ledger, &q, &[], 20, 5, Utc::now())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.len(), 1);
+        // A Rechat lead id or a channel (a UUID of no envelope) finds nothing by id.
+        let q = query(&[("q", OTHER)]);
+        assert!(q.ids.is_empty());
+        // A correction of it is found by the first id too.
+        let mut fix = record(41, CHANNEL, Some("ana@example.org"), None);
+        fix.lead_key = ana.lead_key.clone();
+        fix.corrects = Some(ana.envelope_id.clone());
+        ledger.create(&fix).await.unwrap();
+        let found = search(&ledger, &query(&[("q", &answered)]), &[], 20, 5, Utc::now())
+            .await
+            .unwrap()
+            .unwrap();
+        let keys: Vec<&str> = found.iter().map(|r| r.key.as_str()).collect();
+        assert!(
+            keys.contains(&fix.key.as_str()) && keys.contains(&ana.key.as_str()),
+            "{keys:?}"
+        );
     }
 
     #[tokio::test]

@@ -80,3 +80,41 @@ impl Queue for RecordingQueue {
         Ok(())
     }
 }
+
+/// Its dead letters as the console works them: `m-1`, `m-2`… in the order they came.
+#[async_trait]
+impl super::DeadLetters for RecordingQueue {
+    async fn list(&self) -> Result<Vec<super::DeadMessage>, QueueError> {
+        self.check()?;
+        Ok(self
+            .dead_letters
+            .lock()
+            .unwrap()
+            .iter()
+            .enumerate()
+            .map(|(i, (body, dead_letter))| super::DeadMessage {
+                message_id: format!("m-{}", i + 1),
+                body: body.clone(),
+                dead_letter: dead_letter.clone(),
+                sent_at: chrono::DateTime::default(),
+            })
+            .collect())
+    }
+
+    async fn release(&self, message: &super::DeadMessage) -> Result<(), QueueError> {
+        let envelope =
+            Envelope::from_json(&message.body).map_err(|e| QueueError::Refused(e.to_string()))?;
+        self.send(&envelope).await?;
+        self.delete(&message.message_id).await.map(drop)
+    }
+
+    async fn delete(&self, message_id: &str) -> Result<bool, QueueError> {
+        self.check()?;
+        let mut dead = self.dead_letters.lock().unwrap();
+        let index = message_id
+            .strip_prefix("m-")
+            .and_then(|n| n.parse::<usize>().ok())
+            .filter(|n| (1..=dead.len()).contains(n));
+        Ok(index.map(|n| dead.remove(n - 1)).is_some())
+    }
+}

@@ -68,13 +68,40 @@ pub const UNROUTABLE: &str = "unroutable";
 /// (`inlet spam release --id`).
 pub const SPAM: &str = "spam";
 
+/// The lead channel of `inlet serve`'s example form: never a real one. Rechat refuses it,
+/// and its leads are dead-lettered under the cause [`DEMO`].
+pub const DEMO_CHANNEL: &str = "00000000-0000-4000-8000-00000000de70";
+
+/// The `cause` of a dead letter that is a lead of the example form: refused by Rechat as it
+/// must be (its channel is no account's), shown as such, never alarmed on or replayed.
+pub const DEMO: &str = "demo";
+
 impl DeadLetter {
     /// Whether a replay may put it back on the queue as it is.
     pub fn replayable(&self) -> bool {
         !matches!(
             self.cause.as_deref(),
-            Some(FORWARDING_CONFIRMATION | UNROUTABLE | SPAM)
+            Some(FORWARDING_CONFIRMATION | UNROUTABLE | SPAM | DEMO)
         )
+    }
+
+    /// Rechat refused the lead for what it holds (400, 422): sent again as it is, it fails
+    /// the same way. A person corrects it (`deliver::correct`), or says to send it as it is
+    /// (Rechat's rules changed).
+    pub fn refused_for_content(&self) -> bool {
+        self.cause.is_none() && matches!(self.status, Some(400 | 422))
+    }
+
+    /// Whether a plain replay sends it again: replayable, and not bound to fail the same way.
+    pub fn replays(&self, as_is: bool) -> bool {
+        self.replayable() && (as_is || !self.refused_for_content())
+    }
+
+    /// A lead that did not reach the agent and waits for a person: a failed delivery, or
+    /// mail no rule placed. Not a follow-up for a lead Rechat does not have (anyone can post
+    /// one), spam, or a forwarding confirmation (no lead).
+    pub fn waits_for_person(&self) -> bool {
+        matches!(self.cause.as_deref(), None | Some(UNROUTABLE))
     }
 }
 

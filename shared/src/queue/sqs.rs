@@ -275,13 +275,13 @@ impl SqsQueue {
     /// message or envelope id is `id`); the others stay. Returns how many moved. A FIFO
     /// queue hands out one message of a group at a time, so this repeats until a round
     /// moves nothing.
-    pub async fn replay(&self, id: Option<&str>) -> Result<usize, QueueError> {
+    pub async fn replay(&self, id: Option<&str>, as_is: bool) -> Result<usize, QueueError> {
         let mut moved = 0;
         loop {
             let held = self.drain_dead_letters().await?;
             let mut this_round = 0;
             for (m, dead) in held {
-                let wanted = dead.dead_letter.replayable()
+                let wanted = dead.dead_letter.replays(as_is)
                     && id.is_none_or(|want| {
                         want == dead.message_id
                             || Some(want) == dead.dead_letter.envelope_id.as_deref()

@@ -15,8 +15,6 @@ mod auth;
 
 use crate::deliver::view::Reading;
 use crate::kept::KeptKind;
-use crate::ledger::LedgerRecord;
-use crate::ledger::search::{LeadQuery, search};
 use crate::queue::{DeadLetters, DeadMessage};
 use crate::web::{IntakeError, Request, Response, header_str, json_response};
 use auth::{Auth, Credential, SESSION_SECS};
@@ -36,6 +34,8 @@ const PAGE: &str = include_str!("console/page.html");
 const LOGIN: &str = include_str!("console/login.html");
 const SCRIPT: &str = include_str!("console/console.js");
 const STYLE: &str = include_str!("console/console.css");
+
+mod leads;
 
 /// What the console needs besides the intake's queue, ledger and kept items.
 pub struct Console {
@@ -76,12 +76,6 @@ impl Console {
 
 /// The kept items of a kind the console lists at once, newest first.
 const KEPT_LISTED: usize = 200;
-
-/// The ledger records a search reads when it has no exact way in.
-const SEARCH_SCAN: usize = 5_000;
-
-/// The envelopes a search answers at most.
-const SEARCH_LIMIT: usize = 500;
 
 impl Console {
     /// What the request presents: a Bearer token, else the session cookie.
@@ -174,6 +168,21 @@ fn text(status: u16, content_type: &'static str, body: &'static str) -> Response
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    guarded(response)
+}
+
+/// The login page again, saying the token was wrong (the page itself is static).
+fn login_refused() -> Response {
+    let page = LOGIN.replace(
+        "<!--error-->",
+        "That is not the console's token. Check it and try again (a wrong token ten times a minute makes every attempt wait a minute).",
+    );
+    let mut response = http::Response::new(Bytes::from(page));
+    *response.status_mut() = StatusCode::UNAUTHORIZED;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
     guarded(response)
 }
 
@@ -347,9 +356,7 @@ fn login(console: &Console, req: &Request) -> Response {
         .map(|(_, v)| v.into_owned())
         .unwrap_or_default();
     if !console.auth.token_matches(token.trim()) {
-        return console
-            .failed(req)
-            .unwrap_or_else(|| text(401, "text/html; charset=utf-8", LOGIN));
+        return console.failed(req).unwrap_or_else(login_refused);
     }
     // The console itself, not a redirect: nothing in Inlet answers 3xx.
     let mut response = text(200, "text/html; charset=utf-8", PAGE);
@@ -364,7 +371,7 @@ fn login(console: &Console, req: &Request) -> Response {
 }
 
 /// Changing calls must say they come from the console's script.
-fn from_script(req: &Request) -> Result<(), IntakeError> {
+pub(super) fn from_script(req: &Request) -> Result<(), IntakeError> {
     match header_str(req, "x-inlet-console") {
         Some(_) => Ok(()),
         None => Err(IntakeError::forbidden(
@@ -454,87 +461,20 @@ async fn api_call(
             tracing::info!(kept = %item.id, kind = item.kind.as_str(), "console: a kept item was dismissed");
             Ok(json!({"deleted": item.id}))
         }
-        (&Method::GET, ["dead-letters"]) => {
-            let dead = ctx.console.dead_letters.list().await.map_err(unavailable)?;
-            Ok(json!({"dead_letters": dead.iter().map(dead_json).collect::<Vec<_>>()}))
-        }
-        (&Method::GET, ["leads"]) => {
-            let query = req.uri().query().unwrap_or("");
-            let params: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect();
-            let settings = &ctx.intake.settings;
-            let query = LeadQuery::from_params(
-                params.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-                settings.normalize.phone_region,
-            )
-            .map_err(|e| IntakeError::invalid(e.field, &e.message))?;
-            let channels = match &settings.channels {
-                crate::web::ChannelPolicy::Only(list) => list.iter().cloned().collect(),
-                crate::web::ChannelPolicy::AnyUuid => Vec::new(),
-            };
-            let records = search(
-                ctx.intake.ledger.as_ref(),
-                &query,
-                &channels,
-                SEARCH_LIMIT,
-                SEARCH_SCAN,
-                chrono::Utc::now(),
-            )
-            .await
-            .map_err(|e| {
-                tracing::warn!(error = %e, "console: the ledger cannot be read");
-                IntakeError::new(503, "ledger_unavailable", "the ledger cannot be read")
-            })?;
-            let Some(records) = records else {
-                return Ok(json!({"leads": [], "listed": false}));
-            };
-            Ok(
-                json!({"leads": records.iter().map(record_json).collect::<Vec<_>>(), "listed": true}),
-            )
-        }
-        (&Method::POST, ["dead-letters", id, "release"]) => {
-            from_script(req)?;
-            let dead = ctx.console.dead_letters.list().await.map_err(unavailable)?;
-            let found = dead
-                .iter()
-                .find(|d| d.message_id == *id)
-                .ok_or_else(|| IntakeError::not_found("no dead letter has that id"))?;
-            if !crate::queue::releasable(&found.dead_letter) {
-                return Err(IntakeError::new(
-                    409,
-                    "not_releasable",
-                    "this one cannot go back as it is: unroutable mail needs a routing rule and `inlet dlq replay`; a forwarding confirmation is no lead",
-                ));
-            }
-            ctx.console
-                .dead_letters
-                .release(found)
-                .await
-                .map_err(unavailable)?;
-            tracing::info!(message = %id, "console: a dead letter was released to the queue");
-            Ok(json!({"released": id}))
-        }
-        (&Method::DELETE, ["dead-letters", id]) => {
-            from_script(req)?;
-            if !ctx
-                .console
-                .dead_letters
-                .delete(id)
-                .await
-                .map_err(unavailable)?
-            {
-                return Err(IntakeError::not_found("no dead letter has that id"));
-            }
-            tracing::info!(message = %id, "console: a dead letter was deleted");
-            Ok(json!({"deleted": id}))
-        }
+        (&Method::GET, ["dead-letters"]) => leads::list(ctx).await,
+        (&Method::GET, ["leads"]) => leads::search(ctx, req).await,
+        (&Method::POST, ["dead-letters", id, "release"]) => leads::release(ctx, id, req).await,
+        (&Method::POST, ["dead-letters", id, "correct"]) => leads::correct(ctx, id, req).await,
+        (&Method::DELETE, ["dead-letters", id]) => leads::delete(ctx, id, req).await,
         (_, ["status" | "dead-letters" | "leads" | "kept"]) => {
             Err(IntakeError::method_not_allowed("GET"))
         }
-        (_, ["kept", _, "release"] | ["dead-letters", _, "release"]) => {
-            Err(IntakeError::method_not_allowed("POST"))
-        }
+        (
+            _,
+            ["kept", _, "release"]
+            | ["dead-letters", _, "release"]
+            | ["dead-letters", _, "correct"],
+        ) => Err(IntakeError::method_not_allowed("POST")),
         (_, ["kept", _] | ["dead-letters", _]) => Err(IntakeError::method_not_allowed("DELETE")),
         _ => Err(IntakeError::not_found("no such console call")),
     }
@@ -638,7 +578,7 @@ fn channels_json(policy: &crate::web::ChannelPolicy) -> Value {
 }
 
 /// A kept item for the page: why, when, who it names or what message it is.
-fn kept_json(item: &crate::kept::KeptItem) -> Value {
+pub(super) fn kept_json(item: &crate::kept::KeptItem) -> Value {
     let summary = crate::kept::summary(item);
     json!({
         "id": item.id,
@@ -661,7 +601,13 @@ pub fn status_json(reading: &Reading, dead: &[DeadMessage], kept: &[(KeptKind, u
             .filter(|d| d.dead_letter.cause.as_deref() == cause)
             .count()
     };
+    let waiting_for_person = dead
+        .iter()
+        .filter(|d| d.dead_letter.waits_for_person())
+        .count();
     json!({
+        "state": crate::deliver::view::state(&reading.view, waiting_for_person),
+        "waiting_for_person": waiting_for_person,
         "delivery": reading.view,
         "activity": reading.activity,
         "backlog": reading.backlog,
@@ -676,6 +622,7 @@ pub fn status_json(reading: &Reading, dead: &[DeadMessage], kept: &[(KeptKind, u
             "unroutable": count(Some(crate::queue::UNROUTABLE)),
             "spam": count(Some(crate::queue::SPAM)),
             "forwarding_confirmation": count(Some(crate::queue::FORWARDING_CONFIRMATION)),
+            "demo": count(Some(crate::queue::DEMO)),
         },
         "kept": {
             // Spam an older version kept on the dead-letter queue counts with the rest.
@@ -683,47 +630,5 @@ pub fn status_json(reading: &Reading, dead: &[DeadMessage], kept: &[(KeptKind, u
             "not_a_lead": kept_count(KeptKind::NotALead),
             "unsure": kept_count(KeptKind::Unsure),
         },
-    })
-}
-
-/// A dead letter for the page: why, when, and who it names (read from its envelope).
-fn dead_json(d: &DeadMessage) -> Value {
-    let envelope: Option<crate::envelope::Envelope> = serde_json::from_str(&d.body).ok();
-    let lead = envelope.as_ref().and_then(|e| {
-        e.steps.iter().find_map(|s| match s {
-            crate::envelope::Step::Capture { lead, .. } => Some(lead),
-            _ => None,
-        })
-    });
-    json!({
-        "message_id": d.message_id,
-        "envelope_id": d.dead_letter.envelope_id,
-        "at": d.sent_at,
-        "reason": d.dead_letter.reason,
-        "cause": d.dead_letter.cause.as_deref().unwrap_or("failed"),
-        "failed_step": d.dead_letter.failed_step,
-        "status": d.dead_letter.status,
-        "releasable": crate::queue::releasable(&d.dead_letter),
-        "sender": envelope.as_ref().map(|e| e.origin.sender.clone()),
-        "channel": envelope.as_ref().map(|e| e.channel.clone()),
-        "name": lead.map(|l| [l.first_name.as_deref(), l.last_name.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ")),
-        "email": lead.and_then(|l| l.email.clone()),
-        "phone": lead.and_then(|l| l.phone_number.clone()),
-    })
-}
-
-fn record_json(r: &LedgerRecord) -> Value {
-    json!({
-        "envelope_id": r.envelope_id,
-        "received_at": r.received_at,
-        "updated_at": r.updated_at,
-        "sender": r.sender,
-        "channel": r.channel,
-        "unsure": r.unsure,
-        "status": r.status,
-        "steps": r.steps,
-        "attempts": r.attempts,
-        "rechat_lead_id": r.rechat_lead_id,
-        "last_error": r.last_error,
     })
 }

@@ -125,6 +125,8 @@ fn health_delivery(reading: &Reading) -> Value {
 /// The routes, for 404 and 405 decisions.
 enum Route<'a> {
     Health,
+    /// For uptime monitors: non-2xx while delivery is failing or stalled.
+    HealthDelivery,
     /// Prometheus's scrape, behind the console's token.
     Metrics,
     /// The operator's console: the segments after `/console`.
@@ -163,7 +165,7 @@ enum Route<'a> {
 impl Route<'_> {
     fn allow(&self) -> &'static str {
         match self {
-            Route::Health => "GET, HEAD",
+            Route::Health | Route::HealthDelivery => "GET, HEAD",
             Route::Console { .. } => "GET, POST, DELETE",
             Route::Metrics => "GET",
             Route::Capture { .. } | Route::Timeline { .. } => "POST, OPTIONS",
@@ -187,7 +189,7 @@ impl Route<'_> {
 
     fn name(&self) -> &'static str {
         match self {
-            Route::Health => "health",
+            Route::Health | Route::HealthDelivery => "health",
             Route::Console { .. } | Route::Metrics => "console",
             Route::Capture { .. } => "capture",
             Route::Timeline { .. } => "timeline",
@@ -203,6 +205,7 @@ fn route(path: &str) -> Option<Route<'_>> {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     match segments.as_slice() {
         ["health"] => Some(Route::Health),
+        ["health", "delivery"] => Some(Route::HealthDelivery),
         ["metrics"] => Some(Route::Metrics),
         ["console", rest @ ..] => Some(Route::Console {
             rest: rest.iter().copied().filter(|s| !s.is_empty()).collect(),
@@ -331,8 +334,11 @@ impl Intake {
             return response;
         }
         let result = match (&route, req.method()) {
-            (Route::Health, &Method::GET | &Method::HEAD) => Ok(self.health().await),
-            (Route::Health, _) => Err(IntakeError::method_not_allowed(route.allow())),
+            (Route::Health, &Method::GET | &Method::HEAD) => Ok(self.health(false).await),
+            (Route::HealthDelivery, &Method::GET | &Method::HEAD) => Ok(self.health(true).await),
+            (Route::Health | Route::HealthDelivery, _) => {
+                Err(IntakeError::method_not_allowed(route.allow()))
+            }
             (Route::Webhook { channel, sender }, &Method::POST) => {
                 self.webhook(channel, *sender, &req).await
             }
@@ -367,7 +373,11 @@ impl Intake {
         };
         if matches!(
             route,
-            Route::Health | Route::Webhook { .. } | Route::FollowUpBossEvents | Route::Email { .. }
+            Route::Health
+                | Route::HealthDelivery
+                | Route::Webhook { .. }
+                | Route::FollowUpBossEvents
+                | Route::Email { .. }
         ) {
             response
         } else {
@@ -424,7 +434,11 @@ impl Intake {
         })
     }
 
-    async fn health(&self) -> Response {
+    /// `/health`, and with `delivery_answers` `/health/delivery`: the same body; the first
+    /// always 200 while intake takes leads (load balancers must not pull it while Rechat is
+    /// down: leads are queued), the second 503 while delivery is failing or stalled, for an
+    /// uptime monitor to watch.
+    async fn health(&self, delivery_answers: bool) -> Response {
         // The queue's own error goes to the log, not to whoever asks: AWS's text names the
         // account, the queue and the role.
         let queue = match self.queue.health().await {
@@ -437,9 +451,20 @@ impl Intake {
         // Still 200 while delivery fails: intake accepts and queues (load balancers must not
         // take it out); the body says how delivery is doing, and since when.
         let reading = self.delivery_reading().await;
+        let delivering = reading.view.status == crate::deliver::view::DeliveryStatus::Ok;
+        let status = if delivery_answers && !delivering {
+            503
+        } else {
+            200
+        };
         json_response(
-            200,
-            &json!({"status": "ok", "version": crate::VERSION, "queue": queue, "delivery": health_delivery(&reading)}),
+            status,
+            &json!({
+                "status": if delivering { "ok" } else { "degraded" },
+                "version": crate::VERSION,
+                "queue": queue,
+                "delivery": health_delivery(&reading),
+            }),
         )
     }
 

@@ -574,7 +574,11 @@ pub async fn reread(
     let sender_settings = settings.sender(sender.name);
     let events = (sender.parse)(&incoming, &sender_settings)?;
     build(
-        sender.name,
+        senders::recorded_name(
+            sender.name,
+            Some(&stored.sender),
+            sender_settings.configured_as.as_deref(),
+        ),
         channel,
         &body,
         events,
@@ -681,7 +685,11 @@ pub async fn process(
     let sender_settings = settings.sender(sender.name);
     let events = (sender.parse)(&incoming, &sender_settings)?;
     build(
-        sender.name,
+        senders::recorded_name(
+            sender.name,
+            req.sender,
+            sender_settings.configured_as.as_deref(),
+        ),
         req.channel,
         req.body,
         events,

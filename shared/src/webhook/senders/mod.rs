@@ -78,6 +78,31 @@ pub fn body_credentials() -> Vec<&'static str> {
     .concat()
 }
 
+/// The names the generic module answers to that say which automation sent the lead: a lead
+/// is recorded under the one its URL or the routing file (`[senders.zapier]`) gave, so that
+/// `inlet leads --sender zapier` finds it.
+const AUTOMATIONS: &[&str] = &["zapier", "make", "n8n"];
+
+/// The name a lead from `module` is recorded under: the automation named in the URL, else
+/// the one the routing file configured the module as, else the module's own.
+pub fn recorded_name(
+    module: &'static str,
+    named: Option<&str>,
+    configured_as: Option<&str>,
+) -> &'static str {
+    let wanted = |name: &str| {
+        let name = name.trim().to_ascii_lowercase();
+        AUTOMATIONS.iter().copied().find(|a| *a == name)
+    };
+    if module != "generic" {
+        return module;
+    }
+    named
+        .and_then(wanted)
+        .or_else(|| configured_as.and_then(wanted))
+        .unwrap_or(module)
+}
+
 pub fn recognize(incoming: &Incoming) -> &'static Sender {
     SENDERS
         .iter()
