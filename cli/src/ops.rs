@@ -424,10 +424,10 @@ pub async fn status(data_dir: &Path, stack: Option<String>) -> ExitCode {
         let reading = inlet::deliver::view::read(&store, &store, STATUS_RECORDS).await;
         let kept = kept_counts(&store).await;
         let place = format!("embedded store {}", data_dir.join("inlet.db").display());
-        return crate::status::print(
-            &crate::status::report(&place, &reading, &dead, &kept, None),
-            crate::status::failing(&reading),
-        );
+        let mut lines = crate::status::report(&place, &reading, &dead, &kept, None);
+        let (meta, meta_alarm) = crate::meta::status(&store).await;
+        lines.extend(meta);
+        return crate::status::print(&lines, crate::status::failing(&reading) || meta_alarm);
     };
     let aws = aws_config::load_from_env().await;
     let client = aws_sdk_cloudformation::Client::new(&aws);
@@ -480,16 +480,16 @@ pub async fn status(data_dir: &Path, stack: Option<String>) -> ExitCode {
     };
     let reading =
         crate::status::with_oldest(reading, cloud.as_ref().and_then(|c| c.oldest_waiting_secs));
-    crate::status::print(
-        &crate::status::report(
-            &format!("stack {name}"),
-            &reading,
-            &dead,
-            &kept,
-            cloud.as_ref(),
-        ),
-        crate::status::failing(&reading),
-    )
+    let mut lines = crate::status::report(
+        &format!("stack {name}"),
+        &reading,
+        &dead,
+        &kept,
+        cloud.as_ref(),
+    );
+    let (meta, meta_alarm) = crate::meta::status(&ledger).await;
+    lines.extend(meta);
+    crate::status::print(&lines, crate::status::failing(&reading) || meta_alarm)
 }
 
 /// A webhook's dead letter Rechat refused for its content (400: what the field rules made

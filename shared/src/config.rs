@@ -101,6 +101,14 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "Secrets Manager secret with form_secret, meta_page_token, mailgun_signing_key (Lambda)",
     ),
     (
+        "INLET_META_PAGE_TOKEN",
+        "Meta page token that reads leads Meta names by id, and the pages [senders.meta.reconcile] gives no token",
+    ),
+    (
+        "INLET_META_GRAPH_URL",
+        "Meta's Graph API base URL (default https://graph.facebook.com/v21.0)",
+    ),
+    (
         "INLET_ROUTING_PARAMETER",
         "SSM parameter holding the routing file (Lambda; inlet serve takes --config)",
     ),
@@ -163,6 +171,8 @@ pub struct Config {
     /// How long after a lead was received delivery still retries its transient failures.
     pub retry_for: Duration,
     pub meta_page_token: Option<String>,
+    /// Page tokens by page id: the Meta secret's `meta_page_token:<page id>` entries.
+    pub meta_page_tokens: std::collections::BTreeMap<String, String>,
     pub meta_graph_url: String,
     pub form_origins: Vec<String>,
     pub form_secret: Option<String>,
@@ -204,6 +214,7 @@ impl Default for Config {
             probe_every: crate::breaker::BreakerOptions::default().probe_every,
             retry_for: Duration::from_secs(72 * 3600),
             meta_page_token: None,
+            meta_page_tokens: Default::default(),
             meta_graph_url: "https://graph.facebook.com/v21.0".into(),
             routing: toml::Table::new(),
             form_origins: Vec::new(),
@@ -223,19 +234,81 @@ impl Default for Config {
 
 impl Config {
     /// The Graph API client, when a page token is configured, trusting `tls`'s roots when
-    /// given and the system's otherwise.
+    /// given and the system's otherwise: the default token (`INLET_META_PAGE_TOKEN`, the
+    /// secret's `meta_page_token`), the secret's per-page ones, and those
+    /// `[senders.meta.reconcile]` gives its pages (an `env:` one read now, its absence an
+    /// error naming it).
     pub fn meta_client(
         &self,
         tls: Option<&rustls::ClientConfig>,
-    ) -> Option<crate::meta_graph::GraphClient> {
-        let token = self.meta_page_token.as_deref()?;
-        crate::meta_graph::GraphClient::new(
+    ) -> Result<Option<crate::meta_graph::GraphClient>, ConfigError> {
+        let client = self.graph_client(tls)?;
+        Ok(client.has_tokens().then_some(client))
+    }
+
+    /// The Graph API client with every token configured (perhaps none).
+    pub fn graph_client(
+        &self,
+        tls: Option<&rustls::ClientConfig>,
+    ) -> Result<crate::meta_graph::GraphClient, ConfigError> {
+        let mut client = crate::meta_graph::GraphClient::new(
             &self.meta_graph_url,
-            token,
+            self.meta_page_token.as_deref().unwrap_or_default(),
             self.rechat.total_timeout,
             tls,
         )
-        .ok()
+        .map_err(|e| ConfigError {
+            var: "INLET_META_GRAPH_URL",
+            value: self.meta_graph_url.clone(),
+            reason: format!("no HTTP client for it: {e}"),
+        })?;
+        for (page, token) in &self.meta_page_tokens {
+            client = client.with_page_token(page, token);
+        }
+        if let Some(reconcile) = crate::meta_reconcile::configured(&self.webhooks) {
+            for (i, page) in reconcile.pages.iter().enumerate() {
+                let at = format!("senders.meta.reconcile.pages[{i}].token");
+                match &page.token {
+                    Some(token) => {
+                        let token = token.resolve(&at).map_err(|reason| ConfigError {
+                            var: "--config",
+                            value: "[senders.meta.reconcile]".into(),
+                            reason,
+                        })?;
+                        client = client.with_page_token(&page.id, &token);
+                    }
+                    None if self.meta_page_token.is_none()
+                        && !self.meta_page_tokens.contains_key(&page.id) =>
+                    {
+                        return Err(ConfigError {
+                            var: "--config",
+                            value: "[senders.meta.reconcile]".into(),
+                            reason: format!(
+                                "page {} has no token: give it `token = \"env:NAME\"`, or set INLET_META_PAGE_TOKEN (on AWS, meta_page_token or meta_page_token:{} in the Meta secret)",
+                                page.id, page.id
+                            ),
+                        });
+                    }
+                    None => {}
+                }
+            }
+        }
+        Ok(client)
+    }
+
+    /// What reconciliation needs: the queue and the ledger.
+    pub fn require_reconcile(&self) -> Result<DeliverSettings<'_>, ConfigError> {
+        Ok(DeliverSettings {
+            queue_url: self
+                .queue_url
+                .as_deref()
+                .ok_or_else(|| missing("INLET_QUEUE_URL"))?,
+            dead_letter_url: self.dead_letter_queue_url.as_deref().unwrap_or_default(),
+            ledger_table: self
+                .ledger_table
+                .as_deref()
+                .ok_or_else(|| missing("INLET_LEDGER_TABLE"))?,
+        })
     }
 
     /// Reads the process environment.
@@ -310,7 +383,12 @@ impl Config {
                 ),
             });
         }
-        let missing = crate::settings::missing_secrets(&routing);
+        // A page token is read by what reads leads (`meta_client`), not by every function
+        // that routes: the webhook function starts without it.
+        let missing: Vec<String> = crate::settings::missing_secrets(&routing)
+            .into_iter()
+            .filter(|m| !crate::webhook::meta_pages::is_token_path(m))
+            .collect();
         if !missing.is_empty() {
             return Err(ConfigError {
                 var: "--config",
@@ -340,6 +418,20 @@ impl Config {
         let forms = crate::forms::FormsConfig::from_toml(&routing, &self.form_origins)
             .map_err(section("[forms]"))?;
         let policy = crate::web::ChannelPolicy::from_list(&self.channels);
+        if let Some(reconcile) = crate::meta_reconcile::configured(&self.webhooks)
+            && let Some((at, channel)) = reconcile
+                .channels()
+                .find(|(_, c)| policy.admit(c).is_none())
+        {
+            return Err(ConfigError {
+                var: "--config",
+                value: "[senders.meta.reconcile]".into(),
+                reason: format!(
+                    "{at}.channel {} is not among the lead channels intake accepts (INLET_CHANNELS)",
+                    crate::mask::id(channel)
+                ),
+            });
+        }
         if let Some((id, form)) = forms
             .iter()
             .find(|(_, f)| policy.admit(&f.channel).is_none())
@@ -461,6 +553,7 @@ impl Config {
         if self.meta_page_token.is_none() {
             self.meta_page_token = value("meta_page_token");
         }
+        self.meta_tokens_from(&values);
         if self.mailgun_signing_key.is_none() {
             self.mailgun_signing_key = value("mailgun_signing_key");
         }
@@ -470,6 +563,37 @@ impl Config {
             self.console_token = Some(console_token("INLET_SECRETS_ARN", &token)?);
         }
         self.mail_secret_from_manager(aws).await
+    }
+
+    /// The page tokens of a Meta secret's values: `meta_page_token:<page id>` entries.
+    fn meta_tokens_from(&mut self, values: &std::collections::HashMap<String, String>) {
+        for (key, token) in values {
+            if let Some(page) = key.strip_prefix("meta_page_token:")
+                && !token.trim().is_empty()
+            {
+                self.meta_page_tokens
+                    .insert(page.trim().to_owned(), token.trim().to_owned());
+            }
+        }
+    }
+
+    /// The page tokens of a deployed stack's Meta secret (its `MetaSecretArn` output), for a
+    /// person's `inlet meta reconcile --stack` with no token of their own configured.
+    #[cfg(feature = "aws")]
+    pub async fn meta_tokens_from_secret(
+        &mut self,
+        aws: &aws_config::SdkConfig,
+        arn: &str,
+    ) -> Result<(), ConfigError> {
+        let values = secret_values(aws, "MetaSecretArn", arn).await?;
+        if self.meta_page_token.is_none() {
+            self.meta_page_token = values
+                .get("meta_page_token")
+                .filter(|v| !v.trim().is_empty())
+                .cloned();
+        }
+        self.meta_tokens_from(&values);
+        Ok(())
     }
 
     /// The mail token from the secret `INLET_MAIL_SECRET_ARN` names (`email_http_token`):

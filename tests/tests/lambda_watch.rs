@@ -225,6 +225,7 @@ fn function_binaries_depend_only_on_what_they_run() {
         "inlet-form",
         "inlet-email",
         "inlet-deliver",
+        "inlet-reconcile",
     ] {
         let out = std::process::Command::new(std::env::var("CARGO").unwrap_or("cargo".into()))
             .args([

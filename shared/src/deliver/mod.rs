@@ -659,14 +659,27 @@ impl Delivery<'_> {
                 )
                 .await
             }
-            Step::FetchMetaLead { leadgen_id, .. } => {
+            Step::FetchMetaLead {
+                leadgen_id,
+                page_id,
+                defaults,
+                ..
+            } => {
                 let Some(meta) = self.meta else {
                     return Err(StepError::Permanent {
                         error: "Meta sends this lead as an id only, and no page token is configured to fetch it (INLET_META_PAGE_TOKEN)".into(),
                         status: None,
                     });
                 };
-                let raw = meta.lead(leadgen_id).await?;
+                let fetched = meta
+                    .lead(leadgen_id, page_id.as_deref())
+                    .await
+                    .map_err(meta_error)?;
+                let Some(raw) = with_defaults(fetched, defaults) else {
+                    return Ok(StepDone::Skipped(
+                        "a Meta test lead, dropped (drop_test)".into(),
+                    ));
+                };
                 let lead = crate::normalize::normalize(raw, &self.options.normalize)
                     .map_err(|e| StepError::Permanent {
                         error: format!("the lead Meta returned is {e}"),
@@ -942,6 +955,51 @@ impl Delivery<'_> {
             Err(e) => self.retry(message, format!("dead-letter queue: {e}"), None),
         }
     }
+}
+
+/// A Graph failure as a step's: what waiting or an operator can fix (a rate limit, an
+/// outage, an expired token, a missing permission) is retried for the retry window, saying
+/// what to do; a lead Meta does not have is dead-lettered.
+fn meta_error(e: crate::meta_graph::GraphError) -> StepError {
+    if e.is_transient() || e.is_fixable() {
+        let error = if e.is_fixable() {
+            format!("Meta: {e} ({})", e.advice())
+        } else {
+            format!("Meta: {e}")
+        };
+        StepError::Transient {
+            error,
+            retry_after: e.retry_after(),
+        }
+    } else {
+        StepError::Permanent {
+            error: format!("Meta: {e}"),
+            status: e.status(),
+        }
+    }
+}
+
+/// A fetched Meta lead with what the sender's settings add, as the webhook path adds them to
+/// a lead it reads itself (`webhook::build`); `None` for a test lead `drop_test` drops.
+fn with_defaults(
+    fetched: crate::meta_graph::MetaLead,
+    defaults: &crate::envelope::LeadDefaults,
+) -> Option<crate::normalize::RawLead> {
+    let mut lead = fetched.lead;
+    if fetched.test {
+        if defaults.drop_test {
+            return None;
+        }
+        lead.tags.push("test".into());
+    }
+    lead.tags.extend(defaults.tags.iter().cloned());
+    if lead.lead_source.is_none() {
+        lead.lead_source = defaults.lead_source.clone();
+    }
+    if lead.assignees.is_empty() {
+        lead.assignees = defaults.assignees.clone();
+    }
+    Some(lead)
 }
 
 fn dead_letter_of(

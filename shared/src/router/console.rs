@@ -343,6 +343,8 @@ pub async fn metrics(console: &Console, intake: &super::Intake, req: &Request) -
             ));
         }
     }
+    // Meta reconciliation's figures, when it runs.
+    body.push_str(&crate::meta_reconcile::figures::metrics(intake.ledger.as_ref()).await);
     let mut response = http::Response::new(Bytes::from(body));
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -420,6 +422,9 @@ async fn api_call(
             let mut status = status_json(&*ctx.intake.delivery_reading().await, &dead, &kept);
             status["channels"] = channels_json(&ctx.intake.settings.channels);
             Ok(status)
+        }
+        (&Method::GET, ["meta"]) => {
+            Ok(crate::meta_reconcile::figures::console_json(ctx.intake.ledger.as_ref()).await)
         }
         (&Method::GET, ["kept"]) => {
             let kind = param(req, "kind")
@@ -555,7 +560,7 @@ async fn api_call(
             tracing::info!(message = %id, "console: a dead letter was deleted");
             Ok(json!({"deleted": id}))
         }
-        (_, ["status" | "dead-letters" | "leads" | "kept"]) => {
+        (_, ["status" | "dead-letters" | "leads" | "kept" | "meta"]) => {
             Err(IntakeError::method_not_allowed("GET"))
         }
         (_, ["kept", _, "release"] | ["dead-letters", _, "release"]) => {

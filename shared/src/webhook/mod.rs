@@ -4,6 +4,7 @@
 //! flat forms of any origin go through the alias table in `crate::fields`. Each sender's
 //! settings are read here from the routing file's `[senders.<name>]` tables.
 
+pub mod meta_pages;
 pub mod senders;
 
 use crate::envelope::{Envelope, EnvelopeBuilder, LeadRef, OriginKind, Step};
@@ -82,10 +83,15 @@ pub enum EventAction {
         sender_lead_id: String,
         activity: Activity,
     },
-    /// A Meta lead known only by id: delivery fetches it from the Graph API.
+    /// A Meta lead known only by id: delivery fetches it from the Graph API with the token
+    /// of `page_id`, and adds `defaults`. `channel`: where its page or form is routed
+    /// (`[senders.meta.reconcile]`), instead of the request's.
     FetchMetaLead {
         leadgen_id: String,
         form_id: Option<String>,
+        page_id: Option<String>,
+        channel: Option<String>,
+        defaults: crate::envelope::LeadDefaults,
     },
 }
 
@@ -129,6 +135,9 @@ pub struct SenderSettings {
     /// The SNS topics whose deliveries are taken (`topics`); any topic when empty (a valid
     /// SNS signature proves only that some AWS account's topic sent it).
     pub sns_topics: Vec<String>,
+    /// Meta's pages and forms: where their leads go, and their reconciliation
+    /// (`[senders.meta.reconcile]`).
+    pub reconcile: Option<meta_pages::MetaReconcile>,
 }
 
 impl SenderSettings {
@@ -205,6 +214,9 @@ impl WebhookSettings {
                     "drop_test" => s.drop_test = settings::flag(&at, v)?,
                     "tags" => s.tags = settings::strings(&at, v)?,
                     "topics" => s.sns_topics = settings::strings(&at, v)?,
+                    "reconcile" if sender.name == "meta" => {
+                        s.reconcile = Some(meta_pages::MetaReconcile::from_toml(&at, v)?)
+                    }
                     "assignees" => s.assignees = settings::assignees(&at, v)?,
                     "fields" => s.rules = rules(v, &at)?,
                     "forms" => {
@@ -610,6 +622,14 @@ pub fn build(
             event.action,
             EventAction::Capture { .. } | EventAction::FetchMetaLead { .. }
         );
+        // A Meta page or form routed by the routing file goes to its own channel.
+        let channel = match &event.action {
+            EventAction::FetchMetaLead {
+                channel: Some(routed),
+                ..
+            } => routed.as_str(),
+            _ => channel,
+        };
         let mut builder = EnvelopeBuilder::new(OriginKind::Webhook, sender, channel, raw)
             .received_at(now)
             .event_id(event.event_id.as_deref());
@@ -703,10 +723,15 @@ pub fn build(
             EventAction::FetchMetaLead {
                 leadgen_id,
                 form_id,
+                page_id,
+                defaults,
+                ..
             } => builder
                 .step(Step::FetchMetaLead {
                     leadgen_id,
                     form_id,
+                    page_id,
+                    defaults,
                 })
                 .build(),
         };
