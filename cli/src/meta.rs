@@ -232,3 +232,31 @@ pub async fn status(ledger: &dyn inlet::ledger::Ledger) -> (Vec<String>, bool) {
         ),
     }
 }
+
+/// `inlet check`'s line on Meta's pages: where each goes, and whether its token can be read
+/// here (an `env:` token's variable set, or a default token).
+pub fn check_line(config: &Config) -> Option<String> {
+    let reconcile = inlet::meta_reconcile::configured(&config.webhooks)?;
+    let pages: Vec<String> = reconcile
+        .pages
+        .iter()
+        .map(|p| {
+            let forms = if p.forms.is_empty() {
+                "every form".to_owned()
+            } else {
+                format!("{} form(s)", p.forms.len())
+            };
+            format!("{} -> {} ({forms})", p.id, inlet::mask::id(&p.route.channel))
+        })
+        .collect();
+    let tokens = match config.meta_client(None) {
+        Ok(_) => "tokens: readable here".to_owned(),
+        Err(e) => format!("tokens: {}", e.reason),
+    };
+    Some(format!(
+        "meta reconciliation: every {} min, overlap {} min; pages {}; {tokens}",
+        reconcile.every.as_secs() / 60,
+        reconcile.overlap.as_secs() / 60,
+        pages.join("; ")
+    ))
+}

@@ -105,6 +105,9 @@ pub fn check(file: Option<&Path>) -> ExitCode {
             forms.join("; ")
         }
     );
+    if let Some(line) = crate::meta::check_line(&config) {
+        println!("{line}");
+    }
     let email = &config.email;
     println!(
         "email routing: {} addresses, {} plus-tags, default channel {}{}",

@@ -1280,6 +1280,35 @@ mod tests {
     }
 
     #[test]
+    fn meta_page_tokens_are_read_by_what_reads_leads_not_by_every_function() {
+        let routing = |text: &str| -> toml::Table { text.parse().unwrap() };
+        let table = "[senders.meta.reconcile]\npages = [{ id = \"111\", token = \"env:INLET_CONFIG_TEST_PAGE_TOKEN\", channel = \"55f5d0b8-3f4e-4b8e-9d6a-0c1b2a3d745f\" }, { id = \"222\", channel = \"55f5d0b8-3f4e-4b8e-9d6a-0c1b2a3d745f\" }]\n";
+        // The webhook function routes by the table without the token in its environment.
+        let mut c = from(&[("INLET_CHANNELS", "55f5d0b8-3f4e-4b8e-9d6a-0c1b2a3d745f")]).unwrap();
+        c.read_routing(routing(table)).unwrap();
+        // What reads leads needs it, and says which.
+        let e = c.meta_client(None).unwrap_err();
+        assert!(e.reason.contains("INLET_CONFIG_TEST_PAGE_TOKEN"), "{e}");
+        // SAFETY: the variable is this test's own.
+        unsafe { std::env::set_var("INLET_CONFIG_TEST_PAGE_TOKEN", "EAAB-page-one") };
+        let e = c.meta_client(None).unwrap_err();
+        assert!(e.reason.contains("page 222 has no token"), "{e}");
+        c.meta_page_tokens
+            .insert("222".into(), "EAAB-page-two".into());
+        let client = c.meta_client(None).unwrap().unwrap();
+        let shown = format!("{client:?}");
+        assert!(shown.contains("\"111\"") && shown.contains("\"222\""), "{shown}");
+        assert!(!shown.contains("EAAB"), "tokens are never shown: {shown}");
+        // A page routed to a channel intake does not accept is refused at once.
+        let mut c = from(&[("INLET_CHANNELS", "00000000-0000-4000-8000-000000000001")]).unwrap();
+        let e = c.read_routing(routing(table)).unwrap_err();
+        assert!(e.reason.contains("pages[0].channel"), "{e}");
+        assert!(!e.to_string().contains("55f5d0b8-3f4e"), "masked: {e}");
+        // Without any table or token there is no client.
+        assert!(from(&[]).unwrap().meta_client(None).unwrap().is_none());
+    }
+
+    #[test]
     fn secrets_are_masked_when_shown() {
         let c = from(&[("INLET_CHANNELS", "55f5d0b8-3f4e-4b8e-9d6a-0c1b2a3d745f")]).unwrap();
         let shown = format!("{c:?} {:?}", c.describe());

@@ -923,3 +923,39 @@ async fn without_reconcile_settings_a_pass_is_off() {
     assert_eq!(report.status, "off");
     assert!(w.graph.calls().is_empty());
 }
+
+/// The ledger's documents, as reconciliation keeps its cursors in them: version 1 first, then
+/// each version once, a writer that lost the race refused; the same in memory and embedded
+/// (DynamoDB's in `tests/tests/meta_reconcile_aws.rs`).
+#[tokio::test]
+async fn ledger_documents_are_versioned_alike_in_memory_and_embedded() {
+    let dir = std::env::temp_dir().join(format!("inlet-meta-docs-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let embedded = EmbeddedStore::open(&dir, QueueSettings::default()).unwrap();
+    let memory = inlet::ledger::memory::MemoryLedger::new();
+    for ledger in [&embedded as &dyn Ledger, &memory] {
+        assert_eq!(ledger.document("k").await.unwrap(), None);
+        assert!(matches!(
+            ledger.put_document("k", "two", 2).await,
+            Err(LedgerError::Conflict { .. })
+        ));
+        ledger.put_document("k", "one", 1).await.unwrap();
+        assert!(matches!(
+            ledger.put_document("k", "one again", 1).await,
+            Err(LedgerError::Conflict { .. })
+        ));
+        ledger.put_document("k", "two", 2).await.unwrap();
+        assert_eq!(
+            ledger.document("k").await.unwrap(),
+            Some(Document {
+                doc: "two".into(),
+                version: 2
+            })
+        );
+        assert_eq!(ledger.document("other").await.unwrap(), None);
+    }
+    // The embedded store keeps them across a reopen.
+    drop(embedded);
+    let reopened = EmbeddedStore::open(&dir, QueueSettings::default()).unwrap();
+    assert_eq!(reopened.document("k").await.unwrap().unwrap().version, 2);
+}
