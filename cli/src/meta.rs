@@ -246,7 +246,11 @@ pub fn check_line(config: &Config) -> Option<String> {
             } else {
                 format!("{} form(s)", p.forms.len())
             };
-            format!("{} -> {} ({forms})", p.id, inlet::mask::id(&p.route.channel))
+            format!(
+                "{} -> {} ({forms})",
+                p.id,
+                inlet::mask::id(&p.route.channel)
+            )
         })
         .collect();
     let tokens = match config.meta_client(None) {

@@ -1297,7 +1297,10 @@ mod tests {
             .insert("222".into(), "EAAB-page-two".into());
         let client = c.meta_client(None).unwrap().unwrap();
         let shown = format!("{client:?}");
-        assert!(shown.contains("\"111\"") && shown.contains("\"222\""), "{shown}");
+        assert!(
+            shown.contains("\"111\"") && shown.contains("\"222\""),
+            "{shown}"
+        );
         assert!(!shown.contains("EAAB"), "tokens are never shown: {shown}");
         // A page routed to a channel intake does not accept is refused at once.
         let mut c = from(&[("INLET_CHANNELS", "00000000-0000-4000-8000-000000000001")]).unwrap();

@@ -121,6 +121,30 @@ impl LeadDefaults {
     pub fn is_empty(&self) -> bool {
         self == &LeadDefaults::default()
     }
+
+    /// The lead with what the settings add: a test lead tagged `test`, the tags, the lead
+    /// source and agents where it has none; `None` for a test lead `drop_test` drops. The one
+    /// rule for a lead a sender sent and for one read at delivery.
+    pub fn apply(
+        &self,
+        mut lead: crate::normalize::RawLead,
+        test: bool,
+    ) -> Option<crate::normalize::RawLead> {
+        if test {
+            if self.drop_test {
+                return None;
+            }
+            lead.tags.push("test".into());
+        }
+        lead.tags.extend(self.tags.iter().cloned());
+        if lead.lead_source.is_none() {
+            lead.lead_source = self.lead_source.clone();
+        }
+        if lead.assignees.is_empty() {
+            lead.assignees = self.assignees.clone();
+        }
+        Some(lead)
+    }
 }
 
 impl Step {

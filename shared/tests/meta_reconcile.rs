@@ -959,3 +959,62 @@ async fn ledger_documents_are_versioned_alike_in_memory_and_embedded() {
     let reopened = EmbeddedStore::open(&dir, QueueSettings::default()).unwrap();
     assert_eq!(reopened.document("k").await.unwrap().unwrap().version, 2);
 }
+
+#[tokio::test]
+async fn a_notification_is_routed_by_its_page_or_form_and_else_by_its_url() {
+    let webhooks = WebhookSettings::from_toml(
+        &format!(
+            "[senders.meta]\nassignees = [{{ email = \"sender@example.com\" }}]\n[senders.meta.reconcile]\npages = [{{ id = \"{PAGE}\", channel = \"{CHANNEL}\", forms = [{{ id = \"{FORM}\", channel = \"{OTHER}\", tags = [\"Sellers\"] }}] }}]\n"
+        )
+        .parse()
+        .unwrap(),
+    )
+    .unwrap();
+    let parse = |value: Value, entry: &str| {
+        let body = json!({"object": "page", "entry": [{"id": entry, "time": 1, "changes": [{"field": "leadgen", "value": value}]}]}).to_string();
+        let webhooks = webhooks.clone();
+        async move {
+            let headers = http::HeaderMap::new();
+            inlet::webhook::process(
+                &inlet::webhook::WebhookRequest {
+                    channel: "00000000-0000-4000-8000-0000000000c3",
+                    path: "/webhooks/x/meta",
+                    sender: Some("meta"),
+                    content_type: Some("application/json"),
+                    headers: &headers,
+                    query: "",
+                    body: body.as_bytes(),
+                },
+                &webhooks,
+                &Default::default(),
+                Utc::now(),
+            )
+            .await
+            .unwrap()
+            .envelopes
+            .remove(0)
+        }
+    };
+    let defaults = |e: &Envelope| match &e.steps[0] {
+        Step::FetchMetaLead {
+            page_id, defaults, ..
+        } => (page_id.clone(), defaults.clone()),
+        other => panic!("{other:?}"),
+    };
+    // The form's own route; the page's id taken from the entry when the change has none.
+    let form = parse(json!({"leadgen_id": "1", "form_id": FORM}), PAGE).await;
+    assert_eq!(form.channel, OTHER);
+    let (page, d) = defaults(&form);
+    assert_eq!(page.as_deref(), Some(PAGE));
+    assert_eq!(d.tags, ["Sellers"]);
+    assert_eq!(d.assignees[0].email.as_deref(), Some("sender@example.com"));
+    // Another form of the page: the page's route.
+    let other_form = parse(json!({"leadgen_id": "2", "form_id": "5"}), PAGE).await;
+    assert_eq!(other_form.channel, CHANNEL);
+    // A page not listed: the URL's channel.
+    let unlisted = parse(json!({"leadgen_id": "3", "page_id": "77"}), "77").await;
+    assert_eq!(unlisted.channel, "00000000-0000-4000-8000-0000000000c3");
+    // One lead id is one event in one channel: its id does not depend on the URL.
+    let again = parse(json!({"leadgen_id": "1", "form_id": FORM}), PAGE).await;
+    assert_eq!(again.id, form.id);
+}

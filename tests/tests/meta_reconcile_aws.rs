@@ -84,9 +84,11 @@ async fn cursors_and_figures_live_in_dynamodb_and_a_failed_run_resumes_without_l
         .unwrap()
         .with_page_token(PAGE, TOKEN);
     let webhooks = WebhookSettings::from_toml(
-        &format!("[senders.meta.reconcile]\npages = [{{ id = \"{PAGE}\", channel = \"{CHANNEL}\" }}]\n")
-            .parse()
-            .unwrap(),
+        &format!(
+            "[senders.meta.reconcile]\npages = [{{ id = \"{PAGE}\", channel = \"{CHANNEL}\" }}]\n"
+        )
+        .parse()
+        .unwrap(),
     )
     .unwrap();
     let reconciler = |queue| reconciler(&client, &ledger, queue, &webhooks);
@@ -100,10 +102,18 @@ async fn cursors_and_figures_live_in_dynamodb_and_a_failed_run_resumes_without_l
     let gone = SqsQueue::new(sqs.clone(), format!("{url}-missing.fifo"), dlq.clone());
     let report = reconciler(&gone).run(pass(now)).await.unwrap();
     assert_eq!(report.status, "failed");
-    assert!(report.errors().join(";").contains("the queue did not take a lead"));
+    assert!(
+        report
+            .errors()
+            .join(";")
+            .contains("the queue did not take a lead")
+    );
     let cursor: state::Versioned<state::FormDoc> =
         state::load(&ledger, &state::form_key(FORM)).await.unwrap();
-    assert_eq!(cursor.value.cursor, None, "the cursor moves only past handled leads");
+    assert_eq!(
+        cursor.value.cursor, None,
+        "the cursor moves only past handled leads"
+    );
 
     // The next run queues every lead, once.
     let queue = &queue;
@@ -113,7 +123,10 @@ async fn cursors_and_figures_live_in_dynamodb_and_a_failed_run_resumes_without_l
     assert_eq!(added(&report), (1..=4).map(lead_id).collect::<Vec<_>>());
     let cursor: state::Versioned<state::FormDoc> =
         state::load(&ledger, &state::form_key(FORM)).await.unwrap();
-    assert_eq!(cursor.value.cursor, Some(later - chrono::Duration::minutes(5)));
+    assert_eq!(
+        cursor.value.cursor,
+        Some(later - chrono::Duration::minutes(5))
+    );
     // A run that comes again finds them known (the records reconciliation wrote).
     let again = reconciler(queue)
         .run(pass(later + chrono::Duration::minutes(15)))
@@ -179,7 +192,10 @@ async fn cursors_and_figures_live_in_dynamodb_and_a_failed_run_resumes_without_l
         }
     }
     assert_eq!(
-        outcomes.iter().filter(|o| **o == Outcome::Delivered).count(),
+        outcomes
+            .iter()
+            .filter(|o| **o == Outcome::Delivered)
+            .count(),
         4,
         "{outcomes:?}"
     );
@@ -190,14 +206,19 @@ async fn cursors_and_figures_live_in_dynamodb_and_a_failed_run_resumes_without_l
     assert_eq!(f.forms[0].doc.reconciled_total, 4);
     assert!(f.run.last_success_at.is_some() && f.run.failing_since.is_none());
     let lines = figures::lines(Some(&f), Utc::now()).join("\n");
-    assert!(lines.contains("meta form 800000000001 \"Buyers\""), "{lines}");
+    assert!(
+        lines.contains("meta form 800000000001 \"Buyers\""),
+        "{lines}"
+    );
 
     // A lease another run holds (in DynamoDB) keeps this one out.
     let mut run: state::Versioned<state::RunDoc> =
         state::load(&ledger, state::RUN_KEY).await.unwrap();
     run.value.lease_until = Some(Utc::now() + chrono::Duration::minutes(5));
     run.value.lease_holder = Some("another".into());
-    state::save(&ledger, state::RUN_KEY, &mut run).await.unwrap();
+    state::save(&ledger, state::RUN_KEY, &mut run)
+        .await
+        .unwrap();
     let busy = reconciler(queue).run(pass(Utc::now())).await.unwrap();
     assert_eq!(busy.status, "busy");
 }

@@ -675,7 +675,7 @@ impl Delivery<'_> {
                     .lead(leadgen_id, page_id.as_deref())
                     .await
                     .map_err(meta_error)?;
-                let Some(raw) = with_defaults(fetched, defaults) else {
+                let Some(raw) = defaults.apply(fetched.lead, fetched.test) else {
                     return Ok(StepDone::Skipped(
                         "a Meta test lead, dropped (drop_test)".into(),
                     ));
@@ -977,29 +977,6 @@ fn meta_error(e: crate::meta_graph::GraphError) -> StepError {
             status: e.status(),
         }
     }
-}
-
-/// A fetched Meta lead with what the sender's settings add, as the webhook path adds them to
-/// a lead it reads itself (`webhook::build`); `None` for a test lead `drop_test` drops.
-fn with_defaults(
-    fetched: crate::meta_graph::MetaLead,
-    defaults: &crate::envelope::LeadDefaults,
-) -> Option<crate::normalize::RawLead> {
-    let mut lead = fetched.lead;
-    if fetched.test {
-        if defaults.drop_test {
-            return None;
-        }
-        lead.tags.push("test".into());
-    }
-    lead.tags.extend(defaults.tags.iter().cloned());
-    if lead.lead_source.is_none() {
-        lead.lead_source = defaults.lead_source.clone();
-    }
-    if lead.assignees.is_empty() {
-        lead.assignees = defaults.assignees.clone();
-    }
-    Some(lead)
 }
 
 fn dead_letter_of(

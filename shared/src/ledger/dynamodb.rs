@@ -137,7 +137,11 @@ impl DynamoLedger {
         ])
     }
 
-    async fn get_doc(&self, pk: String) -> Result<Option<String>, LedgerError> {
+    /// An item by its key, read strongly consistent.
+    async fn get_item(
+        &self,
+        pk: String,
+    ) -> Result<Option<HashMap<String, AttributeValue>>, LedgerError> {
         let out = self
             .client
             .get_item()
@@ -147,8 +151,13 @@ impl DynamoLedger {
             .send()
             .await
             .map_err(unavailable)?;
-        Ok(out
-            .item
+        Ok(out.item)
+    }
+
+    async fn get_doc(&self, pk: String) -> Result<Option<String>, LedgerError> {
+        Ok(self
+            .get_item(pk)
+            .await?
             .and_then(|mut item| item.remove("doc"))
             .and_then(|doc| doc.as_s().ok().cloned()))
     }
@@ -325,16 +334,7 @@ impl Ledger for DynamoLedger {
 
     /// `doc#<key>`: its text and version, read strongly consistent.
     async fn document(&self, key: &str) -> Result<Option<Document>, LedgerError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(format!("doc#{key}")))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        let Some(item) = out.item else {
+        let Some(item) = self.get_item(format!("doc#{key}")).await? else {
             return Ok(None);
         };
         let doc = item.get("doc").and_then(|d| d.as_s().ok()).cloned();

@@ -341,7 +341,7 @@ mod tests {
                 "is not a Graph id",
             ),
             (
-                &format!("pages = [{{ id = \"1\", channel = \"not-a-uuid\" }}]"),
+                "pages = [{ id = \"1\", channel = \"not-a-uuid\" }]",
                 "pages[0].channel must be a lead channel",
             ),
             (

@@ -141,6 +141,16 @@ pub struct SenderSettings {
 }
 
 impl SenderSettings {
+    /// What the settings add to each lead the sender brings (`LeadDefaults::apply`).
+    pub fn lead_defaults(&self) -> crate::envelope::LeadDefaults {
+        crate::envelope::LeadDefaults {
+            tags: self.tags.clone(),
+            lead_source: self.lead_source.clone(),
+            assignees: self.assignees.clone(),
+            drop_test: self.drop_test,
+        }
+    }
+
     /// The credential a request for `channel` must carry, if any.
     pub fn secret_for(&self, channel: &str) -> Option<&str> {
         self.api_keys
@@ -644,25 +654,15 @@ pub fn build(
         };
         let envelope = match event.action {
             EventAction::Capture {
-                mut lead,
+                lead,
                 sender_lead_id,
                 activities,
                 test,
             } => {
-                if test && settings.drop_test {
+                let Some(lead) = settings.lead_defaults().apply(lead, test) else {
                     parsed.dropped += 1;
                     continue;
-                }
-                if test {
-                    lead.tags.push("test".into());
-                }
-                lead.tags.extend(settings.tags.iter().cloned());
-                if lead.lead_source.is_none() {
-                    lead.lead_source = settings.lead_source.clone();
-                }
-                if lead.assignees.is_empty() {
-                    lead.assignees = settings.assignees.clone();
-                }
+                };
                 let normalized = match normalize(lead, normalize_options) {
                     Ok(n) => n,
                     Err(e) => {

@@ -60,12 +60,7 @@ pub fn leadgen_event(
         .reconcile
         .as_ref()
         .and_then(|r| r.route(page_id.as_deref(), form_id.as_deref()));
-    let mut defaults = crate::envelope::LeadDefaults {
-        tags: settings.tags.clone(),
-        lead_source: settings.lead_source.clone(),
-        assignees: settings.assignees.clone(),
-        drop_test: settings.drop_test,
-    };
+    let mut defaults = settings.lead_defaults();
     if let Some(route) = route {
         defaults.tags.extend(route.tags.iter().cloned());
         if !route.assignees.is_empty() {
