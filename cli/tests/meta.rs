@@ -46,7 +46,8 @@ fn inlet(args: &[&str], envs: &[(&str, &str)]) -> (i32, String, String) {
     )
 }
 
-#[tokio::test]
+// Two threads: the doubles answer the `inlet` processes this test waits on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_reconciles_on_its_schedule_and_a_person_recovers_an_outage_by_hand() {
     let double = RechatDouble::start().await;
     let graph = GraphDouble::start(TOKEN).await;
@@ -63,14 +64,13 @@ async fn serve_reconciles_on_its_schedule_and_a_person_recovers_an_outage_by_han
         ("INLET_CONSOLE_TOKEN", "a-console-token-for-the-meta-test"),
     ];
     let serve = Serve::start(double.url(), &data, "127.0.0.1:0", &env);
+    let banner = || serve.stdout.lock().unwrap().clone();
     assert!(
-        serve
-            .stdout
-            .lock()
-            .unwrap()
-            .contains("reconciling 1 page(s) every 60 min"),
+        wait_for(Duration::from_secs(10), || banner()
+            .contains("reconciling 1 page(s) every 60 min"))
+        .await,
         "{}",
-        serve.stdout.lock().unwrap()
+        banner()
     );
     // The pass at start finds both leads no webhook brought; delivery reads each from Meta.
     assert!(

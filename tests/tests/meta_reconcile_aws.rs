@@ -127,9 +127,12 @@ async fn cursors_and_figures_live_in_dynamodb_and_a_failed_run_resumes_without_l
         cursor.value.cursor,
         Some(later - chrono::Duration::minutes(5))
     );
-    // A run that comes again finds them known (the records reconciliation wrote).
+    // A run that looks back over them again finds them known (the records it wrote).
     let again = reconciler(queue)
-        .run(pass(later + chrono::Duration::minutes(15)))
+        .run(Pass {
+            since: Some(now - chrono::Duration::hours(3)),
+            ..pass(later + chrono::Duration::minutes(15))
+        })
         .await
         .unwrap();
     assert!(added(&again).is_empty());
