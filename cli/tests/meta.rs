@@ -115,6 +115,34 @@ async fn serve_reconciles_on_its_schedule_and_a_person_recovers_an_outage_by_han
         .unwrap();
     assert_eq!(console["status"], "ok", "{console}");
     assert_eq!(console["forms"][0]["reconciled_total"], 2, "{console}");
+    // The console's panel, in a browser: the form's day row, and what the figures mean.
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let browser = Command::new("node")
+        .arg(format!("{root}/tests/browser/meta.mjs"))
+        .args([serve.url.as_str(), "a-console-token-for-the-meta-test"])
+        .output()
+        .expect("node runs (make test installs playwright-core and chromium)");
+    assert!(
+        browser.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&browser.stdout),
+        String::from_utf8_lossy(&browser.stderr)
+    );
+    let seen: serde_json::Value = serde_json::from_slice(&browser.stdout).unwrap();
+    assert_eq!(seen["status"], "ok", "{seen}");
+    assert_eq!(seen["scriptErrors"], json!([]), "{seen}");
+    assert_eq!(seen["error"], "", "{seen}");
+    let row = seen["firstRow"].as_str().unwrap();
+    // Form, last success, day, Meta has, webhooks brought, reconciliation added.
+    assert!(row.starts_with("Open houses (800000000001)"), "{seen}");
+    assert!(row.ends_with("202") || row.ends_with("101"), "{seen}");
+    assert!(
+        seen["webhooks"]
+            .as_str()
+            .unwrap()
+            .contains("webhooks missed 2 of the 2 leads"),
+        "{seen}"
+    );
 
     // Three days ago, while the subscription was down, a lead came that the first run's
     // day of look-back did not reach. A person looks back a week, first without adding.
