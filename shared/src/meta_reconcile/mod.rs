@@ -316,12 +316,11 @@ impl Reconciler<'_> {
             self.finish(&mut run, &holder, pass.now, &report, covered, &unread)
                 .await?;
         }
-        for f in &report.forms {
+        for f in report.forms.iter().filter(|_| !pass.dry_run) {
             for a in &f.added {
                 tracing::info!(
                     envelope = %a.envelope_id, form = %f.form_id, leadgen_id = %a.leadgen_id,
-                    dry_run = pass.dry_run, outcome = "reconciled",
-                    "a Meta lead no webhook brought was queued"
+                    outcome = "reconciled", "a Meta lead no webhook brought was queued"
                 );
             }
         }
