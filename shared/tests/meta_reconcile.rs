@@ -19,7 +19,7 @@ use inlet::queue::{DeadLetter, Queue, QueueError};
 use inlet::rechat::{RechatClient, RechatConfig};
 use inlet::router::{Intake, IntakeSettings};
 use inlet::webhook::WebhookSettings;
-use inlet_testkit::{GraphDouble, RechatDouble};
+use inlet_testkit::{GraphDouble, RechatDouble, leadgen_notification};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -122,11 +122,7 @@ impl World {
 
     /// Meta's `leadgen` notification of these leads, posted to the webhook route.
     async fn webhook(&self, channel: &str, leads: &[usize]) -> Value {
-        let changes: Vec<Value> = leads
-            .iter()
-            .map(|n| json!({"field": "leadgen", "value": {"leadgen_id": lead_id(*n), "page_id": PAGE, "form_id": FORM, "created_time": 1_795_255_200}}))
-            .collect();
-        let body = json!({"object": "page", "entry": [{"id": PAGE, "time": 1_795_255_200, "changes": changes}]});
+        let body = leadgen_notification(PAGE, FORM, &ids(leads));
         let response = self
             .intake
             .handle(
@@ -193,7 +189,7 @@ impl World {
 
     /// The envelope the webhook path makes of lead `n`'s notification to `channel`.
     async fn notified(&self, channel: &str, n: usize) -> Envelope {
-        let body = json!({"object": "page", "entry": [{"id": PAGE, "time": 1, "changes": [{"field": "leadgen", "value": {"leadgen_id": lead_id(n), "page_id": PAGE, "form_id": FORM}}]}]});
+        let body = leadgen_notification(PAGE, FORM, &ids(&[n]));
         let raw = body.to_string();
         let headers = http::HeaderMap::new();
         let parsed = inlet::webhook::process(

@@ -65,6 +65,16 @@ pub fn meta_time(unix: i64) -> String {
         .to_string()
 }
 
+/// Meta's `leadgen` notification of these leads of a page's form, as Meta posts it to the
+/// webhook.
+pub fn leadgen_notification(page_id: &str, form_id: &str, lead_ids: &[String]) -> Value {
+    let changes: Vec<Value> = lead_ids
+        .iter()
+        .map(|id| json!({"field": "leadgen", "value": {"leadgen_id": id, "page_id": page_id, "form_id": form_id, "created_time": 1_795_255_200}}))
+        .collect();
+    json!({"object": "page", "entry": [{"id": page_id, "time": 1_795_255_200, "changes": changes}]})
+}
+
 fn error(code: u32, subcode: Option<u32>, message: &str) -> Value {
     let mut e = json!({"error": {"message": message, "type": "OAuthException", "code": code, "fbtrace_id": "AbCdEf"}});
     if let Some(s) = subcode {

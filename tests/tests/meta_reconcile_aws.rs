@@ -12,7 +12,7 @@ use inlet::meta_reconcile::{Pass, PassReport, Reconciler, figures, state};
 use inlet::queue::sqs::SqsQueue;
 use inlet::rechat::{RechatClient, RechatConfig};
 use inlet::webhook::WebhookSettings;
-use inlet_testkit::{GraphDouble, Moto, RechatDouble};
+use inlet_testkit::{GraphDouble, Moto, RechatDouble, leadgen_notification};
 use serde_json::json;
 use std::time::Duration;
 
@@ -139,7 +139,7 @@ async fn cursors_and_figures_live_in_dynamodb_and_a_failed_run_resumes_without_l
     assert_eq!(again.forms[0].known, 4);
 
     // Lead 4's webhook arrives too (queued by the webhook path as it would be).
-    let body = json!({"object": "page", "entry": [{"id": PAGE, "time": 1, "changes": [{"field": "leadgen", "value": {"leadgen_id": lead_id(4), "page_id": PAGE, "form_id": FORM}}]}]}).to_string();
+    let body = leadgen_notification(PAGE, FORM, &[lead_id(4)]).to_string();
     let headers = http_headers();
     let parsed = inlet::webhook::process(
         &inlet::webhook::WebhookRequest {
