@@ -34,7 +34,7 @@ build-sam: $(SAM)
 	PATH="$(abspath $(VENV))/bin:$$PATH" CARGO_LAMBDA_COMPILER=cargo \
 	  $(SAM) build --beta-features --parameter-overrides Architecture=$(SAM_ARCH) \
 	  --build-dir target/sam-build
-	for f in WebhookFunction FormFunction DeliverFunction EmailFunction; do \
+	for f in WebhookFunction FormFunction DeliverFunction EmailFunction ReconcileFunction; do \
 	  test -x target/sam-build/$$f/bootstrap || { echo "no bootstrap for $$f"; exit 1; }; \
 	done
 

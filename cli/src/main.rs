@@ -3,6 +3,7 @@
 mod deployment;
 mod kept;
 mod mail;
+mod meta;
 mod ops;
 mod parse;
 mod serve;
@@ -81,6 +82,11 @@ enum Command {
         #[command(subcommand)]
         action: mail::EmailAction,
     },
+    /// Meta Lead Ads: reconcile the configured forms with the Graph API by hand.
+    Meta {
+        #[command(subcommand)]
+        action: meta::MetaAction,
+    },
     /// Show what a body would become, without queueing it.
     Parse {
         #[command(subcommand)]
@@ -123,6 +129,7 @@ fn main() -> ExitCode {
         Command::Spam(args) => runtime.block_on(kept::run(kept::Which::Spam, args)),
         Command::Review(args) => runtime.block_on(kept::run(kept::Which::Review, args)),
         Command::Email { action } => runtime.block_on(mail::run(action)),
+        Command::Meta { action } => runtime.block_on(meta::run(action)),
         Command::Status { data_dir, stack } => runtime.block_on(ops::status(&data_dir, stack)),
         Command::Parse { what } => runtime.block_on(parse::run(what)),
     }

@@ -129,6 +129,9 @@ pub fn check(file: Option<&Path>) -> ExitCode {
             forms.join("; ")
         }
     );
+    if let Some(line) = crate::meta::check_line(&config) {
+        println!("{line}");
+    }
     let email = &config.email;
     println!(
         "email routing: {} addresses, {} plus-tags, default channel {}{}",
@@ -634,9 +637,12 @@ pub async fn status(data_dir: &Path, stack: Option<String>) -> ExitCode {
         let reading = inlet::deliver::view::read(&store, &store, STATUS_RECORDS).await;
         let kept = kept_counts(&store).await;
         let place = format!("embedded store {}", data_dir.join("inlet.db").display());
+        let mut lines = crate::status::report(&place, &reading, &dead, &kept, None);
+        let (meta, meta_alarm) = crate::meta::status(&store).await;
+        lines.extend(meta);
         return crate::status::print(
-            &crate::status::report(&place, &reading, &dead, &kept, None),
-            crate::status::needs_person(&reading, &dead),
+            &lines,
+            crate::status::needs_person(&reading, &dead) || meta_alarm,
         );
     };
     let aws = aws_config::load_from_env().await;
@@ -690,15 +696,18 @@ pub async fn status(data_dir: &Path, stack: Option<String>) -> ExitCode {
     };
     let reading =
         crate::status::with_oldest(reading, cloud.as_ref().and_then(|c| c.oldest_waiting_secs));
+    let mut lines = crate::status::report(
+        &format!("stack {name}"),
+        &reading,
+        &dead,
+        &kept,
+        cloud.as_ref(),
+    );
+    let (meta, meta_alarm) = crate::meta::status(&ledger).await;
+    lines.extend(meta);
     crate::status::print(
-        &crate::status::report(
-            &format!("stack {name}"),
-            &reading,
-            &dead,
-            &kept,
-            cloud.as_ref(),
-        ),
-        crate::status::needs_person(&reading, &dead),
+        &lines,
+        crate::status::needs_person(&reading, &dead) || meta_alarm,
     )
 }
 

@@ -130,6 +130,15 @@ pub async fn run(args: ServeArgs) -> ExitCode {
             Err(e) => return fail(e),
         }
     };
+    // Meta's page tokens are read now: a missing one stops the start, naming it.
+    let meta: Option<Arc<dyn inlet::meta_graph::MetaLeads>> = match config.meta_client(None) {
+        Ok(c) => c.map(|c| Arc::new(c) as Arc<dyn inlet::meta_graph::MetaLeads>),
+        Err(e) => return fail(e),
+    };
+    let graph = match config.graph_client(None) {
+        Ok(g) => g,
+        Err(e) => return fail(e),
+    };
     let listener = match tokio::net::TcpListener::bind(&args.listen).await {
         Ok(l) => l,
         Err(e) => return fail(format!("cannot listen on {}: {e}", args.listen)),
@@ -217,6 +226,13 @@ pub async fn run(args: ServeArgs) -> ExitCode {
     );
     println!("  channels      {policy}");
     println!("  health        curl http://{address}/health");
+    if let Some(r) = inlet::meta_reconcile::configured(&config.webhooks) {
+        println!(
+            "  meta          reconciling {} page(s) every {} min",
+            r.pages.len(),
+            r.every.as_secs() / 60
+        );
+    }
     if !generated_mail_token {
         println!("  mail token    as configured ([email] http_token)");
     }
@@ -266,9 +282,16 @@ pub async fn run(args: ServeArgs) -> ExitCode {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let http = tokio::spawn(inlet::serve::serve_http(listener, intake, stopped.clone()));
     let options = config.delivery_options();
-    let meta: Option<Arc<dyn inlet::meta_graph::MetaLeads>> = config
-        .meta_client(None)
-        .map(|c| Arc::new(c) as Arc<dyn inlet::meta_graph::MetaLeads>);
+    let reconcile = tokio::spawn(inlet::serve::reconcile_loop(
+        store.clone(),
+        inlet::serve::ReconcileSettings {
+            graph,
+            webhooks: config.webhooks.clone(),
+            normalize: config.normalize_options(),
+            other_channels: config.channels.clone(),
+        },
+        stopped.clone(),
+    ));
     let workers: Vec<_> = (0..args.workers.max(1))
         .map(|_| {
             tokio::spawn(inlet::serve::deliver_loop(
@@ -288,6 +311,7 @@ pub async fn run(args: ServeArgs) -> ExitCode {
     for w in workers {
         let _ = w.await;
     }
+    let _ = reconcile.await;
     match store.depth().await {
         Ok((waiting, dead)) => {
             println!("inlet serve: stopped ({waiting} waiting, {dead} dead-lettered)")

@@ -105,6 +105,14 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "Secrets Manager secret with form_secret, meta_page_token, mailgun_signing_key (Lambda)",
     ),
     (
+        "INLET_META_PAGE_TOKEN",
+        "Meta page token that reads leads Meta names by id, and the pages [senders.meta.reconcile] gives no token",
+    ),
+    (
+        "INLET_META_GRAPH_URL",
+        "Meta's Graph API base URL (default https://graph.facebook.com/v21.0)",
+    ),
+    (
         "INLET_ROUTING_PARAMETER",
         "SSM parameter holding the routing file (Lambda; inlet serve takes --config)",
     ),
@@ -230,6 +238,8 @@ pub struct Config {
     /// How long after a lead was received delivery still retries its transient failures.
     pub retry_for: Duration,
     pub meta_page_token: Option<String>,
+    /// Page tokens by page id: the Meta secret's `meta_page_token:<page id>` entries.
+    pub meta_page_tokens: std::collections::BTreeMap<String, String>,
     pub meta_graph_url: String,
     pub form_origins: Vec<String>,
     pub form_secret: Option<String>,
@@ -278,6 +288,7 @@ impl Default for Config {
             probe_every: crate::breaker::BreakerOptions::default().probe_every,
             retry_for: Duration::from_secs(72 * 3600),
             meta_page_token: None,
+            meta_page_tokens: Default::default(),
             meta_graph_url: "https://graph.facebook.com/v21.0".into(),
             routing: toml::Table::new(),
             form_origins: Vec::new(),
@@ -299,19 +310,84 @@ impl Default for Config {
 
 impl Config {
     /// The Graph API client, when a page token is configured, trusting `tls`'s roots when
-    /// given and the system's otherwise.
+    /// given and the system's otherwise: the default token (`INLET_META_PAGE_TOKEN`, the
+    /// secret's `meta_page_token`), the secret's per-page ones, and those
+    /// `[senders.meta.reconcile]` gives its pages (an `env:` one read now, its absence an
+    /// error naming it).
     pub fn meta_client(
         &self,
         tls: Option<&rustls::ClientConfig>,
-    ) -> Option<crate::meta_graph::GraphClient> {
-        let token = self.meta_page_token.as_deref()?;
-        crate::meta_graph::GraphClient::new(
+    ) -> Result<Option<crate::meta_graph::GraphClient>, ConfigError> {
+        let client = self.graph_client(tls)?;
+        Ok(client.has_tokens().then_some(client))
+    }
+
+    /// The Graph API client with every token configured (perhaps none).
+    pub fn graph_client(
+        &self,
+        tls: Option<&rustls::ClientConfig>,
+    ) -> Result<crate::meta_graph::GraphClient, ConfigError> {
+        let mut client = crate::meta_graph::GraphClient::new(
             &self.meta_graph_url,
-            token,
+            self.meta_page_token.as_deref().unwrap_or_default(),
             self.rechat.total_timeout,
             tls,
         )
-        .ok()
+        .map_err(|e| ConfigError {
+            var: "INLET_META_GRAPH_URL",
+            value: self.meta_graph_url.clone(),
+            reason: format!("no HTTP client for it: {e}"),
+            ..ConfigError::default()
+        })?;
+        for (page, token) in &self.meta_page_tokens {
+            client = client.with_page_token(page, token);
+        }
+        if let Some(reconcile) = crate::meta_reconcile::configured(&self.webhooks) {
+            for (i, page) in reconcile.pages.iter().enumerate() {
+                let at = format!("senders.meta.reconcile.pages[{i}].token");
+                match &page.token {
+                    Some(token) => {
+                        let token = token.resolve(&at).map_err(|reason| ConfigError {
+                            var: "--config",
+                            value: "[senders.meta.reconcile]".into(),
+                            reason,
+                            ..ConfigError::default()
+                        })?;
+                        client = client.with_page_token(&page.id, &token);
+                    }
+                    None if self.meta_page_token.is_none()
+                        && !self.meta_page_tokens.contains_key(&page.id) =>
+                    {
+                        return Err(ConfigError {
+                            var: "--config",
+                            value: "[senders.meta.reconcile]".into(),
+                            reason: format!(
+                                "page {} has no token: give it `token = \"env:NAME\"`, or set INLET_META_PAGE_TOKEN (on AWS, meta_page_token or meta_page_token:{} in the Meta secret)",
+                                page.id, page.id
+                            ),
+                            ..ConfigError::default()
+                        });
+                    }
+                    None => {}
+                }
+            }
+        }
+        Ok(client)
+    }
+
+    /// What reconciliation needs: the queue and the ledger.
+    pub fn require_reconcile(&self) -> Result<DeliverSettings<'_>, ConfigError> {
+        Ok(DeliverSettings {
+            queue_url: self
+                .queue_url
+                .as_deref()
+                .ok_or_else(|| missing("INLET_QUEUE_URL"))?,
+            dead_letter_url: self.dead_letter_queue_url.as_deref().unwrap_or_default(),
+            ledger_table: self
+                .ledger_table
+                .as_deref()
+                .ok_or_else(|| missing("INLET_LEDGER_TABLE"))?,
+        })
     }
 
     /// Reads the process environment.
@@ -437,7 +513,12 @@ impl Config {
                 ..ConfigError::default()
             });
         }
-        let missing = crate::settings::missing_secrets(&routing);
+        // A page token is read by what reads leads (`meta_client`), not by every function
+        // that routes: the webhook function starts without it.
+        let missing: Vec<String> = crate::settings::missing_secrets(&routing)
+            .into_iter()
+            .filter(|m| !crate::webhook::meta_pages::is_token_path(m))
+            .collect();
         if !missing.is_empty() {
             return Err(ConfigError {
                 var: "--config",
@@ -471,6 +552,21 @@ impl Config {
             .map_err(section("[forms]"))?;
         let policy = crate::web::ChannelPolicy::from_list(&self.channels);
         let accepted = self.source_of("INLET_CHANNELS");
+        if let Some(reconcile) = crate::meta_reconcile::configured(&self.webhooks)
+            && let Some((at, channel)) = reconcile
+                .channels()
+                .find(|(_, c)| policy.admit(c).is_none())
+        {
+            return Err(ConfigError {
+                var: "--config",
+                value: "[senders.meta.reconcile]".into(),
+                reason: format!(
+                    "{at}.channel {} is not among the lead channels intake accepts (INLET_CHANNELS)",
+                    crate::mask::id(channel)
+                ),
+                ..ConfigError::default()
+            });
+        }
         if let Some((id, form)) = forms
             .iter()
             .find(|(_, f)| policy.admit(&f.channel).is_none())
@@ -628,6 +724,7 @@ impl Config {
         if self.meta_page_token.is_none() {
             self.meta_page_token = value("meta_page_token");
         }
+        self.meta_tokens_from(&values);
         if self.mailgun_signing_key.is_none() {
             self.mailgun_signing_key = value("mailgun_signing_key");
         }
@@ -668,6 +765,37 @@ impl Config {
         {
             self.metrics_token = Some(console_token("INLET_CONSOLE_SECRET_ARN", token)?);
         }
+        Ok(())
+    }
+
+    /// The page tokens of a Meta secret's values: `meta_page_token:<page id>` entries.
+    fn meta_tokens_from(&mut self, values: &std::collections::HashMap<String, String>) {
+        for (key, token) in values {
+            if let Some(page) = key.strip_prefix("meta_page_token:")
+                && !token.trim().is_empty()
+            {
+                self.meta_page_tokens
+                    .insert(page.trim().to_owned(), token.trim().to_owned());
+            }
+        }
+    }
+
+    /// The page tokens of a deployed stack's Meta secret (its `MetaSecretArn` output), for a
+    /// person's `inlet meta reconcile --stack` with no token of their own configured.
+    #[cfg(feature = "aws")]
+    pub async fn meta_tokens_from_secret(
+        &mut self,
+        aws: &aws_config::SdkConfig,
+        arn: &str,
+    ) -> Result<(), ConfigError> {
+        let values = secret_values(aws, "MetaSecretArn", arn).await?;
+        if self.meta_page_token.is_none() {
+            self.meta_page_token = values
+                .get("meta_page_token")
+                .filter(|v| !v.trim().is_empty())
+                .cloned();
+        }
+        self.meta_tokens_from(&values);
         Ok(())
     }
 
@@ -1463,6 +1591,38 @@ mod tests {
             let e = from(&[]).unwrap().read_routing(routing(text)).unwrap_err();
             assert!(e.to_string().contains(says), "{text}: {e}");
         }
+    }
+
+    #[test]
+    fn meta_page_tokens_are_read_by_what_reads_leads_not_by_every_function() {
+        let routing = |text: &str| -> toml::Table { text.parse().unwrap() };
+        let table = "[senders.meta.reconcile]\npages = [{ id = \"111\", token = \"env:INLET_CONFIG_TEST_PAGE_TOKEN\", channel = \"55f5d0b8-3f4e-4b8e-9d6a-0c1b2a3d745f\" }, { id = \"222\", channel = \"55f5d0b8-3f4e-4b8e-9d6a-0c1b2a3d745f\" }]\n";
+        // The webhook function routes by the table without the token in its environment.
+        let mut c = from(&[("INLET_CHANNELS", "55f5d0b8-3f4e-4b8e-9d6a-0c1b2a3d745f")]).unwrap();
+        c.read_routing(routing(table)).unwrap();
+        // What reads leads needs it, and says which.
+        let e = c.meta_client(None).unwrap_err();
+        assert!(e.reason.contains("INLET_CONFIG_TEST_PAGE_TOKEN"), "{e}");
+        // SAFETY: the variable is this test's own.
+        unsafe { std::env::set_var("INLET_CONFIG_TEST_PAGE_TOKEN", "EAAB-page-one") };
+        let e = c.meta_client(None).unwrap_err();
+        assert!(e.reason.contains("page 222 has no token"), "{e}");
+        c.meta_page_tokens
+            .insert("222".into(), "EAAB-page-two".into());
+        let client = c.meta_client(None).unwrap().unwrap();
+        let shown = format!("{client:?}");
+        assert!(
+            shown.contains("\"111\"") && shown.contains("\"222\""),
+            "{shown}"
+        );
+        assert!(!shown.contains("EAAB"), "tokens are never shown: {shown}");
+        // A page routed to a channel intake does not accept is refused at once.
+        let mut c = from(&[("INLET_CHANNELS", "00000000-0000-4000-8000-000000000001")]).unwrap();
+        let e = c.read_routing(routing(table)).unwrap_err();
+        assert!(e.reason.contains("pages[0].channel"), "{e}");
+        assert!(!e.to_string().contains("55f5d0b8-3f4e"), "masked: {e}");
+        // Without any table or token there is no client.
+        assert!(from(&[]).unwrap().meta_client(None).unwrap().is_none());
     }
 
     #[test]

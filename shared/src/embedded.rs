@@ -9,7 +9,9 @@
 //! and many requests share one fsync (group commit).
 
 use crate::envelope::Envelope;
-use crate::ledger::{Ledger, LedgerError, LedgerRecord, RECHAT_STATE_KEY, RechatState, SenderLink};
+use crate::ledger::{
+    Document, Ledger, LedgerError, LedgerRecord, RECHAT_STATE_KEY, RechatState, SenderLink,
+};
 use crate::queue::{Backlog, DeadLetter, DeadMessage, Queue, QueueError, QueueMessage};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -1046,6 +1048,51 @@ impl Ledger for EmbeddedStore {
             .await
             .map_err(ledger_error)?;
         crate::ledger::read_rechat_state(doc)
+    }
+
+    /// In the `state` table, under `doc#<key>`.
+    async fn document(&self, key: &str) -> Result<Option<Document>, LedgerError> {
+        let key = format!("doc#{key}");
+        self.call(move |conn| {
+            Ok(conn
+                .prepare_cached("SELECT doc, version FROM state WHERE key = ?1")?
+                .query_row(params![key], |r| {
+                    Ok(Document {
+                        doc: r.get(0)?,
+                        version: r.get::<_, i64>(1)? as u64,
+                    })
+                })
+                .optional()?)
+        })
+        .await
+        .map_err(ledger_error)
+    }
+
+    async fn put_document(&self, key: &str, doc: &str, version: u64) -> Result<(), LedgerError> {
+        let (name, doc) = (format!("doc#{key}"), doc.to_owned());
+        let (stored_version, expected) = (version as i64, version.wrapping_sub(1) as i64);
+        let changed = self
+            .call(move |conn| {
+                if expected == 0 {
+                    return Ok(conn
+                        .prepare_cached(
+                            "INSERT OR IGNORE INTO state (key, doc, version) VALUES (?1, ?2, ?3)",
+                        )?
+                        .execute(params![name, doc, stored_version])?);
+                }
+                Ok(conn
+                    .prepare_cached(
+                        "UPDATE state SET doc = ?1, version = ?2 WHERE key = ?3 AND version = ?4",
+                    )?
+                    .execute(params![doc, stored_version, name, expected])?)
+            })
+            .await
+            .map_err(ledger_error)?;
+        if changed == 1 {
+            Ok(())
+        } else {
+            Err(crate::ledger::document_conflict(key, version))
+        }
     }
 
     async fn put_rechat_state(&self, state: &RechatState) -> Result<(), LedgerError> {

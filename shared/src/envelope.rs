@@ -88,12 +88,63 @@ pub enum Step {
         target: LeadRef,
         assignees: Vec<Assignee>,
     },
-    /// Fetch a Meta lead (known only by id) from the Graph API, then capture it.
+    /// Fetch a Meta lead (known only by id) from the Graph API, then capture it, with what
+    /// the sender's settings add to it (read when it was queued: delivery has no routing).
     FetchMetaLead {
         leadgen_id: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         form_id: Option<String>,
+        /// The page whose token reads the lead (the default token when absent).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        page_id: Option<String>,
+        #[serde(default, skip_serializing_if = "LeadDefaults::is_empty")]
+        defaults: LeadDefaults,
     },
+}
+
+/// What a sender's settings add to a lead that is read only at delivery (a Meta lead known
+/// by id): tags, a lead source and agents where the lead names none, and whether a test
+/// lead is dropped (`drop_test`) rather than tagged `test`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LeadDefaults {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lead_source: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub assignees: Vec<Assignee>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub drop_test: bool,
+}
+
+impl LeadDefaults {
+    pub fn is_empty(&self) -> bool {
+        self == &LeadDefaults::default()
+    }
+
+    /// The lead with what the settings add: a test lead tagged `test`, the tags, the lead
+    /// source and agents where it has none; `None` for a test lead `drop_test` drops. The one
+    /// rule for a lead a sender sent and for one read at delivery.
+    pub fn apply(
+        &self,
+        mut lead: crate::normalize::RawLead,
+        test: bool,
+    ) -> Option<crate::normalize::RawLead> {
+        if test {
+            if self.drop_test {
+                return None;
+            }
+            lead.tags.push("test".into());
+        }
+        lead.tags.extend(self.tags.iter().cloned());
+        if lead.lead_source.is_none() {
+            lead.lead_source = self.lead_source.clone();
+        }
+        if lead.assignees.is_empty() {
+            lead.assignees = self.assignees.clone();
+        }
+        Some(lead)
+    }
 }
 
 impl Step {
@@ -336,6 +387,19 @@ pub fn is_envelope_id(s: &str) -> bool {
     rest.len() == 32 && rest.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
+/// The id of the envelope of a sender's event in a channel: what a repeat of the event, by
+/// whatever way it comes (Meta's webhook, or reconciliation), is known by.
+pub fn sender_event_id(sender: &str, channel: &str, event_id: &str) -> String {
+    format!(
+        "e-{}",
+        uuid_shaped(digest(&[
+            sender.as_bytes(),
+            channel.as_bytes(),
+            event_id.trim().as_bytes()
+        ]))
+    )
+}
+
 /// Builds envelopes: the one way an intake makes one, so ids and keys are derived the same
 /// everywhere.
 #[derive(Debug, Clone)]
@@ -411,14 +475,7 @@ impl EnvelopeBuilder {
     pub fn build(self) -> Envelope {
         let (id, id_source) = match &self.event_id {
             Some(event) => (
-                format!(
-                    "e-{}",
-                    uuid_shaped(digest(&[
-                        self.sender.as_bytes(),
-                        self.channel.as_bytes(),
-                        event.as_bytes()
-                    ]))
-                ),
+                sender_event_id(&self.sender, &self.channel, event),
                 IdSource::Sender,
             ),
             None => {

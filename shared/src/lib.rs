@@ -18,7 +18,9 @@
 //!    lead, unsure readings),
 //!    the embedded SQLite store that implements the queue and ledger for `inlet serve`
 //!    (`embedded`), the AWS SDK's set-up (`sdk`) and stack outputs (`stack`);
-//! 5. delivery (`deliver`): envelopes off the queue, to Rechat;
+//! 5. delivery (`deliver`): envelopes off the queue, to Rechat; and Meta reconciliation
+//!    (`meta_reconcile`): the leads Meta's webhooks missed, asked of the Graph API and queued
+//!    as a webhook would have;
 //! 6. wiring: the `router`, `serve`, the Lambda adapters (`lambda`), and `config`, which
 //!    reads the environment and the routing file into each source's settings.
 //!
@@ -66,6 +68,7 @@ pub mod stack;
 
 // 5. delivery
 pub mod deliver;
+pub mod meta_reconcile;
 
 // 6. wiring
 pub mod config;

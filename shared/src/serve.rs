@@ -271,3 +271,52 @@ async fn deliver_and_delete(
     }
     size
 }
+
+/// What `inlet serve`'s Meta reconciliation runs with.
+pub struct ReconcileSettings {
+    pub graph: crate::meta_graph::GraphClient,
+    pub webhooks: crate::webhook::WebhookSettings,
+    pub normalize: crate::normalize::NormalizeOptions,
+    /// The allowlist: channels a lead may have reached by webhook.
+    pub other_channels: Vec<String>,
+}
+
+/// Runs a Meta reconciliation pass at once and then every `every_minutes`
+/// (`[senders.meta.reconcile]`) until `stop` turns true. A pass in progress is finished
+/// first: it is seconds of Graph calls, and a pass cut short would hold the lease for ten
+/// minutes after a restart.
+pub async fn reconcile_loop(
+    store: EmbeddedStore,
+    settings: ReconcileSettings,
+    mut stop: watch::Receiver<bool>,
+) {
+    let Some(every) = crate::meta_reconcile::configured(&settings.webhooks).map(|r| r.every) else {
+        return;
+    };
+    let reconciler = crate::meta_reconcile::Reconciler {
+        graph: &settings.graph,
+        ledger: &store,
+        queue: &store,
+        webhooks: &settings.webhooks,
+        normalize: settings.normalize,
+        other_channels: settings.other_channels.clone(),
+        options: Default::default(),
+    };
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        let pass = crate::meta_reconcile::Pass {
+            now: chrono::Utc::now(),
+            since: None,
+            dry_run: false,
+        };
+        if let Err(e) = reconciler.run(pass).await {
+            tracing::error!(error = %e, "Meta reconciliation could not run");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.changed() => break,
+        }
+    }
+}

@@ -805,12 +805,16 @@ async fn a_meta_lead_known_by_id_is_fetched_then_captured_once() {
         .step(Step::FetchMetaLead {
             leadgen_id: "700000000000000001".into(),
             form_id: None,
+            page_id: None,
+            defaults: Default::default(),
         })
         .build();
     let unknown = EnvelopeBuilder::new(OriginKind::Webhook, "meta", CHANNEL, b"u")
         .step(Step::FetchMetaLead {
             leadgen_id: "700000000000000009".into(),
             form_id: None,
+            page_id: None,
+            defaults: Default::default(),
         })
         .build();
     let delivery = Delivery {
@@ -822,7 +826,7 @@ async fn a_meta_lead_known_by_id_is_fetched_then_captured_once() {
         .await;
     assert_eq!(report.outcomes[0].1, Outcome::Delivered);
     assert!(
-        matches!(&report.outcomes[1].1, Outcome::DeadLettered { reason } if reason.contains("404"))
+        matches!(&report.outcomes[1].1, Outcome::DeadLettered { reason } if reason.contains("code 100"))
     );
     let leads = w.double.leads();
     assert_eq!(leads.len(), 1);

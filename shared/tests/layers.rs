@@ -39,8 +39,9 @@ const LAYERS: &[(&str, u32)] = &[
     ("kept", 41),
     ("stack", 41),
     ("embedded", 42),
-    // 5. delivery
+    // 5. delivery, and Meta reconciliation beside it
     ("deliver", 50),
+    ("meta_reconcile", 50),
     // 6. wiring
     ("router", 60),
     ("config", 61),

@@ -8,7 +8,7 @@ pub mod pii;
 pub mod rechat_double;
 
 pub use captcha_double::CaptchaDouble;
-pub use graph_double::GraphDouble;
+pub use graph_double::{GraphDouble, leadgen_notification};
 pub use moto::Moto;
 pub use rechat_double::{Fault, FaultRates, RechatDouble, Recorded, Route, token_in};
 

@@ -15,7 +15,7 @@ pub const CHANNEL: &str = "00000000-0000-4000-8000-000000000001";
 /// The bucket and key `events/s3-email.json` names.
 pub const MAIL_BUCKET: &str = "inlet-inbound-mail";
 pub const MAIL_KEY: &str = "inbound/0a1b2c3d4e5f";
-pub const FUNCTIONS: [&str; 4] = ["webhook", "form", "email", "deliver"];
+pub const FUNCTIONS: [&str; 5] = ["webhook", "form", "email", "deliver", "reconcile"];
 pub const ROUTING_PARAMETER: &str = "/inlet/routing";
 
 pub fn workspace() -> PathBuf {
@@ -383,6 +383,7 @@ pub fn release_binaries() -> PathBuf {
         "inlet-form",
         "inlet-deliver",
         "inlet-email",
+        "inlet-reconcile",
     ] {
         build.args(["-p", package]);
     }

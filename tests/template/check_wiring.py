@@ -36,8 +36,14 @@ REQUIRED = {
     "form": {"INLET_QUEUE_URL", "INLET_DLQ_URL", "INLET_LEDGER_TABLE", "INLET_CHANNELS"},
     "deliver": {"INLET_QUEUE_URL", "INLET_DLQ_URL", "INLET_LEDGER_TABLE"},
     "email": {"INLET_QUEUE_URL", "INLET_DLQ_URL", "INLET_LEDGER_TABLE"},
+    "reconcile": {"INLET_QUEUE_URL", "INLET_LEDGER_TABLE"},
 }
-SAMPLES = {"SQS": ["sqs-deliver.json"], "S3": ["s3-email.json"], "HttpApi": []}
+SAMPLES = {
+    "SQS": ["sqs-deliver.json"],
+    "S3": ["s3-email.json"],
+    "HttpApi": [],
+    "ScheduleV2": ["scheduler-meta-reconcile.json"],
+}
 
 bins = {}
 for manifest in ROOT.glob("**/Cargo.toml"):
@@ -129,8 +135,18 @@ for name, fn in functions.items():
         problems.append(f"{name}: only the webhook function may read the console's token")
     if binary == "webhook" and "ConsoleSecret" not in granted:
         problems.append(f"{name}: the console's token cannot be read")
-    if binary != "deliver" and "MetaSecret" in granted:
+    if binary not in ("deliver", "reconcile") and "MetaSecret" in granted:
         problems.append(f"{name}: a public function can read the Meta page token")
+    if binary == "reconcile":
+        # Items by key only: no scan, no delete, no index query of the ledger.
+        if re.search(r"DynamoDB(Crud|Read|Write)Policy|dynamodb:\*|Scan|DeleteItem", granted):
+            problems.append(f"{name}: the reconcile function may do more than get and put items")
+        if "Events" in fn["Properties"] and "HttpApi" in json.dumps(fn["Properties"]["Events"]):
+            problems.append(f"{name}: the reconcile function answers the internet")
+        schedule = json.dumps(fn["Properties"].get("Events", {}), default=str)
+        sample = json.loads((ROOT / "events" / "scheduler-meta-reconcile.json").read_text())
+        if "MaximumRetryAttempts" not in schedule or json.dumps(sample["task"]) not in schedule.replace('\\"', '"'):
+            problems.append(f"{name}: the schedule must send events/scheduler-meta-reconcile.json's task and not retry")
     if binary == "webhook" and "sqs:GetQueueAttributes" not in granted:
         problems.append(f"{name}: /health cannot ask the queue (sqs:GetQueueAttributes)")
     if binary == "deliver":
@@ -142,6 +158,8 @@ for name, fn in functions.items():
 dead = json.dumps(resources["DeadLettersAlarm"]["Properties"], default=str)
 if "ApproximateNumberOfMessagesVisible" in dead or "dead_lettered" not in dead:
     problems.append("DeadLettersAlarm: must count new dead letters (Inlet Leads, Outcome dead_lettered)")
+if "MetaReconcileSucceeded" not in json.dumps(resources.get("MetaReconcileFailingAlarm", {}), default=str):
+    problems.append("no alarm on an hour of failed Meta reconciliation runs (MetaReconcileSucceeded)")
 if "ApiErrorsAlarm" not in resources:
     problems.append("no alarm on the API's 5xx answers")
 

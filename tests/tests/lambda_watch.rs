@@ -200,6 +200,128 @@ async fn every_function_under_cargo_lambda_watch_brings_its_lead_to_rechat() {
     }
 }
 
+/// The `reconcile` function as the stack's schedule invokes it, with the sample event
+/// `events/scheduler-meta-reconcile.json`: the routing file's `[senders.meta.reconcile]` from
+/// SSM, the page token from the Meta secret (`meta_page_token:<page id>`), Graph's leads
+/// listed from the double, the missing ones queued; then `deliver` fetches each with the same
+/// secret and Rechat gets it. A stray event is refused, saying which event the function takes.
+// Two threads: the Graph double answers the function while `cargo lambda invoke` is waited on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reconcile_function_runs_a_pass_on_its_schedule_s_event() {
+    const PAGE: &str = "900000000001";
+    const FORM: &str = "800000000001";
+    const TOKEN: &str = "watch-page-token-7c1e";
+    let (moto, _guard) = Moto::exclusive().await;
+    let aws = inlet_tests::aws_config(moto.endpoint()).await;
+    let routing = format!(
+        "[senders.meta]\ntags = [\"Facebook\"]\n[senders.meta.reconcile]\npages = [{{ id = \"{PAGE}\", channel = \"{CHANNEL}\" }}]\n"
+    );
+    let deployed = deploy(&aws, &routing, MESSAGE.as_bytes()).await;
+    let meta_secret = aws_sdk_secretsmanager::Client::new(&aws)
+        .create_secret()
+        .name("inlet-meta")
+        .secret_string(
+            json!({"meta_page_token": "", (format!("meta_page_token:{PAGE}")): TOKEN}).to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let graph = inlet_testkit::GraphDouble::start(TOKEN).await;
+    graph.add_form(PAGE, FORM, "Buyers", "ACTIVE");
+    let now = chrono::Utc::now();
+    for (n, email) in [
+        (1, "noor.haddad@example.com"),
+        (2, "eli.brandt@example.com"),
+    ] {
+        graph.add_form_lead(
+            FORM,
+            &format!("70000000000000{n}"),
+            (now - chrono::Duration::minutes(30 * n)).timestamp(),
+            json!({"field_data": [
+                {"name": "full_name", "values": [format!("Watch Person{n}")]},
+                {"name": "email", "values": [email]}
+            ]}),
+        );
+    }
+    let double = RechatDouble::start().await;
+    let logs = std::env::temp_dir().join(format!("inlet-watch-meta-{}", std::process::id()));
+    let mut watch = Watch::start(&logs);
+    // As template.yaml gives `reconcile` and `deliver`: the Meta secret instead of Secrets.
+    let mut env = function_env(moto.endpoint(), double.url(), &deployed);
+    env.retain(|(k, _)| *k != "INLET_SECRETS_ARN");
+    env.push(("INLET_SECRETS_ARN", meta_secret.arn().unwrap().to_owned()));
+    env.push(("INLET_META_GRAPH_URL", graph.url().to_owned()));
+    for name in ["reconcile", "deliver"] {
+        watch.start_function(&function_binary(name), name, 128, &env);
+    }
+    let sample = workspace().join("events/scheduler-meta-reconcile.json");
+    let started = Instant::now();
+    let answer = watch.invoke_file("reconcile", &sample);
+    // A figure for the README (printed, never asserted): one run, its cold start included.
+    eprintln!(
+        "reconcile: one pass over 1 page, 1 form, 2 leads added: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        answer["status"],
+        "ok",
+        "{answer}\n{}",
+        watch.function_log("reconcile")
+    );
+    assert_eq!(answer["added"], 2, "{answer}");
+    assert_eq!(answer["graph_calls"], 2, "{answer}");
+    // Run again: nothing more to add.
+    let answer = watch.invoke_file("reconcile", &sample);
+    assert_eq!(answer["added"], 0, "{answer}");
+    let http = reqwest::Client::new();
+    // A stray event fails the invocation, saying which event the function takes.
+    let stray = http
+        .post(watch.url("/2015-03-31/functions/reconcile/invocations"))
+        .json(&json!({"Records": []}))
+        .send()
+        .await
+        .unwrap();
+    assert!(!stray.status().is_success());
+    let said = stray.text().await.unwrap();
+    assert!(said.contains("meta-reconcile"), "{said}");
+
+    let queue = SqsQueue::new(
+        aws_sdk_sqs::Client::new(&aws),
+        deployed.queue_url,
+        deployed.dlq_url,
+    );
+    let started = Instant::now();
+    while double.leads().len() < 2 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{} of 2 leads delivered\n{}",
+            double.leads().len(),
+            watch.function_log("deliver")
+        );
+        watch.deliver_once(&http, &queue).await;
+    }
+    let mut emails: Vec<String> = double
+        .leads()
+        .iter()
+        .map(|l| l.payload["email"].as_str().unwrap().to_owned())
+        .collect();
+    emails.sort();
+    assert_eq!(
+        emails,
+        ["eli.brandt@example.com", "noor.haddad@example.com"]
+    );
+    assert!(
+        double
+            .leads()
+            .iter()
+            .all(|l| l.payload["tag"] == json!(["Facebook"]))
+    );
+    for function in ["reconcile", "deliver"] {
+        let leaks = inlet_testkit::pii::findings(&watch.function_log(function), &[TOKEN]);
+        assert!(leaks.is_empty(), "{function}: {}", leaks.join("\n"));
+    }
+}
+
 /// The functions are position-independent executables, as the toolchain links them: they
 /// parse hostile mail and JSON and link C code (aws-lc), so their image keeps its random
 /// address (ASLR). A fixed address saved about 1 ms of a cold start that Lambda itself makes
@@ -225,6 +347,7 @@ fn function_binaries_depend_only_on_what_they_run() {
         "inlet-form",
         "inlet-email",
         "inlet-deliver",
+        "inlet-reconcile",
     ] {
         let out = std::process::Command::new(std::env::var("CARGO").unwrap_or("cargo".into()))
             .args([

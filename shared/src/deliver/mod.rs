@@ -753,14 +753,27 @@ impl Delivery<'_> {
                 )
                 .await
             }
-            Step::FetchMetaLead { leadgen_id, .. } => {
+            Step::FetchMetaLead {
+                leadgen_id,
+                page_id,
+                defaults,
+                ..
+            } => {
                 let Some(meta) = self.meta else {
                     return Err(StepError::Permanent {
                         error: "Meta sends this lead as an id only, and no page token is configured to fetch it (INLET_META_PAGE_TOKEN)".into(),
                         status: None,
                     });
                 };
-                let raw = meta.lead(leadgen_id).await?;
+                let fetched = meta
+                    .lead(leadgen_id, page_id.as_deref())
+                    .await
+                    .map_err(meta_error)?;
+                let Some(raw) = defaults.apply(fetched.lead, fetched.test) else {
+                    return Ok(StepDone::Skipped(
+                        "a Meta test lead, dropped (drop_test)".into(),
+                    ));
+                };
                 let lead = crate::normalize::normalize(raw, &self.options.normalize)
                     .map_err(|e| StepError::Permanent {
                         error: format!("the lead Meta returned is {e}"),
@@ -1036,6 +1049,28 @@ impl Delivery<'_> {
                 format!("dead-letter queue: {e}"),
                 None,
             ),
+        }
+    }
+}
+
+/// A Graph failure as a step's: what waiting or an operator can fix (a rate limit, an
+/// outage, an expired token, a missing permission) is retried for the retry window, saying
+/// what to do; a lead Meta does not have is dead-lettered.
+fn meta_error(e: crate::meta_graph::GraphError) -> StepError {
+    if e.is_transient() || e.is_fixable() {
+        let error = if e.is_fixable() {
+            format!("Meta: {e} ({})", e.advice())
+        } else {
+            format!("Meta: {e}")
+        };
+        StepError::Transient {
+            error,
+            retry_after: e.retry_after(),
+        }
+    } else {
+        StepError::Permanent {
+            error: format!("Meta: {e}"),
+            status: e.status(),
         }
     }
 }

@@ -75,7 +75,7 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
         settings.queue_url,
         settings.dead_letter_url,
     );
-    let meta = config.meta_client(Some(&tls));
+    let meta = config.meta_client(Some(&tls))?;
     let options = config.delivery_options();
     // One per warm container; its state is shared with every other through the ledger.
     let breaker = crate::deliver::Breaker::default();

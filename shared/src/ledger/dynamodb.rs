@@ -4,7 +4,9 @@
 //! records of a day newest first (the console, `/health`) and the items kept for review
 //! (`kept::dynamodb`), without a scan.
 
-use super::{Ledger, LedgerError, LedgerRecord, RECHAT_STATE_KEY, RechatState, SenderLink};
+use super::{
+    Document, Ledger, LedgerError, LedgerRecord, RECHAT_STATE_KEY, RechatState, SenderLink,
+};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
@@ -135,7 +137,11 @@ impl DynamoLedger {
         ])
     }
 
-    async fn get_doc(&self, pk: String) -> Result<Option<String>, LedgerError> {
+    /// An item by its key, read strongly consistent.
+    async fn get_item(
+        &self,
+        pk: String,
+    ) -> Result<Option<HashMap<String, AttributeValue>>, LedgerError> {
         let out = self
             .client
             .get_item()
@@ -145,8 +151,13 @@ impl DynamoLedger {
             .send()
             .await
             .map_err(unavailable)?;
-        Ok(out
-            .item
+        Ok(out.item)
+    }
+
+    async fn get_doc(&self, pk: String) -> Result<Option<String>, LedgerError> {
+        Ok(self
+            .get_item(pk)
+            .await?
             .and_then(|mut item| item.remove("doc"))
             .and_then(|doc| doc.as_s().ok().cloned()))
     }
@@ -319,6 +330,49 @@ impl Ledger for DynamoLedger {
         }
         records.truncate(limit);
         Ok(Some(records))
+    }
+
+    /// `doc#<key>`: its text and version, read strongly consistent.
+    async fn document(&self, key: &str) -> Result<Option<Document>, LedgerError> {
+        let Some(item) = self.get_item(format!("doc#{key}")).await? else {
+            return Ok(None);
+        };
+        let doc = item.get("doc").and_then(|d| d.as_s().ok()).cloned();
+        let version = item
+            .get("version")
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse().ok());
+        match (doc, version) {
+            (Some(doc), Some(version)) => Ok(Some(Document { doc, version })),
+            _ => Err(LedgerError::Corrupt {
+                key: key.to_owned(),
+                reason: "a document without its text or version".into(),
+            }),
+        }
+    }
+
+    /// One item, no TTL; the first version expects none, a later one the version before.
+    async fn put_document(&self, key: &str, doc: &str, version: u64) -> Result<(), LedgerError> {
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(format!("doc#{key}")))
+            .item("doc", s(doc))
+            .item("version", n(version));
+        let put = if version <= 1 {
+            put.condition_expression("attribute_not_exists(pk)")
+        } else {
+            put.condition_expression("version = :expected")
+                .expression_attribute_values(":expected", n(version - 1))
+        };
+        match put.send().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") => {
+                Err(super::document_conflict(key, version))
+            }
+            Err(e) => Err(unavailable(e)),
+        }
     }
 
     async fn rechat_state(&self) -> Result<RechatState, LedgerError> {

@@ -1,6 +1,6 @@
 //! A ledger in memory, for tests and dry runs. Same rules as the durable ones.
 
-use super::{Ledger, LedgerError, LedgerRecord, RechatState, SenderLink};
+use super::{Document, Ledger, LedgerError, LedgerRecord, RechatState, SenderLink};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -11,6 +11,7 @@ pub struct MemoryLedger {
     records: Mutex<HashMap<String, LedgerRecord>>,
     links: Mutex<HashMap<String, SenderLink>>,
     rechat: Mutex<RechatState>,
+    documents: Mutex<HashMap<String, Document>>,
 }
 
 impl MemoryLedger {
@@ -93,6 +94,26 @@ impl Ledger for MemoryLedger {
 
     async fn rechat_state(&self) -> Result<RechatState, LedgerError> {
         Ok(self.rechat.lock().unwrap().clone())
+    }
+
+    async fn document(&self, key: &str) -> Result<Option<Document>, LedgerError> {
+        Ok(self.documents.lock().unwrap().get(key).cloned())
+    }
+
+    async fn put_document(&self, key: &str, doc: &str, version: u64) -> Result<(), LedgerError> {
+        let mut documents = self.documents.lock().unwrap();
+        let stored = documents.get(key).map_or(0, |d| d.version);
+        if stored.wrapping_add(1) != version {
+            return Err(super::document_conflict(key, version));
+        }
+        documents.insert(
+            key.to_owned(),
+            Document {
+                doc: doc.to_owned(),
+                version,
+            },
+        );
+        Ok(())
     }
 
     async fn put_rechat_state(&self, state: &RechatState) -> Result<(), LedgerError> {

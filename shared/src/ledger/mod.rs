@@ -266,6 +266,38 @@ pub trait Ledger: Send + Sync {
     ) -> Result<Option<Vec<LedgerRecord>>, LedgerError> {
         Ok(None)
     }
+
+    /// A document kept beside the envelopes under `key` (Meta reconciliation's cursors and
+    /// figures), none when there is none. Unavailable where the ledger keeps none.
+    async fn document(&self, _key: &str) -> Result<Option<Document>, LedgerError> {
+        Err(no_documents())
+    }
+
+    /// Stores `doc` as `version` of `key`: version 1 where there is none yet, else one more
+    /// than the stored one (`Conflict` otherwise: another writer wrote first). Documents do
+    /// not expire.
+    async fn put_document(&self, _key: &str, _doc: &str, _version: u64) -> Result<(), LedgerError> {
+        Err(no_documents())
+    }
+}
+
+/// A versioned document of the ledger's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Document {
+    pub doc: String,
+    pub version: u64,
+}
+
+fn no_documents() -> LedgerError {
+    LedgerError::Unavailable("this ledger keeps no documents".into())
+}
+
+/// The conflict a `put_document` reports.
+pub fn document_conflict(key: &str, version: u64) -> LedgerError {
+    LedgerError::Conflict {
+        key: key.to_owned(),
+        expected: version.wrapping_sub(1),
+    }
 }
 
 /// The key the breaker's state is kept under, beside the envelopes.

@@ -321,6 +321,8 @@ pub async fn metrics(console: &Console, intake: &super::Intake, req: &Request) -
             ));
         }
     }
+    // Meta reconciliation's figures, when it runs.
+    body.push_str(&crate::meta_reconcile::figures::metrics(intake.ledger.as_ref()).await);
     let mut response = http::Response::new(Bytes::from(body));
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -402,6 +404,9 @@ async fn api_call(
             status["channels"] = channels_json(&ctx.intake.settings.channels);
             Ok(status)
         }
+        (&Method::GET, ["meta"]) => {
+            Ok(crate::meta_reconcile::figures::console_json(ctx.intake.ledger.as_ref()).await)
+        }
         (&Method::GET, ["kept"]) => {
             let kind = param(req, "kind")
                 .map(|k| {
@@ -466,7 +471,7 @@ async fn api_call(
         (&Method::POST, ["dead-letters", id, "release"]) => leads::release(ctx, id, req).await,
         (&Method::POST, ["dead-letters", id, "correct"]) => leads::correct(ctx, id, req).await,
         (&Method::DELETE, ["dead-letters", id]) => leads::delete(ctx, id, req).await,
-        (_, ["status" | "dead-letters" | "leads" | "kept"]) => {
+        (_, ["status" | "dead-letters" | "leads" | "kept" | "meta"]) => {
             Err(IntakeError::method_not_allowed("GET"))
         }
         (

@@ -4,6 +4,7 @@
 //! flat forms of any origin go through the alias table in `crate::fields`. Each sender's
 //! settings are read here from the routing file's `[senders.<name>]` tables.
 
+pub mod meta_pages;
 pub mod senders;
 
 use crate::envelope::{Envelope, EnvelopeBuilder, LeadRef, OriginKind, Step};
@@ -82,10 +83,15 @@ pub enum EventAction {
         sender_lead_id: String,
         activity: Activity,
     },
-    /// A Meta lead known only by id: delivery fetches it from the Graph API.
+    /// A Meta lead known only by id: delivery fetches it from the Graph API with the token
+    /// of `page_id`, and adds `defaults`. `channel`: where its page or form is routed
+    /// (`[senders.meta.reconcile]`), instead of the request's.
     FetchMetaLead {
         leadgen_id: String,
         form_id: Option<String>,
+        page_id: Option<String>,
+        channel: Option<String>,
+        defaults: crate::envelope::LeadDefaults,
     },
 }
 
@@ -132,9 +138,22 @@ pub struct SenderSettings {
     /// Accept the sender's older signature schemes, which carry no timestamp
     /// (`legacy_signatures`; HubSpot's v1 and v2): off, only a timestamped one counts.
     pub legacy_signatures: bool,
+    /// Meta's pages and forms: where their leads go, and their reconciliation
+    /// (`[senders.meta.reconcile]`).
+    pub reconcile: Option<meta_pages::MetaReconcile>,
 }
 
 impl SenderSettings {
+    /// What the settings add to each lead the sender brings (`LeadDefaults::apply`).
+    pub fn lead_defaults(&self) -> crate::envelope::LeadDefaults {
+        crate::envelope::LeadDefaults {
+            tags: self.tags.clone(),
+            lead_source: self.lead_source.clone(),
+            assignees: self.assignees.clone(),
+            drop_test: self.drop_test,
+        }
+    }
+
     /// The credential a request for `channel` must carry, if any.
     pub fn secret_for(&self, channel: &str) -> Option<&str> {
         self.api_keys
@@ -223,6 +242,9 @@ impl WebhookSettings {
                     "legacy_signatures" => s.legacy_signatures = settings::flag(&at, v)?,
                     "tags" => s.tags = settings::strings(&at, v)?,
                     "topics" => s.sns_topics = settings::strings(&at, v)?,
+                    "reconcile" if sender.name == "meta" => {
+                        s.reconcile = Some(meta_pages::MetaReconcile::from_toml(&at, v)?)
+                    }
                     "assignees" => s.assignees = settings::assignees(&at, v)?,
                     "fields" => s.rules = rules(v, &at)?,
                     "forms" => {
@@ -721,6 +743,14 @@ pub fn build(
             event.action,
             EventAction::Capture { .. } | EventAction::FetchMetaLead { .. }
         );
+        // A Meta page or form routed by the routing file goes to its own channel.
+        let channel = match &event.action {
+            EventAction::FetchMetaLead {
+                channel: Some(routed),
+                ..
+            } => routed.as_str(),
+            _ => channel,
+        };
         let mut builder = EnvelopeBuilder::new(OriginKind::Webhook, sender, channel, raw)
             .received_at(now)
             .event_id(event.event_id.as_deref());
@@ -735,25 +765,15 @@ pub fn build(
         };
         let envelope = match event.action {
             EventAction::Capture {
-                mut lead,
+                lead,
                 sender_lead_id,
                 activities,
                 test,
             } => {
-                if test && settings.drop_test {
+                let Some(lead) = settings.lead_defaults().apply(lead, test) else {
                     parsed.dropped += 1;
                     continue;
-                }
-                if test {
-                    lead.tags.push("test".into());
-                }
-                lead.tags.extend(settings.tags.iter().cloned());
-                if lead.lead_source.is_none() {
-                    lead.lead_source = settings.lead_source.clone();
-                }
-                if lead.assignees.is_empty() {
-                    lead.assignees = settings.assignees.clone();
-                }
+                };
                 let normalized = match normalize(lead, normalize_options) {
                     Ok(n) => n,
                     Err(e) => {
@@ -814,10 +834,15 @@ pub fn build(
             EventAction::FetchMetaLead {
                 leadgen_id,
                 form_id,
+                page_id,
+                defaults,
+                ..
             } => builder
                 .step(Step::FetchMetaLead {
                     leadgen_id,
                     form_id,
+                    page_id,
+                    defaults,
                 })
                 .build(),
         };

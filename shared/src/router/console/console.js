@@ -290,6 +290,36 @@ async function loadLeads() {
   }
 }
 
+// Meta reconciliation's figures, per form and day: shown only once it has run.
+async function loadMeta() {
+  const m = await api("meta");
+  const section = document.getElementById("meta");
+  section.hidden = !m.configured;
+  if (!m.configured) return;
+  const badge = document.getElementById("meta-status");
+  badge.textContent = m.status;
+  badge.className = `badge ${m.status === "ok" ? "ok" : "failing"}`;
+  document.getElementById("meta-why").textContent = m.error
+    ? `Failing since ${when(m.failing_since)}: ${m.error}`
+    : `Last success ${when(m.last_success_at) || "never"}`;
+  document.getElementById("meta-webhooks").textContent = m.webhooks || "";
+  const body = document.querySelector("#meta-forms tbody");
+  body.replaceChildren();
+  for (const f of m.forms) {
+    const days = f.days.length ? f.days : [null];
+    for (const d of days) {
+      const row = body.insertRow();
+      row.dataset.form = f.id;
+      cell(row, f.name ? `${f.name} (${f.id})` : f.id);
+      cell(row, f.last_error ? `error: ${f.last_error}` : when(f.last_success_at), f.last_error ? "why" : null);
+      cell(row, d ? d.day + (d.partial ? " (partial)" : "") : "no leads in 7 days");
+      cell(row, d ? d.meta : "");
+      cell(row, d ? d.webhooks : "");
+      cell(row, d ? d.reconciled : "");
+    }
+  }
+}
+
 // Whether a person is typing in a section: the timed refresh leaves it as it is.
 function editing(selector) {
   const root = document.querySelector(selector);
@@ -303,7 +333,7 @@ async function refresh(all) {
     const correcting = document.querySelector("#dead-letters details[open]")
       || document.getElementById("dead-letters").contains(document.activeElement);
     const dead = all || !correcting ? loadDeadLetters() : null;
-    await Promise.all([loadState(), kept, dead, loadLeads()]);
+    await Promise.all([loadState(), kept, dead, loadLeads(), loadMeta()]);
     document.body.dataset.loaded = "yes";
   } catch (e) {
     showError(e);

@@ -45,6 +45,62 @@ fn lead_objects(v: &Value) -> Vec<&Value> {
     }
 }
 
+/// A lead Meta knows by id, as its `leadgen` notification names it: the one way such a lead
+/// becomes an event, for the webhook and for reconciliation alike, so that either makes the
+/// same envelope (the same id: `leadgen:<id>` from sender `meta`, in the same channel) and the
+/// second to come is a repeat. Its page or form routes it when the routing file names them
+/// (`[senders.meta.reconcile]`); the sender's tags, lead source, agents and `drop_test` go
+/// with it, to be applied once delivery has read the lead.
+pub fn leadgen_event(
+    settings: &SenderSettings,
+    leadgen_id: String,
+    form_id: Option<String>,
+    page_id: Option<String>,
+) -> SenderEvent {
+    let route = settings
+        .reconcile
+        .as_ref()
+        .and_then(|r| r.route(page_id.as_deref(), form_id.as_deref()));
+    let mut defaults = settings.lead_defaults();
+    if let Some(route) = route {
+        defaults.tags.extend(route.tags.iter().cloned());
+        if !route.assignees.is_empty() {
+            defaults.assignees = route.assignees.clone();
+        }
+    }
+    SenderEvent {
+        event_id: Some(format!("leadgen:{leadgen_id}")),
+        action: EventAction::FetchMetaLead {
+            leadgen_id,
+            form_id,
+            page_id,
+            channel: route.map(|r| r.channel.clone()),
+            defaults,
+        },
+    }
+}
+
+/// Whether a lead object is one of Meta's test leads: the Lead Ads Testing Tool and a form's
+/// preview fill every field with `<test lead: dummy data for …>`, which no person types.
+pub fn is_test_lead(lead: &Value) -> bool {
+    lead.get("field_data")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .flat_map(|f| {
+            f.get("values")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+        })
+        .filter_map(Value::as_str)
+        .any(|v| {
+            v.trim_start()
+                .get(..11)
+                .is_some_and(|p| p.eq_ignore_ascii_case("<test lead:"))
+        })
+}
+
 /// Most leads one notification may carry.
 const MAX_LEADS: usize = 100;
 
@@ -74,13 +130,10 @@ fn parse(incoming: &Incoming, settings: &SenderSettings) -> Result<Vec<SenderEve
                         Some("leadgen_id"),
                     ));
                 };
-                events.push(SenderEvent {
-                    event_id: Some(format!("leadgen:{id}")),
-                    action: EventAction::FetchMetaLead {
-                        leadgen_id: id,
-                        form_id: value.and_then(|x| x.get("form_id")).and_then(text_of),
-                    },
-                });
+                let text = |key: &str| value.and_then(|x| x.get(key)).and_then(text_of);
+                // The entry's id is the page's when the change does not say.
+                let page_id = text("page_id").or_else(|| entry.get("id").and_then(text_of));
+                events.push(leadgen_event(settings, id, text("form_id"), page_id));
             }
         }
     } else {
@@ -92,7 +145,7 @@ fn parse(incoming: &Incoming, settings: &SenderSettings) -> Result<Vec<SenderEve
                     lead: crate::fields::meta_lead(lead, &settings.rules),
                     sender_lead_id: id,
                     activities: Vec::new(),
-                    test: false,
+                    test: is_test_lead(lead),
                 },
             });
         }
