@@ -1984,3 +1984,85 @@ async fn no_credential_is_stored_with_a_webhooks_envelope() {
         }
     }
 }
+
+// ---- Attack review (branch attack-37): credentials that outlive `StoredWebhook::of`. ----
+
+/// Wufoo's key, carried so that the decoder reads it as `HandshakeKey` (and the request is
+/// verified by it) while `webhook::without_fields` does not see it: a form whose key name
+/// is percent-encoded (`%48andshakeKey`: the pre-check looks for the name in the raw
+/// bytes, finds none, and keeps the body as it came), and a multipart body with the CRLF
+/// preamble RFC 2046 allows before its first boundary (not `--` at byte 0, so it is
+/// rewritten as if it were a URL-encoded form, the key inside a garbled "value").
+#[tokio::test]
+async fn attack_a_wufoo_key_survives_into_the_stored_request() {
+    use base64::Engine;
+    let mut settings = IntakeSettings::default();
+    settings.webhooks.senders.insert(
+        "wufoo".into(),
+        inlet::webhook::SenderSettings {
+            secret: Some("wufoo-key".into()),
+            ..Default::default()
+        },
+    );
+    let f = fixture(settings);
+    let form = std::fs::read_to_string(format!(
+        "{}/tests/fixtures/webhooks/wufoo.form",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let encoded_name = form.replace("HandshakeKey=", "%48andshakeKey=");
+    let mut preamble = String::from("\r\n");
+    for (k, v) in form_urlencoded::parse(form.as_bytes()) {
+        preamble.push_str(&format!(
+            "--XB\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+        ));
+    }
+    preamble.push_str("--XB--\r\n");
+    let mut leaked = Vec::new();
+    for (what, ct, body) in [
+        (
+            "percent-encoded name",
+            "application/x-www-form-urlencoded",
+            encoded_name,
+        ),
+        (
+            "multipart with a preamble",
+            "multipart/form-data; boundary=XB",
+            preamble,
+        ),
+    ] {
+        f.queue.sent.lock().unwrap().clear();
+        let (status, _, answer) = call(
+            &f,
+            request(
+                "POST",
+                &format!("/webhooks/{CHANNEL}/wufoo"),
+                Some(ct),
+                &body,
+            ),
+        )
+        .await;
+        assert!(status < 300, "{what}: {status} {answer}");
+        for envelope in f.queue.sent.lock().unwrap().iter() {
+            let stored = serde_json::to_string(envelope).unwrap();
+            let body = envelope
+                .source
+                .as_ref()
+                .and_then(|s| s["body_base64"].as_str())
+                .map(|b| {
+                    String::from_utf8_lossy(
+                        &base64::engine::general_purpose::STANDARD.decode(b).unwrap(),
+                    )
+                    .into_owned()
+                })
+                .unwrap_or_default();
+            if stored.contains("wufoo-key") || body.contains("wufoo-key") {
+                leaked.push(what);
+            }
+        }
+    }
+    assert!(
+        leaked.is_empty(),
+        "Wufoo's HandshakeKey kept in the queued envelope: {leaked:?}"
+    );
+}

@@ -1498,3 +1498,34 @@ async fn hubspot_signatures_v3_and_v1() {
     .unwrap_err();
     assert_eq!(e.status, 401);
 }
+
+// ---- Attack review (branch attack-37): XML beyond LTS. ----
+
+/// FAILING: the README says XML is read only where a sender that sends it may post (LTS),
+/// but on the detecting route an XML body is decoded first and then recognized like any
+/// other: a root named like another sender's JSON key is that sender (Zillow's
+/// `ContactMessage`), and anything else falls to the generic reader. Neither sends XML;
+/// their parsers and verifiers were written for JSON shapes.
+#[tokio::test]
+async fn attack_xml_on_the_detecting_route_reaches_senders_other_than_lts() {
+    let none = WebhookSettings::default();
+    for body in [
+        &br#"<ContactMessage><ContactInfo><ContactName>Ana Silva</ContactName><ContactEmail>ana@example.com</ContactEmail><ContactPhone>2145550123</ContactPhone></ContactInfo></ContactMessage>"#[..],
+        b"<email>ana@example.com</email>",
+    ] {
+        match run_body(body, "text/xml", &[], None, &none).await {
+            Ok(p) => assert_eq!(
+                p.sender,
+                "lts",
+                "XML read by {}: {}",
+                p.sender,
+                String::from_utf8_lossy(body)
+            ),
+            Err(e) => assert!(
+                [400, 415, 422].contains(&e.status),
+                "{}",
+                e.message
+            ),
+        }
+    }
+}
