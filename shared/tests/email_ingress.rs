@@ -1174,3 +1174,21 @@ async fn attack_an_ses_receipts_dmarc_pass_proves_every_domain() {
     );
     assert_eq!(e.origin.sender, "email");
 }
+
+/// A mailbox rule passes a portal's message on whole: the portal's own DKIM signature
+/// (the receiving server's verdict on it) credits the portal, while the agent its
+/// `X-Forwarded-For` names is neither the prospect nor, unproven, the assignee.
+#[tokio::test]
+async fn a_mailbox_rules_forward_is_credited_by_the_portals_own_signature() {
+    let (mut intake, queue, _) = intake_keeping(true);
+    intake.settings.email.agents = vec!["ana.agent@gmail.com".into()];
+    intake.settings.email.forwarder_is_assignee = true;
+    let mail = "Authentication-Results: mx.in.example.com; spf=pass smtp.mailfrom=gmail.com; dkim=pass header.d=premieragent.zillow.com; dmarc=pass header.from=premieragent.zillow.com\r\nX-Forwarded-For: ana.agent@gmail.com zillow@in.example.com\r\nFrom: Zillow <contact@premieragent.zillow.com>\r\nTo: ana.agent@gmail.com\r\nSubject: Rui Costa is interested in 5 Birch Rd\r\nMessage-ID: <auto-forward-1@fixtures.example>\r\n\r\nRui Costa says:\r\n\"Is it still available?\"\r\nrui.costa@example.com\r\n(469) 555-0177\r\n";
+    let (status, answer) = post(&intake, "raw", "message/rfc822", mail.into()).await;
+    assert_eq!(status, 202, "{answer}");
+    let e = only_lead(&queue);
+    let lead = serde_json::to_value(&e.steps[0]).unwrap()["lead"].clone();
+    assert!(no_assignee(&lead), "{lead}");
+    assert_ne!(lead["email"], "ana.agent@gmail.com", "{lead}");
+    assert_eq!(e.origin.sender, "zillow", "{lead}");
+}

@@ -786,11 +786,12 @@ async fn malformed_variants_answer_4xx_naming_the_problem() {
             "rawRequest",
         ),
         (
+            // No LTS document: no sender that posts XML here would send it.
             "XML that holds no lead",
             b"<lead/>".to_vec(),
             "application/xml",
-            422,
-            "not a lead",
+            415,
+            "LTS",
         ),
         (
             "an XML bomb",

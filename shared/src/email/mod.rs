@@ -355,6 +355,16 @@ fn verdicts(inbound: &Inbound, ctx: &EmailContext) -> Verdicts {
     {
         verdicts.fill_from(header);
     }
+    // A DMARC pass that names no domain (an SES receipt's) is for the message's own From
+    // domain, and proves no other (a forwarder a header names, a quoted original's).
+    if verdicts.dmarc == Some(Verdict::Pass) && verdicts.dmarc_domain.is_none() {
+        verdicts.dmarc_domain = inbound
+            .message
+            .from
+            .first()
+            .map(|m| domain_of(&m.address).to_ascii_lowercase())
+            .filter(|d| !d.is_empty());
+    }
     verdicts
 }
 
@@ -414,14 +424,20 @@ fn read_lead(
     release: Option<Release>,
 ) -> Result<(Envelope, Result<(), String>), String> {
     let outer = &inbound.message;
-    // A forward counts as an agent's only from a listed agent whose own domain the server
-    // authenticated; a portal's layout counts only from the portal's authenticated domain
-    // or inside such a forward.
+    // A forward counts as an agent's only when the agent sent it: a listed agent is the
+    // message's own From, and the server authenticated that domain. A mailbox rule's
+    // `X-Forwarded-For` is written by whoever composed the mail, so it names no agent that
+    // counts. A portal's layout counts only from the portal's authenticated domain (the
+    // message itself, or the original a mailbox rule passed on whole) or inside an agent's
+    // forward.
+    let outer_from = outer.from.first().map(|m| m.address.to_ascii_lowercase());
     let trusted_forwarder = unwrapped.forwarded_by.as_ref().filter(|agent| {
         !ctx.verify_senders
-            || (ctx.settings.is_agent(&agent.address)
+            || (outer_from.as_deref() == Some(agent.address.as_str())
+                && ctx.settings.is_agent(&agent.address)
                 && verdicts.authenticates(domain_of(&agent.address)))
     });
+    let original_is_outer = std::ptr::eq(&*unwrapped.original, outer);
     let original_from = unwrapped
         .original
         .from
@@ -429,7 +445,7 @@ fn read_lead(
         .map(|m| domain_of(&m.address).to_owned());
     let portals_trusted = !ctx.verify_senders
         || trusted_forwarder.is_some()
-        || (unwrapped.forwarded_by.is_none()
+        || ((unwrapped.forwarded_by.is_none() || original_is_outer)
             && original_from
                 .as_deref()
                 .is_some_and(|d| verdicts.authenticates(d)));
