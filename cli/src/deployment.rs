@@ -74,7 +74,7 @@ pub async fn settings(at: Deployment<'_>) -> Result<Config, String> {
         Deployment::Given { config } => {
             let config = Config::load(config).map_err(|e| e.to_string())?;
             if config.channels.is_empty() {
-                return Err("queues named by URL belong to no known deployment: give --config with its routing file and INLET_CHANNELS with its allowlist, or --stack".into());
+                return Err("no lead channel allowlist is known: queues and buckets named by URL belong to no deployment Inlet knows; give --config with its routing file (its `channels`, or INLET_CHANNELS), or --stack".into());
             }
             Ok(config)
         }
