@@ -428,7 +428,7 @@ fn read_lead(
             && original_from
                 .as_deref()
                 .is_some_and(|d| verdicts.authenticates(d)));
-    let read = read::read_with_html(&unwrapped.original, unwrapped.html.take(), portals_trusted);
+    let read = portals::read_with_html(&unwrapped.original, unwrapped.html.take(), portals_trusted);
     let (mut lead, portal) = (read.lead, read.portal);
     // Inlet's own addresses, the portal's recipient and the forwarding agent are never the
     // prospect.

@@ -1,16 +1,13 @@
-//! Reading a lead out of a message, the generic way every mature parser falls back to:
-//! leadmetadata.org `<meta name="lead_*">` tags anywhere in the document; then label/value
-//! pairs in the text and in HTML tables; then the headers (Reply-To before From, display
-//! names). Relay addresses are kept only when nothing better exists; the portal's own
-//! address is never the prospect's.
+//! What a reader finds in any message, whoever sent it: the message prepared for reading
+//! (`Reading`), label/value pairs in its text and tables, contacts written without labels,
+//! names in subjects and sentences, a person's own words, relays and mail providers. The
+//! generic reader (`portals::generic`) and each portal's module build on these; nothing
+//! here knows a portal.
 
 use super::html::HtmlReading;
-use super::message::{Mailbox, Message};
-use super::portals::{self, Portal, is_portal_address, is_portal_name, on_domain};
-use crate::fields::{LeadReader, Meaning, canonical, meaning_of};
-use crate::normalize::RawLead;
+use super::message::Message;
+use crate::fields::{Meaning, canonical, meaning_of};
 use regex::Regex;
-use serde_json::Value;
 use std::sync::LazyLock;
 
 /// Domains that relay a prospect's mail: kept only when nothing better exists.
@@ -65,7 +62,7 @@ pub fn is_free_mail(address: &str) -> bool {
 /// The site or platform that sent a notice no portal module knows, as its lead source: the
 /// registrable part of the sender's domain (`forms.sitebuilder.example` → `sitebuilder.example`).
 /// None for a person's own mail at a mail provider, or a forwarding agent's.
-fn sender_platform(message: &Message) -> Option<String> {
+pub(crate) fn sender_platform(message: &Message) -> Option<String> {
     let from = message.from.first()?;
     if is_free_mail(&from.address) || is_relay(&from.address) {
         return None;
@@ -84,8 +81,13 @@ pub fn is_relay(address: &str) -> bool {
     RELAYS.iter().any(|r| on_domain(address, r))
 }
 
-fn is_portal(address: &str) -> bool {
-    is_portal_address(address) && !is_relay(address)
+/// Whether `address` is on `domain` or one of its subdomains.
+pub fn on_domain(address: &str, domain: &str) -> bool {
+    let d = address.rsplit('@').next().unwrap_or("");
+    d == domain
+        || (d.len() > domain.len()
+            && d.ends_with(domain)
+            && d[..d.len() - domain.len()].ends_with('.'))
 }
 
 /// A message prepared for reading: both renderings of its text with link annotations
@@ -159,7 +161,7 @@ pub(crate) fn clean_annotations(text: &str) -> String {
     BRACKET_LINK.replace_all(&text, "").into_owned()
 }
 
-fn metadata_meaning(name: &str) -> Meaning {
+pub(crate) fn metadata_meaning(name: &str) -> Meaning {
     match name {
         "lead_name" => Meaning::FullName,
         "lead_first_name" => Meaning::FirstName,
@@ -319,10 +321,10 @@ fn exact_label(label: &str) -> bool {
 
 /// Contacts written without labels.
 #[derive(Debug, Default, PartialEq)]
-struct Contacts {
-    name: Option<String>,
-    email: Option<String>,
-    phone: Option<String>,
+pub(crate) struct Contacts {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
 }
 
 static NAME_AND_ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
@@ -331,14 +333,15 @@ static NAME_AND_ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Lines that are nothing but an email address, a phone number or `Name <address>` (a
 /// contact block with no labels), for a lead that has none labelled.
-fn bare_contacts(text: &str) -> Contacts {
+/// `not_prospect` says which addresses are never the prospect's (a portal's own).
+pub(crate) fn bare_contacts(text: &str, not_prospect: &dyn Fn(&str) -> bool) -> Contacts {
     let mut found = Contacts::default();
     for line in text.lines().map(str::trim) {
         // Both kinds of address line hold an `@`; most lines hold none and skip the pattern.
         let addressed = found.email.is_none() && line.contains('@');
         if addressed
             && let Some(c) = NAME_AND_ADDRESS.captures(line)
-            && !is_portal(&c[2])
+            && !not_prospect(&c[2])
             && !is_relay(&c[2])
             && crate::normalize::email(&c[2]).is_ok()
         {
@@ -366,7 +369,7 @@ fn bare_contacts(text: &str) -> Contacts {
 }
 
 /// `mailto:` and `tel:` links (read after the visible text, which wins when they differ).
-fn link_contacts(links: &[String]) -> (Option<String>, Option<String>) {
+pub(crate) fn link_contacts(links: &[String]) -> (Option<String>, Option<String>) {
     let mut email = None;
     let mut phone = None;
     for href in links {
@@ -394,7 +397,7 @@ const SAYS: &[&str] = &[
 
 /// "Ana Silva says:" then the message, as Zillow Group templates (Zillow, Trulia, HotPads)
 /// introduce an inquiry: the name, and the quoted message on the following lines.
-fn says(text: &str) -> Option<(String, String)> {
+pub(crate) fn says(text: &str) -> Option<(String, String)> {
     let lines: Vec<&str> = text.lines().map(str::trim).collect();
     let (i, name) = lines.iter().enumerate().find_map(|(i, l)| {
         let name = SAYS
@@ -408,7 +411,8 @@ fn says(text: &str) -> Option<(String, String)> {
         if line.is_empty() && message.is_empty() {
             continue;
         }
-        if line.is_empty() || line.contains('@') || bare_contacts(line).phone.is_some() {
+        if line.is_empty() || line.contains('@') || bare_contacts(line, &|_| false).phone.is_some()
+        {
             break;
         }
         message.push(*line);
@@ -489,45 +493,6 @@ pub fn subject_name(subject: &str) -> Option<String> {
     plausible.then_some(name)
 }
 
-/// The prospect's mailbox from the headers: Reply-To, then From, past portals; a relay only
-/// when nothing better exists.
-fn prospect_mailbox(message: &Message) -> Option<&Mailbox> {
-    let candidates: Vec<&Mailbox> = message.reply_to.iter().chain(message.from.iter()).collect();
-    candidates
-        .iter()
-        .find(|m| {
-            !is_relay(&m.address)
-                && !is_portal(&m.address)
-                && !m.address.starts_with("noreply")
-                && !m.address.starts_with("no-reply")
-        })
-        .or_else(|| candidates.iter().find(|m| is_relay(&m.address)))
-        .copied()
-}
-
-/// A display name that is a person's: not the portal's, not "X via Y"'s tail.
-fn person_name(mailbox: &Mailbox) -> Option<String> {
-    let name = mailbox.name.as_deref()?.trim();
-    let name = name.split(" via ").next().unwrap_or(name).trim();
-    // `"Name <addr> via Zumper"`: the part before the address.
-    let name = name
-        .split('<')
-        .next()
-        .unwrap_or(name)
-        .trim()
-        .trim_matches('"')
-        .trim();
-    // Zumper's `"Ana Silva [example.com]"`: the prospect's mail domain after the name.
-    let name = match name.split_once(" [") {
-        Some((n, rest)) if rest.ends_with(']') => n.trim(),
-        _ => name,
-    };
-    if name.is_empty() || name.contains('@') || is_portal_name(name) || is_platform_name(name) {
-        return None;
-    }
-    Some(name.to_owned())
-}
-
 /// Words of a sending system's display name, never of a person's ("Listing Alerts", "Site
 /// Forms for Business Owners", "WordPress", "Website").
 const PLATFORM_WORDS: &[&str] = &[
@@ -565,7 +530,7 @@ const PLATFORM_WORDS: &[&str] = &[
     "idx",
 ];
 
-fn is_platform_name(name: &str) -> bool {
+pub(crate) fn is_platform_name(name: &str) -> bool {
     name.split(|c: char| !c.is_alphanumeric() && c != '-')
         .any(|w| PLATFORM_WORDS.contains(&w.to_ascii_lowercase().as_str()))
 }
@@ -583,7 +548,7 @@ const SENTENCE_MARKERS: &[&str] = &[
 
 /// A person named at the start of a line by such a sentence, and the rest of the line after
 /// the marker: two to four words, each capitalized (or the whole name in capitals).
-fn sentence_name(text: &str) -> Option<(String, String)> {
+pub(crate) fn sentence_name(text: &str) -> Option<(String, String)> {
     text.lines().map(str::trim).find_map(|line| {
         // ASCII only: the markers are, and its offsets must be the line's own (a full
         // lowercasing changes some characters' length: 'İ' becomes three bytes).
@@ -604,7 +569,7 @@ fn sentence_name(text: &str) -> Option<(String, String)> {
 }
 
 /// Mail a person wrote themselves: a reply, or from a mail provider's address.
-fn is_personal(message: &Message) -> bool {
+pub(crate) fn is_personal(message: &Message) -> bool {
     let subject = message.subject.trim().to_ascii_lowercase();
     subject.starts_with("re:")
         || message
@@ -614,13 +579,13 @@ fn is_personal(message: &Message) -> bool {
 }
 
 /// A North American number inside a sentence ("My cell is 469-555-0177.").
-static SENTENCE_PHONE: LazyLock<Regex> = LazyLock::new(|| {
+pub(crate) static SENTENCE_PHONE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?:\+?1[-. ]?)?\(?\b[2-9]\d{2}\)?[-. ]\d{3}[-. ]\d{4}\b").expect("valid pattern")
 });
 
 /// What a person wrote: the text up to a signature's dashes or a quoted block, without a
 /// bare greeting line or the closing name lines.
-fn personal_message(text: &str) -> Option<String> {
+pub(crate) fn personal_message(text: &str) -> Option<String> {
     let mut lines: Vec<&str> = Vec::new();
     for line in text.lines().map(str::trim) {
         if line.starts_with("--")
@@ -662,7 +627,7 @@ fn personal_message(text: &str) -> Option<String> {
 
 /// A person who introduces themselves ("Hi, my name is Maria Lopez and …", "This is Tom
 /// Reyes."): the name, and the line it is in.
-fn greeting_name(text: &str) -> Option<(String, String)> {
+pub(crate) fn greeting_name(text: &str) -> Option<(String, String)> {
     text.lines().map(str::trim).find_map(|line| {
         // ASCII only: the markers are, and its offsets must be the line's own (a full
         // lowercasing changes some characters' length: 'İ' becomes three bytes).
@@ -685,253 +650,11 @@ fn greeting_name(text: &str) -> Option<(String, String)> {
 }
 
 /// A line wholly in quotes: how notices set off the person's own words.
-fn quoted_line(text: &str) -> Option<String> {
+pub(crate) fn quoted_line(text: &str) -> Option<String> {
     text.lines().map(str::trim).find_map(|l| {
         let inner = l.strip_prefix(['"', '“'])?.strip_suffix(['"', '”'])?.trim();
         (inner.split_whitespace().count() >= 3).then(|| inner.to_owned())
     })
-}
-
-/// The lead in a message: its portal's module when one recognizes it, else the generic
-/// reading; and the portal.
-pub fn read(message: &Message) -> (RawLead, Option<&'static Portal>) {
-    let read = read_with_html(message, None, true);
-    (read.lead, read.portal)
-}
-
-/// What `read_with_html` found.
-#[derive(Debug, Clone)]
-pub struct Read {
-    pub lead: RawLead,
-    /// The portal the lead is credited to.
-    pub portal: Option<&'static Portal>,
-    /// The portal whose layout the message has but which was not credited, its sender
-    /// unproven: the lead was read the generic way.
-    pub unproven: Option<&'static Portal>,
-}
-
-/// `read`, with the message's HTML part already read when `html` is given. With
-/// `portals_trusted` false (the sender is not proven to be who it says), a portal's layout
-/// is not believed: its module could be fed a forged message to credit a lead to it.
-pub fn read_with_html(message: &Message, html: Option<HtmlReading>, portals_trusted: bool) -> Read {
-    let reading = Reading::with_html(message, html);
-    let recognized = portals::recognize(&reading);
-    let (module, unproven) = match recognized {
-        Some(m) if !portals_trusted => (None, Some(m.portal)),
-        m => (m, None),
-    };
-    let mut raw = match module {
-        Some(m) => (m.parse)(&reading),
-        None => generic(&reading, false),
-    };
-    if raw.lead_source.is_none() {
-        raw.lead_source = module.map(|m| m.portal.source.to_owned());
-    }
-    // A notice from a site or platform no module knows: its domain says where the lead came
-    // from. A person's own mail (no labels, a mail provider's address) has no such source.
-    if raw.lead_source.is_none() && module.is_none() && !is_personal(message) {
-        raw.lead_source = sender_platform(message);
-    }
-    Read {
-        lead: raw,
-        portal: module.map(|m| m.portal),
-        unproven,
-    }
-}
-
-/// The lead read the generic way. `portal_mail` allows guesses only a portal's layout
-/// makes safe (a street-address line anywhere in the text).
-pub fn generic(r: &Reading, portal_mail: bool) -> RawLead {
-    let message = r.message;
-    let texts = &r.texts;
-    let mut reader = LeadReader::new();
-    let rules = Default::default();
-    for (name, content) in r.html.iter().flat_map(|h| &h.lead_metadata) {
-        match metadata_meaning(name) {
-            Meaning::Unknown => {}
-            m => reader.with_meaning(name, m, &Value::String(content.clone())),
-        }
-    }
-    // Both renderings: senders put different things in the plain and the HTML part. A
-    // label the first rendering had is not read again from the second, which may wrap or
-    // cut its value differently.
-    let mut earlier = std::collections::HashSet::new();
-    let mut labelled = false;
-    for (i, text) in texts.iter().enumerate() {
-        let html = if i + 1 == texts.len() {
-            r.html.as_ref()
-        } else {
-            None
-        };
-        let mut here = std::collections::HashSet::new();
-        for (label, value) in label_values(text, html) {
-            labelled = true;
-            let key = canonical(&label);
-            if earlier.contains(&key) || !here.insert((key, value.clone())) {
-                continue;
-            }
-            reader.field(&label, &Value::String(value), &rules);
-        }
-        earlier.extend(here.into_iter().map(|(k, _)| k));
-    }
-    for text in texts {
-        if let Some((name, message)) = says(text) {
-            reader.with_meaning("says", Meaning::FullName, &Value::String(name));
-            reader.with_meaning("says", Meaning::Message, &Value::String(message));
-            break;
-        }
-    }
-    let mut raw = reader.finish();
-    if raw.first_name.is_none()
-        && raw.last_name.is_none()
-        && raw.full_name.is_none()
-        && let Some((name, rest)) = texts.iter().find_map(|t| sentence_name(t))
-    {
-        raw.full_name = Some(name);
-        if let Some(address) = crate::postal::address_line(&rest)
-            && raw
-                .listing
-                .as_ref()
-                .and_then(|l| l.property.as_ref())
-                .is_none()
-        {
-            raw.listing.get_or_insert_with(Default::default).property =
-                Some(crate::lead::Property {
-                    address: Some(address),
-                });
-        }
-        if raw.note.is_none() {
-            raw.note = texts.iter().find_map(|t| quoted_line(t));
-        }
-    }
-    // A person's own mail (an inquiry written to the agent, or quoted in the agent's reply):
-    // no labels, so its words are the note, and a number or an address inside a sentence
-    // is theirs.
-    if !labelled
-        && !portal_mail
-        && let Some(text) = texts.first()
-    {
-        if raw.note.is_none() {
-            raw.note = personal_message(text);
-        }
-        if raw.phone.is_none() {
-            raw.phone = SENTENCE_PHONE.find(text).map(|m| m.as_str().to_owned());
-        }
-        if raw
-            .listing
-            .as_ref()
-            .and_then(|l| l.property.as_ref())
-            .is_none()
-            && let Some(address) = crate::postal::address_line(text).filter(|a| a.city.is_some())
-        {
-            raw.listing.get_or_insert_with(Default::default).property =
-                Some(crate::lead::Property {
-                    address: Some(address),
-                });
-        }
-    }
-    if raw.first_name.is_none()
-        && raw.last_name.is_none()
-        && raw.full_name.is_none()
-        && let Some((name, line)) = texts.iter().find_map(|t| greeting_name(t))
-    {
-        raw.full_name = Some(name);
-        if raw
-            .listing
-            .as_ref()
-            .and_then(|l| l.property.as_ref())
-            .is_none()
-            && let Some(address) = crate::postal::address_line(&line).filter(|a| a.city.is_some())
-        {
-            raw.listing.get_or_insert_with(Default::default).property =
-                Some(crate::lead::Property {
-                    address: Some(address),
-                });
-        }
-        if raw.note.is_none() {
-            raw.note = Some(line);
-        }
-    }
-    let no_address = raw
-        .listing
-        .as_ref()
-        .and_then(|l| l.property.as_ref())
-        .and_then(|p| p.address.as_ref())
-        .is_none();
-    if no_address
-        && portal_mail
-        // The subject names the property more reliably than the body, whose footer may hold
-        // the portal's own office address.
-        && let Some(street) = street_line(&message.subject.replace(':', "\n"))
-            .or_else(|| texts.iter().find_map(|t| street_line(t)))
-    {
-        // The city, state and ZIP after the street, when the text has them ("12 Elm St,
-        // Dallas, TX 75201"): the address kept whole.
-        let whole = std::iter::once(message.subject.as_str())
-            .chain(texts.iter().map(String::as_str))
-            .filter_map(crate::postal::address_line)
-            .find(|a| a.street_address.as_deref() == Some(street.as_str()) && a.city.is_some());
-        let listing = raw.listing.get_or_insert_with(Default::default);
-        listing.property = Some(crate::lead::Property {
-            address: Some(whole.unwrap_or(crate::lead::Address {
-                street_address: Some(street),
-                ..Default::default()
-            })),
-        });
-    }
-    for text in texts {
-        let contacts = bare_contacts(text);
-        let relayed = raw.email.as_deref().is_some_and(is_relay);
-        if let Some(e) = contacts
-            .email
-            .filter(|e| (raw.email.is_none() || relayed) && !is_relay(e) && !is_portal(e))
-        {
-            raw.email = Some(e);
-        }
-        if raw.phone.is_none() {
-            raw.phone = contacts.phone;
-        }
-        if raw.first_name.is_none() && raw.last_name.is_none() && raw.full_name.is_none() {
-            raw.full_name = contacts.name;
-        }
-    }
-    if let Some(html) = &r.html {
-        let (email, phone) = link_contacts(&html.links);
-        if let Some(e) = email.filter(|e| raw.email.is_none() && !is_relay(e) && !is_portal(e)) {
-            raw.email = Some(e);
-        }
-        if raw.phone.is_none() {
-            raw.phone = phone;
-        }
-    }
-    let mailbox = prospect_mailbox(message);
-    let body_email_ok = raw
-        .email
-        .as_deref()
-        .is_some_and(|e| !is_relay(e) && !is_portal(e));
-    if !body_email_ok
-        && let Some(m) = mailbox
-        && (raw.email.is_none() || !is_relay(&m.address))
-    {
-        raw.email = Some(m.address.clone());
-    }
-    if raw.first_name.is_none() && raw.last_name.is_none() && raw.full_name.is_none() {
-        raw.full_name = message
-            .reply_to
-            .iter()
-            .chain(message.from.iter())
-            .find_map(|m| {
-                person_name(m).filter(|_| {
-                    !is_portal(&m.address)
-                        || is_relay(&m.address)
-                        || m.name.as_deref().is_some_and(|n| n.contains(" via "))
-                })
-            });
-    }
-    if raw.first_name.is_none() && raw.last_name.is_none() && raw.full_name.is_none() {
-        raw.full_name = subject_name(&message.subject);
-    }
-    raw
 }
 
 #[cfg(test)]
@@ -949,13 +672,6 @@ mod tests {
         let _ = subject_name("İİİİİİ lead from Ana Silva for 12 Elm St");
         let _ = sentence_name("İİİİİİİİ Ana Silva is interested in 12 Elm St");
         let _ = greeting_name("İİİİİİİİ my name is Ana Silva.");
-    }
-
-    fn mailbox(name: Option<&str>, address: &str) -> Mailbox {
-        Mailbox {
-            name: name.map(Into::into),
-            address: address.into(),
-        }
     }
 
     #[test]
@@ -1014,35 +730,5 @@ mod tests {
         );
         assert_eq!(street_line(text), Some("40 Pine St".into()));
         assert_eq!(street_line("Call 212 555 0199 today"), None);
-    }
-
-    #[test]
-    fn the_prospect_is_reply_to_before_from_and_never_the_portal() {
-        let m = Message {
-            from: vec![mailbox(Some("StreetEasy"), "noreply@email.streeteasy.com")],
-            reply_to: vec![mailbox(None, "ana@example.com")],
-            text: Some(
-                "Name: Ana Silva\nMessage: Is it available still, and when can I see it?".into(),
-            ),
-            ..Message::default()
-        };
-        let (raw, _) = read(&m);
-        assert_eq!(raw.email.as_deref(), Some("ana@example.com"));
-        assert_eq!(raw.lead_source.as_deref(), Some("StreetEasy"));
-        let relayed = Message {
-            from: vec![mailbox(
-                Some("Zed Park <zed@example.net> via Zumper"),
-                "x1@zlead.co",
-            )],
-            text: Some("Message: hello there, I would like to see the place".into()),
-            ..Message::default()
-        };
-        let (raw, _) = read(&relayed);
-        assert_eq!(
-            raw.email.as_deref(),
-            Some("x1@zlead.co"),
-            "a relay when nothing better exists"
-        );
-        assert_eq!(raw.full_name.as_deref(), Some("Zed Park"));
     }
 }
