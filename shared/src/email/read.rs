@@ -10,6 +10,8 @@ use crate::fields::{Meaning, canonical, meaning_of};
 use regex::Regex;
 use std::sync::LazyLock;
 
+pub(crate) use crate::fields::prose::{SENTENCE_PHONE, greeting_name};
+
 /// Domains that relay a prospect's mail: kept only when nothing better exists.
 const RELAYS: &[&str] = &[
     "zlead.co",
@@ -578,11 +580,6 @@ pub(crate) fn is_personal(message: &Message) -> bool {
             .is_some_and(|m| is_free_mail(&m.address))
 }
 
-/// A North American number inside a sentence ("My cell is 469-555-0177.").
-pub(crate) static SENTENCE_PHONE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:\+?1[-. ]?)?\(?\b[2-9]\d{2}\)?[-. ]\d{3}[-. ]\d{4}\b").expect("valid pattern")
-});
-
 /// What a person wrote: the text up to a signature's dashes or a quoted block, without a
 /// bare greeting line or the closing name lines.
 pub(crate) fn personal_message(text: &str) -> Option<String> {
@@ -623,30 +620,6 @@ pub(crate) fn personal_message(text: &str) -> Option<String> {
     }
     let message = lines.join("\n").trim().to_owned();
     (message.split_whitespace().count() >= 3).then_some(message)
-}
-
-/// A person who introduces themselves ("Hi, my name is Maria Lopez and …", "This is Tom
-/// Reyes."): the name, and the line it is in.
-pub(crate) fn greeting_name(text: &str) -> Option<(String, String)> {
-    text.lines().map(str::trim).find_map(|line| {
-        // ASCII only: the markers are, and its offsets must be the line's own (a full
-        // lowercasing changes some characters' length: 'İ' becomes three bytes).
-        let lower = line.to_ascii_lowercase();
-        let at = ["my name is ", "this is "]
-            .iter()
-            .filter_map(|m| lower.find(m).map(|i| i + m.len()))
-            .min()?;
-        let words: Vec<&str> = line[at..]
-            .split_whitespace()
-            .map(|w| w.trim_end_matches([',', '.', '!', ';']))
-            .take_while(|w| {
-                w.chars().next().is_some_and(char::is_uppercase)
-                    && w.chars().all(|c| c.is_alphabetic() || "'-".contains(c))
-            })
-            .take(3)
-            .collect();
-        ((2..=3).contains(&words.len())).then(|| (words.join(" "), line.to_owned()))
-    })
 }
 
 /// A line wholly in quotes: how notices set off the person's own words.
