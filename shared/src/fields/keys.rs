@@ -188,7 +188,8 @@ fn party_of_word(word: &str, outbound: bool) -> Option<Party> {
         | "destination" | "dialed" | "dialled" | "called" | "to" | "recipient" | "receiver"
         | "forwarding" | "forwarded" | "site" | "website" | "widget" | "workspace" | "store"
         | "merchant" | "operator" | "operators" | "staff" | "bot" | "system" | "team"
-        | "virtual" | "pool" | "group" | "groups" | "department" | "carrier" => Business,
+        | "virtual" | "pool" | "group" | "groups" | "department" | "carrier" | "workflow"
+        | "automation" => Business,
         "agent" | "agents" | "realtor" | "assignee" | "assigned" => Agent,
         "property" | "listing" | "house" | "community" | "building" => Listing,
         _ => return None,
@@ -542,7 +543,16 @@ fn table(key: &str) -> Option<Meaning> {
         | "startedat"
         | "endedat"
         | "answered"
-        | "firstcall" => Ignore,
+        | "firstcall"
+        | "datecreated"
+        | "dateadded"
+        | "dateupdated"
+        | "datemodified"
+        | "created"
+        | "updated"
+        | "modified"
+        | "lastupdated"
+        | "lastmodified" => Ignore,
         _ => return None,
     })
 }
@@ -579,9 +589,19 @@ fn guess(key: &str) -> Meaning {
     // "Personal Message from Prospect", "Chat Summary", "Your questions", "Comments or
     // Questions".
     if !agentish
-        && ["message", "comment", "question", "summary", "transcript"]
-            .iter()
-            .any(|w| key.contains(w))
+        && [
+            "message",
+            "comment",
+            "question",
+            "summary",
+            "transcript",
+            "lookingfor",
+            "tellus",
+            "anythingelse",
+            "helpyou",
+        ]
+        .iter()
+        .any(|w| key.contains(w))
         && !["url", "link", "count", "date", "time", "type", "status"]
             .iter()
             .any(|w| key.ends_with(w))

@@ -247,6 +247,22 @@ pub fn transcript(items: &[Value], ids: &HashMap<String, Role>) -> Option<Vec<St
     )
 }
 
+/// Whether the payload is a conversation: somewhere in it, a message that says who wrote
+/// it. Its `agent` is then the chat's operator, not an agent to assign the lead to.
+pub fn is_conversation(value: &Value, ids: &HashMap<String, Role>, depth: usize) -> bool {
+    if depth > 16 {
+        return false;
+    }
+    match value {
+        Value::Object(map) => {
+            (message_text(map).is_some() && role_of(map, ids).is_some())
+                || map.values().any(|v| is_conversation(v, ids, depth + 1))
+        }
+        Value::Array(items) => items.iter().any(|v| is_conversation(v, ids, depth + 1)),
+        _ => false,
+    }
+}
+
 /// Words a texter sends to stop messages: an opt-out, not an inquiry.
 pub fn is_opt_out(text: &str) -> bool {
     matches!(

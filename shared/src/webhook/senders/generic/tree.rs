@@ -353,6 +353,7 @@ pub fn read(value: &Value, rules: &FieldRules) -> Reading {
         outbound,
     };
     conversation::roles_by_id(value, &mut walk.ids, 0);
+    let chat = conversation::is_conversation(value, &walk.ids, 0);
     walk.walk(value, &mut Vec::new(), "", 0);
     let mut read: Vec<(u8, Leaf, Meaning)> = walk
         .leaves
@@ -367,6 +368,21 @@ pub fn read(value: &Value, rules: &FieldRules) -> Reading {
                     )
                 })
             });
+            // In a conversation, an agent is the chat's operator: no one to assign.
+            let meaning = match meaning {
+                Meaning::AgentEmail
+                | Meaning::AgentPhone
+                | Meaning::AgentName
+                | Meaning::AgentFirstName
+                | Meaning::AgentLastName
+                | Meaning::AgentMlsId
+                | Meaning::AgentMlsBoard
+                    if chat =>
+                {
+                    Meaning::Ignore
+                }
+                m => m,
+            };
             let person = leaf.meaning.is_some()
                 || crate::fields::party_in(&leaf.path, &leaf.label, outbound)
                     == Some(Party::Person);
@@ -383,6 +399,9 @@ pub fn read(value: &Value, rules: &FieldRules) -> Reading {
     let mut reader = LeadReader::new();
     let mut words = Vec::new();
     for (_, leaf, meaning) in read {
+        if meaning == Meaning::Unknown && leaf.path.is_empty() && is_id_or_time(&leaf.value) {
+            continue;
+        }
         if meaning == Meaning::Unknown && !leaf.path.is_empty() {
             if is_metadata(&leaf.value) {
                 continue;
@@ -417,6 +436,30 @@ pub fn read(value: &Value, rules: &FieldRules) -> Reading {
 pub struct Reading {
     pub reader: LeadReader,
     pub words: Vec<String>,
+}
+
+/// An id or a time: `665f1c2ab3d4e5f6a7b8c9d0`, `2025-04-11T13:05:44.000Z`.
+fn is_id_or_time(value: &Value) -> bool {
+    let Some(text) = value.as_str().map(str::trim) else {
+        return false;
+    };
+    let digits = text.chars().filter(char::is_ascii_digit).count();
+    let compact = !text.contains(' ') && !text.contains("://");
+    (compact
+        && text.len() >= 16
+        && digits > 0
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_:.+TZ".contains(c)))
+        || (text.len() >= 19
+            && text.as_bytes()[..10].iter().enumerate().all(|(i, b)| {
+                if i == 4 || i == 7 {
+                    *b == b'-'
+                } else {
+                    b.is_ascii_digit()
+                }
+            })
+            && matches!(text.as_bytes()[10], b'T' | b' '))
 }
 
 /// A value no person reads: an id, a time, a link, a yes/no, a count.
