@@ -571,6 +571,19 @@ pub fn names(
             let rest = last[first.len()..].trim().to_owned();
             return (Some(first), Some(rest));
         }
+        // A surname field and a whole-name field ("Apellido: Ruiz", "Nombre: Sofía"): the
+        // first name is what the whole name has besides the surname.
+        (None, Some(last)) if full.and_then(name_part).is_some() => {
+            let whole = full.and_then(name_part).unwrap_or_default();
+            let given = whole
+                .strip_suffix(last.as_str())
+                .map(str::trim)
+                .filter(|g| !g.is_empty())
+                .map(str::to_owned)
+                .or_else(|| (!whole.eq_ignore_ascii_case(&last)).then_some(whole.clone()))
+                .filter(|g| !g.contains(' ') || whole.ends_with(last.as_str()));
+            return (given, Some(last));
+        }
         (first, last) if first.is_some() || last.is_some() => return (first, last),
         _ => {}
     }

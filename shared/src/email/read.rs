@@ -6,7 +6,7 @@
 
 use super::html::HtmlReading;
 use super::message::Message;
-use crate::fields::{Meaning, canonical, meaning_of};
+use crate::fields::{Meaning, canonical};
 use regex::Regex;
 use std::sync::LazyLock;
 
@@ -79,8 +79,158 @@ pub(crate) fn sender_platform(message: &Message) -> Option<String> {
     (labels.len() >= keep).then(|| labels[labels.len() - keep..].join("."))
 }
 
+/// A relay address: a portal's listed relay, or one shaped as marketplaces shape them (a
+/// token of letters and digits at a `relay.`, `reply.`, `convo.` or `messaging.` host).
 pub fn is_relay(address: &str) -> bool {
-    RELAYS.iter().any(|r| on_domain(address, r))
+    RELAYS.iter().any(|r| on_domain(address, r)) || relay_shaped(address)
+}
+
+fn relay_shaped(address: &str) -> bool {
+    let Some((local, domain)) = address.rsplit_once('@') else {
+        return false;
+    };
+    let host_says = domain.to_ascii_lowercase().split('.').any(|label| {
+        matches!(
+            label,
+            "relay"
+                | "reply"
+                | "replies"
+                | "convo"
+                | "conversations"
+                | "proxy"
+                | "messaging"
+                | "masked"
+                | "anon"
+                | "anonymous"
+        )
+    });
+    let token = local.len() >= 8 && local.chars().filter(char::is_ascii_digit).count() >= 2;
+    host_says && token
+}
+
+/// The words of an address's local part (`no-reply`, `notifications.team`).
+fn local_words(address: &str) -> Vec<String> {
+    let local = address.split('@').next().unwrap_or("");
+    let local = local
+        .split('+')
+        .next()
+        .unwrap_or(local)
+        .to_ascii_lowercase();
+    local
+        .split(['.', '-', '_'])
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// An address no one reads replies at: a no-reply or notification sender. Such a sender is
+/// never a prospect, and a notice from one with no inquiry in it is no lead.
+pub fn is_machine_address(address: &str) -> bool {
+    let local = address
+        .split('@')
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase()
+        .replace(['-', '_', '.'], "");
+    [
+        "noreply",
+        "donotreply",
+        "notreply",
+        "notification",
+        "notify",
+        "mailerdaemon",
+    ]
+    .iter()
+    .any(|w| local.contains(w))
+        || local_words(address).iter().any(|w| {
+            matches!(
+                w.as_str(),
+                "alerts"
+                    | "alert"
+                    | "updates"
+                    | "update"
+                    | "news"
+                    | "newsletter"
+                    | "newsletters"
+                    | "mailer"
+                    | "digest"
+                    | "automated"
+                    | "robot"
+                    | "bounce"
+                    | "bounces"
+                    | "marketing"
+                    | "billing"
+                    | "notifications"
+                    | "postmaster"
+            )
+        })
+}
+
+/// An address a team, a desk or a system sends from (`info@`, `leads@`, `desk@`,
+/// `forms@`), never one person's own: its display name is no prospect's name.
+pub fn is_role_address(address: &str) -> bool {
+    is_machine_address(address)
+        || local_words(address).first().is_some_and(|w| {
+            matches!(
+                w.as_str(),
+                "info"
+                    | "hello"
+                    | "hi"
+                    | "team"
+                    | "support"
+                    | "help"
+                    | "helpdesk"
+                    | "service"
+                    | "services"
+                    | "admin"
+                    | "administrator"
+                    | "webmaster"
+                    | "web"
+                    | "website"
+                    | "site"
+                    | "forms"
+                    | "form"
+                    | "leads"
+                    | "lead"
+                    | "inquiries"
+                    | "inquiry"
+                    | "enquiries"
+                    | "contact"
+                    | "contactus"
+                    | "office"
+                    | "desk"
+                    | "frontdesk"
+                    | "reception"
+                    | "sales"
+                    | "accounts"
+                    | "relo"
+                    | "relocation"
+                    | "referrals"
+                    | "referral"
+                    | "listings"
+                    | "showings"
+                    | "signin"
+                    | "transcripts"
+                    | "assistant"
+                    | "concierge"
+                    | "leasing"
+                    | "rentals"
+                    | "mail"
+                    | "general"
+                    | "system"
+                    | "notifications"
+                    | "alerts"
+                    | "chat"
+                    | "bot"
+                    | "guestcards"
+                    | "interests"
+                    | "web-leads"
+                    | "weblead"
+                    | "webleads"
+                    | "agent"
+                    | "agents"
+            )
+        })
 }
 
 /// Whether `address` is on `domain` or one of its subdomains.
@@ -188,6 +338,17 @@ pub(crate) fn metadata_meaning(name: &str) -> Meaning {
     }
 }
 
+/// What a label means, by its own words ("Visitor Email", "Customer Phone", "Client" are the
+/// person's; "Business Phone" is not).
+pub(crate) fn label_meaning(label: &str) -> Meaning {
+    crate::fields::meaning_in(&[], label, false)
+}
+
+/// A label the alias table knows, or whose words say what it is.
+fn known_label(label: &str) -> bool {
+    !matches!(label_meaning(label), Meaning::Unknown)
+}
+
 /// `Label: value` pairs in text (a value may sit on the line after its label), and
 /// two-cell rows of HTML tables.
 pub fn label_values(text: &str, html: Option<&HtmlReading>) -> Vec<(String, String)> {
@@ -195,7 +356,7 @@ pub fn label_values(text: &str, html: Option<&HtmlReading>) -> Vec<(String, Stri
     label_values_into(text, html, &mut pairs);
     // A sentence that mentions "email" or "phone" ("Visit this link to stop these emails:
     // http://…") is no label when its value is no address or number.
-    pairs.retain(|(label, value)| match meaning_of(&canonical(label)) {
+    pairs.retain(|(label, value)| match label_meaning(label) {
         Meaning::Email => value.contains('@'),
         Meaning::Phone => value.chars().filter(char::is_ascii_digit).count() >= 7,
         _ => true,
@@ -203,8 +364,104 @@ pub fn label_values(text: &str, html: Option<&HtmlReading>) -> Vec<(String, Stri
     pairs
 }
 
+/// Labels of a message's header block, quoted in a reply or a forward ("From:", "Sent:",
+/// "To:", "Subject:"), in the languages mail clients write them.
+const HEADER_LABELS: &[&str] = &[
+    "from", "sent", "date", "to", "cc", "bcc", "subject", "de", "enviado", "para", "asunto", "von",
+    "gesendet", "an", "betreff", "envoye", "objet", "a", "assunto", "data",
+];
+
+fn header_label(line: &str) -> bool {
+    line.split_once(':')
+        .is_some_and(|(label, _)| HEADER_LABELS.contains(&canonical(label).as_str()))
+}
+
+/// Whether the line at `i` is one of a header block: two or more header lines together.
+fn in_header_block(lines: &[&str], i: usize) -> bool {
+    if !header_label(lines[i]) {
+        return false;
+    }
+    let near = |j: usize| j != i && lines.get(j).is_some_and(|l| header_label(l));
+    (i.saturating_sub(3)..i + 4).any(near)
+}
+
+/// Where a label starts in a line whose line breaks were lost ("First Name: A Last Name: B
+/// Email Address: c@d"): before each `:` the longest run of up to four words that the
+/// alias table lists, starting with a capital; or, once the line has two such, a run of
+/// capitalized words ("Move-In Date:"). A colon inside a value (a time, a link) is none.
+fn label_starts(line: &str) -> Vec<usize> {
+    let mut listed = Vec::new();
+    let mut titled = Vec::new();
+    for (colon, _) in line.match_indices(':') {
+        if line[colon + 1..]
+            .chars()
+            .next()
+            .is_some_and(|c| !c.is_whitespace())
+        {
+            continue;
+        }
+        let before = &line[..colon];
+        // The starts of the last words before the colon.
+        let mut starts: Vec<usize> = before
+            .char_indices()
+            .filter(|(i, c)| {
+                !c.is_whitespace() && (*i == 0 || before[..*i].ends_with(char::is_whitespace))
+            })
+            .map(|(i, _)| i)
+            .collect();
+        starts.reverse();
+        starts.truncate(4);
+        let capital = |at: usize| before[at..].chars().next().is_some_and(char::is_uppercase);
+        let found = starts.iter().rev().find(|&&at| {
+            let phrase = before[at..].trim();
+            !phrase.contains(':') && capital(at) && crate::fields::listed(phrase)
+        });
+        match found {
+            Some(&at) => listed.push(at),
+            None => {
+                // Capitalized words back from the colon, at most three.
+                let run: Vec<usize> = starts
+                    .iter()
+                    .take(3)
+                    .take_while(|&&at| capital(at) && !before[at..].contains(':'))
+                    .copied()
+                    .collect();
+                if let Some(&at) = run.last() {
+                    titled.push(at);
+                }
+            }
+        }
+    }
+    if listed.len() < 2 {
+        return Vec::new();
+    }
+    let mut all: Vec<usize> = listed.into_iter().chain(titled).collect();
+    all.sort_unstable();
+    all.dedup();
+    all
+}
+
+/// A line's labels each on a line of its own, when its line breaks were lost.
+fn split_run_together(line: &str) -> Vec<String> {
+    let starts = label_starts(line);
+    if starts.is_empty() {
+        return vec![line.to_owned()];
+    }
+    let mut out = Vec::new();
+    let mut from = 0;
+    for at in starts.into_iter().chain(std::iter::once(line.len())) {
+        let piece = line[from..at].trim();
+        if !piece.is_empty() {
+            out.push(piece.to_owned());
+        }
+        from = at;
+    }
+    out
+}
+
 fn label_values_into(text: &str, html: Option<&HtmlReading>, pairs: &mut Vec<(String, String)>) {
-    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    let split: Vec<String> = text.lines().flat_map(split_run_together).collect();
+    let lines: Vec<&str> = split.iter().map(|l| l.trim()).collect();
     let mut i = 0;
     while i < lines.len() {
         let line = lines[i];
@@ -230,7 +487,7 @@ fn label_values_into(text: &str, html: Option<&HtmlReading>, pairs: &mut Vec<(St
         if let Some(rest) = line.strip_prefix('[')
             && let Some((label, value)) = rest.split_once(']')
             && !label.contains("://")
-            && !matches!(meaning_of(&canonical(label)), Meaning::Unknown)
+            && known_label(label)
         {
             let mut value = value.trim().to_owned();
             let rule = |l: &str| l.starts_with('[') || l.starts_with("___") || l.starts_with("---");
@@ -249,11 +506,11 @@ fn label_values_into(text: &str, html: Option<&HtmlReading>, pairs: &mut Vec<(St
         }
         if let Some((label, value)) = line.split_once(':') {
             let label = label.trim().trim_end_matches(['*', '#']).trim();
-            let known = !matches!(meaning_of(&canonical(label)), Meaning::Unknown);
+            let known = known_label(label) && !in_header_block(&lines, i);
             if known && !label.is_empty() && label.len() <= 80 && !label.contains("http") {
                 // A required-field marker ("Name: * Ana") is not part of the value.
                 let value = value.trim().trim_start_matches('*').trim();
-                if matches!(meaning_of(&canonical(label)), Meaning::Message) {
+                if matches!(label_meaning(label), Meaning::Message) {
                     // A message runs on over the lines after its label ("Comments: Hello,",
                     // a blank line, then what they wrote), up to the next label, a rule or a
                     // signature's dashes.
@@ -279,7 +536,7 @@ fn label_values_into(text: &str, html: Option<&HtmlReading>, pairs: &mut Vec<(St
     }
     for (label, value) in html.iter().flat_map(|h| &h.two_cell_rows) {
         let label = label.trim_end_matches(':').trim();
-        if !matches!(meaning_of(&canonical(label)), Meaning::Unknown) && label.len() <= 80 {
+        if known_label(label) && label.len() <= 80 {
             pairs.push((label.to_owned(), value.clone()));
         }
     }
@@ -291,11 +548,12 @@ fn ends_message(line: &str) -> bool {
     let rule = ["--", "__", "==", "**"].iter().any(|r| line.starts_with(r));
     let labelled = line.split_once(':').is_some_and(|(label, _)| {
         let label = label.trim();
-        label.len() <= 40
-            && !label.contains("http")
-            && !matches!(meaning_of(&canonical(label)), Meaning::Unknown)
+        label.len() <= 40 && !label.contains("http") && known_label(label)
     });
-    rule || labelled || line.starts_with('>') || line.starts_with("On ") && line.ends_with("wrote:")
+    rule || labelled
+        || template_line(line)
+        || line.starts_with('>')
+        || line.starts_with("On ") && line.ends_with("wrote:")
 }
 
 /// A label the alias table lists itself (not one it guesses from a word in it).
@@ -318,6 +576,16 @@ fn exact_label(label: &str) -> bool {
             | "comments"
             | "address"
             | "propertyaddress"
+            | "cell"
+            | "cellphone"
+            | "mobile"
+            | "mobilephone"
+            | "telephone"
+            | "contactnumber"
+            | "bestnumber"
+            | "questions"
+            | "chatsummary"
+            | "summary"
     )
 }
 
@@ -406,7 +674,13 @@ pub(crate) fn says(text: &str) -> Option<(String, String)> {
             .iter()
             .find_map(|intro| l.strip_suffix(intro))
             .filter(|_| l.len() < 80)?;
-        Some((i, name.trim().to_owned()))
+        // "ana silva is interested in 2B and says:": the name stops where the sentence
+        // goes on.
+        let name = match sentence_name(name) {
+            Some((person, _)) => person,
+            None => name.trim().to_owned(),
+        };
+        Some((i, name))
     })?;
     let mut message = Vec::new();
     for line in &lines[i + 1..] {
@@ -442,6 +716,9 @@ pub fn subject_name(subject: &str) -> Option<String> {
         " wants to ",
         " would like to",
         " sent you a message",
+        " is requesting",
+        " is looking at",
+        " is \"looking\" at",
     ] {
         if let Some(i) = lower.find(marker) {
             let before = &subject[..i];
@@ -546,6 +823,13 @@ const SENTENCE_MARKERS: &[&str] = &[
     " has a question about",
     " requested information about",
     " requested a tour of",
+    " is looking at",
+    " is looking for",
+    " is requesting",
+    " has requested",
+    " asked about",
+    " sent you a message",
+    " has sent you",
 ];
 
 /// A person named at the start of a line by such a sentence, and the rest of the line after
@@ -561,14 +845,31 @@ pub(crate) fn sentence_name(text: &str) -> Option<(String, String)> {
             .min_by_key(|(i, _)| *i)?;
         let name = line[..at].trim().trim_matches(['"', '\'']).trim();
         let words: Vec<&str> = name.split_whitespace().collect();
-        let capitalized = words.iter().all(|w| {
-            w.chars().next().is_some_and(char::is_uppercase)
-                && w.chars().all(|c| c.is_alphabetic() || "'-.".contains(c))
-        });
-        ((2..=4).contains(&words.len()) && capitalized && !is_platform_name(name))
+        let letters = |w: &&str| w.chars().all(|c| c.is_alphabetic() || "'-.".contains(c));
+        let capitalized = words
+            .iter()
+            .all(|w| w.chars().next().is_some_and(char::is_uppercase) && letters(w));
+        // A name as typed in lower case ("griffin bouchard is interested in…"): two or three
+        // words, none of them a word that opens such a sentence about no one in particular.
+        let lower_case = (2..=3).contains(&words.len())
+            && words.iter().all(|w| {
+                w.chars().all(|c| c.is_lowercase() || "'-".contains(c))
+                    && letters(w)
+                    && !NOT_A_NAME.contains(w)
+            });
+        ((2..=4).contains(&words.len()) && (capitalized || lower_case) && !is_platform_name(name))
             .then(|| (name.to_owned(), line[at + marker.len()..].trim().to_owned()))
     })
 }
+
+/// Words that open a sentence about someone unnamed ("a renter is interested in…", "your
+/// client would like to…").
+const NOT_A_NAME: &[&str] = &[
+    "a", "an", "the", "this", "that", "your", "our", "my", "his", "her", "their", "someone",
+    "somebody", "renter", "buyer", "seller", "client", "customer", "user", "visitor", "lead",
+    "prospect", "person", "guest", "new", "he", "she", "they", "we", "you", "who", "one",
+    "student", "tenant", "family", "couple", "agent", "also", "still", "and", "or",
+];
 
 /// Mail a person wrote themselves: a reply, or from a mail provider's address.
 pub(crate) fn is_personal(message: &Message) -> bool {
@@ -620,6 +921,227 @@ pub(crate) fn personal_message(text: &str) -> Option<String> {
     }
     let message = lines.join("\n").trim().to_owned();
     (message.split_whitespace().count() >= 3).then_some(message)
+}
+
+/// Where a reply's own text ends and what it quotes begins: "On … wrote:", a client's
+/// "-----Original Message-----" or separator line, a header block, `>` lines.
+pub(crate) fn unquoted(text: &str) -> &str {
+    let mut offset = 0;
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let trimmed: Vec<&str> = lines.iter().map(|l| l.trim()).collect();
+    for (i, line) in trimmed.iter().enumerate() {
+        let lower = line.to_ascii_lowercase();
+        let wrote = (line.starts_with("On ") && line.ends_with("wrote:"))
+            || lower.ends_with(" a écrit :")
+            || lower.ends_with(" escribió:")
+            || lower.ends_with(" schrieb:")
+            || lower.ends_with(" escreveu:");
+        let separator = lower.starts_with("-----original message")
+            || lower.starts_with("________________")
+            || line.starts_with('>');
+        if wrote || separator || in_header_block(&trimmed, i) {
+            return &text[..offset];
+        }
+        offset += lines[i].len();
+    }
+    text
+}
+
+/// Whether a line is a greeting ("Hello,", "Hi there,", "Dear Parkmerced,").
+fn greeting(line: &str) -> bool {
+    let w = line.trim_end_matches([',', '!', '.']).to_lowercase();
+    w.split_whitespace().count() <= 3
+        && [
+            "hi",
+            "hello",
+            "hey",
+            "dear",
+            "good morning",
+            "good afternoon",
+            "good evening",
+            "hola",
+            "bonjour",
+            "hallo",
+        ]
+        .iter()
+        .any(|g| w == *g || w.starts_with(&format!("{g} ")))
+}
+
+/// Words a person writes of themselves, and words only a sender's template writes.
+fn first_person(words: &[String], plural: bool) -> bool {
+    words.iter().any(|w| {
+        matches!(
+            w.as_str(),
+            "i" | "i'm" | "im" | "i'd" | "i've" | "i'll" | "my" | "me" | "mine"
+        ) || (plural && matches!(w.as_str(), "we" | "we're" | "we'd" | "we've" | "our" | "us"))
+    })
+}
+
+fn template_line(line: &str) -> bool {
+    let lower = line.to_lowercase();
+    [
+        "you ",
+        "your ",
+        "you'",
+        "reply",
+        "respond",
+        "view ",
+        "click",
+        "to reply",
+        "or simply",
+        "thank you for",
+        "thanks for using",
+        "sent from",
+        "this email",
+        "this message",
+        "copyright",
+        "©",
+        "unsubscribe",
+        "privacy",
+        "all rights reserved",
+        "do not reply",
+        "please do not",
+        "why am i",
+        "download",
+        "manage ",
+    ]
+    .iter()
+    .any(|t| lower.starts_with(t))
+        || [
+            "unsubscribe",
+            "privacy policy",
+            "all rights reserved",
+            "this email",
+            "©",
+            "contact us",
+            "have any questions",
+        ]
+        .iter()
+        .any(|t| lower.contains(t))
+}
+
+/// The person's own words in a notice that also holds labels: a paragraph they wrote
+/// (speaking of themselves, "I'm interested in…", or greeting the recipient, "Hello, we
+/// are looking…"), and the lines after it up to the next label, rule, link or template
+/// sentence ("In which ZIP code…? 94132", "Describe your need: …").
+pub(crate) fn own_words(text: &str) -> Option<String> {
+    let lines: Vec<&str> = unquoted(text).lines().map(str::trim).collect();
+    let stop = |l: &str| {
+        let rule = ["--", "__", "==", "**", "* * *"]
+            .iter()
+            .any(|r| l.starts_with(r));
+        let labelled = l.split_once(':').is_some_and(|(label, value)| {
+            !value.trim().is_empty() && label.len() <= 40 && known_label(label.trim())
+        });
+        rule || labelled
+            || l.contains("http://")
+            || l.contains("https://")
+            || l.starts_with('[')
+            || template_line(l)
+    };
+    let words_of = |l: &str| -> Vec<String> {
+        l.split(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '’'))
+            .filter(|w| !w.is_empty())
+            .map(|w| w.replace('’', "'").to_lowercase())
+            .collect()
+    };
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i];
+        let greeted = greeting(line)
+            || lines[..i]
+                .iter()
+                .rev()
+                .find(|l| !l.is_empty())
+                .is_some_and(|l| greeting(l));
+        let words = words_of(line);
+        // A form's line ("Desired Size: Show me everything", "- Move-In: …") is no one's
+        // paragraph.
+        let form_line = line.starts_with(['-', '•', '*', '|'])
+            || line.split_once(':').is_some_and(|(label, value)| {
+                !value.trim().is_empty()
+                    && label.split_whitespace().count() <= 5
+                    && !label.contains("http")
+            });
+        let opens = !stop(line)
+            && !form_line
+            && !greeting(line)
+            && words.len() >= 5
+            && first_person(&words, greeted);
+        if !opens {
+            i += 1;
+            continue;
+        }
+        let mut taken = vec![line];
+        let mut blanks = 0;
+        for next in &lines[i + 1..] {
+            if next.is_empty() {
+                blanks += 1;
+                if blanks >= 3 {
+                    break;
+                }
+                continue;
+            }
+            if stop(next) || taken.len() >= 15 {
+                break;
+            }
+            blanks = 0;
+            taken.push(next);
+        }
+        // A closing ("Thanks,", "Ana") is no part of the message.
+        while taken.len() > 1
+            && taken
+                .last()
+                .is_some_and(|l| l.split_whitespace().count() <= 2)
+        {
+            taken.pop();
+        }
+        return Some(taken.join("\n"));
+    }
+    None
+}
+
+/// A chat transcript's lines written by its visitor: `[3:02 PM] Ana Silva: …`, `Visitor:
+/// …`, the speaker being the person named (`visitor`), or called a visitor, guest or
+/// customer. `None` when the text is no transcript (fewer than two speakers' lines).
+pub(crate) fn transcript_words(text: &str, visitor: Option<&str>) -> Option<Vec<String>> {
+    static LINE: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"^(?:[\[(]?\d{1,2}:\d{2}(?::\d{2})?\s*(?:[AaPp]\.?[Mm]\.?)?[\])]?\s*[-–]?\s*)?([^:\[\]]{1,48}?):\s+(.+)$")
+            .expect("valid pattern")
+    });
+    let mut spoken: Vec<(String, String, bool)> = Vec::new();
+    for line in text.lines().map(str::trim) {
+        let Some(c) = LINE.captures(line) else {
+            continue;
+        };
+        let timed = line
+            .chars()
+            .next()
+            .is_some_and(|ch| ch.is_ascii_digit() || ch == '[' || ch == '(');
+        spoken.push((c[1].trim().to_owned(), c[2].trim().to_owned(), timed));
+    }
+    let timed = spoken.iter().filter(|(_, _, t)| *t).count();
+    let speakers: std::collections::HashSet<&str> = spoken
+        .iter()
+        .filter(|(_, _, t)| *t || timed == 0)
+        .map(|(s, _, _)| s.as_str())
+        .collect();
+    if timed < 2 || speakers.len() < 2 {
+        return None;
+    }
+    let is_visitor = |speaker: &str| {
+        let lower = speaker.to_lowercase();
+        visitor.is_some_and(|v| lower == v.to_lowercase() || lower.starts_with(&v.to_lowercase()))
+            || ["visitor", "guest", "customer", "client", "prospect", "you"]
+                .iter()
+                .any(|w| lower == *w || lower.starts_with(&format!("{w} ")))
+    };
+    let lines: Vec<String> = spoken
+        .into_iter()
+        .filter(|(s, _, t)| *t && is_visitor(s))
+        .map(|(_, words, _)| words)
+        .collect();
+    (!lines.is_empty()).then_some(lines)
 }
 
 /// A line wholly in quotes: how notices set off the person's own words.

@@ -273,6 +273,9 @@ fn is_metadata(tokens: &[String]) -> bool {
 pub fn meaning_in(path: &[String], key: &str, outbound: bool) -> Meaning {
     let whole = canonical(key);
     let tokens = key_tokens(key);
+    if tokens.is_empty() {
+        return Meaning::Unknown;
+    }
     let named = own_party(&tokens, outbound);
     // The whole key in the table, unless its own words name another party ("To", "Source"
     // of an outbound message).
@@ -311,6 +314,16 @@ pub fn meaning_in(path: &[String], key: &str, outbound: bool) -> Meaning {
                     ) =>
             {
                 Meaning::Contact
+            }
+            // A sentence that mentions a message ("Report this message as inappropriate")
+            // is no label of one; a question asking for the person's words is.
+            Meaning::Message
+                if tokens.len() > 4
+                    && !["lookingfor", "tellus", "anythingelse", "helpyou"]
+                        .iter()
+                        .any(|w| base_key.contains(w)) =>
+            {
+                Meaning::Unknown
             }
             m => m,
         }

@@ -223,7 +223,27 @@ impl LeadReader {
                     .filter(|t| !t.is_empty()),
             ),
             Meaning::LeadSource => set(&mut self.lead_source, text, extra, label),
-            Meaning::Street => set(&mut self.address.street_address, text, extra, label),
+            Meaning::Street => match crate::postal::address_line(&text)
+                .filter(|a| a.city.is_some() && self.address.street_address.is_none())
+            {
+                // "12 Elm St, Dallas, TX 75201" under one label: kept whole, in its parts.
+                Some(whole) => {
+                    let city = self.address.city.take().or(whole.city.clone());
+                    let state = self.address.state_code.take().or(whole.state_code.clone());
+                    let zip = self
+                        .address
+                        .postal_code
+                        .take()
+                        .or(whole.postal_code.clone());
+                    self.address = crate::lead::Address {
+                        city,
+                        state_code: state,
+                        postal_code: zip,
+                        ..whole
+                    };
+                }
+                None => set(&mut self.address.street_address, text, extra, label),
+            },
             Meaning::Unit => set(&mut self.address.unit_number, text, extra, label),
             Meaning::City => set(&mut self.address.city, text, extra, label),
             Meaning::State => set(&mut self.address.state_code, text, extra, label),

@@ -9,8 +9,8 @@ use super::{is_portal_address, is_portal_name};
 use crate::email::message::{Mailbox, Message};
 use crate::email::read::{
     Reading, SENTENCE_PHONE, bare_contacts, greeting_name, is_platform_name, is_relay,
-    label_values, link_contacts, metadata_meaning, personal_message, quoted_line, says,
-    sentence_name, street_line, subject_name,
+    is_role_address, label_values, link_contacts, metadata_meaning, own_words, personal_message,
+    quoted_line, says, sentence_name, street_line, subject_name, transcript_words, unquoted,
 };
 use crate::fields::{LeadReader, Meaning, canonical};
 use crate::normalize::RawLead;
@@ -86,9 +86,56 @@ pub fn generic(r: &Reading, portal_mail: bool) -> RawLead {
             raw.note = texts.iter().find_map(|t| quoted_line(t));
         }
     }
+    // A chat transcript: its visitor's lines are the prospect's words, and a number or an
+    // address they typed is theirs.
+    let visitor = raw.full_name.clone().or_else(|| {
+        raw.first_name.as_ref().map(|f| {
+            format!("{f} {}", raw.last_name.as_deref().unwrap_or(""))
+                .trim()
+                .to_owned()
+        })
+    });
+    if let Some(lines) = texts
+        .iter()
+        .find_map(|t| transcript_words(t, visitor.as_deref()))
+    {
+        let said = lines.join("\n");
+        if raw.phone.is_none() {
+            raw.phone = crate::fields::prose::phone_in(&said);
+        }
+        if raw.email.is_none() {
+            raw.email = crate::fields::prose::email_in(&said);
+        }
+        if raw.note.is_none() {
+            raw.note = Some(said);
+        }
+    }
+    // Labels beside a paragraph the person wrote ("I'm interested in 12 Elm St…" above
+    // `Name:` and `Phone:` lines): the paragraph is the note, and an address in it the
+    // property.
+    if (labelled || portal_mail)
+        && raw.note.is_none()
+        && let Some(words) = texts.iter().find_map(|t| own_words(t))
+    {
+        if raw
+            .listing
+            .as_ref()
+            .and_then(|l| l.property.as_ref())
+            .is_none()
+            && !portal_mail
+            && let Some(address) = crate::postal::address_line(&words).filter(|a| a.city.is_some())
+        {
+            raw.listing.get_or_insert_with(Default::default).property =
+                Some(crate::lead::Property {
+                    address: Some(address),
+                });
+        }
+        raw.note = Some(words);
+    }
     // A person's own mail (an inquiry written to the agent, or quoted in the agent's reply):
     // no labels, so its words are the note, and a number or an address inside a sentence
-    // is theirs.
+    // is theirs (in a reply, above what it quotes: the quote holds the other side's
+    // signature).
     if !labelled
         && !portal_mail
         && let Some(text) = texts.first()
@@ -97,7 +144,9 @@ pub fn generic(r: &Reading, portal_mail: bool) -> RawLead {
             raw.note = personal_message(text);
         }
         if raw.phone.is_none() {
-            raw.phone = SENTENCE_PHONE.find(text).map(|m| m.as_str().to_owned());
+            raw.phone = SENTENCE_PHONE
+                .find(unquoted(text))
+                .map(|m| m.as_str().to_owned());
         }
         if raw
             .listing
@@ -161,8 +210,14 @@ pub fn generic(r: &Reading, portal_mail: bool) -> RawLead {
             })),
         });
     }
+    // A reply's contacts are above what it quotes: below are the other side's.
+    let reply = message
+        .subject
+        .trim()
+        .to_ascii_lowercase()
+        .starts_with("re:");
     for text in texts {
-        let contacts = bare_contacts(text, &is_portal);
+        let contacts = bare_contacts(if reply { unquoted(text) } else { text }, &is_portal);
         let relayed = raw.email.as_deref().is_some_and(is_relay);
         if let Some(e) = contacts
             .email
@@ -222,12 +277,7 @@ fn prospect_mailbox(message: &Message) -> Option<&Mailbox> {
     let candidates: Vec<&Mailbox> = message.reply_to.iter().chain(message.from.iter()).collect();
     candidates
         .iter()
-        .find(|m| {
-            !is_relay(&m.address)
-                && !is_portal(&m.address)
-                && !m.address.starts_with("noreply")
-                && !m.address.starts_with("no-reply")
-        })
+        .find(|m| !is_relay(&m.address) && !is_portal(&m.address) && !is_role_address(&m.address))
         .or_else(|| candidates.iter().find(|m| is_relay(&m.address)))
         .copied()
 }
@@ -235,7 +285,13 @@ fn prospect_mailbox(message: &Message) -> Option<&Mailbox> {
 /// A display name that is a person's: not the portal's, not "X via Y"'s tail.
 fn person_name(mailbox: &Mailbox) -> Option<String> {
     let name = mailbox.name.as_deref()?.trim();
+    let relayed = name.contains(" via ") || is_relay(&mailbox.address);
+    // A team's or a system's address: its display name is the sender's, no prospect's.
+    if !relayed && is_role_address(&mailbox.address) {
+        return None;
+    }
     let name = name.split(" via ").next().unwrap_or(name).trim();
+    let name = name.split(" (via").next().unwrap_or(name).trim();
     // `"Name <addr> via Zumper"`: the part before the address.
     let name = name
         .split('<')
