@@ -12,6 +12,7 @@ pub mod html;
 pub mod ingress;
 pub mod message;
 pub mod not_lead;
+pub mod notice;
 pub mod portals;
 pub mod quoted_printable;
 pub mod read;
@@ -429,6 +430,12 @@ fn read_lead(
                 .as_deref()
                 .is_some_and(|d| verdicts.authenticates(d)));
     let read = portals::read_with_html(&unwrapped.original, unwrapped.html.take(), portals_trusted);
+    // Agents forward vendors' notices, newsletters and alerts too: one from a no-reply or
+    // notification sender that asks nothing is held for review as no lead (a person may
+    // still release it), and its sender is never made a prospect.
+    if read.notice_without_inquiry && release.is_none() {
+        return Err(not_lead::NotALead::NoticeWithoutInquiry.reason().to_owned());
+    }
     let (mut lead, portal) = (read.lead, read.portal);
     // Inlet's own addresses, the portal's recipient and the forwarding agent are never the
     // prospect.

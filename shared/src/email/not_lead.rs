@@ -14,6 +14,9 @@ pub enum NotALead {
     Newsletter,
     Receipt,
     AccountNotice,
+    /// A notice from a no-reply or notification sender with no inquiry in it (a vendor's
+    /// notice, a trial expiry, a social network's alert), forwarded or not.
+    NoticeWithoutInquiry,
 }
 
 impl NotALead {
@@ -26,6 +29,9 @@ impl NotALead {
             NotALead::Newsletter => "a newsletter or bulk mailing",
             NotALead::Receipt => "a receipt or billing notice",
             NotALead::AccountNotice => "an account notice (code, password, verification)",
+            NotALead::NoticeWithoutInquiry => {
+                "a notice from a no-reply or notification sender, with no inquiry in it"
+            }
         }
     }
 }

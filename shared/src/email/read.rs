@@ -69,7 +69,31 @@ pub(crate) fn sender_platform(message: &Message) -> Option<String> {
     if is_free_mail(&from.address) || is_relay(&from.address) {
         return None;
     }
-    let domain = from.address.rsplit_once('@')?.1.trim().to_ascii_lowercase();
+    let domain = registrable_domain(&from.address)?;
+    // The name the platform signs with, when it is the domain's own ("ChatPal" at
+    // `chatpal.example`, "Open House Pro" at `openhousepro.example`): as people call it.
+    let brand: String = domain
+        .split('.')
+        .next()
+        .unwrap_or("")
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect();
+    let signed = from.name.as_deref().map(str::trim).filter(|n| {
+        let squeezed: String = n
+            .chars()
+            .filter(|c| c.is_alphanumeric())
+            .collect::<String>()
+            .to_lowercase();
+        !squeezed.is_empty() && squeezed == brand && n.len() <= 40
+    });
+    Some(signed.map_or(domain, str::to_owned))
+}
+
+/// The registrable part of an address's domain (`forms.sitebuilder.example` →
+/// `sitebuilder.example`, `mail.example.co.uk` → `example.co.uk`).
+pub(crate) fn registrable_domain(address: &str) -> Option<String> {
+    let domain = address.rsplit_once('@')?.1.trim().to_ascii_lowercase();
     let labels: Vec<&str> = domain.split('.').filter(|l| !l.is_empty()).collect();
     // `example.co.uk`: a short second level under a country code takes one more label.
     let keep = match labels.as_slice() {
@@ -606,7 +630,9 @@ static NAME_AND_ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
 /// `not_prospect` says which addresses are never the prospect's (a portal's own).
 pub(crate) fn bare_contacts(text: &str, not_prospect: &dyn Fn(&str) -> bool) -> Contacts {
     let mut found = Contacts::default();
-    for line in text.lines().map(str::trim) {
+    let mut previous = "";
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let above = std::mem::replace(&mut previous, line);
         // Both kinds of address line hold an `@`; most lines hold none and skip the pattern.
         let addressed = found.email.is_none() && line.contains('@');
         if addressed
@@ -624,6 +650,10 @@ pub(crate) fn bare_contacts(text: &str, not_prospect: &dyn Fn(&str) -> bool) -> 
             && crate::normalize::email(line).is_ok()
         {
             found.email = Some(line.to_owned());
+            // A contact block: the person's name on the line above their address.
+            if found.name.is_none() && name_line(above) {
+                found.name = Some(above.to_owned());
+            }
         }
         // Cheapest test first: a line of words fails at its first letter.
         if found.phone.is_none()
@@ -636,6 +666,22 @@ pub(crate) fn bare_contacts(text: &str, not_prospect: &dyn Fn(&str) -> bool) -> 
         }
     }
     found
+}
+
+/// A line that is a person's name and nothing else: two to four capitalized words, no
+/// label, no digits, no platform's or portal's name ("Ana M. Silva", "Jean-Luc O'Neil").
+fn name_line(line: &str) -> bool {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    (2..=4).contains(&words.len())
+        && words.iter().all(|w| {
+            w.chars().next().is_some_and(char::is_uppercase)
+                && w.chars().all(|c| c.is_alphabetic() || "'’.-".contains(c))
+        })
+        && !known_label(line)
+        && !is_platform_name(line)
+        && !words
+            .iter()
+            .any(|w| NOT_A_NAME.contains(&w.to_lowercase().as_str()))
 }
 
 /// `mailto:` and `tel:` links (read after the visible text, which wins when they differ).
@@ -1033,7 +1079,16 @@ pub(crate) fn own_words(text: &str) -> Option<String> {
         let labelled = l.split_once(':').is_some_and(|(label, value)| {
             !value.trim().is_empty() && label.len() <= 40 && known_label(label.trim())
         });
+        // A table's label cell renders as a line of its own ("Name", then "Ana Silva"), and
+        // a contact block's lines are an address or a number alone.
+        let label_alone = l.len() <= 40 && exact_label(l.trim_end_matches(':'));
+        let contact_alone = !l.contains(' ') && crate::normalize::email(l).is_ok()
+            || (10..=15).contains(&l.bytes().filter(u8::is_ascii_digit).count())
+                && l.bytes()
+                    .all(|b| b.is_ascii_digit() || b" ()+-.".contains(&b));
         rule || labelled
+            || label_alone
+            || contact_alone
             || l.contains("http://")
             || l.contains("https://")
             || l.starts_with('[')
@@ -1072,9 +1127,17 @@ pub(crate) fn own_words(text: &str) -> Option<String> {
             i += 1;
             continue;
         }
-        let mut taken = vec![line];
+        // Words set off in quotes end at the closing quote, and the quotes are no part of
+        // them.
+        let quoted_whole =
+            line.len() > 2 && line.starts_with(['"', '“']) && line.ends_with(['"', '”']);
+        let mut taken = vec![if quoted_whole {
+            line.trim_matches(['"', '“', '”']).trim()
+        } else {
+            line
+        }];
         let mut blanks = 0;
-        for next in &lines[i + 1..] {
+        for next in lines[i + 1..].iter().take_while(|_| !quoted_whole) {
             if next.is_empty() {
                 blanks += 1;
                 if blanks >= 3 {

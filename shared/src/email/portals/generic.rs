@@ -10,7 +10,8 @@ use crate::email::message::{Mailbox, Message};
 use crate::email::read::{
     Reading, SENTENCE_PHONE, bare_contacts, greeting_name, is_platform_name, is_relay,
     is_role_address, label_values, link_contacts, metadata_meaning, own_words, personal_message,
-    quoted_line, says, sentence_name, street_line, subject_name, transcript_words, unquoted,
+    quoted_line, registrable_domain, says, sentence_name, street_line, subject_name,
+    transcript_words, unquoted,
 };
 use crate::fields::{LeadReader, Meaning, canonical};
 use crate::normalize::RawLead;
@@ -251,6 +252,22 @@ pub fn generic(r: &Reading, portal_mail: bool) -> RawLead {
         && (raw.email.is_none() || !is_relay(&m.address))
     {
         raw.email = Some(m.address.clone());
+    }
+    // An address written in a sentence ("New lead: Ana Silva, ana@example.com, …"), when
+    // neither a label nor the headers gave one: never the sender's own domain's (its staff,
+    // its help desk), nor a team's or a portal's.
+    if raw.email.is_none() && !labelled {
+        let sender = message
+            .from
+            .first()
+            .and_then(|m| registrable_domain(&m.address));
+        raw.email = texts.first().and_then(|t| {
+            crate::fields::prose::email_in(unquoted(t)).filter(|e| {
+                !is_role_address(e)
+                    && !is_portal(e)
+                    && (sender.is_none() || registrable_domain(e) != sender)
+            })
+        });
     }
     if raw.first_name.is_none() && raw.last_name.is_none() && raw.full_name.is_none() {
         raw.full_name = message

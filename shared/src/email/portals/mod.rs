@@ -10,8 +10,11 @@
 
 use super::html::HtmlReading;
 use super::message::Message;
+use super::notice::{has_inquiry, named_platform};
 pub use super::read::on_domain;
-use super::read::{Reading, is_personal, sender_platform};
+use super::read::{
+    Reading, is_machine_address, is_personal, is_role_address, registrable_domain, sender_platform,
+};
 use crate::lead::{Address, Property};
 use crate::normalize::RawLead;
 
@@ -171,6 +174,9 @@ pub struct Read {
     /// The portal whose layout the message has but which was not credited, its sender
     /// unproven: the lead was read the generic way.
     pub unproven: Option<&'static Portal>,
+    /// A notice from a no-reply or notification sender with no inquiry in it (a vendor's
+    /// notice, a newsletter, a social network's alert): no lead.
+    pub notice_without_inquiry: bool,
 }
 
 /// `read`, with the message's HTML part already read when `html` is given. With
@@ -190,15 +196,33 @@ pub fn read_with_html(message: &Message, html: Option<HtmlReading>, portals_trus
     if raw.lead_source.is_none() {
         raw.lead_source = module.map(|m| m.portal.source.to_owned());
     }
-    // A notice from a site or platform no module knows: its domain says where the lead came
-    // from. A person's own mail (no labels, a mail provider's address) has no such source.
+    // A notice from a site or platform no module knows: the platform its subject or text
+    // names ("… received via ChatPal", "through the Westbrook University Off-Campus Housing
+    // website", "your listing on HomeSwap Marketplace"), else its domain, says where the lead
+    // came from; never the mail service that carried it (a relay, a ticketing system). A
+    // person's own mail (no labels, a mail provider's address) has no such source.
+    if raw.lead_source.is_none() && module.is_none() {
+        raw.lead_source = named_platform(&reading, &raw);
+    }
     if raw.lead_source.is_none() && module.is_none() && !is_personal(message) {
         raw.lead_source = sender_platform(message);
     }
+    // Portals send leads from no-reply addresses too: an address of someone else's that
+    // the reader found (not the sender's domain, not a team's or a system's) is a person
+    // to reach, whatever the notice's words.
+    let sender = message.from.first().map(|m| m.address.as_str());
+    let someone_to_reach = raw.email.as_deref().is_some_and(|e| {
+        !is_role_address(e) && sender.is_none_or(|s| registrable_domain(s) != registrable_domain(e))
+    });
+    let notice_without_inquiry = module.is_none()
+        && sender.is_some_and(is_machine_address)
+        && !someone_to_reach
+        && !has_inquiry(&reading);
     Read {
         lead: raw,
         portal: module.map(|m| m.portal),
         unproven,
+        notice_without_inquiry,
     }
 }
 
