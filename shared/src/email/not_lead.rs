@@ -87,7 +87,6 @@ const LISTING_SUBJECTS: &[&str] = &[
     "listing has expired",
     "listing was deactivated",
     "listing will expire",
-    "you may have missed a lead",
 ];
 const NEWSLETTER_SUBJECTS: &[&str] = &["newsletter", "weekly digest", "monthly digest", "webinar"];
 const RECEIPT_SUBJECTS: &[&str] = &[
@@ -264,6 +263,11 @@ mod tests {
                     &[],
                 ),
                 Some(NotALead::AccountNotice),
+            ),
+            // A missed call from an interested renter is someone to call back.
+            (
+                message("info@portal.example", "You may have missed a lead", &[]),
+                None,
             ),
             (
                 message(

@@ -47,6 +47,13 @@ const INQUIRY_PHRASES: &[&str] = &[
     "chat transcript",
     "offline message",
     "missed call",
+    "missed a call",
+    "missed a phone call",
+    "missed a lead",
+    "call from",
+    "tried calling",
+    "tried to call",
+    "text message from",
     "voicemail from",
 ];
 

@@ -79,7 +79,16 @@ pub(crate) fn sender_platform(message: &Message) -> Option<String> {
         .chars()
         .filter(char::is_ascii_alphanumeric)
         .collect();
-    let signed = from.name.as_deref().map(str::trim).filter(|n| {
+    // "RentNest Leads", "ChatPal Notifications": the platform's name before its desk's.
+    let signed = from.name.as_deref().map(|n| {
+        let words: Vec<&str> = n.split_whitespace().collect();
+        let kept = words
+            .iter()
+            .rposition(|w| !PLATFORM_WORDS.contains(&w.to_lowercase().as_str()))
+            .map_or(0, |i| i + 1);
+        words[..kept].join(" ")
+    });
+    let signed = signed.as_deref().filter(|n| {
         let squeezed: String = n
             .chars()
             .filter(|c| c.is_alphanumeric())

@@ -8,10 +8,10 @@
 use super::{is_portal_address, is_portal_name};
 use crate::email::message::{Mailbox, Message};
 use crate::email::read::{
-    Reading, SENTENCE_PHONE, bare_contacts, greeting_name, is_platform_name, is_relay,
-    is_role_address, label_values, link_contacts, metadata_meaning, own_words, personal_message,
-    quoted_line, registrable_domain, says, sentence_name, street_line, subject_name,
-    transcript_words, unquoted,
+    Reading, SENTENCE_PHONE, bare_contacts, greeting_name, is_machine_address, is_platform_name,
+    is_relay, is_role_address, label_values, link_contacts, metadata_meaning, own_words,
+    personal_message, quoted_line, registrable_domain, says, sentence_name, street_line,
+    subject_name, transcript_words, unquoted,
 };
 use crate::fields::{LeadReader, Meaning, canonical};
 use crate::normalize::RawLead;
@@ -26,6 +26,10 @@ fn is_portal(address: &str) -> bool {
 /// makes safe (a street-address line anywhere in the text).
 pub fn generic(r: &Reading, portal_mail: bool) -> RawLead {
     let message = r.message;
+    let from_machine = message
+        .from
+        .first()
+        .is_some_and(|m| is_machine_address(&m.address));
     let texts = &r.texts;
     let mut reader = LeadReader::new();
     let rules = Default::default();
@@ -141,7 +145,8 @@ pub fn generic(r: &Reading, portal_mail: bool) -> RawLead {
         && !portal_mail
         && let Some(text) = texts.first()
     {
-        if raw.note.is_none() {
+        // A no-reply notice is no one's own words.
+        if raw.note.is_none() && !from_machine {
             raw.note = personal_message(text);
         }
         if raw.phone.is_none() {
@@ -195,7 +200,7 @@ pub fn generic(r: &Reading, portal_mail: bool) -> RawLead {
         // The subject names the property more reliably than the body, whose footer may hold
         // the portal's own office address.
         && let Some(street) = street_line(&message.subject.replace(':', "\n"))
-            .or_else(|| texts.iter().find_map(|t| street_line(t)))
+            .or_else(|| texts.iter().find_map(|t| street_line(above_footer(t))))
     {
         // The city, state and ZIP after the street, when the text has them ("12 Elm St,
         // Dallas, TX 75201"): the address kept whole.
@@ -232,6 +237,12 @@ pub fn generic(r: &Reading, portal_mail: bool) -> RawLead {
         if raw.first_name.is_none() && raw.last_name.is_none() && raw.full_name.is_none() {
             raw.full_name = contacts.name;
         }
+    }
+    // A missed-call or text notice: the number it says the call came from.
+    if raw.phone.is_none() {
+        raw.phone = texts
+            .iter()
+            .find_map(|t| crate::fields::prose::caller_phone(t));
     }
     if let Some(html) = &r.html {
         let (email, phone) = link_contacts(&html.links);
@@ -286,6 +297,29 @@ pub fn generic(r: &Reading, portal_mail: bool) -> RawLead {
         raw.full_name = subject_name(&message.subject);
     }
     raw
+}
+
+/// A notice's text above its footer (the copyright line, "Our mailing address is:", the
+/// unsubscribe link): the address below is the sender's office, never the property.
+fn above_footer(text: &str) -> &str {
+    let mut at = 0;
+    for line in text.split_inclusive('\n') {
+        let lower = line.to_lowercase();
+        if [
+            "copyright",
+            "©",
+            "all rights reserved",
+            "our mailing address",
+            "unsubscribe",
+        ]
+        .iter()
+        .any(|m| lower.contains(m))
+        {
+            return &text[..at];
+        }
+        at += line.len();
+    }
+    text
 }
 
 /// The prospect's mailbox from the headers: Reply-To, then From, past portals; a relay only
