@@ -9,8 +9,10 @@
 //! verify signatures and write this header, none reads one back, and reading it is splitting
 //! on `;` once comments and quoted strings are set aside.
 
-use super::ingress::{Verdict, Verdicts};
 use super::message::Message;
+#[cfg(test)]
+use super::verdicts::aligned;
+use super::verdicts::{Verdict, Verdicts};
 
 /// The verdicts of the topmost `Authentication-Results` header `authserv_id` wrote; none
 /// when no header is that server's.
@@ -163,18 +165,6 @@ fn split_outside_quotes(text: &str, at: char) -> Vec<String> {
         }
     }
     out.into_iter().map(|s| s.trim().to_owned()).collect()
-}
-
-/// Whether `domain` (the From domain) is the domain a result was for, or beneath it: DMARC's
-/// relaxed alignment, taken without the public-suffix list, so only a parent domain the
-/// sender's own domain ends in counts (`mail.zillow.com` under `zillow.com`).
-pub fn aligned(domain: &str, authenticated: &str) -> bool {
-    let (d, a) = (
-        domain.to_ascii_lowercase(),
-        authenticated.to_ascii_lowercase(),
-    );
-    // A bare public suffix (one label) never aligns anything beneath it.
-    !a.is_empty() && a.contains('.') && (d == a || d.ends_with(&format!(".{a}")))
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ pub mod portals;
 pub mod quoted_printable;
 pub mod read;
 pub mod route;
+pub mod verdicts;
 
 use crate::envelope::{Envelope, EnvelopeBuilder, OriginKind, Step};
 use crate::lead::Assignee;
