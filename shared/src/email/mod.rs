@@ -479,7 +479,8 @@ fn read_lead(
             .reply_to
             .first()
             .or(original.from.first())
-            .filter(|m| !not_prospect(&m.address))
+            // A no-reply or notification sender is never the prospect, released or not.
+            .filter(|m| !not_prospect(&m.address) && !read::is_machine_address(&m.address))
         {
             lead.email = Some(sender.address.clone());
             if lead.first_name.is_none() && lead.last_name.is_none() {

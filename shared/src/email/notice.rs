@@ -161,7 +161,11 @@ pub fn named_platform(r: &Reading, lead: &crate::normalize::RawLead) -> Option<S
                     .trim_end_matches(['.', ',', ':', ';', '\'', '’'])
                     .trim();
                 let words: Vec<String> = name.split_whitespace().map(str::to_lowercase).collect();
-                let carrier = words.len() == 1 && CARRIERS.contains(&words[0].as_str());
+                // "Mail for Windows", "Outlook for iOS", "my iPhone": a carrier at either end.
+                let carrier = [words.first(), words.last()]
+                    .into_iter()
+                    .flatten()
+                    .any(|w| CARRIERS.contains(&w.as_str()));
                 let someone = !person.is_empty() && words.iter().any(|w| person.contains(w));
                 let domain = name.contains('.')
                     && !name.contains(' ')
@@ -178,4 +182,86 @@ pub fn named_platform(r: &Reading, lead: &crate::normalize::RawLead) -> Option<S
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::email::message::{Mailbox, Message};
+    use crate::normalize::RawLead;
+
+    fn message(from: &str, subject: &str, text: &str) -> Message {
+        Message {
+            from: vec![Mailbox {
+                name: None,
+                address: from.into(),
+            }],
+            subject: subject.into(),
+            text: Some(text.into()),
+            ..Message::default()
+        }
+    }
+
+    #[test]
+    fn the_platform_named_is_the_source_never_a_carrier_device_or_the_person() {
+        let ana = RawLead {
+            full_name: Some("Ana Silva".into()),
+            ..RawLead::default()
+        };
+        for (subject, text, want) in [
+            ("Offline message received via ChatPal", "", Some("ChatPal")),
+            (
+                "Inquiry",
+                "You have received an inquiry through the Lakeside College Housing Office website.",
+                Some("Lakeside College Housing Office"),
+            ),
+            (
+                "Hello",
+                "I'd like a tour.\n\nSent from Mail for Windows",
+                None,
+            ),
+            ("Hello", "Sent from my iPhone", None),
+            ("Re: 12 Elm", "Sent via Outlook for iOS", None),
+            ("Message", "A message from Ana Silva", None),
+            ("Note", "sent via mail.relay.example", None),
+        ] {
+            let m = message("someone@example.com", subject, text);
+            let r = Reading::new(&m);
+            assert_eq!(
+                named_platform(&r, &ana).as_deref(),
+                want,
+                "{subject} / {text}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_inquiry_is_told_from_a_notice_that_asks_nothing() {
+        for (subject, text, want) in [
+            ("New lead: Jane Doe", "jane@example.com", true),
+            (
+                "Sign-in",
+                "Visitor Name: Tomas Reyes\nVisitor Phone: 415-555-0102",
+                true,
+            ),
+            (
+                "You may have missed a lead",
+                "You received a call from 303-555-0101",
+                true,
+            ),
+            (
+                "Your free trial ends in 3 days",
+                "Upgrade now to keep your reports.",
+                false,
+            ),
+            (
+                "Scheduled maintenance",
+                "The gallery is offline on Sunday.",
+                false,
+            ),
+        ] {
+            let m = message("noreply@vendor.example", subject, text);
+            assert_eq!(has_inquiry(&Reading::new(&m)), want, "{subject}");
+        }
+    }
 }
