@@ -87,6 +87,11 @@ pub enum Step {
     Assign {
         target: LeadRef,
         assignees: Vec<Assignee>,
+        /// The whole contact, when the sender gave it with the reassignment (Zillow's):
+        /// captured with these agents when no lead is known for `target` (it came before
+        /// Inlet, or its capture was lost), instead of a reassignment Rechat cannot place.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        lead: Option<Lead>,
     },
     /// Fetch a Meta lead (known only by id) from the Graph API, then capture it, with what
     /// the sender's settings add to it (read when it was queued: delivery has no routing).
@@ -671,6 +676,7 @@ mod tests {
                     email: Some("agent@example.com".into()),
                     ..Assignee::default()
                 }],
+                lead: None,
             })
             .build();
         let v: serde_json::Value = serde_json::from_str(&env.to_json()).unwrap();

@@ -1192,3 +1192,45 @@ async fn a_mailbox_rules_forward_is_credited_by_the_portals_own_signature() {
     assert_ne!(lead["email"], "ana.agent@gmail.com", "{lead}");
     assert_eq!(e.origin.sender, "zillow", "{lead}");
 }
+
+/// A vendor's notice an agent forwards, from a no-reply sender and asking nothing, is held for
+/// review as no lead (kept, never dropped, nothing queued); its sender is never made the
+/// prospect, not even when a person releases it.
+#[tokio::test]
+async fn a_forwarded_no_reply_notice_is_held_and_its_sender_never_becomes_the_prospect() {
+    let (intake, queue, kept) = intake_keeping(true);
+    let notice = "From: Renee Castillo <renee.castillo@brokerage.example>\r\nTo: leads@in.example.com\r\nSubject: Fwd: Grace Kim viewed your profile\r\nMessage-ID: <fwd-notice-1@fixtures.example>\r\n\r\n---------- Forwarded message ---------\r\nFrom: ProNetwork <notifications-noreply@pronetwork.example>\r\nDate: Tue, Jan 5, 2027 at 9:15 AM\r\nSubject: Grace Kim viewed your profile\r\nTo: <renee.castillo@brokerage.example>\r\n\r\nSee who else viewed your profile this week: https://pronetwork.example/me\r\n";
+    let (status, body) = post(&intake, "raw", "message/rfc822", notice.into()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["code"], "NOT_A_LEAD", "{body}");
+    assert_eq!(body["kept"], true);
+    assert!(
+        body["reason"].as_str().unwrap_or("").contains("no inquiry"),
+        "{body}"
+    );
+    assert!(queue.sent.lock().unwrap().is_empty(), "nothing queued");
+    let all = kept.all();
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(all[0].kind, inlet::kept::KeptKind::NotALead);
+
+    let ctx = inlet::email::EmailContext {
+        settings: &intake.settings.email,
+        policy: &intake.settings.channels,
+        normalize: Default::default(),
+        verify_senders: false,
+    };
+    let released =
+        inlet::kept::release(&*kept, &*queue, None, &ctx, &all[0].id, Some(DEFAULT)).await;
+    if let Ok((_, e)) = &released {
+        let lead = e.captured_lead().unwrap();
+        assert!(
+            !lead
+                .email
+                .as_deref()
+                .is_some_and(|m| m.contains("pronetwork.example")),
+            "the no-reply sender was made the prospect: {lead:?}"
+        );
+    } else {
+        assert_eq!(kept.all().len(), 1, "a refused release keeps the item");
+    }
+}

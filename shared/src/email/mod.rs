@@ -12,6 +12,7 @@ pub mod html;
 pub mod ingress;
 pub mod message;
 pub mod not_lead;
+pub mod notice;
 pub mod portals;
 pub mod quoted_printable;
 pub mod read;
@@ -449,7 +450,13 @@ fn read_lead(
             && original_from
                 .as_deref()
                 .is_some_and(|d| verdicts.authenticates(d)));
-    let read = read::read_with_html(&unwrapped.original, unwrapped.html.take(), portals_trusted);
+    let read = portals::read_with_html(&unwrapped.original, unwrapped.html.take(), portals_trusted);
+    // Agents forward vendors' notices, newsletters and alerts too: one from a no-reply or
+    // notification sender that asks nothing is held for review as no lead (a person may
+    // still release it), and its sender is never made a prospect.
+    if read.notice_without_inquiry && release.is_none() {
+        return Err(not_lead::NotALead::NoticeWithoutInquiry.reason().to_owned());
+    }
     let (mut lead, portal) = (read.lead, read.portal);
     // Inlet's own addresses, the portal's recipient and the forwarding agent are never the
     // prospect.
@@ -492,7 +499,8 @@ fn read_lead(
             .reply_to
             .first()
             .or(original.from.first())
-            .filter(|m| !not_prospect(&m.address))
+            // A no-reply or notification sender is never the prospect, released or not.
+            .filter(|m| !not_prospect(&m.address) && !read::is_machine_address(&m.address))
         {
             lead.email = Some(sender.address.clone());
             if lead.first_name.is_none() && lead.last_name.is_none() {

@@ -73,10 +73,12 @@ pub enum EventAction {
         activities: Vec<Activity>,
         test: bool,
     },
-    /// New agents for a lead the sender sent before.
+    /// New agents for a lead the sender sent before; with the whole contact when the
+    /// sender gives it, to capture should no lead be known for the id.
     Reassign {
         sender_lead_id: String,
         assignees: Vec<Assignee>,
+        lead: Option<RawLead>,
     },
     /// An activity of a lead the sender sent before.
     Activity {
@@ -823,6 +825,7 @@ pub fn build(
             EventAction::Reassign {
                 sender_lead_id,
                 assignees,
+                lead,
             } => {
                 let mut assignees: Vec<Assignee> = assignees
                     .into_iter()
@@ -836,10 +839,20 @@ pub fn build(
                         .push("a reassignment with no agent to assign".into());
                     continue;
                 }
+                // The contact as it would be captured: a reading that is no lead (no way to
+                // reach anyone) leaves a plain reassignment.
+                let lead = lead.and_then(|mut raw| {
+                    raw.tags.extend(settings.tags.iter().cloned());
+                    if raw.lead_source.is_none() {
+                        raw.lead_source = settings.lead_source.clone();
+                    }
+                    normalize(raw, normalize_options).ok().map(|n| n.lead)
+                });
                 builder
                     .step(Step::Assign {
                         target: by_sender(sender_lead_id),
                         assignees,
+                        lead,
                     })
                     .build()
             }
