@@ -245,6 +245,13 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         println!(
             "  mail token    {token}  (curl -u inlet:{token} --data-binary @lead.eml http://{address}/email/raw)"
         );
+        // A provider that posts its own verdicts is believed only with its route's token.
+        for route in inlet::email::route::VERDICT_FIELD_ROUTES {
+            println!(
+                "  {route:<13} http://inlet:{}@{address}/email/{route}  (its verdict fields count only with this token)",
+                inlet::email::route::route_token(token, route)
+            );
+        }
     }
     if demo_form {
         println!("  demo form     http://{address}/forms/demo");

@@ -94,9 +94,15 @@ fn basic(user: &str, password: &str) -> String {
     )
 }
 
-/// Posts as the providers do, with the mail token as the Basic password.
+/// Posts as the providers do, with the token the README has each configured with as the
+/// Basic password: the route's own for SendGrid and CloudMailin, else the mail token.
 async fn post(intake: &Intake, provider: &str, ct: &str, body: Vec<u8>) -> (u16, Value) {
-    let auth = basic("sendgrid", MAIL_TOKEN);
+    let token = if inlet::email::route::VERDICT_FIELD_ROUTES.contains(&provider) {
+        inlet::email::route::route_token(MAIL_TOKEN, provider)
+    } else {
+        MAIL_TOKEN.to_owned()
+    };
+    let auth = basic("sendgrid", &token);
     let (status, body, _) =
         post_as(intake, &format!("/email/{provider}"), ct, body, Some(&auth)).await;
     (status, body)
@@ -1233,4 +1239,61 @@ async fn a_forwarded_no_reply_notice_is_held_and_its_sender_never_becomes_the_pr
     } else {
         assert_eq!(kept.all().len(), 1, "a refused release keeps the item");
     }
+}
+
+/// The mail token opens `/email/sendgrid`, but whoever holds it (every provider's settings,
+/// anyone testing `/email/raw`) is not SendGrid: the SPF and dkim fields of such a post are
+/// the poster's words. Only the route's own token makes them SendGrid's.
+#[tokio::test]
+async fn sendgrids_verdict_fields_count_only_with_its_routes_own_token() {
+    let (mut intake, queue, _) = intake_keeping(true);
+    intake.settings.email.agents = vec!["brokerage.example".into()];
+    intake.settings.email.forwarder_is_assignee = true;
+    let bare = FORGED_FORWARD.split_once("\r\n").unwrap().1;
+    let body = || {
+        multipart(&[
+            ("email", bare.as_bytes()),
+            ("envelope", br#"{"to":["zillow@in.example.com"]}"#),
+            ("SPF", b"pass"),
+            ("dkim", b"{@brokerage.example : pass}"),
+        ])
+    };
+    let route = inlet::email::route::route_token(MAIL_TOKEN, "sendgrid");
+    for (token, believed) in [(MAIL_TOKEN.to_owned(), false), (route.clone(), true)] {
+        queue.sent.lock().unwrap().clear();
+        let auth = basic("inlet", &token);
+        let (status, answer, _) = post_as(
+            &intake,
+            "/email/sendgrid",
+            "multipart/form-data; boundary=XB",
+            body(),
+            Some(&auth),
+        )
+        .await;
+        assert_eq!(status, 202, "{answer}");
+        let lead = serde_json::to_value(&only_lead(&queue).steps[0]).unwrap()["lead"].clone();
+        assert_eq!(!no_assignee(&lead), believed, "{token}: {lead}");
+    }
+    // Another route's own token opens nothing here, and the route token opens no other.
+    let cloudmailin = inlet::email::route::route_token(MAIL_TOKEN, "cloudmailin");
+    let (status, _, _) = post_as(
+        &intake,
+        "/email/sendgrid",
+        "multipart/form-data; boundary=XB",
+        body(),
+        Some(&basic("inlet", &cloudmailin)),
+    )
+    .await;
+    assert_eq!(status, 401);
+    let (status, _, _) = post_as(
+        &intake,
+        "/email/raw",
+        "message/rfc822",
+        bare.as_bytes().to_vec(),
+        Some(&basic("inlet", &route)),
+    )
+    .await;
+    assert_eq!(status, 401);
+    // The derivation the README gives for openssl.
+    assert_eq!(route.len(), 64);
 }

@@ -55,6 +55,23 @@ pub struct EmailSettings {
 /// The authserv-id SES writes into the mail it receives.
 pub const SES_AUTHSERV_ID: &str = "amazonses.com";
 
+/// The routes whose provider posts its own verdicts as fields (SendGrid's `SPF`/`dkim`,
+/// CloudMailin's `envelope.spf`): believed only in a post carrying that route's own token.
+pub const VERDICT_FIELD_ROUTES: [&str; 2] = ["sendgrid", "cloudmailin"];
+
+/// A route's own token, derived from the mail token: the hex HMAC-SHA256 of the route's
+/// name under the mail token (`printf sendgrid | openssl dgst -sha256 -hmac "$MAIL_TOKEN"`).
+/// The mail token opens every route; only a route's own token vouches that the post came
+/// from the provider configured with it, so only then are the provider's verdict fields
+/// believed. Whoever holds the mail token (any provider's settings, a person testing with
+/// `/email/raw`) cannot pass for SendGrid.
+pub fn route_token(http_token: &str, route: &str) -> String {
+    hex::encode(crate::web::signature::sign(
+        http_token.as_bytes(),
+        &[route.as_bytes()],
+    ))
+}
+
 /// The routes mail is posted to over HTTP, where whoever composed the mail also wrote its
 /// headers: no header verdict counts there unless `[email.verdicts_from]` names its server.
 pub const HTTP_ROUTES: [&str; 5] = ["raw", "sendgrid", "mailgun", "postmark", "cloudmailin"];
@@ -88,11 +105,11 @@ impl EmailSettings {
         let mut out = vec![("ses", format!("SES's receipt and {}", header("ses")))];
         for route in HTTP_ROUTES {
             let carrier = match route {
-                "sendgrid" => "SendGrid's SPF and dkim fields",
+                "sendgrid" => "SendGrid's SPF and dkim fields (posted with the route's own token)",
                 "mailgun" => {
                     "Mailgun's X-Mailgun-Spf, -Dkim-Check-Result and -Sflag fields (signed)"
                 }
-                "cloudmailin" => "CloudMailin's envelope SPF",
+                "cloudmailin" => "CloudMailin's envelope SPF (posted with the route's own token)",
                 _ => "",
             };
             let header = header(route);

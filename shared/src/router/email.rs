@@ -49,8 +49,22 @@ fn presented_token(req: &Request) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
-/// Refuses a mail post without the configured token: 401, before anything is read.
-fn require_token(req: &Request, expected: Option<&str>) -> Result<(), IntakeError> {
+/// Which token a mail post presented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Presented {
+    /// The mail token, which opens every route.
+    MailToken,
+    /// The route's own (`route::route_token`): the provider configured with it.
+    RouteToken,
+}
+
+/// Refuses a mail post without the configured token, or the route's own: 401, before
+/// anything is read.
+fn require_token(
+    req: &Request,
+    expected: Option<&str>,
+    route: &str,
+) -> Result<Presented, IntakeError> {
     let refuse = |message: &str| {
         let mut e = IntakeError::unauthorized(message);
         e.authenticate = Some("Basic realm=\"inlet-email\"");
@@ -61,7 +75,13 @@ fn require_token(req: &Request, expected: Option<&str>) -> Result<(), IntakeErro
             "mail over HTTP is refused until [email] http_token (INLET_EMAIL_HTTP_TOKEN) is set",
         ));
     };
-    crate::web::signature::shared_secret(presented_token(req).as_deref(), expected, "token")
+    let given = presented_token(req);
+    let own = crate::email::route::route_token(expected, route);
+    if crate::web::signature::shared_secret(given.as_deref(), &own, "token").is_ok() {
+        return Ok(Presented::RouteToken);
+    }
+    crate::web::signature::shared_secret(given.as_deref(), expected, "token")
+        .map(|_| Presented::MailToken)
         .map_err(|_| refuse("mail posts need the mail token: as the Basic password, or ?token="))
 }
 
@@ -120,9 +140,15 @@ impl Intake {
         req: &Request,
     ) -> Result<Response, IntakeError> {
         let settings = &self.settings.email;
-        if TOKEN_PROVIDERS.contains(&provider) {
-            require_token(req, settings.http_token.as_deref())?;
-        }
+        let presented = if TOKEN_PROVIDERS.contains(&provider) {
+            Some(require_token(
+                req,
+                settings.http_token.as_deref(),
+                provider,
+            )?)
+        } else {
+            None
+        };
         let limit = self.settings.email_body_limit;
         if req.body().len() > limit {
             return Err(mail_too_large(limit));
@@ -135,6 +161,19 @@ impl Intake {
             chrono::Utc::now().timestamp(),
         )
         .await?;
+        let mut inbound = inbound;
+        if presented == Some(Presented::MailToken)
+            && crate::email::route::VERDICT_FIELD_ROUTES.contains(&provider)
+        {
+            // The mail token proves the post is someone's with the token, not the provider's:
+            // its verdict fields are whoever posted's. Spam and virus flags only hold mail
+            // back, so they stay.
+            inbound.verdicts = crate::email::Verdicts {
+                spam: inbound.verdicts.spam,
+                virus: inbound.verdicts.virus,
+                ..Default::default()
+            };
+        }
         let replay_key = inbound.signed_token.as_deref().map(mailgun_token_key);
         if let Some(key) = &replay_key
             && self
