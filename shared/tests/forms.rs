@@ -509,9 +509,29 @@ async fn captcha_answers_are_checked_with_the_provider_using_the_configured_secr
             "{form} {answer}"
         );
     }
+    // The client's own X-Forwarded-For is never passed on as the address the answer came from.
+    let r = send(
+        &s,
+        post(
+            "/forms/turnstile",
+            "application/x-www-form-urlencoded",
+            "email=xff%40example.com&cf-turnstile-response=pass",
+            &[("x-forwarded-for", "198.51.100.77")],
+        ),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    assert!(
+        !double
+            .remote_ips()
+            .iter()
+            .any(|ip| ip.contains("198.51.100.77")),
+        "{:?}",
+        double.remote_ips()
+    );
     let seen = double.seen();
     assert!(seen.iter().all(|(secret, _)| secret == "captcha-secret"));
-    assert_eq!(seen.len(), 4, "no answer is not sent to the provider");
+    assert_eq!(seen.len(), 5, "no answer is not sent to the provider");
     let lead = queued(&s)[0].captured_lead().unwrap().clone();
     assert!(
         !lead.note.as_deref().unwrap_or("").contains("pass"),

@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 pub struct CaptchaDouble {
     url: String,
     seen: Arc<Mutex<Vec<(String, String)>>>,
+    ips: Arc<Mutex<Vec<String>>>,
     accept: tokio::task::JoinHandle<()>,
 }
 
@@ -29,16 +30,17 @@ impl CaptchaDouble {
             .expect("bind the captcha double");
         let url = format!("http://{}/siteverify", listener.local_addr().unwrap());
         let seen: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
-        let (s, secret) = (seen.clone(), secret.to_owned());
+        let ips: Arc<Mutex<Vec<String>>> = Arc::default();
+        let (s, secret, i) = (seen.clone(), secret.to_owned(), ips.clone());
         let accept = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
-                let (s, secret) = (s.clone(), secret.clone());
+                let (s, secret, i) = (s.clone(), secret.clone(), i.clone());
                 tokio::spawn(async move {
                     let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                        let (s, secret) = (s.clone(), secret.clone());
+                        let (s, secret, i) = (s.clone(), secret.clone(), i.clone());
                         async move {
                             let body = req
                                 .into_body()
@@ -55,6 +57,10 @@ impl CaptchaDouble {
                             };
                             let (given, response) = (field("secret"), field("response"));
                             s.lock().unwrap().push((given.clone(), response.clone()));
+                            let ip = field("remoteip");
+                            if !ip.is_empty() {
+                                i.lock().unwrap().push(ip);
+                            }
                             let answer = if given != secret || !response.starts_with("pass") {
                                 serde_json::json!({"success": false, "error-codes": ["invalid-input-response"]})
                             } else if let Some(score) = response
@@ -76,7 +82,12 @@ impl CaptchaDouble {
                 });
             }
         });
-        CaptchaDouble { url, seen, accept }
+        CaptchaDouble {
+            url,
+            seen,
+            ips,
+            accept,
+        }
     }
 
     /// The verify URL to configure.
@@ -87,5 +98,10 @@ impl CaptchaDouble {
     /// (secret, response) pairs it was asked about.
     pub fn seen(&self) -> Vec<(String, String)> {
         self.seen.lock().unwrap().clone()
+    }
+
+    /// The `remoteip`s it was given.
+    pub fn remote_ips(&self) -> Vec<String> {
+        self.ips.lock().unwrap().clone()
     }
 }

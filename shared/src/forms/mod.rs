@@ -565,13 +565,13 @@ impl FormContext<'_> {
             if answer.is_empty() {
                 return Some(Spam::Captcha("no answer".into()));
             }
+            // The address the server saw (the socket's, or API Gateway's sourceIp), never a
+            // header the client writes: the captcha service weighs the answer by it.
             let ip = req
-                .headers()
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split(',').next())
-                .map(str::trim);
-            if let Err(s) = self.captcha.verify(captcha, &answer, ip).await {
+                .extensions()
+                .get::<crate::web::ClientAddr>()
+                .map(|c| c.0.to_string());
+            if let Err(s) = self.captcha.verify(captcha, &answer, ip.as_deref()).await {
                 return Some(s);
             }
         }
