@@ -235,6 +235,30 @@ impl Envelope {
             _ => None,
         })
     }
+
+    /// The lead source its read is profiled under (`crate::profile`): the portal or sender
+    /// that read it, or for mail the generic reader took, the sending site's domain (the
+    /// lead's `lead_source`, which the reader sets from the sender's domain).
+    pub fn profile_source(&self) -> &str {
+        let sender = self.origin.sender.as_str();
+        if sender == "email"
+            && let Some(domain) = self
+                .captured_lead()
+                .and_then(|l| l.lead_source.as_deref())
+                .filter(|s| is_domain(s))
+        {
+            return domain;
+        }
+        sender
+    }
+}
+
+/// A lower-case domain name (`newportal.example`), as the generic reader writes a site's.
+fn is_domain(s: &str) -> bool {
+    s.contains('.')
+        && s.len() <= 100
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
 }
 
 /// The digests a lead can be found by in the ledger (`ledger::search`): its email, its

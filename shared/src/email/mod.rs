@@ -10,6 +10,7 @@ pub mod confirmation;
 pub mod forward;
 pub mod html;
 pub mod ingress;
+pub mod labels;
 pub mod message;
 pub mod not_lead;
 pub mod portals;
@@ -433,7 +434,21 @@ fn read_lead(
             && original_from
                 .as_deref()
                 .is_some_and(|d| verdicts.authenticates(d)));
-    let read = read::read_with_html(&unwrapped.original, unwrapped.html.take(), portals_trusted);
+    // The routing file's rules for the sender's labels (`[email.fields]`). Whoever writes the
+    // From address picks them, which is safe: they change how labels are read, never where
+    // the lead goes nor whether its sender is believed.
+    let labels = unwrapped
+        .original
+        .from
+        .first()
+        .and_then(|f| ctx.settings.fields.for_sender(&f.address))
+        .unwrap_or(labels::LabelRules::none());
+    let read = read::read_with_html(
+        &unwrapped.original,
+        unwrapped.html.take(),
+        portals_trusted,
+        labels,
+    );
     let (mut lead, portal) = (read.lead, read.portal);
     // Inlet's own addresses, the portal's recipient and the forwarding agent are never the
     // prospect.

@@ -5,9 +5,10 @@
 //! address is never the prospect's.
 
 use super::html::HtmlReading;
+use super::labels::LabelRules;
 use super::message::{Mailbox, Message};
 use super::portals::{self, Portal, is_portal_address, is_portal_name, on_domain};
-use crate::fields::{LeadReader, Meaning, canonical, meaning_of};
+use crate::fields::{LeadReader, Meaning, canonical};
 use crate::normalize::RawLead;
 use regex::Regex;
 use serde_json::Value;
@@ -80,6 +81,20 @@ fn sender_platform(message: &Message) -> Option<String> {
     (labels.len() >= keep).then(|| labels[labels.len() - keep..].join("."))
 }
 
+/// The source a message's reads are profiled under (`crate::profile`), read from its sender
+/// alone, as mail read as no lead has nothing else: the portal whose domain sent it, else
+/// the sending site's domain. None for a person's own mail.
+pub fn profile_source(message: &Message) -> Option<String> {
+    let from = message.from.first()?;
+    let portal = portals::MODULES
+        .iter()
+        .find(|m| m.portal.domains.iter().any(|d| on_domain(&from.address, d)));
+    match portal {
+        Some(m) => Some(m.portal.source.to_ascii_lowercase()),
+        None => sender_platform(message),
+    }
+}
+
 pub fn is_relay(address: &str) -> bool {
     RELAYS.iter().any(|r| on_domain(address, r))
 }
@@ -99,6 +114,8 @@ pub struct Reading<'a> {
     pub lower_text: String,
     /// The subject, lower-cased, for subject recognition.
     pub lower_subject: String,
+    /// How the routing file says to read this sender's labels (`[email.fields]`).
+    pub labels: &'a LabelRules,
 }
 
 impl<'a> Reading<'a> {
@@ -118,7 +135,13 @@ impl<'a> Reading<'a> {
             html,
             lower_text,
             lower_subject: message.subject.to_lowercase(),
+            labels: LabelRules::none(),
         }
+    }
+
+    /// This reading with the routing file's rules for its sender's labels.
+    pub fn with_labels(self, labels: &'a LabelRules) -> Self {
+        Reading { labels, ..self }
     }
 
     /// Every line of every rendering, trimmed.
@@ -185,13 +208,17 @@ fn metadata_meaning(name: &str) -> Meaning {
 }
 
 /// `Label: value` pairs in text (a value may sit on the line after its label), and
-/// two-cell rows of HTML tables.
-pub fn label_values(text: &str, html: Option<&HtmlReading>) -> Vec<(String, String)> {
+/// two-cell rows of HTML tables; `rules` names labels the alias table does not know.
+pub fn label_values(
+    text: &str,
+    html: Option<&HtmlReading>,
+    rules: &LabelRules,
+) -> Vec<(String, String)> {
     let mut pairs = Vec::new();
-    label_values_into(text, html, &mut pairs);
+    label_values_into(text, html, rules, &mut pairs);
     // A sentence that mentions "email" or "phone" ("Visit this link to stop these emails:
     // http://…") is no label when its value is no address or number.
-    pairs.retain(|(label, value)| match meaning_of(&canonical(label)) {
+    pairs.retain(|(label, value)| match rules.meaning(label) {
         Meaning::Email => value.contains('@'),
         Meaning::Phone => value.chars().filter(char::is_ascii_digit).count() >= 7,
         _ => true,
@@ -199,20 +226,25 @@ pub fn label_values(text: &str, html: Option<&HtmlReading>) -> Vec<(String, Stri
     pairs
 }
 
-fn label_values_into(text: &str, html: Option<&HtmlReading>, pairs: &mut Vec<(String, String)>) {
+fn label_values_into(
+    text: &str,
+    html: Option<&HtmlReading>,
+    rules: &LabelRules,
+    pairs: &mut Vec<(String, String)>,
+) {
+    let known = |label: &str| !matches!(rules.meaning(label), Meaning::Unknown);
     let lines: Vec<&str> = text.lines().map(str::trim).collect();
     let mut i = 0;
     while i < lines.len() {
         let line = lines[i];
-        // A line that is exactly a well-known label ("Name", "Phone", "MLS ID") with its
-        // value on the next line, as table-laid-out emails render. Only the table's own
-        // entries count here, not keys it merely guesses at.
+        // A line that is exactly a well-known label ("Name", "Phone", "MLS ID"), or one the
+        // routing file names, with its value on the next line, as table-laid-out emails
+        // render. Only the table's own entries count here, not keys it merely guesses at.
         let bare = line.trim_end_matches(['*', ':']).trim();
         if !line.contains(':')
-            && bare.len() <= 30
             && i + 1 < lines.len()
             && !lines[i + 1].is_empty()
-            && exact_label(bare)
+            && (bare.len() <= 30 && exact_label(bare) || bare.len() <= 80 && rules.names(bare))
         {
             pairs.push((
                 bare.to_owned(),
@@ -226,7 +258,7 @@ fn label_values_into(text: &str, html: Option<&HtmlReading>, pairs: &mut Vec<(St
         if let Some(rest) = line.strip_prefix('[')
             && let Some((label, value)) = rest.split_once(']')
             && !label.contains("://")
-            && !matches!(meaning_of(&canonical(label)), Meaning::Unknown)
+            && known(label)
         {
             let mut value = value.trim().to_owned();
             let rule = |l: &str| l.starts_with('[') || l.starts_with("___") || l.starts_with("---");
@@ -245,16 +277,15 @@ fn label_values_into(text: &str, html: Option<&HtmlReading>, pairs: &mut Vec<(St
         }
         if let Some((label, value)) = line.split_once(':') {
             let label = label.trim().trim_end_matches(['*', '#']).trim();
-            let known = !matches!(meaning_of(&canonical(label)), Meaning::Unknown);
-            if known && !label.is_empty() && label.len() <= 80 && !label.contains("http") {
+            if known(label) && !label.is_empty() && label.len() <= 80 && !label.contains("http") {
                 // A required-field marker ("Name: * Ana") is not part of the value.
                 let value = value.trim().trim_start_matches('*').trim();
-                if matches!(meaning_of(&canonical(label)), Meaning::Message) {
+                if matches!(rules.meaning(label), Meaning::Message) {
                     // A message runs on over the lines after its label ("Comments: Hello,",
                     // a blank line, then what they wrote), up to the next label, a rule or a
                     // signature's dashes.
                     let mut message = value.to_owned();
-                    while i + 1 < lines.len() && !ends_message(lines[i + 1]) {
+                    while i + 1 < lines.len() && !ends_message(lines[i + 1], rules) {
                         i += 1;
                         message.push('\n');
                         message.push_str(lines[i]);
@@ -269,29 +300,64 @@ fn label_values_into(text: &str, html: Option<&HtmlReading>, pairs: &mut Vec<(St
                 } else if !value.is_empty() {
                     pairs.push((label.to_owned(), value.to_owned()));
                 }
+                i += 1;
+                continue;
             }
+        }
+        // A label the routing file names, then its value on the same line without a colon
+        // ("Best number to text  214-555-0123", "Teléfono – 214 555 0123"): only the
+        // operator's own labels, which no sentence is likely to start with.
+        if let Some((label, value)) = ruled_prefix(line, rules) {
+            pairs.push((label.to_owned(), value.to_owned()));
         }
         i += 1;
     }
     for (label, value) in html.iter().flat_map(|h| &h.two_cell_rows) {
         let label = label.trim_end_matches(':').trim();
-        if !matches!(meaning_of(&canonical(label)), Meaning::Unknown) && label.len() <= 80 {
+        if known(label) && label.len() <= 80 {
             pairs.push((label.to_owned(), value.clone()));
         }
     }
 }
 
+/// A line that starts with a label `rules` names, ended at a word boundary, then the value:
+/// the longest such label wins.
+fn ruled_prefix<'l>(line: &'l str, rules: &LabelRules) -> Option<(&'l str, &'l str)> {
+    if rules.is_empty() {
+        return None;
+    }
+    let mut found = None;
+    for (at, c) in line.char_indices() {
+        if c.is_alphanumeric() {
+            continue;
+        }
+        let (label, rest) = line.split_at(at);
+        let value = rest.trim_start_matches(|c: char| {
+            c.is_whitespace() || matches!(c, '-' | '–' | '—' | '=' | '>' | '|' | '*')
+        });
+        if !value.is_empty() && rules.names(label) {
+            found = Some((label.trim(), value.trim()));
+        }
+    }
+    found
+}
+
 /// Where a message that runs on over lines ends: another known label, a rule, a
 /// signature's dashes, a quoted or forwarded block.
-fn ends_message(line: &str) -> bool {
+fn ends_message(line: &str, rules: &LabelRules) -> bool {
     let rule = ["--", "__", "==", "**"].iter().any(|r| line.starts_with(r));
     let labelled = line.split_once(':').is_some_and(|(label, _)| {
         let label = label.trim();
         label.len() <= 40
             && !label.contains("http")
-            && !matches!(meaning_of(&canonical(label)), Meaning::Unknown)
+            && !matches!(rules.meaning(label), Meaning::Unknown)
     });
-    rule || labelled || line.starts_with('>') || line.starts_with("On ") && line.ends_with("wrote:")
+    let ruled = ruled_prefix(line, rules).is_some()
+        || rules.names(line.trim_end_matches(['*', ':']).trim());
+    rule || labelled
+        || ruled
+        || line.starts_with('>')
+        || line.starts_with("On ") && line.ends_with("wrote:")
 }
 
 /// A label the alias table lists itself (not one it guesses from a word in it).
@@ -695,7 +761,7 @@ fn quoted_line(text: &str) -> Option<String> {
 /// The lead in a message: its portal's module when one recognizes it, else the generic
 /// reading; and the portal.
 pub fn read(message: &Message) -> (RawLead, Option<&'static Portal>) {
-    let read = read_with_html(message, None, true);
+    let read = read_with_html(message, None, true, LabelRules::none());
     (read.lead, read.portal)
 }
 
@@ -710,11 +776,17 @@ pub struct Read {
     pub unproven: Option<&'static Portal>,
 }
 
-/// `read`, with the message's HTML part already read when `html` is given. With
-/// `portals_trusted` false (the sender is not proven to be who it says), a portal's layout
-/// is not believed: its module could be fed a forged message to credit a lead to it.
-pub fn read_with_html(message: &Message, html: Option<HtmlReading>, portals_trusted: bool) -> Read {
-    let reading = Reading::with_html(message, html);
+/// `read`, with the message's HTML part already read when `html` is given, and its labels
+/// read as `labels` says where it names them. With `portals_trusted` false (the sender is
+/// not proven to be who it says), a portal's layout is not believed: its module could be fed
+/// a forged message to credit a lead to it.
+pub fn read_with_html(
+    message: &Message,
+    html: Option<HtmlReading>,
+    portals_trusted: bool,
+    labels: &LabelRules,
+) -> Read {
+    let reading = Reading::with_html(message, html).with_labels(labels);
     let recognized = portals::recognize(&reading);
     let (module, unproven) = match recognized {
         Some(m) if !portals_trusted => (None, Some(m.portal)),
@@ -745,7 +817,6 @@ pub fn generic(r: &Reading, portal_mail: bool) -> RawLead {
     let message = r.message;
     let texts = &r.texts;
     let mut reader = LeadReader::new();
-    let rules = Default::default();
     for (name, content) in r.html.iter().flat_map(|h| &h.lead_metadata) {
         match metadata_meaning(name) {
             Meaning::Unknown => {}
@@ -764,13 +835,13 @@ pub fn generic(r: &Reading, portal_mail: bool) -> RawLead {
             None
         };
         let mut here = std::collections::HashSet::new();
-        for (label, value) in label_values(text, html) {
+        for (label, value) in label_values(text, html, r.labels) {
             labelled = true;
-            let key = canonical(&label);
+            let key = super::labels::label_key(&label);
             if earlier.contains(&key) || !here.insert((key, value.clone())) {
                 continue;
             }
-            reader.field(&label, &Value::String(value), &rules);
+            reader.with_meaning(&label, r.labels.meaning(&label), &Value::String(value));
         }
         earlier.extend(here.into_iter().map(|(k, _)| k));
     }
@@ -978,7 +1049,7 @@ mod tests {
         let table = crate::email::html::read(
             "<table><tr><td>Email Address</td><td>ana@example.com</td></tr><tr><td>Irrelevant</td><td>x</td></tr></table>",
         );
-        let pairs = label_values(text, Some(&table));
+        let pairs = label_values(text, Some(&table), LabelRules::none());
         assert!(pairs.contains(&("Phone Number".into(), "(214) 555-0123".into())));
         assert!(pairs.contains(&("Email Address".into(), "ana@example.com".into())));
         assert!(!pairs.iter().any(|(l, _)| l == "Irrelevant"));
