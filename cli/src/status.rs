@@ -286,7 +286,9 @@ pub fn needs_person(reading: &Reading, dead: &[DeadMessage]) -> bool {
 /// to do.
 pub fn drift_lines(reading: &Reading) -> Vec<String> {
     let Some(drifts) = &reading.parsing else {
-        return vec!["  parsing              unknown (the sources' profiles cannot be read)".into()];
+        return vec![
+            "  parsing              unknown (the sources' profiles cannot be read)".into(),
+        ];
     };
     if drifts.is_empty() {
         return vec!["  parsing              ok".into()];

@@ -639,7 +639,8 @@ impl Config {
         }
         self.email = email;
         if let Some(parsing) = routing.get("parsing") {
-            self.drift = crate::profile::DriftRule::from_toml(parsing).map_err(section("[parsing]"))?;
+            self.drift =
+                crate::profile::DriftRule::from_toml(parsing).map_err(section("[parsing]"))?;
         }
         // `[console] token` and `metrics_token` (or `env:NAME`); the environment and the
         // stack's secret win.

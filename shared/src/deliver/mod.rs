@@ -675,8 +675,7 @@ impl Delivery<'_> {
             judged,
         );
         let source = crate::profile::source_of(envelope);
-        crate::profile::store::record(self.ledger, &source, read, &self.options.drift, true)
-            .await;
+        crate::profile::store::record(self.ledger, &source, read, &self.options.drift, true).await;
     }
 
     /// The ledger record for this envelope: new, resumed, or a duplicate's. Creating comes

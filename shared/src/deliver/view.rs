@@ -335,6 +335,7 @@ mod tests {
             received_at: at(received_ago),
             lead_key: "l".into(),
             sender: "s".into(),
+            source: None,
             status,
             rechat_lead_id: None,
             steps: vec![],

@@ -141,7 +141,9 @@ impl SenderLabels {
             let domain = name.rsplit_once('@').map_or(name.as_str(), |(_, d)| d);
             if domain.is_empty()
                 || !domain.contains('.')
-                || name.chars().any(|c| c.is_whitespace() || c == '<' || c == '>')
+                || name
+                    .chars()
+                    .any(|c| c.is_whitespace() || c == '<' || c == '>')
             {
                 return Err(format!(
                     "{at}: {sender:?} is neither a sender's address nor its domain"
@@ -240,7 +242,10 @@ mod tests {
         assert!(err.contains("email.fields.\"newportal.example\""), "{err}");
         assert!(err.contains("phone"), "names the fields it takes: {err}");
         let err = read("[fields.newportal]\nA = \"phone\"\n").unwrap_err();
-        assert!(err.contains("neither a sender's address nor its domain"), "{err}");
+        assert!(
+            err.contains("neither a sender's address nor its domain"),
+            "{err}"
+        );
         let err = read("[fields.\"a.example\"]\nA = 1\n").unwrap_err();
         assert!(err.contains("must be a field name"), "{err}");
         let err = read("[fields]\n\"a.example\" = \"phone\"\n").unwrap_err();

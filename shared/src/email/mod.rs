@@ -437,7 +437,7 @@ fn read_lead(
     // The routing file's rules for the sender's labels (`[email.fields]`). Whoever writes the
     // From address picks them, which is safe: they change how labels are read, never where
     // the lead goes nor whether its sender is believed.
-    let labels = unwrapped
+    let label_rules = unwrapped
         .original
         .from
         .first()
@@ -447,7 +447,7 @@ fn read_lead(
         &unwrapped.original,
         unwrapped.html.take(),
         portals_trusted,
-        labels,
+        label_rules,
     );
     let (mut lead, portal) = (read.lead, read.portal);
     // Inlet's own addresses, the portal's recipient and the forwarding agent are never the

@@ -72,8 +72,8 @@ pub enum Judged {
     NoLead,
 }
 
-/// One read of a source: when, and its fields and judgement in one byte (bits 0–4 the
-/// fields, 5 unsure, 6 no lead). Stored as `[seconds, bits]`.
+/// One read of a source: when (milliseconds), and its fields and judgement in one byte
+/// (bits 0–4 the fields, 5 unsure, 6 no lead). Stored as `[millis, bits]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Read(i64, u8);
 
@@ -88,11 +88,13 @@ impl Read {
             Judged::Unsure => UNSURE,
             Judged::NoLead => NO_LEAD_BIT,
         };
-        Read(at.timestamp(), bits)
+        Read(at.timestamp_millis(), bits)
     }
 
     pub fn at(&self) -> DateTime<Utc> {
-        Utc.timestamp_opt(self.0, 0).single().unwrap_or_default()
+        Utc.timestamp_millis_opt(self.0)
+            .single()
+            .unwrap_or_default()
     }
 
     pub fn carries(&self, field: Field) -> bool {
@@ -250,7 +252,8 @@ pub struct Drift {
     /// A lead field (`phone`), or `no_lead`.
     pub field: String,
     pub since: DateTime<Utc>,
-    /// The reads since then (the affected leads, or the no-lead mail).
+    /// The newest reads that show it: the leads in a row without the field, or the no-lead
+    /// and unsure readings among the newest (the profile's window at most).
     pub reads: usize,
 }
 
@@ -292,11 +295,7 @@ impl Profile {
     /// When the newest lead reads began to lack a usual `field`, if they do by the rule.
     fn field_drift(&self, field: Field, rule: &DriftRule) -> Option<DateTime<Utc>> {
         let leads: Vec<&Read> = self.reads.iter().filter(|r| r.is_lead()).collect();
-        let missing = leads
-            .iter()
-            .rev()
-            .take_while(|r| !r.carries(field))
-            .count();
+        let missing = leads.iter().rev().take_while(|r| !r.carries(field)).count();
         if missing < rule.missing_in_row {
             return None;
         }
@@ -330,7 +329,11 @@ impl Profile {
         if now < rule.bad_share || now - before_bad < rule.bad_jump {
             return None;
         }
-        self.reads.iter().skip(split).find(|r| r.is_bad()).map(Read::at)
+        self.reads
+            .iter()
+            .skip(split)
+            .find(|r| r.is_bad())
+            .map(Read::at)
     }
 
     /// Forgets a drift a person says is no fault (the new template has no phone). Whether
@@ -349,11 +352,30 @@ impl Profile {
     pub fn drifts(&self, source: &str) -> Vec<Drift> {
         self.drifting
             .iter()
-            .map(|(field, since)| Drift {
-                source: source.to_owned(),
-                field: field.clone(),
-                since: *since,
-                reads: self.reads.iter().filter(|r| r.at() >= *since).count(),
+            .map(|(name, since)| {
+                let field = Field::ALL.into_iter().find(|f| f.as_str() == name);
+                let reads = match field {
+                    Some(field) => self
+                        .reads
+                        .iter()
+                        .rev()
+                        .filter(|r| r.is_lead())
+                        .take_while(|r| !r.carries(field))
+                        .count(),
+                    None => self
+                        .reads
+                        .iter()
+                        .rev()
+                        .take_while(|r| r.at() >= *since)
+                        .filter(|r| r.is_bad())
+                        .count(),
+                };
+                Drift {
+                    source: source.to_owned(),
+                    field: name.clone(),
+                    since: *since,
+                    reads,
+                }
             })
             .collect()
     }

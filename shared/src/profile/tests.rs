@@ -12,7 +12,10 @@ const NO_PHONE: &[Field] = &[Field::Email, Field::Name, Field::Note];
 fn feed(p: &mut Profile, n: usize, fields: &[Field], judged: Judged, minute: &mut i64) {
     let rule = DriftRule::default();
     for _ in 0..n {
-        p.observe(Read::new(t0() + Duration::minutes(*minute), fields, judged), &rule);
+        p.observe(
+            Read::new(t0() + Duration::minutes(*minute), fields, judged),
+            &rule,
+        );
         *minute += 1;
     }
 }
@@ -29,7 +32,11 @@ fn thirty_with_a_phone_then_ten_without_is_drift_of_the_phone_and_one_with_clear
     assert_eq!(drifts.len(), 1, "{drifts:?}");
     assert_eq!(drifts[0].source, "newportal.example");
     assert_eq!(drifts[0].field, "phone");
-    assert_eq!(drifts[0].since, t0() + Duration::minutes(30), "the first read without");
+    assert_eq!(
+        drifts[0].since,
+        t0() + Duration::minutes(30),
+        "the first read without"
+    );
     assert_eq!(drifts[0].reads, 10);
     // More without: the same drift, since the same time, with more leads affected.
     feed(&mut p, 5, NO_PHONE, Judged::Lead, &mut m);
@@ -60,7 +67,10 @@ fn dismissed_stays_dismissed_until_the_field_returns_and_then_goes_again() {
     assert!(!p.dismiss("phone"), "nothing left to dismiss");
     assert!(p.drifts("s").is_empty());
     feed(&mut p, 20, NO_PHONE, Judged::Lead, &mut m);
-    assert!(p.drifts("s").is_empty(), "the new template really has no phone");
+    assert!(
+        p.drifts("s").is_empty(),
+        "the new template really has no phone"
+    );
     // The phone comes back for long enough to be usual again, then goes: a new drift.
     feed(&mut p, 100, ALL, Judged::Lead, &mut m);
     feed(&mut p, 10, NO_PHONE, Judged::Lead, &mut m);
@@ -73,7 +83,13 @@ fn a_rare_field_never_drifts_and_one_odd_mail_does_not() {
     let mut m = 0;
     // A listing in half the reads: not usual, so its absence is nothing.
     for _ in 0..30 {
-        feed(&mut p, 1, &[Field::Email, Field::Listing], Judged::Lead, &mut m);
+        feed(
+            &mut p,
+            1,
+            &[Field::Email, Field::Listing],
+            Judged::Lead,
+            &mut m,
+        );
         feed(&mut p, 1, &[Field::Email], Judged::Lead, &mut m);
     }
     feed(&mut p, 20, &[Field::Email], Judged::Lead, &mut m);
@@ -109,7 +125,10 @@ fn a_burst_of_no_lead_mail_is_drift_of_the_reading_and_clears_when_leads_return(
     feed(&mut p, 10, &[], Judged::NoLead, &mut m);
     assert_eq!(p.drifts("zillow").len(), 1);
     feed(&mut p, 6, ALL, Judged::Lead, &mut m);
-    assert!(p.drifts("zillow").is_empty(), "six of the newest ten are leads");
+    assert!(
+        p.drifts("zillow").is_empty(),
+        "six of the newest ten are leads"
+    );
 }
 
 #[test]
@@ -129,29 +148,54 @@ fn a_source_that_is_always_unsure_is_not_drifting() {
 fn sources_are_bounded_and_no_lead_mail_makes_no_profile() {
     let mut all = Profiles::default();
     let rule = DriftRule::default();
-    all.observe("spam.example", Read::new(t0(), &[], Judged::NoLead), &rule, false);
+    all.observe(
+        "spam.example",
+        Read::new(t0(), &[], Judged::NoLead),
+        &rule,
+        false,
+    );
     assert!(all.sources.is_empty());
     for i in 0..MAX_SOURCES + 5 {
         let at = t0() + Duration::minutes(i as i64);
-        all.observe(&format!("s{i}.example"), Read::new(at, ALL, Judged::Lead), &rule, true);
+        all.observe(
+            &format!("s{i}.example"),
+            Read::new(at, ALL, Judged::Lead),
+            &rule,
+            true,
+        );
     }
     assert_eq!(all.sources.len(), MAX_SOURCES);
-    assert!(!all.sources.contains_key("s0.example"), "the longest unread made room");
-    assert!(all.sources.contains_key(&format!("s{}.example", MAX_SOURCES + 4)));
+    assert!(
+        !all.sources.contains_key("s0.example"),
+        "the longest unread made room"
+    );
+    assert!(
+        all.sources
+            .contains_key(&format!("s{}.example", MAX_SOURCES + 4))
+    );
 }
 
 #[test]
 fn a_read_is_a_time_and_a_byte() {
     let read = Read::new(t0(), &[Field::Phone, Field::Listing], Judged::Unsure);
-    assert_eq!(serde_json::to_string(&read).unwrap(), format!("[{},{}]", t0().timestamp(), 2 | 16 | 32));
+    assert_eq!(
+        serde_json::to_string(&read).unwrap(),
+        format!("[{},{}]", t0().timestamp_millis(), 2 | 16 | 32)
+    );
     assert!(read.carries(Field::Phone) && !read.carries(Field::Email) && read.is_lead());
 }
 
 #[test]
 fn thresholds_are_settings_and_bad_ones_are_refused() {
-    let t: toml::Table = "[parsing]\ndrift_min_reads = 50\ndrift_carried_share = 0.8\ndrift_missing_in_row = 5\n".parse().unwrap();
+    let t: toml::Table =
+        "[parsing]\ndrift_min_reads = 50\ndrift_carried_share = 0.8\ndrift_missing_in_row = 5\n"
+            .parse()
+            .unwrap();
     let rule = DriftRule::from_toml(&t["parsing"]).unwrap();
-    assert_eq!((rule.min_reads, rule.carried_share, rule.missing_in_row), (50, 0.8, 5));
+    assert_eq!(
+        (rule.min_reads, rule.carried_share, rule.missing_in_row),
+        (50, 0.8, 5)
+    );
     assert_eq!(rule.recent, 10);
     for bad in [
         "drift_min_reads = 0",
@@ -175,11 +219,21 @@ fn the_source_of_a_generic_reading_is_its_sites_domain() {
     };
     let envelope = |sender: &str, source: Option<&str>| {
         EnvelopeBuilder::new(OriginKind::Email, sender, "c", b"x")
-            .step(Step::Capture { lead: lead(source), sender_lead_id: None })
+            .step(Step::Capture {
+                lead: lead(source),
+                sender_lead_id: None,
+            })
             .build()
     };
-    assert_eq!(source_of(&envelope("email", Some("newportal.example"))), "newportal.example");
-    assert_eq!(source_of(&envelope("email", Some("NewPortal.example"))), "email", "no reader writes it so");
+    assert_eq!(
+        source_of(&envelope("email", Some("newportal.example"))),
+        "newportal.example"
+    );
+    assert_eq!(
+        source_of(&envelope("email", Some("NewPortal.example"))),
+        "email",
+        "no reader writes it so"
+    );
     assert_eq!(source_of(&envelope("email", Some("Website"))), "email");
     assert_eq!(source_of(&envelope("zillow", Some("Zillow"))), "zillow");
 }
