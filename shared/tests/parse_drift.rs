@@ -17,8 +17,12 @@ use std::time::Duration;
 const CHANNEL: &str = "55f5d0b8-3f4e-4b8e-9d6a-0c1b2a3d745f";
 
 fn mail(n: usize, phone_label: &str) -> Vec<u8> {
+    mail_from("newportal.example", n, phone_label)
+}
+
+fn mail_from(site: &str, n: usize, phone_label: &str) -> Vec<u8> {
     format!(
-        "MIME-Version: 1.0\r\nMessage-ID: <inq-{n}@newportal.example>\r\nFrom: New Portal <leads@newportal.example>\r\nTo: leads@in.example.com\r\nSubject: New inquiry {n}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nYou have a new inquiry.\r\n\r\nName: Pat Doe{n}\r\nEmail: pat{n}@example.com\r\n{phone_label}: (214) 555-{:04}\r\nMessage: Is the house on Elm still available?\r\n",
+        "MIME-Version: 1.0\r\nMessage-ID: <inq-{n}@{site}>\r\nFrom: New Portal <leads@{site}>\r\nTo: leads@in.example.com\r\nSubject: New inquiry {n}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nYou have a new inquiry.\r\n\r\nName: Pat Doe{n}\r\nEmail: pat{n}@example.com\r\n{phone_label}: (214) 555-{:04}\r\nMessage: Is the house on Elm still available?\r\n",
         1000 + n
     )
     .into_bytes()
@@ -112,25 +116,43 @@ async fn a_renamed_phone_label_is_drift_named_and_the_routing_files_rule_clears_
     let reading = inlet::deliver::view::read(&s, &s, 1000).await;
     assert_eq!(reading.parsing, Some(vec![]));
 
-    // Ten more without: drift again; a dismissal clears it and it stays dismissed.
-    for n in 41..51 {
-        queue_mail(&s, mail(n, "Best number to text"), &plain).await;
+    // Another site's template really loses its phone: drift, which a dismissal clears, and
+    // it stays dismissed while the field stays away.
+    for n in 41..71 {
+        queue_mail(&s, mail_from("homesite.example", n, "Phone"), &plain).await;
     }
-    delivered(&double, 51).await;
+    for n in 71..81 {
+        queue_mail(
+            &s,
+            mail_from("homesite.example", n, "Best number to text"),
+            &plain,
+        )
+        .await;
+    }
+    delivered(&double, 81).await;
     let drifts = inlet::profile::store::drifts(&s).await.unwrap();
     assert_eq!(drifts.len(), 1, "{drifts:?}");
+    assert_eq!(
+        (drifts[0].source.as_str(), drifts[0].field.as_str()),
+        ("homesite.example", "phone")
+    );
     assert!(
-        inlet::profile::store::dismiss(&s, "newportal.example", "phone")
+        inlet::profile::store::dismiss(&s, "homesite.example", "phone")
             .await
             .unwrap()
     );
     assert!(
-        !inlet::profile::store::dismiss(&s, "newportal.example", "phone")
+        !inlet::profile::store::dismiss(&s, "homesite.example", "phone")
             .await
             .unwrap()
     );
-    queue_mail(&s, mail(51, "Best number to text"), &plain).await;
-    delivered(&double, 52).await;
+    queue_mail(
+        &s,
+        mail_from("homesite.example", 81, "Best number to text"),
+        &plain,
+    )
+    .await;
+    delivered(&double, 82).await;
     assert!(inlet::profile::store::drifts(&s).await.unwrap().is_empty());
 
     stop.send(true).unwrap();

@@ -10,9 +10,14 @@ use std::time::Duration;
 /// The ledger document's key.
 pub const KEY: &str = "parse-profiles";
 
-/// Tries a record makes against other writers before it gives up (logged; a profile that
-/// misses one read still judges the next).
-const TRIES: u32 = 6;
+/// Tries a record makes against other processes' writers before it gives up (logged; a
+/// profile that misses one read still judges the next).
+const TRIES: u32 = 10;
+
+/// This process's writers take turns: the deliver loop's concurrent leads would otherwise
+/// race each other for every version (`inlet serve`, one Lambda instance's batch), and
+/// only other processes are left to race.
+static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// The profiles as stored, and their version (0: none stored yet).
 pub async fn load(ledger: &dyn Ledger) -> Result<(Profiles, u64), LedgerError> {
@@ -34,6 +39,7 @@ pub async fn update(
     ledger: &dyn Ledger,
     mut change: impl FnMut(&mut Profiles) -> bool,
 ) -> Result<Profiles, LedgerError> {
+    let _turn = TURN.lock().await;
     let mut last = None;
     for attempt in 0..TRIES {
         if attempt > 0 {
