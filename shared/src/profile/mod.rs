@@ -279,11 +279,13 @@ impl Profile {
             }
         }
         match self.reading_drift(rule) {
-            Some(since) => {
-                if !self.drifting.contains_key(NO_LEAD) && !self.dismissed.contains_key(NO_LEAD) {
-                    self.drifting.insert(NO_LEAD.to_owned(), since);
-                }
+            Some(since)
+                if !self.drifting.contains_key(NO_LEAD)
+                    && !self.dismissed.contains_key(NO_LEAD) =>
+            {
+                self.drifting.insert(NO_LEAD.to_owned(), since);
             }
+            Some(_) => {}
             None if self.bad_recent(rule) < rule.bad_share => {
                 self.drifting.remove(NO_LEAD);
                 self.dismissed.remove(NO_LEAD);
