@@ -27,8 +27,12 @@ pub struct Record {
 
 /// Records, in `data_dir`, the settings `inlet serve` runs with.
 pub fn record(data_dir: &Path, config_file: Option<&Path>, config: &Config) -> std::io::Result<()> {
+    // The routing file it read: `--config`, else the one `INLET_ROUTING_FILE` named.
+    let file = config_file
+        .map(Path::to_owned)
+        .or_else(|| std::env::var_os("INLET_ROUTING_FILE").map(PathBuf::from));
     let record = Record {
-        config: config_file.map(|f| std::path::absolute(f).unwrap_or_else(|_| f.to_owned())),
+        config: file.map(|f| std::path::absolute(&f).unwrap_or(f)),
         channels: (!config.channels.is_empty()).then(|| config.channels.clone()),
         default_channel: config.default_channel.clone(),
     };
@@ -39,8 +43,14 @@ pub fn record(data_dir: &Path, config_file: Option<&Path>, config: &Config) -> s
 /// Where a command acts.
 pub enum Deployment<'a> {
     Stack(&'a str),
+    /// `inlet serve`'s data dir: what it recorded wins over this shell's environment.
     Local {
         data_dir: &'a Path,
+        config: Option<&'a Path>,
+    },
+    /// Queues named by URL, no stack: only what the person gives (`--config`, the
+    /// environment) is known, and it must name the allowlist.
+    Given {
         config: Option<&'a Path>,
     },
 }
@@ -61,6 +71,13 @@ pub async fn settings(at: Deployment<'_>) -> Result<Config, String> {
             Ok(config)
         }
         Deployment::Local { data_dir, config } => local(data_dir, config),
+        Deployment::Given { config } => {
+            let config = Config::load(config).map_err(|e| e.to_string())?;
+            if config.channels.is_empty() {
+                return Err("no lead channel allowlist is known: queues and buckets named by URL belong to no deployment Inlet knows; give --config with its routing file (its `channels`, or INLET_CHANNELS), or --stack".into());
+            }
+            Ok(config)
+        }
     }
 }
 
@@ -72,25 +89,20 @@ fn local(data_dir: &Path, config_file: Option<&Path>) -> Result<Config, String> 
         .map(Path::to_owned)
         .or_else(|| recorded.as_ref().and_then(|r| r.config.clone()));
     let mut config = Config::load(file.as_deref()).map_err(|e| e.to_string())?;
-    if config.channels.is_empty() {
-        match &recorded {
-            Some(Record {
-                channels: Some(channels),
-                ..
-            }) => config.channels = channels.clone(),
-            // The deployment itself takes any channel UUID.
-            Some(Record { channels: None, .. }) => {}
-            None => {
-                return Err(format!(
-                    "no lead channel allowlist is known for {}: start `inlet serve --data-dir {}` once with this version (it records the settings it runs with), or give --config with its routing file (or INLET_CHANNELS)",
-                    data_dir.display(),
-                    data_dir.display()
-                ));
-            }
+    match recorded {
+        // The deployment's allowlist and default, whatever this shell's environment says.
+        Some(record) => {
+            config.channels = record.channels.unwrap_or_default();
+            config.default_channel = record.default_channel;
         }
-    }
-    if config.default_channel.is_none() {
-        config.default_channel = recorded.and_then(|r| r.default_channel);
+        None if config.channels.is_empty() => {
+            return Err(format!(
+                "no lead channel allowlist is known for {}: start `inlet serve --data-dir {}` once with this version (it records the settings it runs with), or give --config with its routing file (or INLET_CHANNELS)",
+                data_dir.display(),
+                data_dir.display()
+            ));
+        }
+        None => {}
     }
     Ok(config)
 }

@@ -129,8 +129,8 @@ pub async fn run(action: EmailAction) -> ExitCode {
     // Mail is read again with the deployment's routing and mail rules, not this shell's.
     let deployment = match &args.stack {
         Some(name) => crate::deployment::Deployment::Stack(name),
-        None => crate::deployment::Deployment::Local {
-            data_dir: std::path::Path::new("inlet-data"),
+        // Buckets and queues named by hand belong to no deployment Inlet knows.
+        None => crate::deployment::Deployment::Given {
             config: args.config.as_deref(),
         },
     };

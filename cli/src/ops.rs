@@ -505,8 +505,7 @@ pub fn dlq_sqs(
                 let objects = inlet::objects::s3::S3Objects::new(inlet::objects::s3::client(&aws));
                 let deployment = match &stack {
                     Some(name) => crate::deployment::Deployment::Stack(name),
-                    None => crate::deployment::Deployment::Local {
-                        data_dir: Path::new("inlet-data"),
+                    None => crate::deployment::Deployment::Given {
                         config: config.as_deref(),
                     },
                 };

@@ -270,3 +270,59 @@ async fn mail_held_for_review_is_counted_listed_and_released_into_a_chosen_chann
     let (_, status, _) = inlet(&["status"], &data);
     assert!(status.contains("mail held for review 0"), "{status}");
 }
+
+// ---- Attack review (branch attack-37): a release with settings not the deployment's. ----
+
+/// FAILING: `deployment::local` loads `Config::load`, which lets this shell's environment
+/// win over what `inlet serve` recorded: with `INLET_CHANNELS` set here (another
+/// deployment's, a stale export) the recorded allowlist is never read, and a kept item is
+/// released into a channel the running deployment refuses on every route. (The same holds
+/// for `INLET_ROUTING_FILE`, which `serve` does not record at all when it is how the routing
+/// file was given: a release or `dlq replay` from another shell reads mail with no
+/// `[email]` rules, or with this shell's.)
+#[tokio::test]
+async fn attack_a_release_obeys_this_shells_allowlist_not_the_deployments() {
+    const OTHER: &str = "9d2a7b1c-3e4f-4a5b-8c6d-0e1f2a3d4c5b";
+    let double = RechatDouble::start().await;
+    let data = data_dir("attack-release-env");
+    let serve = Serve::start(
+        double.url(),
+        &data,
+        "127.0.0.1:0",
+        &[("INLET_CHANNELS", CHANNEL)],
+    );
+    let r = reqwest::Client::new()
+        .post(format!("{}/forms/{CHANNEL}", serve.url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("accept", "application/json")
+        .body("name=Rosa+Diaz&email=rosa.diaz%40example.com&message=hello&_gotcha=x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let kept_id = r.json::<Value>().await.unwrap()["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The deployment itself refuses OTHER.
+    let r = reqwest::Client::new()
+        .post(format!("{}/forms/{OTHER}", serve.url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("name=Rosa&email=rosa.diaz%40example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404, "OTHER is not this deployment's channel");
+    let out = Command::new(env!("CARGO_BIN_EXE_inlet"))
+        .args(["spam", "release", "--id", &kept_id, "--channel", OTHER])
+        .arg("--data-dir")
+        .arg(&data)
+        .env("INLET_CHANNELS", OTHER)
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "released into a channel the deployment refuses: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

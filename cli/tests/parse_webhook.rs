@@ -79,3 +79,47 @@ fn a_broken_body_or_a_missing_file_exits_non_zero() {
     let (code, out) = parse(&[dir.join("absent.json").to_str().unwrap()]);
     assert_ne!(code, 0, "{out}");
 }
+
+/// Issue 38: what a tool with no module sends reads as its person and words, and a known
+/// sender's event is known by its content, named or not.
+#[test]
+fn senders_with_no_module_and_unnamed_known_senders_are_read() {
+    for (file, content_type, sender, phone) in [
+        (
+            "unknown/sms-twilio.form",
+            "application/x-www-form-urlencoded",
+            "generic",
+            "+15125550143",
+        ),
+        (
+            "unknown/chat-transcript.json",
+            "application/json",
+            "generic",
+            "+18475550139",
+        ),
+        (
+            "fub-registration-no-source.json",
+            "application/json",
+            "followupboss",
+            "+19725550190",
+        ),
+    ] {
+        let (code, out) = parse(&[&fixture(file), "--content-type", content_type]);
+        assert_eq!(code, 0, "{file}: {out}");
+        assert_eq!(out["sender"], sender, "{file}");
+        assert_eq!(
+            out["envelopes"][0]["steps"][0]["lead"]["phone_number"], phone,
+            "{file}: {out}"
+        );
+    }
+    // A Zillow reassignment shows the contact it would capture if the lead is unknown.
+    let (code, out) = parse(&[
+        &fixture("zillow-reassignment.json"),
+        "--content-type",
+        "application/json",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let step = &out["envelopes"][0]["steps"][0];
+    assert_eq!(step["type"], "assign", "{out}");
+    assert_eq!(step["lead"]["email"], "yusuf.demir@example.com", "{out}");
+}

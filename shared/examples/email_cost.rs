@@ -1,7 +1,7 @@
 //! Where the email path spends its time, stage by stage, over the corpus and fixtures:
 //! `cargo run --release -p inlet-shared --example email_cost`.
 
-use inlet::email::{Message, forward, read};
+use inlet::email::{Message, forward, portals, read};
 use std::time::Instant;
 
 fn main() {
@@ -56,10 +56,10 @@ fn main() {
         std::hint::black_box(read::Reading::new(m));
     });
     time2("read (module or generic)", &|m| {
-        std::hint::black_box(read::read(m));
+        std::hint::black_box(portals::read(m));
     });
     time2("read + normalize", &|m| {
-        let (raw, _) = read::read(m);
+        let (raw, _) = portals::read(m);
         std::hint::black_box(inlet::normalize::normalize(raw, &Default::default()).ok());
     });
 }

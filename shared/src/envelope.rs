@@ -56,6 +56,11 @@ pub struct Origin {
     pub event_id: Option<String>,
     /// SHA-256 of the raw request or message, hex.
     pub raw_digest: String,
+    /// The source its read is profiled under when it is not the sender
+    /// (`Envelope::profile_source`): the sending site's domain, for mail the generic reader
+    /// took.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profiled_as: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,6 +92,11 @@ pub enum Step {
     Assign {
         target: LeadRef,
         assignees: Vec<Assignee>,
+        /// The whole contact, when the sender gave it with the reassignment (Zillow's):
+        /// captured with these agents when no lead is known for `target` (it came before
+        /// Inlet, or its capture was lost), instead of a reassignment Rechat cannot place.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        lead: Option<Lead>,
     },
     /// Fetch a Meta lead (known only by id) from the Graph API, then capture it, with what
     /// the sender's settings add to it (read when it was queued: delivery has no routing).
@@ -237,10 +247,14 @@ impl Envelope {
     }
 
     /// The lead source its read is profiled under (`crate::profile`): the portal or sender
-    /// that read it, or for mail the generic reader took, the sending site's domain (the
-    /// lead's `lead_source`, which the reader sets from the sender's domain).
+    /// that read it, or for mail the generic reader took, the sending site's domain.
     pub fn profile_source(&self) -> &str {
+        if let Some(source) = self.origin.profiled_as.as_deref() {
+            return source;
+        }
         let sender = self.origin.sender.as_str();
+        // Envelopes queued before `Origin::profiled_as` was written: the lead source the generic
+        // reader set, when it is a domain.
         if sender == "email"
             && let Some(domain) = self
                 .captured_lead()
@@ -440,6 +454,7 @@ pub struct EnvelopeBuilder {
     lead_key: Option<String>,
     /// Set for an envelope that is never the same as another of the same content.
     distinct: Option<uuid::Uuid>,
+    profiled_as: Option<String>,
 }
 
 impl EnvelopeBuilder {
@@ -455,7 +470,14 @@ impl EnvelopeBuilder {
             notices: Vec::new(),
             lead_key: None,
             distinct: None,
+            profiled_as: None,
         }
+    }
+
+    /// The source its read is profiled under, when not its sender (`Origin::profiled_as`).
+    pub fn profiled_as(mut self, source: Option<String>) -> Self {
+        self.profiled_as = source.filter(|s| !s.is_empty());
+        self
     }
 
     /// Makes the envelope its own event, never one with another of the same content: an
@@ -559,6 +581,7 @@ impl EnvelopeBuilder {
                 sender: self.sender,
                 event_id: self.event_id,
                 raw_digest: self.raw_digest,
+                profiled_as: self.profiled_as,
             },
             channel: self.channel,
             lead_key,
@@ -695,6 +718,7 @@ mod tests {
                     email: Some("agent@example.com".into()),
                     ..Assignee::default()
                 }],
+                lead: None,
             })
             .build();
         let v: serde_json::Value = serde_json::from_str(&env.to_json()).unwrap();

@@ -161,6 +161,16 @@ pub fn normalize(raw: RawLead, options: &NormalizeOptions) -> Result<Normalized,
     }
 
     let note = join_note(raw.note.as_deref(), &note_lines);
+    // "Test" as a name is the name that was sent; the lead is marked so that it is easy to
+    // find and remove.
+    let mut raw_tags = raw.tags;
+    if is_test_lead(
+        first_name.as_deref(),
+        last_name.as_deref(),
+        email.as_deref(),
+    ) {
+        raw_tags.push("test".into());
+    }
     let assignees = raw
         .assignees
         .into_iter()
@@ -173,7 +183,7 @@ pub fn normalize(raw: RawLead, options: &NormalizeOptions) -> Result<Normalized,
         last_name,
         email,
         phone_number,
-        tag: tags(raw.tags),
+        tag: tags(raw_tags),
         lead_source: text(raw.lead_source.as_deref()),
         note,
         referer_url: text(raw.referer_url.as_deref()),
@@ -551,8 +561,37 @@ pub fn names(
 ) -> (Option<String>, Option<String>) {
     let first = first.and_then(name_part);
     let last = last.and_then(name_part);
-    if first.is_some() || last.is_some() {
-        return (first, last);
+    match (first, last) {
+        // A whole name in the surname field ("Ana Silva" as `last_name`, nothing as
+        // `first_name`) is a whole name: split, never all of it a surname.
+        (None, Some(last)) if last.split_whitespace().count() >= 2 && !last.contains(',') => {
+            return split_full_name(&last);
+        }
+        // The first name repeated at the start of the surname field ("Ana" and "Ana
+        // Silva").
+        (Some(first), Some(last))
+            if last
+                .strip_prefix(first.as_str())
+                .is_some_and(|rest| rest.starts_with(' ') && !rest.trim().is_empty()) =>
+        {
+            let rest = last[first.len()..].trim().to_owned();
+            return (Some(first), Some(rest));
+        }
+        // A surname field and a whole-name field ("Apellido: Ruiz", "Nombre: Sofía"): the
+        // first name is what the whole name has besides the surname.
+        (None, Some(last)) if full.and_then(name_part).is_some() => {
+            let whole = full.and_then(name_part).unwrap_or_default();
+            let given = whole
+                .strip_suffix(last.as_str())
+                .map(str::trim)
+                .filter(|g| !g.is_empty())
+                .map(str::to_owned)
+                .or_else(|| (!whole.eq_ignore_ascii_case(&last)).then_some(whole.clone()))
+                .filter(|g| !g.contains(' ') || whole.ends_with(last.as_str()));
+            return (given, Some(last));
+        }
+        (first, last) if first.is_some() || last.is_some() => return (first, last),
+        _ => {}
     }
     match full.and_then(name_part) {
         // "Ms. Gray": a title before a single name marks it as the surname.
@@ -637,6 +676,28 @@ fn name_part(given: &str) -> Option<String> {
     Some(title_case_if_one_case(joined))
 }
 
+/// Words people type to try a form (`Test`, `Testing`, `test@…`): a test lead, whose name is
+/// kept as sent.
+fn is_test_lead(first: Option<&str>, last: Option<&str>, email: Option<&str>) -> bool {
+    const WORDS: &[&str] = &[
+        "test", "testing", "tester", "example", "sample", "demo", "dummy", "fake", "asdf",
+    ];
+    let word = |w: &str| {
+        let w: String = w
+            .chars()
+            .filter(char::is_ascii_alphabetic)
+            .collect::<String>()
+            .to_ascii_lowercase();
+        WORDS.contains(&w.as_str())
+    };
+    let named = [first, last]
+        .into_iter()
+        .flatten()
+        .flat_map(str::split_whitespace)
+        .any(word);
+    named || email.and_then(|e| e.split('@').next()).is_some_and(word)
+}
+
 /// What forms and platforms put where a name was not given ("No last name provided",
 /// "N/A", "Unknown"): no name.
 fn is_placeholder_name(name: &str) -> bool {
@@ -656,7 +717,6 @@ fn is_placeholder_name(name: &str) -> bool {
             | "last name"
             | "name"
             | "your name"
-            | "test"
             | "undefined"
     ) || (words.first() == Some(&"no")
         && words.contains(&"name")

@@ -122,6 +122,7 @@ fn full(email: &str) -> Envelope {
         .step(Step::Assign {
             target: LeadRef::Captured,
             assignees: agent(),
+            lead: None,
         })
         .build()
 }
@@ -711,6 +712,7 @@ async fn later_events_find_the_lead_by_the_senders_id_or_by_inlets_envelope_id()
                 id: "fs-77".into(),
             },
             assignees: agent(),
+            lead: None,
         })
         .build();
     let activity = EnvelopeBuilder::new(OriginKind::Webhook, "rechat-api", CHANNEL, b"a")
@@ -730,6 +732,7 @@ async fn later_events_find_the_lead_by_the_senders_id_or_by_inlets_envelope_id()
                 id: "fs-404".into(),
             },
             assignees: agent(),
+            lead: None,
         })
         .build();
     let outcomes = w
@@ -756,6 +759,100 @@ async fn later_events_find_the_lead_by_the_senders_id_or_by_inlets_envelope_id()
         let record = w.ledger.get(&follow_up.id).await.unwrap().unwrap();
         assert_eq!(record.rechat_lead_id.as_deref(), Some(lead.id.as_str()));
     }
+}
+
+/// Issue 38, class 5: a reassignment that carries the whole contact (Zillow's) captures the
+/// lead with its new agent when Inlet never captured it, and is a plain reassignment when it
+/// did; the capture it made is found by the sender's id afterwards.
+#[tokio::test]
+async fn a_reassignment_of_a_lead_never_captured_captures_it_with_its_new_agent() {
+    let w = World::new().await;
+    let zillow = |id: &str| LeadRef::Sender {
+        sender: "zillow".into(),
+        id: id.into(),
+    };
+    let new_agent = vec![Assignee {
+        email: Some("sam.new@example-realty.com".into()),
+        ..Assignee::default()
+    }];
+    let contact = Lead {
+        first_name: Some("Noor".into()),
+        last_name: Some("Haddad".into()),
+        email: Some("noor.haddad@example.com".into()),
+        assignees: agent(),
+        ..Lead::default()
+    };
+    // Never captured: the reassignment becomes the capture, with the new agent only.
+    let unknown = EnvelopeBuilder::new(OriginKind::Webhook, "zillow", CHANNEL, b"r1")
+        .event_id(Some("reassign:client-1:t1"))
+        .step(Step::Assign {
+            target: zillow("client-1"),
+            assignees: new_agent.clone(),
+            lead: Some(contact.clone()),
+        })
+        .build();
+    assert_eq!(w.deliver(&[message(&unknown)]).await, [Outcome::Delivered]);
+    let leads = w.double.leads();
+    assert_eq!(leads.len(), 1);
+    assert_eq!(leads[0].payload["email"], "noor.haddad@example.com");
+    assert_eq!(leads[0].assignees[0]["email"], "sam.new@example-realty.com");
+    assert_eq!(leads[0].assignees.as_array().unwrap().len(), 1);
+    // The next reassignment of the same contact finds that lead: no second capture.
+    let again = EnvelopeBuilder::new(OriginKind::Webhook, "zillow", CHANNEL, b"r2")
+        .event_id(Some("reassign:client-1:t2"))
+        .step(Step::Assign {
+            target: zillow("client-1"),
+            assignees: agent(),
+            lead: Some(contact.clone()),
+        })
+        .build();
+    assert_eq!(w.deliver(&[message(&again)]).await, [Outcome::Delivered]);
+    assert_eq!(w.double.leads().len(), 1, "{:?}", w.paths());
+    assert_eq!(
+        w.double.leads()[0].assignees[0]["email"],
+        "agent@example.com"
+    );
+    // Captured before by Inlet: a plain reassignment, the contact not sent again.
+    let capture = EnvelopeBuilder::new(OriginKind::Webhook, "zillow", CHANNEL, b"c")
+        .event_id(Some("comm-2"))
+        .step(Step::Capture {
+            lead: lead("b@example.com"),
+            sender_lead_id: Some("client-2".into()),
+        })
+        .build();
+    let reassign = EnvelopeBuilder::new(OriginKind::Webhook, "zillow", CHANNEL, b"r3")
+        .event_id(Some("reassign:client-2:t1"))
+        .step(Step::Assign {
+            target: zillow("client-2"),
+            assignees: new_agent,
+            lead: Some(Lead {
+                email: Some("b@example.com".into()),
+                ..Lead::default()
+            }),
+        })
+        .build();
+    assert_eq!(
+        w.deliver(&[message(&capture), message(&reassign)]).await,
+        [Outcome::Delivered, Outcome::Delivered]
+    );
+    assert_eq!(w.double.leads().len(), 2);
+    assert_eq!(
+        w.double.leads()[1].assignees[0]["email"],
+        "sam.new@example-realty.com"
+    );
+    // Without the contact, an unknown lead is still a dead letter that names it.
+    let bare = EnvelopeBuilder::new(OriginKind::Webhook, "zillow", CHANNEL, b"r4")
+        .event_id(Some("reassign:client-3:t1"))
+        .step(Step::Assign {
+            target: zillow("client-3"),
+            assignees: agent(),
+            lead: None,
+        })
+        .build();
+    assert!(matches!(
+        &w.deliver(&[message(&bare)]).await[0],
+        Outcome::DeadLettered { reason } if reason.contains("client-3")
+    ));
 }
 
 #[tokio::test]
@@ -870,6 +967,7 @@ async fn two_follow_ups(w: &World) -> (Envelope, Envelope) {
         .step(Step::Assign {
             target: LeadRef::Rechat { id },
             assignees: agent(),
+            lead: None,
         })
         .build();
     for e in [&activity, &reassignment] {

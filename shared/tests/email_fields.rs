@@ -14,7 +14,7 @@ const CHANNEL: &str = "6f1c2d3e-4a5b-4c6d-9e7f-8a9b0c1d2e3f";
 
 const RULES: &str = r#"
 [email.fields."newportal.example"]
-"Best number to text" = "phone"
+"Ring me on" = "phone"
 
 [email.fields."casas.example.com"]
 "Nombre completo" = "name"
@@ -25,7 +25,7 @@ const RULES: &str = r#"
 [email.fields."no-reply@homefinder.example.com"]
 Buyer = "name"
 "Reach me at" = "email"
-"Best number to text" = "phone"
+"Ring me on" = "phone"
 "What they asked" = "note"
 "#;
 
@@ -130,13 +130,25 @@ fn a_rule_reads_the_label_no_alias_table_knows_in_every_layout() {
         );
         // The phone's label is not repeated into the note as an unknown "Label: value".
         assert!(
-            !lead
-                .note
-                .as_deref()
-                .unwrap_or("")
-                .contains("Best number to text"),
+            !lead.note.as_deref().unwrap_or("").contains("Ring me on"),
             "{file}: {:?}",
             lead.note
+        );
+    }
+}
+
+#[test]
+fn a_label_whose_words_say_phone_needs_no_rule() {
+    // "Best number to text", "Mobile #", "WhatsApp": the generic reader reads a label by its
+    // words, so only a label that says nothing of what it holds needs the routing file.
+    let without = settings("");
+    let colon = String::from_utf8(fixture("renamed-colon.eml")).unwrap();
+    for label in ["Best number to text", "Mobile #", "WhatsApp"] {
+        let raw = colon.replace("Ring me on", label).into_bytes();
+        assert_eq!(
+            lead_of(raw, &without).phone_number.as_deref(),
+            Some("+12145550142"),
+            "{label}"
         );
     }
 }
@@ -158,7 +170,7 @@ fn a_forged_from_only_changes_how_its_own_labels_are_read() {
     // recipients route it (the default channel here), is credited to no portal module, and
     // is read by the same gates; "phone" read from a label is still a phone number's checks.
     let with = settings(RULES);
-    let forged = "MIME-Version: 1.0\r\nFrom: leads@newportal.example\r\nTo: leads@in.example.com\r\nSubject: hi\r\nContent-Type: text/plain\r\n\r\nName: Eve Example\r\nEmail: eve@example.com\r\nBest number to text: call me maybe\r\n";
+    let forged = "MIME-Version: 1.0\r\nFrom: leads@newportal.example\r\nTo: leads@in.example.com\r\nSubject: hi\r\nContent-Type: text/plain\r\n\r\nName: Eve Example\r\nEmail: eve@example.com\r\nRing me on: call me maybe\r\n";
     let lead = lead_of(forged.as_bytes().to_vec(), &with);
     assert_eq!(lead.phone_number, None, "no digits, no phone");
     assert_eq!(lead.lead_source.as_deref(), Some("newportal.example"));
@@ -166,10 +178,9 @@ fn a_forged_from_only_changes_how_its_own_labels_are_read() {
 
 #[test]
 fn inlet_check_refuses_unknown_fields_by_name() {
-    let toml: toml::Table =
-        "[email.fields.\"newportal.example\"]\n\"Best number to text\" = \"fone\"\n"
-            .parse()
-            .unwrap();
+    let toml: toml::Table = "[email.fields.\"newportal.example\"]\n\"Ring me on\" = \"fone\"\n"
+        .parse()
+        .unwrap();
     let err = EmailSettings::from_toml(&toml, &ChannelPolicy::AnyUuid).unwrap_err();
     assert!(err.contains("email.fields.\"newportal.example\""), "{err}");
     assert!(err.contains("is not a lead field Inlet knows"), "{err}");

@@ -1115,3 +1115,122 @@ async fn mailguns_own_spam_flag_and_checks_come_from_its_signed_post() {
         "{answer}"
     );
 }
+
+// ---- Attack review (branch attack-37): forged forwarders and borrowed DMARC passes. ----
+
+/// A stranger's own mail, from their own Gmail account (so the receiving server rightly
+/// passes DKIM and DMARC for gmail.com), naming a listed agent in `X-Forwarded-For` as a
+/// mailbox rule would. The header is the stranger's own text; the only proven mailbox is
+/// the stranger's.
+const XFF_FORGED_FORWARD: &str = "Authentication-Results: mx.in.example.com; spf=pass smtp.mailfrom=gmail.com; dkim=pass header.d=gmail.com; dmarc=pass header.from=gmail.com\r\nX-Forwarded-For: ana.agent@gmail.com zillow@in.example.com\r\nFrom: Mallory <mallory.stranger@gmail.com>\r\nTo: zillow@in.example.com\r\nSubject: Fwd: Rui Costa is interested in 5 Birch Rd\r\nMessage-ID: <xff-forged-1@fixtures.example>\r\n\r\n---------- Forwarded message ---------\r\nFrom: Zillow <contact@premieragent.zillow.com>\r\nSubject: Rui Costa is interested in 5 Birch Rd\r\nTo: <ana.agent@gmail.com>\r\n\r\nRui Costa says:\r\n\"Is it still available?\"\r\nrui.costa@example.com\r\n(469) 555-0177\r\n";
+
+/// FAILING: `X-Forwarded-For` is written by whoever composed the mail, yet
+/// `forward::auto_forwarded_by` takes it as the forwarder and `read_lead` checks only that
+/// the *forwarder's domain* is authenticated, not that the forwarder is the proven From.
+/// Any Gmail user passes for a listed `ana@gmail.com` (the README's own example agent): the
+/// lead is assigned to her and the portal inside credited.
+#[tokio::test]
+async fn attack_x_forwarded_for_names_a_listed_agent_the_sender_is_not() {
+    let (mut intake, queue, _) = intake_keeping(true);
+    intake.settings.email.agents = vec!["ana.agent@gmail.com".into()];
+    intake.settings.email.forwarder_is_assignee = true;
+    let (status, answer) = post(&intake, "raw", "message/rfc822", XFF_FORGED_FORWARD.into()).await;
+    assert_eq!(status, 202, "{answer}");
+    let e = only_lead(&queue);
+    let lead = serde_json::to_value(&e.steps[0]).unwrap()["lead"].clone();
+    assert!(
+        no_assignee(&lead),
+        "a stranger's X-Forwarded-For assigned the lead: {lead}"
+    );
+    assert_eq!(
+        e.origin.sender, "email",
+        "the portal was credited through a forged forward"
+    );
+}
+
+/// FAILING: an SES receipt's DMARC verdict is for the message's From domain and names no
+/// domain (`dmarc_domain: None`), and `Verdicts::authenticates` takes a `None` domain as a
+/// pass for *any* domain. So a stranger whose own domain passes DMARC proves whatever
+/// domain `read_lead` asks about: here a listed agent's, named in `X-Forwarded-For`.
+#[tokio::test]
+async fn attack_an_ses_receipts_dmarc_pass_proves_every_domain() {
+    let mut f = Function::new();
+    f.settings.agents = vec!["brokerage.example".into()];
+    f.settings.forwarder_is_assignee = true;
+    let mail = "X-Forwarded-For: agent.smith@brokerage.example\r\nFrom: Mallory <mallory@attacker.example>\r\nTo: zillow@in.example.com\r\nSubject: Fwd: Rui Costa is interested in 5 Birch Rd\r\nMessage-ID: <ses-xff-1@attacker.example>\r\n\r\n---------- Forwarded message ---------\r\nFrom: Zillow <contact@premieragent.zillow.com>\r\nSubject: Rui Costa is interested in 5 Birch Rd\r\nTo: <agent.smith@brokerage.example>\r\n\r\nRui Costa says:\r\n\"Is it still available?\"\r\nrui.costa@example.com\r\n(469) 555-0177\r\n";
+    f.objects.put(
+        "inlet-inbound-mail",
+        "inbound/0a1b2c3d4e5f",
+        mail.as_bytes().to_vec(),
+    );
+    // The sample event's receipt: DMARC PASS, for attacker.example (the From domain).
+    let out = f.handle(&event("ses-email.json")).await.unwrap();
+    assert_eq!(out["messages"][0]["outcome"], "queued", "{out}");
+    let e = only_lead(&f.queue);
+    let lead = serde_json::to_value(&e.steps[0]).unwrap()["lead"].clone();
+    assert!(
+        no_assignee(&lead),
+        "attacker.example's DMARC pass proved brokerage.example: {lead}"
+    );
+    assert_eq!(e.origin.sender, "email");
+}
+
+/// A mailbox rule passes a portal's message on whole: the portal's own DKIM signature
+/// (the receiving server's verdict on it) credits the portal, while the agent its
+/// `X-Forwarded-For` names is neither the prospect nor, unproven, the assignee.
+#[tokio::test]
+async fn a_mailbox_rules_forward_is_credited_by_the_portals_own_signature() {
+    let (mut intake, queue, _) = intake_keeping(true);
+    intake.settings.email.agents = vec!["ana.agent@gmail.com".into()];
+    intake.settings.email.forwarder_is_assignee = true;
+    let mail = "Authentication-Results: mx.in.example.com; spf=pass smtp.mailfrom=gmail.com; dkim=pass header.d=premieragent.zillow.com; dmarc=pass header.from=premieragent.zillow.com\r\nX-Forwarded-For: ana.agent@gmail.com zillow@in.example.com\r\nFrom: Zillow <contact@premieragent.zillow.com>\r\nTo: ana.agent@gmail.com\r\nSubject: Rui Costa is interested in 5 Birch Rd\r\nMessage-ID: <auto-forward-1@fixtures.example>\r\n\r\nRui Costa says:\r\n\"Is it still available?\"\r\nrui.costa@example.com\r\n(469) 555-0177\r\n";
+    let (status, answer) = post(&intake, "raw", "message/rfc822", mail.into()).await;
+    assert_eq!(status, 202, "{answer}");
+    let e = only_lead(&queue);
+    let lead = serde_json::to_value(&e.steps[0]).unwrap()["lead"].clone();
+    assert!(no_assignee(&lead), "{lead}");
+    assert_ne!(lead["email"], "ana.agent@gmail.com", "{lead}");
+    assert_eq!(e.origin.sender, "zillow", "{lead}");
+}
+
+/// A vendor's notice an agent forwards, from a no-reply sender and asking nothing, is held for
+/// review as no lead (kept, never dropped, nothing queued); its sender is never made the
+/// prospect, not even when a person releases it.
+#[tokio::test]
+async fn a_forwarded_no_reply_notice_is_held_and_its_sender_never_becomes_the_prospect() {
+    let (intake, queue, kept) = intake_keeping(true);
+    let notice = "From: Renee Castillo <renee.castillo@brokerage.example>\r\nTo: leads@in.example.com\r\nSubject: Fwd: Grace Kim viewed your profile\r\nMessage-ID: <fwd-notice-1@fixtures.example>\r\n\r\n---------- Forwarded message ---------\r\nFrom: ProNetwork <notifications-noreply@pronetwork.example>\r\nDate: Tue, Jan 5, 2027 at 9:15 AM\r\nSubject: Grace Kim viewed your profile\r\nTo: <renee.castillo@brokerage.example>\r\n\r\nSee who else viewed your profile this week: https://pronetwork.example/me\r\n";
+    let (status, body) = post(&intake, "raw", "message/rfc822", notice.into()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["code"], "NOT_A_LEAD", "{body}");
+    assert_eq!(body["kept"], true);
+    assert!(
+        body["reason"].as_str().unwrap_or("").contains("no inquiry"),
+        "{body}"
+    );
+    assert!(queue.sent.lock().unwrap().is_empty(), "nothing queued");
+    let all = kept.all();
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(all[0].kind, inlet::kept::KeptKind::NotALead);
+
+    let ctx = inlet::email::EmailContext {
+        settings: &intake.settings.email,
+        policy: &intake.settings.channels,
+        normalize: Default::default(),
+        verify_senders: false,
+    };
+    let released =
+        inlet::kept::release(&*kept, &*queue, None, &ctx, &all[0].id, Some(DEFAULT)).await;
+    if let Ok((_, e)) = &released {
+        let lead = e.captured_lead().unwrap();
+        assert!(
+            !lead
+                .email
+                .as_deref()
+                .is_some_and(|m| m.contains("pronetwork.example")),
+            "the no-reply sender was made the prospect: {lead:?}"
+        );
+    } else {
+        assert_eq!(kept.all().len(), 1, "a refused release keeps the item");
+    }
+}

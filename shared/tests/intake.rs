@@ -1566,7 +1566,7 @@ async fn zillow_leads_posted_directly_and_reassignments() {
     let queued = sent(&f);
     assert!(matches!(
         &queued[1].steps[0],
-        inlet::envelope::Step::Assign { target: inlet::envelope::LeadRef::Sender { sender, id }, assignees }
+        inlet::envelope::Step::Assign { target: inlet::envelope::LeadRef::Sender { sender, id }, assignees, .. }
             if sender == "zillow" && id == "9a1c2e3f-4b5d-4e6f-8a9b-0c1d2e3f4a5b" && assignees[0].email.as_deref() == Some("sam.okafor@example-realty.com")
     ));
     assert_eq!(queued[1].lead_key, queued[0].lead_key, "behind its capture");
@@ -1983,4 +1983,185 @@ async fn no_credential_is_stored_with_a_webhooks_envelope() {
             assert!(!json.contains(secret), "{json}");
         }
     }
+}
+
+// ---- Attack review (branch attack-37): credentials that outlive `StoredWebhook::of`. ----
+
+/// Wufoo's key, carried so that the decoder reads it as `HandshakeKey` (and the request is
+/// verified by it) while `webhook::without_fields` does not see it: a form whose key name
+/// is percent-encoded (`%48andshakeKey`: the pre-check looks for the name in the raw
+/// bytes, finds none, and keeps the body as it came), and a multipart body with the CRLF
+/// preamble RFC 2046 allows before its first boundary (not `--` at byte 0, so it is
+/// rewritten as if it were a URL-encoded form, the key inside a garbled "value").
+#[tokio::test]
+async fn attack_a_wufoo_key_survives_into_the_stored_request() {
+    use base64::Engine;
+    let mut settings = IntakeSettings::default();
+    settings.webhooks.senders.insert(
+        "wufoo".into(),
+        inlet::webhook::SenderSettings {
+            secret: Some("wufoo-key".into()),
+            ..Default::default()
+        },
+    );
+    let f = fixture(settings);
+    let form = std::fs::read_to_string(format!(
+        "{}/tests/fixtures/webhooks/wufoo.form",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let encoded_name = form.replace("HandshakeKey=", "%48andshakeKey=");
+    let mut preamble = String::from("\r\n");
+    for (k, v) in form_urlencoded::parse(form.as_bytes()) {
+        preamble.push_str(&format!(
+            "--XB\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+        ));
+    }
+    preamble.push_str("--XB--\r\n");
+    let mut leaked = Vec::new();
+    for (what, ct, body) in [
+        (
+            "percent-encoded name",
+            "application/x-www-form-urlencoded",
+            encoded_name,
+        ),
+        (
+            "multipart with a preamble",
+            "multipart/form-data; boundary=XB",
+            preamble,
+        ),
+    ] {
+        f.queue.sent.lock().unwrap().clear();
+        let (status, _, answer) = call(
+            &f,
+            request(
+                "POST",
+                &format!("/webhooks/{CHANNEL}/wufoo"),
+                Some(ct),
+                &body,
+            ),
+        )
+        .await;
+        assert!(status < 300, "{what}: {status} {answer}");
+        for envelope in f.queue.sent.lock().unwrap().iter() {
+            let stored = serde_json::to_string(envelope).unwrap();
+            let body = envelope
+                .source
+                .as_ref()
+                .and_then(|s| s["body_base64"].as_str())
+                .map(|b| {
+                    String::from_utf8_lossy(
+                        &base64::engine::general_purpose::STANDARD.decode(b).unwrap(),
+                    )
+                    .into_owned()
+                })
+                .unwrap_or_default();
+            if stored.contains("wufoo-key") || body.contains("wufoo-key") {
+                leaked.push(what);
+            }
+        }
+    }
+    assert!(
+        leaked.is_empty(),
+        "Wufoo's HandshakeKey kept in the queued envelope: {leaked:?}"
+    );
+}
+
+// ---- Issue 38: senders with no module, and a known sender unnamed, through the router.
+
+fn webhook_fixture(name: &str) -> String {
+    std::fs::read_to_string(format!(
+        "{}/tests/fixtures/webhooks/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+/// Each posted to `/webhooks/{channel}` as its tool posts it: queued with the person found
+/// wherever the tool put them; what no person wrote is answered 422 and nothing queued.
+#[tokio::test]
+async fn senders_with_no_module_are_read_on_the_detecting_route() {
+    let f = default();
+    let path = format!("/webhooks/{CHANNEL}");
+    for (file, content_type, email, phone, words) in [
+        (
+            "unknown/sms-twilio.form",
+            "application/x-www-form-urlencoded",
+            None,
+            Some("+15125550143"),
+            "Hi, is the 3 bed on Bouldin Ave",
+        ),
+        (
+            "unknown/chat-olark.form",
+            "application/x-www-form-urlencoded",
+            Some("marcus.bell@example.net"),
+            Some("+19195550164"),
+            "Do you have anything in Cary",
+        ),
+        (
+            "unknown/call-tracker-call.json",
+            "application/json",
+            None,
+            Some("+16175550162"),
+            "Hi, this is Isabel",
+        ),
+        (
+            "unknown/form-fields-list.json",
+            "application/json",
+            Some("amara.okafor@example.com"),
+            Some("+14045550171"),
+            "First home, 2-3 beds",
+        ),
+        (
+            "fub-registration-no-source.json",
+            "application/json",
+            Some("keisha.bramwell@example.com"),
+            Some("+19725550190"),
+            "Signed up to save homes",
+        ),
+    ] {
+        let before = sent(&f).len();
+        let (status, _, body) = call(
+            &f,
+            request("POST", &path, Some(content_type), &webhook_fixture(file)),
+        )
+        .await;
+        assert!(status == 202 || status == 201, "{file}: {status} {body}");
+        let queued = sent(&f);
+        assert_eq!(queued.len(), before + 1, "{file}");
+        let lead = queued[before].captured_lead().expect("a capture");
+        assert_eq!(lead.email.as_deref(), email, "{file}");
+        assert_eq!(lead.phone_number.as_deref(), phone, "{file}");
+        assert!(
+            lead.note.as_deref().unwrap_or("").starts_with(words),
+            "{file}: {:?}",
+            lead.note
+        );
+    }
+    let before = sent(&f).len();
+    for (body, reason) in [
+        (
+            "MessageSid=SM1&MessageStatus=delivered&From=%2B15125550100&To=%2B15125550143",
+            "delivery report",
+        ),
+        ("From=%2B15125550143&To=%2B15125550100&Body=Stop", "opt-out"),
+    ] {
+        let (status, _, answer) = call(
+            &f,
+            request(
+                "POST",
+                &path,
+                Some("application/x-www-form-urlencoded"),
+                body,
+            ),
+        )
+        .await;
+        assert_eq!(status, 422, "{answer}");
+        assert!(answer.to_string().contains(reason), "{answer}");
+    }
+    assert_eq!(
+        sent(&f).len(),
+        before,
+        "nothing queued for what no person wrote"
+    );
 }

@@ -824,7 +824,25 @@ impl Delivery<'_> {
                     Resolved::Skip(reason) => Ok(StepDone::Skipped(reason)),
                 }
             }
-            Step::Assign { target, assignees } => {
+            Step::Assign {
+                target,
+                assignees,
+                lead,
+            } => {
+                // A reassignment of a lead Inlet never captured (it came before Inlet, or
+                // its capture was lost) that carries the whole contact: captured with its
+                // new agents, and known by the sender's id from then on.
+                if let (Some(lead), LeadRef::Sender { sender, id }) = (lead, target) {
+                    let key = sender_link_key(&envelope.channel, sender, id);
+                    if self.ledger.sender_lead(&key).await?.is_none() {
+                        tracing::info!(envelope = %envelope.id, sender = %sender, "reassignment of a lead never captured: captured with its new agents");
+                        let mut lead = lead.clone();
+                        lead.assignees = assignees.clone();
+                        return self
+                            .capture(envelope, record, &lead, Some(id), capture_recorded)
+                            .await;
+                    }
+                }
                 match self.resolve(envelope, record, target).await? {
                     Resolved::Lead(id) => {
                         // The lead it acted on, for whoever looks this envelope up.

@@ -12,7 +12,7 @@
 //! believed: whoever writes a From address can at most have their own mail's labels read
 //! another way, which they could do by writing other labels.
 
-use crate::fields::{Meaning, canonical, meaning_of};
+use crate::fields::{Meaning, meaning_in};
 use std::collections::BTreeMap;
 
 /// Labels → meanings, for mail from one sender.
@@ -50,11 +50,12 @@ impl LabelRules {
         self.by_label.get(&label_key(label))
     }
 
-    /// What `label` means: the rule's meaning, else the alias table's.
+    /// What `label` means: the rule's meaning, else what the alias table or the label's own
+    /// words say ("Visitor Email", "Best number to text").
     pub fn meaning(&self, label: &str) -> Meaning {
         match self.rule(label) {
             Some(m) => m.clone(),
-            None => meaning_of(&canonical(label)),
+            None => meaning_in(&[], label, false),
         }
     }
 
@@ -217,7 +218,7 @@ mod tests {
         assert_eq!(rules.meaning("Source"), Meaning::Ignore);
         assert_eq!(rules.meaning("Email"), Meaning::Email);
         assert!(!rules.names("Email"));
-        assert_eq!(rules.meaning("Best number to call"), Meaning::Unknown);
+        assert_eq!(rules.meaning("Ring me on"), Meaning::Unknown);
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod ingress;
 pub mod labels;
 pub mod message;
 pub mod not_lead;
+pub mod notice;
 pub mod portals;
 pub mod quoted_printable;
 pub mod read;
@@ -356,6 +357,16 @@ fn verdicts(inbound: &Inbound, ctx: &EmailContext) -> Verdicts {
     {
         verdicts.fill_from(header);
     }
+    // A DMARC pass that names no domain (an SES receipt's) is for the message's own From
+    // domain, and proves no other (a forwarder a header names, a quoted original's).
+    if verdicts.dmarc == Some(Verdict::Pass) && verdicts.dmarc_domain.is_none() {
+        verdicts.dmarc_domain = inbound
+            .message
+            .from
+            .first()
+            .map(|m| domain_of(&m.address).to_ascii_lowercase())
+            .filter(|d| !d.is_empty());
+    }
     verdicts
 }
 
@@ -415,14 +426,20 @@ fn read_lead(
     release: Option<Release>,
 ) -> Result<(Envelope, Result<(), String>), String> {
     let outer = &inbound.message;
-    // A forward counts as an agent's only from a listed agent whose own domain the server
-    // authenticated; a portal's layout counts only from the portal's authenticated domain
-    // or inside such a forward.
+    // A forward counts as an agent's only when the agent sent it: a listed agent is the
+    // message's own From, and the server authenticated that domain. A mailbox rule's
+    // `X-Forwarded-For` is written by whoever composed the mail, so it names no agent that
+    // counts. A portal's layout counts only from the portal's authenticated domain (the
+    // message itself, or the original a mailbox rule passed on whole) or inside an agent's
+    // forward.
+    let outer_from = outer.from.first().map(|m| m.address.to_ascii_lowercase());
     let trusted_forwarder = unwrapped.forwarded_by.as_ref().filter(|agent| {
         !ctx.verify_senders
-            || (ctx.settings.is_agent(&agent.address)
+            || (outer_from.as_deref() == Some(agent.address.as_str())
+                && ctx.settings.is_agent(&agent.address)
                 && verdicts.authenticates(domain_of(&agent.address)))
     });
+    let original_is_outer = std::ptr::eq(&*unwrapped.original, outer);
     let original_from = unwrapped
         .original
         .from
@@ -430,7 +447,7 @@ fn read_lead(
         .map(|m| domain_of(&m.address).to_owned());
     let portals_trusted = !ctx.verify_senders
         || trusted_forwarder.is_some()
-        || (unwrapped.forwarded_by.is_none()
+        || ((unwrapped.forwarded_by.is_none() || original_is_outer)
             && original_from
                 .as_deref()
                 .is_some_and(|d| verdicts.authenticates(d)));
@@ -443,12 +460,18 @@ fn read_lead(
         .first()
         .and_then(|f| ctx.settings.fields.for_sender(&f.address))
         .unwrap_or(labels::LabelRules::none());
-    let read = read::read_with_html(
+    let read = portals::read_with_html(
         &unwrapped.original,
         unwrapped.html.take(),
         portals_trusted,
         label_rules,
     );
+    // Agents forward vendors' notices, newsletters and alerts too: one from a no-reply or
+    // notification sender that asks nothing is held for review as no lead (a person may
+    // still release it), and its sender is never made a prospect.
+    if read.notice_without_inquiry && release.is_none() {
+        return Err(not_lead::NotALead::NoticeWithoutInquiry.reason().to_owned());
+    }
     let (mut lead, portal) = (read.lead, read.portal);
     // Inlet's own addresses, the portal's recipient and the forwarding agent are never the
     // prospect.
@@ -491,7 +514,8 @@ fn read_lead(
             .reply_to
             .first()
             .or(original.from.first())
-            .filter(|m| !not_prospect(&m.address))
+            // A no-reply or notification sender is never the prospect, released or not.
+            .filter(|m| !not_prospect(&m.address) && !read::is_machine_address(&m.address))
         {
             lead.email = Some(sender.address.clone());
             if lead.first_name.is_none() && lead.last_name.is_none() {
@@ -536,8 +560,15 @@ fn read_lead(
             Err(reason) => (String::new(), Err(reason), message_id(outer)),
         },
     };
+    // Mail the generic reader took is profiled under its site's domain; a portal's layout
+    // from an unproven sender under no one's (a forger is never counted as the portal).
+    let profiled_as = match (portal, read.unproven) {
+        (None, None) => portals::profile_source(&unwrapped.original),
+        _ => None,
+    };
     let envelope = EnvelopeBuilder::new(OriginKind::Email, &sender, &channel, &inbound.raw)
         .event_id(event_id.as_deref())
+        .profiled_as(profiled_as)
         .step(Step::Capture {
             lead: normalized.lead,
             sender_lead_id: None,

@@ -14,6 +14,9 @@ pub enum NotALead {
     Newsletter,
     Receipt,
     AccountNotice,
+    /// A notice from a no-reply or notification sender with no inquiry in it (a vendor's
+    /// notice, a trial expiry, a social network's alert), forwarded or not.
+    NoticeWithoutInquiry,
 }
 
 impl NotALead {
@@ -26,6 +29,9 @@ impl NotALead {
             NotALead::Newsletter => "a newsletter or bulk mailing",
             NotALead::Receipt => "a receipt or billing notice",
             NotALead::AccountNotice => "an account notice (code, password, verification)",
+            NotALead::NoticeWithoutInquiry => {
+                "a notice from a no-reply or notification sender, with no inquiry in it"
+            }
         }
     }
 }
@@ -81,7 +87,6 @@ const LISTING_SUBJECTS: &[&str] = &[
     "listing has expired",
     "listing was deactivated",
     "listing will expire",
-    "you may have missed a lead",
 ];
 const NEWSLETTER_SUBJECTS: &[&str] = &["newsletter", "weekly digest", "monthly digest", "webinar"];
 const RECEIPT_SUBJECTS: &[&str] = &[
@@ -258,6 +263,11 @@ mod tests {
                     &[],
                 ),
                 Some(NotALead::AccountNotice),
+            ),
+            // A missed call from an interested renter is someone to call back.
+            (
+                message("info@portal.example", "You may have missed a lead", &[]),
+                None,
             ),
             (
                 message(

@@ -1,18 +1,17 @@
-//! Reading a lead out of a message, the generic way every mature parser falls back to:
-//! leadmetadata.org `<meta name="lead_*">` tags anywhere in the document; then label/value
-//! pairs in the text and in HTML tables; then the headers (Reply-To before From, display
-//! names). Relay addresses are kept only when nothing better exists; the portal's own
-//! address is never the prospect's.
+//! What a reader finds in any message, whoever sent it: the message prepared for reading
+//! (`Reading`), label/value pairs in its text and tables, contacts written without labels,
+//! names in subjects and sentences, a person's own words, relays and mail providers. The
+//! generic reader (`portals::generic`) and each portal's module build on these; nothing
+//! here knows a portal.
 
 use super::html::HtmlReading;
 use super::labels::LabelRules;
-use super::message::{Mailbox, Message};
-use super::portals::{self, Portal, is_portal_address, is_portal_name, on_domain};
-use crate::fields::{LeadReader, Meaning, canonical};
-use crate::normalize::RawLead;
+use super::message::Message;
+use crate::fields::{Meaning, canonical};
 use regex::Regex;
-use serde_json::Value;
 use std::sync::LazyLock;
+
+pub(crate) use crate::fields::prose::{SENTENCE_PHONE, greeting_name};
 
 /// Domains that relay a prospect's mail: kept only when nothing better exists.
 const RELAYS: &[&str] = &[
@@ -66,12 +65,45 @@ pub fn is_free_mail(address: &str) -> bool {
 /// The site or platform that sent a notice no portal module knows, as its lead source: the
 /// registrable part of the sender's domain (`forms.sitebuilder.example` → `sitebuilder.example`).
 /// None for a person's own mail at a mail provider, or a forwarding agent's.
-fn sender_platform(message: &Message) -> Option<String> {
+pub(crate) fn sender_platform(message: &Message) -> Option<String> {
     let from = message.from.first()?;
     if is_free_mail(&from.address) || is_relay(&from.address) {
         return None;
     }
-    let domain = from.address.rsplit_once('@')?.1.trim().to_ascii_lowercase();
+    let domain = registrable_domain(&from.address)?;
+    // The name the platform signs with, when it is the domain's own ("ChatPal" at
+    // `chatpal.example`, "Open House Pro" at `openhousepro.example`): as people call it.
+    let brand: String = domain
+        .split('.')
+        .next()
+        .unwrap_or("")
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect();
+    // "RentNest Leads", "ChatPal Notifications": the platform's name before its desk's.
+    let signed = from.name.as_deref().map(|n| {
+        let words: Vec<&str> = n.split_whitespace().collect();
+        let kept = words
+            .iter()
+            .rposition(|w| !PLATFORM_WORDS.contains(&w.to_lowercase().as_str()))
+            .map_or(0, |i| i + 1);
+        words[..kept].join(" ")
+    });
+    let signed = signed.as_deref().filter(|n| {
+        let squeezed: String = n
+            .chars()
+            .filter(|c| c.is_alphanumeric())
+            .collect::<String>()
+            .to_lowercase();
+        !squeezed.is_empty() && squeezed == brand && n.len() <= 40
+    });
+    Some(signed.map_or(domain, str::to_owned))
+}
+
+/// The registrable part of an address's domain (`forms.sitebuilder.example` →
+/// `sitebuilder.example`, `mail.example.co.uk` → `example.co.uk`).
+pub(crate) fn registrable_domain(address: &str) -> Option<String> {
+    let domain = address.rsplit_once('@')?.1.trim().to_ascii_lowercase();
     let labels: Vec<&str> = domain.split('.').filter(|l| !l.is_empty()).collect();
     // `example.co.uk`: a short second level under a country code takes one more label.
     let keep = match labels.as_slice() {
@@ -81,26 +113,167 @@ fn sender_platform(message: &Message) -> Option<String> {
     (labels.len() >= keep).then(|| labels[labels.len() - keep..].join("."))
 }
 
-/// The source a message's reads are profiled under (`crate::profile`), read from its sender
-/// alone, as mail read as no lead has nothing else: the portal whose domain sent it, else
-/// the sending site's domain. None for a person's own mail.
-pub fn profile_source(message: &Message) -> Option<String> {
-    let from = message.from.first()?;
-    let portal = portals::MODULES
-        .iter()
-        .find(|m| m.portal.domains.iter().any(|d| on_domain(&from.address, d)));
-    match portal {
-        Some(m) => Some(m.portal.source.to_ascii_lowercase()),
-        None => sender_platform(message),
-    }
-}
-
+/// A relay address: a portal's listed relay, or one shaped as marketplaces shape them (a
+/// token of letters and digits at a `relay.`, `reply.`, `convo.` or `messaging.` host).
 pub fn is_relay(address: &str) -> bool {
-    RELAYS.iter().any(|r| on_domain(address, r))
+    RELAYS.iter().any(|r| on_domain(address, r)) || relay_shaped(address)
 }
 
-fn is_portal(address: &str) -> bool {
-    is_portal_address(address) && !is_relay(address)
+fn relay_shaped(address: &str) -> bool {
+    let Some((local, domain)) = address.rsplit_once('@') else {
+        return false;
+    };
+    let host_says = domain.to_ascii_lowercase().split('.').any(|label| {
+        matches!(
+            label,
+            "relay"
+                | "reply"
+                | "replies"
+                | "convo"
+                | "conversations"
+                | "proxy"
+                | "messaging"
+                | "masked"
+                | "anon"
+                | "anonymous"
+        )
+    });
+    let token = local.len() >= 8 && local.chars().filter(char::is_ascii_digit).count() >= 2;
+    host_says && token
+}
+
+/// The words of an address's local part (`no-reply`, `notifications.team`).
+fn local_words(address: &str) -> Vec<String> {
+    let local = address.split('@').next().unwrap_or("");
+    let local = local
+        .split('+')
+        .next()
+        .unwrap_or(local)
+        .to_ascii_lowercase();
+    local
+        .split(['.', '-', '_'])
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// An address no one reads replies at: a no-reply or notification sender. Such a sender is
+/// never a prospect, and a notice from one with no inquiry in it is no lead.
+pub fn is_machine_address(address: &str) -> bool {
+    let local = address
+        .split('@')
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase()
+        .replace(['-', '_', '.'], "");
+    [
+        "noreply",
+        "donotreply",
+        "notreply",
+        "notification",
+        "notify",
+        "mailerdaemon",
+    ]
+    .iter()
+    .any(|w| local.contains(w))
+        || local_words(address).iter().any(|w| {
+            matches!(
+                w.as_str(),
+                "alerts"
+                    | "alert"
+                    | "updates"
+                    | "update"
+                    | "news"
+                    | "newsletter"
+                    | "newsletters"
+                    | "mailer"
+                    | "digest"
+                    | "automated"
+                    | "robot"
+                    | "bounce"
+                    | "bounces"
+                    | "marketing"
+                    | "billing"
+                    | "notifications"
+                    | "postmaster"
+            )
+        })
+}
+
+/// An address a team, a desk or a system sends from (`info@`, `leads@`, `desk@`,
+/// `forms@`), never one person's own: its display name is no prospect's name.
+pub fn is_role_address(address: &str) -> bool {
+    is_machine_address(address)
+        || local_words(address).first().is_some_and(|w| {
+            matches!(
+                w.as_str(),
+                "info"
+                    | "hello"
+                    | "hi"
+                    | "team"
+                    | "support"
+                    | "help"
+                    | "helpdesk"
+                    | "service"
+                    | "services"
+                    | "admin"
+                    | "administrator"
+                    | "webmaster"
+                    | "web"
+                    | "website"
+                    | "site"
+                    | "forms"
+                    | "form"
+                    | "leads"
+                    | "lead"
+                    | "inquiries"
+                    | "inquiry"
+                    | "enquiries"
+                    | "contact"
+                    | "contactus"
+                    | "office"
+                    | "desk"
+                    | "frontdesk"
+                    | "reception"
+                    | "sales"
+                    | "accounts"
+                    | "relo"
+                    | "relocation"
+                    | "referrals"
+                    | "referral"
+                    | "listings"
+                    | "showings"
+                    | "signin"
+                    | "transcripts"
+                    | "assistant"
+                    | "concierge"
+                    | "leasing"
+                    | "rentals"
+                    | "mail"
+                    | "general"
+                    | "system"
+                    | "notifications"
+                    | "alerts"
+                    | "chat"
+                    | "bot"
+                    | "guestcards"
+                    | "interests"
+                    | "web-leads"
+                    | "weblead"
+                    | "webleads"
+                    | "agent"
+                    | "agents"
+            )
+        })
+}
+
+/// Whether `address` is on `domain` or one of its subdomains.
+pub fn on_domain(address: &str, domain: &str) -> bool {
+    let d = address.rsplit('@').next().unwrap_or("");
+    d == domain
+        || (d.len() > domain.len()
+            && d.ends_with(domain)
+            && d[..d.len() - domain.len()].ends_with('.'))
 }
 
 /// A message prepared for reading: both renderings of its text with link annotations
@@ -182,7 +355,7 @@ pub(crate) fn clean_annotations(text: &str) -> String {
     BRACKET_LINK.replace_all(&text, "").into_owned()
 }
 
-fn metadata_meaning(name: &str) -> Meaning {
+pub(crate) fn metadata_meaning(name: &str) -> Meaning {
     match name {
         "lead_name" => Meaning::FullName,
         "lead_first_name" => Meaning::FirstName,
@@ -207,6 +380,11 @@ fn metadata_meaning(name: &str) -> Meaning {
     }
 }
 
+/// A label the routing file names, the alias table knows, or whose words say what it is.
+fn known_label(label: &str, rules: &LabelRules) -> bool {
+    !matches!(rules.meaning(label), Meaning::Unknown)
+}
+
 /// `Label: value` pairs in text (a value may sit on the line after its label), and
 /// two-cell rows of HTML tables; `rules` names labels the alias table does not know.
 pub fn label_values(
@@ -226,14 +404,109 @@ pub fn label_values(
     pairs
 }
 
+/// Labels of a message's header block, quoted in a reply or a forward ("From:", "Sent:",
+/// "To:", "Subject:"), in the languages mail clients write them.
+const HEADER_LABELS: &[&str] = &[
+    "from", "sent", "date", "to", "cc", "bcc", "subject", "de", "enviado", "para", "asunto", "von",
+    "gesendet", "an", "betreff", "envoye", "objet", "a", "assunto", "data",
+];
+
+fn header_label(line: &str) -> bool {
+    line.split_once(':')
+        .is_some_and(|(label, _)| HEADER_LABELS.contains(&canonical(label).as_str()))
+}
+
+/// Whether the line at `i` is one of a header block: two or more header lines together.
+fn in_header_block(lines: &[&str], i: usize) -> bool {
+    if !header_label(lines[i]) {
+        return false;
+    }
+    let near = |j: usize| j != i && lines.get(j).is_some_and(|l| header_label(l));
+    (i.saturating_sub(3)..i + 4).any(near)
+}
+
+/// Where a label starts in a line whose line breaks were lost ("First Name: A Last Name: B
+/// Email Address: c@d"): before each `:` the longest run of up to four words that the
+/// alias table lists, starting with a capital; or, once the line has two such, a run of
+/// capitalized words ("Move-In Date:"). A colon inside a value (a time, a link) is none.
+fn label_starts(line: &str) -> Vec<usize> {
+    let mut listed = Vec::new();
+    let mut titled = Vec::new();
+    for (colon, _) in line.match_indices(':') {
+        if line[colon + 1..]
+            .chars()
+            .next()
+            .is_some_and(|c| !c.is_whitespace())
+        {
+            continue;
+        }
+        let before = &line[..colon];
+        // The starts of the last words before the colon.
+        let mut starts: Vec<usize> = before
+            .char_indices()
+            .filter(|(i, c)| {
+                !c.is_whitespace() && (*i == 0 || before[..*i].ends_with(char::is_whitespace))
+            })
+            .map(|(i, _)| i)
+            .collect();
+        starts.reverse();
+        starts.truncate(4);
+        let capital = |at: usize| before[at..].chars().next().is_some_and(char::is_uppercase);
+        let found = starts.iter().rev().find(|&&at| {
+            let phrase = before[at..].trim();
+            !phrase.contains(':') && capital(at) && crate::fields::listed(phrase)
+        });
+        match found {
+            Some(&at) => listed.push(at),
+            None => {
+                // Capitalized words back from the colon, at most three.
+                let run: Vec<usize> = starts
+                    .iter()
+                    .take(3)
+                    .take_while(|&&at| capital(at) && !before[at..].contains(':'))
+                    .copied()
+                    .collect();
+                if let Some(&at) = run.last() {
+                    titled.push(at);
+                }
+            }
+        }
+    }
+    if listed.len() < 2 {
+        return Vec::new();
+    }
+    let mut all: Vec<usize> = listed.into_iter().chain(titled).collect();
+    all.sort_unstable();
+    all.dedup();
+    all
+}
+
+/// A line's labels each on a line of its own, when its line breaks were lost.
+fn split_run_together(line: &str) -> Vec<String> {
+    let starts = label_starts(line);
+    if starts.is_empty() {
+        return vec![line.to_owned()];
+    }
+    let mut out = Vec::new();
+    let mut from = 0;
+    for at in starts.into_iter().chain(std::iter::once(line.len())) {
+        let piece = line[from..at].trim();
+        if !piece.is_empty() {
+            out.push(piece.to_owned());
+        }
+        from = at;
+    }
+    out
+}
+
 fn label_values_into(
     text: &str,
     html: Option<&HtmlReading>,
     rules: &LabelRules,
     pairs: &mut Vec<(String, String)>,
 ) {
-    let known = |label: &str| !matches!(rules.meaning(label), Meaning::Unknown);
-    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    let split: Vec<String> = text.lines().flat_map(split_run_together).collect();
+    let lines: Vec<&str> = split.iter().map(|l| l.trim()).collect();
     let mut i = 0;
     while i < lines.len() {
         let line = lines[i];
@@ -258,7 +531,7 @@ fn label_values_into(
         if let Some(rest) = line.strip_prefix('[')
             && let Some((label, value)) = rest.split_once(']')
             && !label.contains("://")
-            && known(label)
+            && known_label(label, rules)
         {
             let mut value = value.trim().to_owned();
             let rule = |l: &str| l.starts_with('[') || l.starts_with("___") || l.starts_with("---");
@@ -277,7 +550,8 @@ fn label_values_into(
         }
         if let Some((label, value)) = line.split_once(':') {
             let label = label.trim().trim_end_matches(['*', '#']).trim();
-            if known(label) && !label.is_empty() && label.len() <= 80 && !label.contains("http") {
+            let known = known_label(label, rules) && !in_header_block(&lines, i);
+            if known && !label.is_empty() && label.len() <= 80 && !label.contains("http") {
                 // A required-field marker ("Name: * Ana") is not part of the value.
                 let value = value.trim().trim_start_matches('*').trim();
                 if matches!(rules.meaning(label), Meaning::Message) {
@@ -305,7 +579,7 @@ fn label_values_into(
             }
         }
         // A label the routing file names, then its value on the same line without a colon
-        // ("Best number to text  214-555-0123", "Teléfono – 214 555 0123"): only the
+        // ("Ring me on  214-555-0123", "Teléfono – 214 555 0123"): only the
         // operator's own labels, which no sentence is likely to start with.
         if let Some((label, value)) = ruled_prefix(line, rules) {
             pairs.push((label.to_owned(), value.to_owned()));
@@ -314,7 +588,7 @@ fn label_values_into(
     }
     for (label, value) in html.iter().flat_map(|h| &h.two_cell_rows) {
         let label = label.trim_end_matches(':').trim();
-        if known(label) && label.len() <= 80 {
+        if known_label(label, rules) && label.len() <= 80 {
             pairs.push((label.to_owned(), value.clone()));
         }
     }
@@ -342,20 +616,19 @@ fn ruled_prefix<'l>(line: &'l str, rules: &LabelRules) -> Option<(&'l str, &'l s
     found
 }
 
-/// Where a message that runs on over lines ends: another known label, a rule, a
-/// signature's dashes, a quoted or forwarded block.
+/// Where a message that runs on over lines ends: another known label (or one the routing
+/// file names), a rule, a signature's dashes, a quoted or forwarded block.
 fn ends_message(line: &str, rules: &LabelRules) -> bool {
     let rule = ["--", "__", "==", "**"].iter().any(|r| line.starts_with(r));
     let labelled = line.split_once(':').is_some_and(|(label, _)| {
         let label = label.trim();
-        label.len() <= 40
-            && !label.contains("http")
-            && !matches!(rules.meaning(label), Meaning::Unknown)
+        label.len() <= 40 && !label.contains("http") && known_label(label, rules)
     });
     let ruled = ruled_prefix(line, rules).is_some()
         || rules.names(line.trim_end_matches(['*', ':']).trim());
     rule || labelled
         || ruled
+        || template_line(line)
         || line.starts_with('>')
         || line.starts_with("On ") && line.ends_with("wrote:")
 }
@@ -380,15 +653,25 @@ fn exact_label(label: &str) -> bool {
             | "comments"
             | "address"
             | "propertyaddress"
+            | "cell"
+            | "cellphone"
+            | "mobile"
+            | "mobilephone"
+            | "telephone"
+            | "contactnumber"
+            | "bestnumber"
+            | "questions"
+            | "chatsummary"
+            | "summary"
     )
 }
 
 /// Contacts written without labels.
 #[derive(Debug, Default, PartialEq)]
-struct Contacts {
-    name: Option<String>,
-    email: Option<String>,
-    phone: Option<String>,
+pub(crate) struct Contacts {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
 }
 
 static NAME_AND_ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
@@ -397,14 +680,17 @@ static NAME_AND_ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Lines that are nothing but an email address, a phone number or `Name <address>` (a
 /// contact block with no labels), for a lead that has none labelled.
-fn bare_contacts(text: &str) -> Contacts {
+/// `not_prospect` says which addresses are never the prospect's (a portal's own).
+pub(crate) fn bare_contacts(text: &str, not_prospect: &dyn Fn(&str) -> bool) -> Contacts {
     let mut found = Contacts::default();
-    for line in text.lines().map(str::trim) {
+    let mut previous = "";
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let above = std::mem::replace(&mut previous, line);
         // Both kinds of address line hold an `@`; most lines hold none and skip the pattern.
         let addressed = found.email.is_none() && line.contains('@');
         if addressed
             && let Some(c) = NAME_AND_ADDRESS.captures(line)
-            && !is_portal(&c[2])
+            && !not_prospect(&c[2])
             && !is_relay(&c[2])
             && crate::normalize::email(&c[2]).is_ok()
         {
@@ -417,6 +703,10 @@ fn bare_contacts(text: &str) -> Contacts {
             && crate::normalize::email(line).is_ok()
         {
             found.email = Some(line.to_owned());
+            // A contact block: the person's name on the line above their address.
+            if found.name.is_none() && name_line(above) {
+                found.name = Some(above.to_owned());
+            }
         }
         // Cheapest test first: a line of words fails at its first letter.
         if found.phone.is_none()
@@ -431,8 +721,24 @@ fn bare_contacts(text: &str) -> Contacts {
     found
 }
 
+/// A line that is a person's name and nothing else: two to four capitalized words, no
+/// label, no digits, no platform's or portal's name ("Ana M. Silva", "Jean-Luc O'Neil").
+fn name_line(line: &str) -> bool {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    (2..=4).contains(&words.len())
+        && words.iter().all(|w| {
+            w.chars().next().is_some_and(char::is_uppercase)
+                && w.chars().all(|c| c.is_alphabetic() || "'’.-".contains(c))
+        })
+        && !known_label(line, LabelRules::none())
+        && !is_platform_name(line)
+        && !words
+            .iter()
+            .any(|w| NOT_A_NAME.contains(&w.to_lowercase().as_str()))
+}
+
 /// `mailto:` and `tel:` links (read after the visible text, which wins when they differ).
-fn link_contacts(links: &[String]) -> (Option<String>, Option<String>) {
+pub(crate) fn link_contacts(links: &[String]) -> (Option<String>, Option<String>) {
     let mut email = None;
     let mut phone = None;
     for href in links {
@@ -460,21 +766,28 @@ const SAYS: &[&str] = &[
 
 /// "Ana Silva says:" then the message, as Zillow Group templates (Zillow, Trulia, HotPads)
 /// introduce an inquiry: the name, and the quoted message on the following lines.
-fn says(text: &str) -> Option<(String, String)> {
+pub(crate) fn says(text: &str) -> Option<(String, String)> {
     let lines: Vec<&str> = text.lines().map(str::trim).collect();
     let (i, name) = lines.iter().enumerate().find_map(|(i, l)| {
         let name = SAYS
             .iter()
             .find_map(|intro| l.strip_suffix(intro))
             .filter(|_| l.len() < 80)?;
-        Some((i, name.trim().to_owned()))
+        // "ana silva is interested in 2B and says:": the name stops where the sentence
+        // goes on.
+        let name = match sentence_name(name) {
+            Some((person, _)) => person,
+            None => name.trim().to_owned(),
+        };
+        Some((i, name))
     })?;
     let mut message = Vec::new();
     for line in &lines[i + 1..] {
         if line.is_empty() && message.is_empty() {
             continue;
         }
-        if line.is_empty() || line.contains('@') || bare_contacts(line).phone.is_some() {
+        if line.is_empty() || line.contains('@') || bare_contacts(line, &|_| false).phone.is_some()
+        {
             break;
         }
         message.push(*line);
@@ -502,6 +815,9 @@ pub fn subject_name(subject: &str) -> Option<String> {
         " wants to ",
         " would like to",
         " sent you a message",
+        " is requesting",
+        " is looking at",
+        " is \"looking\" at",
     ] {
         if let Some(i) = lower.find(marker) {
             let before = &subject[..i];
@@ -555,45 +871,6 @@ pub fn subject_name(subject: &str) -> Option<String> {
     plausible.then_some(name)
 }
 
-/// The prospect's mailbox from the headers: Reply-To, then From, past portals; a relay only
-/// when nothing better exists.
-fn prospect_mailbox(message: &Message) -> Option<&Mailbox> {
-    let candidates: Vec<&Mailbox> = message.reply_to.iter().chain(message.from.iter()).collect();
-    candidates
-        .iter()
-        .find(|m| {
-            !is_relay(&m.address)
-                && !is_portal(&m.address)
-                && !m.address.starts_with("noreply")
-                && !m.address.starts_with("no-reply")
-        })
-        .or_else(|| candidates.iter().find(|m| is_relay(&m.address)))
-        .copied()
-}
-
-/// A display name that is a person's: not the portal's, not "X via Y"'s tail.
-fn person_name(mailbox: &Mailbox) -> Option<String> {
-    let name = mailbox.name.as_deref()?.trim();
-    let name = name.split(" via ").next().unwrap_or(name).trim();
-    // `"Name <addr> via Zumper"`: the part before the address.
-    let name = name
-        .split('<')
-        .next()
-        .unwrap_or(name)
-        .trim()
-        .trim_matches('"')
-        .trim();
-    // Zumper's `"Ana Silva [example.com]"`: the prospect's mail domain after the name.
-    let name = match name.split_once(" [") {
-        Some((n, rest)) if rest.ends_with(']') => n.trim(),
-        _ => name,
-    };
-    if name.is_empty() || name.contains('@') || is_portal_name(name) || is_platform_name(name) {
-        return None;
-    }
-    Some(name.to_owned())
-}
-
 /// Words of a sending system's display name, never of a person's ("Listing Alerts", "Site
 /// Forms for Business Owners", "WordPress", "Website").
 const PLATFORM_WORDS: &[&str] = &[
@@ -631,7 +908,7 @@ const PLATFORM_WORDS: &[&str] = &[
     "idx",
 ];
 
-fn is_platform_name(name: &str) -> bool {
+pub(crate) fn is_platform_name(name: &str) -> bool {
     name.split(|c: char| !c.is_alphanumeric() && c != '-')
         .any(|w| PLATFORM_WORDS.contains(&w.to_ascii_lowercase().as_str()))
 }
@@ -645,11 +922,18 @@ const SENTENCE_MARKERS: &[&str] = &[
     " has a question about",
     " requested information about",
     " requested a tour of",
+    " is looking at",
+    " is looking for",
+    " is requesting",
+    " has requested",
+    " asked about",
+    " sent you a message",
+    " has sent you",
 ];
 
 /// A person named at the start of a line by such a sentence, and the rest of the line after
 /// the marker: two to four words, each capitalized (or the whole name in capitals).
-fn sentence_name(text: &str) -> Option<(String, String)> {
+pub(crate) fn sentence_name(text: &str) -> Option<(String, String)> {
     text.lines().map(str::trim).find_map(|line| {
         // ASCII only: the markers are, and its offsets must be the line's own (a full
         // lowercasing changes some characters' length: 'İ' becomes three bytes).
@@ -660,17 +944,34 @@ fn sentence_name(text: &str) -> Option<(String, String)> {
             .min_by_key(|(i, _)| *i)?;
         let name = line[..at].trim().trim_matches(['"', '\'']).trim();
         let words: Vec<&str> = name.split_whitespace().collect();
-        let capitalized = words.iter().all(|w| {
-            w.chars().next().is_some_and(char::is_uppercase)
-                && w.chars().all(|c| c.is_alphabetic() || "'-.".contains(c))
-        });
-        ((2..=4).contains(&words.len()) && capitalized && !is_platform_name(name))
+        let letters = |w: &&str| w.chars().all(|c| c.is_alphabetic() || "'-.".contains(c));
+        let capitalized = words
+            .iter()
+            .all(|w| w.chars().next().is_some_and(char::is_uppercase) && letters(w));
+        // A name as typed in lower case ("griffin bouchard is interested in…"): two or three
+        // words, none of them a word that opens such a sentence about no one in particular.
+        let lower_case = (2..=3).contains(&words.len())
+            && words.iter().all(|w| {
+                w.chars().all(|c| c.is_lowercase() || "'-".contains(c))
+                    && letters(w)
+                    && !NOT_A_NAME.contains(w)
+            });
+        ((2..=4).contains(&words.len()) && (capitalized || lower_case) && !is_platform_name(name))
             .then(|| (name.to_owned(), line[at + marker.len()..].trim().to_owned()))
     })
 }
 
+/// Words that open a sentence about someone unnamed ("a renter is interested in…", "your
+/// client would like to…").
+const NOT_A_NAME: &[&str] = &[
+    "a", "an", "the", "this", "that", "your", "our", "my", "his", "her", "their", "someone",
+    "somebody", "renter", "buyer", "seller", "client", "customer", "user", "visitor", "lead",
+    "prospect", "person", "guest", "new", "he", "she", "they", "we", "you", "who", "one",
+    "student", "tenant", "family", "couple", "agent", "also", "still", "and", "or",
+];
+
 /// Mail a person wrote themselves: a reply, or from a mail provider's address.
-fn is_personal(message: &Message) -> bool {
+pub(crate) fn is_personal(message: &Message) -> bool {
     let subject = message.subject.trim().to_ascii_lowercase();
     subject.starts_with("re:")
         || message
@@ -679,14 +980,9 @@ fn is_personal(message: &Message) -> bool {
             .is_some_and(|m| is_free_mail(&m.address))
 }
 
-/// A North American number inside a sentence ("My cell is 469-555-0177.").
-static SENTENCE_PHONE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:\+?1[-. ]?)?\(?\b[2-9]\d{2}\)?[-. ]\d{3}[-. ]\d{4}\b").expect("valid pattern")
-});
-
 /// What a person wrote: the text up to a signature's dashes or a quoted block, without a
 /// bare greeting line or the closing name lines.
-fn personal_message(text: &str) -> Option<String> {
+pub(crate) fn personal_message(text: &str) -> Option<String> {
     let mut lines: Vec<&str> = Vec::new();
     for line in text.lines().map(str::trim) {
         if line.starts_with("--")
@@ -726,283 +1022,252 @@ fn personal_message(text: &str) -> Option<String> {
     (message.split_whitespace().count() >= 3).then_some(message)
 }
 
-/// A person who introduces themselves ("Hi, my name is Maria Lopez and …", "This is Tom
-/// Reyes."): the name, and the line it is in.
-fn greeting_name(text: &str) -> Option<(String, String)> {
-    text.lines().map(str::trim).find_map(|line| {
-        // ASCII only: the markers are, and its offsets must be the line's own (a full
-        // lowercasing changes some characters' length: 'İ' becomes three bytes).
+/// Where a reply's own text ends and what it quotes begins: "On … wrote:", a client's
+/// "-----Original Message-----" or separator line, a header block, `>` lines.
+pub(crate) fn unquoted(text: &str) -> &str {
+    let mut offset = 0;
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let trimmed: Vec<&str> = lines.iter().map(|l| l.trim()).collect();
+    for (i, line) in trimmed.iter().enumerate() {
         let lower = line.to_ascii_lowercase();
-        let at = ["my name is ", "this is "]
-            .iter()
-            .filter_map(|m| lower.find(m).map(|i| i + m.len()))
-            .min()?;
-        let words: Vec<&str> = line[at..]
-            .split_whitespace()
-            .map(|w| w.trim_end_matches([',', '.', '!', ';']))
-            .take_while(|w| {
-                w.chars().next().is_some_and(char::is_uppercase)
-                    && w.chars().all(|c| c.is_alphabetic() || "'-".contains(c))
-            })
-            .take(3)
-            .collect();
-        ((2..=3).contains(&words.len())).then(|| (words.join(" "), line.to_owned()))
+        let wrote = (line.starts_with("On ") && line.ends_with("wrote:"))
+            || lower.ends_with(" a écrit :")
+            || lower.ends_with(" escribió:")
+            || lower.ends_with(" schrieb:")
+            || lower.ends_with(" escreveu:");
+        let separator = lower.starts_with("-----original message")
+            || lower.starts_with("________________")
+            || line.starts_with('>');
+        if wrote || separator || in_header_block(&trimmed, i) {
+            return &text[..offset];
+        }
+        offset += lines[i].len();
+    }
+    text
+}
+
+/// Whether a line is a greeting ("Hello,", "Hi there,", "Dear Parkmerced,").
+fn greeting(line: &str) -> bool {
+    let w = line.trim_end_matches([',', '!', '.']).to_lowercase();
+    w.split_whitespace().count() <= 3
+        && [
+            "hi",
+            "hello",
+            "hey",
+            "dear",
+            "good morning",
+            "good afternoon",
+            "good evening",
+            "hola",
+            "bonjour",
+            "hallo",
+        ]
+        .iter()
+        .any(|g| w == *g || w.starts_with(&format!("{g} ")))
+}
+
+/// Words a person writes of themselves, and words only a sender's template writes.
+fn first_person(words: &[String], plural: bool) -> bool {
+    words.iter().any(|w| {
+        matches!(
+            w.as_str(),
+            "i" | "i'm" | "im" | "i'd" | "i've" | "i'll" | "my" | "me" | "mine"
+        ) || (plural && matches!(w.as_str(), "we" | "we're" | "we'd" | "we've" | "our" | "us"))
     })
 }
 
+fn template_line(line: &str) -> bool {
+    let lower = line.to_lowercase();
+    [
+        "you ",
+        "your ",
+        "you'",
+        "reply",
+        "respond",
+        "view ",
+        "click",
+        "to reply",
+        "or simply",
+        "thank you for",
+        "thanks for using",
+        "sent from",
+        "this email",
+        "this message",
+        "copyright",
+        "©",
+        "unsubscribe",
+        "privacy",
+        "all rights reserved",
+        "do not reply",
+        "please do not",
+        "why am i",
+        "download",
+        "manage ",
+    ]
+    .iter()
+    .any(|t| lower.starts_with(t))
+        || [
+            "unsubscribe",
+            "privacy policy",
+            "all rights reserved",
+            "this email",
+            "©",
+            "contact us",
+            "have any questions",
+        ]
+        .iter()
+        .any(|t| lower.contains(t))
+}
+
+/// The person's own words in a notice that also holds labels: a paragraph they wrote
+/// (speaking of themselves, "I'm interested in…", or greeting the recipient, "Hello, we
+/// are looking…"), and the lines after it up to the next label, rule, link or template
+/// sentence ("In which ZIP code…? 94132", "Describe your need: …").
+pub(crate) fn own_words(text: &str) -> Option<String> {
+    let lines: Vec<&str> = unquoted(text).lines().map(str::trim).collect();
+    let stop = |l: &str| {
+        let rule = ["--", "__", "==", "**", "* * *"]
+            .iter()
+            .any(|r| l.starts_with(r));
+        let labelled = l.split_once(':').is_some_and(|(label, value)| {
+            !value.trim().is_empty()
+                && label.len() <= 40
+                && known_label(label.trim(), LabelRules::none())
+        });
+        // A table's label cell renders as a line of its own ("Name", then "Ana Silva"), and
+        // a contact block's lines are an address or a number alone.
+        let label_alone = l.len() <= 40 && exact_label(l.trim_end_matches(':'));
+        let contact_alone = !l.contains(' ') && crate::normalize::email(l).is_ok()
+            || (10..=15).contains(&l.bytes().filter(u8::is_ascii_digit).count())
+                && l.bytes()
+                    .all(|b| b.is_ascii_digit() || b" ()+-.".contains(&b));
+        rule || labelled
+            || label_alone
+            || contact_alone
+            || l.contains("http://")
+            || l.contains("https://")
+            || l.starts_with('[')
+            || template_line(l)
+    };
+    let words_of = |l: &str| -> Vec<String> {
+        l.split(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '’'))
+            .filter(|w| !w.is_empty())
+            .map(|w| w.replace('’', "'").to_lowercase())
+            .collect()
+    };
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i];
+        let greeted = greeting(line)
+            || lines[..i]
+                .iter()
+                .rev()
+                .find(|l| !l.is_empty())
+                .is_some_and(|l| greeting(l));
+        let words = words_of(line);
+        // A form's line ("Desired Size: Show me everything", "- Move-In: …") is no one's
+        // paragraph.
+        let form_line = line.starts_with(['-', '•', '*', '|'])
+            || line.split_once(':').is_some_and(|(label, value)| {
+                !value.trim().is_empty()
+                    && label.split_whitespace().count() <= 5
+                    && !label.contains("http")
+            });
+        let opens = !stop(line)
+            && !form_line
+            && !greeting(line)
+            && words.len() >= 5
+            && first_person(&words, greeted);
+        if !opens {
+            i += 1;
+            continue;
+        }
+        // Words set off in quotes end at the closing quote, and the quotes are no part of
+        // them.
+        let quoted_whole =
+            line.len() > 2 && line.starts_with(['"', '“']) && line.ends_with(['"', '”']);
+        let mut taken = vec![if quoted_whole {
+            line.trim_matches(['"', '“', '”']).trim()
+        } else {
+            line
+        }];
+        let mut blanks = 0;
+        for next in lines[i + 1..].iter().take_while(|_| !quoted_whole) {
+            if next.is_empty() {
+                blanks += 1;
+                if blanks >= 3 {
+                    break;
+                }
+                continue;
+            }
+            if stop(next) || taken.len() >= 15 {
+                break;
+            }
+            blanks = 0;
+            taken.push(next);
+        }
+        // A closing ("Thanks,", "Ana") is no part of the message.
+        while taken.len() > 1
+            && taken
+                .last()
+                .is_some_and(|l| l.split_whitespace().count() <= 2)
+        {
+            taken.pop();
+        }
+        return Some(taken.join("\n"));
+    }
+    None
+}
+
+/// A chat transcript's lines written by its visitor: `[3:02 PM] Ana Silva: …`, `Visitor:
+/// …`, the speaker being the person named (`visitor`), or called a visitor, guest or
+/// customer. `None` when the text is no transcript (fewer than two speakers' lines).
+pub(crate) fn transcript_words(text: &str, visitor: Option<&str>) -> Option<Vec<String>> {
+    static LINE: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"^(?:[\[(]?\d{1,2}:\d{2}(?::\d{2})?\s*(?:[AaPp]\.?[Mm]\.?)?[\])]?\s*[-–]?\s*)?([^:\[\]]{1,48}?):\s+(.+)$")
+            .expect("valid pattern")
+    });
+    let mut spoken: Vec<(String, String, bool)> = Vec::new();
+    for line in text.lines().map(str::trim) {
+        let Some(c) = LINE.captures(line) else {
+            continue;
+        };
+        let timed = line
+            .chars()
+            .next()
+            .is_some_and(|ch| ch.is_ascii_digit() || ch == '[' || ch == '(');
+        spoken.push((c[1].trim().to_owned(), c[2].trim().to_owned(), timed));
+    }
+    let timed = spoken.iter().filter(|(_, _, t)| *t).count();
+    let speakers: std::collections::HashSet<&str> = spoken
+        .iter()
+        .filter(|(_, _, t)| *t || timed == 0)
+        .map(|(s, _, _)| s.as_str())
+        .collect();
+    if timed < 2 || speakers.len() < 2 {
+        return None;
+    }
+    let is_visitor = |speaker: &str| {
+        let lower = speaker.to_lowercase();
+        visitor.is_some_and(|v| lower == v.to_lowercase() || lower.starts_with(&v.to_lowercase()))
+            || ["visitor", "guest", "customer", "client", "prospect", "you"]
+                .iter()
+                .any(|w| lower == *w || lower.starts_with(&format!("{w} ")))
+    };
+    let lines: Vec<String> = spoken
+        .into_iter()
+        .filter(|(s, _, t)| *t && is_visitor(s))
+        .map(|(_, words, _)| words)
+        .collect();
+    (!lines.is_empty()).then_some(lines)
+}
+
 /// A line wholly in quotes: how notices set off the person's own words.
-fn quoted_line(text: &str) -> Option<String> {
+pub(crate) fn quoted_line(text: &str) -> Option<String> {
     text.lines().map(str::trim).find_map(|l| {
         let inner = l.strip_prefix(['"', '“'])?.strip_suffix(['"', '”'])?.trim();
         (inner.split_whitespace().count() >= 3).then(|| inner.to_owned())
     })
-}
-
-/// The lead in a message: its portal's module when one recognizes it, else the generic
-/// reading; and the portal.
-pub fn read(message: &Message) -> (RawLead, Option<&'static Portal>) {
-    let read = read_with_html(message, None, true, LabelRules::none());
-    (read.lead, read.portal)
-}
-
-/// What `read_with_html` found.
-#[derive(Debug, Clone)]
-pub struct Read {
-    pub lead: RawLead,
-    /// The portal the lead is credited to.
-    pub portal: Option<&'static Portal>,
-    /// The portal whose layout the message has but which was not credited, its sender
-    /// unproven: the lead was read the generic way.
-    pub unproven: Option<&'static Portal>,
-}
-
-/// `read`, with the message's HTML part already read when `html` is given, and its labels
-/// read as `labels` says where it names them. With `portals_trusted` false (the sender is
-/// not proven to be who it says), a portal's layout is not believed: its module could be fed
-/// a forged message to credit a lead to it.
-pub fn read_with_html(
-    message: &Message,
-    html: Option<HtmlReading>,
-    portals_trusted: bool,
-    labels: &LabelRules,
-) -> Read {
-    let reading = Reading::with_html(message, html).with_labels(labels);
-    let recognized = portals::recognize(&reading);
-    let (module, unproven) = match recognized {
-        Some(m) if !portals_trusted => (None, Some(m.portal)),
-        m => (m, None),
-    };
-    let mut raw = match module {
-        Some(m) => (m.parse)(&reading),
-        None => generic(&reading, false),
-    };
-    if raw.lead_source.is_none() {
-        raw.lead_source = module.map(|m| m.portal.source.to_owned());
-    }
-    // A notice from a site or platform no module knows: its domain says where the lead came
-    // from. A person's own mail (no labels, a mail provider's address) has no such source.
-    if raw.lead_source.is_none() && module.is_none() && !is_personal(message) {
-        raw.lead_source = sender_platform(message);
-    }
-    Read {
-        lead: raw,
-        portal: module.map(|m| m.portal),
-        unproven,
-    }
-}
-
-/// The lead read the generic way. `portal_mail` allows guesses only a portal's layout
-/// makes safe (a street-address line anywhere in the text).
-pub fn generic(r: &Reading, portal_mail: bool) -> RawLead {
-    let message = r.message;
-    let texts = &r.texts;
-    let mut reader = LeadReader::new();
-    for (name, content) in r.html.iter().flat_map(|h| &h.lead_metadata) {
-        match metadata_meaning(name) {
-            Meaning::Unknown => {}
-            m => reader.with_meaning(name, m, &Value::String(content.clone())),
-        }
-    }
-    // Both renderings: senders put different things in the plain and the HTML part. A
-    // label the first rendering had is not read again from the second, which may wrap or
-    // cut its value differently.
-    let mut earlier = std::collections::HashSet::new();
-    let mut labelled = false;
-    for (i, text) in texts.iter().enumerate() {
-        let html = if i + 1 == texts.len() {
-            r.html.as_ref()
-        } else {
-            None
-        };
-        let mut here = std::collections::HashSet::new();
-        for (label, value) in label_values(text, html, r.labels) {
-            labelled = true;
-            let key = super::labels::label_key(&label);
-            if earlier.contains(&key) || !here.insert((key, value.clone())) {
-                continue;
-            }
-            reader.with_meaning(&label, r.labels.meaning(&label), &Value::String(value));
-        }
-        earlier.extend(here.into_iter().map(|(k, _)| k));
-    }
-    for text in texts {
-        if let Some((name, message)) = says(text) {
-            reader.with_meaning("says", Meaning::FullName, &Value::String(name));
-            reader.with_meaning("says", Meaning::Message, &Value::String(message));
-            break;
-        }
-    }
-    let mut raw = reader.finish();
-    if raw.first_name.is_none()
-        && raw.last_name.is_none()
-        && raw.full_name.is_none()
-        && let Some((name, rest)) = texts.iter().find_map(|t| sentence_name(t))
-    {
-        raw.full_name = Some(name);
-        if let Some(address) = crate::postal::address_line(&rest)
-            && raw
-                .listing
-                .as_ref()
-                .and_then(|l| l.property.as_ref())
-                .is_none()
-        {
-            raw.listing.get_or_insert_with(Default::default).property =
-                Some(crate::lead::Property {
-                    address: Some(address),
-                });
-        }
-        if raw.note.is_none() {
-            raw.note = texts.iter().find_map(|t| quoted_line(t));
-        }
-    }
-    // A person's own mail (an inquiry written to the agent, or quoted in the agent's reply):
-    // no labels, so its words are the note, and a number or an address inside a sentence
-    // is theirs.
-    if !labelled
-        && !portal_mail
-        && let Some(text) = texts.first()
-    {
-        if raw.note.is_none() {
-            raw.note = personal_message(text);
-        }
-        if raw.phone.is_none() {
-            raw.phone = SENTENCE_PHONE.find(text).map(|m| m.as_str().to_owned());
-        }
-        if raw
-            .listing
-            .as_ref()
-            .and_then(|l| l.property.as_ref())
-            .is_none()
-            && let Some(address) = crate::postal::address_line(text).filter(|a| a.city.is_some())
-        {
-            raw.listing.get_or_insert_with(Default::default).property =
-                Some(crate::lead::Property {
-                    address: Some(address),
-                });
-        }
-    }
-    if raw.first_name.is_none()
-        && raw.last_name.is_none()
-        && raw.full_name.is_none()
-        && let Some((name, line)) = texts.iter().find_map(|t| greeting_name(t))
-    {
-        raw.full_name = Some(name);
-        if raw
-            .listing
-            .as_ref()
-            .and_then(|l| l.property.as_ref())
-            .is_none()
-            && let Some(address) = crate::postal::address_line(&line).filter(|a| a.city.is_some())
-        {
-            raw.listing.get_or_insert_with(Default::default).property =
-                Some(crate::lead::Property {
-                    address: Some(address),
-                });
-        }
-        if raw.note.is_none() {
-            raw.note = Some(line);
-        }
-    }
-    let no_address = raw
-        .listing
-        .as_ref()
-        .and_then(|l| l.property.as_ref())
-        .and_then(|p| p.address.as_ref())
-        .is_none();
-    if no_address
-        && portal_mail
-        // The subject names the property more reliably than the body, whose footer may hold
-        // the portal's own office address.
-        && let Some(street) = street_line(&message.subject.replace(':', "\n"))
-            .or_else(|| texts.iter().find_map(|t| street_line(t)))
-    {
-        // The city, state and ZIP after the street, when the text has them ("12 Elm St,
-        // Dallas, TX 75201"): the address kept whole.
-        let whole = std::iter::once(message.subject.as_str())
-            .chain(texts.iter().map(String::as_str))
-            .filter_map(crate::postal::address_line)
-            .find(|a| a.street_address.as_deref() == Some(street.as_str()) && a.city.is_some());
-        let listing = raw.listing.get_or_insert_with(Default::default);
-        listing.property = Some(crate::lead::Property {
-            address: Some(whole.unwrap_or(crate::lead::Address {
-                street_address: Some(street),
-                ..Default::default()
-            })),
-        });
-    }
-    for text in texts {
-        let contacts = bare_contacts(text);
-        let relayed = raw.email.as_deref().is_some_and(is_relay);
-        if let Some(e) = contacts
-            .email
-            .filter(|e| (raw.email.is_none() || relayed) && !is_relay(e) && !is_portal(e))
-        {
-            raw.email = Some(e);
-        }
-        if raw.phone.is_none() {
-            raw.phone = contacts.phone;
-        }
-        if raw.first_name.is_none() && raw.last_name.is_none() && raw.full_name.is_none() {
-            raw.full_name = contacts.name;
-        }
-    }
-    if let Some(html) = &r.html {
-        let (email, phone) = link_contacts(&html.links);
-        if let Some(e) = email.filter(|e| raw.email.is_none() && !is_relay(e) && !is_portal(e)) {
-            raw.email = Some(e);
-        }
-        if raw.phone.is_none() {
-            raw.phone = phone;
-        }
-    }
-    let mailbox = prospect_mailbox(message);
-    let body_email_ok = raw
-        .email
-        .as_deref()
-        .is_some_and(|e| !is_relay(e) && !is_portal(e));
-    if !body_email_ok
-        && let Some(m) = mailbox
-        && (raw.email.is_none() || !is_relay(&m.address))
-    {
-        raw.email = Some(m.address.clone());
-    }
-    if raw.first_name.is_none() && raw.last_name.is_none() && raw.full_name.is_none() {
-        raw.full_name = message
-            .reply_to
-            .iter()
-            .chain(message.from.iter())
-            .find_map(|m| {
-                person_name(m).filter(|_| {
-                    !is_portal(&m.address)
-                        || is_relay(&m.address)
-                        || m.name.as_deref().is_some_and(|n| n.contains(" via "))
-                })
-            });
-    }
-    if raw.first_name.is_none() && raw.last_name.is_none() && raw.full_name.is_none() {
-        raw.full_name = subject_name(&message.subject);
-    }
-    raw
 }
 
 #[cfg(test)]
@@ -1020,13 +1285,6 @@ mod tests {
         let _ = subject_name("İİİİİİ lead from Ana Silva for 12 Elm St");
         let _ = sentence_name("İİİİİİİİ Ana Silva is interested in 12 Elm St");
         let _ = greeting_name("İİİİİİİİ my name is Ana Silva.");
-    }
-
-    fn mailbox(name: Option<&str>, address: &str) -> Mailbox {
-        Mailbox {
-            name: name.map(Into::into),
-            address: address.into(),
-        }
     }
 
     #[test]
@@ -1085,35 +1343,5 @@ mod tests {
         );
         assert_eq!(street_line(text), Some("40 Pine St".into()));
         assert_eq!(street_line("Call 212 555 0199 today"), None);
-    }
-
-    #[test]
-    fn the_prospect_is_reply_to_before_from_and_never_the_portal() {
-        let m = Message {
-            from: vec![mailbox(Some("StreetEasy"), "noreply@email.streeteasy.com")],
-            reply_to: vec![mailbox(None, "ana@example.com")],
-            text: Some(
-                "Name: Ana Silva\nMessage: Is it available still, and when can I see it?".into(),
-            ),
-            ..Message::default()
-        };
-        let (raw, _) = read(&m);
-        assert_eq!(raw.email.as_deref(), Some("ana@example.com"));
-        assert_eq!(raw.lead_source.as_deref(), Some("StreetEasy"));
-        let relayed = Message {
-            from: vec![mailbox(
-                Some("Zed Park <zed@example.net> via Zumper"),
-                "x1@zlead.co",
-            )],
-            text: Some("Message: hello there, I would like to see the place".into()),
-            ..Message::default()
-        };
-        let (raw, _) = read(&relayed);
-        assert_eq!(
-            raw.email.as_deref(),
-            Some("x1@zlead.co"),
-            "a relay when nothing better exists"
-        );
-        assert_eq!(raw.full_name.as_deref(), Some("Zed Park"));
     }
 }

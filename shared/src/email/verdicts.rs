@@ -24,8 +24,9 @@ pub struct Verdicts {
     pub dmarc: Option<Verdict>,
     /// The domains whose DKIM signatures passed, lower-case (`header.d`).
     pub dkim_domains: Vec<String>,
-    /// The From domain DMARC passed for (`header.from`), when the server says; an SES
-    /// receipt's DMARC verdict is for the message's From domain and names none.
+    /// The From domain DMARC passed for (`header.from`); an SES receipt's verdict names
+    /// none and is for the message's own From domain, which the reader fills in. A pass
+    /// with no domain proves nothing.
     pub dmarc_domain: Option<String>,
 }
 
@@ -42,7 +43,7 @@ impl Verdicts {
             && self
                 .dmarc_domain
                 .as_deref()
-                .is_none_or(|d| d.eq_ignore_ascii_case(&from_domain));
+                .is_some_and(|d| d.eq_ignore_ascii_case(&from_domain));
         dmarc || self.dkim_domains.iter().any(|d| aligned(&from_domain, d))
     }
 

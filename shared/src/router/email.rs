@@ -168,7 +168,7 @@ impl Intake {
         // is no longer read as a lead); only a source that has sent leads has one.
         if let Outcome::NotALead { .. } = &outcome {
             let original = crate::email::forward::unwrap(&inbound.message).original;
-            if let Some(source) = crate::email::read::profile_source(&original) {
+            if let Some(source) = crate::email::portals::profile_source(&original) {
                 let read = crate::profile::Read::new(
                     chrono::Utc::now(),
                     &[],

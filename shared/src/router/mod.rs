@@ -795,7 +795,11 @@ impl Intake {
     async fn assignees(&self, lead: &str, req: &Request) -> Result<Response, IntakeError> {
         let (target, lead_key) = self.target(lead).await?;
         let assignees = rechat_api::reassignment(&self.body(req)?, &self.settings.normalize)?;
-        let step = Step::Assign { target, assignees };
+        let step = Step::Assign {
+            target,
+            assignees,
+            lead: None,
+        };
         self.follow_up(req, "assignees", lead, lead_key, step).await
     }
 

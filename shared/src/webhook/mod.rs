@@ -73,10 +73,12 @@ pub enum EventAction {
         activities: Vec<Activity>,
         test: bool,
     },
-    /// New agents for a lead the sender sent before.
+    /// New agents for a lead the sender sent before; with the whole contact when the
+    /// sender gives it, to capture should no lead be known for the id.
     Reassign {
         sender_lead_id: String,
         assignees: Vec<Assignee>,
+        lead: Option<RawLead>,
     },
     /// An activity of a lead the sender sent before.
     Activity {
@@ -536,15 +538,25 @@ fn without_fields(content_type: Option<&str>, body: &[u8], names: &[&str]) -> Op
         strip(&mut value, &named);
         return serde_json::to_vec(&value).ok();
     }
+    // A name may be written percent-encoded (`%48andshakeKey`) and still be read as itself:
+    // looked for decoded as well as raw.
     let lower = String::from_utf8_lossy(body).to_ascii_lowercase();
-    let appears = names
-        .iter()
-        .any(|n| lower.contains(&n.to_ascii_lowercase()));
+    let decoded: String = form_urlencoded::parse(body)
+        .map(|(k, v)| format!("{k}={v}\n").to_ascii_lowercase())
+        .collect();
+    let appears = names.iter().any(|n| {
+        let n = n.to_ascii_lowercase();
+        lower.contains(&n) || decoded.contains(&n)
+    });
     if !appears {
         return Some(body.to_vec());
     }
-    if crate::web::body::essence(content_type) == "application/x-www-form-urlencoded"
-        || !lower.starts_with("--") && !lower.trim_start().starts_with('<')
+    // Rewritten only when the decoder reads it as a form: a multipart body (whatever comes
+    // before its first boundary) or XML naming a credential is not kept at all.
+    let essence = crate::web::body::essence(content_type);
+    let start = lower.trim_start();
+    if essence == "application/x-www-form-urlencoded"
+        || (content_type.is_none() && !start.starts_with("--") && !start.starts_with('<'))
     {
         return Some(
             form_urlencoded::Serializer::new(String::new())
@@ -676,9 +688,14 @@ fn reads_xml(sender: Option<&str>) -> crate::web::body::Xml {
     use crate::web::body::Xml;
     match sender.map(senders::by_name) {
         None => Xml::Read,
-        Some(Some(s)) if s.name == "lts" => Xml::Read,
+        Some(Some(s)) if reads_xml_from(s) => Xml::Read,
         Some(_) => Xml::Refused,
     }
+}
+
+/// The senders whose format is XML.
+fn reads_xml_from(sender: &Sender) -> bool {
+    sender.name == "lts"
 }
 
 /// Decodes, recognizes, verifies and parses one webhook, and builds its envelopes.
@@ -703,6 +720,15 @@ pub async fn process(
         }
         None => senders::recognize(&incoming),
     };
+    // The detecting route reads XML for LTS only: XML any other module would take (a
+    // Zillow-shaped document, bare `<email>` tags) is no sender's format.
+    if incoming.decoded.format == crate::web::body::Format::Xml && !reads_xml_from(sender) {
+        return Err(IntakeError::new(
+            415,
+            "unsupported_media_type",
+            "XML is read only from senders that send it (LTS: /webhooks/{channel}/lts); send JSON or a form here",
+        ));
+    }
     authenticate(sender, &incoming, req.channel, settings, now.timestamp())?;
     let sender_settings = settings.sender(sender.name);
     let events = (sender.parse)(&incoming, &sender_settings)?;
@@ -799,6 +825,7 @@ pub fn build(
             EventAction::Reassign {
                 sender_lead_id,
                 assignees,
+                lead,
             } => {
                 let mut assignees: Vec<Assignee> = assignees
                     .into_iter()
@@ -812,10 +839,20 @@ pub fn build(
                         .push("a reassignment with no agent to assign".into());
                     continue;
                 }
+                // The contact as it would be captured: a reading that is no lead (no way to
+                // reach anyone) leaves a plain reassignment.
+                let lead = lead.and_then(|mut raw| {
+                    raw.tags.extend(settings.tags.iter().cloned());
+                    if raw.lead_source.is_none() {
+                        raw.lead_source = settings.lead_source.clone();
+                    }
+                    normalize(raw, normalize_options).ok().map(|n| n.lead)
+                });
                 builder
                     .step(Step::Assign {
                         target: by_sender(sender_lead_id),
                         assignees,
+                        lead,
                     })
                     .build()
             }

@@ -1,8 +1,9 @@
 //! Apartment Guide and Rent.com (Redfin's Rent Group): guest cards with labelled fields and
 //! reply relays at message.my.apartmentguide.com and email.rent.com.
 
+use super::generic::generic;
 use super::{Evidence, Portal};
-use crate::email::read::{Reading, generic};
+use crate::email::read::Reading;
 use crate::normalize::RawLead;
 
 pub const PORTAL: Portal = Portal {

@@ -1,8 +1,9 @@
 //! Apartment List (interests@apartmentlist.com): renter interest cards, name and contact
 //! lines, move-in date and budget; replies go through renter.apartmentlist.com relays.
 
+use super::generic::generic;
 use super::{Evidence, Portal};
-use crate::email::read::{Reading, generic};
+use crate::email::read::Reading;
 use crate::normalize::RawLead;
 
 pub const PORTAL: Portal = Portal {

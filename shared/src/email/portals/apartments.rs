@@ -1,8 +1,9 @@
 //! Apartments.com Network (lead@apartments.com): "True Lead" mails with the renter's
 //! Name/Phone/Email, preferences and the property's numbered address lines.
 
+use super::generic::generic;
 use super::{Evidence, Portal};
-use crate::email::read::{Reading, generic};
+use crate::email::read::Reading;
 use crate::normalize::RawLead;
 
 pub const PORTAL: Portal = Portal {

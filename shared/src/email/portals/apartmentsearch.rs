@@ -1,8 +1,9 @@
 //! ApartmentSearch (Rent Group network): guest cards with labelled fields. No public raw
 //! sample was found: built from the published description of the Rent Group guest card.
 
+use super::generic::generic;
 use super::{Evidence, Portal};
-use crate::email::read::{Reading, generic};
+use crate::email::read::Reading;
 use crate::normalize::RawLead;
 
 pub const PORTAL: Portal = Portal {

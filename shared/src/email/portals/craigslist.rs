@@ -3,8 +3,9 @@
 //! name, their words the body. No public raw sample was found: built from the published
 //! description of the relay.
 
+use super::generic::generic;
 use super::{Evidence, Portal};
-use crate::email::read::{Reading, generic};
+use crate::email::read::Reading;
 use crate::normalize::RawLead;
 
 pub const PORTAL: Portal = Portal {

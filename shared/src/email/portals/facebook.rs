@@ -4,8 +4,9 @@
 //! per line, unlabelled: names, then email and phone. The relay's display name ("Facebook
 //! Lead Generation") is never the lead's.
 
+use super::generic::generic;
 use super::{Evidence, Portal};
-use crate::email::read::{Reading, generic};
+use crate::email::read::Reading;
 use crate::normalize::RawLead;
 
 pub const PORTAL: Portal = Portal {

@@ -2,8 +2,9 @@
 //! running over several lines, and the property as "Name / street, city" above them; the
 //! renter's address is in Reply-To.
 
+use super::generic::generic;
 use super::{Evidence, Portal};
-use crate::email::read::{Reading, generic};
+use crate::email::read::Reading;
 use crate::normalize::RawLead;
 
 pub const PORTAL: Portal = Portal {

@@ -2,8 +2,9 @@
 //! listing's address and MLS number. No public raw sample was found: built from the published
 //! description of its labelled layout; the generic label reader carries it.
 
+use super::generic::generic;
 use super::{Evidence, Portal};
-use crate::email::read::{Reading, generic};
+use crate::email::read::Reading;
 use crate::normalize::RawLead;
 
 pub const PORTAL: Portal = Portal {

@@ -4,12 +4,23 @@
 //! brand names the others). Where two modules match equally, the earlier one in `MODULES`
 //! wins, so narrower brands come before the umbrella ones.
 //!
-//! `parse` starts from the generic reading (`read::generic`) and adds what the portal's
-//! layout says that generic rules cannot know.
+//! `parse` starts from the generic reading (`generic::generic`) and adds what the portal's
+//! layout says that generic rules cannot know. Mail no module recognizes is read by the
+//! generic reader alone (`read`).
 
-use super::read::Reading;
+use super::html::HtmlReading;
+use super::labels::LabelRules;
+use super::message::Message;
+use super::notice::{has_inquiry, named_platform};
+pub use super::read::on_domain;
+use super::read::{
+    Reading, is_free_mail, is_machine_address, is_personal, is_relay, is_role_address,
+    registrable_domain, sender_platform,
+};
 use crate::lead::{Address, Property};
 use crate::normalize::RawLead;
+
+pub mod generic;
 
 mod abodo;
 mod apartmentguide;
@@ -135,18 +146,6 @@ pub fn recognize(r: &Reading) -> Option<&'static Module> {
     best.map(|(_, module)| module)
 }
 
-fn domain_of(address: &str) -> &str {
-    address.rsplit('@').next().unwrap_or("")
-}
-
-pub fn on_domain(address: &str, domain: &str) -> bool {
-    let d = domain_of(address);
-    d == domain
-        || (d.len() > domain.len()
-            && d.ends_with(domain)
-            && d[..d.len() - domain.len()].ends_with('.'))
-}
-
 /// An address on a portal's own domain: never the prospect's.
 pub fn is_portal_address(address: &str) -> bool {
     MODULES
@@ -159,6 +158,99 @@ pub fn is_portal_name(name: &str) -> bool {
     MODULES
         .iter()
         .any(|m| name.eq_ignore_ascii_case(m.portal.source))
+}
+
+/// The lead in a message: its portal's module when one recognizes it, else the generic
+/// reading; and the portal.
+pub fn read(message: &Message) -> (RawLead, Option<&'static Portal>) {
+    let read = read_with_html(message, None, true, LabelRules::none());
+    (read.lead, read.portal)
+}
+
+/// The source a message's reads are profiled under (`crate::profile`), read from its sender
+/// alone, as mail read as no lead has nothing else: the portal whose domain sent it, else
+/// the registrable part of the sending site's domain (`newportal.example`, the name its
+/// `[email.fields]` rules take; never the brand its lead source may show). None for a
+/// person's own mail at a mail provider, or a relay's.
+pub fn profile_source(message: &Message) -> Option<String> {
+    let from = message.from.first()?;
+    let portal = MODULES
+        .iter()
+        .find(|m| m.portal.domains.iter().any(|d| on_domain(&from.address, d)));
+    if let Some(m) = portal {
+        return Some(m.portal.source.to_ascii_lowercase());
+    }
+    if is_free_mail(&from.address) || is_relay(&from.address) {
+        return None;
+    }
+    registrable_domain(&from.address)
+}
+
+/// What `read_with_html` found.
+#[derive(Debug, Clone)]
+pub struct Read {
+    pub lead: RawLead,
+    /// The portal the lead is credited to.
+    pub portal: Option<&'static Portal>,
+    /// The portal whose layout the message has but which was not credited, its sender
+    /// unproven: the lead was read the generic way.
+    pub unproven: Option<&'static Portal>,
+    /// A notice from a no-reply or notification sender with no inquiry in it (a vendor's
+    /// notice, a newsletter, a social network's alert): no lead.
+    pub notice_without_inquiry: bool,
+}
+
+/// `read`, with the message's HTML part already read when `html` is given, and its labels
+/// read as `labels` says where it names them (`[email.fields]`). With `portals_trusted`
+/// false (the sender is not proven to be who it says), a portal's layout is not believed:
+/// its module could be fed a forged message to credit a lead to it.
+pub fn read_with_html(
+    message: &Message,
+    html: Option<HtmlReading>,
+    portals_trusted: bool,
+    labels: &LabelRules,
+) -> Read {
+    let reading = Reading::with_html(message, html).with_labels(labels);
+    let recognized = recognize(&reading);
+    let (module, unproven) = match recognized {
+        Some(m) if !portals_trusted => (None, Some(m.portal)),
+        m => (m, None),
+    };
+    let mut raw = match module {
+        Some(m) => (m.parse)(&reading),
+        None => generic::generic(&reading, false),
+    };
+    if raw.lead_source.is_none() {
+        raw.lead_source = module.map(|m| m.portal.source.to_owned());
+    }
+    // A notice from a site or platform no module knows: the platform its subject or text
+    // names ("… received via ChatPal", "through the Westbrook University Off-Campus Housing
+    // website", "your listing on HomeSwap Marketplace"), else its domain, says where the lead
+    // came from; never the mail service that carried it (a relay, a ticketing system). A
+    // person's own mail (no labels, a mail provider's address) has no such source.
+    if raw.lead_source.is_none() && module.is_none() {
+        raw.lead_source = named_platform(&reading, &raw);
+    }
+    if raw.lead_source.is_none() && module.is_none() && !is_personal(message) {
+        raw.lead_source = sender_platform(message);
+    }
+    // Portals send leads from no-reply addresses too: an address of someone else's that
+    // the reader found (not the sender's domain, not a team's or a system's) is a person
+    // to reach, whatever the notice's words.
+    let sender = message.from.first().map(|m| m.address.as_str());
+    let someone_to_reach = raw.email.as_deref().is_some_and(|e| {
+        !is_role_address(e) && sender.is_none_or(|s| registrable_domain(s) != registrable_domain(e))
+    });
+    let notice_without_inquiry = module.is_none()
+        && sender.is_some_and(is_machine_address)
+        && !someone_to_reach
+        && !has_inquiry(&reading);
+    Read {
+        lead: raw,
+        portal: module.map(|m| m.portal),
+        unproven,
+        notice_without_inquiry,
+    }
 }
 
 // Helpers the modules share.

@@ -2,8 +2,9 @@
 //! message, a reply relay at app.nakedapartments.com, "Listing:" with the address, and the
 //! renter's labelled details (name, email, phone, max rent, move date).
 
+use super::generic::generic;
 use super::{Evidence, Portal, lines_between, put_street, street_of};
-use crate::email::read::{Reading, generic};
+use crate::email::read::Reading;
 use crate::normalize::RawLead;
 
 pub const PORTAL: Portal = Portal {

@@ -1,8 +1,9 @@
 //! OLR (OnLine Residential, NYC): co-broker and client inquiries on a listing, labelled
 //! fields. No public raw sample was found: built from the published format description.
 
+use super::generic::generic;
 use super::{Evidence, Portal};
-use crate::email::read::{Reading, generic};
+use crate::email::read::Reading;
 use crate::normalize::RawLead;
 
 pub const PORTAL: Portal = Portal {

@@ -4,8 +4,9 @@
 //! "MLS ID #…" under Property Details). Realtor.com's pro-app footer and care-line number
 //! are the portal's, never the lead's.
 
+use super::generic::generic;
 use super::{Evidence, Portal, add_message};
-use crate::email::read::{Reading, generic};
+use crate::email::read::Reading;
 use crate::normalize::RawLead;
 
 pub const PORTAL: Portal = Portal {

@@ -2,8 +2,9 @@
 //! templates. The inquirer as `Name <address>` (or a `mailto:` link), the listing's street
 //! address under its own label, then the inquirer's words up to a `-----` rule.
 
+use super::generic::generic;
 use super::{Evidence, Portal, add_message, lines_between};
-use crate::email::read::{Reading, generic};
+use crate::email::read::Reading;
 use crate::normalize::RawLead;
 
 pub const PORTAL: Portal = Portal {

@@ -3,8 +3,9 @@
 //! the listing card). No public raw sample was found: built from the published format
 //! descriptions (research/email-leads.md) and the Zillow Group samples it shares layout with.
 
+use super::generic::generic;
 use super::{Evidence, Portal};
-use crate::email::read::{Reading, generic};
+use crate::email::read::Reading;
 use crate::normalize::RawLead;
 
 pub const PORTAL: Portal = Portal {

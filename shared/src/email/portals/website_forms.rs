@@ -2,8 +2,9 @@
 //! submission" table layouts of site builders and WordPress plugins. The generic reader
 //! handles their tables; this module only names the source when nothing better does.
 
+use super::generic::generic;
 use super::{Evidence, Portal};
-use crate::email::read::{Reading, generic};
+use crate::email::read::Reading;
 use crate::normalize::RawLead;
 
 pub const PORTAL: Portal = Portal {

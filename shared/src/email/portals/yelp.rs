@@ -1,8 +1,9 @@
 //! Yelp messaging (reply+…@messaging.yelp.com): a consumer's request for a quote or a message
 //! to the business; the relay address is the only way back to them unless the body gives one.
 
+use super::generic::generic;
 use super::{Evidence, Portal};
-use crate::email::read::{Reading, generic};
+use crate::email::read::Reading;
 use crate::normalize::RawLead;
 
 pub const PORTAL: Portal = Portal {

@@ -4,8 +4,9 @@
 //! renter's name and phone). Rentals mail reaches landlords from zillowrentals.com or as a
 //! Zapier-flattened copy with no headers at all.
 
+use super::generic::generic;
 use super::{Evidence, Portal, put_street, query_param, street_of};
-use crate::email::read::{Reading, generic};
+use crate::email::read::Reading;
 use crate::normalize::RawLead;
 
 pub const PORTAL: Portal = Portal {

@@ -4,8 +4,9 @@
 //! `"Name [maildomain]"` or `"Name <address> via Zumper"`; the address in the display name,
 //! or Reply-To, is the renter's.
 
+use super::generic::generic;
 use super::{Evidence, Portal, add_message};
-use crate::email::read::{Reading, generic};
+use crate::email::read::Reading;
 use crate::normalize::RawLead;
 
 pub const PORTAL: Portal = Portal {

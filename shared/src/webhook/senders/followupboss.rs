@@ -35,16 +35,26 @@ use serde_json::Value;
 
 pub const SENDER: Sender = Sender {
     name: "followupboss",
-    recognize: |i| {
-        i.object().is_some_and(|m| {
-            m.get("person").is_some_and(Value::is_object)
-                && m.get("type").is_some_and(Value::is_string)
-                && (m.contains_key("source") || m.contains_key("system"))
-        })
-    },
+    recognize: |i| i.object().is_some_and(is_event),
+
     parse,
     verify,
 };
+
+/// An event by its content, whoever posts it and whatever it leaves out: a `person` with
+/// Follow Up Boss's lists of `emails` or `phones`, or one beside the event's `type` and its
+/// `source` or `system`.
+fn is_event(m: &serde_json::Map<String, Value>) -> bool {
+    let Some(person) = m.get("person").and_then(Value::as_object) else {
+        return false;
+    };
+    let lists = ["emails", "phones"]
+        .iter()
+        .any(|k| person.get(*k).is_some_and(Value::is_array));
+    let event = m.get("type").is_some_and(Value::is_string)
+        && (m.contains_key("source") || m.contains_key("system"));
+    lists || event
+}
 
 /// The user name of an `Authorization: Basic` header: where Follow Up Boss's clients put
 /// the API key (the password is empty or ignored).
@@ -66,11 +76,23 @@ fn text(v: &Value, key: &str) -> Option<String> {
     v.get(key).and_then(text_of)
 }
 
-/// The first `value` of a list of `{value}` objects (or of plain strings).
+/// The primary `value` of a list of `{value, isPrimary}` objects, else the first (or the
+/// first of plain strings).
 fn first_value(v: &Value, key: &str) -> Option<String> {
-    v.get(key)?.as_array()?.iter().find_map(|item| match item {
-        Value::Object(o) => o.get("value").and_then(text_of),
-        other => text_of(other),
+    let items = v.get(key)?.as_array()?;
+    let primary = items.iter().find_map(|item| {
+        let o = item.as_object()?;
+        let marked = ["isPrimary", "primary", "is_primary"].iter().any(|k| {
+            matches!(o.get(*k), Some(Value::Bool(true)))
+                || matches!(o.get(*k), Some(Value::Number(n)) if n.as_i64() == Some(1))
+        });
+        marked.then(|| o.get("value").and_then(text_of)).flatten()
+    });
+    primary.or_else(|| {
+        items.iter().find_map(|item| match item {
+            Value::Object(o) => o.get("value").and_then(text_of),
+            other => text_of(other),
+        })
     })
 }
 
@@ -111,9 +133,13 @@ fn search(s: &Value) -> Search {
 
 /// What an event type becomes: a tag, and the timeline action when Rechat has one.
 enum Kind {
-    Capture { tag: &'static str },
+    Capture {
+        tag: &'static str,
+    },
     Act(Action),
     Page,
+    /// A type Inlet has no rule for: a capture tagged with the type as sent.
+    Other,
 }
 
 fn kind(type_: &str) -> Result<Kind, IntakeError> {
@@ -141,15 +167,9 @@ fn kind(type_: &str) -> Result<Kind, IntakeError> {
                 Some("type"),
             ));
         }
-        _ => {
-            return Err(IntakeError::unprocessable(
-                format!(
-                    "Follow Up Boss event type {:?} is not one Inlet reads",
-                    type_.trim()
-                ),
-                Some("type"),
-            ));
-        }
+        // A type Follow Up Boss adds later, or a tool's own: the person is still a lead,
+        // tagged with what the event said it was.
+        _ => Kind::Other,
     })
 }
 
@@ -164,9 +184,8 @@ fn parse(incoming: &Incoming, _: &SenderSettings) -> Result<Vec<SenderEvent>, In
                 Some("person"),
             )
         })?;
-    let type_ = text(body, "type").ok_or_else(|| {
-        IntakeError::unprocessable("a Follow Up Boss event needs a `type`".into(), Some("type"))
-    })?;
+    // An event without a type is an inquiry: the person reached out.
+    let type_ = text(body, "type").unwrap_or_else(|| "Inquiry".into());
     let kind = kind(&type_)?;
     let listing = body.get("property").filter(|p| p.is_object()).map(property);
 
@@ -216,6 +235,7 @@ fn parse(incoming: &Incoming, _: &SenderSettings) -> Result<Vec<SenderEvent>, In
             }
         }
         Kind::Page => {}
+        Kind::Other => tags.push(type_.trim().to_owned()),
     }
 
     let assignee = text(body, "assignedTo")

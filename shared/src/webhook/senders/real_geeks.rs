@@ -161,6 +161,7 @@ fn parse(incoming: &Incoming, _: &SenderSettings) -> Result<Vec<SenderEvent>, In
                 action: EventAction::Reassign {
                     sender_lead_id: id,
                     assignees: vec![agent],
+                    lead: None,
                 },
             }])
         }

@@ -7,7 +7,9 @@
 //! `ContactMessage`, `ContactType` as a tag) and the Zillow agent it went to (`Assignee`);
 //! `ClientGUID` is Zillow's id for the consumer, `CommunicationGUID` for this message. A
 //! message with `Reassignment: true` hands an existing contact to the `Assignee`: a
-//! reassignment of the lead captured before, not a new lead. `PropertyInfo` is the listing
+//! reassignment of the lead captured before, not a new lead; it carries the whole contact,
+//! so when Inlet never captured that lead (it came before Inlet, or its first delivery was
+//! lost) delivery captures it with its new agent instead. `PropertyInfo` is the listing
 //! asked about, `SearchCriteria` what the consumer looks for (in the note).
 //!
 //! Credentials: the Basic auth partners put in the subscription URL (`[senders.zillow]
@@ -130,28 +132,6 @@ fn parse(incoming: &Incoming, _: &SenderSettings) -> Result<Vec<SenderEvent>, In
     let communication = text(contact, "CommunicationGUID");
     let agent = contact.get("Assignee").and_then(assignee);
 
-    if flag(contact, "Reassignment") {
-        let (Some(client), Some(agent)) = (client.clone(), agent.clone()) else {
-            return Err(IntakeError::unprocessable(
-                "a Zillow reassignment needs the contact's ClientGUID and the Assignee it goes to"
-                    .into(),
-                Some("ContactMessage.ContactInfo.Assignee"),
-            ));
-        };
-        let stamp = contact
-            .get("Assignee")
-            .and_then(|a| text(a, "ReassignmentDateTime"))
-            .or_else(|| communication.clone())
-            .unwrap_or_default();
-        return Ok(vec![SenderEvent {
-            event_id: Some(format!("reassign:{client}:{stamp}")),
-            action: EventAction::Reassign {
-                sender_lead_id: client,
-                assignees: vec![agent],
-            },
-        }]);
-    }
-
     let listing = message
         .get("PropertyInfo")
         .filter(|p| p.is_object())
@@ -181,9 +161,37 @@ fn parse(incoming: &Incoming, _: &SenderSettings) -> Result<Vec<SenderEvent>, In
             .or(Some("Zillow".into())),
         note: (!note.is_empty()).then(|| note.join("\n\n")),
         listing: listing.as_ref().and_then(ListingParts::listing),
-        assignees: agent.into_iter().collect(),
+        assignees: agent.clone().into_iter().collect(),
         ..RawLead::default()
     };
+    if flag(contact, "Reassignment") {
+        let (Some(client), Some(agent)) = (client.clone(), agent.clone()) else {
+            return Err(IntakeError::unprocessable(
+                "a Zillow reassignment needs the contact's ClientGUID and the Assignee it goes to"
+                    .into(),
+                Some("ContactMessage.ContactInfo.Assignee"),
+            ));
+        };
+        let stamp = contact
+            .get("Assignee")
+            .and_then(|a| text(a, "ReassignmentDateTime"))
+            .or_else(|| communication.clone())
+            .unwrap_or_default();
+        // The message carries the whole contact: should Inlet never have captured it,
+        // delivery captures it with its new agent.
+        let has_contact = ["ContactName", "ContactEmail", "ContactPhone"]
+            .iter()
+            .any(|k| text(contact, k).is_some());
+        return Ok(vec![SenderEvent {
+            event_id: Some(format!("reassign:{client}:{stamp}")),
+            action: EventAction::Reassign {
+                sender_lead_id: client,
+                assignees: vec![agent],
+                lead: has_contact.then_some(raw),
+            },
+        }]);
+    }
+
     Ok(vec![SenderEvent {
         event_id: communication.or_else(|| client.clone()),
         action: EventAction::Capture {

@@ -13,253 +13,10 @@ use crate::normalize::RawLead;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-/// What a field means.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Meaning {
-    FirstName,
-    LastName,
-    FullName,
-    Email,
-    Phone,
-    Message,
-    Tags,
-    LeadSource,
-    Street,
-    Unit,
-    City,
-    State,
-    Zip,
-    Mls,
-    Price,
-    ListingUrl,
-    Photo,
-    AgentEmail,
-    AgentPhone,
-    AgentName,
-    AgentFirstName,
-    AgentLastName,
-    AgentMlsId,
-    AgentMlsBoard,
-    PageUrl,
-    Utm(&'static str),
-    /// Metadata: not the prospect's words, not worth the agent's attention.
-    Ignore,
-    Unknown,
-}
+mod keys;
+pub mod prose;
 
-impl Meaning {
-    /// A meaning by the name a routing config uses (`email`, `first_name`, `ignore`, …).
-    pub fn from_config(name: &str) -> Option<Meaning> {
-        Some(match canonical(name).as_str() {
-            "ignore" => Meaning::Ignore,
-            "note" | "message" => Meaning::Message,
-            other => match meaning_of(other) {
-                Meaning::Unknown => return None,
-                m => m,
-            },
-        })
-    }
-}
-
-/// Letters and digits only, lower case; Jotform's `q<N>_` prefix removed.
-pub fn canonical(key: &str) -> String {
-    let trimmed = key.trim();
-    let without_q = match trimmed.strip_prefix('q') {
-        Some(rest) => match rest.find('_') {
-            Some(i) if i > 0 && rest[..i].bytes().all(|b| b.is_ascii_digit()) => &rest[i + 1..],
-            _ => trimmed,
-        },
-        None => trimmed,
-    };
-    without_q
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .map(|c| c.to_ascii_lowercase())
-        .collect()
-}
-
-/// The meaning of a canonical key.
-pub fn meaning_of(key: &str) -> Meaning {
-    use Meaning::*;
-    match key {
-        "firstname" | "fname" | "first" | "givenname" | "forename" | "namefirst"
-        | "yourfirstname" => FirstName,
-        "lastname" | "lname" | "last" | "surname" | "familyname" | "namelast" | "yourlastname" => {
-            LastName
-        }
-        "name" | "fullname" | "yourname" | "contactname" | "clientname" | "leadname"
-        | "customername" | "buyername" | "sellername" | "prospectname" | "yourfullname"
-        | "namefull" | "consumername" => FullName,
-        "email" | "emailaddress" | "mail" | "youremail" | "emailid" | "contactemail"
-        | "clientemail" | "leademail" | "customeremail" | "useremail" | "youremailaddress"
-        | "consumeremail" | "replyto" | "replytoemail" => Email,
-        "phone" | "phonenumber" | "telephone" | "tel" | "mobile" | "mobilephone"
-        | "mobilenumber" | "cell" | "cellphone" | "yourphone" | "contactphone" | "phoneno"
-        | "homephone" | "primaryphone" | "yourphonenumber" | "telephonenumber"
-        | "consumerphone" | "userphone" => Phone,
-        "message"
-        | "messages"
-        | "comments"
-        | "comment"
-        | "notes"
-        | "note"
-        | "question"
-        | "questions"
-        | "inquiry"
-        | "enquiry"
-        | "yourmessage"
-        | "additionalinformation"
-        | "additionalinfo"
-        | "details"
-        | "description"
-        | "howcanwehelp"
-        | "howcanwehelpyou"
-        | "whatcanwehelpwith"
-        | "moreinfo"
-        | "request"
-        | "leadmessage"
-        | "body" => Message,
-        "tags" | "tag" | "labels" => Tags,
-        "leadsource" | "source" | "leadsourcename" => LeadSource,
-        "address" | "streetaddress" | "propertyaddress" | "listingaddress" | "street"
-        | "address1" | "propertyaddress1" | "addressline1" | "addrline1" | "propertystreet"
-        | "listingstreet" | "homeaddress" => Street,
-        "unit" | "apt" | "apartment" | "unitnumber" | "addressline2" | "address2"
-        | "propertyaddress2" | "addrline2" | "listingunit" => Unit,
-        "city" | "propertycity" | "listingcity" | "town" => City,
-        "state" | "region" | "province" | "statecode" | "propertystate" | "listingstate" => State,
-        "zip" | "zipcode" | "postalcode" | "postcode" | "postal" | "propertyzip"
-        | "listingpostalcode" | "listingzip" => Zip,
-        "mls" | "mlsnumber" | "mlsid" | "mlsno" | "mlslisting" | "listingmls"
-        | "listingmlsnumber" => Mls,
-        "price" | "listprice" | "listingprice" | "askingprice" | "propertyprice" => Price,
-        "listingurl" | "propertyurl" | "listinglink" | "propertylink" | "homeurl" => ListingUrl,
-        "photo" | "photourl" | "image" | "imageurl" | "coverimage" | "coverimageurl"
-        | "picture" | "listingphoto" => Photo,
-        "agentemail" | "assignedagentemail" | "realtoremail" | "agentemailaddress" => AgentEmail,
-        "agentphone" | "agentphonenumber" | "realtorphone" => AgentPhone,
-        "agentname" | "assignedagent" | "realtorname" | "agentfullname" => AgentName,
-        "agentfirstname" => AgentFirstName,
-        "agentlastname" => AgentLastName,
-        "agentmlsid" | "agentmlsnumber" => AgentMlsId,
-        "agentmls" | "agentmlsboard" => AgentMlsBoard,
-        "pageurl" | "referer" | "referrer" | "refererurl" | "referrerurl" | "sourceurl"
-        | "formurl" | "pagelocation" | "landingpage" | "landingpageurl" | "url" | "pagelink" => {
-            PageUrl
-        }
-        "utmsource" => Utm("utm_source"),
-        "utmmedium" => Utm("utm_medium"),
-        "utmcampaign" => Utm("utm_campaign"),
-        "utmterm" => Utm("utm_term"),
-        "utmcontent" => Utm("utm_content"),
-        "ip"
-        | "ipaddress"
-        | "remoteip"
-        | "useragent"
-        | "date"
-        | "time"
-        | "datesubmitted"
-        | "timesubmitted"
-        | "submittedat"
-        | "createdat"
-        | "createdtime"
-        | "formid"
-        | "formname"
-        | "formtitle"
-        | "pageid"
-        | "pagename"
-        | "pageuuid"
-        | "variant"
-        | "poweredby"
-        | "submissionid"
-        | "entryid"
-        | "id"
-        | "token"
-        | "submit"
-        | "grecaptcharesponse"
-        | "recaptcha"
-        | "captcha"
-        | "honeypot"
-        | "gotcha"
-        | "botfield"
-        | "timestamp"
-        | "action"
-        | "eventtype"
-        | "event"
-        | "formtoken"
-        | "nonce"
-        | "csrftoken"
-        | "cfturnstileresponse"
-        | "hcaptcharesponse"
-        | "redirect"
-        | "next"
-        | "siteid"
-        | "formelementid"
-        // Credentials senders carry in the body: never a lead's words.
-        | "googlekey"
-        | "handshakekey"
-        | "apikey"
-        | "accesstoken"
-        | "authtoken"
-        | "secret"
-        | "password"
-        | "signature" => Ignore,
-        other => guess(other),
-    }
-}
-
-/// Keys no table can list: a key that says "email", "phone" or ends in "name" most likely
-/// means that (Jotform's `studentsName`, "Your Email Here").
-fn guess(key: &str) -> Meaning {
-    let agentish = key.contains("agent") || key.contains("realtor");
-    // "StreetEasy Listing street address", "Property street address".
-    if key.ends_with("streetaddress") && !agentish {
-        return Meaning::Street;
-    }
-    if key.contains("email") {
-        return if agentish {
-            Meaning::AgentEmail
-        } else {
-            Meaning::Email
-        };
-    }
-    if key.contains("phone") || key.contains("mobile") {
-        return if agentish {
-            Meaning::AgentPhone
-        } else {
-            Meaning::Phone
-        };
-    }
-    let not_a_person = [
-        "company",
-        "user",
-        "page",
-        "form",
-        "site",
-        "file",
-        "business",
-        "brokerage",
-        "office",
-        "street",
-        "property",
-        "building",
-        "community",
-        "listing",
-        "pet",
-    ];
-    if key.contains("name") && !agentish && !not_a_person.iter().any(|w| key.contains(w)) {
-        let (first, last) = (
-            key.contains("first"),
-            key.contains("last") || key.contains("sur"),
-        );
-        return match (first, last) {
-            (true, false) => Meaning::FirstName,
-            (false, true) => Meaning::LastName,
-            _ => Meaning::FullName,
-        };
-    }
-    Meaning::Unknown
-}
+pub use keys::{Meaning, Party, canonical, key_tokens, listed, meaning_in, meaning_of, party_in};
 
 /// A value as text: arrays (Meta's `values`, Unbounce's one-element lists, Zapier line
 /// items) joined with ", ".
@@ -297,16 +54,12 @@ pub struct FieldRules {
 }
 
 impl FieldRules {
-    fn meaning(&self, key: &str) -> Meaning {
-        let canonical_key = canonical(key);
-        if let Some(m) = self
-            .rename
+    /// The meaning the routing config gives a key (as sent, or canonical), if any.
+    pub fn renamed(&self, key: &str) -> Option<Meaning> {
+        self.rename
             .get(key.trim())
-            .or_else(|| self.rename.get(&canonical_key))
-        {
-            return m.clone();
-        }
-        meaning_of(&canonical_key)
+            .or_else(|| self.rename.get(&canonical(key)))
+            .cloned()
     }
 }
 
@@ -335,9 +88,75 @@ pub struct LeadReader {
 fn set(slot: &mut Option<String>, value: String, extra: &mut Vec<String>, label: &str) {
     match slot {
         None => *slot = Some(value),
-        Some(existing) if *existing == value => {}
+        Some(existing) if same_value(existing, &value) => {}
         Some(_) => extra.push(format!("{label}: {value}")),
     }
+}
+
+/// The same value written another way: case and spacing aside, or the same digits (a phone
+/// formatted twice, `+15125550143` and `(512) 555-0143`).
+fn same_value(a: &str, b: &str) -> bool {
+    if a.trim().eq_ignore_ascii_case(b.trim()) {
+        return true;
+    }
+    let digits = |s: &str| -> String { s.chars().filter(char::is_ascii_digit).collect() };
+    let (da, db) = (digits(a), digits(b));
+    let phone_like = |s: &str| {
+        s.chars()
+            .all(|c| c.is_ascii_digit() || " +-().".contains(c))
+    };
+    da.len() >= 7
+        && phone_like(a)
+        && phone_like(b)
+        && (da == db || da.ends_with(&db) || db.ends_with(&da))
+}
+
+/// What a key's meaning is for this value: a key the table does not list but that only
+/// sounds like a name ("nameHehe") holding a sentence or a code ("Value1 with colon: and
+/// comma") is no one's name.
+pub fn as_read(key: &str, meaning: Meaning, value: &Value) -> Meaning {
+    let name = matches!(
+        meaning,
+        Meaning::FullName | Meaning::FirstName | Meaning::LastName
+    );
+    if name
+        && !keys::listed(key)
+        && let Some(text) = text_of(value)
+        && (text.split_whitespace().count() > 6
+            || text
+                .chars()
+                .any(|c| c.is_ascii_digit() || ":;!?@".contains(c)))
+    {
+        return Meaning::Unknown;
+    }
+    meaning
+}
+
+/// What a value given under a key that only hints at it is: an email address, a phone
+/// number or a person's name, told by its shape.
+fn contact_kind(text: &str) -> Meaning {
+    if crate::normalize::email(text).is_ok() {
+        return Meaning::Email;
+    }
+    let digits = text.chars().filter(char::is_ascii_digit).count();
+    if (7..=15).contains(&digits)
+        && text
+            .trim_start_matches("tel:")
+            .chars()
+            .all(|c| c.is_ascii_digit() || " +-().".contains(c))
+    {
+        return Meaning::Phone;
+    }
+    let words = text.split_whitespace().count();
+    if digits == 0
+        && (1..=5).contains(&words)
+        && text
+            .chars()
+            .all(|c| c.is_alphabetic() || c.is_whitespace() || "'-.,".contains(c))
+    {
+        return Meaning::FullName;
+    }
+    Meaning::Unknown
 }
 
 /// A price as a number (`$450,000`, `450000.00`).
@@ -356,7 +175,10 @@ impl LeadReader {
 
     /// Reads one field by its key's meaning.
     pub fn field(&mut self, key: &str, value: &Value, rules: &FieldRules) {
-        let meaning = rules.meaning(key);
+        let meaning = match rules.renamed(key) {
+            Some(m) => m,
+            None => as_read(key, meaning_in(&[], key, false), value),
+        };
         self.with_meaning(key, meaning, value);
     }
 
@@ -367,8 +189,26 @@ impl LeadReader {
         {
             return;
         }
+        // A yes/no is no one's words.
+        if matches!(meaning, Meaning::Message) && value.is_boolean() {
+            return;
+        }
         let Some(text) = text_of(value) else { return };
         let label = label.trim();
+        // The key only hints; the value says what it is. A phone field holding an address, or
+        // an email field holding a number, is read as what it holds.
+        let meaning = match meaning {
+            Meaning::Contact => contact_kind(&text),
+            Meaning::Phone | Meaning::FullName | Meaning::FirstName | Meaning::LastName
+                if self.email.is_none() && contact_kind(&text) == Meaning::Email =>
+            {
+                Meaning::Email
+            }
+            Meaning::Email if !text.contains('@') && contact_kind(&text) == Meaning::Phone => {
+                Meaning::Phone
+            }
+            m => m,
+        };
         let extra = &mut self.extra;
         match meaning {
             Meaning::FirstName => set(&mut self.first, text, extra, label),
@@ -383,7 +223,27 @@ impl LeadReader {
                     .filter(|t| !t.is_empty()),
             ),
             Meaning::LeadSource => set(&mut self.lead_source, text, extra, label),
-            Meaning::Street => set(&mut self.address.street_address, text, extra, label),
+            Meaning::Street => match crate::postal::address_line(&text)
+                .filter(|a| a.city.is_some() && self.address.street_address.is_none())
+            {
+                // "12 Elm St, Dallas, TX 75201" under one label: kept whole, in its parts.
+                Some(whole) => {
+                    let city = self.address.city.take().or(whole.city.clone());
+                    let state = self.address.state_code.take().or(whole.state_code.clone());
+                    let zip = self
+                        .address
+                        .postal_code
+                        .take()
+                        .or(whole.postal_code.clone());
+                    self.address = crate::lead::Address {
+                        city,
+                        state_code: state,
+                        postal_code: zip,
+                        ..whole
+                    };
+                }
+                None => set(&mut self.address.street_address, text, extra, label),
+            },
             Meaning::Unit => set(&mut self.address.unit_number, text, extra, label),
             Meaning::City => set(&mut self.address.city, text, extra, label),
             Meaning::State => set(&mut self.address.state_code, text, extra, label),
@@ -419,7 +279,7 @@ impl LeadReader {
                     self.utm.push((name, text));
                 }
             }
-            Meaning::Ignore => {}
+            Meaning::Ignore | Meaning::Contact => {}
             Meaning::Unknown => {
                 // An unlabelled value that is plainly an email still reaches the agent.
                 if self.email.is_none() && crate::normalize::email(&text).is_ok() {
