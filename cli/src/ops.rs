@@ -175,6 +175,12 @@ pub fn check(file: Option<&Path>) -> ExitCode {
     for (route, sources) in email.verdict_sources() {
         println!("email verdicts on {route}: {sources}");
     }
+    if !email.fields.is_empty() {
+        println!(
+            "email field rules (how their labels are read): {}",
+            email.fields.senders().collect::<Vec<_>>().join(", ")
+        );
+    }
     ExitCode::SUCCESS
 }
 

@@ -15,6 +15,24 @@ pub enum ParseWhat {
     /// A raw message or a provider's payload: prints the envelope it would queue, or the
     /// reason it queues none.
     Email(EmailArgs),
+    /// A lead source's parse drift that is no fault (its new template really has no phone):
+    /// stop reporting it until the field comes back.
+    Dismiss(DismissArgs),
+}
+
+#[derive(Args)]
+pub struct DismissArgs {
+    /// The source `inlet status` names (a portal, sender, form, or mail domain).
+    #[arg(long)]
+    source: String,
+    /// The field it names (email, phone, name, note, listing), or no_lead.
+    #[arg(long)]
+    field: String,
+    #[arg(long, env = "INLET_DATA_DIR", default_value = "inlet-data")]
+    data_dir: PathBuf,
+    /// A deployed stack's ledger table (its LedgerTable output), instead of --data-dir.
+    #[arg(long)]
+    stack: Option<String>,
 }
 
 #[derive(Args)]
@@ -71,6 +89,58 @@ pub async fn run(what: ParseWhat) -> ExitCode {
     match what {
         ParseWhat::Webhook(args) => webhook(args).await,
         ParseWhat::Email(args) => email(args).await,
+        ParseWhat::Dismiss(args) => dismiss(args).await,
+    }
+}
+
+async fn dismiss(args: DismissArgs) -> ExitCode {
+    let fail = |e: &dyn std::fmt::Display| {
+        eprintln!("inlet parse dismiss: {e}");
+        ExitCode::from(2)
+    };
+    let field = args.field.trim().to_ascii_lowercase().replace('-', "_");
+    let known = inlet::profile::Field::ALL.map(|f| f.as_str());
+    if field != inlet::profile::NO_LEAD && !known.contains(&field.as_str()) {
+        return fail(&format!(
+            "{field:?} is no field a drift names (one of: {}, {})",
+            known.join(", "),
+            inlet::profile::NO_LEAD
+        ));
+    }
+    let source = args.source.trim().to_owned();
+    let dismissed = match &args.stack {
+        Some(name) => {
+            let aws = aws_config::load_from_env().await;
+            let client = aws_sdk_cloudformation::Client::new(&aws);
+            let table = match inlet::stack::outputs(&client, name)
+                .await
+                .and_then(|o| Ok(inlet::stack::output(&o, name, "LedgerTable")?.to_owned()))
+            {
+                Ok(t) => t,
+                Err(e) => return fail(&e),
+            };
+            let ledger = inlet::ledger::dynamodb::DynamoLedger::new(
+                aws_sdk_dynamodb::Client::new(&aws),
+                table,
+                std::time::Duration::ZERO,
+            );
+            inlet::profile::store::dismiss(&ledger, &source, &field).await
+        }
+        None => match crate::ops::open(&args.data_dir) {
+            Ok(store) => inlet::profile::store::dismiss(&store, &source, &field).await,
+            Err(e) => return fail(&e),
+        },
+    };
+    match dismissed {
+        Ok(true) => {
+            println!("dismissed: {source} {field} (reported again if it comes back and then goes)");
+            ExitCode::SUCCESS
+        }
+        Ok(false) => {
+            println!("no drift of {source} {field} to dismiss (inlet status lists them)");
+            ExitCode::from(1)
+        }
+        Err(e) => fail(&e),
     }
 }
 

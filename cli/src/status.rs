@@ -113,6 +113,7 @@ pub fn report(
             }
         ),
     ];
+    lines.extend(drift_lines(reading));
     if activity.known {
         let ms =
             |v: Option<u64>| v.map_or("-".to_owned(), |ms| format!("{:.1}s", ms as f64 / 1000.0));
@@ -276,7 +277,41 @@ pub fn failing(reading: &Reading) -> bool {
 /// Whether a person must act: delivery failing or stalled, or a lead that did not reach the
 /// agent waiting on the dead-letter queue (`inlet status || alert`).
 pub fn needs_person(reading: &Reading, dead: &[DeadMessage]) -> bool {
-    failing(reading) || dead.iter().any(|d| d.dead_letter.waits_for_person())
+    failing(reading)
+        || dead.iter().any(|d| d.dead_letter.waits_for_person())
+        || reading.parsing.as_ref().is_some_and(|d| !d.is_empty())
+}
+
+/// A source's reads that drift, as the report says them: what changed, since when, and what
+/// to do.
+pub fn drift_lines(reading: &Reading) -> Vec<String> {
+    let Some(drifts) = &reading.parsing else {
+        return vec![
+            "  parsing              unknown (the sources' profiles cannot be read)".into(),
+        ];
+    };
+    if drifts.is_empty() {
+        return vec!["  parsing              ok".into()];
+    }
+    let mut lines = vec![format!(
+        "  parsing              DRIFT: {} lead source(s) read differently than they usually are",
+        drifts.len()
+    )];
+    for d in drifts {
+        let since = d.since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        lines.push(if d.field == inlet::profile::NO_LEAD {
+            format!(
+                "    {}: its mail is read as no lead or unsure far more than usual since {since} ({} reads): inlet review list --kind not-a-lead",
+                d.source, d.reads
+            )
+        } else {
+            format!(
+                "    {}: {} missing since {since} ({} leads without it): teach the reader with [email.fields.\"{}\"] or [senders.*.fields], or inlet parse dismiss --source {} --field {}",
+                d.source, d.field, d.reads, d.source, d.source, d.field
+            )
+        });
+    }
+    lines
 }
 
 /// A dead letter's kind, to count alike together: its cause, else its failed step and
@@ -353,6 +388,7 @@ mod tests {
             activity,
             backlog,
             rechat,
+            parsing: Some(Vec::new()),
         }
     }
 
@@ -582,6 +618,7 @@ mod stack_tests {
             activity,
             backlog: Some(backlog),
             rechat: None,
+            parsing: Some(Vec::new()),
         };
         assert!(!failing(&reading));
         let judged = with_oldest(reading.clone(), Some(3_600));

@@ -133,6 +133,7 @@ const ROUTING_TABLES: &[&str] = &[
     "forms",
     "email",
     "console",
+    "parsing",
     "require_sender_auth",
 ];
 
@@ -263,6 +264,8 @@ pub struct Config {
     pub webhooks: crate::webhook::WebhookSettings,
     pub forms: crate::forms::FormsConfig,
     pub email: crate::email::EmailSettings,
+    /// `[parsing]`: when a lead source's reads count as drifting (`crate::profile`).
+    pub drift: crate::profile::DriftRule,
     /// The settings a config file gave (by variable name), with the file's key for each:
     /// an error or `inlet check` names the key the operator wrote, not a variable they
     /// never set.
@@ -303,6 +306,7 @@ impl Default for Config {
             webhooks: Default::default(),
             forms: Default::default(),
             email: Default::default(),
+            drift: Default::default(),
             from_file: Default::default(),
         }
     }
@@ -634,6 +638,10 @@ impl Config {
             email.http_token = self.email_http_token.clone();
         }
         self.email = email;
+        if let Some(parsing) = routing.get("parsing") {
+            self.drift =
+                crate::profile::DriftRule::from_toml(parsing).map_err(section("[parsing]"))?;
+        }
         // `[console] token` and `metrics_token` (or `env:NAME`); the environment and the
         // stack's secret win.
         if let Some(console) = routing.get("console") {
@@ -673,6 +681,7 @@ impl Config {
             webhooks: self.webhooks.clone(),
             forms: self.forms.clone(),
             email: self.email.clone(),
+            drift: self.drift,
             ..crate::router::IntakeSettings::default()
         }
     }
@@ -686,6 +695,7 @@ impl Config {
             retry_cap: self.retry_cap,
             retry_for: self.retry_for,
             normalize: self.normalize_options(),
+            drift: self.drift,
             breaker: crate::breaker::BreakerOptions {
                 probe_every: self.probe_every,
                 // One probe at a time even when Rechat takes its whole timeout to fail.

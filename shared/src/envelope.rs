@@ -56,6 +56,11 @@ pub struct Origin {
     pub event_id: Option<String>,
     /// SHA-256 of the raw request or message, hex.
     pub raw_digest: String,
+    /// The source its read is profiled under when it is not the sender
+    /// (`Envelope::profile_source`): the sending site's domain, for mail the generic reader
+    /// took.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profiled_as: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -240,6 +245,34 @@ impl Envelope {
             _ => None,
         })
     }
+
+    /// The lead source its read is profiled under (`crate::profile`): the portal or sender
+    /// that read it, or for mail the generic reader took, the sending site's domain.
+    pub fn profile_source(&self) -> &str {
+        if let Some(source) = self.origin.profiled_as.as_deref() {
+            return source;
+        }
+        let sender = self.origin.sender.as_str();
+        // Envelopes queued before `Origin::profiled_as` was written: the lead source the generic
+        // reader set, when it is a domain.
+        if sender == "email"
+            && let Some(domain) = self
+                .captured_lead()
+                .and_then(|l| l.lead_source.as_deref())
+                .filter(|s| is_domain(s))
+        {
+            return domain;
+        }
+        sender
+    }
+}
+
+/// A lower-case domain name (`newportal.example`), as the generic reader writes a site's.
+fn is_domain(s: &str) -> bool {
+    s.contains('.')
+        && s.len() <= 100
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
 }
 
 /// The digests a lead can be found by in the ledger (`ledger::search`): its email, its
@@ -421,6 +454,7 @@ pub struct EnvelopeBuilder {
     lead_key: Option<String>,
     /// Set for an envelope that is never the same as another of the same content.
     distinct: Option<uuid::Uuid>,
+    profiled_as: Option<String>,
 }
 
 impl EnvelopeBuilder {
@@ -436,7 +470,14 @@ impl EnvelopeBuilder {
             notices: Vec::new(),
             lead_key: None,
             distinct: None,
+            profiled_as: None,
         }
+    }
+
+    /// The source its read is profiled under, when not its sender (`Origin::profiled_as`).
+    pub fn profiled_as(mut self, source: Option<String>) -> Self {
+        self.profiled_as = source.filter(|s| !s.is_empty());
+        self
     }
 
     /// Makes the envelope its own event, never one with another of the same content: an
@@ -540,6 +581,7 @@ impl EnvelopeBuilder {
                 sender: self.sender,
                 event_id: self.event_id,
                 raw_digest: self.raw_digest,
+                profiled_as: self.profiled_as,
             },
             channel: self.channel,
             lead_key,

@@ -58,6 +58,8 @@ pub mod kept;
 pub mod ledger;
 pub mod meta_graph;
 pub mod objects;
+/// What each lead source usually carries, and its drift (kept as a ledger document).
+pub mod profile;
 pub mod queue;
 pub mod rechat;
 #[cfg(feature = "aws")]

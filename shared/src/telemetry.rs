@@ -137,6 +137,34 @@ pub fn speed_to_lead(elapsed: chrono::TimeDelta) {
     );
 }
 
+/// How many parse drifts last after a read was added to its source's profile
+/// (`crate::profile`): the `ParseDrift` metric on Lambda, which the stack's alarm watches.
+pub fn parse_drifts(count: usize) {
+    if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_none() {
+        return;
+    }
+    println!(
+        "{}",
+        drift_line(count, chrono::Utc::now().timestamp_millis())
+    );
+}
+
+/// The EMF document of the drifts that last.
+pub fn drift_line(count: usize, timestamp_ms: i64) -> String {
+    serde_json::json!({
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": METRIC_NAMESPACE,
+                "Dimensions": [[]],
+                "Metrics": [{"Name": "ParseDrift", "Unit": "Count"}]
+            }]
+        },
+        "ParseDrift": count
+    })
+    .to_string()
+}
+
 /// The EMF document of one lead's speed to lead.
 pub fn speed_line(elapsed: std::time::Duration, timestamp_ms: i64) -> String {
     milliseconds_line("SpeedToLead", elapsed, timestamp_ms)
@@ -165,7 +193,7 @@ fn milliseconds_line(name: &str, elapsed: std::time::Duration, timestamp_ms: i64
 }
 
 /// A label value in Prometheus's text format: backslash, quote and newline escaped.
-fn label(value: &str) -> String {
+pub fn label(value: &str) -> String {
     value
         .replace('\\', "\\\\")
         .replace('"', "\\\"")

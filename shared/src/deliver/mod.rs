@@ -75,6 +75,8 @@ pub struct DeliveryOptions {
     pub normalize: crate::normalize::NormalizeOptions,
     /// When Rechat counts as down for everyone, and how it is probed.
     pub breaker: BreakerOptions,
+    /// When a source's reads count as drifting (`crate::profile`).
+    pub drift: crate::profile::DriftRule,
 }
 
 impl Default for DeliveryOptions {
@@ -87,6 +89,7 @@ impl Default for DeliveryOptions {
             retry_for: Duration::from_secs(72 * 3600),
             normalize: crate::normalize::NormalizeOptions::default(),
             breaker: BreakerOptions::default(),
+            drift: crate::profile::DriftRule::default(),
         }
     }
 }
@@ -564,6 +567,9 @@ impl Delivery<'_> {
         }
         record.status = RecordStatus::InProgress;
         record.attempts += 1;
+        if record.attempts == 1 {
+            self.profile(envelope).await;
+        }
 
         for (i, step) in envelope.steps.iter().enumerate() {
             if record.steps[i].is_finished() {
@@ -650,6 +656,26 @@ impl Delivery<'_> {
             return self.retry(message.receive_count, format!("ledger: {e}"), None);
         }
         Outcome::Delivered
+    }
+
+    /// Adds the envelope's read to its source's profile, once (its first attempt): which
+    /// fields its lead carried, and whether its reading was unsure.
+    async fn profile(&self, envelope: &Envelope) {
+        let Some(lead) = envelope.captured_lead() else {
+            return;
+        };
+        let judged = if envelope.notices.iter().any(|n| n.unsure().is_some()) {
+            crate::profile::Judged::Unsure
+        } else {
+            crate::profile::Judged::Lead
+        };
+        let read = crate::profile::Read::new(
+            envelope.received_at,
+            &crate::profile::fields_of(lead),
+            judged,
+        );
+        let source = crate::profile::source_of(envelope);
+        crate::profile::store::record(self.ledger, &source, read, &self.options.drift, true).await;
     }
 
     /// The ledger record for this envelope: new, resumed, or a duplicate's. Creating comes

@@ -263,17 +263,23 @@ pub struct Reading {
     pub activity: Activity,
     pub backlog: Option<Backlog>,
     pub rechat: Option<RechatState>,
+    /// The lead sources whose reads drift (`crate::profile`); none when they cannot be read.
+    pub parsing: Option<Vec<crate::profile::Drift>>,
 }
 
 /// Reads the queue, the ledger's last day (at most `records` of it) and the breaker's state,
 /// and judges. What cannot be read is logged and left unknown.
 pub async fn read(queue: &dyn Queue, ledger: &dyn Ledger, records: usize) -> Reading {
     let now = Utc::now();
-    let (backlog, recent, rechat) = tokio::join!(
+    let (backlog, recent, rechat, parsing) = tokio::join!(
         queue.backlog(),
         ledger.records_since(now - chrono::Duration::days(1), records),
-        ledger.rechat_state()
+        ledger.rechat_state(),
+        crate::profile::store::drifts(ledger)
     );
+    let parsing = parsing
+        .inspect_err(|e| tracing::warn!(error = %e, "the lead sources' profiles cannot be read"))
+        .ok();
     let backlog = backlog
         .inspect_err(|e| tracing::warn!(error = %e, "the queue's backlog cannot be read"))
         .ok()
@@ -301,6 +307,7 @@ pub async fn read(queue: &dyn Queue, ledger: &dyn Ledger, records: usize) -> Rea
         activity,
         backlog,
         rechat,
+        parsing,
     }
 }
 
@@ -328,6 +335,7 @@ mod tests {
             received_at: at(received_ago),
             lead_key: "l".into(),
             sender: "s".into(),
+            source: None,
             status,
             rechat_lead_id: None,
             steps: vec![],

@@ -10,6 +10,7 @@ pub mod confirmation;
 pub mod forward;
 pub mod html;
 pub mod ingress;
+pub mod labels;
 pub mod message;
 pub mod not_lead;
 pub mod notice;
@@ -450,7 +451,21 @@ fn read_lead(
             && original_from
                 .as_deref()
                 .is_some_and(|d| verdicts.authenticates(d)));
-    let read = portals::read_with_html(&unwrapped.original, unwrapped.html.take(), portals_trusted);
+    // The routing file's rules for the sender's labels (`[email.fields]`). Whoever writes the
+    // From address picks them, which is safe: they change how labels are read, never where
+    // the lead goes nor whether its sender is believed.
+    let label_rules = unwrapped
+        .original
+        .from
+        .first()
+        .and_then(|f| ctx.settings.fields.for_sender(&f.address))
+        .unwrap_or(labels::LabelRules::none());
+    let read = portals::read_with_html(
+        &unwrapped.original,
+        unwrapped.html.take(),
+        portals_trusted,
+        label_rules,
+    );
     // Agents forward vendors' notices, newsletters and alerts too: one from a no-reply or
     // notification sender that asks nothing is held for review as no lead (a person may
     // still release it), and its sender is never made a prospect.
@@ -545,8 +560,15 @@ fn read_lead(
             Err(reason) => (String::new(), Err(reason), message_id(outer)),
         },
     };
+    // Mail the generic reader took is profiled under its site's domain; a portal's layout
+    // from an unproven sender under no one's (a forger is never counted as the portal).
+    let profiled_as = match (portal, read.unproven) {
+        (None, None) => portals::profile_source(&unwrapped.original),
+        _ => None,
+    };
     let envelope = EnvelopeBuilder::new(OriginKind::Email, &sender, &channel, &inbound.raw)
         .event_id(event_id.as_deref())
+        .profiled_as(profiled_as)
         .step(Step::Capture {
             lead: normalized.lead,
             sender_lead_id: None,

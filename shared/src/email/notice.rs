@@ -3,7 +3,7 @@
 //! platform it names as where the lead came from (the lead source, rather than the domain
 //! of the mail service that carried it).
 
-use super::read::{Reading, label_meaning, label_values, says, sentence_name};
+use super::read::{Reading, label_values, says, sentence_name};
 use crate::fields::Meaning;
 use regex::Regex;
 use std::sync::LazyLock;
@@ -65,18 +65,20 @@ pub fn has_inquiry(r: &Reading) -> bool {
         let html = (i + 1 == r.texts.len())
             .then_some(r.html.as_ref())
             .flatten();
-        label_values(text, html).iter().any(|(label, value)| {
-            matches!(
-                label_meaning(label),
-                Meaning::Email
-                    | Meaning::Phone
-                    | Meaning::FullName
-                    | Meaning::FirstName
-                    | Meaning::LastName
-                    | Meaning::Contact
-                    | Meaning::Message
-            ) && !value.trim().is_empty()
-        })
+        label_values(text, html, r.labels)
+            .iter()
+            .any(|(label, value)| {
+                matches!(
+                    r.labels.meaning(label),
+                    Meaning::Email
+                        | Meaning::Phone
+                        | Meaning::FullName
+                        | Meaning::FirstName
+                        | Meaning::LastName
+                        | Meaning::Contact
+                        | Meaning::Message
+                ) && !value.trim().is_empty()
+            })
     });
     person_labelled
         || r.texts

@@ -5,6 +5,7 @@
 //! here knows a portal.
 
 use super::html::HtmlReading;
+use super::labels::LabelRules;
 use super::message::Message;
 use crate::fields::{Meaning, canonical};
 use regex::Regex;
@@ -286,6 +287,8 @@ pub struct Reading<'a> {
     pub lower_text: String,
     /// The subject, lower-cased, for subject recognition.
     pub lower_subject: String,
+    /// How the routing file says to read this sender's labels (`[email.fields]`).
+    pub labels: &'a LabelRules,
 }
 
 impl<'a> Reading<'a> {
@@ -305,7 +308,13 @@ impl<'a> Reading<'a> {
             html,
             lower_text,
             lower_subject: message.subject.to_lowercase(),
+            labels: LabelRules::none(),
         }
+    }
+
+    /// This reading with the routing file's rules for its sender's labels.
+    pub fn with_labels(self, labels: &'a LabelRules) -> Self {
+        Reading { labels, ..self }
     }
 
     /// Every line of every rendering, trimmed.
@@ -371,25 +380,23 @@ pub(crate) fn metadata_meaning(name: &str) -> Meaning {
     }
 }
 
-/// What a label means, by its own words ("Visitor Email", "Customer Phone", "Client" are the
-/// person's; "Business Phone" is not).
-pub(crate) fn label_meaning(label: &str) -> Meaning {
-    crate::fields::meaning_in(&[], label, false)
-}
-
-/// A label the alias table knows, or whose words say what it is.
-fn known_label(label: &str) -> bool {
-    !matches!(label_meaning(label), Meaning::Unknown)
+/// A label the routing file names, the alias table knows, or whose words say what it is.
+fn known_label(label: &str, rules: &LabelRules) -> bool {
+    !matches!(rules.meaning(label), Meaning::Unknown)
 }
 
 /// `Label: value` pairs in text (a value may sit on the line after its label), and
-/// two-cell rows of HTML tables.
-pub fn label_values(text: &str, html: Option<&HtmlReading>) -> Vec<(String, String)> {
+/// two-cell rows of HTML tables; `rules` names labels the alias table does not know.
+pub fn label_values(
+    text: &str,
+    html: Option<&HtmlReading>,
+    rules: &LabelRules,
+) -> Vec<(String, String)> {
     let mut pairs = Vec::new();
-    label_values_into(text, html, &mut pairs);
+    label_values_into(text, html, rules, &mut pairs);
     // A sentence that mentions "email" or "phone" ("Visit this link to stop these emails:
     // http://…") is no label when its value is no address or number.
-    pairs.retain(|(label, value)| match label_meaning(label) {
+    pairs.retain(|(label, value)| match rules.meaning(label) {
         Meaning::Email => value.contains('@'),
         Meaning::Phone => value.chars().filter(char::is_ascii_digit).count() >= 7,
         _ => true,
@@ -492,21 +499,25 @@ fn split_run_together(line: &str) -> Vec<String> {
     out
 }
 
-fn label_values_into(text: &str, html: Option<&HtmlReading>, pairs: &mut Vec<(String, String)>) {
+fn label_values_into(
+    text: &str,
+    html: Option<&HtmlReading>,
+    rules: &LabelRules,
+    pairs: &mut Vec<(String, String)>,
+) {
     let split: Vec<String> = text.lines().flat_map(split_run_together).collect();
     let lines: Vec<&str> = split.iter().map(|l| l.trim()).collect();
     let mut i = 0;
     while i < lines.len() {
         let line = lines[i];
-        // A line that is exactly a well-known label ("Name", "Phone", "MLS ID") with its
-        // value on the next line, as table-laid-out emails render. Only the table's own
-        // entries count here, not keys it merely guesses at.
+        // A line that is exactly a well-known label ("Name", "Phone", "MLS ID"), or one the
+        // routing file names, with its value on the next line, as table-laid-out emails
+        // render. Only the table's own entries count here, not keys it merely guesses at.
         let bare = line.trim_end_matches(['*', ':']).trim();
         if !line.contains(':')
-            && bare.len() <= 30
             && i + 1 < lines.len()
             && !lines[i + 1].is_empty()
-            && exact_label(bare)
+            && (bare.len() <= 30 && exact_label(bare) || bare.len() <= 80 && rules.names(bare))
         {
             pairs.push((
                 bare.to_owned(),
@@ -520,7 +531,7 @@ fn label_values_into(text: &str, html: Option<&HtmlReading>, pairs: &mut Vec<(St
         if let Some(rest) = line.strip_prefix('[')
             && let Some((label, value)) = rest.split_once(']')
             && !label.contains("://")
-            && known_label(label)
+            && known_label(label, rules)
         {
             let mut value = value.trim().to_owned();
             let rule = |l: &str| l.starts_with('[') || l.starts_with("___") || l.starts_with("---");
@@ -539,16 +550,16 @@ fn label_values_into(text: &str, html: Option<&HtmlReading>, pairs: &mut Vec<(St
         }
         if let Some((label, value)) = line.split_once(':') {
             let label = label.trim().trim_end_matches(['*', '#']).trim();
-            let known = known_label(label) && !in_header_block(&lines, i);
+            let known = known_label(label, rules) && !in_header_block(&lines, i);
             if known && !label.is_empty() && label.len() <= 80 && !label.contains("http") {
                 // A required-field marker ("Name: * Ana") is not part of the value.
                 let value = value.trim().trim_start_matches('*').trim();
-                if matches!(label_meaning(label), Meaning::Message) {
+                if matches!(rules.meaning(label), Meaning::Message) {
                     // A message runs on over the lines after its label ("Comments: Hello,",
                     // a blank line, then what they wrote), up to the next label, a rule or a
                     // signature's dashes.
                     let mut message = value.to_owned();
-                    while i + 1 < lines.len() && !ends_message(lines[i + 1]) {
+                    while i + 1 < lines.len() && !ends_message(lines[i + 1], rules) {
                         i += 1;
                         message.push('\n');
                         message.push_str(lines[i]);
@@ -563,27 +574,60 @@ fn label_values_into(text: &str, html: Option<&HtmlReading>, pairs: &mut Vec<(St
                 } else if !value.is_empty() {
                     pairs.push((label.to_owned(), value.to_owned()));
                 }
+                i += 1;
+                continue;
             }
+        }
+        // A label the routing file names, then its value on the same line without a colon
+        // ("Ring me on  214-555-0123", "Teléfono – 214 555 0123"): only the
+        // operator's own labels, which no sentence is likely to start with.
+        if let Some((label, value)) = ruled_prefix(line, rules) {
+            pairs.push((label.to_owned(), value.to_owned()));
         }
         i += 1;
     }
     for (label, value) in html.iter().flat_map(|h| &h.two_cell_rows) {
         let label = label.trim_end_matches(':').trim();
-        if known_label(label) && label.len() <= 80 {
+        if known_label(label, rules) && label.len() <= 80 {
             pairs.push((label.to_owned(), value.clone()));
         }
     }
 }
 
-/// Where a message that runs on over lines ends: another known label, a rule, a
-/// signature's dashes, a quoted or forwarded block.
-fn ends_message(line: &str) -> bool {
+/// A line that starts with a label `rules` names, ended at a word boundary, then the value:
+/// the longest such label wins.
+fn ruled_prefix<'l>(line: &'l str, rules: &LabelRules) -> Option<(&'l str, &'l str)> {
+    if rules.is_empty() {
+        return None;
+    }
+    let mut found = None;
+    for (at, c) in line.char_indices() {
+        if c.is_alphanumeric() {
+            continue;
+        }
+        let (label, rest) = line.split_at(at);
+        let value = rest.trim_start_matches(|c: char| {
+            c.is_whitespace() || matches!(c, '-' | '–' | '—' | '=' | '>' | '|' | '*')
+        });
+        if !value.is_empty() && rules.names(label) {
+            found = Some((label.trim(), value.trim()));
+        }
+    }
+    found
+}
+
+/// Where a message that runs on over lines ends: another known label (or one the routing
+/// file names), a rule, a signature's dashes, a quoted or forwarded block.
+fn ends_message(line: &str, rules: &LabelRules) -> bool {
     let rule = ["--", "__", "==", "**"].iter().any(|r| line.starts_with(r));
     let labelled = line.split_once(':').is_some_and(|(label, _)| {
         let label = label.trim();
-        label.len() <= 40 && !label.contains("http") && known_label(label)
+        label.len() <= 40 && !label.contains("http") && known_label(label, rules)
     });
+    let ruled = ruled_prefix(line, rules).is_some()
+        || rules.names(line.trim_end_matches(['*', ':']).trim());
     rule || labelled
+        || ruled
         || template_line(line)
         || line.starts_with('>')
         || line.starts_with("On ") && line.ends_with("wrote:")
@@ -686,7 +730,7 @@ fn name_line(line: &str) -> bool {
             w.chars().next().is_some_and(char::is_uppercase)
                 && w.chars().all(|c| c.is_alphabetic() || "'’.-".contains(c))
         })
-        && !known_label(line)
+        && !known_label(line, LabelRules::none())
         && !is_platform_name(line)
         && !words
             .iter()
@@ -1086,7 +1130,9 @@ pub(crate) fn own_words(text: &str) -> Option<String> {
             .iter()
             .any(|r| l.starts_with(r));
         let labelled = l.split_once(':').is_some_and(|(label, value)| {
-            !value.trim().is_empty() && label.len() <= 40 && known_label(label.trim())
+            !value.trim().is_empty()
+                && label.len() <= 40
+                && known_label(label.trim(), LabelRules::none())
         });
         // A table's label cell renders as a line of its own ("Name", then "Ana Silva"), and
         // a contact block's lines are an address or a number alone.
@@ -1261,7 +1307,7 @@ mod tests {
         let table = crate::email::html::read(
             "<table><tr><td>Email Address</td><td>ana@example.com</td></tr><tr><td>Irrelevant</td><td>x</td></tr></table>",
         );
-        let pairs = label_values(text, Some(&table));
+        let pairs = label_values(text, Some(&table), LabelRules::none());
         assert!(pairs.contains(&("Phone Number".into(), "(214) 555-0123".into())));
         assert!(pairs.contains(&("Email Address".into(), "ana@example.com".into())));
         assert!(!pairs.iter().any(|(l, _)| l == "Irrelevant"));

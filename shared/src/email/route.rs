@@ -22,6 +22,8 @@
 //! "zillow@leads.example.com" = "0b3e…"
 //! [email.tags]
 //! realtor = "9d2a…"
+//! [email.fields."newportal.example"]   # how to read a sender's labels (`labels`)
+//! "Best number to text" = "phone"
 //! ```
 
 use crate::settings;
@@ -50,6 +52,8 @@ pub struct EmailSettings {
     /// Confirm Gmail forwarding requests by fetching their link (only Google's, DKIM-signed).
     pub confirm_forwarding: bool,
     pub mailgun_signing_key: Option<String>,
+    /// Per sender address or domain, labels → lead fields (`[email.fields]`).
+    pub fields: super::labels::SenderLabels,
 }
 
 /// The authserv-id SES writes into the mail it receives.
@@ -204,6 +208,7 @@ impl EmailSettings {
                     }
                 }
                 "mailgun_signing_key" => s.mailgun_signing_key = Some(settings::secret(&at, v)?),
+                "fields" => s.fields = super::labels::SenderLabels::from_toml(&at, v)?,
                 "addresses" | "tags" => {
                     let t = v
                         .as_table()

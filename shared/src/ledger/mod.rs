@@ -57,6 +57,10 @@ pub struct LedgerRecord {
     pub received_at: DateTime<Utc>,
     pub lead_key: String,
     pub sender: String,
+    /// The lead source its read is profiled under, when it is not the sender (a mail
+    /// domain the generic reader read): the console lists a drift's leads by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
     pub status: RecordStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rechat_lead_id: Option<String>,
@@ -134,6 +138,9 @@ impl LedgerRecord {
             received_at: envelope.received_at,
             lead_key: envelope.lead_key.clone(),
             sender: envelope.origin.sender.clone(),
+            source: Some(envelope.profile_source())
+                .filter(|s| *s != envelope.origin.sender)
+                .map(str::to_owned),
             status: RecordStatus::InProgress,
             rechat_lead_id: None,
             steps: vec![StepState::Pending; envelope.steps.len()],

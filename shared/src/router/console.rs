@@ -12,6 +12,7 @@
 //! does not travel cross-site either.
 
 mod auth;
+mod parsing;
 
 use crate::deliver::view::Reading;
 use crate::kept::KeptKind;
@@ -310,6 +311,16 @@ pub async fn metrics(console: &Console, intake: &super::Intake, req: &Request) -
             "inlet_delivery_status{{status=\"{status}\"}} {on}\n"
         ));
     }
+    // A series per drift while it lasts (none when nothing drifts, as Prometheus's own
+    // alerts expect); the family's help is written either way.
+    body.push_str("# HELP inlet_parse_drift A lead source whose reads lack a field they usually carry (or read as no lead far more than usual): 1 while it lasts.\n# TYPE inlet_parse_drift gauge\n");
+    for d in reading.parsing.iter().flatten() {
+        body.push_str(&format!(
+            "inlet_parse_drift{{source=\"{}\",field=\"{}\"}} 1\n",
+            crate::telemetry::label(&d.source),
+            crate::telemetry::label(&d.field)
+        ));
+    }
     // What waits for a person: left out when the store cannot be read (the scrape still
     // answers with the rest).
     if let Ok(kept) = console.kept_counts(intake.kept.as_ref()).await {
@@ -467,6 +478,8 @@ async fn api_call(
             Ok(json!({"deleted": item.id}))
         }
         (&Method::GET, ["dead-letters"]) => leads::list(ctx).await,
+        (&Method::GET, ["parsing"]) => parsing::list(ctx).await,
+        (&Method::POST, ["parsing", "dismiss"]) => parsing::dismiss(ctx, req).await,
         (&Method::GET, ["leads"]) => leads::search(ctx, req).await,
         (&Method::POST, ["dead-letters", id, "release"]) => leads::release(ctx, id, req).await,
         (&Method::POST, ["dead-letters", id, "correct"]) => leads::correct(ctx, id, req).await,
@@ -629,6 +642,7 @@ pub fn status_json(reading: &Reading, dead: &[DeadMessage], kept: &[(KeptKind, u
             "forwarding_confirmation": count(Some(crate::queue::FORWARDING_CONFIRMATION)),
             "demo": count(Some(crate::queue::DEMO)),
         },
+        "parsing": reading.parsing,
         "kept": {
             // Spam an older version kept on the dead-letter queue counts with the rest.
             "spam": kept_count(KeptKind::Spam) + count(Some(crate::queue::SPAM)) as u64,

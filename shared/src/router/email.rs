@@ -203,6 +203,26 @@ impl Intake {
                 tracing::error!(error = %e, status = refusal.status, "the mail could not be queued or kept");
                 refusal
             })?;
+        // Mail read as no lead counts in its source's profile (a portal whose new template
+        // is no longer read as a lead); only a source that has sent leads has one.
+        if let Outcome::NotALead { .. } = &outcome {
+            let original = crate::email::forward::unwrap(&inbound.message).original;
+            if let Some(source) = crate::email::portals::profile_source(&original) {
+                let read = crate::profile::Read::new(
+                    chrono::Utc::now(),
+                    &[],
+                    crate::profile::Judged::NoLead,
+                );
+                crate::profile::store::record(
+                    self.ledger.as_ref(),
+                    &source,
+                    read,
+                    &self.settings.drift,
+                    false,
+                )
+                .await;
+            }
+        }
         // Kept only once the mail is taken: a retry after a failure above must still pass.
         if let Some(key) = &replay_key {
             let link = crate::ledger::SenderLink {

@@ -42,6 +42,8 @@ pub struct IntakeSettings {
     pub webhooks: crate::webhook::WebhookSettings,
     pub forms: crate::forms::FormsConfig,
     pub email: crate::email::EmailSettings,
+    /// When a source's reads count as drifting: mail read as no lead is profiled at intake.
+    pub drift: crate::profile::DriftRule,
 }
 
 impl Default for IntakeSettings {
@@ -55,6 +57,7 @@ impl Default for IntakeSettings {
             webhooks: crate::webhook::WebhookSettings::default(),
             forms: crate::forms::FormsConfig::default(),
             email: crate::email::EmailSettings::default(),
+            drift: crate::profile::DriftRule::default(),
         }
     }
 }
@@ -120,6 +123,25 @@ fn health_delivery(reading: &Reading) -> Value {
         delivery["why"] = json!(view.why);
     }
     delivery
+}
+
+/// `/health`'s `parsing`: the lead sources whose reads drift (`crate::profile`), each with
+/// its field and since when; `ok` while none does. It never makes `/health` fail: intake
+/// still takes every lead.
+fn health_parsing(reading: &Reading) -> Value {
+    match &reading.parsing {
+        None => json!({"status": "unknown"}),
+        Some(drifts) if drifts.is_empty() => json!({"status": "ok"}),
+        Some(drifts) => json!({
+            "status": "drift",
+            "drifts": drifts.iter().map(|d| json!({
+                "source": d.source,
+                "field": d.field,
+                "since": d.since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                "reads": d.reads,
+            })).collect::<Vec<_>>(),
+        }),
+    }
 }
 
 /// The routes, for 404 and 405 decisions.
@@ -464,6 +486,7 @@ impl Intake {
                 "version": crate::VERSION,
                 "queue": queue,
                 "delivery": health_delivery(&reading),
+                "parsing": health_parsing(&reading),
             }),
         )
     }

@@ -51,13 +51,23 @@ pub fn generic(r: &Reading, portal_mail: bool) -> RawLead {
             None
         };
         let mut here = std::collections::HashSet::new();
-        for (label, value) in label_values(text, html) {
+        for (label, value) in label_values(text, html, r.labels) {
             labelled = true;
-            let key = canonical(&label);
+            // A ruled label may be in a script `canonical` drops ("電話"): keyed whole.
+            let key = if r.labels.names(&label) {
+                crate::email::labels::label_key(&label)
+            } else {
+                canonical(&label)
+            };
             if earlier.contains(&key) || !here.insert((key, value.clone())) {
                 continue;
             }
-            reader.field(&label, &Value::String(value), &rules);
+            // A label the routing file names (`[email.fields]`) is read as it says; any
+            // other as the alias table does.
+            match r.labels.rule(&label) {
+                Some(m) => reader.with_meaning(&label, m.clone(), &Value::String(value)),
+                None => reader.field(&label, &Value::String(value), &rules),
+            }
         }
         earlier.extend(here.into_iter().map(|(k, _)| k));
     }

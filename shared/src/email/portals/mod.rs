@@ -9,11 +9,13 @@
 //! generic reader alone (`read`).
 
 use super::html::HtmlReading;
+use super::labels::LabelRules;
 use super::message::Message;
 use super::notice::{has_inquiry, named_platform};
 pub use super::read::on_domain;
 use super::read::{
-    Reading, is_machine_address, is_personal, is_role_address, registrable_domain, sender_platform,
+    Reading, is_free_mail, is_machine_address, is_personal, is_relay, is_role_address,
+    registrable_domain, sender_platform,
 };
 use crate::lead::{Address, Property};
 use crate::normalize::RawLead;
@@ -161,8 +163,27 @@ pub fn is_portal_name(name: &str) -> bool {
 /// The lead in a message: its portal's module when one recognizes it, else the generic
 /// reading; and the portal.
 pub fn read(message: &Message) -> (RawLead, Option<&'static Portal>) {
-    let read = read_with_html(message, None, true);
+    let read = read_with_html(message, None, true, LabelRules::none());
     (read.lead, read.portal)
+}
+
+/// The source a message's reads are profiled under (`crate::profile`), read from its sender
+/// alone, as mail read as no lead has nothing else: the portal whose domain sent it, else
+/// the registrable part of the sending site's domain (`newportal.example`, the name its
+/// `[email.fields]` rules take; never the brand its lead source may show). None for a
+/// person's own mail at a mail provider, or a relay's.
+pub fn profile_source(message: &Message) -> Option<String> {
+    let from = message.from.first()?;
+    let portal = MODULES
+        .iter()
+        .find(|m| m.portal.domains.iter().any(|d| on_domain(&from.address, d)));
+    if let Some(m) = portal {
+        return Some(m.portal.source.to_ascii_lowercase());
+    }
+    if is_free_mail(&from.address) || is_relay(&from.address) {
+        return None;
+    }
+    registrable_domain(&from.address)
 }
 
 /// What `read_with_html` found.
@@ -179,11 +200,17 @@ pub struct Read {
     pub notice_without_inquiry: bool,
 }
 
-/// `read`, with the message's HTML part already read when `html` is given. With
-/// `portals_trusted` false (the sender is not proven to be who it says), a portal's layout
-/// is not believed: its module could be fed a forged message to credit a lead to it.
-pub fn read_with_html(message: &Message, html: Option<HtmlReading>, portals_trusted: bool) -> Read {
-    let reading = Reading::with_html(message, html);
+/// `read`, with the message's HTML part already read when `html` is given, and its labels
+/// read as `labels` says where it names them (`[email.fields]`). With `portals_trusted`
+/// false (the sender is not proven to be who it says), a portal's layout is not believed:
+/// its module could be fed a forged message to credit a lead to it.
+pub fn read_with_html(
+    message: &Message,
+    html: Option<HtmlReading>,
+    portals_trusted: bool,
+    labels: &LabelRules,
+) -> Read {
+    let reading = Reading::with_html(message, html).with_labels(labels);
     let recognized = recognize(&reading);
     let (module, unproven) = match recognized {
         Some(m) if !portals_trusted => (None, Some(m.portal)),

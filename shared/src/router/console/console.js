@@ -320,6 +320,33 @@ async function loadMeta() {
   }
 }
 
+async function loadParsing() {
+  const { drifts } = await api("parsing");
+  const section = document.getElementById("parsing");
+  section.hidden = drifts.length === 0;
+  const body = document.querySelector("#drifts tbody");
+  body.replaceChildren();
+  for (const d of drifts) {
+    const row = body.insertRow();
+    row.dataset.source = d.source;
+    row.dataset.field = d.field;
+    cell(row, d.source);
+    cell(row, d.field === "no_lead" ? "read as no lead or unsure" : `${d.field} missing`, "why");
+    cell(row, when(d.since));
+    const leads = d.leads.map((l) => `${when(l.received_at)} ${l.person || l.envelope_id} (${l.status})`);
+    cell(row, `${d.reads}${leads.length ? `: ${leads.join("; ")}` : ""}`);
+    const actions = row.insertCell();
+    const dismiss = document.createElement("button");
+    dismiss.textContent = "Dismiss";
+    dismiss.addEventListener("click", () => {
+      if (confirm(`Stop reporting ${d.field} for ${d.source}? It is reported again if it comes back and then goes.`)) {
+        change("POST", "parsing/dismiss", { source: d.source, field: d.field });
+      }
+    });
+    actions.append(dismiss);
+  }
+}
+
 // Whether a person is typing in a section: the timed refresh leaves it as it is.
 function editing(selector) {
   const root = document.querySelector(selector);
@@ -333,7 +360,7 @@ async function refresh(all) {
     const correcting = document.querySelector("#dead-letters details[open]")
       || document.getElementById("dead-letters").contains(document.activeElement);
     const dead = all || !correcting ? loadDeadLetters() : null;
-    await Promise.all([loadState(), kept, dead, loadLeads(), loadMeta()]);
+    await Promise.all([loadState(), kept, dead, loadLeads(), loadMeta(), loadParsing()]);
     document.body.dataset.loaded = "yes";
   } catch (e) {
     showError(e);
