@@ -5,6 +5,7 @@
 //! channel by its recipients (`route`). The router and the `email` function act on the
 //! outcome (queue it, dead-letter it).
 
+pub mod addresses;
 pub mod authres;
 pub mod confirmation;
 pub mod forward;
