@@ -18,6 +18,53 @@ pub enum EmailAction {
     /// Take stored mail through the email function's path again: the mail failure queue's
     /// events (the default), or every message stored since --since.
     Redrive(RedriveArgs),
+    /// Print a route's own token, the one to give SendGrid, CloudMailin or the receiving
+    /// server `[email.verdicts_from]` names: their verdicts count only in posts carrying it.
+    /// Read from the mail token (INLET_EMAIL_HTTP_TOKEN, or the routing file's
+    /// `[email] http_token`, or `inlet serve`'s data dir).
+    RouteToken(RouteTokenArgs),
+}
+
+#[derive(Args)]
+pub struct RouteTokenArgs {
+    /// The route: sendgrid, cloudmailin, raw, postmark.
+    #[arg(long)]
+    route: String,
+    /// The routing file holding `[email] http_token`.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// `inlet serve`'s data dir, whose generated mail token is read when none is configured.
+    #[arg(long, env = "INLET_DATA_DIR", default_value = "inlet-data")]
+    data_dir: PathBuf,
+}
+
+/// The route's own token, from the mail token in force.
+fn route_token(args: &RouteTokenArgs) -> ExitCode {
+    const ROUTES: [&str; 4] = ["raw", "sendgrid", "postmark", "cloudmailin"];
+    if !ROUTES.contains(&args.route.as_str()) {
+        return fail(format!(
+            "{:?} is no route that takes the mail token (one of: {})",
+            args.route,
+            ROUTES.join(", ")
+        ));
+    }
+    let config = match inlet::config::Config::load(args.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    let token = config.intake_settings().email.http_token.or_else(|| {
+        std::fs::read_to_string(args.data_dir.join(crate::serve::MAIL_TOKEN_FILE))
+            .ok()
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty())
+    });
+    let Some(token) = token else {
+        return fail(
+            "no mail token: set INLET_EMAIL_HTTP_TOKEN (on AWS, the MailTokenCommand output's email_http_token) or [email] http_token, or run it beside inlet serve's data dir",
+        );
+    };
+    println!("{}", inlet::email::route::route_token(&token, &args.route));
+    ExitCode::SUCCESS
 }
 
 #[derive(Args)]
@@ -120,7 +167,10 @@ async fn places(args: &RedriveArgs, aws: &aws_config::SdkConfig) -> Result<Place
 }
 
 pub async fn run(action: EmailAction) -> ExitCode {
-    let EmailAction::Redrive(args) = action;
+    let args = match action {
+        EmailAction::Redrive(args) => args,
+        EmailAction::RouteToken(args) => return route_token(&args),
+    };
     let aws = aws_config::load_from_env().await;
     let at = match places(&args, &aws).await {
         Ok(p) => p,

@@ -234,7 +234,9 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         );
     }
     if !generated_mail_token {
-        println!("  mail token    as configured ([email] http_token)");
+        println!(
+            "  mail token    as configured ([email] http_token); a route's own: inlet email route-token --route sendgrid"
+        );
     }
     if let Some(token) = settings
         .email

@@ -310,3 +310,33 @@ fn inlet_check_is_strict_names_every_missing_secret_and_says_what_it_loaded() {
     assert!(!ok);
     assert!(err.contains("INLET_EMAIL_HTTP_TOKEN"), "{err}");
 }
+
+/// `inlet email route-token` prints the token a provider or a named receiving server posts
+/// with (the one its verdicts count with), derived from the mail token in force; a route
+/// that takes no token is refused.
+#[test]
+fn route_tokens_are_printed_from_the_mail_token_in_force() {
+    let token = "a-mail-token-of-twenty-chars";
+    let out = Command::new(env!("CARGO_BIN_EXE_inlet"))
+        .args(["email", "route-token", "--route", "sendgrid", "--data-dir"])
+        .arg(data_dir("route-token"))
+        .env("INLET_EMAIL_HTTP_TOKEN", token)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        inlet::email::route::route_token(token, "sendgrid")
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_inlet"))
+        .args(["email", "route-token", "--route", "mailgun"])
+        .env("INLET_EMAIL_HTTP_TOKEN", token)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no route that takes the mail token"));
+}

@@ -94,14 +94,10 @@ fn basic(user: &str, password: &str) -> String {
     )
 }
 
-/// Posts as the providers do, with the token the README has each configured with as the
-/// Basic password: the route's own for SendGrid and CloudMailin, else the mail token.
+/// Posts as a provider or a named receiving server does, with the route's own token as the
+/// Basic password (the mail token opens the route too, but vouches for no verdict).
 async fn post(intake: &Intake, provider: &str, ct: &str, body: Vec<u8>) -> (u16, Value) {
-    let token = if inlet::email::route::VERDICT_FIELD_ROUTES.contains(&provider) {
-        inlet::email::route::route_token(MAIL_TOKEN, provider)
-    } else {
-        MAIL_TOKEN.to_owned()
-    };
+    let token = inlet::email::route::route_token(MAIL_TOKEN, provider);
     let auth = basic("sendgrid", &token);
     let (status, body, _) =
         post_as(intake, &format!("/email/{provider}"), ct, body, Some(&auth)).await;
@@ -1296,4 +1292,66 @@ async fn sendgrids_verdict_fields_count_only_with_its_routes_own_token() {
     assert_eq!(status, 401);
     // The derivation the README gives for openssl.
     assert_eq!(route.len(), 64);
+}
+
+/// The server `[email.verdicts_from]` names for a route vouches for its header only in posts
+/// carrying the route's own token: with the mail token, which other providers' settings and
+/// testers hold, the same header is whoever posted's.
+#[tokio::test]
+async fn a_named_servers_header_counts_only_with_the_routes_own_token() {
+    let (mut intake, queue, _) = intake_keeping(true);
+    intake.settings.email.agents = vec!["brokerage.example".into()];
+    intake.settings.email.forwarder_is_assignee = true;
+    for (token, believed) in [
+        (MAIL_TOKEN.to_owned(), false),
+        (inlet::email::route::route_token(MAIL_TOKEN, "raw"), true),
+    ] {
+        queue.sent.lock().unwrap().clear();
+        let (status, answer, _) = post_as(
+            &intake,
+            "/email/raw",
+            "message/rfc822",
+            via_mx(FORGED_FORWARD).into(),
+            Some(&basic("inlet", &token)),
+        )
+        .await;
+        assert_eq!(status, 202, "{answer}");
+        let lead = serde_json::to_value(&only_lead(&queue).steps[0]).unwrap()["lead"].clone();
+        assert_eq!(!no_assignee(&lead), believed, "{token}: {lead}");
+    }
+}
+
+/// An encoded word in From is decoded in the display name only: decoded first, it would add
+/// a mailbox the receiving server never judged, and the stranger whose own domain passed
+/// DMARC would be read as the listed agent the word names.
+#[tokio::test]
+async fn an_encoded_word_in_from_adds_no_sender() {
+    use base64::Engine;
+    let mut f = Function::new();
+    f.settings.agents = vec!["brokerage.example".into()];
+    f.settings.forwarder_is_assignee = true;
+    let word =
+        base64::engine::general_purpose::STANDARD.encode("x <agent.smith@brokerage.example>,");
+    let mail = format!(
+        "From: =?utf-8?b?{word}?= <mallory@attacker.example>\r\nTo: zillow@in.example.com\r\nSubject: Fwd: Rui Costa is interested in 5 Birch Rd\r\nMessage-ID: <ses-word-1@attacker.example>\r\n\r\n---------- Forwarded message ---------\r\nFrom: Zillow <contact@premieragent.zillow.com>\r\nSubject: Rui Costa is interested in 5 Birch Rd\r\nTo: <agent.smith@brokerage.example>\r\n\r\nRui Costa says:\r\n\"Is it still available?\"\r\nrui.costa@example.com\r\n(469) 555-0177\r\n"
+    );
+    f.objects.put(
+        "inlet-inbound-mail",
+        "inbound/0a1b2c3d4e5f",
+        mail.as_bytes().to_vec(),
+    );
+    let out = f.handle(&event("ses-email.json")).await.unwrap();
+    assert_eq!(out["messages"][0]["outcome"], "queued", "{out}");
+    let e = only_lead(&f.queue);
+    let lead = serde_json::to_value(&e.steps[0]).unwrap()["lead"].clone();
+    assert!(no_assignee(&lead), "{lead}");
+    assert_eq!(e.origin.sender, "email");
+    // The display name is still read decoded.
+    let m = inlet::email::Message::from_mime(
+        b"From: =?utf-8?q?Jos=C3=A9_Ruiz?= <jose@example.com>\r\n\r\nhi\r\n",
+    )
+    .unwrap();
+    assert_eq!(m.from.len(), 1);
+    assert_eq!(m.from[0].name.as_deref(), Some("José Ruiz"));
+    assert_eq!(m.from[0].address, "jose@example.com");
 }

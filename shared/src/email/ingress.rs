@@ -30,6 +30,9 @@ pub struct Inbound {
     pub mime: bool,
     /// Where the message is stored whole (SES's S3 action), when it is.
     pub stored: Option<StoredObject>,
+    /// Posted with the mail token rather than the route's own: no receiving server's
+    /// header counts (`[email.verdicts_from]`), whoever holds the token could write it.
+    pub unvouched: bool,
 }
 
 /// Every way mail arrives, as `Inbound::provider` names it.
@@ -79,6 +82,7 @@ pub fn from_raw(provider: &'static str, raw: Vec<u8>) -> Result<Inbound, Ingress
         signed_token: None,
         mime: true,
         stored: None,
+        unvouched: false,
     })
 }
 
@@ -663,6 +667,7 @@ fn cloudmailin(v: &Value, body: &[u8]) -> Result<Inbound, IngressError> {
         signed_token: None,
         mime: false,
         stored: None,
+        unvouched: false,
     })
 }
 
@@ -695,6 +700,7 @@ fn parsed(
         signed_token: None,
         mime: false,
         stored: None,
+        unvouched: false,
     })
 }
 

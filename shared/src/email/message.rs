@@ -39,6 +39,14 @@ const MAX_DEPTH: usize = 20;
 const MAX_PARTS: usize = 500;
 
 impl Message {
+    /// The one mailbox of the one From header: the sender a DMARC verdict is about. A
+    /// message with several From headers or mailboxes has none (a server may have judged
+    /// another than the one read here).
+    pub fn sole_from(&self) -> Option<&Mailbox> {
+        let headers = self.headers.iter().filter(|(n, _)| n == "from").count();
+        (headers <= 1 && self.from.len() == 1).then(|| &self.from[0])
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
@@ -125,9 +133,9 @@ impl Message {
         for (name, value) in &pairs {
             let decoded = decode_words(value);
             match name.as_str() {
-                "from" => message.from = mailboxes(&decoded),
-                "reply-to" => message.reply_to = mailboxes(&decoded),
-                "to" => message.to = mailboxes(&decoded),
+                "from" => message.from = mailboxes(value),
+                "reply-to" => message.reply_to = mailboxes(value),
+                "to" => message.to = mailboxes(value),
                 _ => {}
             }
             message.headers.push((name.clone(), decoded));
@@ -145,10 +153,28 @@ fn decode_words(value: &str) -> String {
         .unwrap_or_else(|_| value.to_owned())
 }
 
+/// The mailboxes of an address header's value as it came, encoded words decoded in display
+/// names only (mailparse's `addrparse_header`). Decoding the whole value first would let an
+/// encoded word add a mailbox the receiving server never saw, and be taken for the sender
+/// its verdicts prove: `From: =?utf-8?b?…?= <mallory@evil.example>` whose word decodes to
+/// `x <ana@brokerage.example>,`.
 pub(crate) fn mailboxes(value: &str) -> Vec<Mailbox> {
-    let Ok(list) = mailparse::addrparse(value) else {
+    if !value.contains("=?") {
+        return mailparse::addrparse(value)
+            .map(|list| mailboxes_of(&list))
+            .unwrap_or_default();
+    }
+    let line = format!("X: {value}");
+    let Ok((header, _)) = mailparse::parse_header(line.as_bytes()) else {
         return Vec::new();
     };
+    let Ok(list) = mailparse::addrparse_header(&header) else {
+        return Vec::new();
+    };
+    mailboxes_of(&list)
+}
+
+fn mailboxes_of(list: &mailparse::MailAddrList) -> Vec<Mailbox> {
     let mut out = Vec::new();
     for addr in list.iter() {
         match addr {
@@ -174,10 +200,20 @@ fn headers_of(headers: &[mailparse::MailHeader]) -> Message {
     for h in headers {
         let name = h.get_key().to_ascii_lowercase();
         let value = header_value(h);
+        let addresses = || {
+            // Encoded words in the value as it came: decoded in display names only.
+            if h.get_value_raw().windows(2).any(|w| w == b"=?") {
+                mailparse::addrparse_header(h)
+                    .map(|list| mailboxes_of(&list))
+                    .unwrap_or_default()
+            } else {
+                mailboxes(&value)
+            }
+        };
         match name.as_str() {
-            "from" => message.from = mailboxes(&value),
-            "reply-to" => message.reply_to = mailboxes(&value),
-            "to" => message.to = mailboxes(&value),
+            "from" => message.from = addresses(),
+            "reply-to" => message.reply_to = addresses(),
+            "to" => message.to = addresses(),
             "subject" => message.subject = value.trim().to_owned(),
             _ => {}
         }

@@ -100,6 +100,9 @@ pub struct StoredMail {
     /// Where SES stored it, when it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object: Option<ingress::StoredObject>,
+    /// Posted with the mail token, not the route's own: no server's header counts.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unvouched: bool,
     /// Why it first failed: the history keeps it whatever a replay finds.
     pub first_reason: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -130,6 +133,7 @@ impl StoredMail {
                 .then(|| base64::engine::general_purpose::STANDARD.encode(&inbound.raw)),
             message: (inline && parsed_small).then(|| m.clone()),
             object: inbound.stored.clone(),
+            unvouched: inbound.unvouched,
             first_reason: reason.to_owned(),
             message_id: message_id(m),
             from: m.from.first().map(|f| match &f.name {
@@ -182,6 +186,7 @@ impl StoredMail {
         }
         inbound.verdicts = self.verdicts.clone();
         inbound.stored = self.object.clone();
+        inbound.unvouched = self.unvouched;
         Ok(inbound)
     }
 }
@@ -353,7 +358,8 @@ fn refused_by_verdicts(v: &Verdicts, settings: &EmailSettings) -> Option<String>
 /// (`EmailSettings::receiving_server`), never from one a sender wrote.
 fn verdicts(inbound: &Inbound, ctx: &EmailContext) -> Verdicts {
     let mut verdicts = inbound.verdicts.clone();
-    if let Some(server) = ctx.settings.receiving_server(inbound.provider)
+    if !inbound.unvouched
+        && let Some(server) = ctx.settings.receiving_server(inbound.provider)
         && let Some(header) = authres::server_verdicts(&inbound.message, server)
     {
         verdicts.fill_from(header);
@@ -363,8 +369,7 @@ fn verdicts(inbound: &Inbound, ctx: &EmailContext) -> Verdicts {
     if verdicts.dmarc == Some(Verdict::Pass) && verdicts.dmarc_domain.is_none() {
         verdicts.dmarc_domain = inbound
             .message
-            .from
-            .first()
+            .sole_from()
             .map(|m| domain_of(&m.address).to_ascii_lowercase())
             .filter(|d| !d.is_empty());
     }
@@ -433,7 +438,7 @@ fn read_lead(
     // counts. A portal's layout counts only from the portal's authenticated domain (the
     // message itself, or the original a mailbox rule passed on whole) or inside an agent's
     // forward.
-    let outer_from = outer.from.first().map(|m| m.address.to_ascii_lowercase());
+    let outer_from = outer.sole_from().map(|m| m.address.to_ascii_lowercase());
     let trusted_forwarder = unwrapped.forwarded_by.as_ref().filter(|agent| {
         !ctx.verify_senders
             || (outer_from.as_deref() == Some(agent.address.as_str())
@@ -441,10 +446,10 @@ fn read_lead(
                 && verdicts.authenticates(domain_of(&agent.address)))
     });
     let original_is_outer = std::ptr::eq(&*unwrapped.original, outer);
+    // Only the one sender of the message itself is what its verdicts are about.
     let original_from = unwrapped
         .original
-        .from
-        .first()
+        .sole_from()
         .map(|m| domain_of(&m.address).to_owned());
     let portals_trusted = !ctx.verify_senders
         || trusted_forwarder.is_some()

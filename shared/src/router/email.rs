@@ -174,6 +174,9 @@ impl Intake {
                 ..Default::default()
             };
         }
+        // Nor does the server `[email.verdicts_from]` names vouch for its header in a post
+        // with the mail token: whoever holds that token could have written the header too.
+        inbound.unvouched = presented == Some(Presented::MailToken);
         let replay_key = inbound.signed_token.as_deref().map(mailgun_token_key);
         if let Some(key) = &replay_key
             && self
