@@ -37,6 +37,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("sdk", 40),
     ("meta_graph", 41),
     ("kept", 41),
+    ("profile", 41),
     ("stack", 41),
     ("embedded", 42),
     // 5. delivery, and Meta reconciliation beside it

@@ -41,7 +41,7 @@ fn routing(extra: &str) -> WebhookSettings {
 /// A lead's answers as Meta's form collects them.
 fn answers(n: usize) -> Value {
     json!({"field_data": [
-        {"name": "full_name", "values": [format!("Person {n} Example")]},
+        {"name": "full_name", "values": [format!("Person {n} Rivera")]},
         {"name": "email", "values": [format!("person{n}@example.com")]},
         {"name": "phone_number", "values": [format!("+1512555{:04}", 100 + n)]},
         {"name": "when_do_you_plan_to_buy?", "values": ["3_months"]}
@@ -312,7 +312,7 @@ async fn webhooks_bring_some_leads_and_reconciliation_adds_exactly_the_missing_o
         .find(|l| l.payload["email"] == "person4@example.com")
         .unwrap();
     assert_eq!(four.payload["first_name"], "Person 4");
-    assert_eq!(four.payload["last_name"], "Example");
+    assert_eq!(four.payload["last_name"], "Rivera");
     assert_eq!(four.payload["phone_number"], "+15125550104");
     assert_eq!(four.payload["lead_source"], "Facebook Lead Ads");
     assert_eq!(four.payload["tag"], json!(["Facebook", "Buyers"]));

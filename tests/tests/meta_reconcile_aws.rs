@@ -75,7 +75,7 @@ async fn cursors_and_figures_live_in_dynamodb_and_a_failed_run_resumes_without_l
             &lead_id(n),
             (now - chrono::Duration::minutes(100 - 10 * n as i64)).timestamp(),
             json!({"field_data": [
-                {"name": "full_name", "values": [format!("Lee Example{n}")]},
+                {"name": "full_name", "values": [format!("Lee Rivera{n}")]},
                 {"name": "email", "values": [format!("lee{n}@example.com")]}
             ]}),
         );
