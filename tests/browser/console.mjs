@@ -30,7 +30,7 @@ try {
   if (mode === "shot") {
     await page.fill("#token", token);
     await page.click("button[type=submit]");
-    await page.waitForSelector("body[data-loaded=yes]", { timeout: 15000 });
+    await page.waitForSelector("body[data-loaded=yes]", { timeout: 30000 });
     result.state = await page.textContent("#state");
     await page.screenshot({ path: `${artifacts}/${findId}.png`, fullPage: true });
     await page.setViewportSize({ width: 390, height: 844 });
@@ -42,18 +42,18 @@ try {
   // A wrong token: the login page again, saying so.
   await page.fill("#token", "not-the-console-token-at-all");
   await page.click("button[type=submit]");
-  await page.waitForFunction(() => (document.getElementById("login-error")?.textContent || "").trim().length > 0, null, { timeout: 15000 });
+  await page.waitForFunction(() => (document.getElementById("login-error")?.textContent || "").trim().length > 0, null, { timeout: 30000 });
   result.loginError = await page.textContent("#login-error");
   await page.screenshot({ path: `${artifacts}/console-login-error.png`, fullPage: true });
   await page.fill("#token", token);
   await page.click("button[type=submit]");
-  await page.waitForSelector("body[data-loaded=yes]", { timeout: 15000 }).catch(async (e) => {
+  await page.waitForSelector("body[data-loaded=yes]", { timeout: 30000 }).catch(async (e) => {
     const shown = await page.textContent("#error").catch(() => null);
     throw new Error(`the console did not load: ${e.message}; #error: ${shown}; page errors: ${result.pageErrors.join(" | ")}`);
   });
   result.headerBefore = await page.textContent("#state");
   result.stateBefore = await page.getAttribute("body", "data-state");
-  await page.waitForSelector("#dead-letters tbody tr", { timeout: 15000 });
+  await page.waitForSelector("#dead-letters tbody tr", { timeout: 30000 });
   result.deadRowsBefore = await page.locator("#dead-letters tbody tr").count();
   result.deadRowText = await page.locator("#dead-letters tbody tr").first().textContent();
   result.leadRows = await page.locator("#leads tbody tr").count();
@@ -66,45 +66,45 @@ try {
   await page.click("#dead-letters summary.correct");
   await page.fill("#dead-letters form.correct input[name=email]", `fixed.${findEmail}`);
   await page.click("#dead-letters form.correct button[type=submit]");
-  await page.waitForFunction(() => document.querySelectorAll("#dead-letters tbody tr").length === 0, null, { timeout: 15000 });
+  await page.waitForFunction(() => document.querySelectorAll("#dead-letters tbody tr").length === 0, null, { timeout: 30000 });
   result.deadRowsAfter = await page.locator("#dead-letters tbody tr").count();
-  await page.waitForFunction(() => document.body.dataset.state === "ok", null, { timeout: 15000 });
+  await page.waitForFunction(() => document.body.dataset.state === "ok", null, { timeout: 30000 });
   result.headerAfter = await page.textContent("#state");
 
   // The kept mail: its row says who and what; released without a channel it is refused
   // with why, then released into the channel typed in.
-  await page.waitForSelector("#kept tbody tr", { timeout: 15000 });
+  await page.waitForSelector("#kept tbody tr", { timeout: 30000 });
   result.keptRowsBefore = await page.locator("#kept tbody tr").count();
   result.keptRowText = await page.locator("#kept tbody tr").first().textContent();
   await page.click("#kept button.release");
-  await page.waitForFunction(() => document.getElementById("error").textContent.length > 0, null, { timeout: 15000 });
+  await page.waitForFunction(() => document.getElementById("error").textContent.length > 0, null, { timeout: 30000 });
   result.releaseWithoutChannel = await page.textContent("#error");
   await page.fill("#kept input.channel", channel);
   await page.click("#kept button.release");
-  await page.waitForFunction(() => document.querySelectorAll("#kept tbody tr").length === 0, null, { timeout: 15000 });
+  await page.waitForFunction(() => document.querySelectorAll("#kept tbody tr").length === 0, null, { timeout: 30000 });
   result.keptRowsAfter = await page.locator("#kept tbody tr").count();
   result.error = await page.textContent("#error");
 
   // Search by email: the ledger holds only its digest.
   await page.fill("#q", findEmail);
   await page.click("#search button[type=submit]");
-  await page.waitForFunction(() => document.querySelectorAll("#leads tbody tr").length === 1, null, { timeout: 15000 });
+  await page.waitForFunction(() => document.querySelectorAll("#leads tbody tr").length === 1, null, { timeout: 30000 });
   result.foundRows = await page.locator("#leads tbody tr").count();
   // By the id the API answered: the row shows it and the person.
   await page.fill("#q", findId);
   await page.click("#search button[type=submit]");
-  await page.waitForFunction((id) => [...document.querySelectorAll("#leads tbody tr")].some((r) => r.textContent.includes(id)), findId, { timeout: 15000 });
+  await page.waitForFunction((id) => [...document.querySelectorAll("#leads tbody tr")].some((r) => r.textContent.includes(id)), findId, { timeout: 30000 });
   result.idRowText = await page.locator("#leads tbody tr").first().textContent();
   await page.fill("#q", "nobody.at.all@example.com");
   await page.click("#search button[type=submit]");
-  await page.waitForFunction(() => document.querySelectorAll("#leads tbody tr").length === 0, null, { timeout: 15000 });
+  await page.waitForFunction(() => document.querySelectorAll("#leads tbody tr").length === 0, null, { timeout: 30000 });
   result.notFoundRows = await page.locator("#leads tbody tr").count();
   result.notFoundText = await page.textContent("#leads-empty");
   await page.screenshot({ path: `${artifacts}/console-after.png`, fullPage: true });
   // A phone's width: nothing wider than the screen.
   await page.setViewportSize({ width: 390, height: 844 });
   await page.reload();
-  await page.waitForSelector("body[data-loaded=yes]", { timeout: 15000 });
+  await page.waitForSelector("body[data-loaded=yes]", { timeout: 30000 });
   result.phoneScrollWidth = await page.evaluate(() => document.documentElement.scrollWidth);
   await page.screenshot({ path: `${artifacts}/console-390.png`, fullPage: true });
   await context.close();
